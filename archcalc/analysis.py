@@ -1,0 +1,211 @@
+"""Walk the graph in order and compute, per layer and per group, the closed-form results.
+
+Each node's rule gives its output shape, parameters, buffers, MACs and receptive-field step;
+this module chains them, sums groups and totals, and simplifies symbolic results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import dims
+from .errors import SpecError
+from .graph import Graph
+from .layers import GLOBAL, REGISTRY, Window
+from .layers.base import Ctx, LayerError, fmt_shape
+from .layers.merge import UNION
+
+
+@dataclass(frozen=True)
+class AxisRF:
+    """Receptive field along one input axis: ``size`` input positions, ``jump`` (effective
+    stride) between neighbouring output units, ``start`` = first input index of unit 0
+    (negative when the field reaches into the padding)."""
+
+    size: Any
+    jump: Any
+    start: Any
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str
+    local: str
+    type: str
+    depth: int
+    kind: str  # "layer" or "group"
+    output_shape: tuple
+    params: Any  # trainable parameters
+    buffers: Any  # non-trainable state (BatchNorm running statistics)
+    macs: Any
+    activations: Any  # elements of the output
+    rf: tuple | None  # AxisRF per spatial axis; None when the output has none
+    loc: Any = None
+    id: int = 0  # node id (layers) or group id (groups)
+
+    @property
+    def flops(self):
+        return 2 * self.macs
+
+
+@dataclass(frozen=True)
+class Analysis:
+    graph: Graph
+    records: tuple  # display order: groups before their members
+    layers: tuple  # one Record per node (index = node id; index 0 is the input)
+    total: Record
+    conditions: tuple  # (condition, message, loc) that must hold for the closed forms
+
+    def record(self, name: str) -> Record | None:
+        for r in self.records:
+            if r.name == name or r.local == name:
+                return r
+        if name == "total":
+            return self.total
+        return None
+
+
+def analyse(graph: Graph) -> Analysis:
+    shapes: list = [graph.input_shape]
+    rfs: list = [_input_rf(graph.input_shape)]
+    layers: list = [_record_for_input(graph)]
+    conditions: list = []
+    for node in graph.nodes[1:]:
+        rule = REGISTRY[node.type]
+        args = {k: _resolve_ref(v, rule.args[k].kind, shapes) if k in rule.args else v
+                for k, v in node.args.items()}
+        ctx = Ctx(node.type, [shapes[i] for i in node.inputs], args, rule.nd)
+        try:
+            out = rule.fn(ctx)
+        except LayerError as e:
+            raise SpecError(f"{node.type} '{node.local}': {e.message} (input "
+                            f"{' and '.join(fmt_shape(s) for s in ctx.xs)})", node.loc) from None
+        except (TypeError, ValueError, ZeroDivisionError, ArithmeticError, RecursionError) as e:
+            raise SpecError(f"{node.type} '{node.local}': cannot compute with these values "
+                            f"({type(e).__name__}: {e})", node.loc) from None
+        conditions.extend((c, f"{node.type} '{node.local}': {m}", node.loc)
+                          for c, m in ctx.conditions)
+        shape = tuple(dims.simplify(d) for d in out.shape)
+        shapes.append(shape)
+        rf = _step_rf(out.rf, [rfs[i] for i in node.inputs], ctx.xs, shape)
+        rfs.append(rf)
+        layers.append(Record(
+            node.name, node.local, node.type, node.depth, "layer", shape,
+            dims.simplify(out.params), dims.simplify(out.buffers), dims.simplify(out.macs),
+            dims.simplify(dims.prod(shape)), _spatial(rf), node.loc, node.id,
+        ))
+    groups = [_group_record(graph, g, layers) for g in graph.groups]
+    records = tuple(groups[i] if kind == "group" else layers[i] for kind, i in graph.rows)
+    total = _sum_record("total", "total", "total", -1, "group", layers[1:],
+                        layers[graph.output], None, 0)
+    graph.conditions = conditions
+    return Analysis(graph, records, tuple(layers), total, tuple(conditions))
+
+
+def _resolve_ref(value, kind: str, shapes: list):
+    if kind == "ref" and value is not None:
+        return shapes[value]
+    if kind == "refs":
+        return tuple(shapes[v] for v in value)
+    return value
+
+
+def _record_for_input(graph: Graph) -> Record:
+    shape = graph.input_shape
+    return Record("input", "input", "input", 0, "layer", shape, 0, 0, 0, dims.prod(shape),
+                  _spatial(_input_rf(shape)))
+
+
+def _group_record(graph: Graph, group, layers: list) -> Record:
+    members = layers[group.first:group.last + 1]
+    return _sum_record(group.name, group.local, group.type, group.depth, "group", members,
+                       layers[group.output], group.loc, group.id)
+
+
+def _sum_record(name, local, type_, depth, kind, members, output: Record, loc, id_) -> Record:
+    def total(attr):
+        acc = 0
+        for r in members:
+            acc = acc + getattr(r, attr)
+        return dims.simplify(acc)
+
+    return Record(name, local, type_, depth, kind, output.output_shape, total("params"),
+                  total("buffers"), total("macs"), total("activations"), output.rf, loc, id_)
+
+
+# ---------------------------------------------------------------- receptive fields
+def _input_rf(shape: tuple) -> tuple:
+    return (None, *(AxisRF(1, 1, 0) for _ in shape[1:])) if len(shape) > 1 else (None,)
+
+
+def _spatial(rf: tuple) -> tuple | None:
+    axes = tuple(a for a in rf if a is not None)
+    return axes or None
+
+
+def _window(a: AxisRF | None, w: Window) -> AxisRF | None:
+    if a is None:
+        return None
+    return AxisRF(dims.simplify(a.size + (w.kernel - 1) * a.jump),
+                  dims.simplify(a.jump * w.stride), dims.simplify(a.start - w.pad_left * a.jump))
+
+
+def _whole(a: AxisRF | None, n) -> AxisRF | None:
+    """Every output position sees all ``n`` input positions: the union of their fields."""
+    if a is None:
+        return None
+    return AxisRF(dims.simplify(a.size + (n - 1) * a.jump), 0, a.start)
+
+
+def _step_rf(step, in_rfs: list, in_shapes: list, out_shape: tuple) -> tuple:
+    main, main_shape = in_rfs[0], in_shapes[0]
+    if step is None:
+        return main if len(main) == len(out_shape) else (None,) * len(out_shape)
+    if step == UNION:
+        return _union(in_rfs, in_shapes, out_shape)
+    out = []
+    for i, e in enumerate(step):
+        if isinstance(e, Window):
+            out.append(_window(main[i], e) if i < len(main) else None)
+        elif e == GLOBAL:
+            out.append(_whole(main[i], main_shape[i]) if i < len(main) else None)
+        elif isinstance(e, int):
+            out.append(main[e])
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _union(in_rfs: list, in_shapes: list, out_shape: tuple) -> tuple:
+    """The union of the inputs' fields per axis (misaligned paths give the union, not the
+    largest path). An input broadcast along an axis (size 1) contributes its whole field."""
+    rank = len(out_shape)
+    out = []
+    for axis in range(rank):
+        fields = []
+        for rf, shape in zip(in_rfs, in_shapes):
+            j = axis - (rank - len(shape))
+            if j < 0:
+                continue
+            a = rf[j]
+            if a is not None and dims.resolve(dims.eq(shape[j], 1)) and \
+                    dims.resolve(dims.eq(out_shape[axis], 1)) is not True:
+                a = AxisRF(a.size, 0, a.start)
+            fields.append(a)
+        out.append(_merge_axis(fields))
+    return tuple(out)
+
+
+def _merge_axis(fields: list) -> AxisRF | None:
+    if not fields or any(f is None for f in fields):
+        return None
+    whole = [f for f in fields if dims.resolve(dims.eq(f.jump, 0))]
+    if whole:
+        fields = whole
+    jumps = {str(f.jump) for f in fields}
+    if len(jumps) > 1:
+        return None  # strides differ: no shift-invariant field
+    start = dims.dmin(*(f.start for f in fields))
+    end = dims.dmax(*(f.start + f.size - 1 for f in fields))
+    return AxisRF(dims.simplify(end - start + 1), fields[0].jump, dims.simplify(start))

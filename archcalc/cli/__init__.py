@@ -1,0 +1,10 @@
+"""archcalc's command line. ``main`` is the console-script entry point."""
+
+from __future__ import annotations
+
+from .app import app
+from . import analyse_cmds, registry_cmd  # noqa: F401  (register commands)
+
+
+def main() -> None:
+    app()

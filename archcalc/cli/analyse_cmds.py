@@ -1,0 +1,52 @@
+"""summary, params, shapes, flops, rf: one analysis, different columns."""
+
+from __future__ import annotations
+
+from .. import conventions
+from . import common as c
+from .app import app
+
+_EXAMPLES = {
+    "summary": "archcalc summary specs/vgg16.yaml\n\n    archcalc summary specs/resnet50.yaml --depth 1",
+    "params": "archcalc params specs/vgg16.yaml\n\n    archcalc params specs/densenet121.yaml --convention keras",
+    "shapes": "archcalc shapes ../shared/spec-examples/dilated.yaml\n\n    archcalc shapes specs/unet.yaml --set H=512",
+    "flops": "archcalc flops specs/resnet50.yaml --format markdown",
+    "rf": "archcalc rf specs/vgg16.yaml\n\n    archcalc rf net.yaml --format json",
+}
+_WHAT = {
+    "summary": "Everything per layer: output shape, parameters, MACs and receptive field.",
+    "params": "Parameters per layer and in total (trainable; buffers shown apart).",
+    "shapes": "Output shape of every layer, as numbers or closed forms in the spec's symbols.",
+    "flops": "Multiply-accumulates (MACs) and FLOPs (= 2 × MACs) per layer and in total.",
+    "rf": "Receptive field per layer: size, jump (effective stride) and start, per axis.",
+}
+
+
+def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width, limit) -> None:
+    from ..analysis import analyse
+    from ..report.render import render
+    from ..spec.loader import load
+
+    c.apply_limits(limit)
+    conv = conventions.get(convention)
+    fmt = c.check_format(fmt)
+    analysis = analyse(load(spec, c.parse_set(set_)))
+    c.emit(render(analysis, verb, fmt, conv, width=width, max_depth=depth))
+
+
+def _make(verb: str):
+    def command(spec: c.Spec, set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
+                convention: c.ConventionOpt = "pytorch", depth: c.DepthOpt = None,
+                width: c.WidthOpt = 100, limit: c.LimitOpt = None) -> None:
+        c.guarded(run_verb)(verb, spec, set_, fmt, convention, depth, width, limit)
+
+    command.__doc__ = (f"{_WHAT[verb]}\n\nExamples:\n\n    {_EXAMPLES[verb]}\n\n"
+                       "Conventions: params as PyTorch's parameters(); MACs = multiply-"
+                       "accumulates of convolutions and linear layers, bias excluded; "
+                       "FLOPs = 2 × MACs. Exit codes: 0 ok, 2 bad input.")
+    command.__name__ = verb
+    app.command(verb)(command)
+
+
+for _verb in ("summary", "params", "shapes", "flops", "rf"):
+    _make(_verb)

@@ -1,0 +1,112 @@
+"""Options shared by every verb, and the one place where errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, List, Optional
+
+import typer
+
+from ..errors import SpecError
+
+EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+Spec = Annotated[str, typer.Argument(help="A YAML layer-spec file.", show_default=False)]
+SetOpt = Annotated[Optional[List[str]], typer.Option(
+    "--set", "-s", metavar="NAME=VALUE",
+    help="Bind a symbol: override its default or give a free symbol a value "
+         "(repeatable; 'H=299,W=299' also works).")]
+FormatOpt = Annotated[str, typer.Option(
+    "--format", "-f", help="Output format: table, markdown, latex, csv or json.")]
+ConventionOpt = Annotated[str, typer.Option(
+    "--convention", "-c",
+    help="Counting convention: pytorch (params = parameters(); FLOPs = 2×MACs) or keras "
+         "(BatchNorm moving statistics counted as non-trainable params).")]
+DepthOpt = Annotated[Optional[int], typer.Option(
+    "--depth", "-d", help="Show rows down to this nesting depth (0 = top level only).")]
+WidthOpt = Annotated[int, typer.Option("--width", help="Table width in columns.")]
+LimitOpt = Annotated[Optional[List[str]], typer.Option(
+    "--limit", metavar="NAME=N",
+    help="Raise a safety limit, e.g. max_nodes=5000000 (see docs/robustness.md).")]
+
+
+def parse_assignments(items: list[str] | None, what: str) -> dict[str, str]:
+    """'A=1' items (and 'A=1,B=2') as a dict of name → text."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        for part in item.split(","):
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise SpecError(f"{what} '{part}': expected NAME=VALUE")
+            out[name.strip()] = value.strip()
+    return out
+
+
+def parse_set(items: list[str] | None) -> dict:
+    """--set values: numbers or constant expressions ('2**8'), never symbols."""
+    from .. import expr
+
+    out = {}
+    for name, text in parse_assignments(items, "--set").items():
+        try:
+            value = expr.evaluate_text(text, {})
+        except SpecError as e:
+            raise SpecError(f"--set {name}={text}: {e.message}") from None
+        out[name] = int(value) if float(value).is_integer() else value
+    return out
+
+
+def apply_limits(items: list[str] | None) -> None:
+    from .. import limits
+
+    changes = {}
+    for name, text in parse_assignments(items, "--limit").items():
+        if not text.isdigit():
+            raise SpecError(f"--limit {name}={text}: expected a whole number")
+        changes[name] = int(text)
+    if changes:
+        limits.set_limits(**changes)
+
+
+def check_format(fmt: str, allowed=("table", "markdown", "latex", "csv", "json")) -> str:
+    if fmt not in allowed:
+        from ..errors import did_you_mean
+
+        raise SpecError(f"--format {fmt}: choose from {', '.join(allowed)}"
+                        f"{did_you_mean(fmt, allowed)}")
+    return fmt
+
+
+def fail(err: BaseException) -> "typer.Exit":
+    """Report an error in one line on stderr and return the exit to raise."""
+    if isinstance(err, SpecError):
+        print(f"error: {err}", file=sys.stderr)
+        return typer.Exit(EXIT_BAD_INPUT)
+    if isinstance(err, RecursionError):
+        print("error: the input nests too deeply to analyse", file=sys.stderr)
+        return typer.Exit(EXIT_BAD_INPUT)
+    if isinstance(err, MemoryError):
+        print("error: out of memory (the input is too large; see --limit)", file=sys.stderr)
+        return typer.Exit(EXIT_BAD_INPUT)
+    print(f"internal error (please report it): {type(err).__name__}: {err}", file=sys.stderr)
+    return typer.Exit(EXIT_INTERNAL)
+
+
+def guarded(fn):
+    """Run a command body; every exception ends as one line and an exit code."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as err:  # noqa: BLE001 - the CLI must never show a traceback
+            raise fail(err) from None
+
+    return wrapper
+
+
+def emit(text: str) -> None:
+    sys.stdout.write(text)

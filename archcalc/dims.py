@@ -1,0 +1,171 @@
+"""Sizes that are plain ints or sympy expressions, and helpers right for both.
+
+The numeric path stays free of sympy: every helper checks for ``int`` first and imports
+sympy only when it is handed a symbolic value. Python's ``max``, ``math.ceil`` and ``if x >
+0`` fail on symbols, so layer rules use these instead.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, Union
+
+Dim = Union[int, Any]  # an int, or a sympy expression with integer, positive symbols
+NUMBER_TYPES = (int, float, Fraction)
+
+
+def is_symbolic(x: Any) -> bool:
+    """True for a sympy expression that is not a plain number."""
+    if isinstance(x, (bool, *NUMBER_TYPES)) or x is None:
+        return False
+    if isinstance(x, (tuple, list)):
+        return any(is_symbolic(v) for v in x)
+    return not getattr(x, "is_Number", False)
+
+
+def as_number(x: Any) -> Any:
+    """A sympy number becomes an int (or float); anything else is returned unchanged."""
+    if isinstance(x, (bool, *NUMBER_TYPES)):
+        return x
+    if getattr(x, "is_Integer", False):
+        return int(x)
+    if getattr(x, "is_Number", False):
+        return float(x)
+    return x
+
+
+def _split_floor(a, kind):
+    """Split ``a`` into (X, m) with ``a == kind(X) + m`` and integer ``m``, or None."""
+    import sympy as sp
+
+    func = sp.floor if kind == "floor" else sp.ceiling
+    terms = sp.Add.make_args(a)
+    rounded = [t for t in terms if isinstance(t, func)]
+    if len(rounded) != 1:
+        return None
+    rest = sp.Add(*[t for t in terms if t is not rounded[0]])
+    if rest.is_integer:
+        return rounded[0].args[0], rest
+    return None
+
+
+def floordiv(a: Dim, b: Dim) -> Dim:
+    """``floor(a / b)``; for symbols, nested floors of positive integer divisors collapse.
+
+    ``floor((floor(X) + m) / b) == floor((X + m) / b)`` for integer ``m`` and positive integer
+    ``b``, so chains of strided layers print as one floor.
+    """
+    if not is_symbolic(a) and not is_symbolic(b):
+        return as_number(a) // as_number(b)
+    import sympy as sp
+
+    a, b = sp.sympify(a), sp.sympify(b)
+    if b.is_integer and b.is_positive:
+        split = _split_floor(sp.expand(a), "floor")
+        if split is not None:
+            return floordiv(split[0] + split[1], b)
+    return sp.floor(a / b)
+
+
+def ceildiv(a: Dim, b: Dim) -> Dim:
+    """``ceil(a / b)``, collapsing nested ceilings as ``floordiv`` does floors."""
+    if not is_symbolic(a) and not is_symbolic(b):
+        return -(-as_number(a) // as_number(b))
+    import sympy as sp
+
+    a, b = sp.sympify(a), sp.sympify(b)
+    if b.is_integer and b.is_positive:
+        split = _split_floor(sp.expand(a), "ceiling")
+        if split is not None:
+            return ceildiv(split[0] + split[1], b)
+    return sp.ceiling(a / b)
+
+
+def dmax(*xs: Dim) -> Dim:
+    if not any(is_symbolic(x) for x in xs):
+        return max(as_number(x) for x in xs)
+    import sympy as sp
+
+    return sp.Max(*xs)
+
+
+def dmin(*xs: Dim) -> Dim:
+    if not any(is_symbolic(x) for x in xs):
+        return min(as_number(x) for x in xs)
+    import sympy as sp
+
+    return sp.Min(*xs)
+
+
+def resolve(cond: Any) -> bool | None:
+    """A condition's truth: True/False when decidable, None when it depends on free symbols."""
+    if isinstance(cond, bool):
+        return cond
+    if cond is None:
+        return None
+    import sympy as sp
+
+    if cond in (sp.true, sp.false):
+        return bool(cond)
+    try:
+        simplified = sp.simplify(cond)
+    except Exception:  # sympy cannot always decide; treat as unknown
+        return None
+    if simplified in (sp.true, sp.false):
+        return bool(simplified)
+    return None
+
+
+def select(cond: Any, if_true: Dim, if_false: Dim) -> Dim:
+    """``if_true if cond else if_false``, as a Piecewise when ``cond`` is undecidable."""
+    known = resolve(cond)
+    if known is not None:
+        return if_true if known else if_false
+    import sympy as sp
+
+    return sp.Piecewise((if_true, cond), (if_false, True))
+
+
+def prod(xs) -> Dim:
+    """Product of sizes; 1 for an empty sequence."""
+    out: Dim = 1
+    for x in xs:
+        out = out * x
+    return out
+
+
+def is_integer_valued(x: Any) -> bool | None:
+    """True for ints and integer expressions, False for fractions, None when unknown."""
+    if isinstance(x, bool):
+        return False
+    if isinstance(x, int):
+        return True
+    if isinstance(x, float):
+        return False  # a float is never a size, even 3.0
+    if isinstance(x, Fraction):
+        return x.denominator == 1
+    return getattr(x, "is_integer", None)
+
+
+def simplify(x: Any) -> Any:
+    """A readable closed form: ints stay ints; expressions are expanded where that is shorter."""
+    if not is_symbolic(x):
+        return as_number(x)
+    import sympy as sp
+
+    candidates = [x, sp.expand(x)]  # factor() flips signs (-M + D*F - D); not used
+    return min(candidates, key=lambda e: (sp.count_ops(e), len(str(e))))
+
+
+def eq(a: Any, b: Any) -> Any:
+    """``a == b`` as a bool, or a sympy equation when symbolic."""
+    if not is_symbolic(a) and not is_symbolic(b):
+        return as_number(a) == as_number(b)
+    import sympy as sp
+
+    return sp.Eq(a, b)
+
+
+def divides(d: Any, n: Any) -> Any:
+    """The condition ``n % d == 0``."""
+    return eq(n - d * floordiv(n, d), 0)

@@ -1,0 +1,277 @@
+"""A small, safe expression language for spec values: ``4*k``, ``k0 + 2*k``, ``max(1, H//2)``.
+
+Parsing knows nothing of sympy; evaluation yields ints on the numeric path and sympy only when a
+free symbol is involved. There is no attribute access, no call but min/max/floor/ceil, no
+name that is not a spec symbol — spec files come from strangers. Never ``eval``, never
+``sympify`` on text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, Mapping
+
+from . import dims, limits
+from .errors import SpecError, did_you_mean
+
+FUNCTIONS = ("min", "max", "floor", "ceil")
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\*\*|//|[-+*/%(),]))"
+)
+
+
+class ExprError(SpecError):
+    """An expression that does not parse or cannot be evaluated."""
+
+
+def _tokens(text: str):
+    pos, out = 0, []
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            bad = text[pos:].lstrip()[:1]
+            where = len(text) - len(text[pos:].lstrip()) + 1
+            hint = " (attribute access is not allowed)" if bad == "." else ""
+            raise ExprError(f"unexpected character '{bad}' at position {where}{hint}")
+        kind = m.lastgroup
+        out.append((kind, m.group(kind), m.start(kind) + 1))
+        pos = m.end()
+    out.append(("end", "", len(text) + 1))
+    return out
+
+
+class _Parser:
+    """Recursive descent: sum > product > unary > power > atom."""
+
+    def __init__(self, text: str):
+        lim = limits.current()
+        if len(text) > lim.max_expr_chars:
+            raise ExprError(
+                f"expression is {len(text)} characters long; the limit is {lim.max_expr_chars}"
+            )
+        self.toks = _tokens(text)
+        self.i = 0
+        self.depth = 0
+        self.max_depth = lim.max_expr_depth
+
+    def peek(self):
+        return self.toks[self.i]
+
+    def take(self, value=None):
+        tok = self.toks[self.i]
+        if value is not None and tok[1] != value:
+            found = "the end" if tok[0] == "end" else f"'{tok[1]}'"
+            raise ExprError(f"expected '{value}' at position {tok[2]}, found {found}")
+        self.i += 1
+        return tok
+
+    def nest(self):
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise ExprError(f"expression nests deeper than {self.max_depth} levels")
+
+    def parse(self):
+        node = self.sum()
+        tok = self.peek()
+        if tok[0] != "end":
+            raise ExprError(f"unexpected '{tok[1]}' at position {tok[2]}")
+        return node
+
+    def sum(self):
+        node = self.product()
+        while self.peek()[1] in ("+", "-") and self.peek()[0] == "op":
+            op = self.take()[1]
+            node = ("bin", op, node, self.product())
+        return node
+
+    def product(self):
+        node = self.unary()
+        while self.peek()[1] in ("*", "/", "//", "%") and self.peek()[0] == "op":
+            op = self.take()[1]
+            node = ("bin", op, node, self.unary())
+        return node
+
+    def unary(self):
+        if self.peek()[1] in ("-", "+") and self.peek()[0] == "op":
+            op = self.take()[1]
+            self.nest()
+            operand = self.unary()
+            self.depth -= 1
+            return ("neg", operand) if op == "-" else operand
+        return self.power()
+
+    def power(self):
+        base = self.atom()
+        if self.peek()[1] == "**":
+            self.take()
+            self.nest()
+            exponent = self.unary()
+            self.depth -= 1
+            return ("bin", "**", base, exponent)
+        return base
+
+    def atom(self):
+        kind, value, pos = self.take()
+        if kind == "num":
+            is_float = any(c in value for c in ".eE")
+            return ("num", float(value) if is_float else int(value))
+        if kind == "name":
+            if value.startswith("_"):
+                raise ExprError(f"name '{value}' is not allowed (names may not start with '_')")
+            if self.peek()[1] == "(":
+                if value not in FUNCTIONS:
+                    raise ExprError(
+                        f"unknown function '{value}'{did_you_mean(value, FUNCTIONS)}; "
+                        f"allowed: {', '.join(FUNCTIONS)}"
+                    )
+                return self.call(value)
+            return ("sym", value)
+        if value == "(":
+            self.nest()
+            node = self.sum()
+            self.depth -= 1
+            self.take(")")
+            return node
+        found = "the end of the expression" if kind == "end" else f"'{value}'"
+        raise ExprError(f"expected a number, a name or '(' at position {pos}, found {found}")
+
+    def call(self, fname):
+        self.take("(")
+        self.nest()
+        args = [self.sum()]
+        while self.peek()[1] == ",":
+            self.take()
+            args.append(self.sum())
+        self.take(")")
+        self.depth -= 1
+        wanted = 1 if fname in ("floor", "ceil") else None
+        if wanted is not None and len(args) != wanted:
+            raise ExprError(f"{fname}() takes exactly one argument, got {len(args)}")
+        return ("call", fname, tuple(args))
+
+
+@lru_cache(maxsize=4096)
+def parse(text: str):
+    """Parse an expression into an immutable tree of tuples (cached)."""
+    if not text.strip():
+        raise ExprError("empty expression")
+    return _Parser(text).parse()
+
+
+def names(tree) -> set[str]:
+    """The symbol names an expression tree mentions."""
+    kind = tree[0]
+    if kind == "sym":
+        return {tree[1]}
+    if kind == "num":
+        return set()
+    if kind == "neg":
+        return names(tree[1])
+    if kind == "bin":
+        return names(tree[2]) | names(tree[3])
+    return set().union(*(names(a) for a in tree[2]))
+
+
+def _check_size(x: Any) -> Any:
+    if isinstance(x, int) and x.bit_length() > limits.current().max_int_bits:
+        raise ExprError(f"value is too large (more than {limits.current().max_int_bits} bits)")
+    return x
+
+
+def _to_sympy_if_mixed(a, b):
+    if dims.is_symbolic(a) or dims.is_symbolic(b):
+        import sympy as sp
+
+        a = sp.Rational(a.numerator, a.denominator) if isinstance(a, Fraction) else a
+        b = sp.Rational(b.numerator, b.denominator) if isinstance(b, Fraction) else b
+    return a, b
+
+
+def _divide(a, b):
+    if not dims.is_symbolic(b) and b == 0:
+        raise ExprError("division by zero")
+    if isinstance(a, int) and isinstance(b, int):
+        return a // b if a % b == 0 else Fraction(a, b)
+    return a / b
+
+
+def _power(a, b):
+    if dims.is_symbolic(b) or not float(b).is_integer():
+        if dims.is_symbolic(a) or dims.is_symbolic(b):
+            raise ExprError("an exponent must be a whole number")
+        return _check_float(float(a) ** float(b))
+    b = int(b)
+    if b < 0 or b > 64:
+        raise ExprError(f"exponent {b} is out of range (0 to 64)")
+    if isinstance(a, int) and a.bit_length() * b > limits.current().max_int_bits:
+        raise ExprError(f"value is too large (more than {limits.current().max_int_bits} bits)")
+    return a**b
+
+
+def _check_float(x: float) -> float:
+    if isinstance(x, complex) or math.isinf(x) or math.isnan(x):
+        raise ExprError("value is not a finite number")
+    return x
+
+
+def _floor(x):
+    if dims.is_symbolic(x):
+        import sympy as sp
+
+        return sp.floor(x)
+    return math.floor(x)
+
+
+def _ceil(x):
+    if dims.is_symbolic(x):
+        import sympy as sp
+
+        return sp.ceiling(x)
+    return math.ceil(x)
+
+
+_BINARY = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": _divide,
+    "//": lambda a, b: dims.floordiv(a, b) if dims.is_symbolic(b) or b != 0 else _divide(a, b),
+    "%": lambda a, b: a - b * dims.floordiv(a, b) if dims.is_symbolic(b) or b != 0 else _divide(a, b),
+    "**": _power,
+}
+_CALLS = {"min": dims.dmin, "max": dims.dmax, "floor": _floor, "ceil": _ceil}
+
+
+def evaluate(tree, env: Mapping[str, Any]) -> Any:
+    """Evaluate a parsed tree; ``env`` maps symbol names to ints, floats or sympy values."""
+    kind = tree[0]
+    if kind == "num":
+        return tree[1]
+    if kind == "sym":
+        try:
+            return env[tree[1]]
+        except KeyError:
+            raise ExprError(
+                f"unknown symbol '{tree[1]}'{did_you_mean(tree[1], env)}"
+            ) from None
+    if kind == "neg":
+        return -evaluate(tree[1], env)
+    if kind == "bin":
+        a, b = _to_sympy_if_mixed(evaluate(tree[2], env), evaluate(tree[3], env))
+        result = _BINARY[tree[1]](a, b)
+        if isinstance(result, float):
+            _check_float(result)
+        return _check_size(dims.as_number(result))
+    args = [evaluate(a, env) for a in tree[2]]
+    return dims.as_number(_CALLS[tree[1]](*args))
+
+
+def evaluate_text(text: str, env: Mapping[str, Any]) -> Any:
+    """Parse and evaluate in one step."""
+    return evaluate(parse(text), env)

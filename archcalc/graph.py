@@ -1,0 +1,70 @@
+"""The expanded network: a DAG of layer nodes plus the named groups that contain them.
+
+Blocks, repeats, branches and references are already expanded here, so the analysis, the
+renderers and the torch backend see one simple graph. Node 0 is the network's input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Loc
+
+
+@dataclass
+class Node:
+    id: int
+    type: str
+    name: str  # qualified and unique: "stage1.conv2d_2"
+    local: str  # the name shown in tables: "conv2d_2"
+    args: dict  # evaluated arguments; 'ref'/'refs' arguments hold node ids
+    inputs: tuple  # node ids, main input first
+    depth: int
+    loc: Loc
+    named: bool = False  # the user gave the name
+    group: int | None = None  # innermost enclosing group
+
+
+@dataclass
+class Group:
+    """A block call, or a named repeat or branches item: a row with its subtree's totals."""
+
+    id: int
+    type: str  # the block's name, "repeat" or "branches"
+    name: str
+    local: str
+    depth: int
+    loc: Loc
+    first: int = 0  # node ids first..last (inclusive) belong to the group
+    last: int = -1
+    output: int = 0
+    named: bool = False
+    parent: int | None = None
+
+
+@dataclass
+class Graph:
+    name: str
+    file: str
+    input_shape: tuple
+    symbols: dict  # name -> value (int/float) or a sympy Symbol when free
+    nodes: list = field(default_factory=list)
+    groups: list = field(default_factory=list)
+    rows: list = field(default_factory=list)  # ("group", id) / ("node", id), display order
+    output: int = 0
+    conditions: list = field(default_factory=list)  # (condition, message, loc) on free symbols
+
+    @property
+    def free_symbols(self) -> list:
+        return [k for k, v in self.symbols.items() if _is_free(v)]
+
+    def node_by_name(self, name: str) -> Node | None:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        return None
+
+
+def _is_free(v: Any) -> bool:
+    return getattr(v, "is_Symbol", False)

@@ -1,0 +1,58 @@
+"""Element-wise layers: activations, dropout, identity, stochastic depth, layer scale.
+
+All keep the shape; only PReLU and layer scale have parameters. None has multiply-
+accumulates in the default convention (docs/conventions.md lists profiles that count them).
+"""
+
+from __future__ import annotations
+
+from .base import Arg, Ctx, Out, register_layer
+
+_SIMPLE = {
+    "relu": {}, "relu6": {}, "gelu": {"approximate": Arg("str", "none", choices=("none", "tanh"))},
+    "silu": {}, "sigmoid": {}, "tanh": {}, "hardswish": {}, "hardsigmoid": {}, "mish": {},
+    "elu": {"alpha": Arg("float", 1.0)}, "leakyrelu": {"slope": Arg("float", 0.01)},
+    "softplus": {}, "hardtanh": {"min": Arg("float", -1.0), "max": Arg("float", 1.0)},
+    "identity": {}, "dropout": {"p": Arg("float", 0.5)}, "dropout1d": {"p": Arg("float", 0.5)},
+    "dropout2d": {"p": Arg("float", 0.5)}, "dropout3d": {"p": Arg("float", 0.5)},
+    "stochasticdepth": {"p": Arg("float", 0.0), "mode": Arg("str", "row", choices=("row", "batch"))},
+}
+
+
+def _register_simple():
+    for name, args in _SIMPLE.items():
+        register_layer(name, family="elementwise", args=args)(elementwise)
+
+
+def elementwise(ctx: Ctx) -> Out:
+    """Element-wise: same shape, no parameters."""
+    return Out(shape=ctx.x)
+
+
+_register_simple()
+
+
+@register_layer("softmax", "logsoftmax", family="elementwise",
+                args={"dim": Arg("int", 0, doc="axis, without the batch axis; default channels")})
+def softmax(ctx: Ctx) -> Out:
+    """Softmax along one axis (default the channels): same shape, no parameters."""
+    if not -len(ctx.x) <= ctx.dim < len(ctx.x):
+        ctx.fail(f"dim {ctx.dim} is out of range for a rank-{len(ctx.x)} input")
+    return Out(shape=ctx.x)
+
+
+@register_layer("prelu", family="elementwise",
+                args={"num": Arg("int", 1, min=1, doc="1 (shared) or the channel count")})
+def prelu(ctx: Ctx) -> Out:
+    """PReLU: ``num`` learned slopes, 1 (PyTorch's default) or one per channel."""
+    if ctx.num != 1:
+        ctx.require(ctx.num == ctx.x[0],
+                    f"num {ctx.num} must be 1 or the channel count {ctx.x[0]}")
+    return Out(shape=ctx.x, params=ctx.num)
+
+
+@register_layer("layerscale", family="elementwise",
+                args={"init": Arg("float", 1e-6, doc="initial value (no effect on counts)")})
+def layerscale(ctx: Ctx) -> Out:
+    """Per-channel learned scale (ConvNeXt, CaiT): C parameters of shape [C, 1, …]."""
+    return Out(shape=ctx.x, params=ctx.x[0])

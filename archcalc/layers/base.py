@@ -1,0 +1,164 @@
+"""The layer registry and what a rule sees (``Ctx``) and returns (``Out``).
+
+A rule is one function of the input shape(s) and the arguments, written once as plain
+arithmetic so it works on ints and on sympy expressions alike. The loader reads ``Rule.args``
+to validate a spec; the analysis calls ``Rule.fn``; the torch backend builds from the same
+arguments. Registering a name twice is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import dims
+from ..errors import SpecError
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a layer type.
+
+    kind: ``int`` (a whole number, or expression), ``ints`` (one or one per axis), ``float``,
+    ``bool``, ``str`` (one of ``choices``), ``padding`` (ints, ``same``/``valid``), ``ref``
+    (a named output), ``refs`` (one or more), ``shape`` (a list of ints, -1 allowed),
+    ``any`` (left to the rule).
+    """
+
+    kind: str
+    default: Any = REQUIRED
+    min: int | None = None
+    choices: tuple = ()
+    doc: str = ""
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window along one axis, for the receptive-field recurrence."""
+
+    kernel: Any
+    stride: Any = 1
+    pad_left: Any = 0
+
+
+GLOBAL = "global"  # an axis whose every output depends on all of the input along it
+
+
+@dataclass
+class Out:
+    """A rule's answer: output shape, parameter counts, multiply-accumulates, RF step.
+
+    ``rf``: None keeps each axis's receptive field (element-wise layers); otherwise a tuple
+    with, per output axis, a Window, the index of the input axis it copies (int), GLOBAL, or
+    None (the axis mixes everything: no receptive field along it).
+    """
+
+    shape: tuple
+    params: Any = 0
+    buffers: Any = 0
+    macs: Any = 0
+    rf: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    fn: Callable[["Ctx"], Out]
+    args: dict
+    family: str
+    nd: int | None = None  # spatial axes the layer expects (conv2d: 2); None = any rank
+    merge: bool = False  # takes the current tensor plus named others (add, concat, mul)
+    doc: str = ""
+    cost: str = "none"  # 'macs' for layers with multiply-accumulates, else 'none'
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def register_layer(
+    *names: str,
+    args: dict | None = None,
+    family: str,
+    nd: dict | None = None,
+    merge: bool = False,
+    cost: str = "none",
+):
+    """Register one rule under one or more names (``nd`` maps a name to its spatial rank)."""
+
+    def wrap(fn):
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        for name in names:
+            if name in REGISTRY:
+                raise ValueError(f"layer type '{name}' registered twice")
+            REGISTRY[name] = Rule(
+                name, fn, dict(args or {}), family, (nd or {}).get(name), merge, doc, cost
+            )
+        return fn
+
+    return wrap
+
+
+class LayerError(SpecError):
+    """A rule found its input or arguments invalid."""
+
+
+@dataclass
+class Ctx:
+    """What a rule gets: the layer type, input shapes, argument values, and checks."""
+
+    type: str
+    xs: list  # input shapes; xs[0] is the main input
+    a: dict  # evaluated arguments (refs already resolved to shapes)
+    nd: int | None
+    conditions: list = field(default_factory=list)
+
+    @property
+    def x(self) -> tuple:
+        return self.xs[0]
+
+    def __getattr__(self, name):  # ctx.kernel etc. read arguments
+        try:
+            return self.__dict__["a"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def spatial(self) -> tuple:
+        return tuple(self.x[1:])
+
+    def fail(self, message: str):
+        raise LayerError(message)
+
+    def require(self, cond: Any, message: str) -> None:
+        """Fail when ``cond`` is false; remember it as a condition when it depends on symbols."""
+        known = dims.resolve(cond)
+        if known is False:
+            raise LayerError(message)
+        if known is None:
+            self.conditions.append((cond, message))
+
+    def expect_rank(self, rank: int, layout: str) -> None:
+        if len(self.x) != rank:
+            self.fail(
+                f"expects a {layout} input (rank {rank}), got {fmt_shape(self.x)} "
+                f"(rank {len(self.x)})"
+            )
+
+    def per_axis(self, name: str, n: int | None = None) -> tuple:
+        """An int-or-list argument as one value per spatial axis."""
+        n = self.nd if n is None else n
+        value = self.a[name]
+        if not isinstance(value, (list, tuple)):
+            return (value,) * n
+        if len(value) == 1:
+            return tuple(value) * n
+        if len(value) != n:
+            self.fail(f"'{name}' has {len(value)} values; this layer has {n} spatial axes")
+        return tuple(value)
+
+
+def fmt_shape(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"

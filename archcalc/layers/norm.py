@@ -1,0 +1,102 @@
+"""Normalisation layers. Counts follow PyTorch: affine weights are parameters, running
+statistics are buffers (Keras counts those as non-trainable parameters).
+
+For the receptive field every normalisation is element-wise: its statistics are not counted
+as spatial dependence (as for BatchNorm at inference; docs/conventions.md)."""
+
+from __future__ import annotations
+
+from ..dims import divides, prod
+from .base import Arg, Ctx, Out, register_layer
+
+_BN_ND = {"batchnorm1d": 1, "batchnorm2d": 2, "batchnorm3d": 3}
+_IN_ND = {"instancenorm1d": 1, "instancenorm2d": 2, "instancenorm3d": 3}
+
+
+def _check_rank(ctx: Ctx, ranks: tuple) -> None:
+    if len(ctx.x) not in ranks:
+        want = " or ".join(str(r) for r in ranks)
+        ctx.fail(f"expects an input of rank {want} (channels first), got rank {len(ctx.x)}")
+
+
+@register_layer(
+    *_BN_ND, family="norm", nd=_BN_ND,
+    args={"affine": Arg("bool", True), "track_running_stats": Arg("bool", True),
+          "eps": Arg("float", 1e-5), "momentum": Arg("float", 0.1)},
+)
+def batchnorm(ctx: Ctx) -> Out:
+    """Batch norm over channels: params 2C (γ, β); buffers 2C (running mean and variance)."""
+    _check_rank(ctx, (1, 2) if ctx.nd == 1 else (ctx.nd + 1,))
+    c = ctx.x[0]
+    return Out(
+        shape=ctx.x,
+        params=2 * c if ctx.affine else 0,
+        buffers=2 * c if ctx.track_running_stats else 0,
+    )
+
+
+@register_layer(
+    *_IN_ND, family="norm", nd=_IN_ND,
+    args={"affine": Arg("bool", False), "track_running_stats": Arg("bool", False),
+          "eps": Arg("float", 1e-5)},
+)
+def instancenorm(ctx: Ctx) -> Out:
+    """Instance norm: no parameters by default (affine=False), 2C when affine."""
+    _check_rank(ctx, (ctx.nd + 1,))
+    c = ctx.x[0]
+    return Out(
+        shape=ctx.x,
+        params=2 * c if ctx.affine else 0,
+        buffers=2 * c if ctx.track_running_stats else 0,
+    )
+
+
+@register_layer(
+    "layernorm", family="norm",
+    args={"shape": Arg("shape", None, doc="normalized_shape; default: the last axis"),
+          "affine": Arg("bool", True, doc="elementwise_affine"), "bias": Arg("bool", True),
+          "eps": Arg("float", 1e-5)},
+)
+def layernorm(ctx: Ctx) -> Out:
+    """Layer norm over the trailing ``shape``: params 2·∏shape (∏shape without bias)."""
+    shape = (ctx.x[-1],) if ctx.shape is None else tuple(ctx.shape)
+    if len(shape) > len(ctx.x) or tuple(ctx.x[len(ctx.x) - len(shape):]) != shape:
+        ctx.fail(f"normalized shape {list(shape)} does not match the end of the input "
+                 f"{list(ctx.x)}")
+    n = prod(shape)
+    params = (n + (n if ctx.bias else 0)) if ctx.affine else 0
+    return Out(shape=ctx.x, params=params)
+
+
+@register_layer(
+    "layernorm2d", family="norm",
+    args={"affine": Arg("bool", True), "eps": Arg("float", 1e-6)},
+)
+def layernorm2d(ctx: Ctx) -> Out:
+    """Layer norm over the channels of a [C, *spatial] tensor at each position: params 2C."""
+    if len(ctx.x) < 2:
+        ctx.fail(f"expects a [C, *spatial] input, got rank {len(ctx.x)}")
+    return Out(shape=ctx.x, params=2 * ctx.x[0] if ctx.affine else 0)
+
+
+@register_layer(
+    "groupnorm", family="norm",
+    args={"groups": Arg("int", min=1), "affine": Arg("bool", True), "eps": Arg("float", 1e-5)},
+)
+def groupnorm(ctx: Ctx) -> Out:
+    """Group norm: channels in ``groups`` groups; params 2C when affine."""
+    c = ctx.x[0]
+    ctx.require(divides(ctx.groups, c), f"groups {ctx.groups} does not divide the channels {c}")
+    return Out(shape=ctx.x, params=2 * c if ctx.affine else 0)
+
+
+@register_layer(
+    "lrn", family="norm",
+    args={"size": Arg("int", min=1), "alpha": Arg("float", 1e-4), "beta": Arg("float", 0.75),
+          "k": Arg("float", 1.0)},
+)
+def lrn(ctx: Ctx) -> Out:
+    """Local response normalisation across ``size`` neighbouring channels: no parameters."""
+    if len(ctx.x) < 2:
+        ctx.fail(f"expects a [C, *spatial] input, got rank {len(ctx.x)}")
+    return Out(shape=ctx.x)

@@ -1,0 +1,86 @@
+"""Pooling: max/avg pools, adaptive pools and global pools."""
+
+from __future__ import annotations
+
+from ..dims import divides, floordiv, resolve
+from .base import Arg, Ctx, Out, Window, register_layer
+from .window import effective_kernel, keras_same_pads, pool_out_ceil, sliding_out
+
+_LAYOUT = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
+
+POOL_ARGS = {
+    "kernel": Arg("ints", min=1),
+    "stride": Arg("ints", None, min=1, doc="defaults to the kernel"),
+    "padding": Arg("padding", 0, min=0, doc="per side, at most kernel//2; or 'same'/'valid'"),
+    "ceil_mode": Arg("bool", False),
+}
+MAXPOOL_ARGS = {**POOL_ARGS, "dilation": Arg("ints", 1, min=1)}
+AVGPOOL_ARGS = {**POOL_ARGS, "count_include_pad": Arg("bool", True)}
+
+_ND = {f"{kind}pool{n}d": n for kind in ("max", "avg") for n in (1, 2, 3)}
+
+
+@register_layer("avgpool1d", "avgpool2d", "avgpool3d", family="pool", nd=_ND, args=AVGPOOL_ARGS)
+@register_layer("maxpool1d", "maxpool2d", "maxpool3d", family="pool", nd=_ND, args=MAXPOOL_ARGS)
+def pool(ctx: Ctx) -> Out:
+    """Max/average pooling, with PyTorch's ceil-mode rule and padding ≤ kernel//2."""
+    ctx.expect_rank(ctx.nd + 1, _LAYOUT[ctx.nd])
+    k = ctx.per_axis("kernel")
+    s = k if ctx.a.get("stride") is None else ctx.per_axis("stride")
+    d = ctx.per_axis("dilation") if "dilation" in ctx.a else (1,) * ctx.nd
+    k_eff = tuple(effective_kernel(ki, di) for ki, di in zip(k, d))
+    pad = ctx.padding
+    out_sp, windows = [], []
+    for axis, (n, ki, ke, si) in enumerate(zip(ctx.spatial, k, k_eff, s)):
+        if pad == "same":
+            left, right = keras_same_pads(n, ke, si)
+            size = sliding_out(n, left, right, ke, si)
+        else:
+            left = 0 if pad == "valid" else ctx.per_axis("padding")[axis]
+            ctx.require(
+                2 * left <= ki,
+                f"padding {left} is more than half the kernel {ki} (PyTorch needs padding ≤ "
+                "kernel//2)",
+            )
+            if ctx.ceil_mode:
+                size = pool_out_ceil(n, left, ke, si)
+            else:
+                size = sliding_out(n, left, left, ke, si)
+        ctx.require(
+            size >= 1,
+            f"output size {size} on spatial axis {axis + 1} is not positive: input {n} is too "
+            f"small for kernel span {ke}",
+        )
+        if ctx.type == "avgpool3d":
+            ctx.require(n >= ki, f"avgpool3d needs each input size ≥ kernel, got {n} < {ki}")
+        out_sp.append(size)
+        windows.append(Window(ke, si, left))
+    return Out(shape=(ctx.x[0], *out_sp), rf=(None, *windows))
+
+
+_ADAPTIVE_ND = {f"adaptive{kind}pool{n}d": n for kind in ("avg", "max") for n in (1, 2, 3)}
+
+
+@register_layer(
+    *_ADAPTIVE_ND, family="pool", nd=_ADAPTIVE_ND,
+    args={"out": Arg("ints", min=1, nullable=True, doc="output size; null keeps the axis")},
+)
+def adaptive_pool(ctx: Ctx) -> Out:
+    """Adaptive pooling to a fixed output size; bin i spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉)."""
+    ctx.expect_rank(ctx.nd + 1, _LAYOUT[ctx.nd])
+    outs = ctx.per_axis("out")
+    out_sp, windows = [], []
+    for n, o in zip(ctx.spatial, outs):
+        o = n if o is None else o
+        out_sp.append(o)
+        # Equal, non-overlapping bins are a plain pool with kernel = stride = n/o.
+        windows.append(Window(floordiv(n, o), floordiv(n, o), 0) if resolve(divides(o, n)) else None)
+    return Out(shape=(ctx.x[0], *out_sp), rf=(None, *windows))
+
+
+@register_layer("globalavgpool", "globalmaxpool", family="pool", args={})
+def global_pool(ctx: Ctx) -> Out:
+    """Pool every spatial axis away: [C, *spatial] → [C] (Keras's GlobalAveragePooling)."""
+    if len(ctx.x) < 2:
+        ctx.fail(f"needs spatial axes to pool, got a rank-{len(ctx.x)} input")
+    return Out(shape=(ctx.x[0],), rf=(None,))

@@ -1,0 +1,189 @@
+"""Shape operations: flatten, reshape, permute, padding, cropping, resampling, shuffles."""
+
+from __future__ import annotations
+
+from ..dims import divides, floordiv, is_symbolic, prod
+from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer
+
+
+def _axis(ctx: Ctx, i: int, name: str) -> int:
+    rank = len(ctx.x)
+    if not -rank <= i < rank:
+        ctx.fail(f"{name} {i} is out of range for a rank-{rank} input {fmt_shape(ctx.x)}")
+    return i % rank
+
+
+@register_layer("flatten", family="tensor",
+                args={"start": Arg("int", 0), "end": Arg("int", -1)})
+def flatten(ctx: Ctx) -> Out:
+    """Merge axes start..end (no batch axis: the default flattens everything to [C·H·W])."""
+    start, end = _axis(ctx, ctx.start, "start"), _axis(ctx, ctx.end, "end")
+    if start > end:
+        ctx.fail(f"start {ctx.start} comes after end {ctx.end}")
+    merged = prod(ctx.x[start:end + 1])
+    shape = (*ctx.x[:start], merged, *ctx.x[end + 1:])
+    single = start == end
+    rf = (*range(start), start if single else None, *range(end + 1, len(ctx.x)))
+    return Out(shape=shape, rf=rf)
+
+
+@register_layer("reshape", family="tensor",
+                args={"shape": Arg("shape", doc="target shape without the batch axis; one -1")})
+def reshape(ctx: Ctx) -> Out:
+    """View the tensor with another shape of the same number of elements."""
+    target = list(ctx.shape)
+    total = prod(ctx.x)
+    if target.count(-1) > 1:
+        ctx.fail("only one -1 is allowed in a reshape")
+    if -1 in target:
+        known = prod([d for d in target if d != -1])
+        ctx.require(divides(known, total),
+                    f"cannot reshape {fmt_shape(ctx.x)} ({total} elements) to {target}")
+        target[target.index(-1)] = floordiv(total, known)
+    ctx.require(prod(target) == total if not is_symbolic(total) else True,
+                f"cannot reshape {fmt_shape(ctx.x)} ({total} elements) to {list(ctx.shape)}")
+    return Out(shape=tuple(target), rf=(None,) * len(target))
+
+
+@register_layer("permute", family="tensor",
+                args={"dims": Arg("shape", doc="new order of the axes (no batch axis)")})
+def permute(ctx: Ctx) -> Out:
+    """Reorder axes, e.g. [1, 2, 0] takes [C, H, W] to [H, W, C]."""
+    order = list(ctx.dims)
+    if sorted(order) != list(range(len(ctx.x))):
+        ctx.fail(f"dims {order} is not a permutation of the {len(ctx.x)} axes of "
+                 f"{fmt_shape(ctx.x)}")
+    return Out(shape=tuple(ctx.x[i] for i in order), rf=tuple(order))
+
+
+def _spatial_pairs(ctx: Ctx, value, name: str) -> tuple:
+    """Padding as (before, after) per spatial axis from an int, a list, or a list of pairs."""
+    n = len(ctx.x) - 1
+    if not isinstance(value, (list, tuple)):
+        return ((value, value),) * n
+    if all(isinstance(v, (list, tuple)) for v in value):
+        if len(value) != n or any(len(v) != 2 for v in value):
+            ctx.fail(f"'{name}' needs {n} [before, after] pairs, one per spatial axis")
+        return tuple(tuple(v) for v in value)
+    if len(value) == 1:
+        return ((value[0], value[0]),) * n
+    if len(value) != n:
+        ctx.fail(f"'{name}' has {len(value)} values; the input has {n} spatial axes")
+    return tuple((v, v) for v in value)
+
+
+@register_layer("zeropad", family="tensor",
+                args={"padding": Arg("any", doc="int, one per axis, or [before, after] pairs")})
+def zeropad(ctx: Ctx) -> Out:
+    """Zero-pad the spatial axes: n → before + n + after."""
+    pairs = _spatial_pairs(ctx, ctx.padding, "padding")
+    for b, a in pairs:
+        if not all(isinstance(v, int) or is_symbolic(v) for v in (b, a)):
+            ctx.fail("padding values must be whole numbers")
+        ctx.require(b >= 0, f"padding {b} is negative")
+        ctx.require(a >= 0, f"padding {a} is negative")
+    shape = (ctx.x[0], *(b + n + a for n, (b, a) in zip(ctx.spatial, pairs)))
+    return Out(shape=shape, rf=(None, *(Window(1, 1, b) for b, _ in pairs)))
+
+
+@register_layer("crop", family="tensor",
+                args={"like": Arg("ref", None, doc="centre-crop to this named output's size"),
+                      "size": Arg("ints", None, min=1, doc="or to this size")})
+def crop(ctx: Ctx) -> Out:
+    """Centre crop of the spatial axes: offset ⌊(n − m)/2⌋ (U-Net's skip connections)."""
+    if (ctx.like is None) == (ctx.size is None):
+        ctx.fail("give exactly one of 'like' and 'size'")
+    n_sp = len(ctx.x) - 1
+    if ctx.like is not None:
+        target = tuple(ctx.like[1:])
+        if len(target) != n_sp:
+            ctx.fail(f"'like' output {fmt_shape(ctx.like)} has another rank than the input "
+                     f"{fmt_shape(ctx.x)}")
+    else:
+        target = ctx.per_axis("size", n_sp)
+    windows = []
+    for n, m in zip(ctx.spatial, target):
+        ctx.require(m <= n, f"cannot crop {n} to the larger size {m}")
+        windows.append(Window(1, 1, -floordiv(n - m, 2)))
+    return Out(shape=(ctx.x[0], *target), rf=(None, *windows))
+
+
+def _scaled(n, scale):
+    """PyTorch's interpolate size: the IEEE double product truncated (§1.7), not exact."""
+    if is_symbolic(n) or is_symbolic(scale):
+        import sympy as sp
+
+        return sp.floor(n * sp.nsimplify(scale))
+    return int(float(n) * float(scale))
+
+
+@register_layer("upsample", family="tensor",
+                args={"scale": Arg("any", None, doc="factor, one or one per axis"),
+                      "size": Arg("ints", None, min=1, doc="or the output size"),
+                      "mode": Arg("str", "nearest", choices=(
+                          "nearest", "linear", "bilinear", "bicubic", "trilinear", "area",
+                          "nearest-exact")),
+                      "align_corners": Arg("bool", None, nullable=True)})
+def upsample(ctx: Ctx) -> Out:
+    """Resize the spatial axes by ``scale`` (⌊n·scale⌋ in double precision) or to ``size``."""
+    n_sp = len(ctx.x) - 1
+    if (ctx.scale is None) == (ctx.size is None):
+        ctx.fail("give exactly one of 'scale' and 'size'")
+    if ctx.size is not None:
+        out = ctx.per_axis("size", n_sp)
+    else:
+        scales = ctx.per_axis("scale", n_sp)
+        for sc in scales:
+            if not is_symbolic(sc) and (isinstance(sc, bool) or not isinstance(sc, (int, float))
+                                        or sc <= 0):
+                ctx.fail(f"scale must be a positive number, got {sc!r}")
+        out = tuple(_scaled(n, sc) for n, sc in zip(ctx.spatial, scales))
+        for n, o in zip(ctx.spatial, out):
+            ctx.require(o >= 1, f"scaling size {n} gives output size {o}; it must be ≥ 1")
+    return Out(shape=(ctx.x[0], *out), rf=(None,) * (n_sp + 1))
+
+
+@register_layer("pixelshuffle", family="tensor", args={"factor": Arg("int", min=1)})
+def pixelshuffle(ctx: Ctx) -> Out:
+    """[C·r², H, W] → [C, H·r, W·r]."""
+    ctx.expect_rank(3, "[C, H, W]")
+    c, h, w = ctx.x
+    r = ctx.factor
+    ctx.require(divides(r * r, c), f"channels {c} are not divisible by factor² = {r * r}")
+    return Out(shape=(floordiv(c, r * r), h * r, w * r), rf=(None, None, None))
+
+
+@register_layer("pixelunshuffle", family="tensor", args={"factor": Arg("int", min=1)})
+def pixelunshuffle(ctx: Ctx) -> Out:
+    """[C, H·r, W·r] → [C·r², H, W]."""
+    ctx.expect_rank(3, "[C, H, W]")
+    c, h, w = ctx.x
+    r = ctx.factor
+    for n in (h, w):
+        ctx.require(divides(r, n), f"spatial size {n} is not divisible by factor {r}")
+    return Out(shape=(c * r * r, floordiv(h, r), floordiv(w, r)),
+               rf=(None, Window(r, r, 0), Window(r, r, 0)))
+
+
+@register_layer("channelshuffle", family="tensor", args={"groups": Arg("int", min=1)})
+def channelshuffle(ctx: Ctx) -> Out:
+    """Interleave channels across ``groups`` groups (ShuffleNet): same shape."""
+    ctx.require(divides(ctx.groups, ctx.x[0]),
+                f"groups {ctx.groups} does not divide the channels {ctx.x[0]}")
+    return Out(shape=ctx.x)
+
+
+@register_layer("slice", family="tensor",
+                args={"start": Arg("int", 0, min=0), "stop": Arg("int", None, nullable=True),
+                      "dim": Arg("int", 0, doc="axis (no batch axis); default channels")})
+def slice_(ctx: Ctx) -> Out:
+    """Keep indices start..stop−1 of one axis (ShuffleNet's channel split)."""
+    axis = _axis(ctx, ctx.dim, "dim")
+    n = ctx.x[axis]
+    stop = n if ctx.stop is None else ctx.stop
+    ctx.require(stop <= n, f"stop {stop} is past the end of axis {axis} (size {n})")
+    ctx.require(ctx.start < stop, f"start {ctx.start} is not before stop {stop}")
+    shape = tuple(stop - ctx.start if i == axis else d for i, d in enumerate(ctx.x))
+    rf = None if axis == 0 else tuple(
+        Window(1, 1, -ctx.start) if i == axis else i for i in range(len(ctx.x)))
+    return Out(shape=shape, rf=rf)

@@ -1,0 +1,45 @@
+"""Sliding-window arithmetic shared by convolutions and pools (PyTorch and Keras rules).
+
+Formulas follow ../shared/reference/pytorch-semantics.md §1: ATen's conv output size, the
+pooling size with PyTorch's ceil-mode rule, and Keras's 'same' padding for any stride.
+"""
+
+from __future__ import annotations
+
+from ..dims import ceildiv, dmax, floordiv, select
+
+
+def effective_kernel(k, d):
+    """``d·(k − 1) + 1``: the span of a dilated kernel."""
+    return d * (k - 1) + 1
+
+
+def keras_same_pads(n, k_eff, s):
+    """Keras/TF 'same': out = ceil(n/s); total pad T = max((out−1)·s + k_eff − n, 0), extra
+    pixel at the end. Returns (left, right)."""
+    out = ceildiv(n, s)
+    total = dmax((out - 1) * s + k_eff - n, 0)
+    left = floordiv(total, 2)
+    return left, total - left
+
+
+def paddings(ctx, k_eff: tuple, strides: tuple) -> tuple:
+    """(left, right) padding per spatial axis from ``padding``: ints, 'valid' or 'same'."""
+    pad = ctx.a["padding"]
+    if pad == "valid":
+        return ((0, 0),) * ctx.nd
+    if pad == "same":
+        return tuple(keras_same_pads(n, k, s) for n, k, s in zip(ctx.spatial, k_eff, strides))
+    return tuple((p, p) for p in ctx.per_axis("padding"))
+
+
+def sliding_out(n, left, right, k_eff, s):
+    """``floor((n + left + right − k_eff) / s) + 1`` (ATen ``_conv_output_size``)."""
+    return floordiv(n + left + right - k_eff, s) + 1
+
+
+def pool_out_ceil(n, p, k_eff, s):
+    """Ceil-mode pooling size: ``ceil((n + 2p − k_eff)/s) + 1``, minus one when the last
+    window would start in the right padding (ATen ``pooling_output_shape_pad_lr``)."""
+    out = ceildiv(n + 2 * p - k_eff, s) + 1
+    return select((out - 1) * s >= n + p, out - 1, out)

@@ -1,0 +1,47 @@
+"""Bounds that keep untrusted spec files from hanging the machine or exhausting memory.
+
+Each can be raised from the command line (``--limit NAME=VALUE``); docs/robustness.md lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 4_000_000  # size of one spec file
+    max_yaml_nodes: int = 200_000  # YAML nodes after aliases are expanded (alias bombs)
+    max_yaml_depth: int = 64  # nesting of YAML mappings and lists
+    max_expr_chars: int = 1_000  # one expression string
+    max_expr_depth: int = 40  # nesting of one expression
+    max_int_bits: int = 4_096  # an integer produced while evaluating an expression
+    max_repeat: int = 100_000  # one repeat count
+    max_nodes: int = 1_000_000  # layers in the expanded graph
+    max_block_depth: int = 64  # block calls nested inside block calls
+    max_rank: int = 6  # axes of a tensor shape
+
+
+_current = Limits()
+
+
+def current() -> Limits:
+    return _current
+
+
+def set_limits(**changes: int) -> Limits:
+    """Replace some limits (by field name); returns the new limits."""
+    global _current
+    names = {f.name for f in fields(Limits)}
+    for name in changes:
+        if name not in names:
+            from .errors import SpecError, did_you_mean
+
+            raise SpecError(f"unknown limit '{name}'{did_you_mean(name, names)}")
+    _current = replace(_current, **changes)
+    return _current
+
+
+def reset() -> None:
+    global _current
+    _current = Limits()

@@ -1,0 +1,209 @@
+"""Render an Analysis as a table (rich), Markdown, CSV, LaTeX or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Sequence
+
+from ..conventions import Convention
+from .columns import COLUMNS, VERB_COLUMNS
+from .values import expr_text, human, json_value, shape_text
+
+FORMATS = ("table", "markdown", "latex", "csv", "json")
+
+
+def cell(value: Any, kind: str, order: Sequence[str]) -> str:
+    """One value as text for people."""
+    if value is None:
+        return "—"
+    if kind == "text":
+        return str(value)
+    if kind == "shape":
+        return shape_text(value, order)
+    if kind == "rf":
+        parts = [expr_text(v, order) for v in value]
+        return "×".join(parts) if len(set(parts)) > 1 else parts[0]
+    return human(value, order)
+
+
+def raw(value: Any, kind: str, order: Sequence[str]) -> str:
+    """One value as text for machines (CSV): no separators."""
+    if value is None:
+        return ""
+    if kind == "shape":
+        return "x".join(expr_text(v, order) for v in value)
+    if kind == "rf":
+        return "x".join(expr_text(v, order) for v in value)
+    return expr_text(value, order) if kind != "text" else str(value)
+
+
+def rows(analysis, keys: Sequence[str], conv: Convention, max_depth: int | None = None):
+    """(record, [value per column]) for every row shown, groups before their members."""
+    out = []
+    for r in analysis.records:
+        if max_depth is not None and r.depth > max_depth:
+            continue
+        out.append((r, [COLUMNS[k].get(r, conv) for k in keys]))
+    return out
+
+
+def footer_lines(analysis, conv: Convention, order) -> list[str]:
+    t = analysis.total
+    params = conv.params(t.params, t.buffers)
+    lines = [
+        f"Total params: {human(params, order)}"
+        + ("" if conv.params_include_buffers else
+           f" (trainable; {human(t.buffers, order)} non-trainable buffer elements)"),
+        f"Total MACs: {human(t.macs, order)}  ·  FLOPs: {human(conv.flops_per_mac * t.macs, order)}"
+        f" (= {conv.flops_per_mac} × MACs)",
+        f"Output: {shape_text(t.output_shape, order)}",
+        f"Convention: {conv.title}; MACs = conv + linear multiply-accumulates, bias excluded; "
+        "RF in input pixels.",
+    ]
+    for cond, message, loc in analysis.conditions:
+        where = message.split(":", 1)[0]
+        lines.append(f"Holds when {expr_text(cond, order)}  [{where}, {loc}]")
+    return lines
+
+
+def table(analysis, verb: str, conv: Convention, width: int = 100, max_depth=None) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    keys = VERB_COLUMNS[verb]
+    order = list(analysis.graph.symbols)
+    t = Table(box=box.SIMPLE_HEAD, title=analysis.graph.name, title_justify="left",
+              show_edge=False, pad_edge=False)
+    for k in keys:
+        col = COLUMNS[k]
+        t.add_column(col.header, justify="right" if col.kind in ("number", "rf") else "left",
+                     overflow="fold")
+    for r, values in rows(analysis, keys, conv, max_depth):
+        texts = [cell(v, COLUMNS[k].kind, order) for k, v in zip(keys, values)]
+        texts[0] = "  " * max(r.depth, 0) + texts[0]
+        t.add_row(*texts, style="bold" if r.kind == "group" else None)
+    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
+                      emoji=False, soft_wrap=False)
+    console.print(t)
+    for line in footer_lines(analysis, conv, order):
+        console.print(line, markup=False, highlight=False)
+    return console.file.getvalue()
+
+
+def markdown(analysis, verb: str, conv: Convention, max_depth=None) -> str:
+    keys = VERB_COLUMNS[verb]
+    order = list(analysis.graph.symbols)
+    head = [COLUMNS[k].header for k in keys]
+    lines = [f"**{analysis.graph.name}**", "", "| " + " | ".join(head) + " |",
+             "|" + "|".join("---:" if COLUMNS[k].kind in ("number", "rf") else ":---"
+                            for k in keys) + "|"]
+    for r, values in rows(analysis, keys, conv, max_depth):
+        texts = [md_escape(cell(v, COLUMNS[k].kind, order)) for k, v in zip(keys, values)]
+        texts[0] = "&nbsp;&nbsp;" * max(r.depth, 0) + texts[0]
+        if r.kind == "group":
+            texts[0] = f"**{texts[0]}**"
+        lines.append("| " + " | ".join(texts) + " |")
+    lines.append("")
+    lines.extend(f"- {md_escape(line)}" for line in footer_lines(analysis, conv, order))
+    return "\n".join(lines) + "\n"
+
+
+def md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def csv_text(analysis, verb: str, conv: Convention, max_depth=None) -> str:
+    keys = VERB_COLUMNS[verb]
+    order = list(analysis.graph.symbols)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["name", "depth", "kind", *keys[1:]])
+    for r, values in rows(analysis, keys, conv, max_depth):
+        w.writerow([r.name, r.depth, r.kind,
+                    *(raw(v, COLUMNS[k].kind, order) for k, v in zip(keys[1:], values[1:]))])
+    return buf.getvalue()
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text).replace("—", "---").replace(
+        "×", r"$\times$").replace("·", r"$\cdot$")
+
+
+def latex(analysis, verb: str, conv: Convention, max_depth=None) -> str:
+    keys = VERB_COLUMNS[verb]
+    order = list(analysis.graph.symbols)
+    align = "".join("r" if COLUMNS[k].kind in ("number", "rf") else "l" for k in keys)
+    out = [r"% requires \usepackage{booktabs}", r"\begin{table}[ht]", r"\centering",
+           rf"\caption{{{latex_escape(analysis.graph.name)}}}", rf"\begin{{tabular}}{{{align}}}",
+           r"\toprule", " & ".join(latex_escape(COLUMNS[k].header) for k in keys) + r" \\",
+           r"\midrule"]
+    for r, values in rows(analysis, keys, conv, max_depth):
+        texts = [latex_escape(cell(v, COLUMNS[k].kind, order)) for k, v in zip(keys, values)]
+        texts[0] = r"\quad " * max(r.depth, 0) + texts[0]
+        out.append(" & ".join(texts) + r" \\")
+    t = analysis.total
+    out += [r"\midrule",
+            rf"\multicolumn{{{len(keys)}}}{{l}}{{Total params: "
+            rf"{latex_escape(human(conv.params(t.params, t.buffers), order))}; MACs: "
+            rf"{latex_escape(human(t.macs, order))}}} \\",
+            r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(out) + "\n"
+
+
+def to_json(analysis, conv: Convention) -> dict:
+    """The stable machine-readable object of DESIGN.md."""
+    g = analysis.graph
+    order = list(g.symbols)
+    jv = lambda v: json_value(v, order)  # noqa: E731
+
+    def layer(r) -> dict:
+        rf = r.rf
+        return {
+            "name": r.name, "type": r.type, "depth": r.depth, "kind": r.kind,
+            "output_shape": jv(r.output_shape), "params": jv(conv.params(r.params, r.buffers)),
+            "trainable_params": jv(r.params), "non_trainable": jv(r.buffers),
+            "macs": jv(r.macs), "flops": jv(conv.flops_per_mac * r.macs),
+            "activations": jv(r.activations),
+            "rf": None if rf is None else [jv(a.size) for a in rf],
+            "rf_jump": None if rf is None else [jv(a.jump) for a in rf],
+            "rf_start": None if rf is None else [jv(a.start) for a in rf],
+        }
+
+    t = analysis.total
+    return {
+        "name": g.name,
+        "input": jv(g.input_shape),
+        "symbols": {k: (None if getattr(v, "is_Symbol", False) else jv(v))
+                    for k, v in g.symbols.items()},
+        "convention": conv.name,
+        "layers": [layer(r) for r in analysis.records],
+        "total": {
+            "params": jv(conv.params(t.params, t.buffers)), "trainable_params": jv(t.params),
+            "non_trainable": jv(t.buffers), "macs": jv(t.macs),
+            "flops": jv(conv.flops_per_mac * t.macs), "activations": jv(t.activations),
+            "output_shape": jv(t.output_shape),
+        },
+        "conditions": [{"condition": expr_text(c, order), "message": m, "at": str(loc)}
+                       for c, m, loc in analysis.conditions],
+    }
+
+
+def render(analysis, verb: str, fmt: str, conv: Convention, width: int = 100,
+           max_depth=None) -> str:
+    if fmt == "json":
+        return json.dumps(to_json(analysis, conv), indent=2) + "\n"
+    if fmt == "markdown":
+        return markdown(analysis, verb, conv, max_depth)
+    if fmt == "csv":
+        return csv_text(analysis, verb, conv, max_depth)
+    if fmt == "latex":
+        return latex(analysis, verb, conv, max_depth)
+    return table(analysis, verb, conv, width, max_depth)

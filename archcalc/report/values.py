@@ -1,0 +1,77 @@
+"""How one value is written: ints with thousands separators, closed forms in a fixed order.
+
+Symbolic terms are ordered by the spec's symbol declaration order, so the dilated example
+prints ``M - D*F + D`` and the dense block ``k0 + 6*k``. The text is valid sympy syntax.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Sequence
+
+from ..dims import is_symbolic
+
+
+@lru_cache(maxsize=None)
+def _printer_class():
+    from sympy.printing.str import StrPrinter
+
+    class OrderedPrinter(StrPrinter):
+        def __init__(self, order: Sequence[str]):
+            super().__init__()
+            self.rank = {name: i for i, name in enumerate(order)}
+
+        def _key(self, term):
+            syms = sorted(self.rank.get(s.name, len(self.rank)) for s in term.free_symbols)
+            degree = sum(term.as_powers_dict().get(s, 0) for s in term.free_symbols
+                         if getattr(term.as_powers_dict().get(s, 0), "is_Number", False))
+            return (0 if syms else 1, syms, degree, str(term))
+
+        def _print_Add(self, expr, order=None):
+            out = ""
+            for i, term in enumerate(sorted(expr.args, key=self._key)):
+                coeff, _ = term.as_coeff_Mul()
+                negative = coeff.is_negative
+                text = self.parenthesize(-term if negative else term, 40)  # PRECEDENCE Add
+                if i == 0:
+                    out = f"-{text}" if negative else text
+                else:
+                    out += f" - {text}" if negative else f" + {text}"
+            return out
+
+    return OrderedPrinter
+
+
+def expr_text(value: Any, order: Sequence[str] = ()) -> str:
+    """A closed form as text (sympy syntax), terms in the spec's symbol order."""
+    if not is_symbolic(value):
+        return str(value)
+    return _printer_class()(tuple(order)).doprint(value)
+
+
+def json_value(value: Any, order: Sequence[str] = ()) -> Any:
+    """A JSON integer for numbers, a string for closed forms (DESIGN.md)."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [json_value(v, order) for v in value]
+    if is_symbolic(value):
+        return expr_text(value, order)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    return int(value)
+
+
+def human(value: Any, order: Sequence[str] = ()) -> str:
+    """An int with separators (138,357,544); a closed form as text."""
+    if value is None:
+        return "—"
+    if is_symbolic(value):
+        return expr_text(value, order)
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:g}"
+    return f"{int(value):,}"
+
+
+def shape_text(shape, order: Sequence[str] = ()) -> str:
+    return "[" + ", ".join(expr_text(d, order) for d in shape) + "]"

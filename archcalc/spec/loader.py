@@ -1,0 +1,524 @@
+"""Spec file → Graph: validates the YAML against the format and expands every structure.
+
+Knows the layer types' argument lists (to validate them) but no formula. Every error names
+the file, line and column of the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import dims, expr, limits
+from ..errors import Loc, SpecError, did_you_mean
+from ..graph import Graph, Group, Node
+from ..layers import REGISTRY
+from ..layers.base import REQUIRED, Arg
+from .yamlsafe import Y, describe, load_text, read_file
+
+TOP_KEYS = ("name", "description", "input", "symbols", "blocks", "layers")
+STRUCTURE_KEYS = {
+    "repeat": ("repeat", "layers", "name", "from"),
+    "branches": ("branches", "merge", "name", "from", "dim"),
+}
+MERGES = ("concat", "add", "mul")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_SYMBOL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def load(path: str, overrides: dict | None = None) -> Graph:
+    """Load a spec file; ``overrides`` maps symbol names to values (``--set H=299``)."""
+    return load_string(read_file(path), path, overrides)
+
+
+def load_string(text: str, file: str = "<spec>", overrides: dict | None = None) -> Graph:
+    root = load_text(text, file)
+    if root is None:
+        raise SpecError("the spec is empty: expected a mapping with 'input' and 'layers'",
+                        Loc(file, 1, 1))
+    return _Builder(file).build(root, overrides or {})
+
+
+@dataclass
+class _Scope:
+    prefix: str  # "" at top level, "stage1." inside the group stage1
+    parent: "_Scope | None"
+    env: dict  # symbol name -> value, for expressions
+    names: dict = field(default_factory=dict)  # local name -> (node id, defining loc)
+    counters: dict = field(default_factory=dict)
+    depth: int = 0
+    group: int | None = None
+
+    def lookup(self, name: str):
+        scope = self
+        while scope is not None:
+            if name in scope.names:
+                return scope.names[name][0]
+            scope = scope.parent
+        return None
+
+    def visible(self) -> list:
+        out, scope = [], self
+        while scope is not None:
+            out.extend(scope.names)
+            scope = scope.parent
+        return out
+
+
+class _Builder:
+    def __init__(self, file: str):
+        self.file = file
+        self.nodes: list[Node] = []
+        self.groups: list[Group] = []
+        self.rows: list = []
+        self.qualified: dict[str, int] = {}
+        self.blocks: dict[str, Y] = {}
+        self.calls: list[str] = []
+        self.max_nodes = limits.current().max_nodes
+
+    # ----------------------------------------------------------------- top level
+    def build(self, root: Y, overrides: dict) -> Graph:
+        if not root.is_map:
+            raise SpecError(f"a spec must be a mapping with 'input' and 'layers', got "
+                            f"{describe(root)}", root.loc)
+        for key, loc in root.key_locs.items():
+            if key not in TOP_KEYS:
+                raise SpecError(f"unknown top-level key '{key}'{did_you_mean(key, TOP_KEYS)}",
+                                loc)
+        for key in ("input", "layers"):
+            if key not in root.value:
+                raise SpecError(f"missing '{key}'", root.loc)
+        name = root.value.get("name")
+        title = str(name.value) if name is not None and name.value is not None else self.file
+        symbols = self.symbols(root.value.get("symbols"), overrides)
+        env = dict(symbols)
+        self.global_env = env
+        shape = self.input_shape(root.value["input"], env)
+        self.blocks = self.read_blocks(root.value.get("blocks"))
+        top = _Scope("", None, env)
+        self.nodes.append(Node(0, "input", "input", "input", {}, (), 0, root.value["input"].loc))
+        top.names["input"] = (0, None)
+        out = self.items(root.value["layers"], top, 0)
+        if out == 0:
+            raise SpecError("'layers' is empty", root.value["layers"].loc)
+        return Graph(title, self.file, shape, symbols, self.nodes, self.groups, self.rows, out)
+
+    def symbols(self, node: Y | None, overrides: dict) -> dict:
+        declared: dict[str, Any] = {}
+        if node is not None and node.value is not None:
+            if not node.is_map:
+                raise SpecError(f"'symbols' must be a mapping of name: default, got "
+                                f"{describe(node)}", node.loc)
+            for key, value in node.value.items():
+                loc = node.key_locs[key]
+                if not _SYMBOL.match(key) or key in expr.FUNCTIONS:
+                    raise SpecError(f"'{key}' cannot be a symbol name", loc)
+                if key in overrides:
+                    declared[key] = overrides[key]
+                elif value.value is None:
+                    declared[key] = None
+                else:
+                    declared[key] = self.number(value, {k: v for k, v in declared.items()
+                                                        if v is not None}, what=f"symbol {key}")
+        for key in overrides:
+            if key not in declared:
+                have = ", ".join(declared) or "none"
+                raise SpecError(f"--set {key}: the spec has no symbol '{key}'"
+                                f"{did_you_mean(key, declared)} (its symbols: {have})",
+                                Loc(self.file))
+        free = [k for k, v in declared.items() if v is None]
+        if free:
+            import sympy as sp
+
+            for k in free:
+                declared[k] = sp.Symbol(k, integer=True, positive=True)
+        return declared
+
+    def input_shape(self, node: Y, env: dict) -> tuple:
+        if not node.is_seq or not node.value:
+            raise SpecError(f"'input' must be a non-empty list of sizes such as [3, 224, 224] "
+                            f"(channels first, no batch axis), got {describe(node)}", node.loc)
+        if len(node.value) > limits.current().max_rank:
+            raise SpecError(f"'input' has {len(node.value)} axes; the limit is "
+                            f"{limits.current().max_rank}", node.loc)
+        return tuple(self.size(v, env, "input size") for v in node.value)
+
+    def read_blocks(self, node: Y | None) -> dict:
+        if node is None or node.value is None:
+            return {}
+        if not node.is_map:
+            raise SpecError(f"'blocks' must be a mapping of block definitions, got "
+                            f"{describe(node)}", node.loc)
+        for name, body in node.value.items():
+            loc = node.key_locs[name]
+            if name in REGISTRY or name in STRUCTURE_KEYS:
+                raise SpecError(f"block '{name}' has the name of a built-in layer type", loc)
+            if not body.is_map or "layers" not in body.value:
+                raise SpecError(f"block '{name}' must be a mapping with 'layers' (and "
+                                "optional 'params')", body.loc)
+            for key, kloc in body.key_locs.items():
+                if key not in ("params", "layers", "description"):
+                    raise SpecError(f"block '{name}': unknown key '{key}'"
+                                    f"{did_you_mean(key, ('params', 'layers'))}", kloc)
+        return dict(node.value)
+
+    # ----------------------------------------------------------------- values
+    def value(self, node: Y, env: dict, what: str) -> Any:
+        """A number, or a symbol name / expression string evaluated in ``env``."""
+        v = node.value
+        if isinstance(v, bool) or v is None or node.is_map or node.is_seq:
+            raise SpecError(f"{what}: expected a number or an expression, got {describe(node)}",
+                            node.loc)
+        if isinstance(v, (int, float)):
+            return v
+        try:
+            return expr.evaluate_text(str(v), env)
+        except SpecError as e:
+            raise SpecError(f"{what}: in expression '{v}': {e.message}", node.loc) from None
+
+    def number(self, node: Y, env: dict, what: str) -> Any:
+        v = self.value(node, env, what)
+        if dims.is_integer_valued(v) is False and not isinstance(v, float):
+            raise SpecError(f"{what}: {v} is not a whole number", node.loc)
+        return int(v) if isinstance(v, dims.NUMBER_TYPES) and dims.is_integer_valued(v) else v
+
+    def integer(self, node: Y, env: dict, what: str, minimum: int | None = None) -> Any:
+        v = self.value(node, env, what)
+        ok = dims.is_integer_valued(v)
+        if ok is False:
+            raise SpecError(f"{what} must be a whole number, got {v}", node.loc)
+        if ok is True and not dims.is_symbolic(v):
+            v = int(v)
+        if minimum is not None:
+            if dims.resolve(v >= minimum) is False:
+                bound = "positive" if minimum == 1 else f"at least {minimum}"
+                raise SpecError(f"{what} must be {bound}, got {v}", node.loc)
+        return v
+
+    def size(self, node: Y, env: dict, what: str) -> Any:
+        return self.integer(node, env, what, minimum=1)
+
+    # ----------------------------------------------------------------- items
+    def items(self, node: Y, scope: _Scope, current: int) -> int:
+        if not node.is_seq:
+            raise SpecError(f"expected a list of layers, got {describe(node)}", node.loc)
+        for item in node.value:
+            current = self.item(item, scope, current)
+        return current
+
+    def item(self, item: Y, scope: _Scope, current: int) -> int:
+        if isinstance(item.value, str):
+            return self.call(item.value, None, item, item.loc, scope, current)
+        if not item.is_map or not item.value:
+            raise SpecError(f"a layer must be a type name or a one-key mapping "
+                            f"'type: {{args}}', got {describe(item)}", item.loc)
+        keys = list(item.value)
+        for structure, allowed in STRUCTURE_KEYS.items():
+            if structure in item.value:
+                for key in keys:
+                    if key not in allowed:
+                        raise SpecError(f"{structure}: unknown key '{key}'"
+                                        f"{did_you_mean(key, allowed)}", item.key_locs[key])
+                return getattr(self, structure)(item, scope, current)
+        if len(keys) != 1:
+            raise SpecError(f"a layer is a one-key mapping 'type: {{args}}', got keys "
+                            f"{', '.join(keys)} (indent the arguments under the type?)",
+                            item.loc)
+        kind = keys[0]
+        return self.call(kind, item.value[kind], item, item.key_locs[kind], scope, current)
+
+    def call(self, kind: str, args: Y | None, item: Y, loc: Loc, scope: _Scope, current: int):
+        if kind in REGISTRY:
+            return self.layer(kind, args, item, loc, scope, current)
+        if kind in self.blocks:
+            return self.block(kind, args, loc, scope, current)
+        choices = list(REGISTRY) + list(self.blocks) + list(STRUCTURE_KEYS)
+        raise SpecError(f"unknown layer type '{kind}'{did_you_mean(kind, choices)}", loc)
+
+    def arg_map(self, kind: str, args: Y | None, loc: Loc) -> Y:
+        if args is None or args.value is None:
+            return Y({}, loc)
+        if not args.is_map:
+            raise SpecError(f"{kind}: arguments must be a mapping such as {{out: 64}}, got "
+                            f"{describe(args)}", args.loc)
+        return args
+
+    def take_name(self, args: Y, kind: str) -> str | None:
+        node = args.value.get("name")
+        if node is None:
+            return None
+        if not isinstance(node.value, str) or not _NAME.match(node.value):
+            raise SpecError(f"{kind}: 'name' must be a name such as conv1 or layer2.0, got "
+                            f"{describe(node)}", node.loc)
+        if node.value == "input" or node.value in REGISTRY:
+            raise SpecError(f"{kind}: '{node.value}' is reserved and cannot be a name", node.loc)
+        return node.value
+
+    def take_from(self, args: Y, scope: _Scope, current: int, kind: str) -> int:
+        node = args.value.get("from")
+        return current if node is None else self.ref(node, scope, f"{kind}: from")
+
+    def ref(self, node: Y, scope: _Scope, what: str) -> int:
+        if not isinstance(node.value, str):
+            raise SpecError(f"{what}: expected the name of an earlier output, got "
+                            f"{describe(node)}", node.loc)
+        name = node.value
+        found = scope.lookup(name)
+        if found is None:
+            found = self.qualified.get(name)
+        if found is None:
+            raise SpecError(f"{what}: no earlier output is named '{name}'"
+                            f"{did_you_mean(name, scope.visible())}", node.loc)
+        return found
+
+    def layer(self, kind: str, args: Y | None, item: Y, loc: Loc, scope: _Scope, current: int):
+        rule = REGISTRY[kind]
+        args = self.arg_map(kind, args, loc)
+        name = self.take_name(args, kind)
+        source = self.take_from(args, scope, current, kind)
+        values, refs = {}, []
+        for key, node in args.value.items():
+            if key in ("name", "from"):
+                continue
+            if key not in rule.args:
+                raise SpecError(f"{kind}: unknown argument '{key}'"
+                                f"{did_you_mean(key, rule.args)}", args.key_locs[key])
+            values[key] = self.arg(kind, key, rule.args[key], node, scope)
+            if rule.args[key].kind in ("ref", "refs") and values[key] is not None:
+                refs.extend(values[key] if isinstance(values[key], tuple) else [values[key]])
+        for key, spec in rule.args.items():
+            if key not in values:
+                if spec.default is REQUIRED:
+                    raise SpecError(f"{kind}: missing argument '{key}'"
+                                    f"{' (' + spec.doc + ')' if spec.doc else ''}", loc)
+                values[key] = spec.default
+        inputs = (source, *values.get("with", ())) if rule.merge else (source,)
+        return self.add_node(kind, name, values, inputs, scope, loc, item)
+
+    def arg(self, kind: str, key: str, spec: Arg, node: Y, scope: _Scope) -> Any:
+        what = f"{kind}: '{key}'"
+        env = scope.env
+        if node.value is None:
+            if spec.nullable or spec.default is None:
+                return None
+            raise SpecError(f"{what} cannot be empty (null)", node.loc)
+        k = spec.kind
+        if k == "int":
+            return self.integer(node, env, what, spec.min)
+        if k in ("ints", "padding"):
+            if k == "padding" and node.value in ("same", "valid"):
+                return node.value
+            if isinstance(node.value, str) and node.value.lower() in ("same", "valid"):
+                raise SpecError(f"{what}: write '{node.value.lower()}' in lower case", node.loc)
+            if node.is_seq:
+                if not node.value:
+                    raise SpecError(f"{what}: empty list", node.loc)
+                if spec.nullable:
+                    return tuple(None if v.value is None else self.integer(v, env, what, spec.min)
+                                 for v in node.value)
+                return tuple(self.integer(v, env, what, spec.min) for v in node.value)
+            return self.integer(node, env, what, spec.min)
+        if k == "float":
+            v = self.value(node, env, what)
+            if dims.is_symbolic(v):
+                raise SpecError(f"{what} must be a number, not a symbolic expression", node.loc)
+            return float(v)
+        if k == "bool":
+            if not isinstance(node.value, bool):
+                raise SpecError(f"{what} must be true or false, got {describe(node)}", node.loc)
+            return node.value
+        if k == "str":
+            if node.value not in spec.choices:
+                raise SpecError(f"{what} must be one of {', '.join(spec.choices)}, got "
+                                f"{describe(node)}{did_you_mean(str(node.value), spec.choices)}",
+                                node.loc)
+            return node.value
+        if k == "ref":
+            return self.ref(node, scope, what)
+        if k == "refs":
+            nodes = node.value if node.is_seq else [node]
+            return tuple(self.ref(n, scope, what) for n in nodes)
+        if k == "shape":
+            if not node.is_seq:
+                raise SpecError(f"{what} must be a list, got {describe(node)}", node.loc)
+            return tuple(self.integer(v, env, what) for v in node.value)
+        return self.any_value(node, env, what)
+
+    def any_value(self, node: Y, env: dict, what: str) -> Any:
+        if node.is_seq:
+            return tuple(self.any_value(v, env, what) for v in node.value)
+        if node.is_map:
+            raise SpecError(f"{what}: unexpected mapping", node.loc)
+        v = self.value(node, env, what)
+        if isinstance(v, float) and v.is_integer() and isinstance(node.value, str):
+            return int(v)
+        return dims.as_number(v) if not isinstance(v, float) else v
+
+    # ----------------------------------------------------------------- graph building
+    def add_node(self, kind, name, args, inputs, scope: _Scope, loc: Loc, item: Y | None) -> int:
+        if len(self.nodes) > self.max_nodes:
+            raise SpecError(f"the network expands to more than {self.max_nodes} layers "
+                            "(raise with --limit max_nodes=N)", loc)
+        local = name or self.auto_name(scope, kind)
+        node_id = len(self.nodes)
+        self.define(scope, local, node_id, loc if name else None, item)
+        qualified = self.unique(scope.prefix + local, node_id)
+        self.nodes.append(Node(node_id, kind, qualified, local, args, tuple(inputs),
+                               scope.depth, loc, name is not None, scope.group))
+        self.rows.append(("node", node_id))
+        return node_id
+
+    def auto_name(self, scope: _Scope, kind: str) -> str:
+        while True:
+            scope.counters[kind] = scope.counters.get(kind, 0) + 1
+            local = f"{kind}_{scope.counters[kind]}"
+            if local not in scope.names:
+                return local
+
+    def define(self, scope: _Scope, local: str, target: int, loc: Loc | None, item) -> None:
+        """Record a name; a user name given twice is an error unless a repeat re-runs it."""
+        if loc is not None and local in scope.names:
+            _, first = scope.names[local]
+            if first is not None and first != loc:
+                raise SpecError(f"duplicate name '{local}' (first defined at {first})", loc)
+        scope.names[local] = (target, loc)
+
+    def unique(self, qualified: str, target: int) -> str:
+        """A qualified name not used yet (a repeat re-running a named layer gets _2, _3 …)."""
+        name, n = qualified, 1
+        while name in self.qualified:
+            n += 1
+            name = f"{qualified}_{n}"
+        self.qualified[name] = target
+        return name
+
+    def open_group(self, kind: str, name: str | None, scope: _Scope, loc: Loc, label: str):
+        local = name or self.auto_name(scope, label)
+        group = Group(len(self.groups), kind, self.unique(scope.prefix + local, -1), local,
+                      scope.depth, loc, named=name is not None, parent=scope.group)
+        self.groups.append(group)
+        self.rows.append(("group", group.id))
+        group.first = len(self.nodes)
+        if name:
+            self.define(scope, local, -1, loc, None)  # resolved to the output on close
+        inner = _Scope(group.name + ".", scope, scope.env, depth=scope.depth + 1, group=group.id)
+        return group, inner
+
+    def close_group(self, group: Group, scope: _Scope, out: int) -> int:
+        group.last = len(self.nodes) - 1
+        group.output = out
+        self.qualified[group.name] = out
+        if group.local in scope.names:
+            scope.names[group.local] = (out, scope.names[group.local][1])
+        else:
+            scope.names[group.local] = (out, None)
+        if group.last < group.first:
+            raise SpecError(f"'{group.local}' contains no layers", group.loc)
+        return out
+
+    def block(self, kind: str, args: Y | None, loc: Loc, scope: _Scope, current: int) -> int:
+        if kind in self.calls:
+            chain = " → ".join([*self.calls[self.calls.index(kind):], kind])
+            raise SpecError(f"block '{kind}' calls itself ({chain})", loc)
+        if len(self.calls) >= limits.current().max_block_depth:
+            raise SpecError(f"blocks nest more than {limits.current().max_block_depth} deep", loc)
+        body = self.blocks[kind]
+        params = self.block_params(kind, body)
+        args = self.arg_map(kind, args, loc)
+        name = self.take_name(args, kind)
+        source = self.take_from(args, scope, current, kind)
+        env = dict(self.global_env)  # lexical: a block sees the spec's symbols and its params
+        for key, node in args.value.items():
+            if key in ("name", "from"):
+                continue
+            if key not in params:
+                raise SpecError(f"block '{kind}': unknown parameter '{key}'"
+                                f"{did_you_mean(key, params)}", args.key_locs[key])
+            env[key] = self.any_value(node, scope.env, f"{kind}: '{key}'")
+        for key, default in params.items():
+            if key not in args.value:
+                if default is REQUIRED:
+                    raise SpecError(f"block '{kind}': missing parameter '{key}'", loc)
+                env[key] = default
+        group, inner = self.open_group(kind, name, scope, loc, kind)
+        inner.env = env
+        self.calls.append(kind)
+        out = self.items(body.value["layers"], inner, source)
+        self.calls.pop()
+        return self.close_group(group, scope, out)
+
+    def block_params(self, kind: str, body: Y) -> dict:
+        node = body.value.get("params")
+        if node is None or node.value is None:
+            return {}
+        if node.is_seq:
+            names = [v.value for v in node.value]
+            for v in node.value:
+                if not isinstance(v.value, str) or not _SYMBOL.match(v.value):
+                    raise SpecError(f"block '{kind}': a parameter must be a name, got "
+                                    f"{describe(v)}", v.loc)
+            return {n: REQUIRED for n in names}
+        if node.is_map:
+            return {k: REQUIRED if v.value is None else self.any_value(v, {}, k)
+                    for k, v in node.value.items()}
+        raise SpecError(f"block '{kind}': 'params' must be a list of names, got "
+                        f"{describe(node)}", node.loc)
+
+    def repeat(self, item: Y, scope: _Scope, current: int) -> int:
+        count_node = item.value["repeat"]
+        count = self.integer(count_node, scope.env, "repeat", minimum=0)
+        if dims.is_symbolic(count):
+            raise SpecError(f"repeat count '{count_node.value}' must be a number; bind its "
+                            "symbols with --set", count_node.loc)
+        if count > limits.current().max_repeat:
+            raise SpecError(f"repeat {count} is above the limit {limits.current().max_repeat} "
+                            "(raise with --limit max_repeat=N)", count_node.loc)
+        if "layers" not in item.value:
+            raise SpecError("repeat: missing 'layers'", item.loc)
+        body = item.value["layers"]
+        source = self.take_from(item, scope, current, "repeat")
+        name = self.take_name(item, "repeat")
+        inner, group = scope, None
+        if name:
+            group, inner = self.open_group("repeat", name, scope, item.loc, "repeat")
+        out = source
+        for _ in range(count):
+            out = self.items(body, inner, out)
+        if group is not None:
+            if count == 0:
+                raise SpecError(f"repeat '{name}' runs 0 times: it has no output", item.loc)
+            return self.close_group(group, scope, out)
+        return out
+
+    def branches(self, item: Y, scope: _Scope, current: int) -> int:
+        paths = item.value["branches"]
+        if not paths.is_seq or not paths.value:
+            raise SpecError("branches: expected a list of branches, each a list of layers",
+                            paths.loc)
+        merge = item.value.get("merge")
+        if merge is None:
+            raise SpecError(f"branches: missing 'merge' ({' | '.join(MERGES)})", item.loc)
+        if merge.value not in MERGES:
+            raise SpecError(f"branches: merge must be one of {', '.join(MERGES)}, got "
+                            f"{describe(merge)}{did_you_mean(str(merge.value), MERGES)}",
+                            merge.loc)
+        source = self.take_from(item, scope, current, "branches")
+        name = self.take_name(item, "branches")
+        inner, group = scope, None
+        if name:
+            group, inner = self.open_group("branches", name, scope, item.loc, "branches")
+        outs = []
+        for path in paths.value:
+            if path.value is None:
+                outs.append(source)
+                continue
+            outs.append(self.items(path, inner, source))
+        args = {"with": (), **({"dim": 0} if merge.value == "concat" else {})}
+        if "dim" in item.value:
+            if merge.value != "concat":
+                raise SpecError("branches: 'dim' only applies to merge: concat",
+                                item.key_locs["dim"])
+            args["dim"] = self.integer(item.value["dim"], scope.env, "branches: 'dim'")
+        out = self.add_node(merge.value, None, args, outs, inner, merge.loc, None)
+        return self.close_group(group, scope, out) if group is not None else out

@@ -1,0 +1,36 @@
+"""Shared fixtures: where the repository and ../shared live, and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+EXAMPLES = SHARED / "spec-examples"
+SPECS = ROOT / "specs"
+
+
+@pytest.fixture
+def cli():
+    """Run the archcalc CLI in-process: returns (exit code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from archcalc.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str):
+        result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _reset_limits():
+    from archcalc import limits
+
+    yield
+    limits.reset()
