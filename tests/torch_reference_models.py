@@ -1,0 +1,105 @@
+"""Hand-written PyTorch models of the classic and paper networks in specs/.
+
+Each model is written from its paper (or, for Xception, Keras's applications source)
+independently of archcalc, so that tests/test_zoo_papers.py can compare archcalc's closed
+forms with what PyTorch counts. Nothing here imports archcalc.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def measure(make_model, input_shape) -> tuple[int, tuple, int]:
+    """(parameters, output shape without batch, MACs) of one batch-1 forward pass on the meta
+    device: no memory for weights, no arithmetic, FlopCounterMode still counts (2 per MAC)."""
+    with torch.device("meta"):
+        model = make_model()
+        x = torch.empty(1, *input_shape)
+    params = sum(p.numel() for p in model.parameters())
+    with FlopCounterMode(display=False) as counter:
+        y = model.eval()(x)
+    flops = counter.get_total_flops()
+    assert flops % 2 == 0
+    return params, tuple(y.shape[1:]), flops // 2
+
+
+# ----------------------------------------------------------------------------- LeNet-5
+# LeCun et al. 1998, Table I: the S2 maps each C3 map is connected to.
+LENET_C3_TABLE = (
+    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (0, 4, 5), (0, 1, 5),
+    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (0, 3, 4, 5), (0, 1, 4, 5), (0, 1, 2, 5),
+    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5), (0, 1, 2, 3, 4, 5),
+)
+
+
+class TrainableSubsampling(nn.Module):
+    """LeNet's S layers: sum of 2x2, times a trainable coefficient, plus a bias, per map."""
+
+    def __init__(self, maps: int):
+        super().__init__()
+        self.scale = nn.Conv2d(maps, maps, 1, groups=maps)  # coefficient and bias per map
+
+    def forward(self, x):
+        return torch.tanh(self.scale(F.avg_pool2d(x, 2)))
+
+
+class PartialC3(nn.Module):
+    """C3: one 5x5 convolution per output map over its own subset of S2 maps."""
+
+    def __init__(self, table=LENET_C3_TABLE):
+        super().__init__()
+        self.table = table
+        self.maps = nn.ModuleList(nn.Conv2d(len(inputs), 1, 5) for inputs in table)
+
+    def forward(self, x):
+        return torch.cat([conv(x[:, list(inputs)]) for conv, inputs in
+                          zip(self.maps, self.table)], dim=1)
+
+
+class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 6, 5)
+        self.s2 = TrainableSubsampling(6)
+        self.c3 = PartialC3()
+        self.s4 = TrainableSubsampling(16)
+        self.c5 = nn.Conv2d(16, 120, 5)
+        self.f6 = nn.Linear(120, 84)
+        self.rbf_centres = nn.Linear(84, 10, bias=False)  # 840 fixed centres, as a linear map
+
+    def forward(self, x):
+        x = self.s2(torch.tanh(self.c1(x)))
+        x = self.s4(torch.tanh(self.c3(x)))
+        x = torch.tanh(self.c5(x)).flatten(1)
+        return self.rbf_centres(torch.tanh(self.f6(x)))
+
+
+# ----------------------------------------------------------------------------- AlexNet
+class AlexNetPaper(nn.Module):
+    """Krizhevsky et al. 2012 on one GPU: every kernel sees all maps of the layer below."""
+
+    def __init__(self, classes: int = 1000):
+        super().__init__()
+        lrn = dict(size=5, alpha=5e-4, beta=0.75, k=2.0)
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), nn.LocalResponseNorm(**lrn),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), nn.LocalResponseNorm(**lrn),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(3, 2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),
+            nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(),
+            nn.Linear(4096, classes),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
