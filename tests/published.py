@@ -44,8 +44,10 @@ TORCHVISION_MOBILE = {
     },
 }
 
-# Keras's applications table (keras.io/api/applications, "Parameters" column), which counts
-# BatchNormalization moving mean and variance as (non-trainable) parameters.
+# Keras's applications table ("Parameters" column of keras.io/applications in Keras 2.x;
+# today's keras.io/api/applications rounds it to 3.5M), which is model.summary()'s total:
+# BatchNormalization moving mean and variance count as (non-trainable) parameters.
 KERAS_MOBILE = {
-    "mobilenet_v2": {"params": 3_538_984, "source": "keras.io/api/applications: MobileNetV2"},
+    "mobilenet_v2": {"params": 3_538_984,
+                     "source": "keras.io/applications (Keras 2.x table): MobileNetV2"},
 }
