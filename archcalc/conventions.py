@@ -1,9 +1,11 @@
-"""Counting conventions: what "params" and "FLOPs" mean in a report.
+"""Counting conventions: what "params", "MACs" and "FLOPs" mean in a report.
 
 The default is PyTorch's: params are ``parameters()`` (BatchNorm running statistics are
 buffers, reported apart as non-trainable); MACs are the multiply-accumulates of
 convolutions, linear layers and matrix products, bias excluded; FLOPs = 2 × MACs, as
-``torch.utils.flop_counter.FlopCounterMode`` reports. docs/conventions.md states them all.
+``torch.utils.flop_counter.FlopCounterMode`` reports. The other profiles reproduce what a
+named tool prints for the same network (archcalc/profiles.py holds their per-layer rules).
+docs/conventions.md states them all, with sources and measurements.
 """
 
 from __future__ import annotations
@@ -20,9 +22,21 @@ class Convention:
     params_include_buffers: bool = False  # Keras: moving statistics are (non-trainable) params
     flops_per_mac: int = 2
     source: str = ""
+    tool: str | None = None  # a profile in archcalc/profiles.py that recounts MACs and params
+    reports: str = "flops"  # which column equals the number the tool prints: macs or flops
+    macs_note: str = "MACs = conv + linear multiply-accumulates, bias excluded"
+    printed_as: str = ""  # how the tool labels its headline number
 
     def params(self, trainable, buffers):
         return trainable + buffers if self.params_include_buffers else trainable
+
+    def apply(self, analysis):
+        """The analysis as this convention counts it (the same object for PyTorch/Keras)."""
+        if self.tool is None:
+            return analysis
+        from .profiles import recount
+
+        return recount(analysis, self.tool)
 
 
 DEFAULT = Convention(
@@ -32,8 +46,50 @@ DEFAULT = Convention(
 KERAS = Convention(
     "keras", "Keras: params include BatchNorm moving mean/variance as non-trainable",
     params_include_buffers=True, source="keras Model.summary(); BatchNormalization weights",
+    printed_as="Total params",
 )
-CONVENTIONS = {c.name: c for c in (DEFAULT, KERAS)}
+FLOPCOUNTER = Convention(
+    "flopcounter", "torch.utils.flop_counter.FlopCounterMode: FLOPs = 2 × conv/linear MACs",
+    source="torch/utils/flop_counter.py (torch 2.13)", tool="flopcounter",
+    printed_as="get_total_flops()",
+)
+FVCORE = Convention(
+    "fvcore", "fvcore FlopCountAnalysis: 'flops' = MACs + norms + adaptive avg-pool + upsample",
+    source="fvcore/nn/flop_count.py, jit_handles.py (0.1.5.post20221221)", tool="fvcore",
+    reports="macs", printed_as="FlopCountAnalysis.total() ('flops', one per fused multiply-add)",
+    macs_note="MACs column = fvcore's count: conv/linear MACs, BatchNorm numel·2 (eval), "
+              "Group/Layer/InstanceNorm numel·5, adaptive avg-pool input numel, upsample",
+)
+PTFLOPS = Convention(
+    "ptflops", "ptflops (pytorch backend): MACs + bias + norms + activations + pooling",
+    source="ptflops/pytorch_ops.py, pytorch_engine.py (0.7.5)", tool="ptflops",
+    reports="macs", printed_as="get_model_complexity_info() 'GMac'",
+    macs_note="MACs column = ptflops' count: conv/linear MACs + bias, norms numel(·2 if "
+              "affine), activations and pools counted by module hook and functional patch",
+)
+PTFLOPS_ATEN = Convention(
+    "ptflops-aten", "ptflops (aten backend): conv/linear MACs including the bias additions",
+    source="ptflops/aten_engine.py, aten_ops.py (0.7.5)", tool="ptflops-aten",
+    reports="macs", printed_as="get_model_complexity_info(backend='aten') 'GMac'",
+    macs_note="MACs column = ptflops' aten count: conv/linear MACs + one add per bias element",
+)
+THOP = Convention(
+    "thop", "thop profile(): MACs (transposed conv on output size) + norms + avg-pools",
+    source="thop/vision/basic_hooks.py, calc_func.py (0.1.1.post2209072238)", tool="thop",
+    reports="macs", printed_as="profile() 'macs'",
+    macs_note="MACs column = thop's count: conv MACs on the output size, linear in·out, "
+              "norms 2·numel (×2 affine), avg-pools, softmax, upsample; unknown modules 0 "
+              "(their params too)",
+)
+TORCHINFO = Convention(
+    "torchinfo", "torchinfo summary(): mult-adds = (weight + bias)·output positions",
+    source="torchinfo/layer_info.py calculate_macs (1.8.0)", tool="torchinfo",
+    reports="macs", printed_as="'Total mult-adds'",
+    macs_note="MACs column = torchinfo's mult-adds: conv (weight + bias)·∏output spatial, "
+              "other layers their parameter count once",
+)
+CONVENTIONS = {c.name: c for c in (DEFAULT, KERAS, FLOPCOUNTER, FVCORE, PTFLOPS, PTFLOPS_ATEN,
+                                   THOP, TORCHINFO)}
 
 
 def get(name: str) -> Convention:

@@ -30,7 +30,7 @@ def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width
     c.apply_limits(limit)
     conv = conventions.get(convention)
     fmt = c.check_format(fmt)
-    analysis = analyse(load(spec, c.parse_set(set_)))
+    analysis = conv.apply(analyse(load(spec, c.parse_set(set_))))
     c.emit(render(analysis, verb, fmt, conv, width=width, max_depth=depth))
 
 

@@ -20,8 +20,10 @@ FormatOpt = Annotated[str, typer.Option(
     "--format", "-f", help="Output format: table, markdown, latex, csv or json.")]
 ConventionOpt = Annotated[str, typer.Option(
     "--convention", "-c",
-    help="Counting convention: pytorch (params = parameters(); FLOPs = 2×MACs) or keras "
-         "(BatchNorm moving statistics counted as non-trainable params).")]
+    help="Counting convention: pytorch (params = parameters(); FLOPs = 2×MACs), keras "
+         "(BatchNorm moving statistics counted as non-trainable params), or what a tool "
+         "reports: flopcounter, fvcore, ptflops, ptflops-aten, thop, torchinfo "
+         "(see docs/conventions.md).")]
 DepthOpt = Annotated[Optional[int], typer.Option(
     "--depth", "-d", help="Show rows down to this nesting depth (0 = top level only).")]
 WidthOpt = Annotated[int, typer.Option("--width", help="Table width in columns.")]

@@ -59,8 +59,7 @@ def footer_lines(analysis, conv: Convention, order) -> list[str]:
         f"Total MACs: {human(t.macs, order)}  ·  FLOPs: {human(conv.flops_per_mac * t.macs, order)}"
         f" (= {conv.flops_per_mac} × MACs)",
         f"Output: {shape_text(t.output_shape, order)}",
-        f"Convention: {conv.title}; MACs = conv + linear multiply-accumulates, bias excluded; "
-        "RF in input pixels.",
+        f"Convention: {conv.title}; {conv.macs_note}; RF in input pixels.",
     ]
     for cond, message, loc in analysis.conditions:
         where = message.split(":", 1)[0]

@@ -1,0 +1,132 @@
+"""Convention profiles against numbers measured with the real tools.
+
+Measured with torch 2.13.0+cpu, fvcore 0.1.5.post20221221, ptflops 0.7.5,
+thop 0.1.1.post2209072238, torchinfo 1.8.0, batch size 1, eval mode, by
+
+    python tests/fixtures/profiles/measure_counters.py
+
+which printed (the modules are the fixtures' networks, built by hand):
+
+    tinynet   {"params": 1002, "flopcounter": 499136, "fvcore": 266736,
+               "ptflops_pytorch": 309274, "ptflops_aten": 258554, "ptflops_params": 1002,
+               "thop": 283136, "thop_params": 1002, "torchinfo": 258570,
+               "torchinfo_params": 1002}
+    resnetlet {"params": 6010, "flopcounter": 10584704, "fvcore": 5398848,
+               "ptflops_pytorch": 5554516, "ptflops_aten": 5300554, "ptflops_params": 6010,
+               "thop": 5501309, "thop_params": 6010, "torchinfo": 5300650,
+               "torchinfo_params": 6010}
+    decoder   {"params": 641, "flopcounter": 286720, "fvcore": 158720,
+               "ptflops_pytorch": 172032, "ptflops_aten": 147456, "ptflops_params": 641,
+               "thop": 258048, "thop_params": 633, "torchinfo": 245774,
+               "torchinfo_params": 641}
+
+tinynet's numbers are also those of the reference notes §3.5 (s3_tools.out).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archcalc import conventions, profiles
+from conftest import ROOT
+from helpers import analyse_file
+
+NETS = ROOT / "tests" / "fixtures" / "profiles"
+
+# (network, convention) -> (the tool's printed number, its params), measured as above.
+MEASURED = {
+    ("tinynet", "flopcounter"): (499_136, 1_002),
+    ("tinynet", "fvcore"): (266_736, 1_002),
+    ("tinynet", "ptflops"): (309_274, 1_002),
+    ("tinynet", "ptflops-aten"): (258_554, 1_002),
+    ("tinynet", "thop"): (283_136, 1_002),
+    ("tinynet", "torchinfo"): (258_570, 1_002),
+    ("resnetlet", "flopcounter"): (10_584_704, 6_010),
+    ("resnetlet", "fvcore"): (5_398_848, 6_010),
+    ("resnetlet", "ptflops"): (5_554_516, 6_010),
+    ("resnetlet", "ptflops-aten"): (5_300_554, 6_010),
+    ("resnetlet", "thop"): (5_501_309, 6_010),
+    ("resnetlet", "torchinfo"): (5_300_650, 6_010),
+    ("decoder", "flopcounter"): (286_720, 641),
+    ("decoder", "fvcore"): (158_720, 641),
+    ("decoder", "ptflops"): (172_032, 641),
+    ("decoder", "ptflops-aten"): (147_456, 641),
+    ("decoder", "thop"): (258_048, 633),  # thop has no GroupNorm rule: its 8 params dropped
+    ("decoder", "torchinfo"): (245_774, 641),
+}
+
+_CACHE: dict = {}
+
+
+def analysis(net):
+    if net not in _CACHE:
+        _CACHE[net] = analyse_file(NETS / f"{net}.yaml")
+    return _CACHE[net]
+
+
+@pytest.mark.parametrize("net,name", sorted(MEASURED))
+def test_profile_reproduces_measured_total(net, name):
+    conv = conventions.get(name)
+    t = conv.apply(analysis(net)).total
+    printed = t.macs * (conv.flops_per_mac if conv.reports == "flops" else 1)
+    assert (printed, conv.params(t.params, t.buffers)) == MEASURED[net, name]
+
+
+def test_every_tool_profile_is_measured_on_at_least_two_networks():
+    for conv in conventions.CONVENTIONS.values():
+        if conv.tool:
+            assert sum(1 for _, n in MEASURED if n == conv.name) >= 2, conv.name
+
+
+def test_default_equals_flopcounter_and_keras_adds_buffers():
+    a = analysis("tinynet")
+    assert conventions.DEFAULT.apply(a) is a
+    assert 2 * a.total.macs == 499_136  # FlopCounterMode, measured
+    # BatchNorm2d(8): 8 running means + 8 running variances = 16 moving statistics
+    assert conventions.KERAS.params(a.total.params, a.total.buffers) == 1_002 + 16
+
+
+def test_tinynet_breakdown_per_layer():
+    """Reference notes §3.5 breakdowns, layer by layer."""
+    a = analysis("tinynet")
+    fv = profiles.layer_counts(a, "fvcore")
+    assert fv["bn1"] == 16_384  # 8·32·32 elements · 2 (eval, affine)
+    assert fv["gap"] == 784  # adaptive avg-pool: input 16·7·7
+    assert fv["maxpool2d_1"] == 0  # max_pool2d unsupported in fvcore: skipped
+    pt = profiles.layer_counts(a, "ptflops")
+    assert pt["conv1"] == 221_184 + 8_192  # MACs + bias: 8·32·32 output elements
+    assert pt["relu_1"] == 2 * 8_192  # module hook + patched F.relu
+    assert pt["fc"] == 160 + 10
+    th = profiles.layer_counts(a, "thop")
+    assert th["bn1"] == 4 * 8_192 and th["gap"] == (49 + 1) * 16
+    ti = profiles.layer_counts(a, "torchinfo")
+    assert ti["conv1"] == (3 * 3 * 3 * 8 + 8) * 32 * 32  # (weight + bias)·output positions
+
+
+def test_symbolic_profile_is_a_closed_form():
+    from helpers import analyse_text, sym
+
+    a = analyse_text("""
+        name: s
+        symbols: {H: null}
+        input: [3, H, H]
+        layers: [conv2d: {out: 4, kernel: 1}, batchnorm2d, relu]
+    """)
+    H = sym("H")
+    t = conventions.get("ptflops").apply(a).total
+    # conv 12·H² + bias 4·H² + BN 2·4·H² + ReLU 2·4·H² = 32·H²
+    assert (t.macs - 32 * H**2).expand() == 0
+
+
+def test_cli_convention_fvcore_json(cli):
+    code, out, _ = cli("flops", NETS / "tinynet.yaml", "--convention", "fvcore", "-f", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["convention"] == "fvcore" and data["total"]["macs"] == 266_736
+
+
+def test_unknown_convention_is_bad_input(cli):
+    code, _, err = cli("params", NETS / "tinynet.yaml", "--convention", "fvcor")
+    assert code == 2 and "fvcore" in err
