@@ -261,15 +261,22 @@ def evaluate(tree, env: Mapping[str, Any]) -> Any:
                 f"unknown symbol '{tree[1]}'{did_you_mean(tree[1], env)}"
             ) from None
     if kind == "neg":
-        return -evaluate(tree[1], env)
+        return -_scalar(evaluate(tree[1], env))
     if kind == "bin":
-        a, b = _to_sympy_if_mixed(evaluate(tree[2], env), evaluate(tree[3], env))
+        a, b = _to_sympy_if_mixed(_scalar(evaluate(tree[2], env)), _scalar(evaluate(tree[3], env)))
         result = _BINARY[tree[1]](a, b)
         if isinstance(result, float):
             _check_float(result)
         return _check_size(dims.as_number(result))
-    args = [evaluate(a, env) for a in tree[2]]
+    args = [_scalar(evaluate(a, env)) for a in tree[2]]
     return dims.as_number(_CALLS[tree[1]](*args))
+
+
+def _scalar(x: Any) -> Any:
+    """``x`` itself, unless it is a list (a block parameter such as ``k: [1, 7]``)."""
+    if isinstance(x, tuple):
+        raise ExprError("a list cannot be used in arithmetic")
+    return x
 
 
 def evaluate_text(text: str, env: Mapping[str, Any]) -> Any:

@@ -173,9 +173,12 @@ class _Builder:
         if isinstance(v, (int, float)):
             return v
         try:
-            return expr.evaluate_text(str(v), env)
+            result = expr.evaluate_text(str(v), env)
         except SpecError as e:
             raise SpecError(f"{what}: in expression '{v}': {e.message}", node.loc) from None
+        if isinstance(result, tuple):
+            raise SpecError(f"{what}: '{v}' is a list; expected a single number", node.loc)
+        return result
 
     def number(self, node: Y, env: dict, what: str) -> Any:
         v = self.value(node, env, what)
@@ -184,7 +187,10 @@ class _Builder:
         return int(v) if isinstance(v, dims.NUMBER_TYPES) and dims.is_integer_valued(v) else v
 
     def integer(self, node: Y, env: dict, what: str, minimum: int | None = None) -> Any:
-        v = self.value(node, env, what)
+        return self.whole(self.value(node, env, what), node, what, minimum)
+
+    def whole(self, v: Any, node: Y, what: str, minimum: int | None = None) -> Any:
+        """``v`` checked to be a whole number (at least ``minimum``); errors point at ``node``."""
         ok = dims.is_integer_valued(v)
         if ok is False:
             raise SpecError(f"{what} must be a whole number, got {v}", node.loc)
@@ -311,6 +317,9 @@ class _Builder:
                 return node.value
             if isinstance(node.value, str) and node.value.lower() in ("same", "valid"):
                 raise SpecError(f"{what}: write '{node.value.lower()}' in lower case", node.loc)
+            passed = env.get(node.value.strip()) if isinstance(node.value, str) else None
+            if isinstance(passed, tuple):  # a block parameter given a list: kernel: k, k = [1, 7]
+                return tuple(self.whole(v, node, what, spec.min) for v in passed)
             if node.is_seq:
                 if not node.value:
                     raise SpecError(f"{what}: empty list", node.loc)
