@@ -13,6 +13,7 @@ from helpers import analyse_file
 TORCH_REFERENCES = {
     "lenet5.yaml": ("LeNet5", {}),
     "alexnet-paper.yaml": ("AlexNetPaper", {}),
+    "resnet110-cifar.yaml": ("ResNetCifar", {"n": 18}),
 }
 
 
@@ -72,3 +73,50 @@ def test_alexnet_paper_single_tower(analyses):
     # Section 1: "60 million parameters", to the nearest ten million.
     assert round(a.total.params, -7) == 60_000_000
     assert _rf(a, "pool5") == [195, 195]  # 11 → 19 → 51 → 67 → 99 → 131 → 163 → 195
+
+
+# ----------------------------------------------------------------------------- ResNet CIFAR
+def test_padchannels_rule():
+    from helpers import analyse_text
+
+    a = analyse_text("""
+        input: [16, 8, 8]
+        layers:
+          - padchannels: {name: p, before: 3, after: 5}
+    """)
+    assert a.total.output_shape == (3 + 16 + 5, 8, 8)  # F.pad(x, (0, 0, 0, 0, 3, 5))
+    assert a.total.params == 0 and a.total.macs == 0
+    assert _rf(a, "p") == [1, 1]
+
+
+def test_padchannels_matches_torch_pad():
+    torch = pytest.importorskip("torch")
+    from helpers import analyse_text
+
+    y = torch.nn.functional.pad(torch.ones(1, 16, 8, 8), (0, 0, 0, 0, 3, 5))
+    a = analyse_text("""
+        input: [16, 8, 8]
+        layers: [padchannels: {before: 3, after: 5}]
+    """)
+    assert a.total.output_shape == tuple(y.shape[1:])
+    assert y[0, :3].abs().sum() == 0 and y[0, 19:].abs().sum() == 0
+
+
+@pytest.mark.parametrize("n, published", [(3, 0.27), (5, 0.46), (7, 0.66), (9, 0.85)])
+def test_resnet_cifar_table6_small(n, published):
+    # He et al. 2015, Table 6: ResNet-20/32/44/56 (6n + 2 layers) 0.27M/0.46M/0.66M/0.85M.
+    a = analyse_file(SPECS / "resnet110-cifar.yaml", n=n)
+    assert round(a.total.params / 1e6, 2) == published
+
+
+def test_resnet110_cifar_published(analyses):
+    a = analyses["resnet110-cifar.yaml"]
+    # He et al. 2015, Table 6: ResNet-110 1.7M parameters.
+    assert round(a.total.params / 1e6, 1) == 1.7
+    assert a.total.params == 1_727_962  # = sum(p.numel()) of ResNetCifar(18), checked above
+    # Option A adds no parameters: the 2 subsampling blocks cost exactly what their convs do.
+    # (3·3·16·32 + 3·3·32·32) + 2·(2·32) = 13,952
+    assert a.record("stage2.0").params == 13_952
+    assert _rf(a, "stage3") == [501, 501]
+    # ResNet-1202 (n = 200): 19.4M in Table 6.
+    assert round(analyse_file(SPECS / "resnet110-cifar.yaml", n=200).total.params / 1e6, 1) == 19.4

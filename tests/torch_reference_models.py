@@ -103,3 +103,48 @@ class AlexNetPaper(nn.Module):
 
     def forward(self, x):
         return self.classifier(self.features(x).flatten(1))
+
+
+# ----------------------------------------------------------------------------- ResNet CIFAR
+class OptionABlock(nn.Module):
+    """He et al. 2015 basic block; where it subsamples, the shortcut is x[:, :, ::2, ::2]
+    with zero channels appended on both sides (option A: no parameters)."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.stride, self.extra = stride, cout - cin
+
+    def shortcut(self, x):
+        if self.stride == 1 and self.extra == 0:
+            return x
+        x = x[:, :, ::self.stride, ::self.stride]
+        half = self.extra // 2
+        return F.pad(x, (0, 0, 0, 0, half, self.extra - half))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+
+class ResNetCifar(nn.Module):
+    """6n + 2 layers: conv 16, three stages of n blocks (16, 32, 64), pool, fc 10."""
+
+    def __init__(self, n: int = 18, classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        blocks, cin = [], 16
+        for cout, stride in ((16, 1), (32, 2), (64, 2)):
+            for i in range(n):
+                blocks.append(OptionABlock(cin, cout, stride if i == 0 else 1))
+                cin = cout
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = self.blocks(F.relu(self.bn1(self.conv1(x))))
+        return self.fc(x.mean((2, 3)))

@@ -86,6 +86,17 @@ def zeropad(ctx: Ctx) -> Out:
     return Out(shape=shape, rf=(None, *(Window(1, 1, b) for b, _ in pairs)))
 
 
+@register_layer("padchannels", family="tensor",
+                args={"before": Arg("int", 0, min=0, doc="zero channels put before the input's"),
+                      "after": Arg("int", 0, min=0, doc="zero channels put after them")})
+def padchannels(ctx: Ctx) -> Out:
+    """Zero-pad the channel axis: C → before + C + after (ResNet's parameter-free option-A
+    shortcut, He et al. 2015 §4.2; PyTorch ``F.pad(x, (0, 0, 0, 0, before, after))``)."""
+    if len(ctx.x) < 2:
+        ctx.fail(f"expects a [C, *spatial] input, got {fmt_shape(ctx.x)}")
+    return Out(shape=(ctx.before + ctx.x[0] + ctx.after, *ctx.x[1:]))
+
+
 @register_layer("crop", family="tensor",
                 args={"like": Arg("ref", None, doc="centre-crop to this named output's size"),
                       "size": Arg("ints", None, min=1, doc="or to this size")})
