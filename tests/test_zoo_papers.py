@@ -14,6 +14,7 @@ TORCH_REFERENCES = {
     "lenet5.yaml": ("LeNet5", {}),
     "alexnet-paper.yaml": ("AlexNetPaper", {}),
     "resnet110-cifar.yaml": ("ResNetCifar", {"n": 18}),
+    "preact-resnet164-cifar.yaml": ("PreActResNetCifar", {"n": 18}),
 }
 
 
@@ -120,3 +121,21 @@ def test_resnet110_cifar_published(analyses):
     assert _rf(a, "stage3") == [501, 501]
     # ResNet-1202 (n = 200): 19.4M in Table 6.
     assert round(analyse_file(SPECS / "resnet110-cifar.yaml", n=200).total.params / 1e6, 1) == 19.4
+
+
+def _bn_params(a):
+    return sum(r.params for r in a.layers if r.type.startswith("batchnorm"))
+
+
+def test_preact_resnet_published(analyses):
+    # He et al. 2016 (Identity Mappings), Table 4: ResNet-164 1.7M, ResNet-1001 10.2M.
+    a = analyses["preact-resnet164-cifar.yaml"]
+    assert round(a.total.params / 1e6, 1) == 1.7
+    assert _rf(a, "final_relu") == [255, 255]  # 3 + 36 + 72 + 144 over the three stages
+    deep = analyse_file(SPECS / "preact-resnet164-cifar.yaml", n=111)
+    assert deep.total.params == 10_327_706
+    # The table's 10.2M leaves out BatchNorm's γ, β: per stage of width c after input width
+    # c_in, 2·((c/4 + c/4)·111 + c·110 + c_in); stages (64, 16), (128, 64), (256, 128), and
+    # 2·256 at the end: 2·(10,608 + 21,248 + 42,496) + 512 = 149,216.
+    assert _bn_params(deep) == 149_216
+    assert round((deep.total.params - _bn_params(deep)) / 1e6, 1) == 10.2

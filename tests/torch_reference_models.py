@@ -148,3 +148,46 @@ class ResNetCifar(nn.Module):
     def forward(self, x):
         x = self.blocks(F.relu(self.bn1(self.conv1(x))))
         return self.fc(x.mean((2, 3)))
+
+
+class PreActBottleneck(nn.Module):
+    """He et al. 2016 full pre-activation unit; a projection shortcut (1x1, on the unit's
+    first BN-ReLU output) where the width changes, as in the authors' resnet-pre-act.lua."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        mid = cout // 4
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, mid, 1, stride, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, mid, 3, 1, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, cout, 1, bias=False)
+        self.project = nn.Conv2d(cin, cout, 1, stride, bias=False) if cin != cout else None
+
+    def forward(self, x):
+        pre = F.relu(self.bn1(x))
+        y = self.conv1(pre)
+        y = self.conv2(F.relu(self.bn2(y)))
+        y = self.conv3(F.relu(self.bn3(y)))
+        return y + (x if self.project is None else self.project(pre))
+
+
+class PreActResNetCifar(nn.Module):
+    """9n + 2 layers: conv 16, stages of n units (64, 128, 256), BN-ReLU, pool, fc 10."""
+
+    def __init__(self, n: int = 18, classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        units, cin = [], 16
+        for cout, stride in ((64, 1), (128, 2), (256, 2)):
+            for i in range(n):
+                units.append(PreActBottleneck(cin, cout, stride if i == 0 else 1))
+                cin = cout
+        self.units = nn.Sequential(*units)
+        self.bn = nn.BatchNorm2d(256)
+        self.fc = nn.Linear(256, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.units(self.conv1(x))))
+        return self.fc(F.avg_pool2d(x, 8).flatten(1))
