@@ -15,6 +15,7 @@ TORCH_REFERENCES = {
     "alexnet-paper.yaml": ("AlexNetPaper", {}),
     "resnet110-cifar.yaml": ("ResNetCifar", {"n": 18}),
     "preact-resnet164-cifar.yaml": ("PreActResNetCifar", {"n": 18}),
+    "densenet-bc-100-12-cifar.yaml": ("DenseNetBCCifar", {"n": 16, "k": 12}),
 }
 
 
@@ -139,3 +140,23 @@ def test_preact_resnet_published(analyses):
     # 2·256 at the end: 2·(10,608 + 21,248 + 42,496) + 512 = 149,216.
     assert _bn_params(deep) == 149_216
     assert round((deep.total.params - _bn_params(deep)) / 1e6, 1) == 10.2
+
+
+# ----------------------------------------------------------------------------- DenseNet-BC
+def test_densenet_bc_published(analyses):
+    # Huang et al. 2017, Table 2: DenseNet-BC (L = 100, k = 12) 0.8M parameters.
+    a = analyses["densenet-bc-100-12-cifar.yaml"]
+    assert round(a.total.params / 1e6, 1) == 0.8
+    # Widths: 2k = 24 + 16·12 = 216 → 108 + 192 = 300 → 150 + 192 = 342.
+    assert a.record("block1").output_shape == (216, 32, 32)
+    assert a.record("transition1").output_shape == (108, 16, 16)
+    assert a.record("transition2").output_shape == (150, 8, 8)
+    assert a.record("final_relu").output_shape == (342, 8, 8)
+    assert _rf(a, "final_relu") == [230, 230]  # 3 + 32 + 1 + 64 + 2 + 128
+
+
+@pytest.mark.parametrize("n, k, published", [(41, 24, 15.3), (31, 40, 25.6)])
+def test_densenet_bc_larger_table2(n, k, published):
+    # Table 2: DenseNet-BC (L = 250, k = 24) 15.3M; (L = 190, k = 40) 25.6M; L = 6n + 4.
+    a = analyse_file(SPECS / "densenet-bc-100-12-cifar.yaml", n=n, k=k)
+    assert round(a.total.params / 1e6, 1) == published

@@ -191,3 +191,39 @@ class PreActResNetCifar(nn.Module):
     def forward(self, x):
         x = F.relu(self.bn(self.units(self.conv1(x))))
         return self.fc(F.avg_pool2d(x, 8).flatten(1))
+
+
+# ----------------------------------------------------------------------------- DenseNet-BC
+class DenseLayerBC(nn.Module):
+    """BN-ReLU-conv1x1 (4k), BN-ReLU-conv3x3 (k); the output is the input with k maps added."""
+
+    def __init__(self, cin: int, k: int):
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, 4 * k, 1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(4 * k), nn.Conv2d(4 * k, k, 3, 1, 1, bias=False)
+
+    def forward(self, x):
+        y = self.conv1(F.relu(self.bn1(x)))
+        return torch.cat([x, self.conv2(F.relu(self.bn2(y)))], dim=1)
+
+
+class DenseNetBCCifar(nn.Module):
+    """Huang et al. 2017: depth 6n + 4, growth k, compression 0.5, three blocks."""
+
+    def __init__(self, n: int = 16, k: int = 12, classes: int = 10):
+        super().__init__()
+        layers, c = [nn.Conv2d(3, 2 * k, 3, 1, 1, bias=False)], 2 * k
+        for block in range(3):
+            for _ in range(n):
+                layers.append(DenseLayerBC(c, k))
+                c += k
+            if block < 2:
+                layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, 1, bias=False),
+                           nn.AvgPool2d(2)]
+                c //= 2
+        layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.AvgPool2d(8), nn.Flatten(),
+                   nn.Linear(c, classes)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
