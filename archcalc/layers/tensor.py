@@ -184,17 +184,30 @@ def channelshuffle(ctx: Ctx) -> Out:
     return Out(shape=ctx.x)
 
 
+def _index(ctx: Ctx, i, n, name: str):
+    """A Python index into an axis of size ``n``: a negative one counts from the end."""
+    if is_symbolic(i) or i >= 0:
+        return i
+    ctx.require(-i <= n, f"{name} {i} is before the start of an axis of size {n}")
+    return n + i
+
+
 @register_layer("slice", family="tensor",
-                args={"start": Arg("int", 0, min=0), "stop": Arg("int", None, nullable=True),
+                args={"start": Arg("int", 0, doc="first index kept; negative: from the end"),
+                      "stop": Arg("int", None, nullable=True,
+                                  doc="one past the last index kept (default: the end)"),
                       "dim": Arg("int", 0, doc="axis (no batch axis); default channels")})
 def slice_(ctx: Ctx) -> Out:
-    """Keep indices start..stop−1 of one axis (ShuffleNet's channel split)."""
+    """Keep indices start..stop−1 of one axis, as x[start:stop] (ShuffleNet's channel split)."""
     axis = _axis(ctx, ctx.dim, "dim")
     n = ctx.x[axis]
-    stop = n if ctx.stop is None else ctx.stop
+    start = _index(ctx, ctx.start, n, "start")
+    stop = n if ctx.stop is None else _index(ctx, ctx.stop, n, "stop")
     ctx.require(stop <= n, f"stop {stop} is past the end of axis {axis} (size {n})")
-    ctx.require(ctx.start < stop, f"start {ctx.start} is not before stop {stop}")
-    shape = tuple(stop - ctx.start if i == axis else d for i, d in enumerate(ctx.x))
+    shown = n if ctx.stop is None else ctx.stop
+    ctx.require(start < stop, f"start {ctx.start} is not before stop {shown} on an axis of "
+                f"size {n}: nothing is kept")
+    shape = tuple(stop - start if i == axis else d for i, d in enumerate(ctx.x))
     rf = None if axis == 0 else tuple(
-        Window(1, 1, -ctx.start) if i == axis else i for i in range(len(ctx.x)))
+        Window(1, 1, -start) if i == axis else i for i in range(len(ctx.x)))
     return Out(shape=shape, rf=rf)
