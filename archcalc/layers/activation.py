@@ -26,6 +26,8 @@ def _register_simple():
 
 def elementwise(ctx: Ctx) -> Out:
     """Element-wise: same shape, no parameters."""
+    if "p" in ctx.a and not 0 <= ctx.p <= 1:  # dropout, stochastic depth: PyTorch rejects it too
+        ctx.fail(f"probability p = {ctx.p} is not between 0 and 1")
     return Out(shape=ctx.x)
 
 
@@ -52,7 +54,12 @@ def prelu(ctx: Ctx) -> Out:
 
 
 @register_layer("layerscale", family="elementwise",
-                args={"init": Arg("float", 1e-6, doc="initial value (no effect on counts)")})
+                args={"init": Arg("float", 1e-6, doc="initial value (no effect on counts)"),
+                      "dim": Arg("int", 0, doc="axis scaled: 0 = channels first ([C, 1, …], "
+                                 "ConvNeXt), -1 = last (tokens [N, D], CaiT)")})
 def layerscale(ctx: Ctx) -> Out:
-    """Per-channel learned scale (ConvNeXt, CaiT): C parameters of shape [C, 1, …]."""
-    return Out(shape=ctx.x, params=ctx.x[0])
+    """Learned scale per index of one axis: C parameters for ConvNeXt's [C, 1, 1] γ, D for
+    CaiT's γ over the features of [N, D] tokens."""
+    if not -len(ctx.x) <= ctx.dim < len(ctx.x):
+        ctx.fail(f"dim {ctx.dim} is out of range for a rank-{len(ctx.x)} input")
+    return Out(shape=ctx.x, params=ctx.x[ctx.dim])

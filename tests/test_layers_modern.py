@@ -1,0 +1,385 @@
+"""The layer types of mobile and modern CNNs: squeeze-and-excitation (``mul`` with
+broadcasting), channel split (``slice``) and ``channelshuffle``, ``layerscale``,
+``stochasticdepth``, ``layernorm2d``, channels-last ``layernorm`` with ``permute``, the
+hard/smooth activations and ``globalavgpool``.
+
+Each expected value is derived by hand in a comment; where PyTorch has the module, the same
+layer built from ``torch.nn`` is measured too (parameters, output shape, and multiply-
+accumulates from ``FlopCounterMode``, which counts 2 FLOPs per MAC)."""
+
+from __future__ import annotations
+
+import pytest
+
+from archcalc.analysis import AxisRF
+from archcalc.errors import SpecError
+from archcalc.layers import REGISTRY
+from archcalc.layers.base import Ctx, LayerError
+from helpers import analyse_text, sym
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+
+def measure(module, input_shape):
+    """(parameters, output shape without batch, MACs) of one batch-1 forward pass."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    params = sum(p.numel() for p in module.parameters())
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y = module.eval()(torch.randn(1, *input_shape))
+    return params, tuple(y.shape[1:]), counter.get_total_flops() // 2
+
+
+def spec(input_shape, *layers: str, symbols: str = ""):
+    body = "\n".join(f"  - {line}" for line in layers)
+    head = f"symbols: {symbols}\n" if symbols else ""
+    return analyse_text(f"{head}input: {input_shape}\nlayers:\n{body}\n")
+
+
+def fails(input_shape, layer: str, *fragments: str):
+    with pytest.raises(SpecError) as info:
+        spec(input_shape, layer)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+# ------------------------------------------------------------ squeeze-and-excitation (mul)
+SE_SPEC = """
+input: [16, 10, 10]
+layers:
+  - branches:
+      - [identity]
+      - [adaptiveavgpool2d: {out: 1}, conv2d: {out: 4, kernel: 1}, relu,
+         conv2d: {out: 16, kernel: 1}, hardsigmoid]
+    merge: mul
+"""
+
+
+class TorchvisionStyleSE(nn.Module):
+    """torchvision.ops.SqueezeExcitation's structure: x · σ(fc2(δ(fc1(avgpool(x)))))."""
+
+    def __init__(self, c: int, squeeze: int):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1, self.fc2 = nn.Conv2d(c, squeeze, 1), nn.Conv2d(squeeze, c, 1)
+        self.activation, self.scale_activation = nn.ReLU(), nn.Hardsigmoid()
+
+    def forward(self, x):
+        s = self.fc2(self.activation(self.fc1(self.avgpool(x))))
+        return self.scale_activation(s) * x
+
+
+def test_squeeze_excitation_counts_and_torch():
+    a = analyse_text(SE_SPEC)
+    # fc1: 16·4 weights + 4 biases = 68; fc2: 4·16 + 16 = 80; 68 + 80 = 148
+    assert a.total.params == 148
+    # both 1x1 convs run on a 1x1 map: 16·4 + 4·16 = 128 MACs; the gate multiply is free
+    assert a.total.macs == 128
+    assert a.total.output_shape == (16, 10, 10)
+    assert measure(TorchvisionStyleSE(16, 4), (16, 10, 10)) == (148, (16, 10, 10), 128)
+
+
+def test_squeeze_excitation_field_is_the_whole_map():
+    a = analyse_text(SE_SPEC)
+    # The gate averages all 10 positions of each axis, so every output unit depends on the
+    # whole 10 x 10 input: size 1 + (10 − 1)·1 = 10, the same for every unit (jump 0).
+    assert a.total.rf == (AxisRF(10, 0, 0), AxisRF(10, 0, 0))
+
+
+def test_squeeze_excitation_symbolic():
+    C, H = sym("C", "H")
+    a = analyse_text(SE_SPEC.replace("input: [16, 10, 10]", "symbols: {C: null, H: null}\n"
+                                     "input: [C, H, H]").replace("out: 16,", "out: C,"))
+    assert a.total.output_shape == (C, H, H)
+    assert a.total.params == (C * 4 + 4) + (4 * C + C)  # 9C + 4
+    assert a.total.rf == (AxisRF(H, 0, 0), AxisRF(H, 0, 0))
+
+
+def _merge_shape(kind, *shapes):
+    return REGISTRY[kind].fn(Ctx(kind, list(shapes), {"with": ()}, None)).shape
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((16, 10, 10), (16, 1, 1)),   # SE gate
+    ((16, 10, 10), (1, 10, 10)),  # spatial attention map
+    ((16, 10, 10), (10,)),        # trailing axes align, as in PyTorch
+    ((1, 5), (7, 1)),             # both stretch
+    ((3, 4), (3, 4)),
+])
+@pytest.mark.parametrize("kind", ["mul", "add"])
+def test_broadcasting_matches_torch(kind, a_shape, b_shape):
+    assert _merge_shape(kind, a_shape, b_shape) == tuple(torch.broadcast_shapes(a_shape, b_shape))
+
+
+def test_broadcasting_mismatch_is_an_error():
+    with pytest.raises(LayerError, match="cannot broadcast"):
+        _merge_shape("mul", (16, 10, 10), (8, 1, 1))
+    with pytest.raises(RuntimeError):  # PyTorch refuses the same pair
+        torch.broadcast_shapes((16, 10, 10), (8, 1, 1))
+
+
+def test_mul_with_a_named_gate():
+    a = analyse_text("""
+        input: [6, 5, 5]
+        layers:
+          - conv2d: {out: 6, kernel: 5, name: gate}   # [6, 1, 1]
+          - sigmoid
+          - mul: {with: [input]}
+        """)
+    assert a.total.output_shape == (6, 5, 5)
+    assert a.total.params == 6 * 6 * 25 + 6  # 906
+
+
+# ------------------------------------------------------------ slice (channel split)
+@pytest.mark.parametrize("args, index", [
+    ("{start: 0, stop: 4}", (slice(None), slice(0, 4))),      # ShuffleNet's first half
+    ("{start: 4}", (slice(None), slice(4, None))),            # and second half
+    ("{start: -3}", (slice(None), slice(-3, None))),          # negative: from the end
+    ("{start: 2, stop: -1}", (slice(None), slice(2, -1))),
+    ("{start: 1, stop: 5, dim: 2}", (slice(None),) * 3 + (slice(1, 5),)),
+    ("{start: -2, dim: -1}", (slice(None),) * 3 + (slice(-2, None),)),
+])
+def test_slice_matches_torch_indexing(args, index):
+    a = spec("[8, 6, 6]", f"slice: {args}")
+    assert a.total.output_shape == tuple(torch.zeros(1, 8, 6, 6)[index].shape[1:])
+    assert a.total.params == 0 and a.total.macs == 0
+
+
+def test_slice_receptive_field():
+    # channel slice: each position keeps its own 1-pixel field
+    assert spec("[8, 6, 6]", "slice: {start: 4}").total.rf == (AxisRF(1, 1, 0),) * 2
+    # width slice 1:5: output column 0 is input column 1 (start 1, size 1)
+    assert spec("[8, 6, 6]", "slice: {start: 1, stop: 5, dim: 2}").total.rf == (
+        AxisRF(1, 1, 0), AxisRF(1, 1, 1))
+
+
+def test_slice_errors():
+    fails("[8, 6, 6]", "slice: {stop: 9}", "stop 9 is past the end of axis 0 (size 8)")
+    fails("[8, 6, 6]", "slice: {start: 5, stop: 3}", "start 5 is not before stop 3",
+          "nothing is kept")
+    fails("[8, 6, 6]", "slice: {start: -9}", "start -9 is before the start")
+    fails("[8, 6, 6]", "slice: {start: 1, dim: 3}", "dim 3 is out of range")
+
+
+def test_slice_symbolic_split():
+    C, H = sym("C", "H")
+    a = spec("[C, H, H]", "slice: {start: 0, stop: 4}", symbols="{C: null, H: null}")
+    assert a.total.output_shape == (4, H, H)
+    assert a.conditions  # 4 ≤ C is a condition on the symbol, not an error
+
+
+# ------------------------------------------------------------ channel shuffle
+def test_channelshuffle_matches_torch():
+    a = spec("[12, 5, 5]", "channelshuffle: {groups: 3}")
+    assert a.total.output_shape == (12, 5, 5) and a.total.params == 0
+    assert measure(nn.ChannelShuffle(3), (12, 5, 5)) == (0, (12, 5, 5), 0)
+
+
+def test_channelshuffle_groups_must_divide():
+    fails("[5, 6, 6]", "channelshuffle: {groups: 3}", "groups 3 does not divide the channels 5")
+    with pytest.raises(RuntimeError):  # PyTorch refuses it too
+        nn.ChannelShuffle(3)(torch.zeros(1, 5, 6, 6))
+
+
+SHUFFLE_UNIT = """
+input: [116, 28, 28]
+layers:
+  - branches:
+      - [slice: {start: 0, stop: 58}]
+      - [slice: {start: 58},
+         conv2d: {out: 58, kernel: 1, bias: false}, batchnorm2d, relu,
+         conv2d: {out: 58, kernel: 3, padding: 1, groups: 58, bias: false}, batchnorm2d,
+         conv2d: {out: 58, kernel: 1, bias: false}, batchnorm2d, relu]
+    merge: concat
+  - channelshuffle: {groups: 2}
+"""
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNet V2's stride-1 unit: split, transform one half, concatenate, shuffle."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False), nn.BatchNorm2d(c),
+            nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+        self.shuffle = nn.ChannelShuffle(2)
+
+    def forward(self, x):
+        x1, x2 = x.chunk(2, dim=1)
+        return self.shuffle(torch.cat((x1, self.branch2(x2)), dim=1))
+
+
+def test_shufflenet_unit_against_torch():
+    a = analyse_text(SHUFFLE_UNIT)
+    # two 1x1 convs 58·58 = 3,364 each, depthwise 58·9 = 522, three BNs 2·58 = 116 each:
+    # 2·3,364 + 522 + 3·116 = 7,598
+    assert a.total.params == 7_598
+    # 28·28 = 784 positions · (3,364 + 522 + 3,364) = 784 · 7,250 = 5,684,000
+    assert a.total.macs == 5_684_000
+    assert a.total.buffers == 3 * 2 * 58  # running mean and variance of three BNs
+    assert measure(ShuffleUnit(58), (116, 28, 28)) == (7_598, (116, 28, 28), 5_684_000)
+
+
+# ------------------------------------------------------------ layer scale
+def test_layerscale_channels_first():
+    # ConvNeXt's γ: torch.ones(dim, 1, 1) · 1e-6, one parameter per channel
+    assert spec("[96, 7, 7]", "layerscale").total.params == 96
+    gamma = nn.Parameter(torch.ones(96, 1, 1) * 1e-6)
+    assert gamma.numel() == 96
+    assert tuple((gamma * torch.zeros(1, 96, 7, 7)).shape[1:]) == (96, 7, 7)
+
+
+def test_layerscale_last_axis():
+    # CaiT's γ scales the D features of each of N tokens: D parameters, not N
+    a = spec("[197, 384]", "layerscale: {dim: -1, init: 0.1}")
+    assert a.total.params == 384 and a.total.output_shape == (197, 384)
+    fails("[197, 384]", "layerscale: {dim: 2}", "dim 2 is out of range for a rank-2 input")
+
+
+# ------------------------------------------------------------ stochastic depth
+def test_stochasticdepth_is_free_and_keeps_the_shape():
+    a = spec("[24, 56, 56]", "stochasticdepth: {p: 0.2, mode: row}")
+    assert a.total.output_shape == (24, 56, 56)
+    assert (a.total.params, a.total.buffers, a.total.macs) == (0, 0, 0)
+    assert a.total.rf == (AxisRF(1, 1, 0),) * 2
+
+
+def test_stochasticdepth_arguments_are_checked():
+    fails("[24, 8, 8]", "stochasticdepth: {p: 1.5}", "probability p = 1.5 is not between 0 and 1")
+    fails("[24, 8, 8]", "stochasticdepth: {mode: col}", "one of row, batch")
+    fails("[24, 8, 8]", "dropout: {p: -0.1}", "is not between 0 and 1")
+    with pytest.raises(ValueError):  # PyTorch rejects such a probability too
+        nn.Dropout(p=-0.1)
+
+
+def test_residual_with_stochastic_depth():
+    a = analyse_text("""
+        input: [24, 8, 8]
+        layers:
+          - branches:
+              - [conv2d: {out: 24, kernel: 3, padding: 1, bias: false}, stochasticdepth: {p: 0.1}]
+              - [identity]
+            merge: add
+        """)
+    assert a.total.params == 24 * 24 * 9  # 5,184: only the conv
+    assert a.total.macs == 8 * 8 * 24 * 24 * 9  # 331,776
+
+
+# ------------------------------------------------------------ LayerNorm over channels
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's ConvNeXt LayerNorm2d: nn.LayerNorm(C) applied at each position."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+def test_layernorm2d_matches_torch():
+    a = spec("[96, 56, 56]", "layernorm2d")
+    # γ and β per channel: 2·96 = 192, no running statistics
+    assert (a.total.params, a.total.buffers, a.total.macs) == (192, 0, 0)
+    assert measure(LayerNorm2d(96, eps=1e-6), (96, 56, 56)) == (192, (96, 56, 56), 0)
+    assert spec("[96, 56, 56]", "layernorm2d: {affine: false}").total.params == 0
+    fails("[96]", "layernorm2d", "expects a [C, *spatial] input")
+
+
+# ------------------------------------------------------------ channels-last LayerNorm, permute
+@pytest.mark.parametrize("args, module, params", [
+    ("{}", lambda: nn.LayerNorm(6), 12),                            # last axis: 2·6
+    ("{shape: [5, 6]}", lambda: nn.LayerNorm([5, 6]), 60),          # 2·5·6
+    ("{shape: [5, 6], bias: false}", lambda: nn.LayerNorm([5, 6], bias=False), 30),
+    ("{affine: false}", lambda: nn.LayerNorm(6, elementwise_affine=False), 0),
+])
+def test_layernorm_matches_torch(args, module, params):
+    a = spec("[4, 5, 6]", f"layernorm: {args}")
+    assert a.total.params == params
+    assert measure(module(), (4, 5, 6)) == (params, (4, 5, 6), 0)
+
+
+def test_layernorm_shape_must_end_the_input():
+    fails("[4, 5, 6]", "layernorm: {shape: [4, 5]}", "does not match the end of the input")
+
+
+def test_permute_shape_and_field():
+    a = spec("[6, 9, 11]", "conv2d: {out: 6, kernel: 3, stride: 2}", "permute: {dims: [1, 2, 0]}")
+    assert a.total.output_shape == tuple(torch.zeros(1, 6, 4, 5).permute(0, 2, 3, 1).shape[1:])
+    # the 3x3 stride-2 conv's field (3, jump 2) travels with the H and W axes
+    assert a.total.rf == (AxisRF(3, 2, 0), AxisRF(3, 2, 0))
+    fails("[6, 9, 11]", "permute: {dims: [0, 0, 1]}", "is not a permutation")
+
+
+def test_linear_on_channels_last():
+    a = spec("[7, 7, 8]", "linear: {out: 32}")
+    # 8·32 weights + 32 biases = 288; 7·7 positions · 8 · 32 = 12,544 MACs
+    assert (a.total.params, a.total.macs, a.total.output_shape) == (288, 12_544, (7, 7, 32))
+    assert measure(nn.Linear(8, 32), (7, 7, 8)) == (288, (7, 7, 32), 12_544)
+
+
+CNBLOCK = """
+input: [8, 7, 7]
+layers:
+  - branches:
+      - - conv2d: {out: 8, kernel: 7, padding: 3, groups: 8}
+        - permute: {dims: [1, 2, 0]}
+        - layernorm: {eps: 0.000001}
+        - linear: {out: 32}
+        - gelu
+        - linear: {out: 8}
+        - permute: {dims: [2, 0, 1]}
+        - layerscale
+        - stochasticdepth: {p: 0.1}
+      - [identity]
+    merge: add
+"""
+
+
+class CNBlock(nn.Module):
+    """torchvision's ConvNeXt block: x + γ · Block(x), the block run channels-last."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
+
+    def forward(self, x):
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.fc2(nn.functional.gelu(self.fc1(self.norm(y)))).permute(0, 3, 1, 2)
+        return x + self.gamma * y
+
+
+def test_convnext_block_against_torch():
+    a = analyse_text(CNBLOCK)
+    # depthwise 8·49 + 8 = 400; LayerNorm 2·8 = 16; fc1 8·32 + 32 = 288; fc2 32·8 + 8 = 264;
+    # γ 8: 400 + 16 + 288 + 264 + 8 = 976
+    assert a.total.params == 976
+    # depthwise 7·7·8·49 = 19,208; fc1 and fc2 49·8·32 = 12,544 each: 44,296
+    assert a.total.macs == 44_296
+    assert measure(CNBlock(8), (8, 7, 7)) == (976, (8, 7, 7), 44_296)
+    # 7x7 conv with padding 3: size 7, start −3; the channels-last part is position-wise
+    assert a.total.rf == (AxisRF(7, 1, -3), AxisRF(7, 1, -3))
+
+
+# ------------------------------------------------------------ activations and global pooling
+@pytest.mark.parametrize("layer, module", [
+    ("hardswish", nn.Hardswish), ("hardsigmoid", nn.Hardsigmoid), ("silu", nn.SiLU),
+    ("relu6", nn.ReLU6), ("gelu", nn.GELU), ("sigmoid", nn.Sigmoid),
+])
+def test_activations_match_torch(layer, module):
+    a = spec("[5, 4, 4]", layer)
+    assert (a.total.params, a.total.macs, a.total.output_shape) == (0, 0, (5, 4, 4))
+    assert measure(module(), (5, 4, 4)) == (0, (5, 4, 4), 0)
+    assert a.total.rf == (AxisRF(1, 1, 0),) * 2  # element-wise: the field is unchanged
+
+
+def test_globalavgpool_is_torch_mean():
+    a = spec("[1024, 7, 7]", "globalavgpool")
+    # ShuffleNet V2's x.mean([2, 3]): [1024, 7, 7] -> [1024]
+    assert a.total.output_shape == tuple(torch.zeros(1, 1024, 7, 7).mean([2, 3]).shape[1:])
+    assert a.total.params == 0 and a.total.macs == 0
+    fails("[1024]", "globalavgpool", "needs spatial axes")
