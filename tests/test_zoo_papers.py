@@ -16,6 +16,7 @@ TORCH_REFERENCES = {
     "resnet110-cifar.yaml": ("ResNetCifar", {"n": 18}),
     "preact-resnet164-cifar.yaml": ("PreActResNetCifar", {"n": 18}),
     "densenet-bc-100-12-cifar.yaml": ("DenseNetBCCifar", {"n": 16, "k": 12}),
+    "mobilenet_v1.yaml": ("MobileNetV1", {}),
 }
 
 
@@ -160,3 +161,56 @@ def test_densenet_bc_larger_table2(n, k, published):
     # Table 2: DenseNet-BC (L = 250, k = 24) 15.3M; (L = 190, k = 40) 25.6M; L = 6n + 4.
     a = analyse_file(SPECS / "densenet-bc-100-12-cifar.yaml", n=n, k=k)
     assert round(a.total.params / 1e6, 1) == published
+
+
+# ----------------------------------------------------------------------------- MobileNet v1
+def test_mobilenet_v1_table8(analyses):
+    # Howard et al. 2017, Table 8: 1.0 MobileNet-224, 569 million mult-adds, 4.2 million
+    # parameters.
+    a = analyses["mobilenet_v1.yaml"]
+    assert round(a.total.macs / 1e6) == 569
+    assert round(a.total.params / 1e6, 1) == 4.2
+    assert _rf(a, "sep13") == [315, 315]
+
+
+@pytest.mark.parametrize("resolution, published", [(192, 418), (128, 186)])
+def test_mobilenet_v1_table7_resolution(resolution, published):
+    # Table 7: 1.0 MobileNet-192 418M, -128 186M mult-adds; 4.2M parameters at every size.
+    a = analyse_file(SPECS / "mobilenet_v1.yaml", R=resolution)
+    assert round(a.total.macs / 1e6) == published
+    assert round(a.total.params / 1e6, 1) == 4.2
+
+
+def test_mobilenet_v1_table7_160_is_truncated():
+    # Table 7 gives 290M for 1.0 MobileNet-160. Every map is 160/224 of its size at 224, so
+    # conv MACs scale by (5/7)²: (568,740,352 − 1,024,000)·25/49 + 1,024,000 = 290,675,200,
+    # 290.68M: the table truncates this entry (it rounds 568.74M up to 569M).
+    a = analyse_file(SPECS / "mobilenet_v1.yaml", R=160)
+    assert a.total.macs == (568_740_352 - 1_024_000) * 25 // 49 + 1_024_000 == 290_675_200
+
+
+def test_mobilenet_v1_table2_shares(analyses):
+    # Table 2, resource per layer type (% of mult-adds, % of parameters):
+    # Conv 1x1 94.86 / 74.59, Conv DW 3x3 3.06 / 1.06, Conv 3x3 1.19 / 0.02, FC 0.18 / 24.33.
+    # The parameter shares are of the weights alone (no biases, no BatchNorm γ, β).
+    a = analyses["mobilenet_v1.yaml"]
+    macs, weights = {}, {}
+    for node, r in zip(a.graph.nodes[1:], a.layers[1:]):
+        if r.type == "conv2d":
+            kind = ("1x1" if node.args["kernel"] == 1 else
+                    "dw" if node.args["groups"] != 1 else "3x3")
+            w = r.params
+        elif r.type == "linear":
+            kind, w = "fc", r.params - r.output_shape[0]
+        else:
+            continue
+        macs[kind] = macs.get(kind, 0) + r.macs
+        weights[kind] = weights.get(kind, 0) + w
+    share = {k: (round(100 * macs[k] / sum(macs.values()), 2),
+                 round(100 * weights[k] / sum(weights.values()), 2)) for k in macs}
+    assert share["1x1"] == (94.86, 74.59)
+    assert share["dw"] == (3.06, 1.06)
+    assert share["fc"] == (0.18, 24.33)
+    # Conv 3x3: 10,838,016 of 568,740,352 = 1.91% of mult-adds, printed "1.19" (digits
+    # transposed: the shares must sum to 100, and 100 − 94.86 − 3.06 − 0.18 = 1.90).
+    assert share["3x3"] == (1.91, 0.02)

@@ -227,3 +227,32 @@ class DenseNetBCCifar(nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+
+# ----------------------------------------------------------------------------- MobileNet v1
+MOBILENET_V1_TABLE1 = (  # (output channels, stride) of each depthwise separable layer
+    (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
+)
+
+
+def _conv_bn_relu(cin, cout, kernel, stride, groups=1):
+    return [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(cout), nn.ReLU()]
+
+
+class MobileNetV1(nn.Module):
+    """Howard et al. 2017, Table 1 (the last depthwise layer with stride 1)."""
+
+    def __init__(self, classes: int = 1000):
+        super().__init__()
+        layers, cin = _conv_bn_relu(3, 32, 3, 2), 32
+        for cout, stride in MOBILENET_V1_TABLE1:
+            layers += _conv_bn_relu(cin, cin, 3, stride, groups=cin)
+            layers += _conv_bn_relu(cin, cout, 1, 1)
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(1024, classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x).mean((2, 3)))
