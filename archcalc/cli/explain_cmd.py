@@ -1,0 +1,52 @@
+"""explain: each number of a layer, a block or the total, as formula = numbers = value."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .. import conventions
+from . import common as c
+from .app import app
+
+MetricOpt = Annotated[Optional[str], typer.Option(
+    "--metric", "-m", help="One of params, macs, flops, shape, rf (default: all).")]
+LayerArg = Annotated[Optional[str], typer.Argument(
+    help="A layer or block name (qualified, e.g. stage3.conv2d_1, or unique local); "
+         "default: the whole network.", show_default=False)]
+
+
+@app.command("explain")
+def explain(spec: c.Spec, layer: LayerArg = None, metric: MetricOpt = None,
+            set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
+            convention: c.ConventionOpt = "pytorch", limit: c.LimitOpt = None) -> None:
+    """Show how a number is computed: the formula, the formula with this layer's numbers,
+    and the value; a block or the total as the sum of its parts; the receptive field as
+    the recurrence step by step. Symbolic specs are explained in symbols.
+
+    Examples:
+
+        archcalc explain specs/vgg16.yaml stage3.conv2d_1 --metric params
+
+        archcalc explain specs/vgg16.yaml stage5 --metric rf
+
+    Exit codes: 0 ok, 2 bad input.
+    """
+    c.guarded(_run)(spec, layer, metric, set_, fmt, convention, limit)
+
+
+def _run(spec, layer, metric, set_, fmt, convention, limit) -> None:
+    from ..analysis import analyse
+    from ..errors import SpecError, did_you_mean
+    from ..report.explain import METRICS, explain as explain_, render
+    from ..spec.loader import load
+
+    c.apply_limits(limit)
+    fmt = c.check_format(fmt)
+    conv = conventions.get(convention)
+    if metric is not None and metric not in METRICS:
+        raise SpecError(f"--metric {metric}: choose from {', '.join(METRICS)}"
+                        f"{did_you_mean(metric, METRICS)}")
+    analysis = conv.apply(analyse(load(spec, c.parse_set(set_))))
+    c.emit(render(explain_(analysis, layer, metric, conv), fmt, analysis.graph.name))
