@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import dims
-from .errors import SpecError
+from .errors import SpecError, TimeLimitExceeded
 from .graph import Graph
 from .layers import GLOBAL, REGISTRY, Window
 from .layers.base import Ctx, LayerError, fmt_shape
 from .layers.merge import UNION
+from .spec.conditions import explain as explain_override
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,12 @@ def analyse(graph: Graph) -> Analysis:
         try:
             out = rule.fn(ctx)
         except LayerError as e:
-            raise SpecError(f"{node.type} '{node.local}': {e.message} (input "
-                            f"{' and '.join(fmt_shape(s) for s in ctx.xs)})", node.loc) from None
+            error = SpecError(f"{node.type} '{node.local}': {e.message} (input "
+                              f"{' and '.join(fmt_shape(s) for s in ctx.xs)})", node.loc)
+            raise explain_override(graph, node, error) from None
+        except TimeLimitExceeded as e:
+            e.loc = e.loc or node.loc  # say which layer the closed form exploded at
+            raise
         except (TypeError, ValueError, ZeroDivisionError, ArithmeticError, RecursionError) as e:
             raise SpecError(f"{node.type} '{node.local}': cannot compute with these values "
                             f"({type(e).__name__}: {e})", node.loc) from None

@@ -34,7 +34,33 @@ class SpecError(Exception):
         return self
 
     def __str__(self) -> str:
-        return f"{self.loc}: {self.message}" if self.loc else self.message
+        text = f"{self.loc}: {self.message}" if self.loc else self.message
+        return printable(text)
+
+
+class TimeLimitExceeded(BaseException):
+    """A command ran past ``max_seconds`` (raised from a timer signal).
+
+    A BaseException so that no ``except Exception`` inside sympy or a rule can swallow it.
+    """
+
+    def __init__(self, seconds: float, loc: Loc | None = None):
+        super().__init__(seconds)
+        self.seconds = seconds
+        self.loc = loc
+
+    def __str__(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        return (f"{where}gave up after {self.seconds:g} s (closed forms in free symbols can grow "
+                "without bound: bind symbols with --set, or raise --limit max_seconds=N)")
+
+
+def printable(text: str) -> str:
+    """``text`` with control and invisible formatting characters escaped, so that a message
+    quoting a hostile file shows what is there and cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def did_you_mean(word: str, choices) -> str:

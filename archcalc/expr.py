@@ -37,8 +37,12 @@ def _tokens(text: str):
         if not m or m.end() == pos:
             bad = text[pos:].lstrip()[:1]
             where = len(text) - len(text[pos:].lstrip()) + 1
-            hint = " (attribute access is not allowed)" if bad == "." else ""
-            raise ExprError(f"unexpected character '{bad}' at position {where}{hint}")
+            hint = {".": " (attribute access is not allowed)",
+                    ":": " (lambdas and slices are not allowed)",
+                    "'": " (strings are not allowed)", '"': " (strings are not allowed)",
+                    "[": " (indexing and lists are not allowed)",
+                    "=": " (assignment and comparison are not allowed)"}.get(bad, "")
+            raise ExprError(f"unexpected character {bad!r} at position {where}{hint}")
         kind = m.lastgroup
         out.append((kind, m.group(kind), m.start(kind) + 1))
         pos = m.end()
@@ -214,6 +218,30 @@ def _power(a, b):
     return a**b
 
 
+def expanded_terms(x: Any) -> int:
+    """An upper bound on the number of terms of ``expand(x)``, without expanding: the
+    analysis expands closed forms, and ``(A+B+C+D+E)**64`` has 814,385 terms."""
+    if not dims.is_symbolic(x):
+        return 1
+    if x.is_Add:
+        return sum(expanded_terms(t) for t in x.args)
+    if x.is_Mul:
+        return math.prod(expanded_terms(t) for t in x.args)
+    if x.is_Pow and x.exp.is_Integer and x.exp > 0:
+        t = expanded_terms(x.base)
+        n = int(x.exp)
+        return math.comb(n + t - 1, t - 1) if t < 64 and n < 4096 else t**n
+    return 1
+
+
+def _check_terms(x: Any) -> Any:
+    limit = limits.current().max_expr_terms
+    if dims.is_symbolic(x) and expanded_terms(x) > limit:
+        raise ExprError(f"the expression expands to more than {limit} terms (raise with "
+                        "--limit max_expr_terms=N)")
+    return x
+
+
 def _check_float(x: float) -> float:
     if isinstance(x, complex) or math.isinf(x) or math.isnan(x):
         raise ExprError("value is not a finite number")
@@ -250,6 +278,15 @@ _CALLS = {"min": dims.dmin, "max": dims.dmax, "floor": _floor, "ceil": _ceil}
 
 def evaluate(tree, env: Mapping[str, Any]) -> Any:
     """Evaluate a parsed tree; ``env`` maps symbol names to ints, floats or sympy values."""
+    try:
+        return _evaluate(tree, env)
+    except OverflowError:
+        raise ExprError("value is too large to compute") from None
+    except (ValueError, TypeError, ArithmeticError) as e:  # e.g. float of a huge int
+        raise ExprError(f"cannot compute this value ({type(e).__name__})") from None
+
+
+def _evaluate(tree, env: Mapping[str, Any]) -> Any:
     kind = tree[0]
     if kind == "num":
         return tree[1]
@@ -261,14 +298,17 @@ def evaluate(tree, env: Mapping[str, Any]) -> Any:
                 f"unknown symbol '{tree[1]}'{did_you_mean(tree[1], env)}"
             ) from None
     if kind == "neg":
-        return -_scalar(evaluate(tree[1], env))
+        return -_scalar(_evaluate(tree[1], env))
     if kind == "bin":
-        a, b = _to_sympy_if_mixed(_scalar(evaluate(tree[2], env)), _scalar(evaluate(tree[3], env)))
+        a = _scalar(_evaluate(tree[2], env))
+        a, b = _to_sympy_if_mixed(a, _scalar(_evaluate(tree[3], env)))
         result = _BINARY[tree[1]](a, b)
         if isinstance(result, float):
             _check_float(result)
+        if tree[1] in ("*", "**"):
+            _check_terms(result)
         return _check_size(dims.as_number(result))
-    args = [_scalar(evaluate(a, env)) for a in tree[2]]
+    args = [_scalar(_evaluate(a, env)) for a in tree[2]]
     return dims.as_number(_CALLS[tree[1]](*args))
 
 

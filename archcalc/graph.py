@@ -54,6 +54,8 @@ class Graph:
     rows: list = field(default_factory=list)  # ("group", id) / ("node", id), display order
     output: int = 0
     conditions: list = field(default_factory=list)  # (condition, message, loc) on free symbols
+    source: str | None = None  # the spec's text (to re-derive closed forms for --set errors)
+    overrides: dict = field(default_factory=dict)  # the --set values that bound symbols
 
     @property
     def free_symbols(self) -> list:

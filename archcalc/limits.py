@@ -10,16 +10,18 @@ from dataclasses import dataclass, fields, replace
 
 @dataclass(frozen=True)
 class Limits:
-    max_file_bytes: int = 4_000_000  # size of one spec file
-    max_yaml_nodes: int = 200_000  # YAML nodes after aliases are expanded (alias bombs)
+    max_file_bytes: int = 1_000_000  # size of one spec file
+    max_yaml_nodes: int = 50_000  # YAML nodes, each alias counted as what it stands for
     max_yaml_depth: int = 64  # nesting of YAML mappings and lists
     max_expr_chars: int = 1_000  # one expression string
     max_expr_depth: int = 40  # nesting of one expression
-    max_int_bits: int = 4_096  # an integer produced while evaluating an expression
+    max_expr_terms: int = 10_000  # terms of a symbolic power once expanded ((A+B)**n)
+    max_int_bits: int = 4_096  # an integer in the file or produced by an expression
     max_repeat: int = 100_000  # one repeat count
-    max_nodes: int = 1_000_000  # layers in the expanded graph
+    max_nodes: int = 50_000  # layers in the expanded graph (the largest zoo spec has ~900)
     max_block_depth: int = 64  # block calls nested inside block calls
     max_rank: int = 6  # axes of a tensor shape
+    max_seconds: int = 60  # wall-clock time of one command (symbolic closed forms can explode)
 
 
 _current = Limits()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from fractions import Fraction
 from typing import Annotated, List, Optional
 
 import typer
 
-from ..errors import SpecError
+from ..errors import SpecError, TimeLimitExceeded
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -54,7 +56,11 @@ def parse_set(items: list[str] | None) -> dict:
             value = expr.evaluate_text(text, {})
         except SpecError as e:
             raise SpecError(f"--set {name}={text}: {e.message}") from None
-        out[name] = int(value) if float(value).is_integer() else value
+        if isinstance(value, Fraction) and value.denominator == 1:
+            value = int(value)
+        if isinstance(value, Fraction):
+            value = float(value)
+        out[name] = value
     return out
 
 
@@ -81,7 +87,7 @@ def check_format(fmt: str, allowed=("table", "markdown", "latex", "csv", "json")
 
 def fail(err: BaseException) -> "typer.Exit":
     """Report an error in one line on stderr and return the exit to raise."""
-    if isinstance(err, SpecError):
+    if isinstance(err, (SpecError, TimeLimitExceeded)):
         print(f"error: {err}", file=sys.stderr)
         return typer.Exit(EXIT_BAD_INPUT)
     if isinstance(err, RecursionError):
@@ -90,7 +96,10 @@ def fail(err: BaseException) -> "typer.Exit":
     if isinstance(err, MemoryError):
         print("error: out of memory (the input is too large; see --limit)", file=sys.stderr)
         return typer.Exit(EXIT_BAD_INPUT)
-    print(f"internal error (please report it): {type(err).__name__}: {err}", file=sys.stderr)
+    from ..errors import printable
+
+    detail = printable(str(err).splitlines()[0][:200]) if str(err) else ""
+    print(f"internal error (please report it): {type(err).__name__}: {detail}", file=sys.stderr)
     return typer.Exit(EXIT_INTERNAL)
 
 
@@ -101,13 +110,45 @@ def guarded(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with time_limit():
+                return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
             raise
         except BaseException as err:  # noqa: BLE001 - the CLI must never show a traceback
             raise fail(err) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def time_limit():
+    """Stop the command after ``max_seconds`` (read when the timer fires, so ``--limit
+    max_seconds=N`` given to the command applies). A timer signal raises TimeLimitExceeded,
+    and fires again every second in case some code swallows it. Only in the main thread."""
+    import signal
+    import threading
+    import time
+
+    from .. import limits
+
+    if threading.current_thread() is not threading.main_thread() or \
+            not hasattr(signal, "setitimer"):
+        yield
+        return
+    started = time.monotonic()
+
+    def on_timer(signum, frame):
+        seconds = limits.current().max_seconds
+        if time.monotonic() - started >= seconds:
+            raise TimeLimitExceeded(seconds)
+
+    previous = signal.signal(signal.SIGALRM, on_timer)
+    signal.setitimer(signal.ITIMER_REAL, 1.0, 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def emit(text: str) -> None:

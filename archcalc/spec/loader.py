@@ -6,6 +6,7 @@ the file, line and column of the offending value.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,11 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _SYMBOL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
+def _quote(text: str, width: int = 60) -> str:
+    """An expression for a message: quoted, and shortened when it is long."""
+    return repr(text if len(text) <= width else text[:width - 3] + "...")
+
+
 def load(path: str, overrides: dict | None = None) -> Graph:
     """Load a spec file; ``overrides`` maps symbol names to values (``--set H=299``)."""
     return load_string(read_file(path), path, overrides)
@@ -37,7 +43,10 @@ def load_string(text: str, file: str = "<spec>", overrides: dict | None = None) 
     if root is None:
         raise SpecError("the spec is empty: expected a mapping with 'input' and 'layers'",
                         Loc(file, 1, 1))
-    return _Builder(file).build(root, overrides or {})
+    graph = _Builder(file).build(root, overrides or {})
+    graph.source = text
+    graph.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return graph
 
 
 @dataclass
@@ -90,6 +99,8 @@ class _Builder:
             if key not in root.value:
                 raise SpecError(f"missing '{key}'", root.loc)
         name = root.value.get("name")
+        if name is not None and (name.is_map or name.is_seq):
+            raise SpecError(f"'name' must be text, got {describe(name)}", name.loc)
         title = str(name.value) if name is not None and name.value is not None else self.file
         symbols = self.symbols(root.value.get("symbols"), overrides)
         env = dict(symbols)
@@ -116,6 +127,8 @@ class _Builder:
                     raise SpecError(f"'{key}' cannot be a symbol name", loc)
                 if key in overrides:
                     declared[key] = overrides[key]
+                    if value.value is None:
+                        self.check_size_override(key, overrides[key])
                 elif value.value is None:
                     declared[key] = None
                 else:
@@ -134,6 +147,14 @@ class _Builder:
             for k in free:
                 declared[k] = sp.Symbol(k, integer=True, positive=True)
         return declared
+
+    def check_size_override(self, key: str, value: Any) -> None:
+        """A free symbol stands for a size: --set may bind it to a positive whole number only."""
+        if value is None:
+            return
+        if dims.is_integer_valued(value) is not True or value < 1:
+            raise SpecError(f"--set {key}={value}: '{key}' is a free size in this spec; give a "
+                            "positive whole number", Loc(self.file))
 
     def input_shape(self, node: Y, env: dict) -> tuple:
         if not node.is_seq or not node.value:
@@ -170,12 +191,15 @@ class _Builder:
         if isinstance(v, bool) or v is None or node.is_map or node.is_seq:
             raise SpecError(f"{what}: expected a number or an expression, got {describe(node)}",
                             node.loc)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise SpecError(f"{what}: expected a finite number, got {v}", node.loc)
         if isinstance(v, (int, float)):
             return v
         try:
             result = expr.evaluate_text(str(v), env)
         except SpecError as e:
-            raise SpecError(f"{what}: in expression '{v}': {e.message}", node.loc) from None
+            raise SpecError(f"{what}: in expression {_quote(str(v))}: {e.message}",
+                            node.loc) from None
         if isinstance(result, tuple):
             raise SpecError(f"{what}: '{v}' is a list; expected a single number", node.loc)
         return result
@@ -469,7 +493,8 @@ class _Builder:
                                     f"{describe(v)}", v.loc)
             return {n: REQUIRED for n in names}
         if node.is_map:
-            return {k: REQUIRED if v.value is None else self.any_value(v, {}, k)
+            return {k: REQUIRED if v.value is None
+                    else self.any_value(v, {}, f"block '{kind}': parameter '{k}'")
                     for k, v in node.value.items()}
         raise SpecError(f"block '{kind}': 'params' must be a list of names, got "
                         f"{describe(node)}", node.loc)
@@ -492,8 +517,14 @@ class _Builder:
         if name:
             group, inner = self.open_group("repeat", name, scope, item.loc, "repeat")
         out = source
-        for _ in range(count):
+        for i in range(count):
+            before = len(self.nodes)
             out = self.items(body, inner, out)
+            if i == 0 and len(self.nodes) + (count - 1) * (len(self.nodes) - before) \
+                    > self.max_nodes:
+                raise SpecError(f"repeat {count} × {len(self.nodes) - before} layers expands "
+                                f"the network beyond {self.max_nodes} layers (raise with "
+                                "--limit max_nodes=N)", count_node.loc)
         if group is not None:
             if count == 0:
                 raise SpecError(f"repeat '{name}' runs 0 times: it has no output", item.loc)

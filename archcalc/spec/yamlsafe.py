@@ -1,8 +1,12 @@
-"""YAML → a tree of located values, with no object construction and bounded expansion.
+"""YAML → a tree of located values, with no object construction and bounded work.
 
-PyYAML composes the document (no constructors run), and this module walks the node graph
-itself: only the plain tags (map, seq, str, int, float, bool, null) are accepted, aliases are
-expanded with a node budget (so alias bombs stop), and every value keeps its line and column.
+The document is read as a stream of parser events (libyaml when available) and the tree is
+built here, iteratively: no constructor of PyYAML ever runs, and nothing recurses on the
+document's nesting (libyaml's own composer recurses in C and crashes on deep input). Only the
+plain tags (map, seq, str, int, float, bool, null) are accepted; nesting stops at
+``max_yaml_depth`` at the first event that goes deeper; aliases are charged the full size of
+what they stand for, so alias bombs stop at ``max_yaml_nodes`` without being expanded; every
+value keeps its line and column.
 """
 
 from __future__ import annotations
@@ -13,15 +17,12 @@ from typing import Any
 from .. import limits
 from ..errors import Loc, SpecError
 
-_PLAIN_TAGS = {
-    "tag:yaml.org,2002:str",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null",
-}
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
+_Y = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {_Y + t for t in ("str", "int", "float", "bool", "null")}
+_MAP = _Y + "map"
+_SEQ = _Y + "seq"
+_MERGE = _Y + "merge"
+_TIMESTAMP = _Y + "timestamp"
 
 
 @dataclass(eq=False)
@@ -57,80 +58,182 @@ def describe(v: Y) -> str:
         return "a list"
     if v.value is None:
         return "nothing (null)"
-    return f"{type(v.value).__name__} {v.value!r}"
+    text = repr(v.value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(v.value).__name__} {text}"
 
 
-class _Walker:
+def short_tag(tag: str) -> str:
+    """``tag:yaml.org,2002:python/object`` → ``!!python/object`` (as written in the file)."""
+    return "!!" + tag[len(_Y):] if tag.startswith(_Y) else tag
+
+
+@dataclass(eq=False)
+class _Open:
+    """A mapping or list being read: its items so far, its location, its size in nodes."""
+
+    value: Any
+    loc: Loc
+    anchor: str | None
+    key_locs: dict = field(default_factory=dict)
+    key: Y | None = None  # a mapping's key waiting for its value
+    size: int = 1
+
+
+class _Builder:
     def __init__(self, file: str):
         import yaml
 
+        self.yaml = yaml
         self.file = file
-        self.budget = limits.current().max_yaml_nodes
-        self.max_depth = limits.current().max_yaml_depth
+        lim = limits.current()
+        self.max_nodes = lim.max_yaml_nodes
+        self.max_depth = lim.max_yaml_depth
+        self.max_int_bits = lim.max_int_bits
+        self.budget = self.max_nodes
+        self.resolver = yaml.resolver.Resolver()
         self.constructor = yaml.constructor.SafeConstructor()
+        self.anchors: dict[str, tuple[Y, int]] = {}
+        self.stack: list[_Open] = []
+        self.root: Y | None = None
+        self.documents = 0
 
-    def loc(self, node) -> Loc:
-        m = node.start_mark
+    def loc(self, event) -> Loc:
+        m = event.start_mark
         return Loc(self.file, m.line + 1, m.column + 1)
 
-    def walk(self, node, depth: int) -> Y:
-        self.budget -= 1
+    def charge(self, n: int, event) -> None:
+        self.budget -= n
         if self.budget < 0:
-            raise SpecError(
-                f"the document expands to more than {limits.current().max_yaml_nodes} YAML "
-                "nodes (an alias bomb?)",
-                self.loc(node),
-            )
-        if depth > self.max_depth:
-            raise SpecError(f"nesting is deeper than {self.max_depth} levels", self.loc(node))
-        tag = node.tag
-        if tag == _MAP:
-            return self.mapping(node, depth)
-        if tag == _SEQ:
-            return Y([self.walk(item, depth + 1) for item in node.value], self.loc(node))
-        if tag in _PLAIN_TAGS:
-            return Y(self.constructor.construct_object(node), self.loc(node))
-        raise SpecError(f"YAML tag '{tag}' is not allowed in a spec", self.loc(node))
+            raise SpecError(f"the document expands to more than {self.max_nodes} YAML nodes "
+                            "(an alias bomb? raise with --limit max_yaml_nodes=N)",
+                            self.loc(event))
 
-    def mapping(self, node, depth: int) -> Y:
-        out, key_locs = {}, {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise SpecError("YAML merge keys ('<<') are not supported", self.loc(key_node))
-            key = self.walk(key_node, depth + 1)
-            if not isinstance(key.value, (str, int)) or isinstance(key.value, bool):
-                raise SpecError(f"a key must be a name, got {describe(key)}", key.loc)
-            name = str(key.value)
-            if name in out:
-                raise SpecError(f"duplicate key '{name}'", key.loc)
-            out[name] = self.walk(value_node, depth + 1)
-            key_locs[name] = key.loc
-        return Y(out, self.loc(node), key_locs)
+    def feed(self, event) -> None:
+        yaml = self.yaml
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise SpecError("the file holds more than one YAML document (a second '---')",
+                                self.loc(event))
+        elif isinstance(event, yaml.ScalarEvent):
+            self.charge(1, event)
+            self.done(self.scalar(event), 1, event.anchor, event)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise SpecError(f"alias '*{event.anchor}' refers to no anchor defined before it",
+                                self.loc(event))
+            value, size = self.anchors[event.anchor]
+            self.charge(size, event)
+            self.done(value, size, None, event)
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            self.charge(1, event)
+            self.check_tag(event, _SEQ if isinstance(event, yaml.SequenceStartEvent) else _MAP)
+            if len(self.stack) >= self.max_depth:
+                raise SpecError(f"nesting is deeper than {self.max_depth} levels (raise with "
+                                "--limit max_yaml_depth=N)", self.loc(event))
+            empty = [] if isinstance(event, yaml.SequenceStartEvent) else {}
+            self.stack.append(_Open(empty, self.loc(event), event.anchor))
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            node = self.stack.pop()
+            self.done(Y(node.value, node.loc, node.key_locs), node.size, node.anchor, event)
+
+    def check_tag(self, event, default: str) -> None:
+        tag = event.tag
+        if tag is not None and tag not in ("!", default):
+            raise SpecError(f"YAML tag '{short_tag(tag)}' is not allowed in a spec (a spec holds "
+                            "only mappings, lists, numbers, strings, booleans and null)",
+                            self.loc(event))
+
+    def scalar(self, event) -> Y:
+        yaml = self.yaml
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+            if tag == _MERGE:
+                raise SpecError("YAML merge keys ('<<') are not supported", self.loc(event))
+            if tag not in _PLAIN_TAGS:
+                tag = _Y + "str"  # a bare date or '=' is text in a spec, not a datetime
+        if tag == _MERGE:
+            raise SpecError("YAML merge keys ('<<') are not supported", self.loc(event))
+        if tag not in _PLAIN_TAGS:
+            self.check_tag(event, "")
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        if tag == _Y + "int":
+            digits = sum(c.isalnum() for c in event.value)
+            if digits * 4 > self.max_int_bits + 64:
+                raise SpecError(f"number is too large (more than {self.max_int_bits} bits)",
+                                self.loc(event))
+        try:
+            value = self.constructor.construct_object(node)
+        except (ValueError, OverflowError, yaml.YAMLError) as e:
+            raise SpecError(f"cannot read {event.value[:40]!r} as {short_tag(tag)}: "
+                            f"{str(e).splitlines()[0][:80]}", self.loc(event)) from None
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                value.bit_length() > self.max_int_bits:
+            raise SpecError(f"number is too large (more than {self.max_int_bits} bits)",
+                            self.loc(event))
+        return Y(value, self.loc(event))
+
+    def done(self, value: Y, size: int, anchor: str | None, event) -> None:
+        """A complete node: remember its anchor and hand it to the enclosing one."""
+        if anchor is not None:
+            self.anchors[anchor] = (value, size)
+        if not self.stack:
+            self.root = value
+            return
+        parent = self.stack[-1]
+        parent.size += size
+        if isinstance(parent.value, list):
+            parent.value.append(value)
+        elif parent.key is None:
+            if not isinstance(value.value, (str, int)) or isinstance(value.value, bool):
+                raise SpecError(f"a key must be a name, got {describe(value)}", value.loc)
+            parent.key = value
+        else:
+            name = str(parent.key.value)
+            if name in parent.value:
+                raise SpecError(f"duplicate key '{name}' (first at line "
+                                f"{parent.key_locs[name].line})", parent.key.loc)
+            parent.value[name] = value
+            parent.key_locs[name] = parent.key.loc
+            parent.key = None
+
+
+def _reader_loc(text: str, file: str, position: int) -> Loc:
+    before = text[:position]
+    line = before.count("\n") + 1
+    return Loc(file, line, position - (before.rfind("\n") + 1) + 1)
 
 
 def load_text(text: str, file: str) -> Y | None:
-    """Compose one YAML document into located values (None for an empty document)."""
+    """Read one YAML document into located values (None for an empty document)."""
     import yaml
 
     Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    builder = _Builder(file)
     try:
-        nodes = list(yaml.compose_all(text, Loader=Loader))
+        for event in yaml.parse(text, Loader=Loader):
+            builder.feed(event)
+    except yaml.reader.ReaderError as e:
+        c = e.character
+        code = ord(c) if isinstance(c, str) else c
+        what = f"character U+{code:04X}" if isinstance(code, int) else "character"
+        raise SpecError(f"YAML cannot contain the {what} ({e.reason})",
+                        _reader_loc(text, file, e.position)) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file)
-        raise SpecError(f"YAML syntax error: {e.problem or e.context}", loc) from None
+        problem = e.problem or e.context or "cannot parse"
+        context = ""
+        if e.context and e.context_mark and e.problem:
+            m = e.context_mark
+            context = f" ({e.context} at line {m.line + 1}, column {m.column + 1})"
+        raise SpecError(f"YAML syntax error: {problem}{context}", loc) from None
     except yaml.YAMLError as e:
-        raise SpecError(f"YAML error: {e}", Loc(file)) from None
-    except RecursionError:
-        raise SpecError("YAML nesting is too deep", Loc(file)) from None
-    if len(nodes) > 1:
-        raise SpecError("the file holds more than one YAML document", Loc(file))
-    if not nodes or nodes[0] is None:
-        return None
-    try:
-        return _Walker(file).walk(nodes[0], 0)
-    except RecursionError:
-        raise SpecError("YAML nesting is too deep", Loc(file)) from None
+        raise SpecError(f"YAML error: {str(e).splitlines()[0]}", Loc(file)) from None
+    return builder.root
 
 
 def read_file(path: str) -> str:
@@ -141,19 +244,28 @@ def read_file(path: str) -> str:
         size = os.path.getsize(path)
         if size > limits.current().max_file_bytes:
             raise SpecError(
-                f"file is {size} bytes; the limit is {limits.current().max_file_bytes}", Loc(path)
+                f"file is {size} bytes; the limit is {limits.current().max_file_bytes} (raise "
+                "with --limit max_file_bytes=N)", Loc(path)
             )
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(limits.current().max_file_bytes + 1)
     except FileNotFoundError:
         raise SpecError("no such file", Loc(path)) from None
     except IsADirectoryError:
         raise SpecError("is a directory, not a spec file", Loc(path)) from None
     except OSError as e:
         raise SpecError(f"cannot read: {e.strerror}", Loc(path)) from None
+    if len(data) > limits.current().max_file_bytes:
+        raise SpecError(f"file is larger than the limit {limits.current().max_file_bytes} bytes",
+                        Loc(path))
     if b"\x00" in data:
-        raise SpecError("not a text file (it contains NUL bytes)", Loc(path))
+        offset = data.index(b"\x00")
+        text = data[:offset].decode("utf-8", "replace")
+        raise SpecError(f"not a text file (NUL byte at offset {offset})",
+                        _reader_loc(text, path, len(text)))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise SpecError(f"not UTF-8 text (bad byte at offset {e.start})", Loc(path)) from None
+        text = data[:e.start].decode("utf-8", "replace")
+        raise SpecError(f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
+                        _reader_loc(text, path, len(text))) from None
