@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .app import app
 from . import analyse_cmds, registry_cmd  # noqa: F401  (register commands)
-from . import check_cmd, explain_cmd  # noqa: F401
+from . import check_cmd, compare_cmd, explain_cmd  # noqa: F401
 
 
 def main() -> None:

@@ -71,6 +71,7 @@ def table(analysis, verb: str, conv: Convention, width: int = 100, max_depth=Non
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     keys = VERB_COLUMNS[verb]
     order = list(analysis.graph.symbols)
@@ -83,7 +84,8 @@ def table(analysis, verb: str, conv: Convention, width: int = 100, max_depth=Non
     for r, values in rows(analysis, keys, conv, max_depth):
         texts = [cell(v, COLUMNS[k].kind, order) for k, v in zip(keys, values)]
         texts[0] = "  " * max(r.depth, 0) + texts[0]
-        t.add_row(*texts, style="bold" if r.kind == "group" else None)
+        # Text, not markup: a shape such as "[k0, 56, 56]" would read as a style tag
+        t.add_row(*(Text(x) for x in texts), style="bold" if r.kind == "group" else None)
     console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
                       emoji=False, soft_wrap=False)
     console.print(t)

@@ -1,0 +1,87 @@
+"""compare: one row per model, or two models layer by layer."""
+
+from __future__ import annotations
+
+from typing import Annotated, List, Optional
+
+import typer
+
+from .. import conventions
+from . import common as c
+from .app import app
+
+Specs = Annotated[List[str], typer.Argument(help="Spec files to compare.", show_default=False)]
+ColumnsOpt = Annotated[Optional[str], typer.Option(
+    "--columns", help="Comma-separated: input, params, trainable, macs, flops, activations, "
+                      "rf, depth, output (default: input,params,macs,flops,rf,depth).")]
+UnitsOpt = Annotated[str, typer.Option(
+    "--units", "-u", help="exact (138,357,544), si (138.36M: decimal K/M/G/T), K, M, G or T "
+                          "(fixed), sci (1.38e+08).")]
+PerLayerOpt = Annotated[bool, typer.Option(
+    "--per-layer", help="Two models side by side, row by row (use --depth to align blocks).")]
+StandaloneOpt = Annotated[bool, typer.Option(
+    "--standalone", help="LaTeX: a complete document (\\documentclass … \\end{document}).")]
+CaptionOpt = Annotated[Optional[str], typer.Option("--caption", help="LaTeX table caption.")]
+
+
+@app.command("compare")
+def compare(specs: Specs, columns: ColumnsOpt = None, units: UnitsOpt = "exact",
+            fmt: c.FormatOpt = "table", per_layer: PerLayerOpt = False,
+            set_: c.SetOpt = None, convention: c.ConventionOpt = "pytorch",
+            depth: c.DepthOpt = None, width: c.WidthOpt = 100,
+            standalone: StandaloneOpt = False, caption: CaptionOpt = None,
+            limit: c.LimitOpt = None) -> None:
+    """Compare architectures: one row per model with the chosen columns, or (--per-layer)
+    two models side by side. --set applies to every spec that has the symbol.
+
+    Examples:
+
+        archcalc compare specs/alexnet-paper.yaml specs/vgg16.yaml specs/lenet5.yaml
+
+        archcalc compare specs/*.yaml --columns params,macs --units si --format latex
+
+        archcalc compare specs/vgg16.yaml specs/resnet18.yaml --per-layer --depth 0
+
+    Depth is the most convolution/linear layers on any path (the 16 of VGG-16); RF is the
+    receptive field of the last feature map (before global pooling). Exit codes: 0 ok, 2 bad input.
+    """
+    c.guarded(_run)(specs, columns, units, fmt, per_layer, set_, convention, depth, width,
+                    standalone, caption, limit)
+
+
+def _run(specs, columns, units, fmt, per_layer, set_, convention, depth, width, standalone,
+         caption, limit) -> None:
+    from ..analysis import analyse
+    from ..errors import SpecError
+    from ..report import compare as cmp
+    from ..spec.loader import load
+
+    c.apply_limits(limit)
+    fmt = c.check_format(fmt)
+    units = cmp.check_units(units)
+    keys = cmp.parse_columns(columns)
+    conv = conventions.get(convention)
+    overrides = c.parse_set(set_)
+    models = []
+    for path in specs:
+        graph = load(path) if not overrides else _load_with(path, overrides)
+        models.append(cmp.Model(path, conv.apply(analyse(graph)), conv))
+    if per_layer:
+        if len(models) != 2:
+            raise SpecError(f"--per-layer compares exactly two models, got {len(models)}")
+        c.emit(cmp.per_layer(models[0], models[1], fmt, units, depth, width, standalone))
+        return
+    c.emit(cmp.render(models, keys, fmt, units, width, standalone, caption))
+
+
+def _load_with(path: str, overrides: dict):
+    """Bind only the symbols this spec declares (a --set for another model is no error)."""
+    from ..spec.loader import load
+    from ..spec.yamlsafe import load_text, read_file
+
+    root = load_text(read_file(path), path)
+    declared = set()
+    if root is not None and root.is_map and "symbols" in root.value and \
+            root.value["symbols"].is_map:
+        declared = set(root.value["symbols"].value)
+    return load(path, {k: v for k, v in overrides.items() if k in declared})

@@ -1,0 +1,324 @@
+"""Comparison tables: one row per model (or two models' layers side by side).
+
+Columns are chosen by key (``COMPARE_COLUMNS``); numbers are written exactly, with a
+decimal K/M/G/T prefix, or in scientific notation (``UNITS``). Closed forms stay closed
+forms. The same rows render as a rich table, Markdown (GitHub), LaTeX (booktabs), CSV or
+JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import zip_longest
+from typing import Any, Callable
+
+from .. import dims
+from ..errors import SpecError, did_you_mean
+from .render import latex_escape as _escape
+from .render import md_escape
+
+_LATEX_SYMBOLS = {"<": r"\textless{}", ">": r"\textgreater{}", "∏": r"$\prod$", "≤": r"$\le$", "≥": r"$\ge$", "−": "-", "…": r"\ldots{}",
+                  "²": r"\textsuperscript{2}", "³": r"\textsuperscript{3}", "’": "'"}
+
+
+def latex_escape(text: str) -> str:
+    """LaTeX-safe text for pdflatex: special characters escaped, symbols as math."""
+    out = _escape(text)
+    for ch, rep in _LATEX_SYMBOLS.items():
+        out = out.replace(ch, rep)
+    return "".join(ch if ord(ch) < 128 else "?" for ch in out)
+from .values import expr_text, json_value, shape_text
+
+UNITS = ("exact", "si", "K", "M", "G", "T", "sci")
+_PREFIX = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+@dataclass(frozen=True)
+class Model:
+    """One compared model: its file, its analysis under the chosen convention."""
+
+    path: str
+    analysis: Any
+    convention: Any
+
+    @property
+    def name(self) -> str:
+        return self.analysis.graph.name
+
+    @property
+    def order(self) -> list:
+        return list(self.analysis.graph.symbols)
+
+
+@dataclass(frozen=True)
+class CompareColumn:
+    key: str
+    header: str
+    get: Callable[[Model], Any]
+    kind: str = "count"  # count | text | rf | int
+
+
+def _last_rf(m: Model):
+    """The receptive field of the last feature map: the last layer that has a field and a
+    spatial size other than 1 (a global pool's output sees everything by construction)."""
+    layers = m.analysis.layers
+    for i in range(len(layers) - 1, 0, -1):
+        r = layers[i]
+        if r.rf is not None and any(dims.resolve(dims.eq(n, 1)) is not True
+                                    for n in r.output_shape[1:]):
+            return tuple(a.size for a in r.rf)
+    return None
+
+
+def weight_depth(analysis) -> int:
+    """The most convolution/linear layers on any path from input to output — the number in
+    'VGG-16' and 'ResNet-18' (projection shortcuts are on a shorter path)."""
+    from ..layers import REGISTRY
+
+    g = analysis.graph
+    depth = [0] * len(g.nodes)
+    for node in g.nodes[1:]:
+        own = 1 if REGISTRY[node.type].cost == "macs" else 0
+        depth[node.id] = own + max((depth[i] for i in node.inputs), default=0)
+    return depth[g.output]
+
+
+COMPARE_COLUMNS = {c.key: c for c in (
+    CompareColumn("input", "Input", lambda m: m.analysis.graph.input_shape, "shape"),
+    CompareColumn("params", "Params",
+                  lambda m: m.convention.params(m.analysis.total.params, m.analysis.total.buffers)),
+    CompareColumn("trainable", "Trainable", lambda m: m.analysis.total.params),
+    CompareColumn("macs", "MACs", lambda m: m.analysis.total.macs),
+    CompareColumn("flops", "FLOPs", lambda m: m.convention.flops_per_mac * m.analysis.total.macs),
+    CompareColumn("activations", "Activations", lambda m: m.analysis.total.activations),
+    CompareColumn("rf", "RF", _last_rf, "rf"),
+    CompareColumn("depth", "Depth", lambda m: weight_depth(m.analysis), "int"),
+    CompareColumn("output", "Output", lambda m: m.analysis.total.output_shape, "shape"),
+)}
+DEFAULT_COLUMNS = ("input", "params", "macs", "flops", "rf", "depth")
+
+
+def parse_columns(text: str | None) -> tuple:
+    if not text:
+        return DEFAULT_COLUMNS
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    for k in keys:
+        if k not in COMPARE_COLUMNS:
+            raise SpecError(f"--columns: unknown column '{k}'{did_you_mean(k, COMPARE_COLUMNS)}; "
+                            f"choose from {', '.join(COMPARE_COLUMNS)}")
+    return keys
+
+
+def check_units(units: str) -> str:
+    if units not in UNITS:
+        raise SpecError(f"--units {units}: choose from {', '.join(UNITS)}"
+                        f"{did_you_mean(units, UNITS)}")
+    return units
+
+
+def count_text(value: Any, units: str, order=()) -> str:
+    """A count for people: 138,357,544 | 138.36M | 138.36M (fixed M) | 1.38e+08."""
+    if value is None:
+        return "—"
+    if dims.is_symbolic(value):
+        return expr_text(value, order)
+    n = int(value)
+    if units == "exact":
+        return f"{n:,}"
+    if units == "sci":
+        return f"{n:.2e}" if abs(n) >= 1000 else str(n)
+    if units == "si":
+        prefix = next((p for p in ("T", "G", "M", "K") if abs(n) >= _PREFIX[p]), "")
+        if not prefix:
+            return str(n)
+    else:
+        prefix = units
+    return _fixed(Fraction(n, _PREFIX[prefix])) + prefix
+
+
+def _fixed(x: Fraction) -> str:
+    """Two decimals, rounded half up (exact, no float)."""
+    hundredths = (x * 100 + Fraction(1, 2)) // 1 if x >= 0 else -((-x * 100 + Fraction(1, 2)) // 1)
+    sign = "-" if hundredths < 0 else ""
+    h = abs(int(hundredths))
+    return f"{sign}{h // 100}.{h % 100:02d}"
+
+
+def cell(value: Any, kind: str, units: str, order) -> str:
+    if value is None:
+        return "—"
+    if kind == "shape":
+        return shape_text(value, order)
+    if kind == "rf":
+        parts = [expr_text(v, order) for v in value]
+        return parts[0] if len(set(parts)) == 1 else "×".join(parts)
+    if kind == "int":
+        return str(value)
+    return count_text(value, units, order)
+
+
+def table_rows(models: list, keys: tuple, units: str) -> list:
+    return [[m.name, *(cell(COMPARE_COLUMNS[k].get(m), COMPARE_COLUMNS[k].kind, units, m.order)
+                       for k in keys)] for m in models]
+
+
+def headers(keys: tuple) -> list:
+    return ["Model", *(COMPARE_COLUMNS[k].header for k in keys)]
+
+
+def _right(keys) -> list:
+    return [False, *(COMPARE_COLUMNS[k].kind != "shape" for k in keys)]
+
+
+def note(models: list, units: str) -> str:
+    conv = models[0].convention
+    unit = {"exact": "exact counts", "si": "decimal prefixes (K = thousand, M = million, "
+            "G = billion, T = trillion)", "sci": "scientific notation"}.get(
+        units, f"in units of {units} = {_PREFIX.get(units, 1):,}")
+    return (f"Convention: {conv.title}. {conv.macs_note}; FLOPs = {conv.flops_per_mac} × MACs; "
+            f"RF: receptive field of the last feature map (before global pooling); depth: most conv/linear "
+            f"layers on a path; {unit}.")
+
+
+# ---------------------------------------------------------------- renderers
+def render(models: list, keys: tuple, fmt: str, units: str, width: int = 100,
+           standalone: bool = False, caption: str | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(to_json(models, keys), indent=2) + "\n"
+    head, body = headers(keys), table_rows(models, keys, units)
+    right = _right(keys)
+    if fmt == "csv":
+        return csv_text(models, keys)
+    if fmt == "markdown":
+        return markdown_table(head, body, right) + "\n" + md_escape(note(models, units)) + "\n"
+    if fmt == "latex":
+        return latex_table(head, body, right, caption or "Model comparison",
+                           note(models, units), standalone)
+    return rich_table(head, body, right, width, note(models, units))
+
+
+def to_json(models: list, keys: tuple) -> dict:
+    out = []
+    for m in models:
+        row = {"name": m.name, "path": m.path}
+        for k in keys:
+            row[k] = json_value(COMPARE_COLUMNS[k].get(m), m.order)
+        out.append(row)
+    return {"convention": models[0].convention.name if models else None, "columns": list(keys),
+            "models": out}
+
+
+def csv_text(models: list, keys: tuple) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["model", "path", *keys])
+    for m in models:
+        values = []
+        for k in keys:
+            v = COMPARE_COLUMNS[k].get(m)
+            if v is None:
+                values.append("")
+            elif isinstance(v, tuple):
+                values.append("x".join(expr_text(x, m.order) for x in v))
+            else:
+                values.append(expr_text(v, m.order))
+        w.writerow([m.name, m.path, *values])
+    return buf.getvalue()
+
+
+def markdown_table(head: list, body: list, right: list) -> str:
+    lines = ["| " + " | ".join(md_escape(h) for h in head) + " |",
+             "|" + "|".join("---:" if r else ":---" for r in right) + "|"]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def latex_table(head: list, body: list, right: list, caption: str, footnote: str,
+                standalone: bool) -> str:
+    align = "".join("r" if r else "l" for r in right)
+    out = [r"\begin{table}[ht]", r"\centering", rf"\caption{{{latex_escape(caption)}}}",
+           rf"\begin{{tabular}}{{{align}}}", r"\toprule",
+           " & ".join(latex_escape(h) for h in head) + r" \\", r"\midrule"]
+    out += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in body]
+    out += [r"\bottomrule", r"\end{tabular}", "",
+            rf"\smallskip\parbox{{\linewidth}}{{\footnotesize {latex_escape(footnote)}}}",
+            r"\end{table}"]
+    if standalone:
+        out = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\begin{document}", *out, r"\end{document}"]
+    else:
+        out.insert(0, r"% requires \usepackage{booktabs}")
+    return "\n".join(out) + "\n"
+
+
+def rich_table(head: list, body: list, right: list, width: int, footnote: str,
+               title: str | None = None) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=title,
+              title_justify="left")
+    for h, r in zip(head, right):
+        t.add_column(h, justify="right" if r else "left", overflow="fold")
+    from rich.text import Text
+
+    for row in body:
+        t.add_row(*(Text(c) for c in row))  # Text: '[k0, 56, 56]' is not markup
+    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
+                      emoji=False, soft_wrap=False)
+    console.print(t)
+    console.print(footnote, markup=False, highlight=False)
+    return console.file.getvalue()
+
+
+# ---------------------------------------------------------------- per layer, side by side
+PER_LAYER = (("layer", "Layer", "text"), ("shape", "Output shape", "shape"),
+             ("params", "Params", "count"), ("macs", "MACs", "count"))
+
+
+def per_layer(a: Model, b: Model, fmt: str, units: str, max_depth: int | None,
+              width: int = 120, standalone: bool = False) -> str:
+    """Two models' rows side by side (aligned by position), with their totals last."""
+
+    def rows(m: Model) -> list:
+        out = []
+        for r in m.analysis.records:
+            if max_depth is not None and r.depth > max_depth:
+                continue
+            out.append(["  " * r.depth + r.local, shape_text(r.output_shape, m.order),
+                        count_text(m.convention.params(r.params, r.buffers), units, m.order),
+                        count_text(r.macs, units, m.order)])
+        t = m.analysis.total
+        out.append(["total", shape_text(t.output_shape, m.order),
+                    count_text(m.convention.params(t.params, t.buffers), units, m.order),
+                    count_text(t.macs, units, m.order)])
+        return out
+
+    ra, rb = rows(a), rows(b)
+    total_a, total_b = ra.pop(), rb.pop()
+    blank = [""] * len(PER_LAYER)
+    body = [x + y for x, y in zip_longest(ra, rb, fillvalue=blank)] + [total_a + total_b]
+    head = [f"{a.name}: {h}" if i == 0 else h for i, (_, h, _) in enumerate(PER_LAYER)] + \
+           [f"{b.name}: {h}" if i == 0 else h for i, (_, h, _) in enumerate(PER_LAYER)]
+    right = [kind == "count" for _, _, kind in PER_LAYER] * 2
+    if fmt == "json":
+        keys = [k for k, _, _ in PER_LAYER]
+        return json.dumps({"models": [a.name, b.name], "rows": [
+            {"a": dict(zip(keys, x)) if x != blank else None,
+             "b": dict(zip(keys, y)) if y != blank else None}
+            for x, y in zip_longest(ra + [total_a], rb + [total_b], fillvalue=blank)]},
+            indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([head, *body])
+        return buf.getvalue()
+    if fmt == "markdown":
+        return markdown_table(head, body, right) + "\n" + md_escape(note([a, b], units)) + "\n"
+    if fmt == "latex":
+        return latex_table(head, body, right, f"{a.name} and {b.name}, layer by layer",
+                           note([a, b], units), standalone)
+    return rich_table(head, body, right, width, note([a, b], units))
