@@ -9,29 +9,34 @@ import pytest
 from conftest import SPECS
 from helpers import analyse_file
 
-# spec file -> (reference model's name in torch_reference_models, its keyword arguments)
+# (spec file, symbol overrides) -> (reference model in torch_reference_models, its arguments)
 TORCH_REFERENCES = {
-    "lenet5.yaml": ("LeNet5", {}),
-    "alexnet-paper.yaml": ("AlexNetPaper", {}),
-    "resnet110-cifar.yaml": ("ResNetCifar", {"n": 18}),
-    "preact-resnet164-cifar.yaml": ("PreActResNetCifar", {"n": 18}),
-    "densenet-bc-100-12-cifar.yaml": ("DenseNetBCCifar", {"n": 16, "k": 12}),
-    "mobilenet_v1.yaml": ("MobileNetV1", {}),
+    ("lenet5.yaml", ()): ("LeNet5", {}),
+    ("alexnet-paper.yaml", ()): ("AlexNetPaper", {}),
+    ("resnet110-cifar.yaml", ()): ("ResNetCifar", {"n": 18}),
+    ("preact-resnet164-cifar.yaml", ()): ("PreActResNetCifar", {"n": 18}),
+    ("densenet-bc-100-12-cifar.yaml", ()): ("DenseNetBCCifar", {"n": 16, "k": 12}),
+    ("mobilenet_v1.yaml", ()): ("MobileNetV1", {}),
+    ("googlenet-paper.yaml", ()): ("GoogLeNetPaper", {}),
+    ("googlenet-paper.yaml", (("aux", 1),)): ("GoogLeNetPaper", {"aux": True}),
 }
 
 
 @pytest.fixture(scope="module")
 def analyses():
-    return {name: analyse_file(SPECS / name) for name in TORCH_REFERENCES}
+    return {spec: analyse_file(SPECS / spec) for spec, overrides in TORCH_REFERENCES
+            if not overrides}
 
 
-@pytest.mark.parametrize("spec", sorted(TORCH_REFERENCES))
-def test_matches_hand_written_torch_model(spec, analyses):
+@pytest.mark.parametrize("spec, overrides", sorted(TORCH_REFERENCES),
+                         ids=lambda v: str(v) if isinstance(v, str) else
+                         ",".join(f"{k}={x}" for k, x in v) or "default")
+def test_matches_hand_written_torch_model(spec, overrides):
     pytest.importorskip("torch")
     import torch_reference_models as ref
 
-    a = analyses[spec]
-    cls_name, kwargs = TORCH_REFERENCES[spec]
+    a = analyse_file(SPECS / spec, **dict(overrides))
+    cls_name, kwargs = TORCH_REFERENCES[spec, overrides]
     params, shape, macs = ref.measure(lambda: getattr(ref, cls_name)(**kwargs),
                                       a.graph.input_shape)
     assert a.total.params == params
@@ -214,3 +219,51 @@ def test_mobilenet_v1_table2_shares(analyses):
     # Conv 3x3: 10,838,016 of 568,740,352 = 1.91% of mult-adds, printed "1.19" (digits
     # transposed: the shares must sum to 100, and 100 − 94.86 − 3.06 − 0.18 = 1.90).
     assert share["3x3"] == (1.91, 0.02)
+
+
+# ----------------------------------------------------------------------------- GoogLeNet
+# Table 1 of Szegedy et al. 2014: "ops" (millions of multiply-adds) per row.
+GOOGLENET_OPS = {"conv2": 360, "inception3a": 128, "inception3b": 304, "inception4a": 73,
+                 "inception4b": 88, "inception4c": 100, "inception4d": 119,
+                 "inception4e": 170, "inception5b": 71, "fc": 1}
+
+
+def _weights(a, name):
+    """Parameters of a record without the biases (Table 1 counts weights only)."""
+    r = a.record(name)
+    members = [x for x in a.layers if x.name == name or x.name.startswith(name + ".")]
+    return r.params - sum(x.output_shape[0] for x in members if x.type in ("conv2d", "linear"))
+
+
+def test_googlenet_table1(analyses):
+    a = analyses["googlenet-paper.yaml"]
+    for name, published in GOOGLENET_OPS.items():
+        macs = a.record(name).macs + (a.record("conv2_reduce").macs if name == "conv2" else 0)
+        # the table rounds most rows and truncates some (4a: 73.61M is "73M")
+        assert published in (round(macs / 1e6), int(macs / 1e6)), name
+    # The rows whose params match: conv stage 112K, 3a 159K, linear 1000K (K = 1024).
+    # conv stage 64·64 + 64·192·9 = 114,688 = 112·1024; 3a 163,328 = 159.5 K; fc 1,024,000.
+    assert _weights(a, "conv2_reduce") + _weights(a, "conv2") == 112 * 1024
+    assert int(_weights(a, "inception3a") / 1024) == 159
+    assert _weights(a, "fc") / 1024 == 1000
+    # Two rows disagree with the table's own widths (see the spec's header): the first
+    # convolution 7·7·3·64 = 9,408 weights, 118,013,952 MACs (table: 2.7K, 34M) and 5a
+    # 1,042,432 weights · 49 positions = 51,079,168 MACs (table: 54M).
+    assert (_weights(a, "conv1"), a.record("conv1").macs) == (9_408, 118_013_952)
+    assert a.record("inception5a").macs == 51_079_168
+    # Output sizes of Table 1 (ceil-mode pools): 56, 28, 14, 7.
+    assert a.record("pool1").output_shape == (64, 56, 56)
+    assert a.record("inception3b").output_shape == (480, 28, 28)
+    assert a.record("inception4e").output_shape == (832, 14, 14)
+    assert a.record("inception5b").output_shape == (1024, 7, 7)
+    assert _rf(a, "inception5b") == [715, 715]
+
+
+def test_googlenet_auxiliary_classifiers():
+    # Section 5: two auxiliary heads (conv 1x1 128, fc 1024, fc 1000) on 4a (512 maps) and
+    # 4d (528): (512·128 + 128) + (2048·1024 + 1024) + (1024·1000 + 1000) = 3,188,840 and
+    # (528·128 + 128) + 2,098,176 + 1,025,000 = 3,190,888.
+    with_aux = analyse_file(SPECS / "googlenet-paper.yaml", aux=1)
+    assert with_aux.record("aux1").params == 3_188_840
+    assert with_aux.record("aux2").params == 3_190_888
+    assert with_aux.total.params == 6_998_552 + 3_188_840 + 3_190_888

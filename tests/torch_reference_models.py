@@ -22,6 +22,8 @@ def measure(make_model, input_shape) -> tuple[int, tuple, int]:
     params = sum(p.numel() for p in model.parameters())
     with FlopCounterMode(display=False) as counter:
         y = model.eval()(x)
+    if isinstance(y, tuple):  # main output first, then side outputs (auxiliary classifiers)
+        y = y[0]
     flops = counter.get_total_flops()
     assert flops % 2 == 0
     return params, tuple(y.shape[1:]), flops // 2
@@ -256,3 +258,78 @@ class MobileNetV1(nn.Module):
 
     def forward(self, x):
         return self.fc(self.features(x).mean((2, 3)))
+
+
+# ----------------------------------------------------------------------------- GoogLeNet
+GOOGLENET_TABLE1 = {  # #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj
+    "3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64), "4b": (160, 112, 224, 24, 64, 64),
+    "4c": (128, 128, 256, 24, 64, 64), "4d": (112, 144, 288, 32, 64, 64),
+    "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128), "5b": (384, 192, 384, 48, 128, 128),
+}
+
+
+class InceptionV1(nn.Module):
+    """Szegedy et al. 2014 Fig. 2(b): four branches, ReLU after every convolution, no BN."""
+
+    def __init__(self, cin, c1, c3r, c3, c5r, c5, pp):
+        super().__init__()
+        self.b1 = nn.Conv2d(cin, c1, 1)
+        self.b3 = nn.ModuleList([nn.Conv2d(cin, c3r, 1), nn.Conv2d(c3r, c3, 3, padding=1)])
+        self.b5 = nn.ModuleList([nn.Conv2d(cin, c5r, 1), nn.Conv2d(c5r, c5, 5, padding=2)])
+        self.proj = nn.Conv2d(cin, pp, 1)
+        self.width = c1 + c3 + c5 + pp
+
+    def forward(self, x):
+        y3 = F.relu(self.b3[1](F.relu(self.b3[0](x))))
+        y5 = F.relu(self.b5[1](F.relu(self.b5[0](x))))
+        yp = F.relu(self.proj(F.max_pool2d(x, 3, 1, 1)))
+        return torch.cat([F.relu(self.b1(x)), y3, y5, yp], dim=1)
+
+
+class AuxiliaryClassifier(nn.Module):
+    """Section 5: avg pool 5x5/3, conv 1x1 128, fc 1024, dropout 0.7, fc 1000."""
+
+    def __init__(self, cin, classes=1000):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, 128, 1)
+        self.fc1, self.fc2 = nn.Linear(128 * 4 * 4, 1024), nn.Linear(1024, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv(F.avg_pool2d(x, 5, 3))).flatten(1)
+        return self.fc2(F.dropout(F.relu(self.fc1(x)), 0.7, self.training))
+
+
+class GoogLeNetPaper(nn.Module):
+    """Table 1 of Szegedy et al. 2014, ceil-mode pools, LRN as in Fig. 3; the auxiliary
+    classifiers only when ``aux`` (forward then returns the main and both auxiliary logits)."""
+
+    def __init__(self, aux: bool = False, classes: int = 1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3)
+        self.conv2_reduce = nn.Conv2d(64, 64, 1)
+        self.conv2 = nn.Conv2d(64, 192, 3, padding=1)
+        self.lrn = nn.LocalResponseNorm(5, 1e-4, 0.75)
+        cin, self.modules_ = 192, nn.ModuleDict()
+        for name, widths in GOOGLENET_TABLE1.items():
+            self.modules_[name] = InceptionV1(cin, *widths)
+            cin = self.modules_[name].width
+        self.aux = nn.ModuleList([AuxiliaryClassifier(512), AuxiliaryClassifier(528)]) \
+            if aux else None
+        self.fc = nn.Linear(1024, classes)
+
+    def forward(self, x):
+        pool = lambda t: F.max_pool2d(t, 3, 2, ceil_mode=True)  # noqa: E731
+        x = self.lrn(pool(F.relu(self.conv1(x))))
+        x = pool(self.lrn(F.relu(self.conv2(F.relu(self.conv2_reduce(x))))))
+        side = []
+        for name, module in self.modules_.items():
+            if name in ("4a", "5a"):
+                x = pool(x)
+            x = module(x)
+            if self.aux is not None and name in ("4a", "4d"):
+                side.append(self.aux[len(side)](x))
+        x = F.dropout(F.avg_pool2d(x, 7, 1).flatten(1), 0.4, self.training)
+        logits = self.fc(x)
+        return (logits, *side) if side else logits
