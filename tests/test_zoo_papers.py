@@ -19,6 +19,7 @@ TORCH_REFERENCES = {
     ("mobilenet_v1.yaml", ()): ("MobileNetV1", {}),
     ("googlenet-paper.yaml", ()): ("GoogLeNetPaper", {}),
     ("googlenet-paper.yaml", (("aux", 1),)): ("GoogLeNetPaper", {"aux": True}),
+    ("unet.yaml", ()): ("UNet", {}),
 }
 
 
@@ -267,3 +268,18 @@ def test_googlenet_auxiliary_classifiers():
     assert with_aux.record("aux1").params == 3_188_840
     assert with_aux.record("aux2").params == 3_190_888
     assert with_aux.total.params == 6_998_552 + 3_188_840 + 3_190_888
+
+
+# ----------------------------------------------------------------------------- U-Net
+def test_unet_fig1(analyses):
+    a = analyses["unet.yaml"]
+    # Fig. 1: 572 x 572 input tile, 388 x 388 output with 2 classes; the bottom is 28 x 28.
+    assert a.total.output_shape == (2, 388, 388)
+    assert a.record("enc5").output_shape == (1024, 28, 28)
+    for name, size in {"skip4": 56, "skip3": 104, "skip2": 200, "skip1": 392}.items():
+        assert a.record(name).output_shape[1:] == (size, size), name
+    # "In total the network has 23 convolutional layers."
+    assert sum(r.type in ("conv2d", "convtranspose2d") for r in a.layers) == 23
+    # The commonly quoted ~31M (the paper gives no count): 31,030,658 with biases.
+    assert round(a.total.params / 1e6) == 31
+    assert _rf(a, "enc5") == [140, 140]  # 5 → 6 → 14 → 16 → 32 → 36 → 68 → 76 → 140

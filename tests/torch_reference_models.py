@@ -333,3 +333,41 @@ class GoogLeNetPaper(nn.Module):
         x = F.dropout(F.avg_pool2d(x, 7, 1).flatten(1), 0.4, self.training)
         logits = self.fc(x)
         return (logits, *side) if side else logits
+
+
+# ----------------------------------------------------------------------------- U-Net
+def _double_conv(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3), nn.ReLU(), nn.Conv2d(cout, cout, 3), nn.ReLU())
+
+
+def _centre_crop(x, like):
+    dh, dw = (x.shape[2] - like.shape[2]) // 2, (x.shape[3] - like.shape[3]) // 2
+    return x[:, :, dh:dh + like.shape[2], dw:dw + like.shape[3]]
+
+
+class UNet(nn.Module):
+    """Ronneberger et al. 2015 Fig. 1: valid 3x3 convolutions, crop-and-concatenate skips."""
+
+    def __init__(self, cin: int = 1, classes: int = 2, widths=(64, 128, 256, 512, 1024)):
+        super().__init__()
+        self.down = nn.ModuleList()
+        for w in widths:
+            self.down.append(_double_conv(cin, w))
+            cin = w
+        self.up, self.dec = nn.ModuleList(), nn.ModuleList()
+        for w in reversed(widths[:-1]):
+            self.up.append(nn.ConvTranspose2d(cin, w, 2, stride=2))
+            self.dec.append(_double_conv(2 * w, w))
+            cin = w
+        self.head = nn.Conv2d(cin, classes, 1)
+
+    def forward(self, x):
+        skips = []
+        for i, level in enumerate(self.down):
+            x = level(x if i == 0 else F.max_pool2d(x, 2))
+            skips.append(x)
+        x = F.dropout(skips.pop(), 0.5, self.training)
+        for up, dec in zip(self.up, self.dec):
+            u = up(x)
+            x = dec(torch.cat([_centre_crop(skips.pop(), u), u], dim=1))
+        return self.head(x)
