@@ -1,0 +1,131 @@
+"""explain: formula, formula with numbers, value — and the written-out arithmetic agrees
+with the rules on every example spec (so the formula registry cannot drift)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archcalc.layers import REGISTRY
+from archcalc.report import explain as ex
+from conftest import EXAMPLES, ROOT
+from helpers import analyse_file
+
+VGG = EXAMPLES / "vgg16.yaml"
+FIXTURES = sorted(EXAMPLES.glob("*.yaml")) + \
+    sorted((ROOT / "tests" / "fixtures" / "profiles").glob("*.yaml")) + \
+    [ROOT / "tests" / "fixtures" / "sheets" / "resnet18.yaml"]
+
+
+def text(explanations) -> str:
+    return ex.render(explanations, "table")
+
+
+def test_issue_example_conv3_1_params():
+    a = analyse_file(VGG)
+    out = text(ex.explain(a, "stage3.conv2d_1", "params"))
+    # VGG16 conv3_1: 3×3 kernel, 128 → 256 channels, bias
+    assert "params(stage3.conv2d_1) = (k_h·k_w·C_in/groups + 1)·C_out = (3·3·128 + 1)·256 " \
+           "= 295,168" in out
+
+
+def test_macs_and_flops_of_a_layer():
+    a = analyse_file(VGG)
+    out = text(ex.explain(a, "stage3.conv2d_1", "flops"))
+    # 56·56 positions · 256 outputs · 3·3·128 = 924,844,032 MACs
+    assert "= 56·56·256·3·3·128 = 924,844,032" in out
+    assert "flops(stage3.conv2d_1) = 2·MACs = 2·924,844,032 = 1,849,688,064" in out
+
+
+def test_block_and_total_are_sums_of_parts():
+    a = analyse_file(VGG)
+    out = text(ex.explain(a, "stage1", "params"))
+    # conv1_1 (3·3·3+1)·64 = 1,792; conv1_2 (3·3·64+1)·64 = 36,928
+    assert "params(stage1) = params(stage1.conv2d_1) + params(stage1.conv2d_2) = " \
+           "1,792 + 36,928 = 38,720" in out
+    total = text(ex.explain(a, None, "params"))
+    # the top level also has flatten, two relu and two dropout layers: 5 parts of 0
+    assert total.rstrip().endswith("= 138,357,544   (5 other parts count 0)")
+
+
+def test_receptive_field_recurrence():
+    a = analyse_file(VGG)
+    lines = ex.explain(a, "stage5", "rf")[0].lines
+    assert lines[0].formula == "rf(stage5.maxpool2d_1)"
+    first = next(ln for ln in lines if ln.label == "rf(stage1.conv2d_1)")
+    assert first.formula.startswith("r = r' + (k − 1)·j' = 1 + (3 − 1)·1 = 3")
+    assert lines[-1].formula.startswith("r = r' + (k − 1)·j' = 196 + (2 − 1)·16 = 212")
+    # element-wise layers are not listed
+    assert not any("relu" in ln.label for ln in lines)
+
+
+def test_no_receptive_field_names_the_cause():
+    a = analyse_file(EXAMPLES / "unet-skip.yaml")
+    line = ex.explain(a, None, "rf")[0].lines[-1]
+    assert line.value == "—" and "up1 (convtranspose2d)" in line.note
+
+
+def test_symbolic_specs_explain_in_symbols():
+    a = analyse_file(EXAMPLES / "dense-block.yaml")
+    out = text(ex.explain(a, "block1.dense_layer_2.conv2d_2", "params"))
+    # 3×3 conv from the 4k bottleneck to k channels, no bias: 36·k²
+    assert "= 3·3·(4*k)·k = 36*k**2" in out
+    shape = text(ex.explain(analyse_file(EXAMPLES / "dilated.yaml"), "dilated", "shape"))
+    assert "⌊(M + 2·0 − D·(F − 1) − 1)/1⌋ + 1 = M - D*F + D" in shape
+
+
+def test_zero_cost_layers_say_why():
+    a = analyse_file(VGG)
+    line = ex.explain(a, "stage1.relu_1", "macs")[0].lines[0]
+    assert line.value == "0" and "zero on purpose" in line.note
+    pool = ex.explain(a, "stage1.maxpool2d_1", "macs")[0].lines[0]
+    assert "zero on purpose" in pool.note
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_written_out_formulas_match_the_rules(path):
+    """Every registered formula's arithmetic equals the analysis's value, node by node."""
+    from archcalc import dims
+    from archcalc.profiles import view_of
+
+    a = analyse_file(path)
+    checked = 0
+    for node in a.graph.nodes[1:]:
+        v = view_of(a, node)
+        rec = a.layers[node.id]
+        for metric, value in (("params", rec.params), ("macs", rec.macs)):
+            fn = ex.FORMULAS.get((metric, node.type))
+            if fn is not None:
+                assert dims.simplify(fn(v).value - value) == 0, (node.name, metric)
+                checked += 1
+        fn = ex.FORMULAS.get(("shape", node.type))
+        if fn is not None:
+            got = [f.value for _, f in fn(v)]
+            assert tuple(got) == tuple(rec.output_shape[-len(got):]), node.name
+        for e in ex.explain(a, node.name):
+            assert all("written-out formula gives" not in ln.note for ln in e.lines)
+    assert checked or path.stem in ("tinynet",)
+
+
+def test_every_layer_type_states_its_cost():
+    """A layer type has a MAC formula or is zero on purpose — never a silent zero."""
+    for name, rule in REGISTRY.items():
+        if rule.cost == "macs":
+            assert ("macs", name) in ex.FORMULAS, name
+        else:
+            assert ex._zero_reason(name, "macs", rule), name
+
+
+def test_cli_explain_json_and_errors(cli):
+    code, out, _ = cli("explain", VGG, "fc6", "--metric", "params", "--format", "json")
+    assert code == 0
+    line = json.loads(out)["explanations"][0]["lines"][0]
+    # fc6: 25,088 → 4,096 with bias: (25088 + 1)·4096
+    assert line["substituted"] == "(25088 + 1)·4096" and line["value"] == "102,764,544"
+    code, _, err = cli("explain", VGG, "fc9")
+    assert code == 2 and "did you mean" in err
+    code, _, err = cli("explain", VGG, "--metric", "param")
+    assert code == 2 and "params" in err
+    code, out, _ = cli("explain", VGG, "stage1", "--format", "markdown")
+    assert code == 0 and out.startswith("**params(stage1)**")
