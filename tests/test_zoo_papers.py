@@ -20,6 +20,7 @@ TORCH_REFERENCES = {
     ("googlenet-paper.yaml", ()): ("GoogLeNetPaper", {}),
     ("googlenet-paper.yaml", (("aux", 1),)): ("GoogLeNetPaper", {"aux": True}),
     ("unet.yaml", ()): ("UNet", {}),
+    ("nin.yaml", ()): ("NiNImageNet", {}),
 }
 
 
@@ -283,3 +284,19 @@ def test_unet_fig1(analyses):
     # The commonly quoted ~31M (the paper gives no count): 31,030,658 with biases.
     assert round(a.total.params / 1e6) == 31
     assert _rf(a, "enc5") == [140, 140]  # 5 → 6 → 14 → 16 → 32 → 36 → 68 → 76 → 140
+
+
+# ----------------------------------------------------------------------------- NiN
+def test_nin_imagenet(analyses):
+    # The released ImageNet model (crop 224): maps 54 → 27 → 13 → 6 with Caffe's ceil-mode
+    # pools, 1000 class maps averaged over 6 x 6.
+    a = analyses["nin.yaml"]
+    assert a.record("block1").output_shape == (96, 54, 54)
+    assert a.record("pool1").output_shape == (96, 27, 27)  # floor mode would give 26
+    assert a.record("pool3").output_shape == (384, 6, 6)
+    assert a.total.output_shape == (1000,)
+    # No fully connected layer: (11²·3 + 1)·96 + 2·(96 + 1)·96 + (25·96 + 1)·256
+    # + 2·(256 + 1)·256 + (9·256 + 1)·384 + 2·(384 + 1)·384 + (9·384 + 1)·1024
+    # + (1024 + 1)·1024 + (1024 + 1)·1000 = 7,595,176
+    assert a.total.params == 7_595_176
+    assert _rf(a, "block4") == [195, 195]

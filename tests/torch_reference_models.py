@@ -371,3 +371,30 @@ class UNet(nn.Module):
             u = up(x)
             x = dec(torch.cat([_centre_crop(skips.pop(), u), u], dim=1))
         return self.head(x)
+
+
+# ----------------------------------------------------------------------------- NiN
+class NiNImageNet(nn.Module):
+    """Lin et al.'s released ImageNet model: four mlpconv blocks, ceil-mode pools, global
+    average pooling over the 1000 class maps."""
+
+    BLOCKS = ((96, 11, 4, 0, 96), (256, 5, 1, 2, 256), (384, 3, 1, 1, 384),
+              (1024, 3, 1, 1, 1000))
+
+    def __init__(self):
+        super().__init__()
+        self.blocks, cin = nn.ModuleList(), 3
+        for c, k, s, p, out in self.BLOCKS:
+            self.blocks.append(nn.Sequential(
+                nn.Conv2d(cin, c, k, s, p), nn.ReLU(), nn.Conv2d(c, c, 1), nn.ReLU(),
+                nn.Conv2d(c, out, 1), nn.ReLU()))
+            cin = out
+
+    def forward(self, x):
+        for i, block in enumerate(self.blocks):
+            if i:
+                x = F.max_pool2d(x, 3, 2, ceil_mode=True)
+            if i == 3:
+                x = F.dropout(x, 0.5, self.training)
+            x = block(x)
+        return F.avg_pool2d(x, 6, 1).flatten(1)
