@@ -55,7 +55,8 @@ def parse_set(items: list[str] | None) -> dict:
         try:
             value = expr.evaluate_text(text, {})
         except SpecError as e:
-            raise SpecError(f"--set {name}={text}: {e.message}") from None
+            raise SpecError(f"--set {name}={text}: {e.message} (a --set value is a number or "
+                            "a constant expression such as 2**8)") from None
         if isinstance(value, Fraction) and value.denominator == 1:
             value = int(value)
         if isinstance(value, Fraction):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..dims import divides, dmax, prod
-from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer
+from .base import Arg, Ctx, Out, Window, register_layer
 from .window import effective_kernel, paddings, sliding_out
 
 _LAYOUT = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
@@ -91,8 +91,7 @@ def conv_transpose(ctx: Ctx) -> Out:
         size = (n - 1) * si - 2 * pi + di * (ki - 1) + opi + 1
         ctx.require(
             size >= 1,
-            f"output size {size} on spatial axis {axis + 1} is not positive "
-            f"(input {fmt_shape(ctx.x)})",
+            f"output size {size} on spatial axis {axis + 1} is not positive",
         )
         out_sp.append(size)
     weights = cin * (cout // g) * prod(k)

@@ -33,6 +33,23 @@ def _quote(text: str, width: int = 60) -> str:
     return repr(text if len(text) <= width else text[:width - 3] + "...")
 
 
+_TORCH_NAMES = {  # PyTorch's argument names → the spec's short names (None: inferred)
+    "out_channels": "out", "out_features": "out", "output_size": "out", "kernel_size": "kernel",
+    "num_groups": "groups", "normalized_shape": "shape", "scale_factor": "scale",
+    "negative_slope": "slope", "upscale_factor": "factor",
+    "in_channels": None, "in_features": None, "num_features": None, "num_channels": None,
+}
+
+
+def _torch_hint(key: str, known) -> str:
+    if key not in _TORCH_NAMES:
+        return ""
+    short = _TORCH_NAMES[key]
+    if short is None:
+        return " (input sizes are inferred from the previous layer: leave it out)"
+    return f" — the spec calls it '{short}'" if short in known else ""
+
+
 def load(path: str, overrides: dict | None = None) -> Graph:
     """Load a spec file; ``overrides`` maps symbol names to values (``--set H=299``)."""
     return load_string(read_file(path), path, overrides)
@@ -264,7 +281,9 @@ class _Builder:
         if kind in self.blocks:
             return self.block(kind, args, loc, scope, current)
         choices = list(REGISTRY) + list(self.blocks) + list(STRUCTURE_KEYS)
-        raise SpecError(f"unknown layer type '{kind}'{did_you_mean(kind, choices)}", loc)
+        hint = did_you_mean(kind, choices) or did_you_mean(kind.lower(), choices)
+        raise SpecError(f"unknown layer type '{kind}'"
+                        f"{hint or ' (archcalc list-layers shows every type)'}", loc)
 
     def arg_map(self, kind: str, args: Y | None, loc: Loc) -> Y:
         if args is None or args.value is None:
@@ -313,7 +332,8 @@ class _Builder:
                 continue
             if key not in rule.args:
                 raise SpecError(f"{kind}: unknown argument '{key}'"
-                                f"{did_you_mean(key, rule.args)}", args.key_locs[key])
+                                f"{_torch_hint(key, rule.args) or did_you_mean(key, rule.args)}",
+                                args.key_locs[key])
             values[key] = self.arg(kind, key, rule.args[key], node, scope)
             if rule.args[key].kind in ("ref", "refs") and values[key] is not None:
                 refs.extend(values[key] if isinstance(values[key], tuple) else [values[key]])
@@ -341,6 +361,11 @@ class _Builder:
                 return node.value
             if isinstance(node.value, str) and node.value.lower() in ("same", "valid"):
                 raise SpecError(f"{what}: write '{node.value.lower()}' in lower case", node.loc)
+            if k == "padding" and isinstance(node.value, str) and \
+                    node.value.strip().isidentifier() and node.value.strip() not in env:
+                raise SpecError(f"{what} must be a number, a list, 'same' or 'valid', got "
+                                f"{describe(node)}"
+                                f"{did_you_mean(node.value, ['same', 'valid', *env])}", node.loc)
             passed = env.get(node.value.strip()) if isinstance(node.value, str) else None
             if isinstance(passed, tuple):  # a block parameter given a list: kernel: k, k = [1, 7]
                 return tuple(self.whole(v, node, what, spec.min) for v in passed)
@@ -414,7 +439,8 @@ class _Builder:
         if loc is not None and local in scope.names:
             _, first = scope.names[local]
             if first is not None and first != loc:
-                raise SpecError(f"duplicate name '{local}' (first defined at {first})", loc)
+                raise SpecError(f"duplicate name '{local}' (first defined at line {first.line}, "
+                                f"column {first.col})", loc)
         scope.names[local] = (target, loc)
 
     def unique(self, qualified: str, target: int) -> str:

@@ -194,8 +194,9 @@ class _Builder:
         else:
             name = str(parent.key.value)
             if name in parent.value:
-                raise SpecError(f"duplicate key '{name}' (first at line "
-                                f"{parent.key_locs[name].line})", parent.key.loc)
+                first = parent.key_locs[name]
+                raise SpecError(f"duplicate key '{name}' (first at line {first.line}, column "
+                                f"{first.col})", parent.key.loc)
             parent.value[name] = value
             parent.key_locs[name] = parent.key.loc
             parent.key = None
@@ -258,6 +259,8 @@ def read_file(path: str) -> str:
     if len(data) > limits.current().max_file_bytes:
         raise SpecError(f"file is larger than the limit {limits.current().max_file_bytes} bytes",
                         Loc(path))
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SpecError("UTF-16 text: save the file as UTF-8", Loc(path, 1, 1))
     if b"\x00" in data:
         offset = data.index(b"\x00")
         text = data[:offset].decode("utf-8", "replace")

@@ -1,0 +1,128 @@
+"""The corpus of broken and hostile specs (tests/bad_specs/, described in docs/robustness.md).
+
+Each file ends in exit code 2 and exactly one stderr line ``error: <message>``, where the
+message is the file's ``# expect:`` line (``{file}`` stands for the path; ``# args:`` adds
+command-line options), or its entry in ``index.txt`` for files that cannot hold a comment.
+Nothing reaches stdout, no traceback, and each fails fast.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+CORPUS = Path(__file__).parent / "bad_specs"
+LOCATED = re.compile(r"^\{file\}:\d+:\d+: \S")
+
+
+def _index() -> dict[str, str]:
+    out = {}
+    for line in (CORPUS / "index.txt").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, _, expect = line.partition("\t")
+            out[name] = expect
+    return out
+
+
+def _case(path: Path) -> tuple[str, list[str]]:
+    """(expected message, extra command-line arguments) of one corpus file."""
+    index = _index()
+    if path.name in index:
+        return index[path.name], []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines and lines[0].startswith("# expect: "), f"{path.name}: no '# expect:' line"
+    expect = lines[0][len("# expect: "):]
+    args = shlex.split(lines[1][len("# args: "):]) if len(lines) > 1 and \
+        lines[1].startswith("# args: ") else []
+    return expect, args
+
+
+FILES = sorted(CORPUS.glob("*.yaml"))
+
+
+def test_corpus_is_complete():
+    assert len(FILES) >= 100
+    numbers = [p.name.split("-", 1)[0] for p in FILES]
+    assert len(set(numbers)) == len(numbers), "two corpus files share a number"
+    assert set(_index()) <= {p.name for p in FILES}, "index.txt names a missing file"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_bad_spec(cli, path):
+    expect, args = _case(path)
+    started = time.perf_counter()
+    code, out, err = cli("summary", str(path), *args)
+    elapsed = time.perf_counter() - started
+    assert code == 2, err
+    assert out == ""
+    assert err == "error: " + expect.replace("{file}", str(path)) + "\n"
+    assert elapsed < 2.0, f"took {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_spec_errors_are_located(path):
+    """A problem in the file names file:line:col; only command-line mistakes may not."""
+    expect, args = _case(path)
+    if not args:
+        assert LOCATED.match(expect), expect
+
+
+@pytest.mark.parametrize("verb", ["params", "shapes", "flops", "rf", "explain", "compare"])
+def test_every_verb_reports_the_same_error(cli, verb):
+    for path in FILES[::9]:
+        expect, args = _case(path)
+        code, out, err = cli(verb, str(path), *args)
+        if verb == "compare" and args and args[0] == "--limit":
+            continue  # compare takes no --limit
+        assert code == 2, (path.name, err)
+        assert err.count("\n") == 1 and err.startswith("error: "), (path.name, err)
+        assert "Traceback" not in err
+
+
+SUBPROCESS_CASES = ["alias-bomb", "deep-flow-nesting", "expr-power-tower", "binary-garbage",
+                    "tag-python-apply-os-system", "set-violates-dilated", "repeat-nested-bomb"]
+
+
+def test_no_traceback_in_a_real_process():
+    """The installed entry point, in a fresh interpreter: one line on stderr, exit 2."""
+    paths = [next(CORPUS.glob(f"*-{name}.yaml")) for name in SUBPROCESS_CASES]
+    script = (
+        "import sys\n"
+        "from archcalc.cli import app\n"
+        "for p, *a in [l.split('\\t') for l in sys.stdin.read().splitlines()]:\n"
+        "    try:\n"
+        "        app(['summary', p, *a], standalone_mode=False)\n"
+        "    except SystemExit as e:\n"
+        "        print(e.code, file=sys.stderr)\n"
+        "    except BaseException as e:\n"
+        "        print('ESCAPED', type(e).__name__, file=sys.stderr)\n"
+    )
+    # One interpreter for all cases (start-up is the slow part); standalone_mode=False lets
+    # typer.Exit through as an exception, so print its code.
+    lines = ["\t".join([str(p), *_case(p)[1]]) for p in paths]
+    proc = subprocess.run([sys.executable, "-c", script], input="\n".join(lines),
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert "Traceback" not in proc.stderr
+    assert "ESCAPED" not in proc.stderr
+    assert proc.stdout == ""
+    for p in paths:
+        expect = "error: " + _case(p)[0].replace("{file}", str(p))
+        assert expect in proc.stderr.splitlines(), (p.name, proc.stderr)
+
+
+def test_console_script_exit_code():
+    """``python -m archcalc``: the exit code a grader's script sees, and a one-line stderr."""
+    path = next(CORPUS.glob("*-deep-flow-nesting.yaml"))
+    proc = subprocess.run([sys.executable, "-m", "archcalc", "summary", str(path)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == "error: " + _case(path)[0].replace("{file}", str(path)) + "\n"
