@@ -4,6 +4,8 @@ publish, at the precision the papers give them."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import SPECS
@@ -21,6 +23,7 @@ TORCH_REFERENCES = {
     ("googlenet-paper.yaml", (("aux", 1),)): ("GoogLeNetPaper", {"aux": True}),
     ("unet.yaml", ()): ("UNet", {}),
     ("nin.yaml", ()): ("NiNImageNet", {}),
+    ("xception.yaml", ()): ("XceptionKeras", {}),
 }
 
 
@@ -39,9 +42,10 @@ def test_matches_hand_written_torch_model(spec, overrides):
 
     a = analyse_file(SPECS / spec, **dict(overrides))
     cls_name, kwargs = TORCH_REFERENCES[spec, overrides]
-    params, shape, macs = ref.measure(lambda: getattr(ref, cls_name)(**kwargs),
-                                      a.graph.input_shape)
+    params, running, shape, macs = ref.measure(lambda: getattr(ref, cls_name)(**kwargs),
+                                               a.graph.input_shape)
     assert a.total.params == params
+    assert a.total.buffers == running
     assert a.total.output_shape == shape
     assert a.total.macs == macs
 
@@ -300,3 +304,21 @@ def test_nin_imagenet(analyses):
     # + (1024 + 1)·1024 + (1024 + 1)·1000 = 7,595,176
     assert a.total.params == 7_595_176
     assert _rf(a, "block4") == [195, 195]
+
+
+# ----------------------------------------------------------------------------- Xception
+def test_xception_keras_table(analyses, cli):
+    # Keras applications table: Xception 22,910,480 parameters; model.summary(): trainable
+    # 22,855,952, non-trainable 54,528 (BatchNorm moving mean and variance).
+    a = analyses["xception.yaml"]
+    assert (a.total.params, a.total.buffers) == (22_855_952, 54_528)
+    code, out, _ = cli("params", SPECS / "xception.yaml", "--convention", "keras",
+                       "--format", "json")
+    assert code == 0
+    total = json.loads(out)["total"]
+    assert (total["params"], total["trainable_params"], total["non_trainable"]) == \
+        (22_910_480, 22_855_952, 54_528)
+    # 'same' sizes: 299 → 149 → 147 (unpadded stem) → 74 → 37 → 19 → 10.
+    assert [a.record(n).output_shape[1] for n in ("block2", "block3", "block4", "block13")] \
+        == [74, 37, 19, 10]
+    assert _rf(a, "block14_act") == [1083, 1083]

@@ -13,20 +13,23 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 
-def measure(make_model, input_shape) -> tuple[int, tuple, int]:
-    """(parameters, output shape without batch, MACs) of one batch-1 forward pass on the meta
-    device: no memory for weights, no arithmetic, FlopCounterMode still counts (2 per MAC)."""
+def measure(make_model, input_shape) -> tuple[int, int, tuple, int]:
+    """(parameters, BatchNorm running-statistics elements, output shape without batch, MACs)
+    of one batch-1 forward pass on the meta device: no memory for weights, no arithmetic,
+    and FlopCounterMode still counts (2 FLOPs per MAC)."""
     with torch.device("meta"):
         model = make_model()
         x = torch.empty(1, *input_shape)
     params = sum(p.numel() for p in model.parameters())
+    running = sum(b.numel() for name, b in model.named_buffers()
+                  if name.endswith(("running_mean", "running_var")))
     with FlopCounterMode(display=False) as counter:
         y = model.eval()(x)
     if isinstance(y, tuple):  # main output first, then side outputs (auxiliary classifiers)
         y = y[0]
     flops = counter.get_total_flops()
     assert flops % 2 == 0
-    return params, tuple(y.shape[1:]), flops // 2
+    return params, running, tuple(y.shape[1:]), flops // 2
 
 
 # ----------------------------------------------------------------------------- LeNet-5
@@ -398,3 +401,71 @@ class NiNImageNet(nn.Module):
                 x = F.dropout(x, 0.5, self.training)
             x = block(x)
         return F.avg_pool2d(x, 6, 1).flatten(1)
+
+
+# ----------------------------------------------------------------------------- Xception
+def keras_same_max_pool(x, kernel: int = 3, stride: int = 2):
+    """Keras MaxPooling2D(padding='same'): out = ceil(n / s); the padding that needs is split
+    with the extra pixel at the bottom/right, padded with -inf."""
+    pads = []
+    for n in (x.shape[3], x.shape[2]):  # F.pad lists the last axis first
+        total = max((-(-n // stride) - 1) * stride + kernel - n, 0)
+        pads += [total // 2, total - total // 2]
+    return F.max_pool2d(F.pad(x, pads, value=float("-inf")), kernel, stride)
+
+
+class SeparableBN(nn.Sequential):
+    """Keras SeparableConv2D(c, 3, padding='same', use_bias=False) + BatchNormalization."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__(nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False),
+                         nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+
+class XceptionDown(nn.Module):
+    """Entry/exit block: [ReLU] sep c1, ReLU, sep c2, max pool 3x3/2; + conv1x1/2-BN."""
+
+    def __init__(self, cin, c1, c2, relu_first=True):
+        super().__init__()
+        self.relu_first = relu_first
+        self.sep1, self.sep2 = SeparableBN(cin, c1), SeparableBN(c1, c2)
+        self.shortcut = nn.Sequential(nn.Conv2d(cin, c2, 1, 2, bias=False), nn.BatchNorm2d(c2))
+
+    def forward(self, x):
+        y = F.relu(x) if self.relu_first else x
+        y = keras_same_max_pool(self.sep2(F.relu(self.sep1(y))))
+        return y + self.shortcut(x)
+
+
+class XceptionMiddle(nn.Module):
+    def __init__(self, c: int = 728):
+        super().__init__()
+        self.seps = nn.ModuleList(SeparableBN(c, c) for _ in range(3))
+
+    def forward(self, x):
+        y = x
+        for sep in self.seps:
+            y = sep(F.relu(y))
+        return y + x
+
+
+class XceptionKeras(nn.Module):
+    """keras.applications.Xception, layer for layer, channels first."""
+
+    def __init__(self, classes: int = 1000):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 32, 3, 2, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU())
+        self.entry = nn.Sequential(XceptionDown(64, 128, 128, relu_first=False),
+                                   XceptionDown(128, 256, 256), XceptionDown(256, 728, 728))
+        self.middle = nn.Sequential(*(XceptionMiddle() for _ in range(8)))
+        self.exit = XceptionDown(728, 728, 1024)
+        self.sep14 = nn.ModuleList([SeparableBN(1024, 1536), SeparableBN(1536, 2048)])
+        self.predictions = nn.Linear(2048, classes)
+
+    def forward(self, x):
+        x = self.exit(self.middle(self.entry(self.stem(x))))
+        for sep in self.sep14:
+            x = F.relu(sep(x))
+        return self.predictions(x.mean((2, 3)))
