@@ -13,24 +13,11 @@ import io
 import json
 from dataclasses import dataclass
 from fractions import Fraction
-from itertools import zip_longest
 from typing import Any, Callable
 
 from .. import dims
 from ..errors import SpecError, did_you_mean
-from .render import latex_escape as _escape
-from .render import md_escape
-
-_LATEX_SYMBOLS = {"<": r"\textless{}", ">": r"\textgreater{}", "∏": r"$\prod$", "≤": r"$\le$", "≥": r"$\ge$", "−": "-", "…": r"\ldots{}",
-                  "²": r"\textsuperscript{2}", "³": r"\textsuperscript{3}", "’": "'"}
-
-
-def latex_escape(text: str) -> str:
-    """LaTeX-safe text for pdflatex: special characters escaped, symbols as math."""
-    out = _escape(text)
-    for ch, rep in _LATEX_SYMBOLS.items():
-        out = out.replace(ch, rep)
-    return "".join(ch if ord(ch) < 128 else "?" for ch in out)
+from .render import latex_escape, md_escape
 from .values import expr_text, json_value, shape_text
 
 UNITS = ("exact", "si", "K", "M", "G", "T", "sci")
@@ -284,34 +271,41 @@ def per_layer(a: Model, b: Model, fmt: str, units: str, max_depth: int | None,
               width: int = 120, standalone: bool = False) -> str:
     """Two models' rows side by side (aligned by position), with their totals last."""
 
-    def rows(m: Model) -> list:
-        out = []
-        for r in m.analysis.records:
-            if max_depth is not None and r.depth > max_depth:
-                continue
-            out.append(["  " * r.depth + r.local, shape_text(r.output_shape, m.order),
-                        count_text(m.convention.params(r.params, r.buffers), units, m.order),
-                        count_text(r.macs, units, m.order)])
-        t = m.analysis.total
-        out.append(["total", shape_text(t.output_shape, m.order),
-                    count_text(m.convention.params(t.params, t.buffers), units, m.order),
-                    count_text(t.macs, units, m.order)])
-        return out
+    def records(m: Model) -> list:
+        return [r for r in m.analysis.records if max_depth is None or r.depth <= max_depth]
 
-    ra, rb = rows(a), rows(b)
-    total_a, total_b = ra.pop(), rb.pop()
-    blank = [""] * len(PER_LAYER)
-    body = [x + y for x, y in zip_longest(ra, rb, fillvalue=blank)] + [total_a + total_b]
+    ra, rb = records(a), records(b)
+    n = max(len(ra), len(rb))
+    pairs = [(ra[i] if i < len(ra) else None, rb[i] if i < len(rb) else None) for i in range(n)]
+    pairs.append((a.analysis.total, b.analysis.total))
+
+    def values(m: Model, r) -> list | None:
+        if r is None:
+            return None
+        name = "total" if r is m.analysis.total else "  " * r.depth + r.local
+        return [name, r.output_shape, m.convention.params(r.params, r.buffers), r.macs]
+
+    if fmt == "json":
+        keys = [k for k, _, _ in PER_LAYER]
+
+        def as_json(m, r):
+            v = values(m, r)
+            return None if v is None else dict(zip(keys, [v[0].strip(), *(json_value(x, m.order)
+                                                                          for x in v[1:])]))
+        return json.dumps({"models": [a.name, b.name], "rows": [
+            {"a": as_json(a, x), "b": as_json(b, y)} for x, y in pairs]}, indent=2) + "\n"
+
+    def texts(m: Model, r) -> list:
+        v = values(m, r)
+        if v is None:
+            return [""] * len(PER_LAYER)
+        return [v[0], shape_text(v[1], m.order), count_text(v[2], units, m.order),
+                count_text(v[3], units, m.order)]
+
+    body = [texts(a, x) + texts(b, y) for x, y in pairs]
     head = [f"{a.name}: {h}" if i == 0 else h for i, (_, h, _) in enumerate(PER_LAYER)] + \
            [f"{b.name}: {h}" if i == 0 else h for i, (_, h, _) in enumerate(PER_LAYER)]
     right = [kind == "count" for _, _, kind in PER_LAYER] * 2
-    if fmt == "json":
-        keys = [k for k, _, _ in PER_LAYER]
-        return json.dumps({"models": [a.name, b.name], "rows": [
-            {"a": dict(zip(keys, x)) if x != blank else None,
-             "b": dict(zip(keys, y)) if y != blank else None}
-            for x, y in zip_longest(ra + [total_a], rb + [total_b], fillvalue=blank)]},
-            indent=2) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows([head, *body])

@@ -133,9 +133,24 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "^": r"\textasciicircum{}"}
 
 
+_LATEX_SYMBOLS = {"—": "---", "×": r"$\times$", "·": r"$\cdot$", "<": r"\textless{}",
+                  ">": r"\textgreater{}", "∏": r"$\prod$", "≤": r"$\le$", "≥": r"$\ge$",
+                  "−": "-", "…": r"\ldots{}", "⌊": r"$\lfloor$", "⌋": r"$\rfloor$",
+                  "⌈": r"$\lceil$", "⌉": r"$\rceil$", "✓": "yes", "✗": "no", "’": "'"}
+
+
 def latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text).replace("—", "---").replace(
-        "×", r"$\times$").replace("·", r"$\cdot$")
+    """Text for pdflatex as is: specials escaped, known symbols as commands, accented
+    letters without their accents, anything else non-ASCII as '?' (pdflatex stops on
+    characters it has no glyph for)."""
+    out = "".join(_LATEX_SPECIAL.get(ch, _LATEX_SYMBOLS.get(ch, ch)) for ch in text)
+    return "".join(ch if ord(ch) < 128 else _ascii(ch) for ch in out)
+
+
+def _ascii(ch: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?"
 
 
 def latex(analysis, verb: str, conv: Convention, max_depth=None) -> str:

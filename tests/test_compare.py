@@ -1,0 +1,167 @@
+"""compare: one row per model, columns, units, every format; LaTeX compiles."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from archcalc.report.compare import count_text
+from conftest import EXAMPLES, ROOT, SPECS
+from latex_util import compile_latex, markdown_table_ok, needs_pdflatex
+
+RESNET18 = ROOT / "tests" / "fixtures" / "sheets" / "resnet18.yaml"
+THREE = [SPECS / "alexnet-paper.yaml", SPECS / "vgg16.yaml", SPECS / "lenet5.yaml"]
+needs_three = pytest.mark.skipif(not all(p.exists() for p in THREE),
+                                 reason="specs/alexnet-paper.yaml, vgg16.yaml, lenet5.yaml "
+                                        "not in this checkout yet")
+
+
+def compare_json(cli, *args):
+    code, out, err = cli("compare", *args, "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_rows_and_default_columns(cli):
+    data = compare_json(cli, EXAMPLES / "vgg16.yaml", RESNET18)
+    assert data["columns"] == ["input", "params", "macs", "flops", "rf", "depth"]
+    vgg, resnet = data["models"]
+    # VGG16: 138,357,544 params, 15,470,264,320 MACs (torchvision; Simonyan & Zisserman)
+    assert (vgg["params"], vgg["macs"], vgg["flops"]) == \
+        (138_357_544, 15_470_264_320, 30_940_528_640)
+    # RF of the last feature map: stage5 pool, 212; ResNet-18 layer4: 435 (before avgpool)
+    assert vgg["rf"] == [212, 212] and resnet["rf"] == [435, 435]
+    # the numbers in the names: 13 conv + 3 linear; 1 + 16 conv + 1 linear on the long path
+    assert vgg["depth"] == 16 and resnet["depth"] == 18
+    # torchvision: resnet18 11,689,512 parameters, 1.81 GFLOPS (MACs)
+    assert resnet["params"] == 11_689_512 and resnet["macs"] == 1_814_073_344
+
+
+def test_columns_option_and_symbolic_values(cli):
+    data = compare_json(cli, EXAMPLES / "dense-block.yaml", "--columns",
+                        "params,trainable,activations,output")
+    row = data["models"][0]
+    assert set(row) == {"name", "path", "params", "trainable", "activations", "output"}
+    assert row["output"] == ["k0 + 6*k", 56, 56]
+
+
+def test_bad_columns_and_units(cli):
+    code, _, err = cli("compare", RESNET18, "--columns", "params,flop")
+    assert code == 2 and "did you mean 'flops'" in err
+    code, _, err = cli("compare", RESNET18, "--units", "mega")
+    assert code == 2 and "exact" in err
+
+
+@pytest.mark.parametrize("units,text", [
+    ("exact", "138,357,544"), ("si", "138.36M"), ("K", "138357.54K"), ("G", "0.14G"),
+    ("sci", "1.38e+08"),
+])
+def test_units(units, text):
+    assert count_text(138_357_544, units) == text
+
+
+def test_si_rounds_half_up_exactly():
+    assert count_text(1_814_073_344, "si") == "1.81G"
+    assert count_text(1_815_000_000, "si") == "1.82G"
+    assert count_text(999, "si") == "999"
+
+
+def test_markdown_renders_as_a_table(cli):
+    code, out, _ = cli("compare", EXAMPLES / "vgg16.yaml", RESNET18, "--format", "markdown",
+                       "--units", "si")
+    assert code == 0
+    lines = out.splitlines()
+    table = lines[:lines.index("")]
+    assert markdown_table_ok(table) and len(table) == 4
+    assert table[2].startswith("| VGG16 | [3, 224, 224] | 138.36M | 15.47G |")
+
+
+def test_csv(cli):
+    code, out, _ = cli("compare", EXAMPLES / "vgg16.yaml", RESNET18, "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["model", "path", "input", "params", "macs", "flops", "rf", "depth"]
+    assert rows[1][3] == "138357544" and rows[2][6] == "435x435"
+
+
+def test_latex_escapes_names(cli, tmp_path):
+    spec = tmp_path / "odd.yaml"
+    spec.write_text("name: 'A_b & c 100% #1 $x$ {y} ~z^ <w>'\ninput: [1, 8, 8]\n"
+                    "layers: [conv2d: {out: 2, kernel: 3}]\n")
+    code, out, _ = cli("compare", spec, "--format", "latex")
+    assert code == 0
+    assert r"A\_b \& c 100\% \#1 \$x\$ \{y\} \textasciitilde{}z\textasciicircum{} " \
+           r"\textless{}w\textgreater{}" in out
+    for needed in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}{llrrrrr}"):
+        assert needed in out
+
+
+@needs_pdflatex
+def test_latex_with_odd_names_compiles(cli, tmp_path):
+    spec = tmp_path / "odd.yaml"
+    spec.write_text("name: 'A_b & c 100% #1 $x$ {y} ~z^ <w> \\\\'\ninput: [k, 8, 8]\n"
+                    "symbols: {k: null}\nlayers: [conv2d: {out: 2, kernel: 3}]\n")
+    code, out, _ = cli("compare", spec, RESNET18, "--format", "latex")
+    assert code == 0
+    compile_latex(tmp_path, out)
+
+
+@needs_three
+def test_issue_three_specs_latex_text(cli):
+    code, out, _ = cli("compare", *THREE, "--format", "latex")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == r"% requires \usepackage{booktabs}"
+    body = lines[lines.index(r"\midrule") + 1:lines.index(r"\bottomrule")]
+    assert len(body) == 3 and all(row.endswith(r"\\") for row in body)
+    assert body[1].split(" & ")[2:4] == ["138,357,544", "15,470,264,320"]  # VGG16
+
+
+@needs_three
+@needs_pdflatex
+@pytest.mark.parametrize("standalone", [False, True])
+def test_issue_three_specs_latex_compiles(cli, tmp_path, standalone):
+    args = ["--standalone"] if standalone else []
+    code, out, _ = cli("compare", *THREE, "--format", "latex", *args)
+    assert code == 0
+    compile_latex(tmp_path, out, standalone=standalone)
+
+
+@needs_three
+def test_issue_three_specs_markdown(cli):
+    code, out, _ = cli("compare", *THREE, "--format", "markdown")
+    table = out.splitlines()[:5]
+    assert markdown_table_ok(table)
+
+
+def test_per_layer_side_by_side(cli):
+    code, out, _ = cli("compare", EXAMPLES / "vgg16.yaml", RESNET18, "--per-layer", "--depth",
+                       "0", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)["rows"]
+    assert rows[0]["a"]["layer"] == "stage1" and rows[0]["b"]["layer"] == "conv1"
+    assert rows[-1]["a"]["layer"] == "total" and rows[-1]["b"]["layer"] == "total"
+    assert rows[-1]["a"]["params"] == 138_357_544 and rows[-1]["b"]["params"] == 11_689_512
+    # ResNet-18 has 15 top-level rows, VGG16 13: the last two rows have no VGG side
+    assert rows[-2]["a"] is None and rows[-2]["b"]["layer"] == "fc" and len(rows) == 15 + 1
+    code, out, _ = cli("compare", EXAMPLES / "vgg16.yaml", RESNET18, "--per-layer",
+                       "--format", "markdown", "--depth", "0")
+    assert markdown_table_ok(out.splitlines()[:out.splitlines().index("")])
+    code, _, err = cli("compare", RESNET18, "--per-layer")
+    assert code == 2 and "exactly two" in err
+
+
+def test_set_binds_only_declaring_specs(cli):
+    data = compare_json(cli, EXAMPLES / "dense-block.yaml", RESNET18, "--set", "k=32,k0=64",
+                        "--columns", "params")
+    # dense block with k0 = 64, k = 32: 12·64 + 24·32·64 + 78·32 + 276·32² = 335,040
+    assert data["models"][0]["params"] == 12 * 64 + 24 * 32 * 64 + 78 * 32 + 276 * 32**2
+    assert data["models"][1]["params"] == 11_689_512
+
+
+def test_convention_applies_to_compare(cli):
+    data = compare_json(cli, ROOT / "tests" / "fixtures" / "profiles" / "tinynet.yaml",
+                        "--convention", "fvcore", "--columns", "macs")
+    assert data["convention"] == "fvcore" and data["models"][0]["macs"] == 266_736
