@@ -19,6 +19,10 @@ which printed (the modules are the fixtures' networks, built by hand):
                "ptflops_pytorch": 172032, "ptflops_aten": 147456, "ptflops_params": 641,
                "thop": 258048, "thop_params": 633, "torchinfo": 245774,
                "torchinfo_params": 641}
+    resnet18  {"params": 11689512, "flopcounter": 3628146688, "fvcore": 1819065856,
+               "ptflops_pytorch": 1825313768, "ptflops_aten": 1814074344,
+               "ptflops_params": 11689512, "thop": 1824033792, "thop_params": 11689512,
+               "torchinfo": 1814083944, "torchinfo_params": 11689512}
 
 tinynet's numbers are also those of the reference notes §3.5 (s3_tools.out).
 """
@@ -34,6 +38,9 @@ from conftest import ROOT
 from helpers import analyse_file
 
 NETS = ROOT / "tests" / "fixtures" / "profiles"
+PATHS = {"tinynet": NETS / "tinynet.yaml", "resnetlet": NETS / "resnetlet.yaml",
+         "decoder": NETS / "decoder.yaml",
+         "resnet18": ROOT / "tests" / "fixtures" / "sheets" / "resnet18.yaml"}
 
 # (network, convention) -> (the tool's printed number, its params), measured as above.
 MEASURED = {
@@ -55,6 +62,12 @@ MEASURED = {
     ("decoder", "ptflops-aten"): (147_456, 641),
     ("decoder", "thop"): (258_048, 633),  # thop has no GroupNorm rule: its 8 params dropped
     ("decoder", "torchinfo"): (245_774, 641),
+    ("resnet18", "flopcounter"): (3_628_146_688, 11_689_512),
+    ("resnet18", "fvcore"): (1_819_065_856, 11_689_512),
+    ("resnet18", "ptflops"): (1_825_313_768, 11_689_512),
+    ("resnet18", "ptflops-aten"): (1_814_074_344, 11_689_512),
+    ("resnet18", "thop"): (1_824_033_792, 11_689_512),
+    ("resnet18", "torchinfo"): (1_814_083_944, 11_689_512),
 }
 
 _CACHE: dict = {}
@@ -62,7 +75,7 @@ _CACHE: dict = {}
 
 def analysis(net):
     if net not in _CACHE:
-        _CACHE[net] = analyse_file(NETS / f"{net}.yaml")
+        _CACHE[net] = analyse_file(PATHS[net])
     return _CACHE[net]
 
 
