@@ -72,6 +72,7 @@ def analyse(graph: Graph) -> Analysis:
     rfs: list = [_input_rf(graph.input_shape)]
     layers: list = [_record_for_input(graph)]
     conditions: list = []
+    seen: set = set()
     for node in graph.nodes[1:]:
         rule = REGISTRY[node.type]
         args = {k: _resolve_ref(v, rule.args[k].kind, shapes) if k in rule.args else v
@@ -89,8 +90,10 @@ def analyse(graph: Graph) -> Analysis:
         except (TypeError, ValueError, ZeroDivisionError, ArithmeticError, RecursionError) as e:
             raise SpecError(f"{node.type} '{node.local}': cannot compute with these values "
                             f"({type(e).__name__}: {e})", node.loc) from None
-        conditions.extend((c, f"{node.type} '{node.local}': {m}", node.loc)
-                          for c, m in ctx.conditions)
+        for c, m in ctx.conditions:  # once per layer (a square kernel gives H and W the same)
+            if (c, node.loc) not in seen:
+                seen.add((c, node.loc))
+                conditions.append((c, f"{node.type} '{node.local}': {m}", node.loc))
         shape = tuple(dims.simplify(d) for d in out.shape)
         shapes.append(shape)
         rf = _step_rf(out.rf, [rfs[i] for i in node.inputs], ctx.xs, shape)
