@@ -44,6 +44,104 @@ TORCHVISION_MOBILE = {
     },
 }
 
+
+# torchvision's classic CNNs, same source and meaning as TORCHVISION_MOBILE: the IMAGENET1K_V1
+# weights' meta in pytorch/vision torchvision/models/<module>.py. The eval crop is 224x224 except
+# for inception_v3 (crop_size=299). Two figures need a note, explained in the spec headers:
+# googlenet's num_params excludes its two training-only aux classifiers (dropped on loading), and
+# inception_v3's num_params includes its AuxLogits head (kept on loading) while its _ops excludes
+# it (the head never runs in eval mode).
+TORCHVISION = {
+    "alexnet": {
+        "num_params": 61_100_840, "gflops": 0.714,
+        "source": "torchvision/models/alexnet.py, AlexNet_Weights.IMAGENET1K_V1",
+    },
+    "vgg11": {
+        "num_params": 132_863_336, "gflops": 7.609,
+        "source": "torchvision/models/vgg.py, VGG11_Weights.IMAGENET1K_V1",
+    },
+    "vgg11_bn": {
+        "num_params": 132_868_840, "gflops": 7.609,
+        "source": "torchvision/models/vgg.py, VGG11_BN_Weights.IMAGENET1K_V1",
+    },
+    "vgg13": {
+        "num_params": 133_047_848, "gflops": 11.308,
+        "source": "torchvision/models/vgg.py, VGG13_Weights.IMAGENET1K_V1",
+    },
+    "vgg16": {
+        "num_params": 138_357_544, "gflops": 15.47,
+        "source": "torchvision/models/vgg.py, VGG16_Weights.IMAGENET1K_V1",
+    },
+    "vgg16_bn": {
+        "num_params": 138_365_992, "gflops": 15.47,
+        "source": "torchvision/models/vgg.py, VGG16_BN_Weights.IMAGENET1K_V1",
+    },
+    "vgg19": {
+        "num_params": 143_667_240, "gflops": 19.632,
+        "source": "torchvision/models/vgg.py, VGG19_Weights.IMAGENET1K_V1",
+    },
+    "resnet18": {
+        "num_params": 11_689_512, "gflops": 1.814,
+        "source": "torchvision/models/resnet.py, ResNet18_Weights.IMAGENET1K_V1",
+    },
+    "resnet34": {
+        "num_params": 21_797_672, "gflops": 3.664,
+        "source": "torchvision/models/resnet.py, ResNet34_Weights.IMAGENET1K_V1",
+    },
+    "resnet50": {
+        "num_params": 25_557_032, "gflops": 4.089,
+        "source": "torchvision/models/resnet.py, ResNet50_Weights.IMAGENET1K_V1",
+    },
+    "resnet101": {
+        "num_params": 44_549_160, "gflops": 7.801,
+        "source": "torchvision/models/resnet.py, ResNet101_Weights.IMAGENET1K_V1",
+    },
+    "resnet152": {
+        "num_params": 60_192_808, "gflops": 11.514,
+        "source": "torchvision/models/resnet.py, ResNet152_Weights.IMAGENET1K_V1",
+    },
+    "resnext50_32x4d": {
+        "num_params": 25_028_904, "gflops": 4.23,
+        "source": "torchvision/models/resnet.py, ResNeXt50_32X4D_Weights.IMAGENET1K_V1",
+    },
+    "wide_resnet50_2": {
+        "num_params": 68_883_240, "gflops": 11.398,
+        "source": "torchvision/models/resnet.py, Wide_ResNet50_2_Weights.IMAGENET1K_V1",
+    },
+    "googlenet": {
+        "num_params": 6_624_904, "gflops": 1.498,
+        "source": "torchvision/models/googlenet.py, GoogLeNet_Weights.IMAGENET1K_V1",
+    },
+    "inception_v3": {
+        "num_params": 27_161_264, "gflops": 5.713,
+        "source": "torchvision/models/inception.py, Inception_V3_Weights.IMAGENET1K_V1",
+    },
+    "densenet121": {
+        "num_params": 7_978_856, "gflops": 2.834,
+        "source": "torchvision/models/densenet.py, DenseNet121_Weights.IMAGENET1K_V1",
+    },
+    "densenet161": {
+        "num_params": 28_681_000, "gflops": 7.728,
+        "source": "torchvision/models/densenet.py, DenseNet161_Weights.IMAGENET1K_V1",
+    },
+    "densenet169": {
+        "num_params": 14_149_480, "gflops": 3.36,
+        "source": "torchvision/models/densenet.py, DenseNet169_Weights.IMAGENET1K_V1",
+    },
+    "densenet201": {
+        "num_params": 20_013_928, "gflops": 4.291,
+        "source": "torchvision/models/densenet.py, DenseNet201_Weights.IMAGENET1K_V1",
+    },
+    "squeezenet1_0": {
+        "num_params": 1_248_424, "gflops": 0.819,
+        "source": "torchvision/models/squeezenet.py, SqueezeNet1_0_Weights.IMAGENET1K_V1",
+    },
+    "squeezenet1_1": {
+        "num_params": 1_235_496, "gflops": 0.349,
+        "source": "torchvision/models/squeezenet.py, SqueezeNet1_1_Weights.IMAGENET1K_V1",
+    },
+}
+
 # Keras's applications table ("Parameters" column of keras.io/applications in Keras 2.x;
 # today's keras.io/api/applications rounds it to 3.5M), which is model.summary()'s total:
 # BatchNormalization moving mean and variance count as (non-trainable) parameters.
