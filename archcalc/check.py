@@ -237,6 +237,7 @@ class _Grader:
                     f"{human(self.conv.flops_per_mac * rec.macs, self.order)}")
         if metric == "macs" and number.matches(self.conv.flops_per_mac * rec.macs):
             return "matches the FLOPs (2 × MACs), not the MACs"
+        matches = []  # (convention name, note)
         for conv in conventions.CONVENTIONS.values():
             if conv.name == self.conv.name:
                 continue
@@ -245,16 +246,20 @@ class _Grader:
                 value = self.count(None, other, metric, conv)
                 if not dims.eq(value, self.count(None, rec, metric, self.conv)) is True and \
                         number.matches(value):
-                    return self.params_note(conv, kind, obj, value)
+                    matches.append((conv.name, self.params_note(conv, kind, obj, value)))
                 continue
             printed = other.macs * (conv.flops_per_mac if conv.reports == "flops" else 1)
-            if number.matches(printed):
-                return self.ops_note(conv, kind, obj, printed, metric)
             doubled = conv.flops_per_mac * other.macs
-            if conv.reports == "macs" and metric == "flops" and number.matches(doubled):
-                return (self.ops_note(conv, kind, obj, other.macs, metric) +
-                        f"; doubled to FLOPs: {human(doubled, self.order)}")
-        return ""
+            if number.matches(printed):
+                matches.append((conv.name, self.ops_note(conv, kind, obj, printed, metric)))
+            elif conv.reports == "macs" and metric == "flops" and number.matches(doubled):
+                matches.append((conv.name, self.ops_note(conv, kind, obj, other.macs, metric) +
+                                f"; doubled to FLOPs: {human(doubled, self.order)}"))
+        if not matches:
+            return ""
+        others = [name for name, _ in matches[1:]]
+        return matches[0][1] + (f" (at the precision written, also {', '.join(others)})"
+                                if others else "")
 
     def scope(self, kind, obj) -> list:
         g = self.raw.graph

@@ -191,3 +191,30 @@ def test_shape_and_rf_claims():
 
     assert claims.same_tuple((sp.floor(H / 2),), (H // 2,))
     assert not claims.same_tuple((H / 2,), (sp.floor(H / 2),))
+
+
+VGG_SPEC = ROOT / "specs" / "vgg16.yaml"
+needs_vgg = pytest.mark.skipif(not VGG_SPEC.exists(), reason="specs/vgg16.yaml not in this "
+                                                              "checkout yet")
+
+
+@needs_vgg
+def test_homework_sheets_alice_and_bob(cli):
+    code, data, _ = run_json(cli, SHEETS / "alice.yaml", SHEETS / "bob.yaml")
+    assert code == 1
+    alice, bob = data["sheets"]
+    assert alice["score"] == "6/6"
+    assert [r["correct"] for r in bob["results"]] == [False, False, False, True, False, False]
+    # conv3_1 (3·3·128 + 1)·256 = 295,168; fc6 (25088 + 1)·4096 = 102,764,544; pool3 RF 44
+    assert [r["expected"] for r in bob["results"]] == [
+        295_168, [256, 56, 56], 102_764_544, 138_357_544, 30_940_528_640, [44, 44]]
+
+
+@needs_vgg
+def test_tutorial_outputs_are_real():
+    from doc_blocks import blocks, run
+
+    examples = blocks(ROOT / "docs" / "tutorial-homework.md")
+    assert len(examples) >= 6
+    for cmd, expected in examples:
+        assert run(cmd)[1] == expected, cmd
