@@ -85,8 +85,9 @@ def check_sheet(path: str, overrides: dict | None = None) -> SheetResult:
                         Loc(path, 1, 1))
     for key in root.value:
         if key not in SHEET_KEYS:
-            raise SpecError(f"unknown key '{key}' in the answer sheet{did_you_mean(key, SHEET_KEYS)}"
-                            f"; expected {', '.join(SHEET_KEYS)}", root.key_locs.get(key))
+            raise SpecError(f"unknown key '{key}' in the answer sheet"
+                            f"{did_you_mean(key, SHEET_KEYS)}; expected {', '.join(SHEET_KEYS)}",
+                            root.key_locs.get(key))
     conv_node = root.value.get("convention")
     conv = conventions.get(conv_node.value) if conv_node is not None else conventions.DEFAULT
     binding = {**_set_values(root.value.get("set")), **(overrides or {})}
@@ -194,7 +195,7 @@ class _Grader:
             result = Result(index, at, metric, claimed, json_value(expected, self.order), ok,
                             text)
         else:
-            expected = self.count(self.analysis, rec, metric, self.conv)
+            expected = self.count(rec, metric, self.conv)
             number = claims.parse_number(claimed, self.symbols)
             ok = number.matches(expected)
             result = Result(index, at, metric, claimed, json_value(expected, self.order), ok,
@@ -206,7 +207,7 @@ class _Grader:
         return result
 
     @staticmethod
-    def count(analysis, rec, metric, conv):
+    def count(rec, metric, conv):
         if metric == "params":
             return conv.params(rec.params, rec.buffers)
         if metric == "trainable_params":
@@ -243,8 +244,8 @@ class _Grader:
                 continue
             other = record_of(self.applied(conv), kind, obj)
             if metric in ("params", "trainable_params"):
-                value = self.count(None, other, metric, conv)
-                if not dims.eq(value, self.count(None, rec, metric, self.conv)) is True and \
+                value = self.count(other, metric, conv)
+                if dims.eq(value, self.count(rec, metric, self.conv)) is not True and \
                         number.matches(value):
                     matches.append((conv.name, self.params_note(conv, kind, obj, value)))
                 continue
@@ -386,7 +387,8 @@ def _markdown(sheets: list) -> str:
     for s in sheets:
         out += [f"**{_md(s.name)}** (`{_md(s.path)}`, spec `{_md(s.spec)}`, convention "
                 f"{s.convention}): score {s.score}", "",
-                "| # | at | metric | claimed | correct value | |", "|---:|:---|:---|---:|---:|:---:|"]
+                "| # | at | metric | claimed | correct value | |",
+                "|---:|:---|:---|---:|---:|:---:|"]
         for r in s.results:
             out.append(f"| {r.index} | {_md(r.at)} | {r.metric} | {_md(_claimed_text(r))} | "
                        f"{_md(r.expected_text)} | {'✓' if r.correct else '✗'} |")

@@ -81,7 +81,8 @@ def test_grade_table_for_several_sheets(cli):
     grades = out[out.index("Grades"):].splitlines()
     assert grades[3].split() == ["planted", "✓", "✗", "✓", "✗", "✗", "✗", "✗", "3/8"]
     assert grades[4].split() == ["symbolic", "✓", "✓", "✗", "✓", "4/5"]
-    assert grades[5].split() == ["allright", "✓", "✓", "✓", "✓", "13/13"]  # 4 + 3 + 2 + 4 claims
+    # allright.yaml: 4 + 3 + 2 + 4 claims
+    assert grades[5].split() == ["allright", "✓", "✓", "✓", "✓", "13/13"]
     assert "✗  2. layer2.0.conv2d_1  params = 147456   → correct: 73,728" in out
 
 

@@ -148,7 +148,8 @@ def test_per_layer_side_by_side(cli):
     assert rows[-2]["a"] is None and rows[-2]["b"]["layer"] == "fc" and len(rows) == 15 + 1
     code, out, _ = cli("compare", EXAMPLES / "vgg16.yaml", RESNET18, "--per-layer",
                        "--format", "markdown", "--depth", "0")
-    assert markdown_table_ok(out.splitlines()[:out.splitlines().index("")])
+    lines = out.splitlines()
+    assert lines[0].startswith("A: VGG16") and markdown_table_ok(lines[2:lines.index("", 2)])
     code, _, err = cli("compare", RESNET18, "--per-layer")
     assert code == 2 and "exactly two" in err
 
@@ -165,3 +166,23 @@ def test_convention_applies_to_compare(cli):
     data = compare_json(cli, ROOT / "tests" / "fixtures" / "profiles" / "tinynet.yaml",
                         "--convention", "fvcore", "--columns", "macs")
     assert data["convention"] == "fvcore" and data["models"][0]["macs"] == 266_736
+
+
+@needs_three
+def test_report_tutorial_outputs_are_real():
+    from doc_blocks import blocks, run
+
+    examples = blocks(ROOT / "docs" / "tutorial-report.md")
+    assert len(examples) >= 5
+    for cmd, expected in examples:
+        assert run(cmd)[1] == expected, cmd
+
+
+@needs_three
+@needs_pdflatex
+def test_report_tutorial_latex_compiles(tmp_path):
+    from doc_blocks import blocks
+
+    latex = next(out for cmd, out in blocks(ROOT / "docs" / "tutorial-report.md")
+                 if "--format latex" in cmd)
+    compile_latex(tmp_path, latex)

@@ -166,9 +166,9 @@ def note(models: list, units: str) -> str:
     unit = {"exact": "exact counts", "si": "decimal prefixes (K = thousand, M = million, "
             "G = billion, T = trillion)", "sci": "scientific notation"}.get(
         units, f"in units of {units} = {_PREFIX.get(units, 1):,}")
-    return (f"Convention: {conv.title}. {conv.macs_note}; FLOPs = {conv.flops_per_mac} × MACs; "
-            f"RF: receptive field of the last feature map (before global pooling); depth: most conv/linear "
-            f"layers on a path; {unit}.")
+    return (f"Convention: {conv.title}. {conv.macs_note}; "
+            "RF: receptive field of the last feature map (before global pooling); depth: most "
+            f"conv/linear layers on a path; {unit}.")
 
 
 # ---------------------------------------------------------------- renderers
@@ -235,7 +235,8 @@ def latex_table(head: list, body: list, right: list, caption: str, footnote: str
             rf"\smallskip\parbox{{\linewidth}}{{\footnotesize {latex_escape(footnote)}}}",
             r"\end{table}"]
     if standalone:
-        out = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\begin{document}", *out, r"\end{document}"]
+        out = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\begin{document}", *out,
+               r"\end{document}"]
     else:
         out.insert(0, r"% requires \usepackage{booktabs}")
     return "\n".join(out) + "\n"
@@ -246,13 +247,12 @@ def rich_table(head: list, body: list, right: list, width: int, footnote: str,
     from rich import box
     from rich.console import Console
     from rich.table import Table
-
-    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=title,
-              title_justify="left")
-    for h, r in zip(head, right):
-        t.add_column(h, justify="right" if r else "left", overflow="fold")
     from rich.text import Text
 
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+              title=None if title is None else Text(title), title_justify="left")
+    for h, r in zip(head, right):
+        t.add_column(h, justify="right" if r else "left", overflow="fold")
     for row in body:
         t.add_row(*(Text(c) for c in row))  # Text: '[k0, 56, 56]' is not markup
     console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
@@ -303,16 +303,16 @@ def per_layer(a: Model, b: Model, fmt: str, units: str, max_depth: int | None,
                 count_text(v[3], units, m.order)]
 
     body = [texts(a, x) + texts(b, y) for x, y in pairs]
-    head = [f"{a.name}: {h}" if i == 0 else h for i, (_, h, _) in enumerate(PER_LAYER)] + \
-           [f"{b.name}: {h}" if i == 0 else h for i, (_, h, _) in enumerate(PER_LAYER)]
+    head = [f"{side}: {h}" for side in "AB" for _, h, _ in PER_LAYER]
     right = [kind == "count" for _, _, kind in PER_LAYER] * 2
+    title = f"A: {a.name}; B: {b.name}"
     if fmt == "csv":
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows([head, *body])
         return buf.getvalue()
     if fmt == "markdown":
-        return markdown_table(head, body, right) + "\n" + md_escape(note([a, b], units)) + "\n"
+        return (md_escape(title) + "\n\n" + markdown_table(head, body, right) + "\n" +
+                md_escape(note([a, b], units)) + "\n")
     if fmt == "latex":
-        return latex_table(head, body, right, f"{a.name} and {b.name}, layer by layer",
-                           note([a, b], units), standalone)
-    return rich_table(head, body, right, width, note([a, b], units))
+        return latex_table(head, body, right, title, note([a, b], units), standalone)
+    return rich_table(head, body, right, width, note([a, b], units), title)

@@ -211,7 +211,8 @@ def _linear_macs(v) -> Formula:
 
 
 def _sliding_formulas(v, ceil: bool) -> list:
-    """Output size per spatial axis of a conv or pool: ⌊(n + p_l + p_r − d·(k − 1) − 1)/s⌋ + 1."""
+    """Output size per spatial axis of a conv or pool:
+    ⌊(n + p_l + p_r − d·(k − 1) − 1)/s⌋ + 1 (⌈…⌉ in ceil mode)."""
     from ..layers.window import keras_same_pads
 
     ks = _per_axis(v, "kernel")
@@ -380,16 +381,24 @@ def _cost_lines(analysis, node, metric: str, conv, order) -> list:
     value = rec.params if metric == "params" else rec.macs
     if fn is not None:
         f = fn(v)
-        note = "" if dims.eq(f.value, value) is True or _same(f.value, value) else \
-            f"the written-out formula gives {human(f.value, order)}"
+        agrees = dims.eq(f.value, value) is True or _same(f.value, value)
         shown = f"trainable_params({node.name})" if metric == "params" and \
             conv.params_include_buffers and rec.buffers else label
-        lines = [Line(shown, f.symbolic(), f.substituted(order), human(value, order), note)]
+        if agrees:
+            lines = [Line(shown, f.symbolic(), f.substituted(order), human(value, order))]
+        elif conv.tool:
+            lines = [Line(shown, "", "", human(value, order),
+                          f"{conv.name} does not count this layer's parameters (no rule for "
+                          f"{node.type}); PyTorch's {f.symbolic()} = {f.substituted(order)} = "
+                          f"{human(f.value, order)}")]
+        else:
+            lines = [Line(shown, f.symbolic(), f.substituted(order), human(value, order),
+                          f"the written-out formula gives {human(f.value, order)}")]
     else:
         rule = REGISTRY.get(node.type)
         why = _zero_reason(node.type, metric, rule)
         lines = [Line(label, "", "", human(value, order), why)]
-    if metric == "params" and rec.buffers and not dims.eq(rec.buffers, 0) is True:
+    if metric == "params" and rec.buffers and dims.eq(rec.buffers, 0) is not True:
         c = v.x[0]
         lines.append(Line(f"non_trainable({node.name})", "2·C (running mean and variance)",
                           f"2·{expr_text(c, order)}", human(rec.buffers, order),
@@ -556,12 +565,13 @@ def _rf_step(analysis, node, order) -> list:
         return [Line(label, "", "", _fmt_rf(rec.rf, order), f"{node.type}")]
     texts = []
     for a_prev, w, a in zip(prev, windows, rec.rf or ()):
+        size, jump, start = (_num(a_prev.size, order), _num(a_prev.jump, order),
+                             _num(a_prev.start, order))
         texts.append(
-            f"r = r' + (k − 1)·j' = {_num(a_prev.size, order)} + ({_num(w.kernel, order)} − 1)·"
-            f"{_num(a_prev.jump, order)} = {expr_text(a.size, order)}; "
-            f"j = j'·s = {_num(a_prev.jump, order)}·{_num(w.stride, order)} = "
-            f"{expr_text(a.jump, order)}; start = start' − p·j' = {_num(a_prev.start, order)} − "
-            f"{_num(w.pad_left, order)}·{_num(a_prev.jump, order)} = {expr_text(a.start, order)}")
+            f"r = r' + (k − 1)·j' = {size} + ({_num(w.kernel, order)} − 1)·{jump} = "
+            f"{expr_text(a.size, order)}; j = j'·s = {jump}·{_num(w.stride, order)} = "
+            f"{expr_text(a.jump, order)}; start = start' − p·j' = {start} − "
+            f"{_num(w.pad_left, order)}·{jump} = {expr_text(a.start, order)}")
     if len(set(texts)) == 1:
         return [Line(label, texts[0], "", "", f"{node.type}, k = effective kernel")]
     return [Line(f"{label} axis {i + 1}", t, "", "", node.type) for i, t in enumerate(texts)]
