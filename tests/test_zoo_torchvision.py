@@ -42,6 +42,35 @@ def test_header_cites_the_published_figures(model):
     assert f"_ops {figures['gflops']} GFLOPS" in header
 
 
+# The feature map whose receptive field each header records.
+LAST_FEATURE_MAP = {"alexnet": "pool5", "googlenet": "inception5b", "inception_v3": "Mixed_7c",
+                    "squeezenet1_0": "fire9", "squeezenet1_1": "fire9"}
+
+
+def _last_feature_map(model: str) -> str:
+    if model in LAST_FEATURE_MAP:
+        return LAST_FEATURE_MAP[model]
+    return "stage5" if model.startswith("vgg") else "norm5" if model.startswith("densenet") \
+        else "layer4"
+
+
+@pytest.mark.parametrize("model", sorted(TORCHVISION))
+def test_header_records_what_archcalc_computes(model):
+    # The header's "archcalc:" line and receptive field are archcalc's own results; they must
+    # stay true when the spec or a layer rule changes.
+    text = (SPECS / f"{model}.yaml").read_text()
+    header = " ".join(line.lstrip("#").strip()
+                      for line in text[: text.index("\nname:")].splitlines())
+    a = analyse_file(SPECS / f"{model}.yaml")
+    assert f"archcalc: {a.total.params:,} params; {a.total.macs:,} MACs" in header
+    last = _last_feature_map(model)
+    rf = a.record(last).rf
+    assert rf[0] == rf[1]
+    assert (f"feature map ({last}" in header
+            and f"{rf[0].size}x{rf[0].size} input pixels (jump {rf[0].jump}, start {rf[0].start};"
+            in header)
+
+
 def test_inception_v3_aux_head_explains_both_published_figures():
     # AuxLogits: conv 768·128 + BN 2·128, conv 128·768·5·5 + BN 2·768, fc 768·1000 + 1000
     #          = 98,304 + 256 + 2,457,600 + 1,536 + 768,000 + 1,000 = 3,326,696.
