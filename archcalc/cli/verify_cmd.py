@@ -1,0 +1,172 @@
+"""verify: the closed forms against the same network built and measured in PyTorch."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from . import common as c
+from .app import app
+
+DeviceOpt = Annotated[str, typer.Option(
+    "--device", help="auto (CUDA when available, else CPU), cuda, cpu, or meta (shapes, "
+                     "params and FLOPs without computing values: for very large inputs).")]
+SamplesOpt = Annotated[int, typer.Option(
+    "--samples", "-n", min=1, help="Random valid points at which specs with free symbols "
+                                   "are checked.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for the random points.")]
+RfOpt = Annotated[str, typer.Option(
+    "--rf", help="Receptive fields: auto (as many as fit in a minute), on (all), or off.")]
+
+_DEVICES = ("auto", "cuda", "cpu", "meta")
+
+
+@app.command("verify")
+def verify_command(spec: c.Spec, set_: c.SetOpt = None, device: DeviceOpt = "auto",
+                   samples: SamplesOpt = 5, seed: SeedOpt = 0, rf: RfOpt = "auto",
+                   fmt: c.FormatOpt = "table", width: c.WidthOpt = 120) -> None:
+    """Prove the closed forms: build the network in PyTorch and compare, layer by layer.
+
+    Checks each layer's output shape (forward hooks), parameters and buffers
+    (parameters()/buffers(), BatchNorm's num_batches_tracked not counted), FLOPs
+    (FlopCounterMode = 2 × MACs) and receptive field (the input region where the gradient
+    of the centre output unit is non-zero, on a copy with constant positive weights,
+    average pooling, no activations or normalisation). Free symbols are bound to --samples
+    random valid values (seeded) and the closed form is checked at each point.
+
+    Examples:
+
+        archcalc verify specs/vgg16.yaml
+
+        archcalc verify ../shared/spec-examples/dilated.yaml --samples 20
+
+    Exit codes: 0 every value matches, 1 a mismatch, 2 bad input or PyTorch missing.
+    """
+    code = c.guarded(_run)(spec, set_, device, samples, seed, rf, fmt, width)
+    raise typer.Exit(code)
+
+
+def _run(spec, set_, device, samples, seed, rf, fmt, width) -> int:
+    from ..errors import SpecError, did_you_mean
+    from ..verify import verify
+
+    c.check_format(fmt, ("table", "json"))
+    if device not in _DEVICES:
+        raise SpecError(f"--device {device}: choose from {', '.join(_DEVICES)}"
+                        f"{did_you_mean(device, _DEVICES)}")
+    if rf not in ("auto", "on", "off"):
+        raise SpecError(f"--rf {rf}: choose from auto, on, off")
+    result = verify(spec, c.parse_set(set_), device=device, samples=samples, seed=seed, rf=rf)
+    if fmt == "json":
+        c.emit(json.dumps(result.to_json(), indent=2) + "\n")
+    else:
+        c.emit(table(result, width))
+    return c.EXIT_OK if result.ok else c.EXIT_MISMATCH
+
+
+# ---------------------------------------------------------------- the table
+_COLUMNS = (("shape", "Output shape"), ("params", "Params"), ("buffers", "Buffers"),
+            ("flops", "FLOPs"), ("rf", "Receptive field"))
+
+
+def _text(metric: str, value) -> str:
+    from ..report.values import human
+
+    if value is None:
+        return "none"
+    if metric == "shape":
+        return "[" + ", ".join(str(d) for d in value) + "]"
+    if metric == "rf":
+        return "×".join("?" if ax is None else str(ax[1] - ax[0] + 1) for ax in value)
+    if isinstance(value, int):
+        return human(value)
+    return str(value)
+
+
+def _rf_region(value) -> str:
+    if value is None:
+        return "nothing"
+    return " × ".join("?" if ax is None else f"{ax[0]}–{ax[1]}" for ax in value)
+
+
+def _cell(check) -> str:
+    if check is None:
+        return "n/a"
+    if check.match:
+        return f"{_text(check.metric, check.expected)} ✓"
+    if check.metric == "rf":
+        return f"{_rf_region(check.expected)} ✗ torch {_rf_region(check.measured)}"
+    return f"{_text(check.metric, check.expected)} ✗ torch {_text(check.metric, check.measured)}"
+
+
+def _points(result) -> list:
+    """The checks grouped by point, each point's checks grouped by layer (in order)."""
+    points: dict = {}
+    for r in result.results:
+        key = tuple(sorted(r.symbols.items()))
+        points.setdefault(key, {}).setdefault(r.layer, {})[r.metric] = r
+    return list(points.items())
+
+
+def table(result, width: int = 120) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=width, record=True, force_terminal=False, color_system=None,
+                      file=_Null())
+    shown_buffers = any(r.metric == "buffers" and (r.expected or r.measured)
+                        for r in result.results)
+    columns = [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
+    console.print(f"{result.name}: closed form vs PyTorch ({result.device})")
+    for key, layers in _points(result):
+        title = ("at " + ", ".join(f"{k}={v}" for k, v in key)) if key else None
+        t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", show_edge=False,
+                  pad_edge=False)
+        t.add_column("Layer", no_wrap=True)
+        for _, header in columns:
+            t.add_column(header, justify="right" if header in ("Params", "Buffers") else "left",
+                         no_wrap=True)
+        for layer, checks in layers.items():
+            if "torch" in checks:
+                bad = checks["torch"]
+                t.add_row(layer, f"✗ PyTorch refused this layer: {bad.measured}",
+                          *([""] * (len(columns) - 1)))
+                continue
+            t.add_row(layer, *(_cell(checks.get(m)) for m, _ in columns))
+        console.print(t)
+    for line in _footer(result):
+        console.print(line, soft_wrap=True)
+    return console.export_text()
+
+
+def _footer(result) -> list:
+    lines = ["✓ = the closed form equals what PyTorch measured: shape from a forward hook, "
+             "params from parameters(), FLOPs from FlopCounterMode, receptive field (clipped "
+             "to the input) from the gradient of the layer's centre output unit."]
+    for n in result.notes:
+        lines.append(f"Note: {n}.")
+    for r in result.results:
+        if r.note:
+            lines.append(f"Note: {r.layer} {r.metric}: {r.note}.")
+    if result.ok:
+        lines.append(f"All {result.checked} checks match ✓")
+    else:
+        lines.append(f"{result.mismatches} of {result.checked} checks do not match ✗:")
+        for r in result.results:
+            if not r.match:
+                at = (" at " + ", ".join(f"{k}={v}" for k, v in r.symbols.items())
+                      if r.symbols else "")
+                lines.append(f"  ✗ {r.layer} {r.metric}{at}: closed form {r.expected}, "
+                             f"PyTorch {r.measured}")
+    return lines
+
+
+class _Null:
+    def write(self, _text):
+        return 0
+
+    def flush(self):
+        pass

@@ -1,0 +1,127 @@
+"""Builders for shape operations and merges (the same in the linear copy)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .modules import Lambda, Merge, Pad
+from .registry import BuildCtx, batch_dim, builds
+
+
+@builds("flatten")
+def flatten(b: BuildCtx) -> nn.Module:
+    """Spec axes have no batch axis: start/end shift by one (negative ones stay)."""
+    start, end = batch_dim(b.a["start"]), batch_dim(b.a["end"])
+    return nn.Flatten(start, end)
+
+
+@builds("reshape")
+def reshape(b: BuildCtx) -> nn.Module:
+    shape = tuple(b.a["shape"])
+    return Lambda(lambda x: x.reshape(x.shape[0], *shape), f"shape={list(shape)}")
+
+
+@builds("permute")
+def permute(b: BuildCtx) -> nn.Module:
+    order = (0, *(d + 1 for d in b.a["dims"]))
+    return Lambda(lambda x: x.permute(*order), f"dims={list(order)}")
+
+
+def _pairs(value, n: int) -> tuple:
+    """zeropad's padding: an int, one per spatial axis, or [before, after] pairs."""
+    if not isinstance(value, (list, tuple)):
+        return ((value, value),) * n
+    if all(isinstance(v, (list, tuple)) for v in value):
+        return tuple(tuple(v) for v in value)
+    if len(value) == 1:
+        return ((value[0], value[0]),) * n
+    return tuple((v, v) for v in value)
+
+
+@builds("zeropad")
+def zeropad(b: BuildCtx) -> nn.Module:
+    return Pad(_pairs(b.a["padding"], b.nd))
+
+
+@builds("padchannels")
+def padchannels(b: BuildCtx) -> nn.Module:
+    """Zero channels before and after the input's (ResNet's option-A shortcut)."""
+    before, after = b.a["before"], b.a["after"]
+
+    def pad(x):
+        spatial = (0, 0) * (x.dim() - 2)  # F.pad lists the last axis first
+        return nn.functional.pad(x, (*spatial, before, after))
+
+    return Lambda(pad, f"before={before}, after={after}")
+
+
+@builds("crop")
+def crop(b: BuildCtx) -> nn.Module:
+    """Centre crop to the referenced output's size (or ``size``): offset ⌊(n − m)/2⌋."""
+    target = tuple(b.a["like"][1:]) if b.a["like"] is not None else b.per_axis("size")
+
+    def centre(x):
+        for axis, m in enumerate(target):
+            n = x.shape[axis + 2]
+            x = x.narrow(axis + 2, (n - m) // 2, m)
+        return x
+
+    return Lambda(centre, f"size={list(target)}")
+
+
+@builds("upsample")
+def upsample(b: BuildCtx) -> nn.Module:
+    scale = b.a["scale"]
+    if isinstance(scale, (list, tuple)):
+        scale = tuple(float(v) for v in (scale * b.nd if len(scale) == 1 else scale))
+    elif scale is not None:
+        scale = float(scale)
+    size = None if b.a["size"] is None else b.per_axis("size")
+    return nn.Upsample(size=size, scale_factor=scale, mode=b.a["mode"],
+                       align_corners=b.a["align_corners"])
+
+
+@builds("pixelshuffle")
+def pixelshuffle(b: BuildCtx) -> nn.Module:
+    return nn.PixelShuffle(b.a["factor"])
+
+
+@builds("pixelunshuffle")
+def pixelunshuffle(b: BuildCtx) -> nn.Module:
+    return nn.PixelUnshuffle(b.a["factor"])
+
+
+@builds("channelshuffle")
+def channelshuffle(b: BuildCtx) -> nn.Module:
+    """ShuffleNet's shuffle: view as [g, C/g], transpose, flatten back."""
+    g = b.a["groups"]
+
+    def shuffle(x):
+        n, c = x.shape[:2]
+        return x.reshape(n, g, c // g, *x.shape[2:]).transpose(1, 2).reshape(x.shape)
+
+    return Lambda(shuffle, f"groups={g}")
+
+
+@builds("slice")
+def slice_(b: BuildCtx) -> nn.Module:
+    dim, start = batch_dim(b.a["dim"]), b.a["start"]
+    stop = b.a["stop"]
+
+    def keep(x):
+        end = x.shape[dim] if stop is None else stop
+        return x.narrow(dim, start, end - start)
+
+    return Lambda(keep, f"dim={dim}, start={start}, stop={stop}")
+
+
+@builds("add", "mul")
+def elementwise_merge(b: BuildCtx) -> nn.Module:
+    return Merge(b.type)
+
+
+@builds("concat")
+def concat(b: BuildCtx) -> nn.Module:
+    return Merge("concat", batch_dim(b.a["dim"]))
+
+

@@ -1,0 +1,65 @@
+"""One small builder per layer type, registered with ``@builds("conv2d")``.
+
+A builder gets a ``BuildCtx`` — the node's evaluated arguments and the shapes torch actually
+produced for its inputs (no batch axis) — and returns an ``nn.Module`` taking the batched
+input tensors. Two variants are built from the same code:
+
+* ``linear``: the copy used to measure receptive fields — constant positive weights, zero
+  biases, average instead of max pooling, normalisations, activations and dropout as the
+  identity — so that the gradient of one output unit is non-zero on its whole field;
+* ``narrow``: convolutions with one output channel and no groups, for a cheap receptive-field
+  copy when no layer selects channels (the spatial field does not depend on the width).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+BUILDERS: dict[str, Callable] = {}
+
+
+def builds(*names: str):
+    """Register a builder for one or more layer types; a second registration is an error."""
+
+    def wrap(fn):
+        for name in names:
+            if name in BUILDERS:
+                raise ValueError(f"torch builder for '{name}' registered twice")
+            BUILDERS[name] = fn
+        return fn
+
+    return wrap
+
+
+@dataclass
+class BuildCtx:
+    type: str
+    a: dict  # evaluated arguments; 'ref' arguments replaced by the referenced output's shape
+    xs: list  # torch's shapes of the inputs, without the batch axis
+    linear: bool = False
+    narrow: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def x(self) -> tuple:
+        return self.xs[0]
+
+    @property
+    def nd(self) -> int:
+        """Spatial axes of the main input (channels first)."""
+        return len(self.x) - 1
+
+    def per_axis(self, name: str, n: int | None = None) -> tuple:
+        n = self.nd if n is None else n
+        value = self.a[name]
+        if not isinstance(value, (list, tuple)):
+            return (value,) * n
+        if len(value) == 1:
+            return tuple(value) * n
+        return tuple(value)
+
+
+def batch_dim(dim: int) -> int:
+    """A spec axis (no batch axis; negative counts from the end) as a torch axis."""
+    return dim + 1 if dim >= 0 else dim
