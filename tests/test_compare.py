@@ -103,7 +103,7 @@ def test_latex_with_odd_names_compiles(cli, tmp_path):
     spec = tmp_path / "odd.yaml"
     spec.write_text("name: 'A_b & c 100% #1 $x$ {y} ~z^ <w> \\\\'\ninput: [k, 8, 8]\n"
                     "symbols: {k: null}\nlayers: [conv2d: {out: 2, kernel: 3}]\n")
-    code, out, _ = cli("compare", spec, RESNET18, "--format", "latex")
+    code, out, _ = cli("compare", spec, RESNET18, "--format", "latex", "--fragment")
     assert code == 0
     compile_latex(tmp_path, out)
 
@@ -113,7 +113,9 @@ def test_issue_three_specs_latex_text(cli):
     code, out, _ = cli("compare", *THREE, "--format", "latex")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == r"% requires \usepackage{booktabs}"
+    assert lines[:4] == [r"\documentclass{article}", r"\usepackage{booktabs}",
+                         r"\begin{document}", r"\begin{table}[ht]"]
+    assert lines[-1] == r"\end{document}"
     body = lines[lines.index(r"\midrule") + 1:lines.index(r"\bottomrule")]
     assert len(body) == 3 and all(row.endswith(r"\\") for row in body)
     assert body[1].split(" & ")[2:4] == ["138,357,544", "15,470,264,320"]  # VGG16
@@ -121,12 +123,19 @@ def test_issue_three_specs_latex_text(cli):
 
 @needs_three
 @needs_pdflatex
-@pytest.mark.parametrize("standalone", [False, True])
-def test_issue_three_specs_latex_compiles(cli, tmp_path, standalone):
-    args = ["--standalone"] if standalone else []
-    code, out, _ = cli("compare", *THREE, "--format", "latex", *args)
-    assert code == 0
-    compile_latex(tmp_path, out, standalone=standalone)
+def test_issue_three_specs_latex_compiles_as_is(cli, tmp_path):
+    """The issue's command, its output straight into pdflatex."""
+    code, out, _ = cli("compare", *THREE, "--format", "latex")
+    assert code == 0 and out.startswith(r"\documentclass{article}")
+    compile_latex(tmp_path, out, standalone=True)
+
+
+@needs_three
+@needs_pdflatex
+def test_issue_three_specs_latex_fragment_compiles_in_a_report(cli, tmp_path):
+    code, out, _ = cli("compare", *THREE, "--format", "latex", "--fragment")
+    assert code == 0 and r"\documentclass" not in out
+    compile_latex(tmp_path, out)
 
 
 @needs_three
@@ -185,4 +194,4 @@ def test_report_tutorial_latex_compiles(tmp_path):
 
     latex = next(out for cmd, out in blocks(ROOT / "docs" / "tutorial-report.md")
                  if "--format latex" in cmd)
-    compile_latex(tmp_path, latex)
+    compile_latex(tmp_path, latex, standalone=latex.startswith(r"\documentclass"))

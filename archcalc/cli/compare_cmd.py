@@ -20,7 +20,9 @@ UnitsOpt = Annotated[str, typer.Option(
 PerLayerOpt = Annotated[bool, typer.Option(
     "--per-layer", help="Two models side by side, row by row (use --depth to align blocks).")]
 StandaloneOpt = Annotated[bool, typer.Option(
-    "--standalone", help="LaTeX: a complete document (\\documentclass … \\end{document}).")]
+    "--standalone/--fragment",
+    help="LaTeX: a complete document that pdflatex compiles as is (default), or only the "
+         "table, to \\input from a report whose preamble loads booktabs.")]
 CaptionOpt = Annotated[Optional[str], typer.Option("--caption", help="LaTeX table caption.")]
 
 
@@ -29,7 +31,7 @@ def compare(specs: Specs, columns: ColumnsOpt = None, units: UnitsOpt = "exact",
             fmt: c.FormatOpt = "table", per_layer: PerLayerOpt = False,
             set_: c.SetOpt = None, convention: c.ConventionOpt = "pytorch",
             depth: c.DepthOpt = None, width: c.WidthOpt = 100,
-            standalone: StandaloneOpt = False, caption: CaptionOpt = None,
+            standalone: StandaloneOpt = True, caption: CaptionOpt = None,
             limit: c.LimitOpt = None) -> None:
     """Compare architectures: one row per model with the chosen columns, or (--per-layer)
     two models side by side. --set applies to every spec that has the symbol.
