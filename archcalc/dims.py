@@ -8,6 +8,7 @@ sympy only when it is handed a symbolic value. Python's ``max``, ``math.ceil`` a
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Union
 
 Dim = Union[int, Any]  # an int, or a sympy expression with integer, positive symbols
@@ -60,6 +61,8 @@ def floordiv(a: Dim, b: Dim) -> Dim:
     import sympy as sp
 
     a, b = sp.sympify(a), sp.sympify(b)
+    if b == 1 and a.is_integer:
+        return a
     if b.is_integer and b.is_positive:
         split = _split_floor(sp.expand(a), "floor")
         if split is not None:
@@ -74,6 +77,8 @@ def ceildiv(a: Dim, b: Dim) -> Dim:
     import sympy as sp
 
     a, b = sp.sympify(a), sp.sympify(b)
+    if b == 1 and a.is_integer:
+        return a
     if b.is_integer and b.is_positive:
         split = _split_floor(sp.expand(a), "ceiling")
         if split is not None:
@@ -107,6 +112,8 @@ def resolve(cond: Any) -> bool | None:
 
     if cond in (sp.true, sp.false):
         return bool(cond)
+    if _differs_between_points(cond):
+        return None  # true somewhere, false elsewhere: no simplification can decide it
     try:
         simplified = sp.simplify(cond)
     except Exception:  # sympy cannot always decide; treat as unknown
@@ -114,6 +121,36 @@ def resolve(cond: Any) -> bool | None:
     if simplified in (sp.true, sp.false):
         return bool(simplified)
     return None
+
+
+_PROBES = (1, 2, 3, 5, 8, 13, 31, 64, 100, 224, 1000, 4097)
+
+
+def _differs_between_points(cond: Any) -> bool:
+    """True when ``cond`` holds at one positive-integer point and fails at another.
+
+    Such a condition depends on its symbols, so ``resolve`` answers None without running
+    ``sympy.simplify`` (tens of milliseconds per call; ResNet merges ask hundreds of times).
+    A False here proves nothing and falls through to ``simplify``.
+    """
+    import sympy as sp
+
+    symbols = sorted(getattr(cond, "free_symbols", ()), key=str)
+    if not symbols:
+        return False
+    seen = set()
+    for i, value in enumerate(_PROBES):
+        point = {s: sp.Integer(_PROBES[(i + k) % len(_PROBES)] if k else value)
+                 for k, s in enumerate(symbols)}
+        try:
+            truth = cond.xreplace(point)
+        except Exception:  # noqa: BLE001 - a probe that cannot be evaluated says nothing
+            continue
+        if truth in (sp.true, sp.false):
+            seen.add(bool(truth))
+            if len(seen) == 2:
+                return True
+    return False
 
 
 def select(cond: Any, if_true: Dim, if_false: Dim) -> Dim:
@@ -151,10 +188,21 @@ def simplify(x: Any) -> Any:
     """A readable closed form: ints stay ints; expressions are expanded where that is shorter."""
     if not is_symbolic(x):
         return as_number(x)
+    return _simplest_form(x)
+
+
+@lru_cache(maxsize=8192)
+def _simplest_form(x: Any) -> Any:
+    """The shorter of ``x`` and its expansion (cached: a network repeats its sizes)."""
     import sympy as sp
 
-    candidates = [x, sp.expand(x)]  # factor() flips signs (-M + D*F - D); not used
-    return min(candidates, key=lambda e: (sp.count_ops(e), len(str(e))))
+    expanded = sp.expand(x)  # factor() flips signs (-M + D*F - D); not used
+    if expanded == x:
+        return x
+    ops_x, ops_e = sp.count_ops(x), sp.count_ops(expanded)
+    if ops_x != ops_e:
+        return x if ops_x < ops_e else expanded
+    return min((x, expanded), key=lambda e: len(str(e)))
 
 
 def eq(a: Any, b: Any) -> Any:

@@ -1,0 +1,193 @@
+"""The structural claims behind archcalc's speed (docs/performance.md), checked without timing:
+the numeric path imports no sympy/numpy/torch; nested floors collapse exactly; the fast
+``resolve`` agrees with ``sympy.simplify``; graphs grow linearly with the spec."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import pytest
+import sympy as sp
+
+from archcalc import dims
+from archcalc.layers.window import pool_out_ceil, sliding_out
+from conftest import EXAMPLES, ROOT, SPECS
+from helpers import analyse_file, analyse_text, sym
+
+HEAVY = ("sympy", "numpy", "torch", "matplotlib")
+
+_PROBE = """
+import sys
+sys.argv = ["archcalc", *sys.argv[1:]]
+from archcalc.cli import main
+try:
+    main()
+except SystemExit as e:
+    code = e.code
+else:
+    code = 0
+heavy = [m for m in {heavy!r} if m in sys.modules]
+print("EXIT", code, "HEAVY", ",".join(heavy) or "-", file=sys.stderr)
+"""
+
+
+def _vgg16() -> str:
+    path = SPECS / "vgg16.yaml"
+    return str(path if path.exists() else EXAMPLES / "vgg16.yaml")
+
+
+@pytest.mark.parametrize("args", [
+    ["params", "{vgg}"],
+    ["summary", "{vgg}", "--format", "json"],
+    ["rf", "{vgg}", "--format", "csv"],
+])
+def test_numeric_path_imports_no_heavy_module(args):
+    """A spec with numbers only is analysed and printed with ints: sympy, numpy and torch are
+    never imported (lazy imports), which is what keeps a cold run fast."""
+    argv = [a.format(vgg=_vgg16()) for a in args]
+    proc = subprocess.run([sys.executable, "-c", _PROBE.format(heavy=HEAVY), *argv],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "fc8" in proc.stdout  # the whole report was printed
+    assert "EXIT 0 HEAVY -" in proc.stderr, proc.stderr
+
+
+def test_symbolic_spec_does_import_sympy():
+    """The probe above can fail: a free symbol does pull in sympy."""
+    proc = subprocess.run([sys.executable, "-c", _PROBE.format(heavy=HEAVY), "shapes",
+                           str(EXAMPLES / "dilated.yaml")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "HEAVY sympy" in proc.stderr, proc.stderr
+
+
+# ------------------------------------------------------------------ nested floors
+H = sym("H")
+POINTS = [sp.Integer(h) for h in range(1, 300)]
+
+
+def _same_everywhere(simplified, reference):
+    """Equal at H = 1 … 299, evaluated exactly by sympy."""
+    for h in POINTS:
+        assert simplified.xreplace({H: h}) == reference.xreplace({H: h}), (h, simplified)
+
+
+def _floors(e) -> int:
+    return sum(1 for a in sp.preorder_traversal(e) if isinstance(a, (sp.floor, sp.ceiling)))
+
+
+def test_floor_of_floor_collapses_exactly():
+    # floor((floor((H - 1)/2) + 1 - 1)/2): conv k3 s2 p1 then a second stride-2 step
+    nested = sp.floor((sp.floor((H - 1) / 2) + 1 - 1) / 2)
+    collapsed = dims.floordiv(dims.floordiv(H - 1, 2) + 1 - 1, 2)
+    assert _floors(collapsed) == 1 and _floors(nested) == 2
+    assert collapsed == sp.floor((H - 1) / 4)  # floor(floor(x/a)/b) = floor(x/(a·b))
+    _same_everywhere(collapsed, nested)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_floor_and_ceiling_chains_collapse_exactly(seed):
+    """floor((floor(X) + m)/b) = floor((X + m)/b) for integer m and b ≥ 1 (likewise
+    ceilings): random three-step chains against the nested form, at 299 points."""
+    rng = random.Random(seed)
+    for _ in range(5):
+        kind = rng.choice(("floor", "ceil"))
+        step = dims.floordiv if kind == "floor" else dims.ceildiv
+        func = sp.floor if kind == "floor" else sp.ceiling
+        fast, ref = H, H
+        for _ in range(3):
+            m, b, c = rng.randint(-7, 7), rng.randint(1, 5), rng.randint(0, 2)
+            fast = step(fast + m, b) + c
+            ref = func(sp.Rational(1, b) * (ref + m)) + c
+        assert _floors(fast) == 1, fast
+        _same_everywhere(fast, ref)
+
+
+def _chain(layers):
+    """(k, s, p) sliding windows applied to H by the project's formula, and the same
+    arithmetic written as plain nested floors."""
+    fast, ref = H, H
+    for k, s, p in layers:
+        fast = sliding_out(fast, p, p, k, s)
+        ref = sp.floor(sp.Rational(1, s) * (ref + 2 * p - k)) + 1
+    return fast, ref
+
+
+@pytest.mark.parametrize("layers", [
+    [(7, 2, 3), (3, 2, 1)],                                # ResNet stem: conv, maxpool
+    [(7, 2, 3), (3, 2, 1), (3, 2, 1), (3, 2, 1), (3, 2, 1)],  # down to layer4 (stride 32)
+    [(3, 2, 1), (3, 3, 0), (5, 2, 2), (2, 2, 0)],          # mixed strides 2, 3
+    [(11, 4, 2), (3, 2, 0), (5, 1, 2), (3, 2, 0)],         # AlexNet's first stages
+])
+def test_strided_chains_collapse_to_one_floor(layers):
+    fast, ref = _chain(layers)
+    assert _floors(fast) == 1, fast
+    _same_everywhere(fast, ref)
+
+
+def test_resnet_output_size_is_one_floor_per_axis():
+    """ResNet-50 with a free input: every spatial size prints as one floor, a line long."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from generate import free_input
+
+    spec = SPECS / "resnet50.yaml"
+    if not spec.exists():
+        pytest.skip("specs/resnet50.yaml not present")
+    from helpers import analyse_text as at
+
+    a = at(free_input(spec.read_text()))
+    h_out = a.record("layer4").output_shape[1]
+    assert _floors(h_out) == 1 and len(str(h_out)) < 40, h_out
+    nested = H
+    for k, s, p in [(7, 2, 3), (3, 2, 1), (3, 2, 1), (3, 2, 1), (3, 2, 1)]:
+        nested = sp.floor(sp.Rational(1, s) * (nested + 2 * p - k)) + 1
+    _same_everywhere(h_out, nested)
+
+
+def test_ceil_mode_pool_stays_exact_though_nested():
+    """A ceil-mode pool gives a Piecewise with a ceiling inside: not collapsed into one
+    floor (mixed floor/ceiling), but still exact against PyTorch's rule written plainly."""
+    n = sliding_out(H, 0, 0, 5, 2)
+    out = pool_out_ceil(n, 0, 3, 2)
+    for h in range(5, 400):
+        m = (h - 5) // 2 + 1
+        o = -(-(m - 3) // 2) + 1
+        if (o - 1) * 2 >= m:
+            o -= 1
+        assert out.xreplace({H: h}) == o, h
+
+
+# ------------------------------------------------------------------ resolve
+def test_resolve_fast_path_agrees_with_simplify(monkeypatch):
+    W = sym("W")
+    conds = [
+        sp.Eq(sp.floor((H - 1) / 32) + 1, 1),       # depends on H: None
+        sp.Ge(H - 3, 0),                            # depends on H: None
+        sp.Eq(sp.floor((H - 1) / 2) + 1 - sp.floor((H + 1) / 2), 0),  # always true
+        sp.Ge(H + W, 2),                            # always true for positive sizes
+        sp.Eq(H, -1),                               # never
+    ]
+    expected = [dims.resolve(c) for c in conds]
+    assert expected[:2] == [None, None] and expected[4] is False
+    # Conditions that hold at some points and fail at others never reach sympy.simplify.
+    monkeypatch.setattr(sp, "simplify", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    assert [dims.resolve(c) for c in conds[:2]] == [None, None]
+
+
+# ------------------------------------------------------------------ linear structure
+def test_chain_graph_is_linear_in_the_spec():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from generate import chain
+
+    for n in (10, 100, 1000):
+        a = analyse_text(chain(n))
+        assert len(a.graph.nodes) == n + 1 and len(a.records) == n
+        # conv 3x3 p1 on 8 channels: 8·8·9 + 8 = 584 params per conv, n/2 convs
+        assert a.total.params == 584 * (n // 2)
+        # RF grows by 2 per conv: 1 + 2·(n/2)
+        assert a.total.rf[0].size == 1 + n
+
+
+def test_example_still_analyses_numerically():
+    a = analyse_file(_vgg16())
+    assert a.total.params == 138_357_544  # Simonyan & Zisserman (2014), configuration D
