@@ -1,0 +1,304 @@
+"""Fuzzing: random YAML documents, random spec-shaped documents and random mutations of the
+zoo specs, through every CLI verb that reads a spec.
+
+The property: exit 0 with valid JSON on stdout, or exit 2 with one line
+``error: FILE:LINE:COL: message`` on stderr — never a traceback, never another exit code.
+Examples are derandomized (a fixed seed), so CI runs the same inputs every time; the
+example counts scale with ``ARCHCALC_FUZZ_SCALE`` for a longer run by hand
+(docs/robustness.md records one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import string
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import EXAMPLES, SPECS
+
+SCALE = float(os.environ.get("ARCHCALC_FUZZ_SCALE", "1"))
+VERBS = ("summary", "params", "shapes", "flops", "rf", "explain", "compare")
+SYMBOLS = ("H", "W", "C", "N")
+NAMES = ("a", "b", "stem", "input")
+
+
+def _settings(examples: int):
+    return settings(max_examples=max(1, int(examples * SCALE)), derandomize=True,
+                    deadline=None, database=None, print_blob=True,
+                    suppress_health_check=list(HealthCheck))
+
+
+# ---------------------------------------------------------------- running the CLI
+class _Runner:
+    """Runs a verb in-process on a spec text and checks the property."""
+
+    def __init__(self):
+        from typer.testing import CliRunner
+
+        from archcalc.cli import app
+
+        self.app = app
+        self.runner = CliRunner()
+        self.dir = tempfile.mkdtemp(prefix="archcalc-fuzz-")
+
+    def check(self, data: bytes, verb: str = "summary") -> int:
+        from archcalc import limits
+
+        path = os.path.join(self.dir, "spec.yaml")
+        with open(path, "wb") as f:
+            f.write(data)
+        limits.reset()
+        limits.set_limits(max_seconds=10)  # a symbolic blow-up stops here, not at 60 s
+        result = self.runner.invoke(self.app, [verb, path, "--format", "json"],
+                                    catch_exceptions=True)
+        limits.reset()
+        shown = data[:400]
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            import traceback
+
+            tb = "".join(traceback.format_exception(result.exception))
+            pytest.fail(f"{verb}: exception escaped on {shown!r}:\n{tb}")
+        assert "Traceback" not in result.stderr, (verb, shown, result.stderr)
+        if result.exit_code == 0:
+            json.loads(result.stdout)
+        elif result.exit_code == 2:
+            located = re.compile(rf"error: {re.escape(path)}:\d+:\d+: \S[^\n]*\n")
+            assert located.fullmatch(result.stderr), (verb, shown, result.stderr)
+            assert result.stdout == ""
+        else:
+            pytest.fail(f"{verb}: exit {result.exit_code} on {shown!r}: {result.stderr}")
+        return result.exit_code
+
+
+@pytest.fixture(scope="module")
+def run():
+    return _Runner()
+
+
+# ---------------------------------------------------------------- strategies
+def _layer_types():
+    from archcalc.layers import REGISTRY
+
+    return sorted(REGISTRY)
+
+
+EXPRESSIONS = ["H", "W", "C", "2*H", "H//2", "max(1, H - 2)", "H**2", "(H + W)**3", "x", "",
+               "1/0", "-1", "2**64", "floor(H/3)", "ceil(W/2)", "3 +", "H.x", "_x", "7/2",
+               "same", "valid", "min(H)", "9**9**9", "((H))", "1e3", "N*C"]
+VALUES = st.one_of(
+    st.integers(-2, 12),
+    st.sampled_from([0, 1, 2, 3, 64, 2**31, 10**30]),
+    st.floats(allow_nan=True, allow_infinity=True, width=32),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(EXPRESSIONS),
+    st.lists(st.one_of(st.integers(-1, 9), st.sampled_from(["H", "same", None])), max_size=4),
+    st.text(max_size=6),
+)
+
+
+def _mostly(draw, tenths: int = 9) -> bool:
+    """True about ``tenths`` times in ten (and True when shrinking)."""
+    return draw(st.sampled_from([True] * tenths + [False] * (10 - tenths)))
+
+
+def _good_value(draw, spec):
+    """A value of the right kind for an argument (mostly small, mostly valid)."""
+    kind = spec.kind
+    if kind in ("int", "ints", "any"):
+        value = draw(st.integers(0 if spec.min == 0 else 1, 4))
+        return [value, value] if kind == "ints" and draw(st.booleans()) else value
+    if kind == "padding":
+        return draw(st.sampled_from(["same", "valid", 0, 1, 2]))
+    if kind == "float":
+        return draw(st.floats(0, 1))
+    if kind == "bool":
+        return draw(st.booleans())
+    if kind == "str":
+        return draw(st.sampled_from(spec.choices or ("x",)))
+    if kind in ("ref", "refs"):
+        return draw(st.sampled_from(NAMES))
+    if kind == "shape":
+        return draw(st.lists(st.integers(-1, 8), min_size=1, max_size=3))
+    return draw(VALUES)
+
+
+@st.composite
+def layer_items(draw, depth: int = 0):
+    """One item of 'layers': a bare type, a type with arguments, or a repeat / branches."""
+    from archcalc.layers import REGISTRY
+    from archcalc.layers.base import REQUIRED
+
+    choice = draw(st.sampled_from([2, 2, 2, 2, 2, 2, 2, 0, 1, 1]))
+    if choice == 0 or (choice == 1 and depth > 1):
+        return draw(st.sampled_from(_layer_types() + ["bogus", "repeat"]))
+    if choice == 1:
+        inner = st.lists(layer_items(depth + 1), min_size=0, max_size=3)
+        if draw(st.booleans()):
+            item = {"repeat": draw(st.one_of(st.integers(-1, 3), st.sampled_from(["N", 2.5]))),
+                    "layers": draw(inner)}
+        else:
+            item = {"branches": draw(st.lists(inner, max_size=3)),
+                    "merge": draw(st.sampled_from(["add", "concat", "mul", "sum"]))}
+        if draw(st.booleans()):
+            item["name"] = draw(st.sampled_from(NAMES))
+        return item
+    kind = draw(st.sampled_from(_layer_types()))
+    args = {}
+    for key, spec in REGISTRY[kind].args.items():
+        wanted = spec.default is REQUIRED or not _mostly(draw, 7)
+        if wanted and _mostly(draw):
+            args[key] = _good_value(draw, spec) if _mostly(draw) else draw(VALUES)
+    if not _mostly(draw, 7):
+        args["name"] = draw(st.sampled_from(NAMES[:3] if _mostly(draw) else NAMES))
+    if not _mostly(draw):
+        args[draw(st.sampled_from(["from", "bogus"]))] = draw(st.sampled_from(NAMES))
+    return {kind: args or None}
+
+
+@st.composite
+def spec_documents(draw):
+    """Spec-shaped documents: mostly well-formed structure, arbitrary contents."""
+    doc = {}
+    declared = draw(st.lists(st.sampled_from(SYMBOLS), unique=True, max_size=3))
+    if declared:
+        doc["symbols"] = {k: draw(st.one_of(st.none(), st.integers(4, 24), st.integers(-1, 24)))
+                          for k in declared}
+    rank = draw(st.sampled_from([1, 2, 3, 3, 3, 4]))
+    sizes = st.integers(1, 24) if not declared else \
+        st.one_of(st.integers(1, 24), st.integers(4, 16), st.sampled_from(declared))
+    doc["input"] = draw(st.lists(sizes, min_size=rank, max_size=rank))
+    items = layer_items()
+    if not _mostly(draw, 8):
+        doc["blocks"] = {"blk": {"params": ["c"], "layers": draw(
+            st.lists(layer_items(1), min_size=1, max_size=3))}}
+        items = st.one_of(items, st.just({"blk": {"c": 4}}))
+    doc["layers"] = draw(st.lists(items, min_size=1, max_size=6))
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode("utf-8")
+
+
+_KEYS = st.sampled_from(["input", "layers", "symbols", "blocks", "name", "repeat", "branches",
+                         "merge", "out", "kernel", "conv2d", "relu", "params", "with", "x"])
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
+                     st.text(max_size=10), st.sampled_from(EXPRESSIONS))
+YAML_TREES = st.recursive(
+    _SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_KEYS, children,
+                                                                       max_size=4),
+    max_leaves=25,
+)
+
+
+@st.composite
+def yaml_documents(draw):
+    """Any YAML document, any text, or any bytes."""
+    kind = draw(st.integers(0, 5))
+    if kind <= 2:
+        return yaml.safe_dump(draw(YAML_TREES), allow_unicode=True).encode("utf-8")
+    if kind == 3:
+        return draw(st.text(max_size=200)).encode("utf-8", "surrogatepass")
+    if kind == 4:
+        return draw(st.binary(max_size=200))
+    pieces = st.sampled_from(["input: ", "layers:", "\n", "  ", "- ", "[", "]", "{", "}", ": ",
+                              "&a ", "*a", "!!python/object:os.system ", "!!str ", "<<: ",
+                              "'", '"', "#", "---\n", "3", "H", "conv2d", "relu", ", ",
+                              "\t", "%YAML 1.1\n", "? ", "|\n", ">\n"])
+    return "".join(draw(st.lists(pieces, max_size=40))).encode("utf-8")
+
+
+def _zoo_sources() -> list[Path]:
+    return sorted(EXAMPLES.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
+
+
+REPLACEMENTS = ["0", "-1", "2.5", "99999999999999999999", "H", "1e309", "x", "[1, 2]", "{}",
+                "null", "true", "same", "'3 +'", "*a", "&a", "!!python/object:os.system",
+                "<<", "repeat", "branches", "input", "conv2d", "add", "concat", "from",
+                "'__class__'", "10**10**10", ""]
+
+
+@st.composite
+def zoo_mutations(draw):
+    """A zoo spec with one to four random edits to its text."""
+    sources = _zoo_sources()
+    text = draw(st.sampled_from(sources)).read_text(encoding="utf-8")
+    for _ in range(draw(st.integers(1, 4))):
+        lines = text.splitlines(keepends=True) or [""]
+        i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+        op = draw(st.integers(0, 8))
+        if op == 0:
+            del lines[i]
+        elif op == 1:
+            lines.insert(i, lines[j])
+        elif op == 2:
+            lines[i], lines[j] = lines[j], lines[i]
+        elif op in (3, 4):
+            pattern = r"\d+" if op == 3 else r"[A-Za-z_]\w*"
+            matches = list(re.finditer(pattern, lines[i]))
+            if matches:
+                m = draw(st.sampled_from(matches))
+                new = draw(st.sampled_from(REPLACEMENTS))
+                lines[i] = lines[i][:m.start()] + new + lines[i][m.end():]
+        elif op == 5:
+            lines[i] = draw(st.sampled_from([" ", "  ", "\t", "- "])) + lines[i]
+        elif op == 6:
+            lines[i] = lines[i].lstrip(" ")
+        elif op == 7:
+            k = draw(st.integers(0, len(lines[i])))
+            lines[i] = lines[i][:k] + draw(st.text(string.printable, max_size=3)) + lines[i][k:]
+        else:
+            lines = lines[: i + 1]
+        text = "".join(lines)
+    return text.encode("utf-8", "surrogatepass")
+
+
+# ---------------------------------------------------------------- the properties
+@_settings(150)
+@given(data=yaml_documents(), verb=st.sampled_from(VERBS))
+def test_random_yaml(run, data, verb):
+    run.check(data, verb)
+
+
+@_settings(150)
+@given(data=spec_documents(), verb=st.sampled_from(VERBS))
+def test_random_specs(run, data, verb):
+    run.check(data, "summary")
+    run.check(data, verb)
+
+
+@pytest.mark.skipif(not _zoo_sources(), reason="no zoo specs to mutate")
+@_settings(150)
+@given(data=zoo_mutations(), verb=st.sampled_from(VERBS))
+def test_zoo_mutations(run, data, verb):
+    run.check(data, verb)
+
+
+@_settings(20)
+@given(data=spec_documents())
+def test_random_specs_verify(run, data):
+    """``verify`` builds the network in PyTorch: the same property, on fewer examples."""
+    pytest.importorskip("torch")
+    run.check(data, "verify")
+
+
+def test_the_strategies_reach_both_outcomes(run):
+    """Guard against a fuzzer that only ever produces parse errors: among a fixed sample of
+    spec-shaped documents some analyse cleanly (exit 0) and some are refused (exit 2)."""
+    from hypothesis import find
+
+    codes = set()
+
+    def outcome(data):
+        codes.add(run.check(data))
+        return codes == {0, 2}
+
+    find(spec_documents(), outcome, settings=settings(max_examples=300, derandomize=True,
+                                                      database=None, deadline=None))
+    assert codes == {0, 2}
