@@ -8,8 +8,9 @@ import json
 
 import pytest
 
+from archcalc.errors import SpecError
 from conftest import SPECS
-from helpers import analyse_file
+from helpers import analyse_file, analyse_text, sym
 
 # (spec file, symbol overrides) -> (reference model in torch_reference_models, its arguments)
 TORCH_REFERENCES = {
@@ -91,8 +92,6 @@ def test_alexnet_paper_single_tower(analyses):
 
 # ----------------------------------------------------------------------------- ResNet CIFAR
 def test_padchannels_rule():
-    from helpers import analyse_text
-
     a = analyse_text("""
         input: [16, 8, 8]
         layers:
@@ -101,12 +100,22 @@ def test_padchannels_rule():
     assert a.total.output_shape == (3 + 16 + 5, 8, 8)  # F.pad(x, (0, 0, 0, 0, 3, 5))
     assert a.total.params == 0 and a.total.macs == 0
     assert _rf(a, "p") == [1, 1]
+    # Symbolic widths: C → C + 8 (the option-A shortcut of a block doubling C = 16 to 32).
+    a = analyse_text("""
+        symbols: {C: null}
+        input: [C, 8, 8]
+        layers: [padchannels: {before: 4, after: 4}]
+    """)
+    assert a.total.output_shape == (sym("C") + 8, 8, 8)
+    with pytest.raises(SpecError, match="before"):
+        analyse_text("""
+            input: [16, 8, 8]
+            layers: [padchannels: {before: -1}]
+        """)
 
 
 def test_padchannels_matches_torch_pad():
     torch = pytest.importorskip("torch")
-    from helpers import analyse_text
-
     y = torch.nn.functional.pad(torch.ones(1, 16, 8, 8), (0, 0, 0, 0, 3, 5))
     a = analyse_text("""
         input: [16, 8, 8]
