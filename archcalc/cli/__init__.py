@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .app import app
 from . import analyse_cmds, registry_cmd  # noqa: F401  (register commands)
+from . import sweep_cmd  # noqa: F401
 from . import check_cmd, compare_cmd, explain_cmd  # noqa: F401
 from . import verify_cmd  # noqa: F401
 

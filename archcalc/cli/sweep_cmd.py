@@ -1,0 +1,81 @@
+"""sweep: a network's closed forms evaluated over a range of input sizes."""
+
+from __future__ import annotations
+
+from typing import Annotated, List, Optional
+
+import typer
+
+from . import common as c
+from .app import app
+
+OverOpt = Annotated[List[str], typer.Option(
+    "--over", "-o", metavar="NAME=START:STOP[:STEP]",
+    help="Sweep a free symbol over START..STOP inclusive (step 1 unless given); 'H,W=32:512' "
+         "gives H and W the same values; several --over make a grid.")]
+WhatOpt = Annotated[str, typer.Option(
+    "--what", "-w", help="Comma-separated: shape, params, macs, flops.")]
+RowsOpt = Annotated[int, typer.Option("--rows", help="Rows of the table (evenly spaced).")]
+PlotOpt = Annotated[Optional[str], typer.Option(
+    "--plot", metavar="FILE.png", help="Also draw the columns against the size (matplotlib).")]
+
+
+@app.command("sweep")
+def sweep(spec: c.Spec, over: OverOpt, set_: c.SetOpt = None, what: WhatOpt = "shape,params,macs",
+          fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+          convention: c.ConventionOpt = "pytorch", rows: RowsOpt = 20, plot: PlotOpt = None,
+          limit: c.LimitOpt = None) -> None:
+    """Output shape, parameters and MACs over a range of input sizes, exact, vectorised.
+
+    The spec is analysed once with the swept sizes free; its closed forms are compiled to
+    numpy and evaluated at every point (floors as integer division: exact integers). Points
+    where a condition fails (kernel larger than the input …) are reported as invalid.
+
+    Examples:
+
+        archcalc sweep net.yaml --over H=32:2048
+
+        archcalc sweep net.yaml --over H,W=32:2048:32 --what params,macs --format csv
+
+        archcalc sweep net.yaml --over H=64:1024 --over W=64:1024:64 --plot macs.png
+    """
+    c.guarded(_run)(spec, over, set_, what, fmt, convention, rows, plot, limit)
+
+
+def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
+    from .. import conventions
+    from .. import sweep as sw
+    from ..analysis import analyse
+    from ..spec.loader import load
+
+    c.apply_limits(limit)
+    conv = conventions.get(convention)
+    fmt = c.check_format(fmt, ("table", "csv", "json"))
+    ranges = [sw.parse_range(text) for text in over]
+    if rows < 1:
+        raise c.SpecError("--rows must be at least 1")
+    overrides = c.parse_set(set_)
+    for r in ranges:
+        for name in r.names:
+            if name in overrides:
+                raise c.SpecError(f"--over {name}: also bound by --set; give one or the other")
+            overrides[name] = None  # keep the swept symbol free, even if it has a default
+    try:
+        graph = load(spec, overrides)
+    except c.SpecError as e:  # the swept names travel as overrides: say --over, not --set
+        swept = [n for r in ranges for n in r.names]
+        if any(f"--set {n}: the spec has no symbol" in e.message for n in swept):
+            raise c.SpecError(e.message.replace("--set", "--over", 1), e.loc) from None
+        raise
+    result = sw.sweep(analyse(graph), ranges, conv, [w.strip() for w in what.split(",") if w.strip()])
+    order = list(graph.symbols)
+    if plot:
+        if len(ranges) > 1:
+            raise c.SpecError("--plot draws one --over range (a line), not a grid")
+        sw.plot(result, plot, graph.name)
+    if fmt == "csv":
+        c.emit(sw.to_csv(result))
+    elif fmt == "json":
+        c.emit(sw.to_json(result, order))
+    else:
+        c.emit(sw.to_table(result, rows, order))

@@ -1,0 +1,366 @@
+"""Evaluate a network's closed forms over a range of input sizes, exactly, with numpy.
+
+The symbolic analysis is done once; its output shape, parameter count and MACs are turned
+into numpy functions of the swept symbols (``sympy.lambdify``) and evaluated on whole arrays.
+Floors and ceilings are compiled to integer floor division (``floor(p/q)`` → ``p // q`` with
+``p`` an integer polynomial), so every value is an exact integer, never a rounded float.
+Points where one of the analysis's conditions fails (a kernel larger than its input, groups
+that do not divide the channels …) are marked invalid rather than given numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any, Sequence
+
+from .errors import SpecError
+
+QUANTITIES = ("shape", "params", "macs", "flops")
+_RANGE = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=\s*(-?\d+)\s*:\s*(-?\d+)"
+                    r"(?:\s*:\s*(-?\d+))?\s*$")
+# Past this magnitude int64 arithmetic (max 2^63) could overflow, intermediates included:
+# such points are redone in Python integers.
+_INT64_SAFE = 2 ** 61
+
+
+@dataclass(frozen=True)
+class Range:
+    """``names`` all take the values ``start, start + step, …`` up to ``stop`` inclusive."""
+
+    names: tuple
+    start: int
+    stop: int
+    step: int = 1
+
+    def values(self):
+        import numpy as np
+
+        return np.arange(self.start, self.stop + 1, self.step, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return (self.stop - self.start) // self.step + 1
+
+
+def parse_range(text: str) -> Range:
+    """``H=32:2048`` or ``H=32:2048:16`` (inclusive end); ``H,W=32:512`` sweeps both together."""
+    m = _RANGE.match(text)
+    if not m:
+        raise SpecError(f"--over {text}: expected NAME=START:STOP[:STEP], e.g. H=32:2048:8 "
+                        "(whole numbers, STOP included)")
+    names = tuple(n.strip() for n in m.group(1).split(","))
+    start, stop = int(m.group(2)), int(m.group(3))
+    step = int(m.group(4)) if m.group(4) is not None else 1
+    if step < 1:
+        raise SpecError(f"--over {text}: the step must be a positive whole number")
+    if start < 1 or stop < start:
+        raise SpecError(f"--over {text}: need 1 ≤ START ≤ STOP (sizes are positive)")
+    return Range(names, start, stop, step)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Every point of the grid: ``inputs`` (symbol → values), ``columns`` (name → exact
+    integer values), ``valid`` (all conditions hold) and, per condition that fails somewhere,
+    ``failures`` = (message, loc, boolean array of the points where it fails)."""
+
+    inputs: dict
+    columns: dict
+    valid: Any
+    failures: tuple
+    forms: dict  # column name → the closed form evaluated (for the report)
+
+    def __len__(self) -> int:
+        return len(self.valid)
+
+
+def quantities(analysis, conv, what: Sequence[str]) -> dict:
+    """The closed forms to evaluate, by column name, under the counting convention."""
+    analysis = conv.apply(analysis)
+    total = analysis.total
+    forms: dict = {}
+    for q in what:
+        if q not in QUANTITIES:
+            from .errors import did_you_mean
+
+            raise SpecError(f"--what {q}: choose from {', '.join(QUANTITIES)}"
+                            f"{did_you_mean(q, QUANTITIES)}")
+        if q == "shape":
+            for i, d in enumerate(total.output_shape):
+                forms[f"out{i}"] = d
+        elif q == "params":
+            forms["params"] = conv.params(total.params, total.buffers)
+        elif q == "macs":
+            forms["macs"] = total.macs
+        else:
+            forms["flops"] = conv.flops_per_mac * total.macs
+    return forms
+
+
+def grid(ranges: Sequence[Range]) -> dict:
+    """Symbol → int64 array over the cartesian product of the ranges (first range slowest)."""
+    import numpy as np
+
+    seen: set = set()
+    for r in ranges:
+        for n in r.names:
+            if n in seen:
+                raise SpecError(f"--over: '{n}' is swept twice")
+            seen.add(n)
+    axes = np.meshgrid(*(r.values() for r in ranges), indexing="ij")
+    out = {}
+    for r, axis in zip(ranges, axes):
+        for n in r.names:
+            out[n] = axis.ravel()
+    return out
+
+
+def sweep(analysis, ranges: Sequence[Range], conv, what: Sequence[str] = ("shape", "params",
+                                                                          "macs")) -> Sweep:
+    """Evaluate ``what`` at every point of ``ranges`` (symbols of ``analysis.graph``)."""
+    import numpy as np
+
+    graph = analysis.graph
+    inputs = grid(ranges)
+    symbols = {}
+    for name in inputs:
+        value = graph.symbols.get(name)
+        if name not in graph.symbols:
+            from .errors import did_you_mean
+
+            have = ", ".join(graph.symbols) or "none"
+            raise SpecError(f"--over {name}: the spec has no symbol '{name}'"
+                            f"{did_you_mean(name, list(graph.symbols))} (its symbols: {have})")
+        if not getattr(value, "is_Symbol", False):
+            raise SpecError(f"--over {name}: '{name}' is bound to {value}; it must be free")
+        symbols[name] = value
+    unswept = [n for n in graph.free_symbols if n not in symbols]
+    if unswept:
+        raise SpecError(f"free symbol(s) {', '.join(unswept)} are not swept: bind them with "
+                        f"--set {unswept[0]}=VALUE or add them to --over")
+    count = len(next(iter(inputs.values())))
+    order = list(symbols)
+    args = [inputs[n] for n in order]
+    forms = quantities(analysis, conv, what)
+    columns = {name: evaluate(form, [symbols[n] for n in order], args, count)
+               for name, form in forms.items()}
+    valid = np.ones(count, dtype=bool)
+    failures = []
+    for cond, message, loc in analysis.conditions:
+        holds = evaluate_condition(cond, [symbols[n] for n in order], args, count)
+        if not holds.all():
+            failures.append((message, loc, ~holds))
+            valid &= holds
+    return Sweep(inputs, columns, valid, tuple(failures), forms)
+
+
+# ------------------------------------------------------------------ exact compilation
+def _integer_parts(e):
+    """``e`` as (numerator, positive integer denominator), or None if the denominator is
+    not a constant."""
+    import sympy as sp
+
+    num, den = sp.fraction(sp.together(e))
+    if not den.is_Integer:
+        return None
+    if den.is_negative:
+        num, den = -num, -den
+    return num, den
+
+
+def exact_form(expr):
+    """``expr`` with floor/ceiling of p/q written as integer floor division ``idiv(p, q)``
+    and Max/Min as elementwise functions, ready for ``lambdify`` on int64 arrays."""
+    import sympy as sp
+
+    idiv, vmax, vmin = sp.Function("idiv"), sp.Function("vmax"), sp.Function("vmin")
+
+    def rounded(e):
+        parts = _integer_parts(e.args[0])
+        if parts is None:
+            return e
+        num, den = parts
+        if den == 1:
+            return num
+        return idiv(num, den) if isinstance(e, sp.floor) else -idiv(-num, den)
+
+    def relation(e):
+        parts = _integer_parts(e.lhs - e.rhs)
+        if parts is None:
+            return e
+        return e.func(parts[0], 0)  # (l - r) = p/q with q > 0: same sign as p
+
+    expr = sp.sympify(expr)
+    expr = expr.replace(lambda e: isinstance(e, (sp.floor, sp.ceiling)), rounded)
+    expr = expr.replace(lambda e: isinstance(e, sp.Max), lambda e: vmax(*e.args))
+    expr = expr.replace(lambda e: isinstance(e, sp.Min), lambda e: vmin(*e.args))
+    expr = expr.replace(lambda e: isinstance(e, sp.core.relational.Relational)
+                        and not isinstance(e, (sp.logic.boolalg.BooleanAtom,)), relation)
+    return expr
+
+
+def _modules():
+    import numpy as np
+
+    return [{"idiv": np.floor_divide,
+             "vmax": lambda *a: reduce(np.maximum, a),
+             "vmin": lambda *a: reduce(np.minimum, a)}, "numpy"]
+
+
+def _compile(expr, symbols):
+    import sympy as sp
+
+    return sp.lambdify(symbols, expr, modules=_modules())
+
+
+def evaluate(expr, symbols: list, args: list, count: int):
+    """Exact integer values of ``expr`` at every point (int64, or Python ints if large)."""
+    import numpy as np
+    import sympy as sp
+
+    from . import dims
+
+    if not dims.is_symbolic(expr):
+        return np.full(count, int(dims.as_number(expr)), dtype=np.int64)
+    form = exact_form(expr)
+    parts = _integer_parts(form)
+    num, den = parts if parts is not None else (form, sp.Integer(1))
+    fn = _compile(num, symbols)
+    rough = np.broadcast_to(np.asarray(sp.lambdify(symbols, expr, "numpy")(
+        *(a.astype(np.float64) for a in args)), dtype=np.float64), (count,))
+    large = np.abs(rough) >= _INT64_SAFE / max(int(den), 1)
+    values = np.broadcast_to(np.asarray(fn(*args)), (count,))
+    if values.dtype.kind == "f":  # Piecewise goes through numpy.select (float)
+        values = np.rint(values)
+    values = values.astype(np.int64)
+    if large.any():  # beyond int64's safe range: those points again in Python integers
+        values = values.astype(object)
+        objs = [a[large].astype(object) for a in args]
+        values[large] = np.broadcast_to(np.asarray(fn(*objs), dtype=object), (int(large.sum()),))
+    return values // int(den) if den != 1 else values
+
+
+def evaluate_condition(cond, symbols: list, args: list, count: int):
+    """Boolean array: where ``cond`` holds."""
+    import numpy as np
+    import sympy as sp
+
+    if cond is True or cond == sp.true:
+        return np.ones(count, dtype=bool)
+    if cond is False or cond == sp.false:
+        return np.zeros(count, dtype=bool)
+    fn = _compile(exact_form(cond), symbols)
+    return np.broadcast_to(np.asarray(fn(*args), dtype=bool), (count,)).copy()
+
+
+# ------------------------------------------------------------------ output
+def _column_text(values, valid):
+    """Values as text, empty where the point is invalid."""
+    import numpy as np
+
+    text = values.astype(str)
+    if not valid.all():
+        text = np.where(valid, text, "")
+    return text
+
+
+def to_csv(result: Sweep) -> str:
+    """One row per point: the swept symbols, each column, and ``valid`` (1/0); the values
+    of an invalid point are left empty."""
+    names = list(result.inputs) + list(result.columns) + ["valid"]
+    cols = [a.astype(str) for a in result.inputs.values()]
+    cols += [_column_text(v, result.valid) for v in result.columns.values()]
+    cols.append(result.valid.astype(int).astype(str))
+    return ",".join(names) + "\n" + "\n".join(map(",".join, zip(*cols))) + "\n"
+
+
+def to_json(result: Sweep, order: Sequence[str] = ()) -> str:
+    import json
+
+    from .report.values import json_value
+
+    def column(values):
+        return [int(v) if ok else None for v, ok in zip(values.tolist(), result.valid.tolist())]
+
+    return json.dumps({
+        "points": len(result), "invalid": int((~result.valid).sum()),
+        "forms": {k: json_value(v, order) for k, v in result.forms.items()},
+        "inputs": {k: v.tolist() for k, v in result.inputs.items()},
+        "columns": {k: column(v) for k, v in result.columns.items()},
+        "valid": result.valid.tolist(),
+        "failures": [{"message": m, "where": str(loc), "points": int(bad.sum())}
+                     for m, loc, bad in result.failures],
+    }) + "\n"
+
+
+def sample(count: int, rows: int):
+    """Up to ``rows`` evenly spaced point indices, first and last included."""
+    import numpy as np
+
+    if count <= rows:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, max(rows, 2)).round().astype(np.int64))
+
+
+def to_table(result: Sweep, rows: int = 20, order: Sequence[str] = ()) -> str:
+    """The closed forms, then a few evenly spaced points (all of them if few), then a count
+    of invalid points and why."""
+    from .report.values import expr_text
+
+    lines = [f"{k} = {expr_text(v, order)}" for k, v in result.forms.items()]
+    header = list(result.inputs) + list(result.columns)
+    body = []
+    for i in sample(len(result), rows).tolist():
+        cells = [str(v[i]) for v in result.inputs.values()]
+        if result.valid[i]:
+            cells += [f"{int(v[i]):,}" for v in result.columns.values()]
+        else:
+            why = next(m for m, _, bad in result.failures if bad[i])
+            cells += [f"invalid: {why.split(':', 1)[0]}"]
+        body.append(cells)
+    widths = [max([len(h)] + [len(r[j]) for r in body if not r[-1].startswith("invalid")])
+              for j, h in enumerate(header)]
+    fmt_row = lambda cells: "  ".join(c.rjust(w) if not c.startswith("invalid") else c  # noqa: E731
+                                      for c, w in zip(cells, widths)).rstrip()
+    lines += ["", fmt_row(header), fmt_row(["-" * w for w in widths])]
+    lines += [fmt_row(r) for r in body]
+    invalid = int((~result.valid).sum())
+    shown = min(len(result), rows)
+    lines.append("")
+    lines.append(f"{len(result):,} points ({shown} shown); {invalid:,} invalid"
+                 + ("" if not invalid else ":"))
+    for message, loc, bad in result.failures:
+        first = int(bad.argmax())
+        at = ", ".join(f"{k}={int(v[first])}" for k, v in result.inputs.items())
+        if len(message) > 160:  # closed forms inside a message can run long
+            message = message[:159] + "…"
+        lines.append(f"  {int(bad.sum()):,} points: {message} [{loc}] (first at {at})")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: Sweep, path: str, title: str = "") -> None:
+    """A chart of each column against the swept size (needs matplotlib: the ``plot`` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SpecError("--plot needs matplotlib: pip install 'archcalc[plot]'") from None
+    xs_name = next(iter(result.inputs))
+    xs = result.inputs[xs_name]
+    columns = {k: v for k, v in result.columns.items() if len(set(v[:2].tolist())) or True}
+    fig, axes = plt.subplots(len(columns), 1, figsize=(7, 2.2 * len(columns)), sharex=True,
+                             squeeze=False)
+    for ax, (name, values) in zip(axes[:, 0], columns.items()):
+        ok = result.valid
+        ax.plot(xs[ok], values[ok].astype(float), lw=1)
+        ax.set_ylabel(name)
+        ax.grid(True, alpha=0.3)
+    axes[-1, 0].set_xlabel(" = ".join(result.inputs))
+    if title:
+        axes[0, 0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

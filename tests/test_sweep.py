@@ -1,0 +1,152 @@
+"""archcalc sweep: closed forms evaluated with numpy must equal the numeric path exactly, at
+every point, and points where a condition fails must be reported invalid, not computed."""
+
+from __future__ import annotations
+
+import random
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from archcalc import conventions
+from archcalc.errors import SpecError
+from archcalc.sweep import Range, parse_range, sweep
+from helpers import analyse_text
+
+# Strided conv (floor), ceil-mode pool (Piecewise with a ceiling), Keras 'same' padding
+# (ceiling, Max), dilation, grouped conv, adaptive pool and a linear layer after flatten.
+SPEC = """\
+name: mixed
+symbols: {H: null, W: null}
+input: [3, H, W]
+layers:
+  - conv2d: {out: 8, kernel: 5, stride: 2, bias: false}
+  - batchnorm2d
+  - maxpool2d: {kernel: 3, stride: 2, ceil_mode: true}
+  - conv2d: {out: 16, kernel: 3, stride: 3, padding: same, groups: 2}
+  - conv2d: {out: 16, kernel: 3, dilation: 2, padding: 1}
+  - adaptiveavgpool2d: {out: [2, null]}
+  - flatten
+  - linear: {out: 10}
+"""
+# The flatten makes linear's input 16·2·W'' wide: params depend on W, so they vary too.
+
+
+def _numeric(h: int, w: int):
+    """The numeric path at one point, or None where the spec is invalid there."""
+    text = SPEC.replace("symbols: {H: null, W: null}", f"symbols: {{H: {h}, W: {w}}}")
+    try:
+        a = analyse_text(text)
+    except SpecError:
+        return None
+    return (*a.total.output_shape, a.total.params, a.total.macs)
+
+
+@pytest.fixture(scope="module")
+def symbolic():
+    return analyse_text(SPEC)
+
+
+def test_parse_range():
+    assert parse_range("H=32:2048") == Range(("H",), 32, 2048, 1)
+    assert len(parse_range("H=32:2048")) == 2017  # 32 … 2048 inclusive
+    r = parse_range("H,W=32:64:16")
+    assert r.names == ("H", "W") and r.values().tolist() == [32, 48, 64]
+    for bad in ("H", "H=1", "H=0:4", "H=5:4", "H=1:4:0", "H=a:b", "1=1:2"):
+        with pytest.raises(SpecError):
+            parse_range(bad)
+
+
+def test_grid_matches_numeric_path_at_random_points(symbolic):
+    ranges = [parse_range("H=1:60"), parse_range("W=1:40")]
+    result = sweep(symbolic, ranges, conventions.DEFAULT, ("shape", "params", "macs"))
+    assert len(result) == 60 * 40
+    names = list(result.columns)
+    assert names == ["out0", "params", "macs"]  # flatten + linear: output [10]
+    rng = random.Random(7)
+    indices = rng.sample(range(len(result)), 40)
+    indices += [0, len(result) - 1]  # H = W = 1 (invalid) and H = 60, W = 40
+    for i in indices:
+        h, w = int(result.inputs["H"][i]), int(result.inputs["W"][i])
+        expected = _numeric(h, w)
+        if expected is None:
+            assert not result.valid[i], (h, w)
+        else:
+            assert result.valid[i], (h, w)
+            got = tuple(int(result.columns[k][i]) for k in names)
+            assert got == expected, (h, w)
+
+
+def test_invalid_points_are_exactly_where_the_numeric_path_refuses(symbolic):
+    result = sweep(symbolic, [parse_range("H,W=1:40")], conventions.DEFAULT, ("macs",))
+    for i, h in enumerate(range(1, 41)):
+        assert bool(result.valid[i]) == (_numeric(h, h) is not None), h
+    assert (~result.valid).sum() > 0 and result.failures
+
+
+def test_values_past_int64_stay_exact():
+    """Sizes whose MACs pass 2^61 are evaluated in Python integers, still exact."""
+    text = textwrap.dedent("""\
+        symbols: {H: null}
+        input: [1024, H, H]
+        layers:
+          - conv2d: {out: 1024, kernel: 3, stride: 2, padding: 1}
+        """)
+    a = analyse_text(text)
+    result = sweep(a, [parse_range("H=1000000:4000000:1000000")], conventions.DEFAULT, ("macs",))
+    for i, h in enumerate((1_000_000, 2_000_000, 3_000_000, 4_000_000)):
+        out = (h + 2 - 3) // 2 + 1
+        assert int(result.columns["macs"][i]) == out * out * 1024 * 1024 * 9  # Cout·Cin·k²·H'W'
+    assert int(result.columns["macs"][-1]) > 2 ** 63  # would overflow int64
+
+
+def test_keras_convention_adds_buffers(symbolic):
+    r = Range(("H", "W"), 64, 64)
+    torch_like = sweep(symbolic, [r], conventions.DEFAULT, ("params",)).columns["params"][0]
+    keras = sweep(symbolic, [r], conventions.KERAS, ("params",)).columns["params"][0]
+    assert keras - torch_like == 16  # BatchNorm2d(8): running mean + var = 2·8
+
+
+def test_unswept_free_symbol_is_an_error(symbolic):
+    with pytest.raises(SpecError, match="W"):
+        sweep(symbolic, [parse_range("H=1:4")], conventions.DEFAULT)
+
+
+# ------------------------------------------------------------------ command line
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "mixed.yaml"
+    path.write_text(SPEC)
+    return path
+
+
+def test_cli_csv(cli, spec_file):
+    code, out, _ = cli("sweep", spec_file, "--over", "H=30:41", "--set", "W=40", "--format", "csv")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0] == "H,out0,params,macs,valid"
+    assert len(lines) == 13  # 30 … 41 inclusive
+    rows = {int(line.split(",")[0]): line.split(",") for line in lines[1:]}
+    assert _numeric(30, 40) is None
+    assert rows[30][-1] == "0" and rows[30][1:4] == ["", "", ""]  # invalid: no numbers
+    expected = _numeric(41, 40)
+    assert rows[41][-1] == "1" and tuple(int(v) for v in rows[41][1:4]) == expected
+
+
+def test_cli_table_and_grid(cli, spec_file):
+    code, out, _ = cli("sweep", spec_file, "--over", "H=20:29", "--over", "W=30:31", "--rows", "4")
+    assert code == 0
+    assert "20 points (4 shown)" in out
+    assert out.startswith("out0 = 10\nparams = ")
+
+
+def test_cli_errors(cli, spec_file, monkeypatch):
+    code, _, err = cli("sweep", spec_file, "--over", "X=1:4", "--set", "W=3")
+    assert code == 2 and "--over X: the spec has no symbol 'X'" in err
+    code, _, err = cli("sweep", spec_file, "--over", "H=1:4")
+    assert code == 2 and "W" in err
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were missing
+    code, _, err = cli("sweep", spec_file, "--over", "H,W=8:9", "--plot", "out.png")
+    assert code == 2 and "pip install 'archcalc[plot]'" in err
