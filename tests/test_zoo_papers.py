@@ -74,6 +74,29 @@ def test_lenet5_published_layer_counts(analyses):
     assert _rf(a, "c5") == [32, 32]  # each C5 unit sees the whole 32 x 32 input
 
 
+# LeCun et al. 1998, Table I: the S2 maps each C3 map takes as input.
+LENET_TABLE_I = (
+    {0, 1, 2}, {1, 2, 3}, {2, 3, 4}, {3, 4, 5}, {0, 4, 5}, {0, 1, 5},
+    {0, 1, 2, 3}, {1, 2, 3, 4}, {2, 3, 4, 5}, {0, 3, 4, 5}, {0, 1, 4, 5}, {0, 1, 2, 5},
+    {0, 1, 3, 4}, {1, 2, 4, 5}, {0, 2, 3, 5}, {0, 1, 2, 3, 4, 5},
+)
+
+
+def test_lenet5_c3_follows_table_i(analyses):
+    # Each C3 map slices channels of the S2 maps repeated twice (12 channels): channel i of
+    # that tensor is S2 map i mod 6. The maps a spec's slices select must be Table I's.
+    a = analyses["lenet5.yaml"]
+    seen = {}
+    for node in a.graph.nodes:
+        if node.type == "slice":
+            m = int(node.name.split(".")[1].removeprefix("map"))
+            seen.setdefault(m, []).extend(
+                i % 6 for i in range(node.args["start"], node.args["stop"]))
+    assert sorted(seen) == list(range(16))
+    for m, inputs in seen.items():
+        assert len(inputs) == len(set(inputs)) and set(inputs) == LENET_TABLE_I[m], m
+
+
 # ----------------------------------------------------------------------------- AlexNet
 def test_alexnet_paper_single_tower(analyses):
     a = analyses["alexnet-paper.yaml"]
