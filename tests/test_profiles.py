@@ -143,3 +143,17 @@ def test_cli_convention_fvcore_json(cli):
 def test_unknown_convention_is_bad_input(cli):
     code, _, err = cli("params", NETS / "tinynet.yaml", "--convention", "fvcor")
     assert code == 2 and "fvcore" in err
+
+
+def test_conventions_doc_lists_every_layer_type_with_its_cost():
+    """docs/conventions.md: every registered type is in the cost table, in its family's row."""
+    import re
+
+    from archcalc.layers import REGISTRY
+
+    doc = (ROOT / "docs" / "conventions.md").read_text()
+    rows = {m[1]: set(re.split(r",\s*", m[2])) for m in
+            re.finditer(r"^\| (\w+) \| ([a-z0-9, ]+) \| ", doc, re.M)}
+    for name, rule in REGISTRY.items():
+        assert name in rows.get(rule.family, set()), \
+            f"add {name} to the '{rule.family}' row of docs/conventions.md"
