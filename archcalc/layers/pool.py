@@ -71,6 +71,9 @@ def adaptive_pool(ctx: Ctx) -> Out:
     outs = ctx.per_axis("out")
     out_sp, windows = [], []
     for n, o in zip(ctx.spatial, outs):
+        if o is None and ctx.nd == 1:  # torch 2.13: adaptive_*_pool1d needs an int
+            ctx.fail("'out' must be a number for a 1-d adaptive pool (PyTorch keeps an axis "
+                     "with null only in 2-d and 3-d)")
         o = n if o is None else o
         out_sp.append(o)
         # Equal, non-overlapping bins are a plain pool with kernel = stride = n/o.

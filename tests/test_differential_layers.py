@@ -1,0 +1,283 @@
+"""Every layer rule against PyTorch on random configurations (hypothesis, derandomised).
+
+For each configuration, archcalc's closed form (shape, parameters, FLOPs = 2·MACs) is
+compared with a torch module built here directly from torch.nn — not through archcalc's
+torch backend — and run under FlopCounterMode. Invalid configurations must be rejected by
+archcalc exactly where torch rejects them, with archcalc's located one-line message.
+
+Deliberate exclusions from the "torch rejects" comparison (archcalc is right to differ):
+* ``padding: same`` with a stride > 1: torch refuses it; archcalc follows Keras (out =
+  ceil(n/s)), checked against an explicit asymmetric F.pad in tests/test_differential_nets.py;
+* a transposed convolution whose output size is exactly 0: torch returns an empty tensor
+  or raises depending on the CPU backend (reference §1.4); archcalc rejects it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from archcalc.errors import SpecError  # noqa: E402
+from helpers import analyse_text  # noqa: E402
+
+SETTINGS = settings(max_examples=200, derandomize=True, deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+FEW = settings(SETTINGS, max_examples=80)
+
+TORCH_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
+
+
+def closed(layer: str, args: dict, input_shape: list):
+    """archcalc's record for a one-layer network, or the SpecError it raises."""
+    text = f"input: {json.dumps(input_shape)}\nlayers:\n  - {layer}: {json.dumps(args)}\n"
+    try:
+        return analyse_text(text).layers[1]
+    except SpecError as e:
+        return e
+
+
+def measured(make_module, input_shape: list):
+    """(shape without batch, params, FLOPs) of torch on a batch of one, or the exception."""
+    try:
+        module = make_module().eval()
+        x = torch.randn(1, *input_shape)
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            y = module(x)
+    except TORCH_ERRORS as e:
+        return e
+    return tuple(y.shape[1:]), sum(p.numel() for p in module.parameters()), \
+        counter.get_total_flops()
+
+
+def agree(rec, got, layer: str):
+    """Both accept with the same numbers, or both reject (archcalc with a located message)."""
+    if isinstance(got, Exception):
+        assert isinstance(rec, SpecError), f"torch rejects ({got}) but archcalc accepts"
+        message = str(rec)
+        assert message.startswith("test.yaml:") and layer in message and "\n" not in message
+        return
+    assert not isinstance(rec, SpecError), f"archcalc rejects ({rec}) but torch accepts"
+    shape, params, flops = got
+    assert (rec.output_shape, rec.params, rec.flops) == (shape, params, flops)
+
+
+# ---------------------------------------------------------------- strategies
+nd = st.sampled_from([1, 2, 3])
+
+
+def per_axis(draw, n: int, lo: int, hi: int):
+    """An int, or a list with one value per spatial axis."""
+    if draw(st.booleans()):
+        return draw(st.integers(lo, hi))
+    return [draw(st.integers(lo, hi)) for _ in range(n)]
+
+
+def sizes(draw, n: int, lo: int = 1, hi: int = 11) -> list:
+    hi = hi if n < 3 else min(hi, 7)
+    return [draw(st.integers(lo, hi)) for _ in range(n)]
+
+
+# ---------------------------------------------------------------- convolutions
+@SETTINGS
+@given(st.data())
+def test_conv_matches_torch(data):
+    draw = data.draw
+    n = draw(nd)
+    cin, out, groups = draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(st.integers(1, 3))
+    args = {"out": out, "kernel": per_axis(draw, n, 1, 5), "stride": per_axis(draw, n, 1, 3),
+            "dilation": per_axis(draw, n, 1, 3), "groups": groups,
+            "bias": draw(st.booleans())}
+    pad = draw(st.one_of(st.just("valid"), st.just("same"), st.integers(0, 3)))
+    if pad == "same":  # torch's 'same' needs stride 1 (Keras-style strided 'same': see top)
+        args["stride"] = 1
+    args["padding"] = pad
+    shape = [cin, *sizes(draw, n)]
+    layer = f"conv{n}d"
+    torch_args = dict(args)
+    del torch_args["out"]
+    cls = getattr(nn, f"Conv{n}d")
+    got = measured(lambda: cls(cin, out, args["kernel"], stride=args["stride"], padding=pad,
+                               dilation=args["dilation"], groups=groups, bias=args["bias"]),
+                   shape)
+    agree(closed(layer, args, shape), got, layer)
+
+
+@SETTINGS
+@given(st.data())
+def test_conv_transpose_matches_torch(data):
+    draw = data.draw
+    n = draw(nd)
+    cin, out, groups = draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(st.integers(1, 3))
+    k, s = per_axis(draw, n, 1, 4), per_axis(draw, n, 1, 3)
+    d, p = per_axis(draw, n, 1, 3), per_axis(draw, n, 0, 2)
+    op = per_axis(draw, n, 0, 3)
+    args = {"out": out, "kernel": k, "stride": s, "padding": p, "output_padding": op,
+            "dilation": d, "groups": groups}
+    shape = [cin, *sizes(draw, n, 1, 6)]
+    layer = f"convtranspose{n}d"
+    cls = getattr(nn, f"ConvTranspose{n}d")
+    got = measured(lambda: cls(cin, out, k, stride=s, padding=p, output_padding=op,
+                               groups=groups, dilation=d), shape)
+    if not isinstance(got, Exception) and 0 in got[0]:
+        return  # an empty output: backend-dependent in torch (see the module docstring)
+    agree(closed(layer, args, shape), got, layer)
+
+
+def test_conv_transpose_zero_output_is_rejected():
+    # S20: ConvTranspose1d(1,1,2,stride=4,padding=1) on n=1: (1-1)·4 − 2 + 1 + 1 = 0
+    rec = closed("convtranspose1d", {"out": 1, "kernel": 2, "stride": 4, "padding": 1}, [1, 1])
+    assert isinstance(rec, SpecError) and "not positive" in str(rec)
+
+
+# ---------------------------------------------------------------- pools
+@SETTINGS
+@given(st.data())
+def test_pool_matches_torch(data):
+    draw = data.draw
+    n, kind = draw(nd), draw(st.sampled_from(["max", "avg"]))
+    k = per_axis(draw, n, 1, 4)
+    args = {"kernel": k, "padding": per_axis(draw, n, 0, 2), "ceil_mode": draw(st.booleans())}
+    stride = draw(st.one_of(st.none(), st.integers(1, 3)))
+    if stride is not None:
+        args["stride"] = stride
+    if kind == "max":
+        args["dilation"] = per_axis(draw, n, 1, 2)
+    else:
+        args["count_include_pad"] = draw(st.booleans())
+    shape = [draw(st.integers(1, 3)), *sizes(draw, n, 1, 9)]
+    layer = f"{kind}pool{n}d"
+    if kind == "max":
+        make = lambda: getattr(nn, f"MaxPool{n}d")(k, stride, args["padding"], args["dilation"],
+                                                    ceil_mode=args["ceil_mode"])  # noqa: E731
+    else:
+        make = lambda: getattr(nn, f"AvgPool{n}d")(  # noqa: E731
+            k, stride, args["padding"], ceil_mode=args["ceil_mode"],
+            count_include_pad=args["count_include_pad"])
+    agree(closed(layer, args, shape), measured(make, shape), layer)
+
+
+@FEW
+@given(st.data())
+def test_adaptive_pool_matches_torch(data):
+    draw = data.draw
+    n, kind = draw(nd), draw(st.sampled_from(["avg", "max"]))
+    out = [draw(st.one_of(st.none(), st.integers(1, 9))) for _ in range(n)]
+    shape = [2, *sizes(draw, n, 1, 9)]
+    layer = f"adaptive{kind}pool{n}d"
+    cls = getattr(nn, f"Adaptive{kind.title()}Pool{n}d")
+    agree(closed(layer, {"out": out}, shape), measured(lambda: cls(out), shape), layer)
+
+
+# ---------------------------------------------------------------- linear, norms
+@FEW
+@given(st.data())
+def test_linear_matches_torch(data):
+    draw = data.draw
+    shape = [draw(st.integers(1, 5)) for _ in range(draw(st.integers(1, 3)))]
+    out, bias = draw(st.integers(1, 7)), draw(st.booleans())
+    agree(closed("linear", {"out": out, "bias": bias}, shape),
+          measured(lambda: nn.Linear(shape[-1], out, bias=bias), shape), "linear")
+
+
+@FEW
+@given(st.data())
+def test_norms_match_torch(data):
+    draw = data.draw
+    n, c = draw(nd), draw(st.integers(1, 8))
+    shape = [c, *sizes(draw, n, 2, 5)]
+    kind = draw(st.sampled_from(["batchnorm", "instancenorm", "groupnorm", "layernorm"]))
+    affine = draw(st.booleans())
+    if kind == "batchnorm":
+        layer, args = f"batchnorm{n}d", {"affine": affine}
+        make = lambda: getattr(nn, f"BatchNorm{n}d")(c, affine=affine)  # noqa: E731
+    elif kind == "instancenorm":
+        layer, args = f"instancenorm{n}d", {"affine": affine}
+        make = lambda: getattr(nn, f"InstanceNorm{n}d")(c, affine=affine)  # noqa: E731
+    elif kind == "groupnorm":
+        g = draw(st.integers(1, 4))
+        layer, args = "groupnorm", {"groups": g, "affine": affine}
+        make = lambda: nn.GroupNorm(g, c, affine=affine)  # noqa: E731
+    else:
+        tail = shape[-draw(st.integers(1, len(shape))):]
+        layer, args = "layernorm", {"shape": tail, "affine": affine}
+        make = lambda: nn.LayerNorm(tail, elementwise_affine=affine)  # noqa: E731
+    agree(closed(layer, args, shape), measured(make, shape), layer)
+
+
+def test_batchnorm_buffers_are_running_mean_and_var():
+    # P3/P4: BatchNorm2d(64) holds 129 buffer elements = 64 + 64 + num_batches_tracked (1);
+    # archcalc counts running_mean + running_var = 128 and leaves the step counter out.
+    rec = closed("batchnorm2d", {}, [64, 4, 4])
+    bn = nn.BatchNorm2d(64)
+    assert sum(b.numel() for b in bn.buffers()) == 129
+    assert rec.buffers == bn.running_mean.numel() + bn.running_var.numel() == 128
+
+
+# ---------------------------------------------------------------- shape operations
+@FEW
+@given(st.data())
+def test_upsample_matches_torch(data):
+    draw = data.draw
+    n = draw(st.sampled_from([1, 2]))
+    shape = [1, *sizes(draw, n, 1, 12)]
+    if draw(st.booleans()):
+        scale = draw(st.sampled_from([0.29, 0.5, 1.5, 2, 2.5, 3, 0.2]))
+        args = {"scale": scale}
+        make = lambda: nn.Upsample(scale_factor=float(scale))  # noqa: E731
+    else:
+        size = sizes(draw, n, 1, 15)
+        args = {"size": size}
+        make = lambda: nn.Upsample(size=tuple(size))  # noqa: E731
+    agree(closed("upsample", args, shape), measured(make, shape), "upsample")
+
+
+@FEW
+@given(st.data())
+def test_pixel_shuffles_match_torch(data):
+    draw = data.draw
+    r, c = draw(st.integers(1, 3)), draw(st.integers(1, 12))
+    shape = [c, *sizes(draw, 2, 1, 8)]
+    if draw(st.booleans()):
+        layer, make = "pixelshuffle", lambda: nn.PixelShuffle(r)
+    else:
+        layer, make = "pixelunshuffle", lambda: nn.PixelUnshuffle(r)
+    agree(closed(layer, {"factor": r}, shape), measured(make, shape), layer)
+
+
+@FEW
+@given(st.data())
+def test_flatten_matches_torch(data):
+    draw = data.draw
+    shape = [draw(st.integers(1, 4)) for _ in range(draw(st.integers(1, 4)))]
+    start = draw(st.integers(-len(shape), len(shape) - 1))
+    end = draw(st.integers(-len(shape), len(shape) - 1))
+    # Spec axes have no batch axis: torch's axis = spec axis + 1 for non-negative axes.
+    t_start, t_end = (start + 1 if start >= 0 else start), (end + 1 if end >= 0 else end)
+    agree(closed("flatten", {"start": start, "end": end}, shape),
+          measured(lambda: nn.Flatten(t_start, t_end), shape), "flatten")
+
+
+def test_flatten_default_flattens_everything():
+    # no batch axis: [3, 4, 5] → [60] (torch.flatten(x) on the unbatched tensor)
+    assert closed("flatten", {}, [3, 4, 5]).output_shape == tuple(torch.flatten(
+        torch.zeros(3, 4, 5)).shape) == (60,)
+
+
+def test_adaptive_pool_1d_needs_a_size():
+    # Found by test_adaptive_pool_matches_torch: torch 2.13's AdaptiveAvgPool1d(None) and
+    # AdaptiveMaxPool1d(None) raise ("output_size must be tuple of ints"); 2-d/3-d keep the axis.
+    for kind in ("avg", "max"):
+        with pytest.raises(TypeError):
+            getattr(nn, f"Adaptive{kind.title()}Pool1d")(None)(torch.zeros(1, 2, 5))
+        rec = closed(f"adaptive{kind}pool1d", {"out": None}, [2, 5])
+        assert isinstance(rec, SpecError) and "1-d adaptive pool" in str(rec)
+    assert closed("adaptiveavgpool2d", {"out": [None, 3]}, [1, 7, 9]).output_shape == (1, 7, 3)

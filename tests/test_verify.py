@@ -1,0 +1,234 @@
+"""``archcalc verify``: the CLI, the JSON, the receptive-field measurement, and proof that a
+wrong closed form is caught."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("torch")
+
+from archcalc.layers import REGISTRY  # noqa: E402
+from archcalc.torch_backend.network import BUILDERS  # noqa: E402
+from archcalc.verify import verify  # noqa: E402
+from conftest import EXAMPLES  # noqa: E402
+
+
+def write(tmp_path, text: str, name: str = "net.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def by(result, layer: str, metric: str):
+    found = [r for r in result.results if r.layer == layer and r.metric == metric]
+    assert len(found) == 1, (layer, metric, found)
+    return found[0]
+
+
+def test_every_layer_type_has_a_torch_builder():
+    assert sorted(set(REGISTRY) - set(BUILDERS)) == []
+
+
+# ---------------------------------------------------------------- the CLI
+def test_vgg16_passes_with_a_readable_table(cli):
+    # meta device: the same shapes, params and FLOPs without computing 15 G MACs on CI;
+    # the receptive fields still come from real gradients (one-channel copy, CPU).
+    code, out, _ = cli("verify", EXAMPLES / "vgg16.yaml", "--device", "meta")
+    assert code == 0, out
+    assert "VGG16: closed form vs PyTorch (meta)" in out
+    for header in ("Layer", "Output shape", "Params", "FLOPs", "Receptive field"):
+        assert header in out
+    # fc6: 25088·4096 + 4096 = 102,764,544 params; FLOPs 2·25088·4096 = 205,520,896
+    assert "102,764,544 ✓" in out and "205,520,896 ✓" in out
+    # stage5's pool: RF 212 (reference §4: 1 + 2·(2+2) + ... as `archcalc rf` prints)
+    assert "212×212 ✓" in out
+    assert "✗" not in out
+    # 39 layers × 4 counts + 31 receptive fields (every layer before flatten) = 187
+    assert "All 187 checks match ✓" in out
+
+
+def test_dilated_with_twenty_samples(cli):
+    code, out, _ = cli("verify", EXAMPLES / "dilated.yaml", "--samples", "20")
+    assert code == 0, out
+    assert out.count("at D=") == 20  # one table per random point
+    assert "All 100 checks match ✓" in out  # 20 points × (shape, params, buffers, FLOPs, rf)
+
+
+def test_json_output(cli):
+    code, out, _ = cli("verify", EXAMPLES / "dilated.yaml", "--samples", "3", "--seed", "7",
+                       "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["device"] == "cpu" and data["checked"] == 15 and data["mismatches"] == 0
+    first = data["results"][0]
+    assert set(first) == {"layer", "metric", "expected", "measured", "match", "symbols"}
+    m, n, f, d = (first["symbols"][k] for k in "MNFD")
+    shape = next(r for r in data["results"] if r["metric"] == "shape")
+    assert shape["expected"] == shape["measured"] == [1, m - d * f + d, n - d * f + d]
+    assert all(m >= d * (f - 1) + 1 and n >= d * (f - 1) + 1
+               for r in data["results"] for m, n, f, d in [tuple(r["symbols"][k]
+                                                               for k in "MNFD")])
+
+
+def test_samples_are_seeded():
+    a = verify(str(EXAMPLES / "dilated.yaml"), samples=4, seed=3)
+    b = verify(str(EXAMPLES / "dilated.yaml"), samples=4, seed=3)
+    assert [r.symbols for r in a.results] == [r.symbols for r in b.results]
+    assert len({tuple(r.symbols.items()) for r in a.results}) == 4
+
+
+def test_bad_device_and_format_exit_2(cli):
+    code, _, err = cli("verify", EXAMPLES / "dilated.yaml", "--device", "gpu")
+    assert code == 2 and "--device gpu" in err and "did you mean 'cpu'" in err
+    code, _, err = cli("verify", EXAMPLES / "dilated.yaml", "--format", "csv")
+    assert code == 2 and "--format csv" in err
+
+
+def test_without_torch_says_how_to_install(cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    code, out, err = cli("verify", EXAMPLES / "dilated.yaml")
+    assert code == 2 and out == ""
+    assert "pip install 'archcalc[verify]'" in err and "Traceback" not in err
+
+
+def test_auto_device_picks_cuda_when_present(monkeypatch):
+    import torch
+
+    from archcalc.torch_backend.measure import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+
+
+# ---------------------------------------------------------------- a wrong rule is caught
+def test_off_by_one_pool_rule_is_caught(cli, monkeypatch):
+    from archcalc.layers import base, pool
+
+    rule = REGISTRY["maxpool2d"]
+
+    def wrong(ctx):
+        out = pool.pool(ctx)
+        return base.Out((out.shape[0], *(n + 1 for n in out.shape[1:])), out.params,
+                        out.buffers, out.macs, out.rf)
+
+    monkeypatch.setitem(REGISTRY, "maxpool2d", base.Rule(
+        rule.name, wrong, rule.args, rule.family, rule.nd, rule.merge, rule.doc, rule.cost))
+    code, out, _ = cli("verify", EXAMPLES / "unet-skip.yaml", "--device", "meta", "--rf", "off")
+    assert code == 1
+    # 568/2 = 284 in PyTorch; the patched rule says 285
+    assert "maxpool2d_1" in out and "[64, 285, 285] ✗ torch [64, 284, 284]" in out
+    assert "✗ maxpool2d_1 shape: closed form [64, 285, 285], PyTorch [64, 284, 284]" in out
+
+
+def test_wrong_receptive_field_is_caught(monkeypatch, tmp_path):
+    from archcalc.layers import base, conv
+
+    rule = REGISTRY["conv2d"]
+
+    def wrong(ctx):  # forgets the dilation in the RF step only
+        out = conv.conv(ctx)
+        rf = (None, *(base.Window(w.kernel - 2, w.stride, w.pad_left) for w in out.rf[1:]))
+        return base.Out(out.shape, out.params, out.buffers, out.macs, rf)
+
+    monkeypatch.setitem(REGISTRY, "conv2d", base.Rule(
+        rule.name, wrong, rule.args, rule.family, rule.nd, rule.merge, rule.doc, rule.cost))
+    path = write(tmp_path, """
+        input: [1, 15, 15]
+        layers:
+          - conv2d: {name: c, out: 2, kernel: 3, dilation: 2}
+    """)
+    result = verify(path, device="cpu")
+    check = by(result, "c", "rf")
+    # output 11×11, centre unit 5: the true field is 5..9 (k_eff = 5); the wrong rule says 3
+    assert not check.match and check.measured == [[5, 9], [5, 9]]
+    assert check.expected == [[5, 7], [5, 7]]
+    assert result.mismatches == 1
+
+
+def test_torch_refusal_is_a_mismatch(tmp_path, monkeypatch):
+    from archcalc.layers import base, tensor
+
+    rule = REGISTRY["pixelshuffle"]
+
+    def lax(ctx):  # a rule that forgets the divisibility check
+        c, h, w = ctx.x
+        r = ctx.factor
+        return base.Out(shape=(c // (r * r), h * r, w * r), rf=(None, None, None))
+
+    monkeypatch.setitem(REGISTRY, "pixelshuffle", base.Rule(
+        rule.name, lax, rule.args, rule.family, rule.nd, rule.merge, rule.doc, rule.cost))
+    path = write(tmp_path, """
+        input: [10, 4, 5]
+        layers:
+          - pixelshuffle: {name: ps, factor: 3}
+    """)
+    result = verify(path, device="cpu")
+    assert result.mismatches == 1
+    (check,) = result.results
+    assert check.layer == "ps" and check.metric == "torch" and "pixel_shuffle" in check.measured
+    assert tensor  # the real rule lives there and rejects it (see test_differential_layers)
+
+
+# ---------------------------------------------------------------- receptive fields
+def test_homework_network_receptive_field(tmp_path):
+    # Reference §4.5: 3 × [conv 5×5 s1 p2, maxpool 2] on 64×64: r = 36, jump 8, start −14.
+    path = write(tmp_path, """
+        input: [1, 64, 64]
+        layers:
+          - repeat: 3
+            layers:
+              - conv2d: {out: 4, kernel: 5, padding: 2}
+              - relu
+              - maxpool2d: {kernel: 2}
+          - identity: {name: last}
+    """)
+    result = verify(path, device="cpu")
+    assert result.ok
+    # output 8×8, centre unit 3: start −14 + 3·8 = 10, end 10 + 36 − 1 = 45
+    assert by(result, "last", "rf").measured == [[10, 45], [10, 45]]
+
+
+def test_misaligned_paths_give_the_union(tmp_path):
+    # Reference §4.3: conv k3 s2 p0 and conv k3 s2 p1 merged: each path has r = 3, but the
+    # union is 4 wide. Crop both to 9 so that they can be added.
+    path = write(tmp_path, """
+        input: [1, 20]
+        layers:
+          - conv1d: {name: a, out: 1, kernel: 3, stride: 2}
+          - conv1d: {name: b, out: 1, kernel: 3, stride: 2, padding: 1, from: input}
+          - crop: {size: 9}
+          - add: {name: both, with: a}
+    """)
+    result = verify(path, device="cpu")
+    assert result.ok
+    # output 9, centre unit 4: path a covers 8..10, path b (after crop offset 0) 7..9
+    assert by(result, "both", "rf").measured == [[7, 10]]
+
+
+def test_dilated_stack_measures_the_span_not_the_count(tmp_path):
+    # Reference §4.3: k3 d2 → k3 d4 gives r = 13 with holes (7 non-zero positions).
+    path = write(tmp_path, """
+        input: [1, 31]
+        layers:
+          - conv1d: {out: 2, kernel: 3, dilation: 2}
+          - conv1d: {name: top, out: 2, kernel: 3, dilation: 4}
+    """)
+    result = verify(path, device="cpu")
+    assert result.ok
+    # output 31 − 4 − 8 = 19, centre unit 9: 9..21 (13 wide)
+    assert by(result, "top", "rf").measured == [[9, 21]]
+
+
+def test_rf_off_and_budget_notes(tmp_path):
+    path = str(EXAMPLES / "inception.yaml")
+    off = verify(path, device="meta", rf="off")
+    assert off.ok and not [r for r in off.results if r.metric == "rf"]
+    assert any("--rf off" in n for n in off.notes)
+    partial = verify(path, device="meta", rf_seconds=1e-9)
+    assert partial.ok and any("measured for the first" in n for n in partial.notes)
