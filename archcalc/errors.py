@@ -19,6 +19,9 @@ class Loc:
         return self.file
 
 
+MAX_MESSAGE = 600  # characters of one error message
+
+
 class SpecError(Exception):
     """Bad input: a spec, an answer sheet or a command-line value. Exit code 2."""
 
@@ -34,7 +37,10 @@ class SpecError(Exception):
         return self
 
     def __str__(self) -> str:
-        text = f"{self.loc}: {self.message}" if self.loc else self.message
+        message = self.message
+        if len(message) > MAX_MESSAGE:  # a message quoting a megabyte-long word stays short
+            message = message[:MAX_MESSAGE - 3] + "..."
+        text = f"{self.loc}: {message}" if self.loc else message
         return printable(text)
 
 

@@ -19,7 +19,7 @@ class Limits:
     max_int_bits: int = 4_096  # an integer in the file or produced by an expression
     max_repeat: int = 100_000  # one repeat count
     max_nodes: int = 50_000  # layers in the expanded graph (the largest zoo spec has ~900)
-    max_block_depth: int = 64  # block calls nested inside block calls
+    max_block_depth: int = 64  # blocks, repeats and branches nested inside each other
     max_rank: int = 6  # axes of a tensor shape
     max_seconds: int = 60  # wall-clock time of one command (symbolic closed forms can explode)
 

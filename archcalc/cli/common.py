@@ -121,6 +121,20 @@ def guarded(fn):
     return wrapper
 
 
+def _working_on(frame):
+    """The location of the spec value or layer the interrupted code was working on: the
+    innermost frame with a local ``node`` or ``item`` that has a Loc (loader and analysis)."""
+    from ..errors import Loc
+
+    while frame is not None:
+        for name in ("node", "item"):
+            loc = getattr(frame.f_locals.get(name), "loc", None)
+            if isinstance(loc, Loc) and loc.line:
+                return loc
+        frame = frame.f_back
+    return None
+
+
 @contextlib.contextmanager
 def time_limit():
     """Stop the command after ``max_seconds`` (read when the timer fires, so ``--limit
@@ -141,7 +155,7 @@ def time_limit():
     def on_timer(signum, frame):
         seconds = limits.current().max_seconds
         if time.monotonic() - started >= seconds:
-            raise TimeLimitExceeded(seconds)
+            raise TimeLimitExceeded(seconds, _working_on(frame))
 
     previous = signal.signal(signal.SIGALRM, on_timer)
     signal.setitimer(signal.ITIMER_REAL, 1.0, 1.0)

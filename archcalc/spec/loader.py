@@ -101,6 +101,7 @@ class _Builder:
         self.qualified: dict[str, int] = {}
         self.blocks: dict[str, Y] = {}
         self.calls: list[str] = []
+        self.nesting = 0  # lists of layers open (inside blocks, repeats and branches)
         self.max_nodes = limits.current().max_nodes
 
     # ----------------------------------------------------------------- top level
@@ -119,6 +120,9 @@ class _Builder:
         if name is not None and (name.is_map or name.is_seq):
             raise SpecError(f"'name' must be text, got {describe(name)}", name.loc)
         title = str(name.value) if name is not None and name.value is not None else self.file
+        if name is not None and (not title.isprintable() or len(title) > 200):
+            raise SpecError("'name' must be one line of printable text (at most 200 "
+                            "characters)", name.loc)
         symbols = self.symbols(root.value.get("symbols"), overrides)
         env = dict(symbols)
         self.global_env = env
@@ -250,8 +254,14 @@ class _Builder:
     def items(self, node: Y, scope: _Scope, current: int) -> int:
         if not node.is_seq:
             raise SpecError(f"expected a list of layers, got {describe(node)}", node.loc)
+        self.nesting += 1
+        limit = limits.current().max_block_depth
+        if self.nesting > limit:
+            raise SpecError(f"blocks, repeats and branches nest more than {limit} deep (raise "
+                            "with --limit max_block_depth=N)", node.loc)
         for item in node.value:
             current = self.item(item, scope, current)
+        self.nesting -= 1
         return current
 
     def item(self, item: Y, scope: _Scope, current: int) -> int:
