@@ -157,3 +157,23 @@ def test_conventions_doc_lists_every_layer_type_with_its_cost():
     for name, rule in REGISTRY.items():
         assert name in rows.get(rule.family, set()), \
             f"add {name} to the '{rule.family}' row of docs/conventions.md"
+
+
+def test_keras_convention_against_keras_measurements():
+    """Reference notes §2, measured with Keras 3.15.1: BatchNormalization on 64 channels
+    reports 256 params (128 trainable + 128 moving mean/variance); DepthwiseConv2D(3) on 32
+    channels reports 320, as PyTorch's Conv2d(32, 32, 3, groups=32)."""
+    from helpers import analyse_text
+
+    bn = analyse_text("""
+        name: bn
+        input: [64, 8, 8]
+        layers: [batchnorm2d]
+    """).total
+    assert conventions.KERAS.params(bn.params, bn.buffers) == 256 and bn.params == 128
+    dw = analyse_text("""
+        name: dw
+        input: [32, 8, 8]
+        layers: [conv2d: {out: 32, kernel: 3, groups: 32}]
+    """).total
+    assert conventions.KERAS.params(dw.params, dw.buffers) == 320  # 32·3·3 + 32
