@@ -191,3 +191,37 @@ def test_chain_graph_is_linear_in_the_spec():
 def test_example_still_analyses_numerically():
     a = analyse_file(_vgg16())
     assert a.total.params == 138_357_544  # Simonyan & Zisserman (2014), configuration D
+
+
+# ------------------------------------------------------------------ typer-free fast path
+def test_fast_parser_takes_plain_commands_only():
+    from archcalc.cli.fast import parse
+
+    verb, kw = parse(["params", "a.yaml", "-f", "json", "--set", "H=3", "-s", "W=4",
+                      "--depth=1", "--limit", "max_nodes=9"])
+    assert verb == "params" and kw["spec"] == "a.yaml" and kw["fmt"] == "json"
+    assert kw["set_"] == ["H=3", "W=4"] and kw["depth"] == 1 and kw["limit"] == ["max_nodes=9"]
+    for argv in (["params"], ["params", "--help"], ["params", "a.yaml", "b.yaml"],
+                 ["params", "a.yaml", "-fjson"], ["params", "a.yaml", "--depth", "x"],
+                 ["params", "a.yaml", "--format"], ["params", "a.yaml", "--set", "--format"],
+                 ["params", "a.yaml", "--form", "json"], ["verify", "a.yaml"], []):
+        assert parse(argv) is None, argv
+
+
+@pytest.mark.parametrize("args", [
+    ["params", "{vgg}"],
+    ["summary", "{vgg}", "--format=json", "--depth", "0"],
+    ["flops", "{vgg}", "-f", "csv", "-c", "keras"],
+    ["params", "{vgg}", "--set", "H=3"],               # error: no symbol H
+    ["shapes", "{vgg}", "--format", "jsn"],            # error: did you mean json
+    ["rf", "no-such-file.yaml"],                       # error: no such file
+])
+def test_fast_path_prints_what_typer_prints(cli, args):
+    """The console script (fast path) and the typer command give the same output and exit."""
+    argv = [a.format(vgg=_vgg16()) for a in args]
+    proc = subprocess.run([sys.executable, "-c", "from archcalc.cli import main; main()",
+                           *argv], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={**__import__("os").environ, "COLUMNS": "100"})
+    code, out, err = cli(*argv)
+    assert (proc.returncode, proc.stdout) == (code, out)
+    assert proc.stderr.strip() == err.strip()

@@ -10,4 +10,9 @@ from . import verify_cmd  # noqa: F401
 
 
 def main() -> None:
-    app()
+    import sys
+
+    from . import fast
+
+    if not fast.run(sys.argv[1:]):  # plain analysis commands skip typer's parsing (fast.py)
+        app()

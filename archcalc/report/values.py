@@ -46,7 +46,13 @@ def expr_text(value: Any, order: Sequence[str] = ()) -> str:
     """A closed form as text (sympy syntax), terms in the spec's symbol order."""
     if not is_symbolic(value):
         return str(value)
-    return _printer_class()(tuple(order)).doprint(value)
+    return _closed_form_text(value, tuple(order))
+
+
+@lru_cache(maxsize=8192)
+def _closed_form_text(value: Any, order: tuple) -> str:
+    """Printing is slow and a network repeats its sizes layer after layer: cached."""
+    return _printer_class()(order).doprint(value)
 
 
 def json_value(value: Any, order: Sequence[str] = ()) -> Any:
