@@ -105,12 +105,12 @@ def channelshuffle(b: BuildCtx) -> nn.Module:
 
 @builds("slice")
 def slice_(b: BuildCtx) -> nn.Module:
-    dim, start = batch_dim(b.a["dim"]), b.a["start"]
-    stop = b.a["stop"]
+    """x[start:stop] along one axis (Python's index semantics, negatives from the end)."""
+    dim, start, stop = batch_dim(b.a["dim"]), b.a["start"], b.a["stop"]
 
     def keep(x):
-        end = x.shape[dim] if stop is None else stop
-        return x.narrow(dim, start, end - start)
+        axis = dim % x.dim()
+        return x[(slice(None),) * axis + (slice(start, stop),)]
 
     return Lambda(keep, f"dim={dim}, start={start}, stop={stop}")
 
