@@ -140,3 +140,29 @@ def test_console_script_exit_code():
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == "error: " + _case(path)[0].replace("{file}", str(path)) + "\n"
+
+
+BOUNDED = ["alias-bomb", "deep-flow-nesting", "deep-mapping-nesting", "repeat-absurd",
+           "repeat-nested-bomb", "expr-power-tower", "expr-huge-product",
+           "expr-symbolic-expansion", "blocks-and-repeats-nest-too-deep"]
+
+
+@pytest.mark.parametrize("name", BOUNDED)
+def test_hostile_specs_fail_fast_in_bounded_memory(cli, name):
+    """Each would take unbounded time or memory if expanded; each is refused within 2 s
+    having allocated under 32 MiB (measured: well under 0.1 s and a few MiB each)."""
+    import tracemalloc
+
+    path = next(CORPUS.glob(f"*-{name}.yaml"))
+    cli("summary", str(path))  # warm up: imports and caches are not the spec's cost
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        code, out, err = cli("summary", str(path))
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 2, err
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    assert peak < 32 * 2**20, f"{peak / 2**20:.1f} MiB"

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from conftest import EXAMPLES, SPECS
 
 SCALE = float(os.environ.get("ARCHCALC_FUZZ_SCALE", "1"))
-VERBS = ("summary", "params", "shapes", "flops", "rf", "explain", "compare")
+VERBS = ("summary", "params", "shapes", "flops", "rf", "explain", "compare", "check")
 SYMBOLS = ("H", "W", "C", "N")
 NAMES = ("a", "b", "stem", "input")
 
@@ -55,9 +55,14 @@ class _Runner:
         path = os.path.join(self.dir, "spec.yaml")
         with open(path, "wb") as f:
             f.write(data)
+        target, allowed = path, (0, 2)
+        if verb == "check":  # an answer sheet naming the spec; a wrong answer exits 1
+            target, allowed = os.path.join(self.dir, "sheet.yaml"), (0, 1, 2)
+            with open(target, "w") as f:
+                f.write("spec: spec.yaml\nanswers:\n  - {at: total, params: 1}\n")
         limits.reset()
         limits.set_limits(max_seconds=10)  # a symbolic blow-up stops here, not at 60 s
-        result = self.runner.invoke(self.app, [verb, path, "--format", "json"],
+        result = self.runner.invoke(self.app, [verb, target, "--format", "json"],
                                     catch_exceptions=True)
         limits.reset()
         shown = data[:400]
@@ -67,7 +72,7 @@ class _Runner:
             tb = "".join(traceback.format_exception(result.exception))
             pytest.fail(f"{verb}: exception escaped on {shown!r}:\n{tb}")
         assert "Traceback" not in result.stderr, (verb, shown, result.stderr)
-        if result.exit_code == 0:
+        if result.exit_code in allowed and result.exit_code != 2:
             json.loads(result.stdout)
         elif result.exit_code == 2:
             located = re.compile(rf"error: {re.escape(path)}:\d+:\d+: \S[^\n]*\n")
