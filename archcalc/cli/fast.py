@@ -65,7 +65,14 @@ def parse(argv: list[str]) -> tuple | None:
 
 
 def run(argv: list[str]) -> bool:
-    """Run ``argv`` if it is a plain analysis command (then exit); False to let typer run it."""
+    """Run ``argv`` if it is a plain analysis command (then exit); False to let typer run it.
+
+    Either way the garbage collector's first threshold is raised first: a command builds
+    one acyclic graph and its records, and with the default threshold (700) the repeated
+    collections make a 100,000-layer analysis a third slower (docs/performance.md)."""
+    import gc
+
+    gc.set_threshold(20_000, 10, 10)
     parsed = parse(argv)
     if parsed is None:
         return False
