@@ -1,7 +1,8 @@
 """torchvision's mobile and modern CNNs in specs/: archcalc's closed forms against the figures
 torchvision publishes with each builder's weights (tests/published.py: ``num_params`` exactly,
-``_ops`` GFLOPS to its three decimals), and MobileNetV2 against Keras's table under
-``--convention keras``."""
+``_ops`` GFLOPS to its three decimals), against hand-written PyTorch models of the same
+builders (tests/torch_mobile_models.py: parameters and MACs exactly), and MobileNetV2 against
+Keras's table under ``--convention keras``."""
 
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ def test_gflops_match_torchvision(name, analyses):
     # excluded), rounded to three decimals: archcalc's MACs / 1e9, rounded the same way.
     published = TORCHVISION_MOBILE[name]
     assert round(analyses[name].total.macs / 1e9, 3) == published["gflops"], published["source"]
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_MOBILE))
+def test_matches_hand_written_torch_model(name, analyses):
+    pytest.importorskip("torch")
+    import torch_mobile_models as ref
+
+    a = analyses[name]
+    params, shape, macs = ref.measure(ref.MODELS[name], a.graph.input_shape)
+    assert (a.total.params, a.total.output_shape, a.total.macs) == (params, shape, macs)
 
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION_MOBILE))
