@@ -348,11 +348,14 @@ def plot(result: Sweep, path: str, title: str = "") -> None:
         raise SpecError("--plot needs matplotlib: pip install 'archcalc[plot]'") from None
     xs_name = next(iter(result.inputs))
     xs = result.inputs[xs_name]
-    columns = {k: v for k, v in result.columns.items() if len(set(v[:2].tolist())) or True}
+    ok = result.valid
+    if not ok.any():
+        raise SpecError("--plot: no valid point to draw (see the invalid points listed)")
+    varying = {k: v for k, v in result.columns.items() if v[ok].min() != v[ok].max()}
+    columns = varying or dict(result.columns)  # constant columns draw flat lines: left out
     fig, axes = plt.subplots(len(columns), 1, figsize=(7, 2.2 * len(columns)), sharex=True,
                              squeeze=False)
     for ax, (name, values) in zip(axes[:, 0], columns.items()):
-        ok = result.valid
         ax.plot(xs[ok], values[ok].astype(float), lw=1)
         ax.set_ylabel(name)
         ax.grid(True, alpha=0.3)

@@ -150,3 +150,11 @@ def test_cli_errors(cli, spec_file, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were missing
     code, _, err = cli("sweep", spec_file, "--over", "H,W=8:9", "--plot", "out.png")
     assert code == 2 and "pip install 'archcalc[plot]'" in err
+
+
+def test_cli_plot_writes_a_png(cli, spec_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "macs.png"
+    code, _, err = cli("sweep", spec_file, "--over", "H,W=30:80", "--plot", png)
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
