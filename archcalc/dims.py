@@ -79,6 +79,10 @@ def ceildiv(a: Dim, b: Dim) -> Dim:
     a, b = sp.sympify(a), sp.sympify(b)
     if b == 1 and a.is_integer:
         return a
+    if a.is_integer and b.is_integer and b.is_positive:
+        # ceil(a/b) == floor((a + b − 1)/b) for integers: one kind of rounding everywhere, so
+        # chains collapse and PyTorch's ceil-mode minimum of two equal forms cancels.
+        return floordiv(a + b - 1, b)
     if b.is_integer and b.is_positive:
         split = _split_floor(sp.expand(a), "ceiling")
         if split is not None:

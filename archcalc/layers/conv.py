@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..dims import divides, dmax, prod
 from .base import Arg, Ctx, Out, Window, register_layer
-from .window import effective_kernel, paddings, sliding_out
+from .window import effective_kernel, paddings, same_out, sliding_out
 
 _LAYOUT = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
 
@@ -39,6 +39,9 @@ def conv(ctx: Ctx) -> Out:
     pads = paddings(ctx, k_eff, s)
     out_sp = []
     for axis, (n, ke, si, (pl, pr)) in enumerate(zip(ctx.spatial, k_eff, s, pads)):
+        if ctx.padding == "same":
+            out_sp.append(same_out(n, si))
+            continue
         ctx.require(
             n + pl + pr >= ke,
             f"kernel span {ke} is larger than the padded input {n + pl + pr} on spatial axis "

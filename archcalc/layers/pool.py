@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..dims import divides, floordiv, resolve
 from .base import Arg, Ctx, Out, Window, register_layer
-from .window import effective_kernel, keras_same_pads, pool_out_ceil, sliding_out
+from .window import effective_kernel, keras_same_pads, pool_out_ceil, same_out, sliding_out
 
 _LAYOUT = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
 
@@ -33,8 +33,8 @@ def pool(ctx: Ctx) -> Out:
     out_sp, windows = [], []
     for axis, (n, ki, ke, si) in enumerate(zip(ctx.spatial, k, k_eff, s)):
         if pad == "same":
-            left, right = keras_same_pads(n, ke, si)
-            size = sliding_out(n, left, right, ke, si)
+            left, _ = keras_same_pads(n, ke, si)
+            size = same_out(n, si)
         else:
             left = 0 if pad == "valid" else ctx.per_axis("padding")[axis]
             ctx.require(

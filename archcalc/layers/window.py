@@ -6,7 +6,7 @@ pooling size with PyTorch's ceil-mode rule, and Keras's 'same' padding for any s
 
 from __future__ import annotations
 
-from ..dims import ceildiv, dmax, floordiv, select
+from ..dims import ceildiv, dmax, dmin, floordiv, resolve
 
 
 def effective_kernel(k, d):
@@ -18,9 +18,17 @@ def keras_same_pads(n, k_eff, s):
     """Keras/TF 'same': out = ceil(n/s); total pad T = max((out−1)·s + k_eff − n, 0), extra
     pixel at the end. Returns (left, right)."""
     out = ceildiv(n, s)
-    total = dmax((out - 1) * s + k_eff - n, 0)
+    total = (out - 1) * s + k_eff - n  # ≥ k_eff − s, so the max only matters when k_eff < s
+    if resolve(k_eff - s >= 0) is not True:
+        total = dmax(total, 0)
     left = floordiv(total, 2)
     return left, total - left
+
+
+def same_out(n, s):
+    """Keras 'same' output size: ``ceil(n / s)`` (equal to the sliding formula with the
+    padding above, written directly so closed forms stay short)."""
+    return ceildiv(n, s)
 
 
 def paddings(ctx, k_eff: tuple, strides: tuple) -> tuple:
@@ -39,7 +47,12 @@ def sliding_out(n, left, right, k_eff, s):
 
 
 def pool_out_ceil(n, p, k_eff, s):
-    """Ceil-mode pooling size: ``ceil((n + 2p − k_eff)/s) + 1``, minus one when the last
-    window would start in the right padding (ATen ``pooling_output_shape_pad_lr``)."""
-    out = ceildiv(n + 2 * p - k_eff, s) + 1
-    return select((out - 1) * s >= n + p, out - 1, out)
+    """Ceil-mode pooling size (ATen ``pooling_output_shape_pad_lr``): ``ceil((n + 2p −
+    k_eff)/s) + 1``, minus one when the last window would start in the right padding.
+
+    Written without a case split: the last window must start before ``n + p``, so
+    ``out − 1 = min(ceil((n + 2p − k_eff)/s), floor((n + p − 1)/s))``. This is exact whenever
+    ``p ≤ k_eff − 1``, which PyTorch's ``p ≤ k//2`` guarantees, and keeps symbolic closed forms
+    free of Piecewise (which sympy simplifies very slowly).
+    """
+    return dmin(ceildiv(n + 2 * p - k_eff, s), floordiv(n + p - 1, s)) + 1
