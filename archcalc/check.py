@@ -195,7 +195,7 @@ class _Grader:
             result = Result(index, at, metric, claimed, json_value(expected, self.order), ok,
                             text)
         else:
-            expected = self.count(rec, metric, self.conv)
+            expected = self.conv.count(rec, metric)
             number = claims.parse_number(claimed, self.symbols)
             ok = number.matches(expected)
             result = Result(index, at, metric, claimed, json_value(expected, self.order), ok,
@@ -205,16 +205,6 @@ class _Grader:
         if not result.correct:
             result.derivation = self.derive(kind, obj, metric)
         return result
-
-    @staticmethod
-    def count(rec, metric, conv):
-        if metric == "params":
-            return conv.params(rec.params, rec.buffers)
-        if metric == "trainable_params":
-            return rec.params
-        if metric == "macs":
-            return rec.macs
-        return conv.flops_per_mac * rec.macs
 
     def derive(self, kind, obj, metric) -> list:
         from .report.explain import _explain_one
@@ -244,8 +234,8 @@ class _Grader:
                 continue
             other = record_of(self.applied(conv), kind, obj)
             if metric in ("params", "trainable_params"):
-                value = self.count(other, metric, conv)
-                if dims.eq(value, self.count(rec, metric, self.conv)) is not True and \
+                value = conv.count(other, metric)
+                if dims.eq(value, self.conv.count(rec, metric)) is not True and \
                         number.matches(value):
                     matches.append((conv.name, self.params_note(conv, kind, obj, value)))
                 continue

@@ -30,6 +30,19 @@ class Convention:
     def params(self, trainable, buffers):
         return trainable + buffers if self.params_include_buffers else trainable
 
+    def count(self, record, metric: str):
+        """One count of a record as this convention states it: params, trainable_params,
+        macs or flops."""
+        if metric == "params":
+            return self.params(record.params, record.buffers)
+        if metric == "trainable_params":
+            return record.params
+        if metric == "macs":
+            return record.macs
+        if metric == "flops":
+            return self.flops_per_mac * record.macs
+        raise ValueError(f"not a count: {metric}")
+
     def apply(self, analysis):
         """The analysis as this convention counts it (the same object for PyTorch/Keras)."""
         if self.tool is None:

@@ -26,7 +26,12 @@ def _check_rank(ctx: Ctx, ranks: tuple) -> None:
 )
 def batchnorm(ctx: Ctx) -> Out:
     """Batch norm over channels: params 2C (γ, β); buffers 2C (running mean and variance)."""
-    _check_rank(ctx, (1, 2) if ctx.nd == 1 else (ctx.nd + 1,))
+    return _per_channel_norm(ctx, (1, 2) if ctx.nd == 1 else (ctx.nd + 1,))
+
+
+def _per_channel_norm(ctx: Ctx, ranks: tuple) -> Out:
+    """2C affine parameters when ``affine``; 2C running statistics when tracked."""
+    _check_rank(ctx, ranks)
     c = ctx.x[0]
     return Out(
         shape=ctx.x,
@@ -42,13 +47,7 @@ def batchnorm(ctx: Ctx) -> Out:
 )
 def instancenorm(ctx: Ctx) -> Out:
     """Instance norm: no parameters by default (affine=False), 2C when affine."""
-    _check_rank(ctx, (ctx.nd + 1,))
-    c = ctx.x[0]
-    return Out(
-        shape=ctx.x,
-        params=2 * c if ctx.affine else 0,
-        buffers=2 * c if ctx.track_running_stats else 0,
-    )
+    return _per_channel_norm(ctx, (ctx.nd + 1,))
 
 
 @register_layer(

@@ -350,16 +350,6 @@ def _output_node(analysis, kind, obj):
     return obj
 
 
-def _value(rec, metric: str, conv):
-    if metric == "params":
-        return conv.params(rec.params, rec.buffers)
-    if metric == "trainable_params":
-        return rec.params
-    if metric == "macs":
-        return rec.macs
-    return conv.flops_per_mac * rec.macs
-
-
 def view(analysis, node):
     from ..profiles import view_of
 
@@ -458,11 +448,11 @@ def _sum_lines(analysis, kind, obj, metric: str, conv, order) -> list:
     rec = record_of(analysis, kind, obj)
     parts = []
     for ck, child in _children(analysis, kind, obj):
-        value = _value(record_of(analysis, ck, child), metric, conv)
+        value = conv.count(record_of(analysis, ck, child), metric)
         if not (dims.resolve(dims.eq(value, 0)) is True):
             parts.append((child.name, value))
     label = f"{metric}({_label(kind, obj)})"
-    total = human(_value(rec, metric, conv), order)
+    total = human(conv.count(rec, metric), order)
     if not parts:
         return [Line(label, "", "", total, "every part counts 0")]
     formula_ = " + ".join(f"{metric}({n})" for n, _ in parts)
