@@ -28,7 +28,7 @@ METRICS = ("shape", "params", "buffers", "flops", "rf")
 SAMPLE_RANGE = (1, 20)  # free symbols are drawn from this range (positive integers)
 # --rf auto: a full-width linear copy (when a layer selects channels) is measured only up to
 # this many MACs, and the gradients stop after RF_SECONDS (a note says how many were done).
-RF_FULL_WIDTH_MACS = {"cuda": 1e11, "cpu": 2e9}
+RF_FULL_WIDTH_MACS = {"cuda": 1e11, "cpu": 2e8}
 RF_SECONDS = 60.0
 
 # Layer types whose FLOPs FlopCounterMode is known to under-count, per device
@@ -201,7 +201,7 @@ def _check_fields(analysis, graph, point, subs, measured, device, seconds, notes
         notes.append("receptive fields not measured (--rf off)")
         return []
     fields = _fields(analysis)
-    wanted = {}
+    wanted, fits = {}, {}
     for node in graph.nodes[1:]:
         axes = fields[node.id]
         shape = measured[node.id].shape
@@ -209,40 +209,69 @@ def _check_fields(analysis, graph, point, subs, measured, device, seconds, notes
             continue
         if list(shape) != [_at(d, subs) for d in analysis.layers[node.id].output_shape]:
             continue  # the shape check already fails; no unit to compare
-        wanted[node.id] = tuple((n - 1) // 2 if src is not None and f is not None else None
-                                for n, (src, f) in zip(shape, axes))
+        picks = [_unit(n, graph.input_shape[src], f, subs) if src is not None and f is not None
+                 else (None, True) for n, (src, f) in zip(shape, axes)]
+        wanted[node.id] = tuple(u for u, _ in picks)
+        fits[node.id] = all(ok for _, ok in picks)
     if not wanted:
         return []
     rf_device = resolve_device("auto") if device == "meta" else device
     narrow = narrow_safe(graph)
     if not narrow and seconds is not None:
         if _at(analysis.total.macs, subs) > RF_FULL_WIDTH_MACS.get(rf_device, 2e9):
-            notes.append("receptive fields not measured: a layer selects channels, so the "
-                         "gradient must run at full width, which is slow here (--rf on forces "
-                         "it)")
+            notes.append("receptive fields not measured: a layer drops or reshapes channels, "
+                         "so the gradient must run at full width, which is slow here (--rf on "
+                         "forces it)")
             return []
     boxes = measure_fields(graph, wanted, rf_device, narrow, seconds)
     if len(boxes) < len(wanted):
         notes.append(f"receptive field measured for the first {len(boxes)} of {len(wanted)} "
                      f"layers within {seconds:g} s (--rf on measures all)")
-    spatial_sizes = graph.input_shape[1:]
     checks = []
     for node_id, unit in wanted.items():
         if node_id not in boxes:
             break
-        rec = analysis.layers[node_id]
-        expected, got = [], []
-        for u, (src, f) in zip(unit, fields[node_id]):
-            if src is None or f is None:
-                continue
-            n = spatial_sizes[src - 1]
-            lo = _at(f.start, subs) + u * _at(f.jump, subs)
-            hi = lo + _at(f.size, subs) - 1
-            expected.append([max(lo, 0), min(hi, n - 1)])
-            box = boxes[node_id]
-            got.append(None if box is None else list(box[src - 1]))
-        checks.append(Check(rec.name, "rf", expected, got, expected == got, dict(point)))
+        expected, got = _regions(graph, fields[node_id], unit, boxes[node_id], subs)
+        if fits[node_id]:
+            match, note = expected == got, ""
+        else:
+            match = all(g is not None and e[0] <= g[0] <= g[1] <= e[1]
+                        for e, g in zip(expected, got))
+            note = ("the field reaches past the input at every unit; PyTorch's region, cut "
+                    "by the borders of inner layers, must lie within it")
+        checks.append(Check(analysis.layers[node_id].name, "rf", expected, got, match,
+                            dict(point), note))
     return checks
+
+
+def _unit(n_out: int, n_in: int, f, subs) -> tuple:
+    """The output index nearest the centre whose whole field lies inside the input, and
+    True; or the centre and False when every unit's field reaches past the input (there
+    the borders of inner layers cut what PyTorch measures, so only containment holds)."""
+    start, jump, size = (_at(v, subs) for v in (f.start, f.jump, f.size))
+    centre = (n_out - 1) // 2
+    if jump == 0:
+        return centre, start >= 0 and start + size <= n_in
+    first = max(0, -(start // jump))  # ⌈−start/jump⌉
+    last = min(n_out - 1, (n_in - size - start) // jump)
+    if first > last:
+        return centre, False
+    return min(max(centre, first), last), True
+
+
+def _regions(graph, axes, unit, box, subs) -> tuple:
+    """Expected (closed form, clipped to the input) and measured (first, last) per compared
+    input axis."""
+    expected, got = [], []
+    for u, (src, f) in zip(unit, axes):
+        if src is None or f is None:
+            continue
+        n = graph.input_shape[src]
+        lo = _at(f.start, subs) + u * _at(f.jump, subs)
+        hi = lo + _at(f.size, subs) - 1
+        expected.append([max(lo, 0), min(hi, n - 1)])
+        got.append(None if box is None else list(box[src - 1]))
+    return expected, got
 
 
 def _fields(analysis: Analysis) -> list:

@@ -94,6 +94,8 @@ def _rf_region(value) -> str:
 def _cell(check) -> str:
     if check is None:
         return "n/a"
+    if check.match and check.metric == "rf" and check.expected != check.measured:
+        return f"{_text('rf', check.measured)} within {_text('rf', check.expected)} ✓"
     if check.match:
         return f"{_text(check.metric, check.expected)} ✓"
     if check.metric == "rf":
@@ -144,8 +146,9 @@ def table(result, width: int = 120) -> str:
 
 def _footer(result) -> list:
     lines = ["✓ = the closed form equals what PyTorch measured: shape from a forward hook, "
-             "params from parameters(), FLOPs from FlopCounterMode, receptive field (clipped "
-             "to the input) from the gradient of the layer's centre output unit."]
+             "params from parameters(), FLOPs from FlopCounterMode, receptive field (the "
+             "input region, clipped to the input) from the gradient of one output unit near "
+             "the centre."]
     for n in result.notes:
         lines.append(f"Note: {n}.")
     for r in result.results:

@@ -93,8 +93,11 @@ def pixelunshuffle(b: BuildCtx) -> nn.Module:
 
 @builds("channelshuffle")
 def channelshuffle(b: BuildCtx) -> nn.Module:
-    """ShuffleNet's shuffle: view as [g, C/g], transpose, flatten back."""
+    """ShuffleNet's shuffle: view as [g, C/g], transpose, flatten back (the one-channel
+    copy keeps its single channel: a permutation of channels leaves their union as is)."""
     g = b.a["groups"]
+    if b.narrow:
+        return nn.Identity()
 
     def shuffle(x):
         n, c = x.shape[:2]

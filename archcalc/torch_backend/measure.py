@@ -99,13 +99,15 @@ def _field(y, unit: tuple, x):
 
 
 def narrow_safe(graph) -> bool:
-    """True when no layer selects channels, so a one-channel copy has the same spatial
-    receptive fields as the real network (grouped convolutions, channel slices and
-    shuffles, reshapes and pixel shuffles tie positions to particular channels)."""
+    """True when a one-channel copy has the same spatial receptive fields as the network.
+
+    The measurement sums the gradient over every channel of the measured output, so it is
+    the union over channels; every layer that keeps all channels (convolutions with or
+    without groups, shuffles, concatenations) has the same union at one channel. Layers
+    that drop channels (a channel slice) or move channels into space (reshape, pixel
+    shuffles) need the full width."""
     for node in graph.nodes[1:]:
-        if node.type in ("channelshuffle", "pixelshuffle", "pixelunshuffle", "reshape"):
-            return False
-        if node.args.get("groups", 1) != 1 and node.type.startswith("conv"):
+        if node.type in ("pixelshuffle", "pixelunshuffle", "reshape"):
             return False
         if node.type == "slice" and (node.args.get("dim", 0) <= 0 or _has_permute(graph)):
             return False

@@ -7,8 +7,9 @@ input tensors. Two variants are built from the same code:
 * ``linear``: the copy used to measure receptive fields — constant positive weights, zero
   biases, average instead of max pooling, normalisations, activations and dropout as the
   identity — so that the gradient of one output unit is non-zero on its whole field;
-* ``narrow``: convolutions with one output channel and no groups, for a cheap receptive-field
-  copy when no layer selects channels (the spatial field does not depend on the width).
+* ``narrow``: convolutions with one output channel and no groups, channel shuffles as the
+  identity: a cheap receptive-field copy, exact when no layer drops channels (the field is
+  measured as the union over channels, which does not depend on the width).
 """
 
 from __future__ import annotations

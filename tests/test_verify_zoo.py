@@ -1,0 +1,28 @@
+"""``verify`` over every spec in specs/ and ../shared/spec-examples/ (new specs are picked up
+by the glob). The meta device gives shapes, params and FLOPs without computing values, so
+the big models stay fast; receptive fields are measured (on the CPU) where a one-channel
+copy is exact, for as many layers as fit in a short time budget."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+from archcalc.verify import verify  # noqa: E402
+from conftest import EXAMPLES, SPECS  # noqa: E402
+
+SPEC_FILES = sorted(SPECS.glob("*.yaml")) + sorted(EXAMPLES.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_spec_verifies(path):
+    result = verify(str(path), device="meta", samples=2, rf_seconds=0.3)
+    bad = [r for r in result.results if not r.match]
+    assert bad == [], bad[:5]
+    metrics = {r.metric for r in result.results}
+    assert {"shape", "params", "buffers", "flops"} <= metrics
+
+
+def test_zoo_is_not_empty():
+    assert len(SPEC_FILES) >= 6
