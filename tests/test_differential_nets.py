@@ -180,12 +180,17 @@ def networks(draw) -> str:
              "layers:"]
     for i in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["conv", "pool", "residual", "project", "inception",
-                                     "skip"]))
+                                     "skip", "depthwise"]))
         if kind == "conv":
             c = draw(st.integers(1, 4))
             lines.append(f"  - {_conv(draw, c)}")
         elif kind == "pool":
             lines.append(f"  - {_pool(draw)}")
+        elif kind == "depthwise":  # MobileNet: per-channel k×k, then a channel shuffle
+            s = draw(st.integers(1, 2))
+            lines += [f"  - conv2d: {{out: {2 * c}, kernel: 3, stride: {s}, padding: 1, "
+                      f"groups: {c}}}", "  - channelshuffle: {groups: 2}"]
+            c = 2 * c
         elif kind == "residual":  # same-shape body + identity
             k = draw(st.sampled_from([1, 3, 5]))
             lines += ["  - branches:",
@@ -226,3 +231,34 @@ def test_random_network_matches_torch(tmp_path_factory, text):
     result = verify(str(path), device="cpu", rf="on")
     assert [r for r in result.results if not r.match] == [], text
     assert any(r.metric == "rf" for r in result.results)
+
+
+def test_one_channel_copy_measures_the_same_fields(tmp_path):
+    """The cheap receptive-field copy (one channel) against the full-width copy, on a network
+    where channels have different fields (concatenated branches) and then pass through
+    grouped and depthwise convolutions and a shuffle."""
+    from archcalc.torch_backend.measure import measure_fields
+
+    path = _write(tmp_path, "mixed", """
+        input: [2, 21, 19]
+        layers:
+          - branches:
+              - [conv2d: {out: 2, kernel: 1}]
+              - [conv2d: {out: 2, kernel: 5, padding: 2, stride: 2}, upsample: {size: [21, 19]}]
+              - [conv2d: {out: 2, kernel: 3, dilation: 3, padding: 3}]
+            merge: concat
+          - conv2d: {out: 6, kernel: 3, groups: 6, padding: 1}
+          - channelshuffle: {groups: 3}
+          - conv2d: {out: 3, kernel: [1, 3], groups: 3, stride: 2}
+          - maxpool2d: {kernel: 2}
+    """)
+    graph = load(path)
+    units = {}
+    for node in graph.nodes[1:]:
+        shape = analyse(graph).layers[node.id].output_shape
+        units[node.id] = (None, *((n - 1) // 2 for n in shape[1:]))
+    narrow = measure_fields(graph, units, "cpu", narrow=True)
+    full = measure_fields(graph, units, "cpu", narrow=False)
+    assert narrow == full
+    # the last layer sees the union of the three branches' fields (not one branch's)
+    assert full[graph.nodes[-1].id] != full[graph.nodes[1].id]
