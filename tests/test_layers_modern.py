@@ -239,6 +239,16 @@ def test_layerscale_last_axis():
     fails("[197, 384]", "layerscale: {dim: 2}", "dim 2 is out of range for a rank-2 input")
 
 
+def test_layerscale_built_in_torch_both_ways(cli, tmp_path):
+    # archcalc verify builds γ along the chosen axis: [24] after the linear, [24, 1] after
+    # the permute; 24 parameters each, as the closed form says
+    path = tmp_path / "layerscale.yaml"
+    path.write_text("input: [16, 12]\nlayers:\n  - linear: {out: 24}\n"
+                    "  - layerscale: {dim: -1}\n  - permute: {dims: [1, 0]}\n  - layerscale\n")
+    code, out, _ = cli("verify", path, "--device", "cpu")
+    assert code == 0 and "All 16 checks match" in out
+
+
 # ------------------------------------------------------------ stochastic depth
 def test_stochasticdepth_is_free_and_keeps_the_shape():
     a = spec("[24, 56, 56]", "stochasticdepth: {p: 0.2, mode: row}")

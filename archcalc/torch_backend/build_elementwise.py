@@ -51,7 +51,7 @@ def prelu(b: BuildCtx) -> nn.Module:
 @builds("layerscale")
 @_identity_when_linear
 def layerscale(b: BuildCtx) -> nn.Module:
-    return LayerScale(b.x, b.a["init"])
+    return LayerScale(b.x, b.a["init"], b.a["dim"])
 
 
 @builds("batchnorm1d", "batchnorm2d", "batchnorm3d")

@@ -108,11 +108,14 @@ class LayerNorm2d(nn.Module):
 
 
 class LayerScale(nn.Module):
-    """x · γ with one learned γ per channel, shaped [C, 1, …] (ConvNeXt, CaiT)."""
+    """x · γ with one learned γ per index of axis ``dim`` (no batch axis): [C, 1, 1] for
+    ConvNeXt (dim 0), [D] for CaiT's tokens (dim −1)."""
 
-    def __init__(self, shape: tuple, init: float):
+    def __init__(self, shape: tuple, init: float, dim: int = 0):
         super().__init__()
-        self.gamma = nn.Parameter(torch.full((shape[0], *(1,) * (len(shape) - 1)), init))
+        dim %= len(shape)
+        size = tuple(n if i == dim else 1 for i, n in enumerate(shape))
+        self.gamma = nn.Parameter(torch.full(size, init))
 
     def forward(self, x):
         return x * self.gamma
