@@ -17,9 +17,10 @@ Sheets = Annotated[List[str], typer.Argument(
 @app.command("check")
 def check(sheets: Sheets, set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
           limit: c.LimitOpt = None) -> None:
-    """Grade answer sheets: each claim ✓ or ✗, the correct value and its derivation for
-    the wrong ones, and the counting convention that would make a wrong count right.
-    Several sheets also give a grade table.
+    """Grade answer sheets: each claim ✓ or ✗, with the derivation of the wrong ones.
+
+    Each wrong count also names the counting convention that would make it right; several
+    sheets give a grade table.
 
     A claim may be exact (138357544, "138,357,544"), rounded with a decimal prefix
     ("138M", "15.5 G", "1.2K": right when the exact value rounds to it at the precision

@@ -33,8 +33,10 @@ def compare(specs: Specs, columns: ColumnsOpt = None, units: UnitsOpt = "exact",
             depth: c.DepthOpt = None, width: c.WidthOpt = 100,
             standalone: StandaloneOpt = True, caption: CaptionOpt = None,
             limit: c.LimitOpt = None) -> None:
-    """Compare architectures: one row per model with the chosen columns, or (--per-layer)
-    two models side by side. --set applies to every spec that has the symbol.
+    """Compare architectures: one row per model, or two models layer by layer.
+
+    Columns are selectable; --per-layer puts two models side by side. --set applies to every
+    spec that has the symbol.
 
     Examples:
 

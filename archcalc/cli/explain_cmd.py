@@ -21,9 +21,10 @@ LayerArg = Annotated[Optional[str], typer.Argument(
 def explain(spec: c.Spec, layer: LayerArg = None, metric: MetricOpt = None,
             set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
             convention: c.ConventionOpt = "pytorch", limit: c.LimitOpt = None) -> None:
-    """Show how a number is computed: the formula, the formula with this layer's numbers,
-    and the value; a block or the total as the sum of its parts; the receptive field as
-    the recurrence step by step. Symbolic specs are explained in symbols.
+    """Show how a number is computed: the formula, with numbers, and the value.
+
+    A block or the total is shown as the sum of its parts; the receptive field as the
+    recurrence step by step. Symbolic specs are explained in symbols.
 
     Examples:
 
