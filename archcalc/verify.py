@@ -57,6 +57,7 @@ class Verification:
     device: str
     results: tuple  # Check records, in layer order, point by point
     notes: tuple  # things not checked, and why
+    formulas: tuple = ()  # (layer, {metric: closed form text}) when the spec has free symbols
 
     @property
     def checked(self) -> int:
@@ -103,7 +104,23 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
             continue
         budget = {"auto": rf_seconds, "on": None, "off": 0.0}[rf]
         results += _check_point(analysis, at.graph, point, device, budget, notes)
-    return Verification(graph.name, device, tuple(results), tuple(dict.fromkeys(notes)))
+    return Verification(graph.name, device, tuple(results), tuple(dict.fromkeys(notes)),
+                        _formulas(analysis) if graph.free_symbols else ())
+
+
+def _formulas(analysis: Analysis) -> tuple:
+    """The closed forms that the sampled points check, as text in the spec's symbol order."""
+    from .report.values import expr_text
+
+    order = list(analysis.graph.symbols)
+    out = []
+    for rec in analysis.layers[1:]:
+        rf = "×".join(dict.fromkeys(expr_text(a.size, order) for a in rec.rf)) if rec.rf else ""
+        out.append((rec.name, {
+            "shape": "[" + ", ".join(expr_text(d, order) for d in rec.output_shape) + "]",
+            "params": expr_text(rec.params, order), "buffers": expr_text(rec.buffers, order),
+            "flops": expr_text(rec.flops, order), "rf": rf}))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- symbols

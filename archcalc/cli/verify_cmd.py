@@ -115,6 +115,7 @@ def _points(result) -> list:
 def table(result, width: int = 120) -> str:
     from rich import box
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(width=width, record=True, force_terminal=False, color_system=None,
@@ -122,7 +123,16 @@ def table(result, width: int = 120) -> str:
     shown_buffers = any(r.metric == "buffers" and (r.expected or r.measured)
                         for r in result.results)
     columns = [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
-    console.print(f"{result.name}: closed form vs PyTorch ({result.device})")
+    console.print(f"{result.name}: closed form vs PyTorch ({result.device})", markup=False)
+    if result.formulas:
+        t = Table(box=box.SIMPLE_HEAD, title="closed forms, checked at each point below",
+                  title_justify="left", show_edge=False, pad_edge=False)
+        t.add_column("Layer", no_wrap=True)
+        for _, header in columns:
+            t.add_column(header)
+        for layer, texts in result.formulas:
+            t.add_row(*(escape(v) for v in (layer, *(texts[m] or "n/a" for m, _ in columns))))
+        console.print(t)
     for key, layers in _points(result):
         title = ("at " + ", ".join(f"{k}={v}" for k, v in key)) if key else None
         t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", show_edge=False,
@@ -134,13 +144,13 @@ def table(result, width: int = 120) -> str:
         for layer, checks in layers.items():
             if "torch" in checks:
                 bad = checks["torch"]
-                t.add_row(layer, f"✗ PyTorch refused this layer: {bad.measured}",
+                t.add_row(escape(layer), escape(f"✗ PyTorch refused this layer: {bad.measured}"),
                           *([""] * (len(columns) - 1)))
                 continue
-            t.add_row(layer, *(_cell(checks.get(m)) for m, _ in columns))
+            t.add_row(*(escape(v) for v in (layer, *(_cell(checks.get(m)) for m, _ in columns))))
         console.print(t)
     for line in _footer(result):
-        console.print(line, soft_wrap=True)
+        console.print(line, soft_wrap=True, markup=False)
     return console.export_text()
 
 
