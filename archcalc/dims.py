@@ -17,6 +17,8 @@ NUMBER_TYPES = (int, float, Fraction)
 
 def is_symbolic(x: Any) -> bool:
     """True for a sympy expression that is not a plain number."""
+    if type(x) is int:  # the numeric path's common case, checked first (hot)
+        return False
     if isinstance(x, (bool, *NUMBER_TYPES)) or x is None:
         return False
     if isinstance(x, (tuple, list)):
@@ -56,6 +58,8 @@ def floordiv(a: Dim, b: Dim) -> Dim:
     ``floor((floor(X) + m) / b) == floor((X + m) / b)`` for integer ``m`` and positive integer
     ``b``, so chains of strided layers print as one floor.
     """
+    if type(a) is int and type(b) is int:  # hot on the numeric path
+        return a // b
     if not is_symbolic(a) and not is_symbolic(b):
         return as_number(a) // as_number(b)
     import sympy as sp
@@ -72,6 +76,8 @@ def floordiv(a: Dim, b: Dim) -> Dim:
 
 def ceildiv(a: Dim, b: Dim) -> Dim:
     """``ceil(a / b)``, collapsing nested ceilings as ``floordiv`` does floors."""
+    if type(a) is int and type(b) is int:
+        return -(-a // b)
     if not is_symbolic(a) and not is_symbolic(b):
         return -(-as_number(a) // as_number(b))
     import sympy as sp
@@ -190,6 +196,8 @@ def is_integer_valued(x: Any) -> bool | None:
 
 def simplify(x: Any) -> Any:
     """A readable closed form: ints stay ints; expressions are expanded where that is shorter."""
+    if type(x) is int:  # hot on the numeric path: once per value of every layer
+        return x
     if not is_symbolic(x):
         return as_number(x)
     return _simplest_form(x)
@@ -211,6 +219,8 @@ def _simplest_form(x: Any) -> Any:
 
 def eq(a: Any, b: Any) -> Any:
     """``a == b`` as a bool, or a sympy equation when symbolic."""
+    if type(a) is int and type(b) is int:
+        return a == b
     if not is_symbolic(a) and not is_symbolic(b):
         return as_number(a) == as_number(b)
     import sympy as sp
