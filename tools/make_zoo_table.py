@@ -128,11 +128,16 @@ class Section:
     models: tuple
 
 
+PAPER_SPECS = ("lenet5", "alexnet-paper", "nin", "googlenet-paper", "resnet110-cifar",
+               "preact-resnet164-cifar", "densenet-bc-100-12-cifar", "mobilenet_v1", "xception",
+               "unet")
+
+
 def sections(published) -> list:
     classic = tuple(published.TORCHVISION)
     mobile = tuple(published.TORCHVISION_MOBILE)
-    listed = set(classic) | set(mobile)
-    papers = tuple(sorted(p.stem for p in SPECS.glob("*.yaml") if p.stem not in listed))
+    listed = set(classic) | set(mobile) | set(PAPER_SPECS)
+    others = tuple(sorted(p.stem for p in SPECS.glob("*.yaml") if p.stem not in listed))
     return [
         Section("torchvision: classic CNNs",
                 "Each spec builds what the torchvision builder of the same name builds.",
@@ -142,8 +147,9 @@ def sections(published) -> list:
                 mobile),
         Section("Networks as their papers describe them",
                 "Each spec follows its paper (its header says where and why it departs).",
-                papers),
-    ]
+                PAPER_SPECS),
+    ] + ([Section("Other specs", "No published figures collected for these yet.", others)]
+         if others else [])
 
 
 # ------------------------------------------------------------------------- the last feature map
@@ -213,12 +219,15 @@ def _resnet_note(name: str, a: Analysis) -> str:
     _check(text.count(V15) == 1, f"{name}: the v1.5 bottleneck text is not where expected")
     v1 = analyse(load_string(text.replace(V15, V1), f"{name}-v1.yaml", {}))
     _check(v1.total.params == a.total.params, f"{name}: moving the stride changed params")
+    paper = PAPERS[name][0]
+    _check(paper.value in (round(v1.total.macs / G, 1), v1.total.macs * 10 // G / 10),
+           f"{name}: the v1 placement does not give the paper's figure, rounded or truncated")
     biases = _conv_bias_count(a)
     _check(KERAS.params(a.total.params, a.total.buffers) + biases == KERAS_TABLE[name],
            f"{name}: Keras's total is not ours plus one bias per conv channel")
     return (f"[He15] is v1, stride on the first 1×1 of layer2-4's first block: that placement "
             f"gives {v1.total.macs:,} MACs ({v1.total.macs / G:.3f} G), printed "
-            f"{PAPERS[name][0].text()}; torchvision's v1.5 strides the 3×3. "
+            f"{paper.text()}; torchvision's v1.5 strides the 3×3. "
             f"Keras's ResNet convolutions have biases: +{biases:,}")
 
 
@@ -372,7 +381,9 @@ network. Regenerate with `python tools/make_zoo_table.py`.
   call "multiply-adds" or "FLOPs"; `torch.utils.flop_counter` reports twice as many FLOPs.
 - **last feature map**: the input of the global pooling, i.e. the last layer output that
   still has spatial extent before the network pools or flattens it away (the output itself
-  for a network that keeps its spatial axes). Shown as the spec's name for it and its shape.
+  for a network that keeps its spatial axes). Shown by the spec's name for it ("norm5 → relu":
+  the ReLU after `norm5`; "stage5 → avgpool": a pool that is the identity at this size) and
+  its shape.
 - **RF**: the receptive field of one unit of that map, per spatial axis, in input pixels:
   `size` (not clipped to the image, as in Araujo, Norris & Sim, "Computing Receptive Fields
   of Convolutional Neural Networks", Distill 2019), `jump` (input pixels between
