@@ -202,13 +202,24 @@ def _f(x, digits=3):
 def markdown(results: dict) -> str:
     out = []
     if "cold" in results:
-        floor = results["cold"][0]["wall_s"]
+        floor, floor_cpu = results["cold"][0]["wall_s"], results["cold"][0]["cpu_s"]
         out += ["| case | wall median (s) | wall min (s) | CPU median (s) | peak RSS (MiB) | "
-                "× python start |", "|---|---:|---:|---:|---:|---:|"]
+                "× python start (wall) | × python start (CPU) |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
         for r in results["cold"]:
             out.append(f"| {r['case']} | {_f(r['wall_s'])} | {_f(r['wall_min_s'])} | "
                        f"{_f(r['cpu_s'])} | {_f(r['peak_mib'], 0)} | "
-                       f"{r['wall_s'] / floor:.1f} |")
+                       f"{r['wall_s'] / floor:.1f} | {r['cpu_s'] / floor_cpu:.1f} |")
+        out.append("")
+        by_case = {r["case"]: r for r in results["cold"]}
+        for model in ("vgg16", "resnet50"):
+            ours = by_case.get(f"archcalc params {model} (table)")
+            for tool in ("torchinfo", "flopcounter"):
+                theirs = by_case.get(f"torch + {tool} {model}")
+                if ours and theirs:
+                    out.append(f"- {model}: torch + {tool} / archcalc params (table) = "
+                               f"{theirs['wall_s'] / ours['wall_s']:.1f}× (wall), "
+                               f"{theirs['cpu_s'] / ours['cpu_s']:.1f}× (CPU)")
         out.append("")
     if "scaling" in results:
         out += ["| chain | nodes | load (s) | analyse (s) | CSV (s) | in-process total (s) | "
@@ -222,14 +233,14 @@ def markdown(results: dict) -> str:
         out.append("")
     if "symbolic" in results:
         out += ["| network (free H, W) | nodes | load (s) | analyse (s) | CSV (s) | total (s) | "
-                "peak RSS (MiB) | CLI summary wall (s) | widest shape (chars) | last stage H |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                "peak RSS (MiB) | CLI summary wall (s) | CLI CPU (s) | widest shape (chars) | "
+                "last stage H |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in results["symbolic"]:
             h = r["spatial_out"][1] if r.get("spatial_out") else "—"
             out.append(f"| {r['case']} | {r['nodes']:,} | {_f(r['load_s'])} | "
                        f"{_f(r['analyse_s'])} | {_f(r['render_s'])} | {_f(r['total_s'])} | "
                        f"{_f(r['peak_mib'], 0)} | {_f(r.get('cli_wall_s'))} | "
-                       f"{r['widest_shape_chars']} | `{h}` |")
+                       f"{_f(r.get('cli_cpu_s'))} | {r['widest_shape_chars']} | `{h}` |")
         out.append("")
     if "sweep" in results:
         out += ["| sweep | points | analyse (s) | numpy import (s) | sweep (s) | peak RSS (MiB) | "
