@@ -98,8 +98,9 @@ SOURCES = {
           "`*_Weights.IMAGENET1K_V1` in pytorch/vision `torchvision/models/<module>.py` "
           "(collected with their sources in `tests/published.py`).",
     "keras": "Keras's applications table, keras.io/api/applications (keras-team/keras-io "
-             "`templates/api/applications/index.md`): the \"Parameters\" column, which is "
-             "`model.summary()`'s total and counts BatchNorm moving mean and variance.",
+             "`templates/api/applications/index.md` as of commit 01b6d6c; the page now rounds "
+             "to 0.1M): the \"Parameters\" column, which is `model.summary()`'s total and "
+             "counts BatchNorm moving mean and variance.",
     "He15": "He, Zhang, Ren & Sun, \"Deep Residual Learning for Image Recognition\" "
             "(arXiv:1512.03385): Table 1 (FLOPs as multiply-adds), Table 6 (CIFAR-10 "
             "parameters).",
