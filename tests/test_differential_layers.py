@@ -100,14 +100,14 @@ def test_conv_matches_torch(data):
     if pad == "same":  # torch's 'same' needs stride 1 (Keras-style strided 'same': see top)
         args["stride"] = 1
     args["padding"] = pad
+    mode = args["padding_mode"] = draw(st.sampled_from(["zeros", "zeros", "reflect",
+                                                        "replicate", "circular"]))
     shape = [cin, *sizes(draw, n)]
     layer = f"conv{n}d"
-    torch_args = dict(args)
-    del torch_args["out"]
     cls = getattr(nn, f"Conv{n}d")
     got = measured(lambda: cls(cin, out, args["kernel"], stride=args["stride"], padding=pad,
-                               dilation=args["dilation"], groups=groups, bias=args["bias"]),
-                   shape)
+                               dilation=args["dilation"], groups=groups, bias=args["bias"],
+                               padding_mode=mode), shape)
     agree(closed(layer, args, shape), got, layer)
 
 
@@ -281,3 +281,17 @@ def test_adaptive_pool_1d_needs_a_size():
         rec = closed(f"adaptive{kind}pool1d", {"out": None}, [2, 5])
         assert isinstance(rec, SpecError) and "1-d adaptive pool" in str(rec)
     assert closed("adaptiveavgpool2d", {"out": [None, 3]}, [1, 7, 9]).output_shape == (1, 7, 3)
+
+
+@pytest.mark.parametrize("mode, n, padding, kernel", [
+    ("circular", 1, 2, 1), ("circular", 2, 3, 1), ("circular", 2, 2, 1),
+    ("reflect", 2, 1, 1), ("reflect", 2, 2, 1), ("reflect", 2, "same", 4),
+    ("reflect", 3, "same", 4), ("circular", 1, "same", 4), ("replicate", 1, 3, 1),
+])
+def test_padding_modes_reject_where_torch_does(mode, n, padding, kernel):
+    # Found by comparing with torch 2.13: circular padding may not exceed the input
+    # ("wrapping around more than once") and reflect padding must be smaller than it, on
+    # each side — 'same' with k=4 pads (1, 2), so n=2 is refused by reflect.
+    args = {"out": 1, "kernel": kernel, "padding": padding, "padding_mode": mode}
+    got = measured(lambda: nn.Conv1d(1, 1, kernel, padding=padding, padding_mode=mode), [1, n])
+    agree(closed("conv1d", args, [1, n]), got, "conv1d")

@@ -39,6 +39,12 @@ def conv(ctx: Ctx) -> Out:
     pads = paddings(ctx, k_eff, s)
     out_sp = []
     for axis, (n, ke, si, (pl, pr)) in enumerate(zip(ctx.spatial, k_eff, s, pads)):
+        if ctx.padding_mode == "reflect":  # torch checks each side (F.pad)
+            ctx.require(dmax(pl, pr) < n,
+                        f"reflect padding {dmax(pl, pr)} must be smaller than the input size {n}")
+        if ctx.padding_mode == "circular":
+            ctx.require(dmax(pl, pr) <= n, f"circular padding {dmax(pl, pr)} must not exceed "
+                        f"the input size {n} (it would wrap around more than once)")
         if ctx.padding == "same":
             out_sp.append(same_out(n, si))
             continue
@@ -47,8 +53,6 @@ def conv(ctx: Ctx) -> Out:
             f"kernel span {ke} is larger than the padded input {n + pl + pr} on spatial axis "
             f"{axis + 1} (input {n}, padding {pl}+{pr}); needs n + padding ≥ d·(k−1)+1",
         )
-        if ctx.padding_mode == "reflect":
-            ctx.require(pl < n, f"reflect padding {pl} must be smaller than the input size {n}")
         out_sp.append(sliding_out(n, pl, pr, ke, si))
     weights = cout * (cin // g) * prod(k)
     return Out(
