@@ -104,14 +104,15 @@ def fail(err: BaseException) -> "typer.Exit":
     return typer.Exit(EXIT_INTERNAL)
 
 
-def guarded(fn):
-    """Run a command body; every exception ends as one line and an exit code."""
+def guarded(fn, *, timed: bool = True):
+    """Run a command body; every exception ends as one line and an exit code. ``timed``:
+    stop it after ``max_seconds`` (a command with its own time budget may opt out)."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            with time_limit():
+            with time_limit() if timed else contextlib.nullcontext():
                 return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
             raise
