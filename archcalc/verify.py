@@ -69,7 +69,8 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        return self.mismatches == 0
+        """Every check matched, and there was something to check."""
+        return self.mismatches == 0 and self.checked > 0
 
     def to_json(self) -> dict:
         return {"device": self.device, "checked": self.checked, "mismatches": self.mismatches,
@@ -88,11 +89,14 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
     ``rf_seconds`` (and a full-width copy only when it is small)."""
     from .torch_backend import require_torch
 
-    require_torch()
+    torch = require_torch()
     from .torch_backend.measure import resolve_device
 
     overrides = dict(overrides or {})
     device = resolve_device(device)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SpecError(f"--device cuda: this PyTorch ({torch.__version__}) sees no CUDA "
+                        "device; use --device auto or cpu")
     analysis = analyse(load(path, overrides))
     graph = analysis.graph
     notes: list = []

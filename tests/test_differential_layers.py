@@ -295,3 +295,54 @@ def test_padding_modes_reject_where_torch_does(mode, n, padding, kernel):
     args = {"out": 1, "kernel": kernel, "padding": padding, "padding_mode": mode}
     got = measured(lambda: nn.Conv1d(1, 1, kernel, padding=padding, padding_mode=mode), [1, n])
     agree(closed("conv1d", args, [1, n]), got, "conv1d")
+
+
+# ---------------------------------------------------------------- channels and merges
+@FEW
+@given(st.data())
+def test_channel_layers_match_torch(data):
+    draw = data.draw
+    c = draw(st.integers(1, 12))
+    shape = [c, *sizes(draw, 2, 1, 5)]
+    if draw(st.booleans()):
+        g = draw(st.integers(1, 6))
+        layer, args, make = "channelshuffle", {"groups": g}, lambda: nn.ChannelShuffle(g)
+    else:
+        num = draw(st.sampled_from([1, c, draw(st.integers(1, 12))]))
+        layer, args, make = "prelu", {"num": num}, lambda: nn.PReLU(num)
+    agree(closed(layer, args, shape), measured(make, shape), layer)
+
+
+@FEW
+@given(st.data())
+def test_merges_match_torch(data):
+    """add / mul broadcast and concat along one axis, against torch.add / torch.cat on two
+    tensors of random shapes (the second made by a crop of a padded copy of the first)."""
+    draw = data.draw
+    kind = draw(st.sampled_from(["add", "mul", "concat"]))
+    a = [draw(st.integers(1, 4)) for _ in range(3)]
+    b = [draw(st.sampled_from([1, d, draw(st.integers(1, 4))])) for d in a]
+    dim = draw(st.integers(-3, 2))
+    x, y = torch.zeros(1, *a), torch.zeros(1, *b)
+    try:
+        ref = torch.cat([x, y], dim + 1 if dim >= 0 else dim) if kind == "concat" else x + y
+    except RuntimeError as e:
+        ref = e
+    # b is reached from a with zero channels/pads and a crop: padchannels + zeropad + crop
+    text = (f"input: {a}\nlayers:\n"
+            f"  - padchannels: {{after: {max(b[0] - a[0], 0)}}}\n"
+            f"  - zeropad: {{padding: [[0, {max(b[1] - a[1], 0)}], [0, {max(b[2] - a[2], 0)}]]}}\n"
+            f"  - slice: {{stop: {b[0]}}}\n"
+            f"  - crop: {{size: {b[1:]}, name: other}}\n"
+            f"  - {kind}: {{from: input, with: [other]"
+            f"{f', dim: {dim}' if kind == 'concat' else ''}}}\n")
+    try:
+        rec = analyse_text(text).layers[-1]
+    except SpecError as e:
+        rec = e
+    if isinstance(ref, Exception):
+        assert isinstance(rec, SpecError), f"torch rejects ({ref}) but archcalc accepts"
+        assert kind in str(rec)
+    else:
+        assert not isinstance(rec, SpecError), str(rec)
+        assert rec.output_shape == tuple(ref.shape[1:])

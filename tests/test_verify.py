@@ -232,3 +232,24 @@ def test_rf_off_and_budget_notes(tmp_path):
     assert any("--rf off" in n for n in off.notes)
     partial = verify(path, device="meta", rf_seconds=1e-9)
     assert partial.ok and any("measured for the first" in n for n in partial.notes)
+
+
+def test_cuda_without_a_gpu_is_bad_input(cli, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, _, err = cli("verify", EXAMPLES / "dilated.yaml", "--device", "cuda")
+    assert code == 2 and "sees no CUDA device" in err
+
+
+def test_no_valid_point_is_not_a_pass(tmp_path):
+    # a 30×30 kernel needs M ≥ 30; symbols are drawn from 1..20: no point is valid
+    path = write(tmp_path, """
+        symbols: {M: null}
+        input: [1, M, M]
+        layers:
+          - conv2d: {out: 1, kernel: 30}
+    """)
+    result = verify(path, samples=3)
+    assert result.checked == 0 and not result.ok
+    assert any("found only 0 valid points" in n for n in result.notes)

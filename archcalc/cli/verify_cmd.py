@@ -164,7 +164,9 @@ def _footer(result) -> list:
     for r in result.results:
         if r.note:
             lines.append(f"Note: {r.layer} {r.metric}: {r.note}.")
-    if result.ok:
+    if result.checked == 0:
+        lines.append("Nothing was checked ✗")
+    elif result.ok:
         lines.append(f"All {result.checked} checks match ✓")
     else:
         lines.append(f"{result.mismatches} of {result.checked} checks do not match ✗:")
