@@ -253,3 +253,16 @@ def test_no_valid_point_is_not_a_pass(tmp_path):
     result = verify(path, samples=3)
     assert result.checked == 0 and not result.ok
     assert any("found only 0 valid points" in n for n in result.notes)
+
+
+def test_known_flop_undercount_is_a_note_not_a_mismatch(monkeypatch):
+    from types import SimpleNamespace
+
+    from archcalc import verify as v
+
+    rec = SimpleNamespace(name="attn", type="attention")
+    # reference §3.1 F6: SDPA on CPU counts 0 instead of 51,200
+    check = v._compare(rec, "flops", 51200, 0, {}, "cpu")
+    assert check.match and "pytorch#195460" in check.note
+    assert not v._compare(rec, "flops", 51200, 0, {}, "cuda").match  # no known gap there
+    assert not v._compare(rec, "flops", 51200, 60000, {}, "cpu").match  # over-count: a ✗
