@@ -24,7 +24,6 @@ from .layers.base import Ctx
 from .layers.merge import UNION
 from .spec.loader import load
 
-METRICS = ("shape", "params", "buffers", "flops", "rf")
 SAMPLE_RANGE = (1, 20)  # free symbols are drawn from this range (positive integers)
 # --rf auto: a full-width linear copy (when a layer selects channels) is measured only up to
 # this many MACs, and the gradients stop after RF_SECONDS (a note says how many were done).
@@ -101,8 +100,7 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
     graph = analysis.graph
     notes: list = []
     results: list = []
-    for point in _points(path, overrides, analysis, samples, seed, notes):
-        at = analysis if not point else analyse(load(path, {**overrides, **point}))
+    for point, at in _points(path, overrides, analysis, samples, seed, notes):
         if len(at.graph.nodes) != len(graph.nodes):
             notes.append(f"at {point} the network has another structure; not compared")
             continue
@@ -129,10 +127,11 @@ def _formulas(analysis: Analysis) -> tuple:
 
 # ---------------------------------------------------------------- symbols
 def _points(path, overrides, analysis: Analysis, samples: int, seed: int, notes: list) -> list:
-    """[{}] for a numeric spec; else ``samples`` distinct random valid bindings."""
+    """[({}, analysis)] for a numeric spec; else ``samples`` distinct random valid bindings,
+    each with the network analysed at that point."""
     free = analysis.graph.free_symbols
     if not free:
-        return [{}]
+        return [({}, analysis)]
     rng = random.Random(seed)
     found: list = []
     seen: set = set()
@@ -144,24 +143,25 @@ def _points(path, overrides, analysis: Analysis, samples: int, seed: int, notes:
         if key in seen:
             continue
         seen.add(key)
-        if _valid(path, overrides, analysis, point):
-            found.append(point)
+        at = _valid(path, overrides, analysis, point)
+        if at is not None:
+            found.append((point, at))
     if len(found) < samples:
         notes.append(f"found only {len(found)} valid points for {', '.join(free)} in "
                      f"{SAMPLE_RANGE[0]}..{SAMPLE_RANGE[1]}")
     return found
 
 
-def _valid(path, overrides, analysis: Analysis, point: dict) -> bool:
+def _valid(path, overrides, analysis: Analysis, point: dict) -> Analysis | None:
+    """The analysis at ``point``, or None when the point breaks a condition of the spec."""
     subs = _subs_map(analysis.graph, point)
     for cond, _, _ in analysis.conditions:
         if dims.resolve(cond.subs(subs)) is not True:
-            return False
+            return None
     try:
-        analyse(load(path, {**overrides, **point}))
+        return analyse(load(path, {**overrides, **point}))
     except SpecError:
-        return False
-    return True
+        return None
 
 
 def _subs_map(graph: Graph, point: dict) -> dict:
