@@ -166,3 +166,27 @@ def test_hostile_specs_fail_fast_in_bounded_memory(cli, name):
     assert code == 2, err
     assert elapsed < 2.0, f"{elapsed:.2f} s"
     assert peak < 32 * 2**20, f"{peak / 2**20:.1f} MiB"
+
+
+def test_time_limit_stops_a_runaway_analysis(cli, monkeypatch, tmp_path):
+    """``max_seconds`` stops a command that would run forever, located at the layer being
+    analysed. (Symbolic closed forms can grow without bound; a rule that never returns
+    stands in for one here, so the test does not depend on sympy's speed.)"""
+    import dataclasses
+
+    from archcalc.layers import REGISTRY
+
+    def forever(ctx):
+        while True:
+            pass
+
+    monkeypatch.setitem(REGISTRY, "tanh", dataclasses.replace(REGISTRY["tanh"], fn=forever))
+    spec = tmp_path / "slow.yaml"
+    spec.write_text("input: [3, 8]\nlayers:\n  - relu\n  - tanh\n")
+    started = time.perf_counter()
+    code, out, err = cli("summary", str(spec), "--limit", "max_seconds=1")
+    assert code == 2
+    assert err == (f"error: {spec}:4:5: gave up after 1 s (closed forms in free symbols can "
+                   "grow without bound: bind symbols with --set, or raise --limit "
+                   "max_seconds=N)\n")
+    assert time.perf_counter() - started < 5

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, SPECS
@@ -287,6 +287,7 @@ def test_zoo_mutations(run, data, verb):
 
 @_settings(20)
 @given(data=spec_documents())
+@example(data=b"input: [1, 1, 1, 1]\nlayers: [dropout1d]\n")  # found by the long run
 def test_random_specs_verify(run, data):
     """``verify`` builds the network in PyTorch: the same property, on fewer examples."""
     pytest.importorskip("torch")

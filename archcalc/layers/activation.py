@@ -28,6 +28,8 @@ def elementwise(ctx: Ctx) -> Out:
     """Element-wise: same shape, no parameters."""
     if "p" in ctx.a and not 0 <= ctx.p <= 1:  # dropout, stochastic depth: PyTorch rejects it too
         ctx.fail(f"probability p = {ctx.p} is not between 0 and 1")
+    if ctx.type == "dropout1d" and len(ctx.x) > 2:  # PyTorch: "Expected 2D or 3D input"
+        ctx.fail(f"expects a [C, L] input (rank 2), got rank {len(ctx.x)}")
     return Out(shape=ctx.x)
 
 
