@@ -190,3 +190,30 @@ def test_time_limit_stops_a_runaway_analysis(cli, monkeypatch, tmp_path):
                    "grow without bound: bind symbols with --set, or raise --limit "
                    "max_seconds=N)\n")
     assert time.perf_counter() - started < 5
+
+
+RAISABLE = [
+    # (spec text, limit raised, what the default refuses, what the raised limit reaches)
+    ("input: [3]\nlayers: [relu]\nx: " + "[" * 70 + "]" * 70 + "\n", "max_yaml_depth=100",
+     "nesting is deeper than 64 levels", "unknown top-level key 'x'"),
+    ("input: [3]\nlayers:\n  - linear: {out: '" + "+".join(["1"] * 600) + "'}\n",
+     "max_expr_chars=2000", "expression is 1199 characters long; the limit is 1000", None),
+    ("input: [3]\nlayers:\n  - repeat: 100001\n    layers: [relu]\n", "max_repeat=200000",
+     "repeat 100001 is above the limit 100000",
+     "repeat 100001 × 1 layers expands the network beyond 50000 layers"),
+    ("input: [3]\nlayers:\n  - repeat: 60\n    layers: [relu]\n", "max_nodes=10",
+     None, "repeat 60 × 1 layers expands the network beyond 10 layers"),
+]
+
+
+@pytest.mark.parametrize("text, limit, default_error, raised_error", RAISABLE,
+                         ids=[r[1] for r in RAISABLE])
+def test_limits_are_set_by_a_flag(cli, tmp_path, text, limit, default_error, raised_error):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    for args, expected in (((), default_error), (("--limit", limit), raised_error)):
+        code, out, err = cli("summary", str(spec), *args)
+        if expected is None:
+            assert code == 0, err
+        else:
+            assert code == 2 and expected in err, err
