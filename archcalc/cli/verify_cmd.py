@@ -147,7 +147,10 @@ def table(result, width: int = 120) -> str:
                 t.add_row(escape(layer), escape(f"✗ PyTorch refused this layer: {bad.measured}"),
                           *([""] * (len(columns) - 1)))
                 continue
-            t.add_row(*(escape(v) for v in (layer, *(_cell(checks.get(m)) for m, _ in columns))))
+            cells = [_cell(checks.get(m)) for m, _ in columns]
+            if "rf" not in checks and not checks["shape"].match:
+                cells[-1] = "not compared"  # no unit to pick when the shapes differ
+            t.add_row(*(escape(v) for v in (layer, *cells)))
         console.print(t)
     for line in _footer(result):
         console.print(line, soft_wrap=True, markup=False)
@@ -174,8 +177,9 @@ def _footer(result) -> list:
             if not r.match:
                 at = (" at " + ", ".join(f"{k}={v}" for k, v in r.symbols.items())
                       if r.symbols else "")
-                lines.append(f"  ✗ {r.layer} {r.metric}{at}: closed form {r.expected}, "
-                             f"PyTorch {r.measured}")
+                show = _rf_region if r.metric == "rf" else (lambda v, m=r.metric: _text(m, v))
+                lines.append(f"  ✗ {r.layer} {r.metric}{at}: closed form {show(r.expected)}, "
+                             f"PyTorch {show(r.measured)}")
     return lines
 
 
