@@ -158,17 +158,24 @@ def test_ceil_mode_pool_stays_exact_though_nested():
 
 
 # ------------------------------------------------------------------ resolve
+def _resolve_by_simplify(cond):
+    """What resolve answered before the fast path: sympy.simplify's verdict, if any."""
+    simplified = sp.simplify(cond)
+    return bool(simplified) if simplified in (sp.true, sp.false) else None
+
+
 def test_resolve_fast_path_agrees_with_simplify(monkeypatch):
     W = sym("W")
     conds = [
-        sp.Eq(sp.floor((H - 1) / 32) + 1, 1),       # depends on H: None
-        sp.Ge(H - 3, 0),                            # depends on H: None
-        sp.Eq(sp.floor((H - 1) / 2) + 1 - sp.floor((H + 1) / 2), 0),  # always true
-        sp.Ge(H + W, 2),                            # always true for positive sizes
+        sp.Eq(sp.floor((H - 1) / 32) + 1, 1),       # depends on H
+        sp.Ge(H - 3, 0),                            # depends on H
+        sp.Eq(sp.floor((H - 1) / 2) + 1 - sp.floor((H + 1) / 2), 0),  # always (undecided)
+        sp.Ge(H + W, 2),                            # always for positive sizes (undecided)
         sp.Eq(H, -1),                               # never
+        sp.Eq(sp.floor(H / 2) - sp.floor(H / 2), 0),  # always (decided at construction)
     ]
-    expected = [dims.resolve(c) for c in conds]
-    assert expected[:2] == [None, None] and expected[4] is False
+    assert [dims.resolve(c) for c in conds] == [_resolve_by_simplify(c) for c in conds]
+    assert [dims.resolve(c) for c in conds] == [None, None, None, None, False, True]
     # Conditions that hold at some points and fail at others never reach sympy.simplify.
     monkeypatch.setattr(sp, "simplify", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
     assert [dims.resolve(c) for c in conds[:2]] == [None, None]
