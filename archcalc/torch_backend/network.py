@@ -85,7 +85,8 @@ def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
                     y = module(*xs)
                 trace.flops[node.id] = counter.get_total_flops() // batch
             handle.remove()
-        except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as e:
+        except (RuntimeError, ValueError, TypeError, IndexError, AssertionError,
+                NotImplementedError) as e:
             raise TorchRejected(node, e) from None
         trace.outputs.append(y)
     return trace
