@@ -158,3 +158,14 @@ def test_cli_plot_writes_a_png(cli, spec_file, tmp_path):
     code, _, err = cli("sweep", spec_file, "--over", "H,W=30:80", "--plot", png)
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_sweeps_a_symbol_that_has_a_default(cli, tmp_path):
+    """A swept symbol is freed even when the spec gives it a default value."""
+    path = tmp_path / "default.yaml"
+    path.write_text("symbols: {H: 224}\ninput: [3, H, H]\nlayers:\n"
+                    "  - conv2d: {out: 4, kernel: 3, stride: 2}\n")
+    code, out, err = cli("sweep", path, "--over", "H=3:5", "--format", "csv", "--what", "macs")
+    assert code == 0, err
+    # out = floor((H - 3)/2) + 1 → 1, 1, 2 per axis; MACs = out² · 4 · 3 · 9
+    assert out.splitlines()[1:] == ["3,108,1", "4,108,1", "5,432,1"]
