@@ -68,10 +68,31 @@ def floordiv(a: Dim, b: Dim) -> Dim:
     if b == 1 and a.is_integer:
         return a
     if b.is_integer and b.is_positive:
-        split = _split_floor(sp.expand(a), "floor")
+        expanded = sp.expand(a)
+        split = _split_floor(expanded, "floor")
         if split is not None:
             return floordiv(split[0] + split[1], b)
+        bound = _split_min_max(expanded)
+        if bound is not None:  # floor is monotone: floor(min(x, y)/b) = min(floor(x/b), …)
+            func, args, m = bound
+            return func(*(floordiv(x + m, b) for x in args))
     return sp.floor(a / b)
+
+
+def _split_min_max(a):
+    """Split ``a`` into (Min or Max, its args, m) with ``a == Min(args) + m`` (or Max) and a
+    constant ``m``, or None. Ceil-mode pools give such sizes; a stride after them then
+    distributes into the Min instead of nesting a floor around it."""
+    import sympy as sp
+
+    terms = sp.Add.make_args(a)
+    bounds = [t for t in terms if isinstance(t, (sp.Min, sp.Max))]
+    if len(bounds) != 1:
+        return None
+    rest = sp.Add(*[t for t in terms if t is not bounds[0]])
+    if rest.is_Number:
+        return type(bounds[0]), bounds[0].args, rest
+    return None
 
 
 def ceildiv(a: Dim, b: Dim) -> Dim:

@@ -232,3 +232,30 @@ def test_fast_path_prints_what_typer_prints(cli, args):
     code, out, err = cli(*argv)
     assert (proc.returncode, proc.stdout) == (code, out)
     assert proc.stderr.strip() == err.strip()
+
+
+def _nested_floors(e) -> bool:
+    """True if a floor or ceiling sits inside another."""
+    rounding = (sp.floor, sp.ceiling)
+    return any(isinstance(a, rounding) and any(isinstance(b, rounding)
+                                               for b in sp.preorder_traversal(a) if b is not a)
+               for a in sp.preorder_traversal(e))
+
+
+def test_stride_after_ceil_mode_pool_distributes_into_the_min():
+    """floor((Min(x, y) + m)/b) = Min(floor((x + m)/b), floor((y + m)/b)) (floor is monotone):
+    conv → ceil-mode pool → strided conv → pool stays one level deep, and exact."""
+    n = sliding_out(H, 0, 0, 5, 2)               # conv k5 s2
+    n = pool_out_ceil(n, 0, 3, 2)                # maxpool k3 s2 ceil_mode
+    n = sliding_out(n, 1, 1, 3, 3)               # conv k3 s3 p1
+    n = sliding_out(n, 0, 0, 2, 2)               # maxpool k2 s2
+    assert not _nested_floors(n), n
+    for h in range(9, 300):
+        m = (h - 5) // 2 + 1
+        o = -(-(m - 3) // 2) + 1
+        if (o - 1) * 2 >= m:                     # PyTorch: last window may not start in padding
+            o -= 1
+        o = (o + 2 - 3) // 3 + 1
+        o = (o - 2) // 2 + 1
+        if o >= 1:
+            assert n.xreplace({H: sp.Integer(h)}) == o, h
