@@ -88,6 +88,9 @@ def run(argv: list[str]) -> bool:
         sys.stdout.flush()
     except typer.Exit as e:
         sys.exit(e.exit_code)
+    except KeyboardInterrupt:  # as click does
+        print("Aborted!", file=sys.stderr)
+        sys.exit(1)
     except BrokenPipeError:  # `archcalc params x | head`: as click does, quietly
         import os
 
