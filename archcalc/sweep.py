@@ -227,12 +227,14 @@ def evaluate(expr, symbols: list, args: list, count: int):
     parts = _integer_parts(form)
     num, den = parts if parts is not None else (form, sp.Integer(1))
     fn = _compile(num, symbols)
-    rough = np.broadcast_to(np.asarray(sp.lambdify(symbols, expr, "numpy")(
-        *(a.astype(np.float64) for a in args)), dtype=np.float64), (count,))
-    large = np.abs(rough) >= _INT64_SAFE / max(int(den), 1)
+    # The same function on floats: an estimate of each value's size, to find overflow.
+    rough = np.broadcast_to(np.asarray(fn(*(a.astype(np.float64) for a in args)),
+                                       dtype=np.float64), (count,))
+    large = np.abs(rough) >= _INT64_SAFE
     values = np.broadcast_to(np.asarray(fn(*args)), (count,))
     if values.dtype.kind == "f":  # Piecewise goes through numpy.select (float)
-        values = np.rint(values)
+        large |= np.abs(values) >= 2 ** 53  # floats are exact integers only below 2^53
+        values = np.rint(np.where(large, 0, values))
     values = values.astype(np.int64)
     if large.any():  # beyond int64's safe range: those points again in Python integers
         values = values.astype(object)

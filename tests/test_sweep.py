@@ -169,3 +169,18 @@ def test_cli_sweeps_a_symbol_that_has_a_default(cli, tmp_path):
     assert code == 0, err
     # out = floor((H - 3)/2) + 1 → 1, 1, 2 per axis; MACs = out² · 4 · 3 · 9
     assert out.splitlines()[1:] == ["3,108,1", "4,108,1", "5,432,1"]
+
+
+def test_min_max_with_constants_and_piecewise():
+    """Max/Min against a constant and a ceil-mode Piecewise/Min compile element-wise."""
+    import sympy as sp
+
+    from archcalc.sweep import evaluate
+
+    H = sp.Symbol("H", integer=True, positive=True)
+    hs = np.arange(1, 200, dtype=np.int64)
+    forms = [sp.Max(3, sp.floor(H / 2)), sp.Min(sp.ceiling(H / 3), 40) * 7,
+             sp.Piecewise((sp.floor(H / 5), H > 50), (H + 1, True))]
+    for form in forms:
+        got = evaluate(form, [H], [hs], len(hs))
+        assert [int(v) for v in got] == [int(form.subs(H, int(h))) for h in hs], form
