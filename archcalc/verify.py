@@ -252,17 +252,23 @@ def _check_fields(analysis, graph, point, subs, measured, device, seconds, notes
     for node_id, unit in wanted.items():
         if node_id not in boxes:
             break
-        expected, got = _regions(graph, fields[node_id], unit, boxes[node_id], subs)
+        expected, got, inside = _regions(graph, fields[node_id], unit, boxes[node_id], subs)
         if fits[node_id]:
             match, note = expected == got, ""
         else:
-            match = all(g is not None and e[0] <= g[0] <= g[1] <= e[1]
-                        for e, g in zip(expected, got))
-            note = ("the field reaches past the input at every unit; PyTorch's region, cut "
-                    "by the borders of inner layers, must lie within it")
+            match = all(_agrees_inside(e, g, ins) for e, g, ins in zip(expected, got, inside))
+            note = ("the field reaches past the input at every unit; where it does, the "
+                    "borders of inner layers cut PyTorch's region, which must lie within it")
         checks.append(Check(analysis.layers[node_id].name, "rf", expected, got, match,
                             dict(point), note))
     return checks
+
+
+def _agrees_inside(expected, got, inside) -> bool:
+    """Containment, and equality at each end of the field that lies inside the input."""
+    if got is None or not expected[0] <= got[0] <= got[1] <= expected[1]:
+        return False
+    return all(e == g for e, g, ok in zip(expected, got, inside) if ok)
 
 
 def _unit(n_out: int, n_in: int, f, subs) -> tuple:
@@ -281,9 +287,9 @@ def _unit(n_out: int, n_in: int, f, subs) -> tuple:
 
 
 def _regions(graph, axes, unit, box, subs) -> tuple:
-    """Expected (closed form, clipped to the input) and measured (first, last) per compared
-    input axis."""
-    expected, got = [], []
+    """Per compared input axis: the expected (closed form, clipped to the input) and
+    measured (first, last), and whether each end of the closed form lies inside the input."""
+    expected, got, inside = [], [], []
     for u, (src, f) in zip(unit, axes):
         if src is None or f is None:
             continue
@@ -291,8 +297,9 @@ def _regions(graph, axes, unit, box, subs) -> tuple:
         lo = _at(f.start, subs) + u * _at(f.jump, subs)
         hi = lo + _at(f.size, subs) - 1
         expected.append([max(lo, 0), min(hi, n - 1)])
+        inside.append((lo >= 0, hi <= n - 1))
         got.append(None if box is None else list(box[src - 1]))
-    return expected, got
+    return expected, got, inside
 
 
 def _fields(analysis: Analysis) -> list:
