@@ -265,3 +265,31 @@ def test_known_flop_undercount_is_a_note_not_a_mismatch(monkeypatch):
     assert check.match and "pytorch#195460" in check.note
     assert not v._compare(rec, "flops", 51200, 0, {}, "cuda").match  # no known gap there
     assert not v._compare(rec, "flops", 51200, 60000, {}, "cpu").match  # over-count: a ✗
+
+
+def test_field_larger_than_input_still_checks_its_inside_end(monkeypatch, tmp_path):
+    # zeropad [0, 8] then conv k9 on n=6: 6 outputs, each seeing [u, u+8], which always
+    # reaches past the right border (6 − 1 = 5); the left end u lies inside and must match.
+    path = write(tmp_path, """
+        input: [1, 6]
+        layers:
+          - zeropad: {padding: [[0, 8]]}
+          - conv1d: {name: c, out: 1, kernel: 9}
+    """)
+    check = by(verify(path, device="cpu"), "c", "rf")
+    # centre unit 2: closed form [2, 10] clipped to [2, 5]; PyTorch sees 2..5
+    assert check.match and check.note and check.expected == [[2, 5]] == check.measured
+
+    from archcalc.layers import base, conv
+
+    rule = REGISTRY["conv1d"]
+
+    def shifted(ctx):  # a rule whose receptive field starts one pixel too early
+        out = conv.conv(ctx)
+        rf = (None, *(base.Window(w.kernel, w.stride, w.pad_left + 1) for w in out.rf[1:]))
+        return base.Out(out.shape, out.params, out.buffers, out.macs, rf)
+
+    monkeypatch.setitem(REGISTRY, "conv1d", base.Rule(
+        rule.name, shifted, rule.args, rule.family, rule.nd, rule.merge, rule.doc, rule.cost))
+    check = by(verify(path, device="cpu"), "c", "rf")
+    assert not check.match and check.expected == [[1, 5]] and check.measured == [[2, 5]]
