@@ -287,7 +287,8 @@ def test_zoo_mutations(run, data, verb):
 
 @_settings(20)
 @given(data=spec_documents())
-@example(data=b"input: [1, 1, 1, 1]\nlayers: [dropout1d]\n")  # found by the long run
+@example(data=b"input: [1, 1, 1, 1]\nlayers: [dropout1d]\n")  # found by the long runs
+@example(data=b"symbols: {H: null}\ninput: [H]\nlayers: [{reshape: {shape: [0]}}]\n")
 def test_random_specs_verify(run, data):
     """``verify`` builds the network in PyTorch: the same property, on fewer examples."""
     pytest.importorskip("torch")

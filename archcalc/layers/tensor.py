@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..dims import divides, floordiv, is_symbolic, prod
+from ..dims import divides, eq, floordiv, is_symbolic, prod, resolve
 from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer
 
 
@@ -35,13 +35,16 @@ def reshape(ctx: Ctx) -> Out:
     total = prod(ctx.x)
     if target.count(-1) > 1:
         ctx.fail("only one -1 is allowed in a reshape")
+    if any(d != -1 and resolve(d >= 1) is False for d in target):
+        ctx.fail(f"sizes in a reshape must be positive (or one -1), got {target}")
     if -1 in target:
         known = prod([d for d in target if d != -1])
         ctx.require(divides(known, total),
                     f"cannot reshape {fmt_shape(ctx.x)} ({total} elements) to {target}")
         target[target.index(-1)] = floordiv(total, known)
-    ctx.require(prod(target) == total if not is_symbolic(total) else True,
-                f"cannot reshape {fmt_shape(ctx.x)} ({total} elements) to {list(ctx.shape)}")
+    else:
+        ctx.require(eq(prod(target), total),
+                    f"cannot reshape {fmt_shape(ctx.x)} ({total} elements) to {list(ctx.shape)}")
     return Out(shape=tuple(target), rf=(None,) * len(target))
 
 
