@@ -4,8 +4,9 @@ zoo specs, through every CLI verb that reads a spec.
 The property: exit 0 with valid JSON on stdout, or exit 2 with one line
 ``error: FILE:LINE:COL: message`` on stderr — never a traceback, never another exit code.
 Examples are derandomized (a fixed seed), so CI runs the same inputs every time; the
-example counts scale with ``ARCHCALC_FUZZ_SCALE`` for a longer run by hand
-(docs/robustness.md records one).
+example counts scale with ``ARCHCALC_FUZZ_SCALE`` for a longer run by hand, and
+``ARCHCALC_FUZZ_RANDOM=1`` draws new inputs instead of the fixed ones (docs/robustness.md
+records such runs).
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from hypothesis import strategies as st
 from conftest import EXAMPLES, SPECS
 
 SCALE = float(os.environ.get("ARCHCALC_FUZZ_SCALE", "1"))
+FIXED_SEED = os.environ.get("ARCHCALC_FUZZ_RANDOM") != "1"  # set it to explore new inputs
 VERBS = ("summary", "params", "shapes", "flops", "rf", "explain", "compare", "check")
 SYMBOLS = ("H", "W", "C", "N")
 NAMES = ("a", "b", "stem", "input")
 
 
 def _settings(examples: int):
-    return settings(max_examples=max(1, int(examples * SCALE)), derandomize=True,
+    return settings(max_examples=max(1, int(examples * SCALE)), derandomize=FIXED_SEED,
                     deadline=None, database=None, print_blob=True,
                     suppress_health_check=list(HealthCheck))
 
