@@ -137,7 +137,7 @@ def table(result, width: int = 120) -> str:
         title = ("at " + ", ".join(f"{k}={v}" for k, v in key)) if key else None
         t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", show_edge=False,
                   pad_edge=False)
-        t.add_column("Layer", no_wrap=True)
+        t.add_column("Layer", overflow="fold")  # long names wrap; numbers are never cut
         for _, header in columns:
             t.add_column(header, justify="right" if header in ("Params", "Buffers") else "left",
                          no_wrap=True)
@@ -164,9 +164,17 @@ def _footer(result) -> list:
              "the centre."]
     for n in result.notes:
         lines.append(f"Note: {n}.")
+    grouped: dict = {}  # one line per distinct note, naming the layers it applies to
     for r in result.results:
         if r.note:
-            lines.append(f"Note: {r.layer} {r.metric}: {r.note}.")
+            grouped.setdefault((r.metric, r.note), []).append(r.layer)
+    for (metric, note), layers in grouped.items():
+        if len(layers) == 1:
+            lines.append(f"Note: {layers[0]} {metric}: {note}.")
+        else:
+            named = ", ".join(layers) if len(layers) <= 3 else \
+                f"{layers[0]}, {layers[1]}, … {layers[-1]}"
+            lines.append(f"Note: {metric} of {len(layers)} layers ({named}): {note}.")
     if result.checked == 0:
         lines.append("Nothing was checked ✗")
     elif result.ok:
