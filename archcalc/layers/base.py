@@ -151,13 +151,19 @@ class Ctx:
         """An int-or-list argument as one value per spatial axis."""
         n = self.nd if n is None else n
         value = self.a[name]
-        if not isinstance(value, (list, tuple)):
-            return (value,) * n
-        if len(value) == 1:
-            return tuple(value) * n
-        if len(value) != n:
+        out = per_axis(value, n)
+        if len(out) != n:
             self.fail(f"'{name}' has {len(value)} values; this layer has {n} spatial axes")
-        return tuple(value)
+        return out
+
+
+def per_axis(value, n: int) -> tuple:
+    """One value, or a list of one, repeated for ``n`` axes; a longer list as it is."""
+    if not isinstance(value, (list, tuple)):
+        return (value,) * n
+    if len(value) == 1:
+        return tuple(value) * n
+    return tuple(value)
 
 
 def fmt_shape(shape) -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..layers.base import per_axis
+
 BUILDERS: dict[str, Callable] = {}
 
 
@@ -52,13 +54,8 @@ class BuildCtx:
         return len(self.x) - 1
 
     def per_axis(self, name: str, n: int | None = None) -> tuple:
-        n = self.nd if n is None else n
-        value = self.a[name]
-        if not isinstance(value, (list, tuple)):
-            return (value,) * n
-        if len(value) == 1:
-            return tuple(value) * n
-        return tuple(value)
+        """An argument as one value per spatial axis (the rule already checked its length)."""
+        return per_axis(self.a[name], self.nd if n is None else n)
 
 
 def batch_dim(dim: int) -> int:
