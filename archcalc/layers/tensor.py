@@ -131,6 +131,9 @@ def _scaled(n, scale):
     return int(float(n) * float(scale))
 
 
+_UPSAMPLE_AXES = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
+
+
 @register_layer("upsample", family="tensor",
                 args={"scale": Arg("any", None, doc="factor, one or one per axis"),
                       "size": Arg("ints", None, min=1, doc="or the output size"),
@@ -141,6 +144,10 @@ def _scaled(n, scale):
 def upsample(ctx: Ctx) -> Out:
     """Resize the spatial axes by ``scale`` (⌊n·scale⌋ in double precision) or to ``size``."""
     n_sp = len(ctx.x) - 1
+    wanted = _UPSAMPLE_AXES.get(ctx.mode, (1, 2, 3))
+    if n_sp not in wanted:  # PyTorch: "Only 3D, 4D and 5D input Tensors supported" (batched)
+        need = f"{wanted[0]} to {wanted[-1]}" if len(wanted) > 1 else str(wanted[0])
+        ctx.fail(f"mode '{ctx.mode}' needs {need} spatial axes, got {n_sp}")
     if (ctx.scale is None) == (ctx.size is None):
         ctx.fail("give exactly one of 'scale' and 'size'")
     if ctx.size is not None:
