@@ -292,6 +292,7 @@ def test_zoo_mutations(run, data, verb):
 @example(data=b"input: [1, 1, 1, 1]\nlayers: [dropout1d]\n")  # found by the long runs
 @example(data=b"symbols: {H: null}\ninput: [H]\nlayers: [{reshape: {shape: [0]}}]\n")
 @example(data=b"input: [1]\nlayers: [{upsample: {scale: 1}}]\n")
+@example(data=b"input: [1, 1]\nlayers: [{upsample: {scale: 1, align_corners: false}}]\n")
 def test_random_specs_verify(run, data):
     """``verify`` builds the network in PyTorch: the same property, on fewer examples."""
     pytest.importorskip("torch")

@@ -148,6 +148,10 @@ def upsample(ctx: Ctx) -> Out:
     if n_sp not in wanted:  # PyTorch: "Only 3D, 4D and 5D input Tensors supported" (batched)
         need = f"{wanted[0]} to {wanted[-1]}" if len(wanted) > 1 else str(wanted[0])
         ctx.fail(f"mode '{ctx.mode}' needs {need} spatial axes, got {n_sp}")
+    if ctx.align_corners is not None and ctx.mode not in ("linear", "bilinear", "bicubic",
+                                                          "trilinear"):
+        ctx.fail(f"align_corners only applies to the modes linear, bilinear, bicubic and "
+                 f"trilinear, not '{ctx.mode}' (PyTorch refuses it)")
     if (ctx.scale is None) == (ctx.size is None):
         ctx.fail("give exactly one of 'scale' and 'size'")
     if ctx.size is not None:
