@@ -114,8 +114,8 @@ def guarded(fn, *, timed: bool = True):
         try:
             with time_limit() if timed else contextlib.nullcontext():
                 return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
-            raise
+        except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt, BrokenPipeError):
+            raise  # a closed pipe (`| head`) ends quietly, as click and the fast path do
         except BaseException as err:  # noqa: BLE001 - the CLI must never show a traceback
             raise fail(err) from None
 
