@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from ..conventions import Convention
 from .columns import COLUMNS, VERB_COLUMNS
-from .values import expr_text, human, json_value, shape_text
+from .values import condition_text, expr_text, human, json_value, shape_text
 
 FORMATS = ("table", "markdown", "latex", "csv", "json")
 
@@ -63,7 +63,7 @@ def footer_lines(analysis, conv: Convention, order) -> list[str]:
     ]
     for cond, message, loc in analysis.conditions:
         where = message.split(":", 1)[0]
-        lines.append(f"Holds when {expr_text(cond, order)}  [{where}, {loc}]")
+        lines.append(f"Holds when {condition_text(cond, order)}  [{where}, {loc}]")
     return lines
 
 
@@ -207,7 +207,7 @@ def to_json(analysis, conv: Convention) -> dict:
             "flops": jv(conv.flops_per_mac * t.macs), "activations": jv(t.activations),
             "output_shape": jv(t.output_shape),
         },
-        "conditions": [{"condition": expr_text(c, order), "message": m, "at": str(loc)}
+        "conditions": [{"condition": condition_text(c, order), "message": m, "at": str(loc)}
                        for c, m, loc in analysis.conditions],
     }
 

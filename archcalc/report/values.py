@@ -81,3 +81,33 @@ def human(value: Any, order: Sequence[str] = ()) -> str:
 
 def shape_text(shape, order: Sequence[str] = ()) -> str:
     return "[" + ", ".join(expr_text(d, order) for d in shape) + "]"
+
+
+def condition_text(cond: Any, order: Sequence[str] = ()) -> str:
+    """A condition on free symbols as people write it: divisibility as ``C % 4 == 0``."""
+    multiple = _divisibility(cond)
+    if multiple is not None:
+        n, d = multiple
+        return f"{_atom(expr_text(n, order))} % {_atom(expr_text(d, order))} == 0"
+    return expr_text(cond, order)
+
+
+def _atom(text: str) -> str:
+    return text if text.replace("_", "").isalnum() else f"({text})"
+
+
+def _divisibility(cond: Any):
+    """(n, d) when ``cond`` is ``Eq(n - d*floor(n/d), 0)`` (dims.divides), else None."""
+    import sympy as sp
+
+    if not isinstance(cond, sp.Eq) or cond.rhs != 0:
+        return None
+    for term in sp.Add.make_args(cond.lhs):
+        floors = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.floor)]
+        if len(floors) != 1:
+            continue
+        ratio = floors[0].args[0]
+        n, d = sp.fraction(sp.together(ratio))
+        if sp.simplify(cond.lhs - (n - d * sp.floor(n / d))) == 0:
+            return n, d
+    return None
