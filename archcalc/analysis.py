@@ -69,15 +69,13 @@ class Analysis:
 
 def analyse(graph: Graph) -> Analysis:
     shapes: list = [graph.input_shape]
-    rfs: list = [_input_rf(graph.input_shape)]
+    rfs: list = [input_rf(graph.input_shape)]
     layers: list = [_record_for_input(graph)]
     conditions: list = []
     seen: set = set()
     for node in graph.nodes[1:]:
         rule = REGISTRY[node.type]
-        args = {k: _resolve_ref(v, rule.args[k].kind, shapes) if k in rule.args else v
-                for k, v in node.args.items()}
-        ctx = Ctx(node.type, [shapes[i] for i in node.inputs], args, rule.nd)
+        ctx = rule_context(node, shapes)
         try:
             out = rule.fn(ctx)
         except LayerError as e:
@@ -96,7 +94,7 @@ def analyse(graph: Graph) -> Analysis:
                 conditions.append((c, f"{node.type} '{node.local}': {m}", node.loc))
         shape = tuple(dims.simplify(d) for d in out.shape)
         shapes.append(shape)
-        rf = _step_rf(out.rf, [rfs[i] for i in node.inputs], ctx.xs, shape)
+        rf = step_rf(out.rf, [rfs[i] for i in node.inputs], ctx.xs, shape)
         rfs.append(rf)
         layers.append(Record(
             node.name, node.local, node.type, node.depth, "layer", shape,
@@ -111,6 +109,15 @@ def analyse(graph: Graph) -> Analysis:
     return Analysis(graph, records, tuple(layers), total, tuple(conditions))
 
 
+def rule_context(node, shapes: list) -> Ctx:
+    """What a node's rule is called with, given the output shape of every node so far
+    ('ref' arguments become the referenced shapes). Verify and explain replay rules with it."""
+    rule = REGISTRY[node.type]
+    args = {k: _resolve_ref(v, rule.args[k].kind, shapes) if k in rule.args else v
+            for k, v in node.args.items()}
+    return Ctx(node.type, [shapes[i] for i in node.inputs], args, rule.nd)
+
+
 def _resolve_ref(value, kind: str, shapes: list):
     if kind == "ref" and value is not None:
         return shapes[value]
@@ -122,7 +129,7 @@ def _resolve_ref(value, kind: str, shapes: list):
 def _record_for_input(graph: Graph) -> Record:
     shape = graph.input_shape
     return Record("input", "input", "input", 0, "layer", shape, 0, 0, 0, dims.prod(shape),
-                  _spatial(_input_rf(shape)))
+                  _spatial(input_rf(shape)))
 
 
 def _group_record(graph: Graph, group, layers: list) -> Record:
@@ -143,7 +150,7 @@ def _sum_record(name, local, type_, depth, kind, members, output: Record, loc, i
 
 
 # ---------------------------------------------------------------- receptive fields
-def _input_rf(shape: tuple) -> tuple:
+def input_rf(shape: tuple) -> tuple:
     return (None, *(AxisRF(1, 1, 0) for _ in shape[1:])) if len(shape) > 1 else (None,)
 
 
@@ -166,7 +173,7 @@ def _whole(a: AxisRF | None, n) -> AxisRF | None:
     return AxisRF(dims.simplify(a.size + (n - 1) * a.jump), 0, a.start)
 
 
-def _step_rf(step, in_rfs: list, in_shapes: list, out_shape: tuple) -> tuple:
+def step_rf(step, in_rfs: list, in_shapes: list, out_shape: tuple) -> tuple:
     main, main_shape = in_rfs[0], in_shapes[0]
     if step is None:
         return main if len(main) == len(out_shape) else (None,) * len(out_shape)

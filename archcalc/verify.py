@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import dims
-from .analysis import Analysis, _input_rf, _resolve_ref, _step_rf, analyse
+from .analysis import Analysis, analyse, input_rf, rule_context, step_rf
 from .errors import SpecError
 from .graph import Graph
 from .layers import GLOBAL, REGISTRY, Window
-from .layers.base import Ctx
 from .layers.merge import UNION
 from .spec.loader import load
 
@@ -308,16 +307,13 @@ def _fields(analysis: Analysis) -> list:
     which input axis each output axis comes from."""
     graph = analysis.graph
     shapes = [r.output_shape for r in analysis.layers]
-    rfs = [_input_rf(graph.input_shape)]
+    rfs = [input_rf(graph.input_shape)]
     sources = [(None, *range(1, len(graph.input_shape)))]
     for node in graph.nodes[1:]:
-        rule = REGISTRY[node.type]
-        args = {k: _resolve_ref(v, rule.args[k].kind, shapes) if k in rule.args else v
-                for k, v in node.args.items()}
-        ctx = Ctx(node.type, [shapes[i] for i in node.inputs], args, rule.nd)
-        step = rule.fn(ctx).rf
+        ctx = rule_context(node, shapes)
+        step = REGISTRY[node.type].fn(ctx).rf
         out_shape = shapes[node.id]
-        rfs.append(_step_rf(step, [rfs[i] for i in node.inputs], ctx.xs, out_shape))
+        rfs.append(step_rf(step, [rfs[i] for i in node.inputs], ctx.xs, out_shape))
         sources.append(_step_sources(step, [sources[i] for i in node.inputs], out_shape))
     return [tuple(zip(s, r)) for s, r in zip(sources, rfs)]
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 from .. import dims
 from ..layers import REGISTRY
-from ..layers.base import GLOBAL, Ctx, Window
+from ..layers.base import GLOBAL, Window
 from .values import expr_text, human, shape_text
 
 METRICS = ("params", "macs", "flops", "shape", "rf")
@@ -514,13 +514,10 @@ def _ancestors(g, nid: int) -> set:
 
 def _rule_step(analysis, node):
     """The rule's receptive-field step (Windows per axis), recomputed for this node."""
-    from ..analysis import _resolve_ref
+    from ..analysis import rule_context
 
-    rule = REGISTRY[node.type]
     shapes = [r.output_shape for r in analysis.layers]
-    args = {k: _resolve_ref(v, rule.args[k].kind, shapes) if k in rule.args else v
-            for k, v in node.args.items()}
-    return rule.fn(Ctx(node.type, [shapes[i] for i in node.inputs], args, rule.nd)).rf
+    return REGISTRY[node.type].fn(rule_context(node, shapes)).rf
 
 
 def _fmt_rf(rf, order) -> str:
