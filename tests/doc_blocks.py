@@ -40,6 +40,11 @@ def run(cmd: str) -> tuple:
     return result.exit_code, result.stdout
 
 
+def stale(path) -> list:
+    """The commands of a Markdown file whose printed output is not what the file shows."""
+    return [cmd for cmd, expected in blocks(path) if run(cmd)[1] != expected]
+
+
 def regenerate(path) -> None:
     text = Path(path).read_text()
 
