@@ -184,16 +184,6 @@ def _differs_between_points(cond: Any) -> bool:
     return False
 
 
-def select(cond: Any, if_true: Dim, if_false: Dim) -> Dim:
-    """``if_true if cond else if_false``, as a Piecewise when ``cond`` is undecidable."""
-    known = resolve(cond)
-    if known is not None:
-        return if_true if known else if_false
-    import sympy as sp
-
-    return sp.Piecewise((if_true, cond), (if_false, True))
-
-
 def prod(xs) -> Dim:
     """Product of sizes; 1 for an empty sequence."""
     out: Dim = 1

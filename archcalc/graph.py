@@ -61,12 +61,6 @@ class Graph:
     def free_symbols(self) -> list:
         return [k for k, v in self.symbols.items() if _is_free(v)]
 
-    def node_by_name(self, name: str) -> Node | None:
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        return None
-
 
 def _is_free(v: Any) -> bool:
     return getattr(v, "is_Symbol", False)
