@@ -1,4 +1,4 @@
-"""Shared fixtures: where the repository and ../shared live, and a CLI runner."""
+"""Fixtures for every test: where the repository's specs and examples live, and a CLI runner."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-EXAMPLES = SHARED / "spec-examples"
+EXAMPLES = ROOT / "examples"
 SPECS = ROOT / "specs"
 
 
