@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT
 
 CORPUS = Path(__file__).parent / "bad_specs"
-LOCATED = re.compile(r"^\{file\}:\d+:\d+: \S")
+LOCATED = re.compile(r"^(?:\{file\}|re:\\\{file\\\}):(?:\d+|\\d\+):(?:\d+|\\d\+): \S")
 
 
 def _index() -> dict[str, str]:
@@ -196,6 +196,10 @@ RAISABLE = [
     # (spec text, limit raised, what the default refuses, what the raised limit reaches)
     ("input: [3]\nlayers: [relu]\nx: " + "[" * 70 + "]" * 70 + "\n", "max_yaml_depth=100",
      "nesting is deeper than 64 levels", "unknown top-level key 'x'"),
+    # Deeper than libyaml's own nesting limit (1,000 levels in PyYAML 6.0.4's wheels): the
+    # raised limit still reaches archcalc's next message, whatever the YAML library's limits.
+    ("input: [3]\nlayers: [relu]\nx: " + "[" * 1200 + "]" * 1200 + "\n", "max_yaml_depth=1300",
+     "nesting is deeper than 64 levels", "unknown top-level key 'x'"),
     ("input: [3]\nlayers:\n  - linear: {out: '" + "+".join(["1"] * 600) + "'}\n",
      "max_expr_chars=2000", "expression is 1199 characters long; the limit is 1000", None),
     ("input: [3]\nlayers:\n  - repeat: 100001\n    layers: [relu]\n", "max_repeat=200000",
@@ -217,3 +221,42 @@ def test_limits_are_set_by_a_flag(cli, tmp_path, text, limit, default_error, rai
             assert code == 0, err
         else:
             assert code == 2 and expected in err, err
+
+
+YAML_LEVEL = [p for p in FILES if p.name[:3] < "030"] + \
+    [next(CORPUS.glob(f"*-{name}.yaml")) for name in ("alias-bomb", "deep-flow-nesting",
+                                                     "deep-mapping-nesting")]
+
+
+@pytest.mark.parametrize("path", YAML_LEVEL, ids=[p.stem for p in YAML_LEVEL])
+def test_same_verdict_without_libyaml(cli, monkeypatch, path):
+    """With PyYAML's pure-Python parser alone (an install without libyaml), every YAML-level
+    refusal is still archcalc's own, at the same place."""
+    import yaml
+
+    expect, args = _case(path)
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    code, out, err = cli("summary", str(path), *args)
+    assert code == 2 and out == ""
+    if "YAML syntax error" in expect or "YAML cannot contain" in expect:
+        line = re.match(r"(?:re:)?\\?\{file\\?\}:(\d+):", expect)[1]
+        assert err.startswith(f"error: {path}:{line}:"), err  # the library words it its way
+    else:
+        _assert_message(err, expect, path)
+
+
+def test_what_is_not_a_regular_file_is_refused_before_reading(cli, tmp_path):
+    """A FIFO (or /dev/stdin on a pipe) would make the read wait for ever, a device never
+    ends: each is refused up front with exit 2, as is a directory."""
+    import os
+
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    for path, what in ((fifo, "is a named pipe (FIFO), not a spec file"),
+                       ("/dev/null", "is a device, not a spec file"),
+                       (tmp_path, "is a directory, not a spec file")):
+        started = time.perf_counter()
+        code, out, err = cli("summary", str(path))
+        assert code == 2 and out == ""
+        assert err.startswith(f"error: {path}: {what}"), err
+        assert time.perf_counter() - started < 2

@@ -209,10 +209,41 @@ def _reader_loc(text: str, file: str, position: int) -> Loc:
 
 
 def load_text(text: str, file: str) -> Y | None:
-    """Read one YAML document into located values (None for an empty document)."""
+    """Read one YAML document into located values (None for an empty document).
+
+    libyaml reads fast but has limits of its own that differ between releases (newer ones
+    refuse nesting past 1,000 levels while scanning ahead, before archcalc sees the events
+    that break its own limit). So when libyaml refuses a document, it is read again with
+    PyYAML's pure-Python parser, which has no such limit: archcalc's own limits then fire
+    where they apply, a document that only libyaml refused loads (``--limit`` raises
+    archcalc's limits, and only those), and a document both refuse is reported as libyaml
+    described it."""
     import yaml
 
-    Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    first = None
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return _parse(yaml, text, file, fast)
+        except _LibraryError as e:
+            first = e
+    try:
+        return _parse(yaml, text, file, yaml.SafeLoader)
+    except _LibraryError as e:
+        raise (first or e).error from None
+
+
+class _LibraryError(Exception):
+    """The YAML library refused the document; ``error`` is archcalc's located message."""
+
+    def __init__(self, error: SpecError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _parse(yaml, text: str, file: str, Loader) -> Y | None:
+    """One pass of ``Loader``'s parser; archcalc's own refusals are SpecErrors, the library's
+    are _LibraryErrors carrying the message to show."""
     builder = _Builder(file)
     try:
         for event in yaml.parse(text, Loader=Loader):
@@ -221,8 +252,8 @@ def load_text(text: str, file: str) -> Y | None:
         c = e.character
         code = ord(c) if isinstance(c, str) else c
         what = f"character U+{code:04X}" if isinstance(code, int) else "character"
-        raise SpecError(f"YAML cannot contain the {what} ({e.reason})",
-                        _reader_loc(text, file, e.position)) from None
+        raise _LibraryError(SpecError(f"YAML cannot contain the {what} ({e.reason})",
+                                      _reader_loc(text, file, e.position))) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file)
@@ -231,10 +262,29 @@ def load_text(text: str, file: str) -> Y | None:
         if e.context and e.context_mark and e.problem:
             m = e.context_mark
             context = f" ({e.context} at line {m.line + 1}, column {m.column + 1})"
-        raise SpecError(f"YAML syntax error: {problem}{context}", loc) from None
+        raise _LibraryError(SpecError(f"YAML syntax error: {problem}{context}", loc)) from None
     except yaml.YAMLError as e:
-        raise SpecError(f"YAML error: {str(e).splitlines()[0]}", Loc(file)) from None
+        raise _LibraryError(SpecError(f"YAML error: {str(e).splitlines()[0]}",
+                                      Loc(file))) from None
     return builder.root
+
+
+def _regular_file(path: str) -> None:
+    """Refuse, before opening, what is not a plain file: reading a FIFO or a terminal would
+    wait for ever, and a device has no end (symbolic links are followed)."""
+    import os
+    import stat
+
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(path)
+    what = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    raise SpecError(f"is {what}, not a spec file (archcalc reads specs from regular files)",
+                    Loc(path))
 
 
 def read_file(path: str) -> str:
@@ -242,6 +292,7 @@ def read_file(path: str) -> str:
     import os
 
     try:
+        _regular_file(path)
         size = os.path.getsize(path)
         if size > limits.current().max_file_bytes:
             raise SpecError(
