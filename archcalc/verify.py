@@ -30,7 +30,7 @@ RF_FULL_WIDTH_MACS = {"cuda": 1e11, "cpu": 2e8}
 RF_SECONDS = 60.0
 
 # Layer types whose FLOPs FlopCounterMode is known to under-count, per device
-# (../shared/reference/pytorch-semantics.md §3.1): SDPA on CPU is not registered
+# (docs/pytorch-semantics.md §3.1): SDPA on CPU is not registered
 # (pytorch/pytorch#195460). A lower measurement there is noted, not failed.
 KNOWN_UNDERCOUNT = {
     ("cpu", "multiheadattention"): "FlopCounterMode misses SDPA on CPU (pytorch#195460)",

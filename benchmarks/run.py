@@ -8,7 +8,7 @@ on a shared machine), with the largest peak RSS.
     python benchmarks/run.py --only cold     # one section: cold, scaling, symbolic, sweep
 
 Prints Markdown tables (pasted into docs/performance.md) and writes benchmarks/results.json.
-Specs come from specs/ when present, else ../shared/spec-examples/ (VGG16 only); generated
+Specs come from specs/ when present, else examples/ (VGG16 only); generated
 specs (chains, ResNet-style networks with a free input size) go to a temporary directory.
 """
 
@@ -37,7 +37,7 @@ ARCHCALC = shutil.which("archcalc") or "archcalc"
 
 
 def spec_path(name: str) -> Path | None:
-    for base in (ROOT / "specs", ROOT.parent / "shared" / "spec-examples"):
+    for base in (ROOT / "specs", ROOT / "examples"):
         if (base / name).exists():
             return base / name
     return None

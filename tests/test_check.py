@@ -104,7 +104,7 @@ spec: {TINYNET}
 convention: keras
 answers:
   - {{at: bn1, params: 32}}        # 2·8 weights + 2·8 moving statistics
-  - {{at: total, macs: 309274}}    # what ptflops prints (reference notes §3.5)
+  - {{at: total, macs: 309274}}    # what ptflops prints (docs/pytorch-semantics.md §3.5)
   - {{at: total, macs: 283136}}    # what thop prints
 """)
     code, data, _ = run_json(cli, sheet)

@@ -9,7 +9,7 @@ Deliberate exclusions from the "torch rejects" comparison (archcalc is right to 
 * ``padding: same`` with a stride > 1: torch refuses it; archcalc follows Keras (out =
   ceil(n/s)), checked against an explicit asymmetric F.pad in tests/test_differential_nets.py;
 * a transposed convolution whose output size is exactly 0: torch returns an empty tensor
-  or raises depending on the CPU backend (reference §1.4); archcalc rejects it.
+  or raises depending on the CPU backend (docs/pytorch-semantics.md §1.4); archcalc rejects it.
 """
 
 from __future__ import annotations

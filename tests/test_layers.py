@@ -1,5 +1,5 @@
 """Every layer rule against values derived by hand or taken from the reference's test
-vectors (../shared/reference/pytorch-semantics.md §7, ids S*, P*; each checked against
+vectors (docs/pytorch-semantics.md §7, ids S*, P*; each checked against
 torch 2.13.0). The derivation stands next to each expected value."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_conv_same_dilated_s7_s8():
 
 def test_conv_same_strided_keras():
     # Keras Conv2D(8, 3, strides=2, 'same') on 7×7 gives 4×4 = ceil(7/2); 'valid' 3×3
-    # (reference §7, "also verified").
+    # (docs/pytorch-semantics.md §7, "also verified").
     assert one("conv2d: {out: 8, kernel: 3, stride: 2, padding: same}",
                "[1, 7, 7]").output_shape == (8, 4, 4)
     assert one("conv2d: {out: 8, kernel: 3, stride: 2, padding: valid}",

@@ -24,7 +24,7 @@ which printed (the modules are the fixtures' networks, built by hand):
                "ptflops_params": 11689512, "thop": 1824033792, "thop_params": 11689512,
                "torchinfo": 1814083944, "torchinfo_params": 11689512}
 
-tinynet's numbers are also those of the reference notes §3.5 (s3_tools.out).
+tinynet's numbers are also those of docs/pytorch-semantics.md §3.5 (s3_tools.out).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_default_equals_flopcounter_and_keras_adds_buffers():
 
 
 def test_tinynet_breakdown_per_layer():
-    """Reference notes §3.5 breakdowns, layer by layer."""
+    """docs/pytorch-semantics.md §3.5 breakdowns, layer by layer."""
     a = analysis("tinynet")
     fv = profiles.layer_counts(a, "fvcore")
     assert fv["bn1"] == 16_384  # 8·32·32 elements · 2 (eval, affine)
@@ -160,7 +160,7 @@ def test_conventions_doc_lists_every_layer_type_with_its_cost():
 
 
 def test_keras_convention_against_keras_measurements():
-    """Reference notes §2, measured with Keras 3.15.1: BatchNormalization on 64 channels
+    """docs/pytorch-semantics.md §2, measured with Keras 3.15.1: BatchNormalization on 64 channels
     reports 256 params (128 trainable + 128 moving mean/variance); DepthwiseConv2D(3) on 32
     channels reports 320, as PyTorch's Conv2d(32, 32, 3, groups=32)."""
     from helpers import analyse_text

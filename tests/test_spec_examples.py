@@ -1,4 +1,6 @@
-"""Every file in ../shared/spec-examples loads and gives the numbers in its comments."""
+"""Every file in examples/ loads and gives the numbers in its comments.
+
+``ARCHCALC_EXAMPLES=DIR`` runs the same checks on another copy of the examples."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ def test_vgg16_passes_with_a_readable_table(cli):
         assert header in out
     # fc6: 25088·4096 + 4096 = 102,764,544 params; FLOPs 2·25088·4096 = 205,520,896
     assert "102,764,544 ✓" in out and "205,520,896 ✓" in out
-    # stage5's pool: RF 212 (reference §4: 1 + 2·(2+2) + ... as `archcalc rf` prints)
+    # stage5's pool: RF 212 (docs/pytorch-semantics.md §4: 1 + 2·(2+2) + ... as `archcalc rf` prints)
     assert "212×212 ✓" in out
     assert "✗" not in out
     # 39 layers × 4 counts + 31 receptive fields (every layer before flatten) = 187
@@ -176,7 +176,7 @@ def test_torch_refusal_is_a_mismatch(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- receptive fields
 def test_homework_network_receptive_field(tmp_path):
-    # Reference §4.5: 3 × [conv 5×5 s1 p2, maxpool 2] on 64×64: r = 36, jump 8, start −14.
+    # docs/pytorch-semantics.md §4.5: 3 × [conv 5×5 s1 p2, maxpool 2] on 64×64: r = 36, jump 8, start −14.
     path = write(tmp_path, """
         input: [1, 64, 64]
         layers:
@@ -194,7 +194,7 @@ def test_homework_network_receptive_field(tmp_path):
 
 
 def test_misaligned_paths_give_the_union(tmp_path):
-    # Reference §4.3: conv k3 s2 p0 and conv k3 s2 p1 merged: each path has r = 3, but the
+    # docs/pytorch-semantics.md §4.3: conv k3 s2 p0 and conv k3 s2 p1 merged: each path has r = 3, but the
     # union is 4 wide. Crop both to 9 so that they can be added.
     path = write(tmp_path, """
         input: [1, 20]
@@ -211,7 +211,7 @@ def test_misaligned_paths_give_the_union(tmp_path):
 
 
 def test_dilated_stack_measures_the_span_not_the_count(tmp_path):
-    # Reference §4.3: k3 d2 → k3 d4 gives r = 13 with holes (7 non-zero positions).
+    # docs/pytorch-semantics.md §4.3: k3 d2 → k3 d4 gives r = 13 with holes (7 non-zero positions).
     path = write(tmp_path, """
         input: [1, 31]
         layers:
@@ -260,7 +260,7 @@ def test_known_flop_undercount_is_a_note_not_a_mismatch(monkeypatch):
     from archcalc import verify as v
 
     rec = SimpleNamespace(name="attn", type="attention")
-    # reference §3.1 F6: SDPA on CPU counts 0 instead of 51,200
+    # docs/pytorch-semantics.md §3.1 F6: SDPA on CPU counts 0 instead of 51,200
     check = v._compare(rec, "flops", 51200, 0, {}, "cpu")
     assert check.match and "pytorch#195460" in check.note
     assert not v._compare(rec, "flops", 51200, 0, {}, "cuda").match  # no known gap there

@@ -1,4 +1,4 @@
-"""``verify`` over every spec in specs/ and ../shared/spec-examples/ (new specs are picked up
+"""``verify`` over every spec in specs/ and examples/ (new specs are picked up
 by the glob). The meta device gives shapes, params and FLOPs without computing values, so
 the big models stay fast; receptive fields are measured (on the CPU) where a one-channel
 copy is exact, for as many layers as fit in a short time budget."""

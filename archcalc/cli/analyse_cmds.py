@@ -9,7 +9,7 @@ from .app import app
 _EXAMPLES = {
     "summary": "archcalc summary specs/vgg16.yaml\n\n    archcalc summary specs/resnet50.yaml --depth 1",
     "params": "archcalc params specs/vgg16.yaml\n\n    archcalc params specs/densenet121.yaml --convention keras",
-    "shapes": "archcalc shapes ../shared/spec-examples/dilated.yaml\n\n    archcalc shapes specs/unet.yaml --set H=512",
+    "shapes": "archcalc shapes examples/dilated.yaml\n\n    archcalc shapes specs/unet.yaml --set H=512",
     "flops": "archcalc flops specs/resnet50.yaml --format markdown",
     "rf": "archcalc rf specs/vgg16.yaml\n\n    archcalc rf net.yaml --format json",
 }

@@ -40,7 +40,7 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, device: DeviceOpt = "aut
 
         archcalc verify specs/vgg16.yaml
 
-        archcalc verify ../shared/spec-examples/dilated.yaml --samples 20
+        archcalc verify examples/dilated.yaml --samples 20
 
     Exit codes: 0 every value matches, 1 a mismatch, 2 bad input or PyTorch missing.
     """

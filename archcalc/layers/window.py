@@ -1,6 +1,6 @@
 """Sliding-window arithmetic shared by convolutions and pools (PyTorch and Keras rules).
 
-Formulas follow ../shared/reference/pytorch-semantics.md §1: ATen's conv output size, the
+Formulas follow docs/pytorch-semantics.md §1: ATen's conv output size, the
 pooling size with PyTorch's ceil-mode rule, and Keras's 'same' padding for any stride.
 """
 

@@ -175,7 +175,7 @@ def latex(analysis, verb: str, conv: Convention, max_depth=None) -> str:
 
 
 def to_json(analysis, conv: Convention) -> dict:
-    """The stable machine-readable object of DESIGN.md."""
+    """The stable machine-readable object of docs/json-format.md."""
     g = analysis.graph
     order = list(g.symbols)
     jv = lambda v: json_value(v, order)  # noqa: E731

@@ -56,7 +56,7 @@ def _closed_form_text(value: Any, order: tuple) -> str:
 
 
 def json_value(value: Any, order: Sequence[str] = ()) -> Any:
-    """A JSON integer for numbers, a string for closed forms (DESIGN.md)."""
+    """A JSON integer for numbers, a string for closed forms (docs/json-format.md)."""
     if value is None:
         return None
     if isinstance(value, (list, tuple)):

@@ -41,7 +41,7 @@ class Pad(nn.Module):
 
 class KerasAvgPool(nn.Module):
     """Keras average pooling with 'same' padding: padded positions are left out of the
-    divisor (reference §1.11: avg of the padded input over avg of padded ones)."""
+    divisor (docs/pytorch-semantics.md §1.11: avg of the padded input over avg of padded ones)."""
 
     def __init__(self, nd: int, pairs, kernel, stride):
         super().__init__()
