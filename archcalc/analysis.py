@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import dims
+from . import dims, limits
 from .errors import SpecError, TimeLimitExceeded
 from .graph import Graph
 from .layers import GLOBAL, REGISTRY, Window
@@ -67,6 +67,17 @@ class Analysis:
         return None
 
 
+def channels_last_hint(shape: tuple) -> str:
+    """A hint for an error when the network's input looks channels-last ([227, 227, 3]): the
+    spec's input is channels first, as in PyTorch."""
+    if len(shape) >= 3 and all(isinstance(d, int) for d in shape) and shape[-1] in (1, 3, 4) \
+            and min(shape[:-1]) > 4:
+        first = [shape[-1], *shape[:-1]]
+        return (f"; the network's input {fmt_shape(shape)} looks channels-last: a spec's input "
+                f"is channels first, {fmt_shape(tuple(first))}")
+    return ""
+
+
 def analyse(graph: Graph) -> Analysis:
     shapes: list = [graph.input_shape]
     rfs: list = [input_rf(graph.input_shape)]
@@ -80,7 +91,8 @@ def analyse(graph: Graph) -> Analysis:
             out = rule.fn(ctx)
         except LayerError as e:
             error = SpecError(f"{node.type} '{node.local}': {e.message} (input "
-                              f"{' and '.join(fmt_shape(s) for s in ctx.xs)})", node.loc)
+                              f"{' and '.join(fmt_shape(s) for s in ctx.xs)})"
+                              f"{channels_last_hint(graph.input_shape)}", node.loc)
             raise explain_override(graph, node, error) from None
         except TimeLimitExceeded as e:
             e.loc = e.loc or node.loc  # say which layer the closed form exploded at
@@ -96,11 +108,13 @@ def analyse(graph: Graph) -> Analysis:
         shapes.append(shape)
         rf = step_rf(out.rf, [rfs[i] for i in node.inputs], ctx.xs, shape)
         rfs.append(rf)
-        layers.append(Record(
+        record = Record(
             node.name, node.local, node.type, node.depth, "layer", shape,
             dims.simplify(out.params), dims.simplify(out.buffers), dims.simplify(out.macs),
             dims.simplify(dims.prod(shape)), _spatial(rf), node.loc, node.id,
-        ))
+        )
+        check_magnitude(record, f"{node.type} '{node.local}'")
+        layers.append(record)
     groups = [_group_record(graph, g, layers) for g in graph.groups]
     records = tuple(groups[i] if kind == "group" else layers[i] for kind, i in graph.rows)
     total = _sum_record("total", "total", "total", -1, "group", layers[1:],
@@ -128,8 +142,46 @@ def _resolve_ref(value, kind: str, shapes: list):
 
 def _record_for_input(graph: Graph) -> Record:
     shape = graph.input_shape
-    return Record("input", "input", "input", 0, "layer", shape, 0, 0, 0, dims.prod(shape),
-                  _spatial(input_rf(shape)))
+    record = Record("input", "input", "input", 0, "layer", shape, 0, 0, 0, dims.prod(shape),
+                    _spatial(input_rf(shape)), graph.nodes[0].loc if graph.nodes else None)
+    check_magnitude(record, "input")
+    return record
+
+
+def int_bits_limit() -> int:
+    """The most bits a computed count may have: ``max_int_bits``, and never so many that
+    Python refuses to print the number (sums of a network's layers stay printable too)."""
+    import sys
+
+    bits = limits.current().max_int_bits
+    digits = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    return min(bits, int(digits * 3.32) - 64) if digits else bits
+
+
+def check_magnitude(record: Record, what: str) -> None:
+    """Refuse a layer whose shape, parameters or MACs are integers too large to print (or
+    closed forms with such coefficients): bad input, located at the layer."""
+    bits = int_bits_limit()
+    values = (*record.output_shape, record.params, record.buffers, record.macs,
+              record.activations)
+    for name, value in zip(("output shape",) * len(record.output_shape) +
+                           ("parameter count", "buffer count", "MAC count",
+                            "output element count"),
+                           values):
+        if _bits(value) > bits:
+            raise SpecError(f"{what}: its {name} has more than {bits} bits (raise with "
+                            "--limit max_int_bits=N)", record.loc)
+
+
+def _bits(x: Any) -> int:
+    if type(x) is int:
+        return x.bit_length()
+    if not dims.is_symbolic(x):
+        return int(abs(x)).bit_length() if isinstance(x, int) else 0
+    import sympy as sp
+
+    return max((max(abs(r.p), abs(r.q)).bit_length() for r in x.atoms(sp.Rational)),
+               default=0)
 
 
 def _group_record(graph: Graph, group, layers: list) -> Record:

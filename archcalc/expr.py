@@ -123,8 +123,13 @@ class _Parser:
     def atom(self):
         kind, value, pos = self.take()
         if kind == "num":
-            is_float = any(c in value for c in ".eE")
-            return ("num", float(value) if is_float else int(value))
+            if not any(c in value for c in ".eE"):
+                return ("num", int(value))
+            number = float(value)
+            if not math.isfinite(number):
+                raise ExprError(f"{_short(value)} at position {pos} is not a finite number "
+                                "(the largest floating-point number is about 1.8e308)")
+            return ("num", number)
         if kind == "name":
             if value.startswith("_"):
                 raise ExprError(f"name '{value}' is not allowed (names may not start with '_')")
@@ -158,6 +163,10 @@ class _Parser:
         if wanted is not None and len(args) != wanted:
             raise ExprError(f"{fname}() takes exactly one argument, got {len(args)}")
         return ("call", fname, tuple(args))
+
+
+def _short(text: str, width: int = 20) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 @lru_cache(maxsize=4096)

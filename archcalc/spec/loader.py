@@ -391,7 +391,11 @@ class _Builder:
             v = self.value(node, env, what)
             if dims.is_symbolic(v):
                 raise SpecError(f"{what} must be a number, not a symbolic expression", node.loc)
-            return float(v)
+            try:
+                return float(v)
+            except OverflowError:
+                raise SpecError(f"{what} is beyond the range of floating-point numbers (about "
+                                "±1.8e308)", node.loc) from None
         if k == "bool":
             if not isinstance(node.value, bool):
                 raise SpecError(f"{what} must be true or false, got {describe(node)}", node.loc)
@@ -556,6 +560,8 @@ class _Builder:
         for i in range(count):
             before = len(self.nodes)
             out = self.items(body, inner, out)
+            if len(self.nodes) == before:
+                break  # a pass that adds no layer: every other pass would do the same
             if i == 0 and len(self.nodes) + (count - 1) * (len(self.nodes) - before) \
                     > self.max_nodes:
                 raise SpecError(f"repeat {count} × {len(self.nodes) - before} layers expands "
