@@ -38,6 +38,7 @@ _TORCH_NAMES = {  # PyTorch's argument names → the spec's short names (None: i
     "num_groups": "groups", "normalized_shape": "shape", "scale_factor": "scale",
     "negative_slope": "slope", "upscale_factor": "factor",
     "in_channels": None, "in_features": None, "num_features": None, "num_channels": None,
+    "in": None, "cin": None, "c_in": None, "input_channels": None, "inputs": None,
 }
 
 
@@ -46,8 +47,22 @@ def _torch_hint(key: str, known) -> str:
         return ""
     short = _TORCH_NAMES[key]
     if short is None:
-        return " (input sizes are inferred from the previous layer: leave it out)"
+        return (" (the input's channels and features are inferred from the incoming shape: "
+                "leave it out)")
     return f" — the spec calls it '{short}'" if short in known else ""
+
+
+def _rank_hint(kind: str, input_rank: int) -> str:
+    """For a type PyTorch names by its spatial axes (``batchnorm`` → batchnorm1d/2d/3d): the
+    one that fits the network's input, and what each takes."""
+    family = [f"{kind}{n}d" for n in (1, 2, 3) if f"{kind}{n}d" in REGISTRY]
+    if not family:
+        return ""
+    spatial = min(max(input_rank - 1, 1), 3)
+    best = f"{kind}{spatial}d" if f"{kind}{spatial}d" in family else family[0]
+    takes = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
+    listing = ", ".join(f"{f} for {takes[int(f[-2])]}" for f in family)
+    return f" — did you mean '{best}'? (the number counts spatial axes: {listing})"
 
 
 def load(path: str, overrides: dict | None = None) -> Graph:
@@ -103,6 +118,7 @@ class _Builder:
         self.calls: list[str] = []
         self.nesting = 0  # lists of layers open (inside blocks, repeats and branches)
         self.max_nodes = limits.current().max_nodes
+        self.input_rank = 3  # the network input's axes, for hints (set once it is read)
 
     # ----------------------------------------------------------------- top level
     def build(self, root: Y, overrides: dict) -> Graph:
@@ -127,6 +143,7 @@ class _Builder:
         env = dict(symbols)
         self.global_env = env
         shape = self.input_shape(root.value["input"], env)
+        self.input_rank = len(shape)
         self.blocks = self.read_blocks(root.value.get("blocks"))
         top = _Scope("", None, env)
         self.nodes.append(Node(0, "input", "input", "input", {}, (), 0, root.value["input"].loc))
@@ -194,6 +211,9 @@ class _Builder:
                             f"{describe(node)}", node.loc)
         for name, body in node.value.items():
             loc = node.key_locs[name]
+            if not _NAME.match(name) or "." in name:
+                raise SpecError(f"block name '{name}' must be a name such as "
+                                "inception or stage_2 (letters, digits, '_' and '-')", loc)
             if name in REGISTRY or name in STRUCTURE_KEYS:
                 raise SpecError(f"block '{name}' has the name of a built-in layer type", loc)
             if not body.is_map or "layers" not in body.value:
@@ -291,7 +311,8 @@ class _Builder:
         if kind in self.blocks:
             return self.block(kind, args, loc, scope, current)
         choices = list(REGISTRY) + list(self.blocks) + list(STRUCTURE_KEYS)
-        hint = did_you_mean(kind, choices) or did_you_mean(kind.lower(), choices)
+        hint = _rank_hint(kind.lower(), self.input_rank) or did_you_mean(kind, choices) or \
+            did_you_mean(kind.lower(), choices)
         raise SpecError(f"unknown layer type '{kind}'"
                         f"{hint or ' (archcalc list-layers shows every type)'}", loc)
 
@@ -310,8 +331,9 @@ class _Builder:
         if not isinstance(node.value, str) or not _NAME.match(node.value):
             raise SpecError(f"{kind}: 'name' must be a name such as conv1 or layer2.0, got "
                             f"{describe(node)}", node.loc)
-        if node.value == "input" or node.value in REGISTRY:
-            raise SpecError(f"{kind}: '{node.value}' is reserved and cannot be a name", node.loc)
+        if node.value == "input":
+            raise SpecError(f"{kind}: 'input' is reserved and cannot be a name (it names the "
+                            "network's input)", node.loc)
         return node.value
 
     def take_from(self, args: Y, scope: _Scope, current: int, kind: str) -> int:
@@ -553,6 +575,11 @@ class _Builder:
         body = item.value["layers"]
         source = self.take_from(item, scope, current, "repeat")
         name = self.take_name(item, "repeat")
+        if count == 0:  # left out: a name given to it stands for what it would have received
+            if name:
+                self.define(scope, name, source, item.loc, None)
+                self.qualified.setdefault(scope.prefix + name, source)
+            return source
         inner, group = scope, None
         if name:
             group, inner = self.open_group("repeat", name, scope, item.loc, "repeat")
@@ -568,8 +595,6 @@ class _Builder:
                                 f"the network beyond {self.max_nodes} layers (raise with "
                                 "--limit max_nodes=N)", count_node.loc)
         if group is not None:
-            if count == 0:
-                raise SpecError(f"repeat '{name}' runs 0 times: it has no output", item.loc)
             return self.close_group(group, scope, out)
         return out
 
