@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from fractions import Fraction
 from typing import Annotated, List, Optional
@@ -57,6 +58,9 @@ def parse_set(items: list[str] | None) -> dict:
         except SpecError as e:
             raise SpecError(f"--set {name}={text}: {e.message} (a --set value is a number or "
                             "a constant expression such as 2**8)") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecError(f"--set {name}={text}: not a finite number (a --set value is a "
+                            "number or a constant expression such as 2**8)")
         if isinstance(value, Fraction) and value.denominator == 1:
             value = int(value)
         if isinstance(value, Fraction):
@@ -65,13 +69,18 @@ def parse_set(items: list[str] | None) -> dict:
     return out
 
 
+MAX_LIMIT = 10**18  # far above any use, and small enough for every system call it reaches
+
+
 def apply_limits(items: list[str] | None) -> None:
     from .. import limits
 
     changes = {}
     for name, text in parse_assignments(items, "--limit").items():
-        if not text.isdigit():
+        if not text.isascii() or not text.isdigit():
             raise SpecError(f"--limit {name}={text}: expected a whole number")
+        if int(text) > MAX_LIMIT:
+            raise SpecError(f"--limit {name}={text}: too large (at most 10**18)")
         changes[name] = int(text)
     if changes:
         limits.set_limits(**changes)
@@ -115,7 +124,7 @@ def guarded(fn, *, timed: bool = True):
             with time_limit() if timed else contextlib.nullcontext():
                 return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt, BrokenPipeError):
-            raise  # a closed pipe (`| head`) ends quietly, as click and the fast path do
+            raise  # Ctrl-C, and a closed stderr, end as typer and the fast path end them
         except BaseException as err:  # noqa: BLE001 - the CLI must never show a traceback
             raise fail(err) from None
 
@@ -168,4 +177,63 @@ def time_limit():
 
 
 def emit(text: str) -> None:
-    sys.stdout.write(text)
+    """Write a command's output to stdout, all of it.
+
+    The ``max_seconds`` timer is stopped first: the work is done, and a timer signal that
+    interrupts a write to a slow reader makes ``write`` return short (with an unbuffered
+    stdout, ``PYTHONUNBUFFERED=1``, Python's text layer then drops the rest). The bytes are
+    written in a loop until every one is out. A reader that closes the pipe early (``| head``)
+    ends the output quietly and leaves the exit code as it is: a closed pipe is the reader's
+    choice, not a result of the command (docs/robustness.md)."""
+    _stop_timer()
+    stream = sys.stdout
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (an in-process test runner)
+        stream.write(text)
+        stream.flush()
+        return
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        data = text.encode(encoding, getattr(stream, "errors", None) or "strict")
+    except UnicodeEncodeError:  # a character this stdout cannot encode: shown escaped
+        data = text.encode(encoding, "backslashreplace")
+    try:
+        stream.flush()
+        write_all(fd, data)
+    except BrokenPipeError:
+        _discard_stdout()
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``data`` written to ``fd`` completely: short writes are continued, an interrupted
+    write is retried (PEP 475), and a non-blocking descriptor is waited on."""
+    import os
+    import select
+
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        view = view[n:]
+
+
+def _discard_stdout() -> None:
+    """After the reader closed stdout: the rest of the run writes nowhere (and the flush at
+    exit finds nothing to write)."""
+    import os
+
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout for the rest of the run
+
+
+def _stop_timer() -> None:
+    """Stop the ``max_seconds`` timer (and ignore a signal already on its way)."""
+    import signal
+    import threading
+
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)  # time_limit() restores the handler

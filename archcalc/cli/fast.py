@@ -88,12 +88,9 @@ def run(argv: list[str]) -> bool:
         sys.stdout.flush()
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:  # as click does
-        print("Aborted!", file=sys.stderr)
-        sys.exit(1)
-    except BrokenPipeError:  # `archcalc params x | head`: as click does, quietly
-        import os
-
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout for the rest of the run
+    except KeyboardInterrupt:  # Ctrl-C: 130 (128 + SIGINT), as typer ends it
+        sys.exit(130)
+    except BrokenPipeError:  # stderr closed too (stdout's closed pipe ends in emit): as typer
+        c._discard_stdout()
         sys.exit(1)
     return True

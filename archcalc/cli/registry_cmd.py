@@ -12,13 +12,15 @@ from .app import app
 
 @app.command("list-layers")
 def list_layers(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or markdown")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown or json")] = "table",
 ) -> None:
     """Every layer type archcalc knows, with its arguments and what it counts.
 
     Example:
 
         archcalc list-layers --format markdown
+
+        archcalc list-layers --format json
     """
     c.guarded(_list)(fmt)
 
@@ -27,7 +29,10 @@ def _list(fmt: str) -> None:
     from ..layers import REGISTRY
     from ..layers.base import REQUIRED
 
-    c.check_format(fmt, ("table", "markdown"))
+    c.check_format(fmt, ("table", "markdown", "json"))
+    if fmt == "json":
+        c.emit(_json(REGISTRY, REQUIRED))
+        return
     lines = []
     if fmt == "markdown":
         lines += ["| type | family | arguments (default) | counts |", "|---|---|---|---|"]
@@ -42,3 +47,22 @@ def _list(fmt: str) -> None:
         else:
             lines.append(f"{name:<20} {rule.family:<12} {args}")
     c.emit("\n".join(lines) + "\n")
+
+
+def _json(registry, required) -> str:
+    """Every layer type as an object: its family, what it counts, its doc line, and each
+    argument with its kind, whether it is required, its default and its choices."""
+    import json
+
+    def argument(name, a) -> dict:
+        out = {"name": name, "kind": a.kind, "required": a.default is required}
+        if a.default is not required:
+            out["default"] = list(a.default) if isinstance(a.default, tuple) else a.default
+        if a.choices:
+            out["choices"] = list(a.choices)
+        return out
+
+    layers = [{"type": name, "family": rule.family, "counts": rule.cost, "doc": rule.doc,
+               "arguments": [argument(k, a) for k, a in rule.args.items()]}
+              for name, rule in sorted(registry.items(), key=lambda kv: (kv[1].family, kv[0]))]
+    return json.dumps({"layers": layers}, indent=2, allow_nan=False) + "\n"

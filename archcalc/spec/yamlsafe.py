@@ -300,7 +300,8 @@ def read_file(path: str) -> str:
                 "with --limit max_file_bytes=N)", Loc(path)
             )
         with open(path, "rb") as f:
-            data = f.read(limits.current().max_file_bytes + 1)
+            # at most what the file holds: a huge --limit must not allocate its size
+            data = f.read(min(limits.current().max_file_bytes, size) + 1)
     except FileNotFoundError:
         raise SpecError("no such file", Loc(path)) from None
     except IsADirectoryError:
