@@ -5,23 +5,34 @@ A sheet (YAML) names a spec (``spec:``, relative to the sheet) or holds one inli
 ``{at: <layer, block or total>, params: …, trainable_params: …, macs: …, flops: …,
 output_shape: …, rf: …}``. Each claim is right or wrong (claims.py says how rounded and
 symbolic claims compare); a wrong one carries the correct value, its derivation, and — for
-counts — the counting convention under which the claim would have been right.
+counts — the counting convention under which the claim would have been right. A claim that
+cannot be read is graded as not right, with the reason, and the rest of the sheet is
+graded; a sheet that cannot be read at all is reported as such (``SheetResult.error``).
+
+Sheets come from students: ``spec:`` is only read inside the sheet's own folder and the
+roots given with ``--spec-root``, only when it is a regular file, and the contents of a file
+that is not a spec are never quoted; every sheet string that is shown is validated or escaped.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import claims, conventions, dims
-from .errors import Loc, SpecError, did_you_mean
+from .errors import Loc, SpecError, did_you_mean, printable
 from .report.values import expr_text, human, json_value, shape_text
 
 SHEET_KEYS = ("name", "spec", "model", "set", "convention", "answers")
 METRICS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf")
 _EXPLAIN_METRIC = {"params": "params", "trainable_params": "params", "macs": "macs",
                    "flops": "flops", "output_shape": "shape", "rf": "rf"}
+MAX_TEXT = 200  # characters of a sheet's name, a spec path or an 'at'
+DERIVATION_HEAD, DERIVATION_TAIL = 2, 30  # lines of a long derivation that are shown
 
 
 @dataclass
@@ -36,10 +47,13 @@ class Result:
     derivation: list = field(default_factory=list)
     note: str = ""
     loc: Loc | None = None
+    error: str = ""  # why the claim cannot be read ("file:line:col: message")
 
     def to_json(self) -> dict:
         out = {"index": self.index, "at": self.at, "metric": self.metric,
                "claimed": self.claimed, "expected": self.expected, "correct": self.correct}
+        if self.error:
+            out["error"] = self.error
         if not self.correct:
             out["derivation"] = self.derivation
             if self.note:
@@ -51,9 +65,10 @@ class Result:
 class SheetResult:
     path: str
     name: str
-    spec: str
-    convention: str
+    spec: str = ""
+    convention: str = ""
     results: list = field(default_factory=list)
+    error: str = ""  # why the sheet cannot be read at all ("file:line:col: message")
 
     @property
     def right(self) -> int:
@@ -61,21 +76,34 @@ class SheetResult:
 
     @property
     def score(self) -> str:
-        return f"{self.right}/{len(self.results)}"
+        return "—" if self.error else f"{self.right}/{len(self.results)}"
 
     @property
     def entries(self) -> int:
         return max((r.index for r in self.results), default=0)
 
     def to_json(self) -> dict:
+        if self.error:
+            return {"path": self.path, "name": self.name, "error": self.error}
         return {"path": self.path, "name": self.name, "spec": self.spec,
                 "convention": self.convention, "score": self.score,
                 "right": self.right, "total": len(self.results),
                 "results": [r.to_json() for r in self.results]}
 
 
+def unreadable(path: str, error: SpecError) -> SheetResult:
+    """The report of a sheet that cannot be read: its file name and the reason."""
+    return SheetResult(printable(path), _stem(path), error=str(error))
+
+
+def _stem(path: str) -> str:
+    return printable(os.path.splitext(os.path.basename(path))[0])
+
+
 # ---------------------------------------------------------------- reading a sheet
-def check_sheet(path: str, overrides: dict | None = None) -> SheetResult:
+def check_sheet(path: str, overrides: dict | None = None, roots=()) -> SheetResult:
+    """Grade one sheet. ``roots``: folders (or files) besides the sheet's own folder that
+    its ``spec:`` may name. A sheet that cannot be read raises SpecError."""
     from .analysis import analyse
     from .spec.yamlsafe import load_text, read_file
 
@@ -88,22 +116,48 @@ def check_sheet(path: str, overrides: dict | None = None) -> SheetResult:
             raise SpecError(f"unknown key '{key}' in the answer sheet"
                             f"{did_you_mean(key, SHEET_KEYS)}; expected {', '.join(SHEET_KEYS)}",
                             root.key_locs.get(key))
-    conv_node = root.value.get("convention")
-    conv = conventions.get(conv_node.value) if conv_node is not None else conventions.DEFAULT
-    binding = {**_set_values(root.value.get("set")), **(overrides or {})}
-    graph, spec_name = _load_model(root, path, binding)
-    raw = analyse(graph)
-    sheet_name = root.value["name"].value if "name" in root.value else \
-        os.path.splitext(os.path.basename(path))[0]
-    grader = _Grader(raw, conv)
-    out = SheetResult(path, str(sheet_name), spec_name, conv.name)
+    conv = _convention(root.value.get("convention"))
+    sheet_name = _shown(root.value["name"], "the sheet's 'name'") if "name" in root.value \
+        else _stem(path)
     answers = root.value.get("answers")
     if answers is None or not answers.is_seq:
         raise SpecError("'answers' must be a list of {at: …, <metric>: …} entries",
                         answers.loc if answers is not None else Loc(path, 1, 1))
+    set_node = root.value.get("set")
+    overrides = overrides or {}
+    try:
+        graph, spec_name = _load_model(root, path, {**_set_values(set_node), **overrides},
+                                       roots)
+    except SpecError as e:
+        raise _sheet_set_error(e, set_node, overrides) from None
+    grader = _Grader(analyse(graph), conv, path)
+    out = SheetResult(printable(path), sheet_name, spec_name, conv.name)
     for index, entry in enumerate(answers.value, 1):
         out.results.extend(grader.entry(index, entry))
     return out
+
+
+def _shown(node, what: str) -> str:
+    """A sheet string that will be shown: one line of printable text, not too long."""
+    if node.is_map or node.is_seq or node.value is None or isinstance(node.value, bool):
+        raise SpecError(f"{what} must be text", node.loc)
+    text = str(node.value)
+    if not text.isprintable() or len(text) > MAX_TEXT:
+        raise SpecError(f"{what} must be one line of printable text (at most {MAX_TEXT} "
+                        "characters)", node.loc)
+    return text
+
+
+def _convention(node) -> conventions.Convention:
+    if node is None:
+        return conventions.DEFAULT
+    if not isinstance(node.value, str):
+        raise SpecError(f"'convention' must be one of {', '.join(conventions.CONVENTIONS)}",
+                        node.loc)
+    try:
+        return conventions.get(node.value)
+    except SpecError as e:
+        raise e.located(node.loc) from None
 
 
 def _set_values(node) -> dict:
@@ -113,97 +167,184 @@ def _set_values(node) -> dict:
         raise SpecError("'set' must map symbol names to values, e.g. {H: 224}", node.loc)
     out = {}
     for name, v in node.value.items():
-        if isinstance(v.value, bool) or not isinstance(v.value, (int, float)):
-            raise SpecError(f"set {name}: expected a number, got {v.value!r}", v.loc)
+        if isinstance(v.value, bool) or not isinstance(v.value, (int, float)) or \
+                not math.isfinite(v.value):
+            raise SpecError(f"set {name}: expected a finite number", v.loc)
         out[name] = v.value
     return out
 
 
-def _load_model(root, path: str, binding: dict):
-    from .spec.loader import _Builder, load
+_SET_MESSAGE = re.compile(r"--set (?P<name>[^=:\s]+)(?P<value>=[^:]*)?: (?P<rest>.*)", re.S)
+_SET_VIOLATES = re.compile(r"(?P<layer>.*?): --set (?P<sets>\S+) violates (?P<rest>.*)", re.S)
+
+
+def _sheet_set_error(error: SpecError, set_node, overrides: dict) -> SpecError:
+    """A spec's complaint about a value that came from the sheet's ``set:`` (not from the
+    command line's --set) restated as an error in the sheet, at that value."""
+    if set_node is None or not set_node.is_map:
+        return error
+    ours = {k for k in set_node.value if k not in overrides}
+    m = _SET_MESSAGE.fullmatch(error.message)
+    if m and m["name"] in ours:
+        name = m["name"]
+        loc = set_node.value[name].loc if m["value"] else set_node.key_locs[name]
+        return SpecError(f"set {name}{m['value'] or ''}: {m['rest']}", loc)
+    m = _SET_VIOLATES.fullmatch(error.message)
+    if m:
+        names = [part.partition("=")[0] for part in m["sets"].split(",")]
+        if names and all(n in ours for n in names):
+            return SpecError(f"set {m['sets']} violates {m['rest']} (at {m['layer']}, "
+                             f"{error.loc})", set_node.value[names[0]].loc)
+    if error.message.endswith(")") and "(with --set " in error.message and \
+            all(k in ours for k in _with_set(error.message)):
+        return SpecError(error.message.replace("(with --set ", "(with set "), error.loc)
+    return error
+
+
+def _with_set(message: str) -> list:
+    sets = message.rsplit("(with --set ", 1)[1][:-1]
+    return [part.partition("=")[0] for part in sets.split(",")]
+
+
+def _load_model(root, path: str, binding: dict, roots=()):
+    from .spec.loader import _Builder
 
     spec, model = root.value.get("spec"), root.value.get("model")
     if (spec is None) == (model is None):
         raise SpecError("give exactly one of 'spec' (a path relative to the sheet) and 'model' "
                         "(an inline spec)", root.loc)
     if spec is not None:
-        if not isinstance(spec.value, str):
-            raise SpecError("'spec' must be a path", spec.loc)
-        target = os.path.join(os.path.dirname(path), spec.value)
-        if not os.path.exists(target):
-            raise SpecError(f"spec file '{spec.value}' not found (looked for {target})", spec.loc)
-        return load(target, binding), spec.value
+        written = _shown(spec, "'spec'")
+        target = _confined(spec, path, written, roots)
+        return _load_spec(target, spec, binding), written
     if not model.is_map:
         raise SpecError("'model' must be a spec mapping (name, input, layers)", model.loc)
     return _Builder(path).build(model, binding), "(inline model)"
 
 
+def _confined(spec, path: str, written: str, roots) -> str:
+    """The file ``spec:`` names, once it is known to lie inside the sheet's own folder or a
+    ``--spec-root`` (symbolic links resolved) and to be a regular file."""
+    target = os.path.join(os.path.dirname(path), written)
+    real = os.path.realpath(target)
+    allowed = [os.path.realpath(os.path.dirname(os.path.abspath(path))),
+               *(os.path.realpath(r) for r in roots)]
+    if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in allowed):
+        raise SpecError(f"spec '{written}' is outside the folders this sheet may read (its "
+                        "own folder; widen with --spec-root DIR)", spec.loc)
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        raise SpecError(f"spec file '{written}' not found (looked for {target})",
+                        spec.loc) from None
+    if stat.S_ISDIR(mode):
+        raise SpecError(f"spec '{written}' is a folder, not a spec file", spec.loc)
+    if not stat.S_ISREG(mode):
+        raise SpecError(f"spec '{written}' is not a regular file (a device, FIFO or socket)",
+                        spec.loc)
+    return target
+
+
+def _load_spec(target: str, spec, binding: dict):
+    """Load the spec a sheet names. A file that is not a spec is refused without quoting
+    it: a sheet must not make archcalc show the contents of other files."""
+    from .spec.loader import load_string
+    from .spec.yamlsafe import load_text, read_file
+
+    text = read_file(target)
+    try:
+        root = load_text(text, target)
+    except SpecError as e:
+        raise SpecError(f"the spec named by the answer sheet ({spec.loc}) is not valid YAML "
+                        f"here; 'archcalc summary' on the file shows the details",
+                        e.loc) from None
+    if root is None or not root.is_map or not ({"input", "layers"} & set(root.value)):
+        raise SpecError(f"not an archcalc spec (a mapping with 'input' and 'layers'), named "
+                        f"by the answer sheet at {spec.loc}", Loc(target, 1, 1))
+    return load_string(text, target, binding)
+
+
 # ---------------------------------------------------------------- grading
 class _Grader:
-    def __init__(self, raw, conv):
+    def __init__(self, raw, conv, path: str):
         self.raw = raw
         self.conv = conv
+        self.path = path
         self.analysis = conv.apply(raw)
         self.order = list(raw.graph.symbols)
         self.symbols = dict(raw.graph.symbols)
+        self.conditions = [c for c, _, _ in raw.conditions]
         self._applied: dict = {}
 
     def entry(self, index: int, entry) -> list:
+        """The results of one entry: a row per claim; what cannot be read is a row that
+        says why (graded as not right), so the rest of the sheet is still graded."""
         from .report.explain import find
 
+        claims_ = [(k, v) for k, v in entry.value.items() if k != "at"] if entry.is_map else []
         if not entry.is_map or "at" not in entry.value:
-            raise SpecError(f"answer {index}: expected a mapping with 'at' and one or more of "
-                            f"{', '.join(METRICS)}", entry.loc)
+            error = SpecError(f"answer {index}: expected a mapping with 'at' and one or more "
+                              f"of {', '.join(METRICS)}", entry.loc)
+            return self.unreadable(index, "?", claims_, error)
         at_node = entry.value["at"]
-        at = str(at_node.value)
         try:
+            at = _shown(at_node, f"answer {index}: 'at'")
             kind, obj = find(self.analysis, at)
         except SpecError as e:
-            raise e.located(at_node.loc) from None
+            return self.unreadable(index, printable(str(at_node.plain())[:MAX_TEXT]), claims_,
+                                   e.located(at_node.loc))
+        if not claims_:
+            return self.unreadable(index, at, [], SpecError(
+                f"answer {index}: no claim; add one of {', '.join(METRICS)}", entry.loc))
         out = []
-        for key, claim in entry.value.items():
-            if key == "at":
-                continue
+        for key, claim in claims_:
             if key not in METRICS:
-                raise SpecError(f"answer {index}: unknown metric '{key}'"
-                                f"{did_you_mean(key, METRICS)}; choose from {', '.join(METRICS)}",
-                                entry.key_locs.get(key))
-            try:
-                out.append(self.grade(index, at, kind, obj, key, claim.plain()))
-            except SpecError as e:
-                raise SpecError(f"answer {index} ({key}): {e.message}", claim.loc) from None
-            out[-1].loc = claim.loc
-        if not out:
-            raise SpecError(f"answer {index}: no claim; add one of {', '.join(METRICS)}",
-                            entry.loc)
+                error = SpecError(f"answer {index}: unknown metric '{key}'"
+                                  f"{did_you_mean(key, METRICS)}; choose from "
+                                  f"{', '.join(METRICS)}", entry.key_locs.get(key))
+                out += self.unreadable(index, at, [(key, claim)], error)
+                continue
+            out.append(self.grade(index, at, kind, obj, key, claim))
         return out
 
-    def grade(self, index, at, kind, obj, metric, claimed) -> Result:
+    def unreadable(self, index: int, at: str, claims_: list, error: SpecError) -> list:
+        rows = claims_ or [("?", None)]
+        return [Result(index, at, printable(str(key)), None if claim is None else
+                       claim.plain(), None, False, "", error=str(error),
+                       loc=None if claim is None else claim.loc) for key, claim in rows]
+
+    def grade(self, index, at, kind, obj, metric, claim) -> Result:
         from .report.explain import record_of
 
+        claimed = claim.plain()
         rec = record_of(self.analysis, kind, obj)
+        number = None
         if metric in ("output_shape", "rf"):
             expected = rec.output_shape if metric == "output_shape" else \
                 (None if rec.rf is None else tuple(a.size for a in rec.rf))
-            axes = len(expected) if expected is not None else 1
-            value = claims.parse_shape(claimed, self.symbols) if metric == "output_shape" \
-                else claims.parse_rf(claimed, self.symbols, axes)
-            ok = claims.same_tuple(value, expected)
             text = "—" if expected is None else (
                 shape_text(expected, self.order) if metric == "output_shape" else
                 _axes_text([expr_text(v, self.order) for v in expected]))
-            result = Result(index, at, metric, claimed, json_value(expected, self.order), ok,
-                            text)
         else:
             expected = self.conv.count(rec, metric)
-            number = claims.parse_number(claimed, self.symbols)
-            ok = number.matches(expected)
-            result = Result(index, at, metric, claimed, json_value(expected, self.order), ok,
-                            human(expected, self.order))
-            if not ok:
-                result.note = self.hint(kind, obj, metric, number)
+            text = human(expected, self.order)
+        result = Result(index, at, metric, claimed, json_value(expected, self.order), False,
+                        text, loc=claim.loc)
+        try:
+            if metric in ("output_shape", "rf"):
+                axes = len(expected) if expected is not None else 1
+                value = claims.parse_shape(claimed, self.symbols) if metric == "output_shape" \
+                    else claims.parse_rf(claimed, self.symbols, axes)
+                result.correct = claims.same_tuple(value, expected, self.conditions)
+            else:
+                number = claims.parse_number(claimed, self.symbols)
+                result.correct = number.matches(expected, self.conditions)
+        except SpecError as e:
+            result.error = str(SpecError(f"answer {index} ({metric}): {e.message}", claim.loc))
+        if number is not None and not result.correct:
+            result.note = self.hint(kind, obj, metric, number)
         if not result.correct:
-            result.derivation = self.derive(kind, obj, metric)
+            result.derivation = _shortened(self.derive(kind, obj, metric), at, metric)
         return result
 
     def derive(self, kind, obj, metric) -> list:
@@ -223,10 +364,10 @@ class _Grader:
         from .report.explain import record_of
 
         rec = record_of(self.analysis, kind, obj)
-        if metric == "flops" and number.matches(rec.macs):
+        if metric == "flops" and number.matches(rec.macs, self.conditions):
             return (f"matches the MAC count; FLOPs = {self.conv.flops_per_mac} × MACs = "
                     f"{human(self.conv.flops_per_mac * rec.macs, self.order)}")
-        if metric == "macs" and number.matches(self.conv.flops_per_mac * rec.macs):
+        if metric == "macs" and number.matches(self.conv.flops_per_mac * rec.macs, self.conditions):
             return "matches the FLOPs (2 × MACs), not the MACs"
         matches = []  # (convention name, note)
         for conv in conventions.CONVENTIONS.values():
@@ -236,14 +377,14 @@ class _Grader:
             if metric in ("params", "trainable_params"):
                 value = conv.count(other, metric)
                 if dims.eq(value, self.conv.count(rec, metric)) is not True and \
-                        number.matches(value):
+                        number.matches(value, self.conditions):
                     matches.append((conv.name, self.params_note(conv, kind, obj, value)))
                 continue
             printed = other.macs * (conv.flops_per_mac if conv.reports == "flops" else 1)
             doubled = conv.flops_per_mac * other.macs
-            if number.matches(printed):
+            if number.matches(printed, self.conditions):
                 matches.append((conv.name, self.ops_note(conv, kind, obj, printed, metric)))
-            elif conv.reports == "macs" and metric == "flops" and number.matches(doubled):
+            elif conv.reports == "macs" and metric == "flops" and number.matches(doubled, self.conditions):
                 matches.append((conv.name, self.ops_note(conv, kind, obj, other.macs, metric) +
                                 f"; doubled to FLOPs: {human(doubled, self.order)}"))
         if not matches:
@@ -292,35 +433,65 @@ class _Grader:
             (f" ({diff})" if diff else "")
 
 
+def _shortened(lines: list, at: str, metric: str) -> list:
+    """A derivation of at most ``DERIVATION_HEAD + DERIVATION_TAIL`` lines: a receptive
+    field through 5,000 layers is shown by its start and its last steps."""
+    if len(lines) <= DERIVATION_HEAD + DERIVATION_TAIL + 1:
+        return lines
+    hidden = len(lines) - DERIVATION_HEAD - DERIVATION_TAIL
+    return [*lines[:DERIVATION_HEAD],
+            f"… {hidden:,} more steps (archcalc explain SPEC {at} --metric "
+            f"{_EXPLAIN_METRIC[metric]} shows them all)", *lines[-DERIVATION_TAIL:]]
+
+
 # ---------------------------------------------------------------- rendering
 def _axes_text(parts: list) -> str:
     return parts[0] if len(set(parts)) == 1 else "×".join(parts)
 
 
 def render(sheets: list, fmt: str) -> str:
+    """The report, with every character that could drive a terminal escaped (the sheet's
+    strings are validated, but claims and file names are shown as written)."""
     if fmt == "json":
         import json
 
-        return json.dumps({"sheets": [s.to_json() for s in sheets]}, indent=2,
-                          ensure_ascii=False) + "\n"
-    if fmt == "csv":
-        return _csv(sheets)
-    if fmt == "markdown":
-        return _markdown(sheets)
-    if fmt == "latex":
-        return _latex(sheets)
-    return _text(sheets)
+        return _json_safe(json.dumps({"sheets": [s.to_json() for s in sheets]}, indent=2,
+                                     ensure_ascii=False)) + "\n"
+    text = {"csv": _csv, "markdown": _markdown, "latex": _latex}.get(fmt, _table)(sheets)
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def _json_safe(text: str) -> str:
+    """JSON text with every non-printable character inside its strings written as a
+    ``\\uXXXX`` escape (json leaves C1 controls, bidirectional overrides and unpaired
+    surrogates from non-UTF-8 file names as they are)."""
+    if all(line.isprintable() for line in text.split("\n")):
+        return text
+
+    def escape(c: str) -> str:
+        if c == "\n" or c.isprintable():
+            return c
+        code = ord(c)
+        if code > 0xFFFF:
+            code -= 0x10000
+            return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+        return f"\\u{code:04x}"
+
+    return "".join(escape(c) for c in text)
 
 
 def _claimed_text(r: Result) -> str:
     if isinstance(r.claimed, list):
         return "[" + ", ".join(str(v) for v in r.claimed) + "]"
-    return str(r.claimed)
+    return "" if r.claimed is None else str(r.claimed)
 
 
-def _text(sheets: list) -> str:
+def _table(sheets: list) -> str:
     out = []
     for s in sheets:
+        if s.error:
+            out += [f"{s.path}: cannot read this sheet: {s.error}", ""]
+            continue
         out.append(f"{s.path}: {s.name} (spec {s.spec}, convention {s.convention}) — "
                    f"score {s.score}")
         for r in s.results:
@@ -329,7 +500,12 @@ def _text(sheets: list) -> str:
             if r.correct:
                 out.append(line)
                 continue
-            out.append(f"{line}   → correct: {r.expected_text}")
+            if r.error:
+                out.append(f"{line}   → cannot read this claim: {r.error}")
+                if r.expected_text:
+                    out.append(f"        correct: {r.expected_text}")
+            else:
+                out.append(f"{line}   → correct: {r.expected_text}")
             out.extend(f"        {d}" for d in r.derivation)
             if r.note:
                 out.append(f"        note: {r.note}")
@@ -364,8 +540,9 @@ def _grade_rows(sheets: list, fmt: str) -> list:
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     fmt_row = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)  # noqa: E731
                                   for i, (c, w) in enumerate(zip(r, widths)))
-    return ["Grades (entry: ✓ all claims right, ✗ none, k/n partly)", fmt_row(head),
-            fmt_row(["-" * w for w in widths])] + [fmt_row(r) for r in rows]
+    return ["Grades (entry: ✓ all claims right, ✗ none, k/n partly; — the sheet cannot be "
+            "read)", fmt_row(head), fmt_row(["-" * w for w in widths])] + \
+        [fmt_row(r) for r in rows]
 
 
 def _md(text: str) -> str:
@@ -375,6 +552,10 @@ def _md(text: str) -> str:
 def _markdown(sheets: list) -> str:
     out = []
     for s in sheets:
+        if s.error:
+            out += [f"**{_md(s.name)}** (`{_md(s.path)}`): cannot read this sheet: "
+                    f"{_md(s.error)}", ""]
+            continue
         out += [f"**{_md(s.name)}** (`{_md(s.path)}`, spec `{_md(s.spec)}`, convention "
                 f"{s.convention}): score {s.score}", "",
                 "| # | at | metric | claimed | correct value | |",
@@ -387,6 +568,8 @@ def _markdown(sheets: list) -> str:
             out += ["", "Derivations of the wrong answers:", ""]
             for r in wrong:
                 out.append(f"- {r.index}. {_md(r.at)} {r.metric}:")
+                if r.error:
+                    out.append(f"  - cannot read this claim: {_md(r.error)}")
                 out += [f"  - `{d}`" for d in r.derivation]
                 if r.note:
                     out.append(f"  - note: {_md(r.note)}")
@@ -404,9 +587,12 @@ def _csv(sheets: list) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["sheet", "index", "at", "metric", "claimed", "expected", "correct", "note"])
     for s in sheets:
+        if s.error:
+            w.writerow([s.path, "", "", "", "", "", 0, f"cannot read this sheet: {s.error}"])
         for r in s.results:
+            note = f"cannot read this claim: {r.error}" if r.error else r.note
             w.writerow([s.path, r.index, r.at, r.metric, _claimed_text(r), r.expected_text,
-                        int(r.correct), r.note])
+                        int(r.correct), note])
     return buf.getvalue()
 
 
@@ -415,12 +601,17 @@ def _latex(sheets: list) -> str:
 
     out = [r"% requires \usepackage{booktabs}"]
     for s in sheets:
+        if s.error:
+            out.append(rf"\noindent\textbf{{{esc(s.name)}}}: cannot read this sheet: "
+                       rf"{esc(s.error)}\par")
+            continue
         out += [r"\begin{table}[ht]", r"\centering",
                 rf"\caption{{{esc(s.name)}: score {esc(s.score)}}}",
                 r"\begin{tabular}{rlllrc}", r"\toprule",
                 r"\# & At & Metric & Claimed & Correct value & Mark \\", r"\midrule"]
         for r in s.results:
-            mark = "right" if r.correct else r"\textbf{wrong}"
+            mark = "right" if r.correct else (r"\textbf{unreadable}" if r.error else
+                                              r"\textbf{wrong}")
             out.append(f"{r.index} & {esc(r.at)} & {esc(r.metric)} & {esc(_claimed_text(r))} & "
                        f"{esc(r.expected_text)} & {mark} \\\\")
         out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]

@@ -1,32 +1,44 @@
 """Claimed values on an answer sheet: exact, human-rounded, or closed forms.
 
 A count may be written exactly (``138357544``, ``"138,357,544"``) or rounded with a
-decimal SI prefix (``"138M"``, ``"15.5 G"``, ``"1.2K"``, ``"1.38e8"``): a rounded claim is
-right when the exact value rounds to it at the precision written — ``"11.7M"`` means
-11,650,000 ≤ value ≤ 11,750,000. Prefixes are decimal (K = 10³, M = 10⁶, G = 10⁹,
-T = 10¹²; B = billion): parameters and operations are counts, not bytes, so binary
-prefixes (Ki, Mi, Gi) are refused. A claim with names in it (``"2*H*W"``) is a closed form
-in the spec's symbols, compared as an expression. Shapes: ``[512, 7, 7]``,
-``"512x7x7"``, ``"[C, H/2, W/2]"``; receptive fields: ``40`` (every axis) or ``[40, 40]``.
+decimal SI prefix or word (``"138M"``, ``"15.5 G"``, ``"1.2K"``, ``"1.38e8"``,
+``"60 million"``): a rounded claim is right when the exact value rounds to it at the
+precision written — ``"11.7M"`` means 11,650,000 ≤ value ≤ 11,750,000. Prefixes are
+decimal (K = 10³, M = 10⁶, G = 10⁹, T = 10¹²; B = billion; thousand, million, billion,
+trillion): parameters and operations are counts, not bytes, so binary prefixes (Ki, Mi,
+Gi) are refused. A claim with names in it (``"2*H*W"``) is a closed form in the spec's
+symbols, compared as an expression where the spec's recorded conditions hold. Shapes:
+``[512, 7, 7]``, ``"512x7x7"``, ``"[C, ceil(H/2), W - D*(F-1)]"``; receptive fields:
+``40`` (every axis) or ``[40, 40]``.
+
+Claims come from strangers: their length is bounded before any pattern is matched, the
+patterns cannot backtrack on runs of spaces, and exponents are bounded before a power is
+computed.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from . import dims, expr
+from . import dims, expr, limits
 from .errors import SpecError
 
 PREFIXES = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12}
-_UNIT_WORDS = r"(?:flops?|macs?|mac|mult-adds|multiply-adds|params|parameters|ops)?"
+WORDS = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+_UNIT_WORDS = r"(?:flops?|macs?|mult-adds|multiply-adds|params|parameters|ops)"
+# Applied to text whose whitespace runs are collapsed to one space: every " ?" below can
+# match in at most one way, so matching is linear in the length of the claim.
 _ROUNDED = re.compile(
-    r"^(?P<mant>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:[eE](?P<exp>[+-]?\d+))?\s*"
-    r"(?P<prefix>[kKMGTB]?)\s*" + _UNIT_WORDS + r"$", re.IGNORECASE)
+    r"^(?P<mant>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:[eE](?P<exp>[+-]?\d+))? ?"
+    r"(?P<prefix>" + "|".join(WORDS) + r"|[kKMGTB])? ?" + _UNIT_WORDS + r"?$", re.IGNORECASE)
 _GROUPED = re.compile(r"^\d{1,3}(?:[,_ ]\d{3})+$")
-_BINARY = re.compile(r"^\s*[\d.]+\s*[KMGT]i", re.IGNORECASE)
+_BINARY = re.compile(r"^[\d.]+ ?[KMGT]i(?:b|bytes?)?(?![a-z])", re.IGNORECASE)
+SAMPLE_POINTS = 64  # points where a symbolic claim is compared when sympy cannot decide
+SAMPLE_TRIES = 4000  # random points tried to find them (most may break a condition)
 
 
 @dataclass(frozen=True)
@@ -37,9 +49,9 @@ class Number:
     tolerance: Fraction = Fraction(0)
     text: str = ""
 
-    def matches(self, expected) -> bool:
+    def matches(self, expected, conditions=()) -> bool:
         if dims.is_symbolic(expected) or dims.is_symbolic(self.value):
-            return same_expression(self.value, expected)
+            return same_expression(self.value, expected, conditions)
         return abs(Fraction(int(expected)) - self.value) <= self.tolerance
 
     @property
@@ -47,15 +59,40 @@ class Number:
         return self.tolerance > 0
 
 
+def _max_digits() -> int:
+    """Decimal digits of the largest integer archcalc computes with (``max_int_bits``)."""
+    return int(limits.current().max_int_bits * math.log10(2)) + 1
+
+
+def _claim_text(raw: Any) -> str:
+    """A claim written as text, with its whitespace runs collapsed, after bounding its
+    length (so that no pattern below ever sees a megabyte)."""
+    text = str(raw)
+    limit = limits.current().max_expr_chars
+    if len(text) > limit:
+        raise SpecError(f"the claim is {len(text)} characters long; the limit is {limit}")
+    return " ".join(text.split())
+
+
+def _not_a_value(raw: Any) -> str:
+    if isinstance(raw, dict):
+        return "a mapping"
+    if isinstance(raw, list):
+        return "a list"
+    return "nothing (null)" if raw is None else f"{raw!r}"
+
+
 def parse_number(raw: Any, symbols: dict) -> Number:
     """A count claim: int, grouped digits, a rounded value with a prefix, or a closed form."""
-    if isinstance(raw, bool) or raw is None:
-        raise SpecError(f"expected a number, got {raw!r}")
+    if isinstance(raw, (bool, dict, list)) or raw is None:
+        raise SpecError(f"expected a number, got {_not_a_value(raw)}")
     if isinstance(raw, int):
         return Number(Fraction(raw), Fraction(0), str(raw))
     if isinstance(raw, float):
-        return _rounded(repr(raw), repr(raw), 0, "")
-    text = str(raw).strip()
+        if not math.isfinite(raw):
+            raise SpecError(f"expected a count, got {raw!r} (a count is a finite number)")
+        return _rounded(repr(raw), *_split_float(repr(raw)), "")
+    text = _claim_text(raw)
     if _GROUPED.match(text):
         return Number(Fraction(int(re.sub(r"[,_ ]", "", text))), Fraction(0), text)
     if _BINARY.match(text):
@@ -63,17 +100,28 @@ def parse_number(raw: Any, symbols: dict) -> Number:
                         "decimal K, M, G (10³, 10⁶, 10⁹)")
     m = _ROUNDED.match(text)
     if m:
-        return _rounded(text, m["mant"], int(m["exp"] or 0), m["prefix"])
+        return _rounded(text, m["mant"], int(m["exp"] or 0), m["prefix"] or "")
     return Number(_expression(text, symbols), Fraction(0), text)
+
+
+def _split_float(text: str) -> tuple:
+    """``'1.5e+20'`` → (``'1.5'``, 20), as Python writes a float."""
+    mantissa, _, exp = text.partition("e")
+    return mantissa, int(exp or 0)
 
 
 def _rounded(text: str, mantissa: str, exp: int, prefix: str) -> Number:
     """``15.5 G`` → 15,500,000,000 ± 50,000,000 (half a unit of the last digit written);
     a plain integer without prefix or exponent is exact."""
+    scale = WORDS.get(prefix.lower()) or PREFIXES[prefix if prefix == "k" else prefix.upper()]
+    digits = len(mantissa.lstrip("+-").split(".")[0].lstrip("0"))
+    if abs(exp) > _max_digits() or digits + exp + len(str(scale)) - 1 > _max_digits():
+        raise SpecError(f"'{text}' is too large to be a count (more than "
+                        f"{limits.current().max_int_bits} bits)")
     value = Fraction(mantissa)
     if not prefix and not exp and "." not in mantissa:
         return Number(value, Fraction(0), text)
-    scale = Fraction(10) ** exp * PREFIXES[prefix if prefix == "k" else prefix.upper()]
+    scale = Fraction(10) ** exp * scale
     decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
     return Number(value * scale, Fraction(1, 2) / 10**decimals * scale, text)
 
@@ -87,9 +135,12 @@ def _expression(text: str, symbols: dict):
                         f"an expression in the spec's symbols: {e.message}") from None
 
 
-def same_expression(a, b) -> bool:
-    """Equal as closed forms: sympy proves the difference zero, or they agree at 64 points
-    (floor identities sympy cannot always prove)."""
+# ---------------------------------------------------------------- comparing closed forms
+def same_expression(a, b, conditions=()) -> bool:
+    """Equal as closed forms where the spec's ``conditions`` hold: sympy proves the
+    difference zero, or they agree at every one of up to 64 points where the conditions
+    hold (``R*O/G`` is ``O*floor(R/G)`` wherever ``R % G == 0``; floor identities sympy
+    cannot always prove)."""
     import random
 
     import sympy as sp
@@ -97,34 +148,122 @@ def same_expression(a, b) -> bool:
     diff = sp.simplify(sp.sympify(a) - sp.sympify(b))
     if diff == 0:
         return True
-    free = sorted(diff.free_symbols, key=lambda s: s.name)
-    if not free:
+    if not diff.free_symbols:
         return False
+    relevant = _relevant(diff, conditions)
+    free = sorted(set().union(diff.free_symbols, *(c.free_symbols for c in relevant)),
+                  key=lambda s: s.name)
     rng = random.Random(0)
-    for _ in range(64):
-        point = {s: rng.randint(1, 512) for s in free}
-        if diff.subs(point) != 0:
+    valid = 0
+    for _ in range(SAMPLE_TRIES):
+        # log-uniform in 1..512: small values often, so divisibility conditions hold often
+        point = {s: sp.Integer(round(2 ** rng.uniform(0, 9))) for s in free}
+        if not all(c.xreplace(point) == sp.true for c in relevant):
+            continue
+        if diff.xreplace(point) != 0:
             return False
-    return True
+        valid += 1
+        if valid == SAMPLE_POINTS:
+            break
+    return valid > 0
 
 
+def _relevant(diff, conditions) -> list:
+    """The conditions that constrain the symbols of ``diff``, directly or through other
+    conditions sharing a symbol with them."""
+    symbols = set(diff.free_symbols)
+    pending = [c for c in conditions if getattr(c, "free_symbols", None)]
+    chosen: list = []
+    grew = True
+    while grew:
+        grew = False
+        for c in list(pending):
+            if c.free_symbols & symbols:
+                chosen.append(c)
+                symbols |= c.free_symbols
+                pending.remove(c)
+                grew = True
+    return chosen
+
+
+# ---------------------------------------------------------------- shapes and fields
 def parse_shape(raw: Any, symbols: dict) -> tuple:
-    """``[512, 7, 7]``, ``"512x7x7"``, ``"(C, H/2, W/2)"`` → a tuple of ints or expressions."""
+    """``[512, 7, 7]``, ``"512x7x7"``, ``"(C, ceil(H/2), W/2)"``, ``"1 x (M - 2) x N"`` → a
+    tuple of ints or expressions."""
     if isinstance(raw, (list, tuple)):
         items = list(raw)
     elif isinstance(raw, str):
-        text = raw.strip().strip("[]()").strip()
-        items = [p for p in re.split(r"\s*,\s*" if "," in text else r"\s*[x×]\s*", text)]
+        items = split_shape(_claim_text(raw))
     elif isinstance(raw, int) and not isinstance(raw, bool):
         items = [raw]
     else:
-        raise SpecError(f"expected a shape such as [512, 7, 7] or \"512x7x7\", got {raw!r}")
+        raise SpecError(f"expected a shape such as [512, 7, 7] or \"512x7x7\", got "
+                        f"{_not_a_value(raw)}")
     out = []
     for item in items:
-        if isinstance(item, bool) or item is None or item == "":
-            raise SpecError(f"bad shape entry {item!r} in {raw!r}")
-        out.append(item if isinstance(item, int) else _expression(str(item), symbols))
+        if isinstance(item, float) and not math.isfinite(item):
+            raise SpecError(f"bad shape entry {item!r} (a size is a finite number)")
+        if isinstance(item, (bool, dict, list)) or item is None or item == "":
+            raise SpecError(f"bad shape entry {_not_a_value(item)}")
+        out.append(item if isinstance(item, int) else _expression(_claim_text(item), symbols))
     return tuple(out)
+
+
+def _unwrap(text: str) -> str:
+    """``"[a, b]"`` or ``"(a, b)"`` → ``"a, b"``: one pair of brackets around the whole
+    text, and only when they match each other (``"(M - 2) x (N - 2)"`` keeps its own)."""
+    if len(text) < 2 or (text[0], text[-1]) not in (("[", "]"), ("(", ")")):
+        return text
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch in "[("
+        depth -= ch in "])"
+        if depth == 0 and i < len(text) - 1:
+            return text  # the first bracket closes before the end
+    return text[1:-1].strip()
+
+
+def split_shape(text: str) -> list:
+    """The entries of a shape written as text: split at the commas outside parentheses,
+    or, without such commas, at ``×`` and at an ``x`` outside parentheses that stands alone,
+    sits inside a number (``512x7x7``, ``1xM``) or follows a closing parenthesis
+    (``(M - 2)x(N - 2)``); an ``x`` inside a name (``max``, a symbol ``Hx``) is not split."""
+    text = _unwrap(text.strip())
+    cuts = _top_level(text, ",")
+    if not cuts:
+        cuts = [i for i in _top_level(text, "×x") if text[i] == "×" or _separates(text, i)]
+    bounds = [-1, *cuts, len(text)]
+    return [text[a + 1:b].strip() for a, b in zip(bounds, bounds[1:])]
+
+
+def _top_level(text: str, chars: str) -> list:
+    """Positions of ``chars`` outside parentheses and brackets."""
+    out, depth = [], 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and ch in chars:
+            out.append(i)
+    return out
+
+
+_WORD = re.compile(r"[A-Za-z0-9_.]+")
+
+
+def _separates(text: str, i: int) -> bool:
+    """Whether the ``x`` at ``i`` separates entries rather than being part of a name: the
+    word around it (letters, digits, ``_``, ``.``) is ``x`` alone or starts with a digit,
+    or the ``x`` starts a word right after a closing parenthesis."""
+    start = i
+    while start > 0 and _WORD.match(text[start - 1]):
+        start -= 1
+    end = _WORD.match(text, start).end() if start < len(text) else i + 1
+    word = text[start:end]
+    if word == "x" or word[:1].isdigit() or word[:1] == ".":
+        return True
+    return start == i and text[:i].rstrip()[-1:] in (")", "]")
 
 
 def parse_rf(raw: Any, symbols: dict, axes: int) -> tuple | None:
@@ -137,10 +276,10 @@ def parse_rf(raw: Any, symbols: dict, axes: int) -> tuple | None:
     return shape
 
 
-def same_tuple(claimed: tuple | None, expected: tuple | None) -> bool:
+def same_tuple(claimed: tuple | None, expected: tuple | None, conditions=()) -> bool:
     if claimed is None or expected is None:
         return claimed is None and expected is None
     if len(claimed) != len(expected):
         return False
-    return all(same_expression(c, e) if dims.is_symbolic(c) or dims.is_symbolic(e)
+    return all(same_expression(c, e, conditions) if dims.is_symbolic(c) or dims.is_symbolic(e)
                else c == e for c, e in zip(claimed, expected))

@@ -15,7 +15,8 @@ TINYNET = ROOT / "tests" / "fixtures" / "profiles" / "tinynet.yaml"
 
 
 def run_json(cli, *sheets):
-    code, out, err = cli("check", *sheets, "--format", "json")
+    """The sheets here name specs elsewhere in the repository: it is their --spec-root."""
+    code, out, err = cli("check", *sheets, "--format", "json", "--spec-root", ROOT)
     return code, json.loads(out) if out.strip() else None, err
 
 
@@ -131,17 +132,30 @@ answers:
 
 
 @pytest.mark.parametrize("body,needle,where", [
-    ("answers:\n  - {at: conv1, parms: 3}\n", "did you mean 'params'", ":4:"),
-    ("answers:\n  - {at: conv9, params: 3}\n", "no layer or block named 'conv9'", ":4:"),
-    ("answers:\n  - {at: conv1, params: 'lots'}\n", "neither a number", ":4:"),
-    ("answers:\n  - {at: conv1, params: '1.2 MiB'}\n", "binary prefixes", ":4:"),
+    ("answers:\n  - {at: conv1, parms: 3}\n", "did you mean 'params'", ":5:"),
+    ("answers:\n  - {at: conv9, params: 3}\n", "no layer or block named 'conv9'", ":5:"),
+    ("answers:\n  - {at: conv1, params: 'lots'}\n", "neither a number", ":5:"),
+    ("answers:\n  - {at: conv1, params: '1.2 MiB'}\n", "binary prefixes", ":5:"),
+])
+def test_unreadable_claim_is_a_row_and_exits_1(cli, tmp_path, body, needle, where):
+    sheet = write(tmp_path, f"# sheet\nspec: {TINYNET}\nanswers:\n  - {{at: conv1, params: 224}}\n"
+                            f"{body.replace('answers:', '', 1).lstrip(chr(10))}")
+    code, data, err = run_json(cli, sheet)
+    assert code == 1 and err == ""
+    right, bad = data["sheets"][0]["results"]
+    assert right["correct"] is True  # conv1: 3·3·3·8 + 8 = 224
+    assert bad["correct"] is False and needle in bad["error"]
+    assert bad["error"].startswith(f"{sheet}{where}")
+
+
+@pytest.mark.parametrize("body,needle,where", [
     ("answers: 3\n", "'answers' must be a list", ":3:"),
     ("answer: []\n", "unknown key 'answer'", ":3:"),
 ])
-def test_bad_sheets_exit_2_with_location(cli, tmp_path, body, needle, where):
+def test_unreadable_sheet_exits_2_with_location(cli, tmp_path, body, needle, where):
     sheet = write(tmp_path, f"# sheet\nspec: {TINYNET}\n{body}")
-    code, out, err = cli("check", sheet)
-    assert code == 2 and needle in err and f"sheet.yaml{where}" in err
+    code, out, err = cli("check", sheet, "--spec-root", ROOT)
+    assert code == 2 and needle in err and f"sheet.yaml{where}" in err and out == ""
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 

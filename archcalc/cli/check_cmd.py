@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, List
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -12,38 +12,67 @@ from .app import app
 Sheets = Annotated[List[str], typer.Argument(
     help="Answer sheets (YAML): spec or model, optional set/convention, answers.",
     show_default=False)]
+SpecRootOpt = Annotated[Optional[List[str]], typer.Option(
+    "--spec-root", metavar="DIR",
+    help="A folder (or one file) a sheet's 'spec:' may name, besides the sheet's own folder "
+         "(repeatable).")]
 
 
 @app.command("check")
 def check(sheets: Sheets, set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
-          limit: c.LimitOpt = None) -> None:
+          spec_root: SpecRootOpt = None, limit: c.LimitOpt = None) -> None:
     """Grade answer sheets: each claim ✓ or ✗, with the derivation of the wrong ones.
 
     Each wrong count also names the counting convention that would make it right; several
     sheets give a grade table.
 
     A claim may be exact (138357544, "138,357,544"), rounded with a decimal prefix
-    ("138M", "15.5 G", "1.2K": right when the exact value rounds to it at the precision
-    written) or an expression in the spec's symbols ("2*H*W", "[C, H/2, W/2]").
+    ("138M", "15.5 G", "1.2K", "60 million": right when the exact value rounds to it at the
+    precision written) or an expression in the spec's symbols ("2*H*W", "[C, H/2, W/2]"),
+    compared where the spec's recorded conditions hold.
+
+    A sheet's 'spec:' is read only inside the sheet's own folder or a --spec-root, and only
+    if it is a regular file.
 
     Examples:
 
         archcalc check homework/alice.yaml
 
-        archcalc check homework/*.yaml --format markdown
+        archcalc check homework/*.yaml --spec-root specs --format markdown
 
-    Exit codes: 0 every claim right, 1 some claim wrong, 2 bad input.
+    Exit codes: 0 every claim right; 1 some claim wrong or unreadable (an unreadable claim
+    is a row that says why, and the rest is graded); 2 some sheet cannot be read at all
+    (one 'error:' line on stderr per such sheet, the other sheets still graded) or a bad
+    command line.
     """
-    c.guarded(_run)(sheets, set_, fmt, limit)
+    c.guarded(_run)(sheets, set_, fmt, spec_root, limit)
 
 
-def _run(sheets, set_, fmt, limit) -> None:
-    from ..check import check_sheet, render
+def _run(sheets, set_, fmt, spec_root, limit) -> None:
+    import os
+    import sys
+
+    from ..check import check_sheet, render, unreadable
+    from ..errors import SpecError
 
     c.apply_limits(limit)
     fmt = c.check_format(fmt)
     overrides = c.parse_set(set_)
-    results = [check_sheet(path, overrides) for path in sheets]
-    c.emit(render(results, fmt))
+    roots = spec_root or []
+    for root in roots:
+        if not os.path.exists(root):
+            raise SpecError(f"--spec-root {root}: no such folder or file")
+    results, failed = [], False
+    for path in sheets:
+        try:
+            results.append(check_sheet(path, overrides, roots))
+        except SpecError as e:
+            print(f"error: {e}", file=sys.stderr)
+            results.append(unreadable(path, e))
+            failed = True
+    if any(not s.error for s in results):
+        c.emit(render(results, fmt))
+    if failed:
+        raise typer.Exit(c.EXIT_BAD_INPUT)
     if any(not r.correct for s in results for r in s.results):
         raise typer.Exit(c.EXIT_MISMATCH)
