@@ -108,6 +108,22 @@ def test_written_out_formulas_match_the_rules(path):
     assert checked or path.stem in ("tinynet",)
 
 
+def test_a_count_without_a_formula_is_never_explained_as_zero(cli, monkeypatch, tmp_path):
+    """Without a written-out formula, a layer that has parameters says where its count comes
+    from; only a zero count gets a reason for being zero. prelu with num 8: 8 parameters."""
+    monkeypatch.delitem(ex.FORMULAS, ("params", "prelu"))
+    spec = tmp_path / "prelu.yaml"
+    spec.write_text("input: [8, 4, 4]\nlayers:\n  - prelu: {num: 8}\n  - relu\n")
+    notes = {}
+    for layer in ("prelu_1", "relu_1"):
+        code, out, _ = cli("explain", str(spec), layer, "--metric", "params", "--format", "json")
+        assert code == 0
+        line = json.loads(out)["explanations"][0]["lines"][0]
+        notes[layer] = (line["value"], line["note"])
+    assert notes["prelu_1"][0] == "8" and "no parameters" not in notes["prelu_1"][1]
+    assert notes["relu_1"] == ("0", "relu has no parameters")
+
+
 def test_every_layer_type_states_its_cost():
     """A layer type has a MAC formula or is zero on purpose — never a silent zero."""
     for name, rule in REGISTRY.items():

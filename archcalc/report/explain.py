@@ -384,10 +384,12 @@ def _cost_lines(analysis, node, metric: str, conv, order) -> list:
         else:
             lines = [Line(shown, f.symbolic(), f.substituted(order), human(value, order),
                           f"the written-out formula gives {human(f.value, order)}")]
-    else:
-        rule = REGISTRY.get(node.type)
-        why = _zero_reason(node.type, metric, rule)
+    elif dims.eq(value, 0) is True:
+        why = _zero_reason(node.type, metric, REGISTRY.get(node.type))
         lines = [Line(label, "", "", human(value, order), why)]
+    else:  # never claim a zero reason for a value that is not zero
+        lines = [Line(label, "", "", human(value, order),
+                      f"the {node.type} rule's count (no written-out formula for it)")]
     if metric == "params" and rec.buffers and dims.eq(rec.buffers, 0) is not True:
         c = v.x[0]
         lines.append(Line(f"non_trainable({node.name})", "2·C (running mean and variance)",
