@@ -12,9 +12,9 @@ from typing import Any
 from . import dims, limits
 from .errors import SpecError, TimeLimitExceeded
 from .graph import Graph
-from .layers import GLOBAL, REGISTRY, Window
+from .layers import REGISTRY, Window
 from .layers.base import Ctx, LayerError, fmt_shape
-from .layers.merge import UNION
+from .layers.base import UNION
 from .spec.conditions import explain as explain_override
 
 
@@ -218,15 +218,8 @@ def _window(a: AxisRF | None, w: Window) -> AxisRF | None:
                   dims.simplify(a.jump * w.stride), dims.simplify(a.start - w.pad_left * a.jump))
 
 
-def _whole(a: AxisRF | None, n) -> AxisRF | None:
-    """Every output position sees all ``n`` input positions: the union of their fields."""
-    if a is None:
-        return None
-    return AxisRF(dims.simplify(a.size + (n - 1) * a.jump), 0, a.start)
-
-
 def step_rf(step, in_rfs: list, in_shapes: list, out_shape: tuple) -> tuple:
-    main, main_shape = in_rfs[0], in_shapes[0]
+    main = in_rfs[0]
     if step is None:
         return main if len(main) == len(out_shape) else (None,) * len(out_shape)
     if step == UNION:
@@ -235,8 +228,6 @@ def step_rf(step, in_rfs: list, in_shapes: list, out_shape: tuple) -> tuple:
     for i, e in enumerate(step):
         if isinstance(e, Window):
             out.append(_window(main[i], e) if i < len(main) else None)
-        elif e == GLOBAL:
-            out.append(_whole(main[i], main_shape[i]) if i < len(main) else None)
         elif isinstance(e, int):
             out.append(main[e])
         else:

@@ -19,8 +19,8 @@ from . import dims
 from .analysis import Analysis, analyse, input_rf, rule_context, step_rf
 from .errors import SpecError
 from .graph import Graph
-from .layers import GLOBAL, REGISTRY, Window
-from .layers.merge import UNION
+from .layers import REGISTRY, Window
+from .layers.base import UNION
 from .spec.loader import load
 
 SAMPLE_RANGE = (1, 20)  # free symbols are drawn from this range (positive integers)
@@ -331,7 +331,7 @@ def _step_sources(step, ins: list, out_shape: tuple) -> tuple:
         return tuple(out)
     out = []
     for i, e in enumerate(step):
-        if isinstance(e, Window) or e == GLOBAL:
+        if isinstance(e, Window):
             out.append(main[i] if i < len(main) else None)
         elif isinstance(e, int) and not isinstance(e, bool):
             out.append(main[e])

@@ -1,12 +1,8 @@
 """Layer rules, one module per family, all registered by name in ``REGISTRY``."""
 
-from .base import GLOBAL, REGISTRY, Arg, Ctx, LayerError, Out, Rule, Window, register_layer
+from .base import REGISTRY, UNION, Arg, Ctx, LayerError, Out, Rule, Window, register_layer
 from . import activation, conv, linear, merge, norm, pool, tensor  # noqa: F401  (registers)
 
 __all__ = [
-    "GLOBAL", "REGISTRY", "Arg", "Ctx", "LayerError", "Out", "Rule", "Window", "register_layer",
+    "REGISTRY", "UNION", "Arg", "Ctx", "LayerError", "Out", "Rule", "Window", "register_layer",
 ]
-
-
-def get(name: str) -> Rule | None:
-    return REGISTRY.get(name)

@@ -44,23 +44,24 @@ class Window:
     pad_left: Any = 0
 
 
-GLOBAL = "global"  # an axis whose every output depends on all of the input along it
+UNION = "union"  # a merge's receptive field: the union of its inputs' fields, per axis
 
 
 @dataclass
 class Out:
     """A rule's answer: output shape, parameter counts, multiply-accumulates, RF step.
 
-    ``rf``: None keeps each axis's receptive field (element-wise layers); otherwise a tuple
-    with, per output axis, a Window, the index of the input axis it copies (int), GLOBAL, or
-    None (the axis mixes everything: no receptive field along it).
+    ``rf``: None keeps each axis's receptive field (element-wise layers); UNION (merges)
+    takes the union of the inputs' fields; otherwise a tuple with, per output axis, a Window,
+    the index of the input axis it copies (int), or None (the axis mixes everything: no
+    receptive field along it).
     """
 
     shape: tuple
     params: Any = 0
     buffers: Any = 0
     macs: Any = 0
-    rf: tuple | None = None
+    rf: tuple | str | None = None  # str: only UNION
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from ..dims import resolve
-from .base import Arg, Ctx, Out, fmt_shape, register_layer
+from .base import UNION, Arg, Ctx, Out, fmt_shape, register_layer
 
-UNION = "union"  # the receptive field is the union over the inputs (analysis.merge_rf)
 _WITH = {"with": Arg("refs", (), doc="named outputs merged with the current tensor")}
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 from .. import dims
 from ..layers import REGISTRY
-from ..layers.base import GLOBAL, Window
+from ..layers.base import Window
 from .values import expr_text, human, shape_text
 
 METRICS = ("params", "macs", "flops", "shape", "rf")
@@ -532,7 +532,7 @@ def _fmt_rf(rf, order) -> str:
 
 
 def _rf_step(analysis, node, order) -> list:
-    from ..layers.merge import UNION
+    from ..layers.base import UNION
 
     rec = analysis.layers[node.id]
     prev = analysis.layers[node.inputs[0]].rf
@@ -548,9 +548,6 @@ def _rf_step(analysis, node, order) -> list:
                                                          .output_shape) else list(step)
     windows = [e for e in spatial if isinstance(e, Window)]
     if prev is None or not windows:
-        if any(e == GLOBAL for e in step):
-            return [Line(label, "r = r' + (n − 1)·j'", "", _fmt_rf(rec.rf, order),
-                         f"{node.type}: every output sees the whole axis")]
         return [Line(label, "", "", _fmt_rf(rec.rf, order), f"{node.type}")]
     texts = []
     for a_prev, w, a in zip(prev, windows, rec.rf or ()):

@@ -14,7 +14,7 @@ input tensors. Two variants are built from the same code:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from ..layers.base import per_axis
@@ -42,7 +42,6 @@ class BuildCtx:
     xs: list  # torch's shapes of the inputs, without the batch axis
     linear: bool = False
     narrow: bool = False
-    extra: dict = field(default_factory=dict)
 
     @property
     def x(self) -> tuple:
