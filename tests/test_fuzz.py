@@ -1,8 +1,10 @@
 """Fuzzing: random YAML documents, random spec-shaped documents and random mutations of the
 zoo specs, through every CLI verb that reads a spec.
 
-The property: exit 0 with valid JSON on stdout, or exit 2 with one line
-``error: FILE:LINE:COL: message`` on stderr — never a traceback, never another exit code.
+The property: exit 0 with complete, strict JSON on stdout (no NaN or Infinity), or exit 2
+with one line ``error: FILE:LINE:COL: message`` on stderr — never a traceback, never another
+exit code, and never a control character (an escape code, a bidi override) that could drive
+the terminal, in any output format. Answer sheets are fuzzed the same way through ``check``.
 Examples are derandomized (a fixed seed), so CI runs the same inputs every time; the
 example counts scale with ``ARCHCALC_FUZZ_SCALE`` for a longer run by hand, and
 ``ARCHCALC_FUZZ_RANDOM=1`` draws new inputs instead of the fixed ones (docs/robustness.md
@@ -28,8 +30,20 @@ from conftest import EXAMPLES, SPECS
 SCALE = float(os.environ.get("ARCHCALC_FUZZ_SCALE", "1"))
 FIXED_SEED = os.environ.get("ARCHCALC_FUZZ_RANDOM") != "1"  # set it to explore new inputs
 VERBS = ("summary", "params", "shapes", "flops", "rf", "explain", "compare", "check")
+FORMATS = ("json", "json", "table", "markdown", "latex", "csv")
 SYMBOLS = ("H", "W", "C", "N")
 NAMES = ("a", "b", "stem", "input")
+HOSTILE_TEXT = ["\x1b[31mred", "\x1b]0;T\x07", "a\nb", "\u202eevil", "\x00", "\x9b2J", "\r",
+                "x" * 300]
+# Characters that must never reach a terminal raw: C0 (but newline and tab), DEL, C1, bidi.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _strict_json(text: str):
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def _settings(examples: int):
@@ -51,20 +65,27 @@ class _Runner:
         self.runner = CliRunner()
         self.dir = tempfile.mkdtemp(prefix="archcalc-fuzz-")
 
-    def check(self, data: bytes, verb: str = "summary") -> int:
+    def check(self, data: bytes, verb: str = "summary", fmt: str = "json",
+              sheet: bytes | None = None) -> int:
+        """Run ``verb`` on the spec ``data`` (``check``: on ``sheet``, or a one-claim sheet
+        naming the spec) and assert the property; returns the exit code."""
         from archcalc import limits
 
         path = os.path.join(self.dir, "spec.yaml")
         with open(path, "wb") as f:
             f.write(data)
-        target, allowed = path, (0, 2)
+        target, allowed, located_in = path, (0, 2), path
         if verb == "check":  # an answer sheet naming the spec; a wrong answer exits 1
             target, allowed = os.path.join(self.dir, "sheet.yaml"), (0, 1, 2)
-            with open(target, "w") as f:
-                f.write("spec: spec.yaml\nanswers:\n  - {at: total, params: 1}\n")
+            with open(target, "wb") as f:
+                f.write(sheet if sheet is not None else
+                        b"spec: spec.yaml\nanswers:\n  - {at: total, params: 1}\n")
+            located_in = f"(?:{re.escape(path)}|{re.escape(target)})"
+        else:
+            located_in = re.escape(path)
         limits.reset()
         limits.set_limits(max_seconds=10)  # a symbolic blow-up stops here, not at 60 s
-        result = self.runner.invoke(self.app, [verb, target, "--format", "json"],
+        result = self.runner.invoke(self.app, [verb, target, "--format", fmt],
                                     catch_exceptions=True)
         limits.reset()
         shown = data[:400]
@@ -74,10 +95,13 @@ class _Runner:
             tb = "".join(traceback.format_exception(result.exception))
             pytest.fail(f"{verb}: exception escaped on {shown!r}:\n{tb}")
         assert "Traceback" not in result.stderr, (verb, shown, result.stderr)
+        for stream in (result.stdout, result.stderr):
+            assert not CONTROL.search(stream), (verb, fmt, shown, stream[:400])
         if result.exit_code in allowed and result.exit_code != 2:
-            json.loads(result.stdout)
+            if fmt == "json":
+                _strict_json(result.stdout)
         elif result.exit_code == 2:
-            located = re.compile(rf"error: {re.escape(path)}:\d+:\d+: \S[^\n]*\n")
+            located = re.compile(rf"error: {located_in}:\d+:\d+: \S[^\n]*\n")
             assert located.fullmatch(result.stderr), (verb, shown, result.stderr)
             assert result.stdout == ""
         else:
@@ -99,7 +123,9 @@ def _layer_types():
 
 EXPRESSIONS = ["H", "W", "C", "2*H", "H//2", "max(1, H - 2)", "H**2", "(H + W)**3", "x", "",
                "1/0", "-1", "2**64", "floor(H/3)", "ceil(W/2)", "3 +", "H.x", "_x", "7/2",
-               "same", "valid", "min(H)", "9**9**9", "((H))", "1e3", "N*C"]
+               "same", "valid", "min(H)", "9**9**9", "((H))", "1e3", "N*C",
+               "(2**64)**62", "(2**64)**17", "1e999", "-1e999", "1e-999", "64/(H-1)", "2**64*2**64",
+               "idiv", "vmin"]
 VALUES = st.one_of(
     st.integers(-2, 12),
     st.sampled_from([0, 1, 2, 3, 64, 2**31, 10**30]),
@@ -109,6 +135,7 @@ VALUES = st.one_of(
     st.sampled_from(EXPRESSIONS),
     st.lists(st.one_of(st.integers(-1, 9), st.sampled_from(["H", "same", None])), max_size=4),
     st.text(max_size=6),
+    st.sampled_from(HOSTILE_TEXT),
 )
 
 
@@ -156,7 +183,7 @@ def layer_items(draw, depth: int = 0):
             item = {"branches": draw(st.lists(inner, max_size=3)),
                     "merge": draw(st.sampled_from(["add", "concat", "mul", "sum"]))}
         if draw(st.booleans()):
-            item["name"] = draw(st.sampled_from(NAMES))
+            item["name"] = draw(st.sampled_from(NAMES + tuple(HOSTILE_TEXT[:2])))
         return item
     kind = draw(st.sampled_from(_layer_types()))
     args = {}
@@ -165,7 +192,8 @@ def layer_items(draw, depth: int = 0):
         if wanted and _mostly(draw):
             args[key] = _good_value(draw, spec) if _mostly(draw) else draw(VALUES)
     if not _mostly(draw, 7):
-        args["name"] = draw(st.sampled_from(NAMES[:3] if _mostly(draw) else NAMES))
+        args["name"] = draw(st.sampled_from(NAMES[:3] if _mostly(draw) else
+                                            NAMES + tuple(HOSTILE_TEXT)))
     if not _mostly(draw):
         args[draw(st.sampled_from(["from", "bogus"]))] = draw(st.sampled_from(NAMES))
     return {kind: args or None}
@@ -175,6 +203,8 @@ def layer_items(draw, depth: int = 0):
 def spec_documents(draw):
     """Spec-shaped documents: mostly well-formed structure, arbitrary contents."""
     doc = {}
+    if not _mostly(draw, 8):
+        doc["name"] = draw(st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=12)))
     declared = draw(st.lists(st.sampled_from(SYMBOLS), unique=True, max_size=3))
     if declared:
         doc["symbols"] = {k: draw(st.one_of(st.none(), st.integers(4, 24), st.integers(-1, 24)))
@@ -185,7 +215,8 @@ def spec_documents(draw):
     doc["input"] = draw(st.lists(sizes, min_size=rank, max_size=rank))
     items = layer_items()
     if not _mostly(draw, 8):
-        doc["blocks"] = {"blk": {"params": ["c"], "layers": draw(
+        doc["blocks"] = {draw(st.sampled_from(["blk"] * 4 + HOSTILE_TEXT[:4])): {
+            "params": ["c"], "layers": draw(
             st.lists(layer_items(1), min_size=1, max_size=3))}}
         items = st.one_of(items, st.just({"blk": {"c": 4}}))
     doc["layers"] = draw(st.lists(items, min_size=1, max_size=6))
@@ -228,7 +259,8 @@ def _zoo_sources() -> list[Path]:
 REPLACEMENTS = ["0", "-1", "2.5", "99999999999999999999", "H", "1e309", "x", "[1, 2]", "{}",
                 "null", "true", "same", "'3 +'", "*a", "&a", "!!python/object:os.system",
                 "<<", "repeat", "branches", "input", "conv2d", "add", "concat", "from",
-                "'__class__'", "10**10**10", ""]
+                "'__class__'", "10**10**10", "", "'(2**64)**62'", "'1e999'", "1e999",
+                "'\\e[31m'", "\"\\u202e\"", "'64/(H-1)'"]
 
 
 @st.composite
@@ -266,6 +298,46 @@ def zoo_mutations(draw):
     return text.encode("utf-8", "surrogatepass")
 
 
+CLAIMS = st.one_of(
+    st.integers(-2, 10**12), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+    st.none(), st.text(max_size=12), st.sampled_from(HOSTILE_TEXT),
+    st.lists(st.one_of(st.integers(0, 300), st.sampled_from(["H", "n/2", ""])), max_size=4),
+    st.sampled_from(["60 million", "11.7M", "1.2 Gi", "1 + D*(F-1)", "[1, ceil(n/2), 3]",
+                     "1 x (M - D*(F-1)) x 3", "R*O/G", "1e999999999", "1e999", "-1e999",
+                     "1" + " " * 5000 + "x", "9" * 5000, "(2**64)**62", "3 x 224 x 224",
+                     "138,357,544", "15.47 G", "ceil(", "{}", "[[1]]", "idiv(H, 2)"]),
+)
+METRIC_KEYS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf", "bogus")
+
+
+@st.composite
+def sheet_documents(draw):
+    """Answer sheets: mostly a sheet's structure, with hostile claims, names and paths."""
+    doc = {}
+    if not _mostly(draw, 7):
+        doc["name"] = draw(st.one_of(st.sampled_from(HOSTILE_TEXT), st.just({"a": 1}),
+                                     st.text(max_size=10)))
+    doc["spec"] = draw(st.sampled_from(["spec.yaml"] * 6 + [
+        "/etc/passwd", "../../etc/passwd", "/dev/zero", "/dev/stdin", ".", "missing.yaml",
+        "sheet.yaml", ["spec.yaml"], 5, None]))
+    if not _mostly(draw, 7):
+        doc["set"] = draw(st.sampled_from([{"H": 0}, {"ZZ": 1}, {"H": "1e999"}, "H=3", [1],
+                                           {"H": 2**70}, {"\x1b[2J": 1}]))
+    if not _mostly(draw, 7):
+        doc["convention"] = draw(st.sampled_from([["a"], 5, None, "kerass", "keras", "fvcore",
+                                                  {"x": 1}, "\x1b]0;T\x07"]))
+    answers = []
+    for _ in range(draw(st.integers(0, 4))):
+        entry = {"at": draw(st.sampled_from(["total", "total", "a", "conv2d_1", "nope", 3,
+                                             None, "\u202eevil"]))}
+        for key in draw(st.lists(st.sampled_from(METRIC_KEYS), max_size=3, unique=True)):
+            entry[key] = draw(CLAIMS)
+        answers.append(entry if _mostly(draw) else draw(VALUES))
+    if _mostly(draw):
+        doc["answers"] = answers
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode("utf-8")
+
+
 # ---------------------------------------------------------------- the properties
 @_settings(150)
 @given(data=yaml_documents(), verb=st.sampled_from(VERBS))
@@ -274,17 +346,32 @@ def test_random_yaml(run, data, verb):
 
 
 @_settings(150)
-@given(data=spec_documents(), verb=st.sampled_from(VERBS))
-def test_random_specs(run, data, verb):
+@given(data=spec_documents(), verb=st.sampled_from(VERBS), fmt=st.sampled_from(FORMATS))
+def test_random_specs(run, data, verb, fmt):
     run.check(data, "summary")
-    run.check(data, verb)
+    run.check(data, verb, fmt)
 
 
 @pytest.mark.skipif(not _zoo_sources(), reason="no zoo specs to mutate")
 @_settings(150)
-@given(data=zoo_mutations(), verb=st.sampled_from(VERBS))
-def test_zoo_mutations(run, data, verb):
-    run.check(data, verb)
+@given(data=zoo_mutations(), verb=st.sampled_from(VERBS), fmt=st.sampled_from(FORMATS))
+def test_zoo_mutations(run, data, verb, fmt):
+    run.check(data, verb, fmt)
+
+
+SHEET_SPECS = [b"symbols: {H: 32}\ninput: [3, H, H]\nlayers:\n  - conv2d: {out: 8, kernel: 3}\n"
+               b"  - relu: {name: a}\n",
+               b"symbols: {M: null, D: 2, F: 3}\ninput: [1, M, M]\nlayers:\n"
+               b"  - conv2d: {name: a, out: 1, kernel: F, dilation: D}\n"]
+
+
+@_settings(150)
+@given(sheet=sheet_documents(), spec=st.sampled_from(SHEET_SPECS),
+       fmt=st.sampled_from(FORMATS))
+def test_random_sheets(run, sheet, spec, fmt):
+    """``check`` on hostile answer sheets: every claim graded or refused, within the sheet's
+    folder, never a traceback or an escape code."""
+    run.check(spec, "check", fmt, sheet=sheet)
 
 
 @_settings(20)
