@@ -32,7 +32,7 @@ SETTINGS = settings(max_examples=200, derandomize=True, deadline=None, database=
                     suppress_health_check=list(HealthCheck))
 FEW = settings(SETTINGS, max_examples=80)
 
-TORCH_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
+TORCH_ERRORS = (RuntimeError, ValueError, TypeError, IndexError, AssertionError)
 
 
 def closed(layer: str, args: dict, input_shape: list):
@@ -346,3 +346,36 @@ def test_merges_match_torch(data):
     else:
         assert not isinstance(rec, SpecError), str(rec)
         assert rec.output_shape == tuple(ref.shape[1:])
+
+
+# ---------------------------------------------------------------- refusals at the edges
+_F32 = 3.4028234663852886e38  # the largest float32; the next double up overflows it
+_PAST_F32 = float.fromhex("0x1.fffffe0000001p+127")  # the double just above _F32
+
+
+@pytest.mark.parametrize("layer, args, shape, make", [
+    ("hardtanh", {"min": 1.0, "max": 2.0}, [4, 3], lambda: nn.Hardtanh(1.0, 2.0)),
+    ("hardtanh", {"min": 2.0, "max": 1.0}, [4, 3], lambda: nn.Hardtanh(2.0, 1.0)),
+    ("hardtanh", {"min": 1.0, "max": 1.0}, [4, 3], lambda: nn.Hardtanh(1.0, 1.0)),
+    ("hardtanh", {"min": -_PAST_F32}, [4, 3], lambda: nn.Hardtanh(-_PAST_F32, 1.0)),
+    ("leakyrelu", {"slope": _F32}, [4, 3], lambda: nn.LeakyReLU(_F32)),
+    ("leakyrelu", {"slope": _PAST_F32}, [4, 3], lambda: nn.LeakyReLU(_PAST_F32)),
+    ("leakyrelu", {"slope": 1e308}, [4, 3], lambda: nn.LeakyReLU(1e308)),
+    ("leakyrelu", {"slope": -1e308}, [4, 3], lambda: nn.LeakyReLU(-1e308)),
+    ("elu", {"alpha": 1e308}, [4, 3], lambda: nn.ELU(1e308)),
+    ("instancenorm1d", {}, [4, 1], lambda: nn.InstanceNorm1d(4)),
+    ("instancenorm1d", {}, [4, 2], lambda: nn.InstanceNorm1d(4)),
+    ("instancenorm1d", {"track_running_stats": True}, [4, 1],
+     lambda: nn.InstanceNorm1d(4, track_running_stats=True)),
+    ("instancenorm2d", {"affine": True}, [4, 1, 1], lambda: nn.InstanceNorm2d(4, affine=True)),
+    ("instancenorm2d", {}, [4, 1, 2], lambda: nn.InstanceNorm2d(4)),
+    ("instancenorm3d", {}, [2, 1, 1, 1], lambda: nn.InstanceNorm3d(2)),
+    ("upsample", {"scale": 2**20}, [1, 1], lambda: nn.Upsample(scale_factor=float(2**20))),
+    ("upsample", {"scale": 2**63}, [1, 1], lambda: nn.Upsample(scale_factor=float(2**63))),
+    ("upsample", {"scale": 2**64}, [1, 1, 1], lambda: nn.Upsample(scale_factor=float(2**64))),
+    ("upsample", {"scale": 2**62}, [1, 3], lambda: nn.Upsample(scale_factor=float(2**62))),
+], ids=lambda v: str(v)[:40] if not callable(v) else "")
+def test_refused_exactly_where_torch_refuses(layer, args, shape, make):
+    """Scalars past float32 (PyTorch computes in float32), hardtanh's max ≤ min, instance
+    statistics over one position, upsampled sizes past int64: torch and archcalc agree."""
+    agree(closed(layer, args, shape), measured(make, shape), layer)

@@ -30,7 +30,25 @@ def elementwise(ctx: Ctx) -> Out:
         ctx.fail(f"probability p = {ctx.p} is not between 0 and 1")
     if ctx.type == "dropout1d" and len(ctx.x) > 2:  # PyTorch: "Expected 2D or 3D input"
         ctx.fail(f"expects a [C, L] input (rank 2), got rank {len(ctx.x)}")
+    for name in ("alpha", "slope", "min", "max"):
+        if name in ctx.a:
+            fits_float32(ctx, name)
+    if ctx.type == "hardtanh" and not ctx.max > ctx.min:  # PyTorch asserts max_val > min_val
+        ctx.fail(f"max {ctx.max} must be greater than min {ctx.min}")
     return Out(shape=ctx.x)
+
+
+FLOAT32_MAX = 3.4028234663852886e38  # PyTorch computes in float32 and refuses larger scalars
+
+
+def fits_float32(ctx: Ctx, name: str) -> None:
+    """A scalar that PyTorch turns into a float32 value must fit in one."""
+    value = ctx.a[name]
+    if isinstance(value, (int, float)) and abs(value) > FLOAT32_MAX:
+        text = f"{value:g}" if isinstance(value, float) else \
+            f"of about {int(value.bit_length() * 0.30103) + 1} digits"
+        ctx.fail(f"{name} {text} does not fit in float32, which PyTorch computes in "
+                 f"(at most ±{FLOAT32_MAX:g})")
 
 
 _register_simple()
@@ -64,4 +82,5 @@ def layerscale(ctx: Ctx) -> Out:
     CaiT's γ over the features of [N, D] tokens."""
     if not -len(ctx.x) <= ctx.dim < len(ctx.x):
         ctx.fail(f"dim {ctx.dim} is out of range for a rank-{len(ctx.x)} input")
+    fits_float32(ctx, "init")
     return Out(shape=ctx.x, params=ctx.x[ctx.dim])

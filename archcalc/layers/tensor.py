@@ -131,6 +131,8 @@ def _scaled(n, scale):
     return int(float(n) * float(scale))
 
 
+_INT64_END = 2**63  # PyTorch's sizes are int64
+
 _UPSAMPLE_AXES = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
 
 
@@ -162,9 +164,14 @@ def upsample(ctx: Ctx) -> Out:
             if not is_symbolic(sc) and (isinstance(sc, bool) or not isinstance(sc, (int, float))
                                         or sc <= 0):
                 ctx.fail(f"scale must be a positive number, got {sc!r}")
+            if not is_symbolic(sc) and sc >= _INT64_END:
+                ctx.fail(f"scale {sc} gives sizes past PyTorch's 64-bit sizes (below 2^63)")
         out = tuple(_scaled(n, sc) for n, sc in zip(ctx.spatial, scales))
         for n, o in zip(ctx.spatial, out):
             ctx.require(o >= 1, f"scaling size {n} gives output size {o}; it must be ≥ 1")
+            if not is_symbolic(o) and o >= _INT64_END:  # PyTorch refuses the int64 cast
+                ctx.fail(f"scaling size {n} gives output size {o}, past PyTorch's 64-bit "
+                         "sizes (below 2^63)")
     return Out(shape=(ctx.x[0], *out), rf=(None,) * (n_sp + 1))
 
 
