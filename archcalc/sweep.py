@@ -23,6 +23,8 @@ _RANGE = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=\s*(-?\d+)\s
 # Past this magnitude int64 arithmetic (max 2^63) could overflow, intermediates included:
 # such points are redone in Python integers.
 _INT64_SAFE = 2 ** 61
+# The largest START or STOP of a range: the swept values themselves are int64.
+MAX_SIZE = 2 ** 62
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,27 @@ def parse_range(text: str) -> Range:
         raise SpecError(f"--over {text}: the step must be a positive whole number")
     if start < 1 or stop < start:
         raise SpecError(f"--over {text}: need 1 ≤ START ≤ STOP (sizes are positive)")
+    if stop > MAX_SIZE or step > MAX_SIZE:
+        raise SpecError(f"--over {text}: sizes and steps up to 2**62 (a sweep computes in "
+                        "64-bit integers)")
     return Range(names, start, stop, step)
+
+
+def check_points(ranges: Sequence[Range]) -> int:
+    """The number of points of the grid, refused above ``max_sweep_points`` before any
+    array is made (each point costs a few hundred bytes through to the CSV)."""
+    from . import limits
+
+    count = 1
+    for r in ranges:
+        count *= len(r)
+    limit = limits.current().max_sweep_points
+    if count > limit:
+        shown = f" ({' × '.join(f'{len(r):,}' for r in ranges)})" if len(ranges) > 1 else ""
+        raise SpecError(f"--over: {count:,} points{shown} is more than the limit "
+                        f"{limit:,}; use a step (H=1:10000:10), or raise --limit "
+                        "max_sweep_points=N")
+    return count
 
 
 @dataclass(frozen=True)
@@ -108,6 +130,7 @@ def grid(ranges: Sequence[Range]) -> dict:
             if n in seen:
                 raise SpecError(f"--over: '{n}' is swept twice")
             seen.add(n)
+    check_points(ranges)
     axes = np.meshgrid(*(r.values() for r in ranges), indexing="ij")
     out = {}
     for r, axis in zip(ranges, axes):
@@ -143,15 +166,23 @@ def sweep(analysis, ranges: Sequence[Range], conv, what: Sequence[str] = ("shape
     order = list(symbols)
     args = [inputs[n] for n in order]
     forms = quantities(analysis, conv, what)
-    columns = {name: evaluate(form, [symbols[n] for n in order], args, count)
-               for name, form in forms.items()}
     valid = np.ones(count, dtype=bool)
     failures = []
-    for cond, message, loc in analysis.conditions:
-        holds = evaluate_condition(cond, [symbols[n] for n in order], args, count)
-        if not holds.all():
-            failures.append((message, loc, ~holds))
-            valid &= holds
+    with np.errstate(all="ignore"):  # a division by zero marks its points, quietly
+        for cond, message, loc in analysis.conditions:
+            holds = evaluate_condition(cond, [symbols[n] for n in order], args, count)
+            if not holds.all():
+                failures.append((message, loc, ~holds))
+                valid &= holds
+        columns = {}
+        for name, form in forms.items():
+            columns[name], undefined = evaluate(form, [symbols[n] for n in order], args, count)
+            if (undefined & valid).any():
+                from .errors import Loc
+
+                failures.append((f"{name} = {form} divides by zero here", Loc(graph.file),
+                                 undefined & valid))
+                valid &= ~undefined
     return Sweep(inputs, columns, valid, tuple(failures), forms)
 
 
@@ -174,7 +205,7 @@ def exact_form(expr):
     and Max/Min as elementwise functions, ready for ``lambdify`` on int64 arrays."""
     import sympy as sp
 
-    idiv, vmax, vmin = sp.Function("idiv"), sp.Function("vmax"), sp.Function("vmin")
+    idiv, vmax, vmin = sp.Function("_idiv"), sp.Function("_vmax"), sp.Function("_vmin")
 
     def rounded(e):
         parts = _integer_parts(e.args[0])
@@ -203,26 +234,30 @@ def exact_form(expr):
 def _modules():
     import numpy as np
 
-    return [{"idiv": np.floor_divide,
-             "vmax": lambda *a: reduce(np.maximum, a),
-             "vmin": lambda *a: reduce(np.minimum, a)}, "numpy"]
+    return [{"_idiv": np.floor_divide,  # spec symbols never start with '_'
+             "_vmax": lambda *a: reduce(np.maximum, a),
+             "_vmin": lambda *a: reduce(np.minimum, a)}, "numpy"]
 
 
 def _compile(expr, symbols):
+    """A numpy function of ``symbols``. The arguments get names of their own (``dummify``):
+    a spec symbol called ``select`` or ``floor`` must not hide the function of that name."""
     import sympy as sp
 
-    return sp.lambdify(symbols, expr, modules=_modules())
+    return sp.lambdify(symbols, expr, modules=_modules(), dummify=True)
 
 
 def evaluate(expr, symbols: list, args: list, count: int):
-    """Exact integer values of ``expr`` at every point (int64, or Python ints if large)."""
+    """Exact integer values of ``expr`` at every point (int64, or Python ints if large), and
+    where it is undefined (a division by zero: such points hold 0)."""
     import numpy as np
     import sympy as sp
 
     from . import dims
 
+    undefined = np.zeros(count, dtype=bool)
     if not dims.is_symbolic(expr):
-        return np.full(count, int(dims.as_number(expr)), dtype=np.int64)
+        return np.full(count, int(dims.as_number(expr)), dtype=np.int64), undefined
     form = exact_form(expr)
     parts = _integer_parts(form)
     num, den = parts if parts is not None else (form, sp.Integer(1))
@@ -230,17 +265,33 @@ def evaluate(expr, symbols: list, args: list, count: int):
     # The same function on floats: an estimate of each value's size, to find overflow.
     rough = np.broadcast_to(np.asarray(fn(*(a.astype(np.float64) for a in args)),
                                        dtype=np.float64), (count,))
-    large = np.abs(rough) >= _INT64_SAFE
+    large = ~(np.abs(rough) < _INT64_SAFE)  # NaN and ±inf too: decided in Python below
     values = np.broadcast_to(np.asarray(fn(*args)), (count,))
-    if values.dtype.kind == "f":  # Piecewise goes through numpy.select (float)
-        large |= np.abs(values) >= 2 ** 53  # floats are exact integers only below 2^53
+    if values.dtype.kind == "f":  # Piecewise, or a division by a symbol: floats
+        large |= ~(np.abs(values) < 2 ** 53)  # floats are exact integers only below 2^53
         values = np.rint(np.where(large, 0, values))
     values = values.astype(np.int64)
     if large.any():  # beyond int64's safe range: those points again in Python integers
         values = values.astype(object)
+        where = np.flatnonzero(large)
         objs = [a[large].astype(object) for a in args]
-        values[large] = np.broadcast_to(np.asarray(fn(*objs), dtype=object), (int(large.sum()),))
-    return values // int(den) if den != 1 else values
+        try:
+            exact = np.broadcast_to(np.asarray(fn(*objs), dtype=object), (len(where),))
+        except ZeroDivisionError:  # point by point, to find the ones that divide by zero
+            exact = np.array([_at(fn, [o[i] for o in objs]) for i in range(len(where))],
+                             dtype=object)
+        bad = np.array([v is None for v in exact], dtype=bool)
+        undefined[where[bad]] = True
+        values[where] = np.where(bad, 0, exact)
+    return (values // int(den) if den != 1 else values), undefined
+
+
+def _at(fn, point):
+    """``fn`` at one point in Python numbers; None where it divides by zero."""
+    try:
+        return fn(*point)
+    except ZeroDivisionError:
+        return None
 
 
 def evaluate_condition(cond, symbols: list, args: list, count: int):

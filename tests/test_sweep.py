@@ -182,5 +182,85 @@ def test_min_max_with_constants_and_piecewise():
     forms = [sp.Max(3, sp.floor(H / 2)), sp.Min(sp.ceiling(H / 3), 40) * 7,
              sp.Piecewise((sp.floor(H / 5), H > 50), (H + 1, True))]
     for form in forms:
-        got = evaluate(form, [H], [hs], len(hs))
+        got, undefined = evaluate(form, [H], [hs], len(hs))
         assert [int(v) for v in got] == [int(form.subs(H, int(h))) for h in hs], form
+        assert not undefined.any()
+
+
+# ------------------------------------------------------------------ hostile sweeps
+@pytest.mark.parametrize("names", [("idiv", "vmin"), ("vmax", "select")])
+def test_symbols_named_like_the_evaluators_functions(names):
+    """Symbols may be called what the compiled code calls (floor division, element-wise
+    min/max, numpy's select for a ceil-mode pool): the values still equal the numeric path."""
+    a, b = names
+    spec = SPEC.replace("{H: null, W: null}", f"{{{a}: null, {b}: null}}").replace(
+        "[3, H, W]", f"[3, {a}, {b}]")
+    result = sweep(analyse_text(spec), [Range((a,), 28, 40), Range((b,), 30, 31)],
+                   conventions.get("pytorch"))
+    cols = list(result.columns.values())
+    for i in range(len(result)):
+        h, w = int(result.inputs[a][i]), int(result.inputs[b][i])
+        want = _numeric(h, w)
+        got = tuple(int(c[i]) for c in cols) if result.valid[i] else None
+        assert got == want, (h, w)
+
+
+DIVIDES = """\
+symbols: {H: null}
+input: [3, H, H]
+layers:
+  - conv2d: {out: "64/(H-1)", kernel: 1}
+"""
+
+
+def test_division_by_zero_at_some_points_marks_them_invalid():
+    """out = 64/(H - 1): H = 1 divides by zero, H = 4 and 6 give no whole channel count
+    (64/3, 64/5); H = 2, 3, 5 give 64, 32, 16 channels — what the numeric path says at each
+    point. No numpy warning escapes (warnings are errors here)."""
+    import warnings
+
+    def numeric(h):
+        try:
+            return analyse_text(DIVIDES.replace("{H: null}", f"{{H: {h}}}")).total.params
+        except SpecError:
+            return None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = sweep(analyse_text(DIVIDES), [Range(("H",), 1, 6)], conventions.get("pytorch"),
+                       ("params",))
+    got = [int(v) if ok else None for v, ok in zip(result.columns["params"], result.valid)]
+    assert got == [numeric(h) for h in range(1, 7)] == [None, 256, 128, None, 64, None]
+
+
+def test_division_by_zero_in_the_cli(cli, tmp_path):
+    path = tmp_path / "divides.yaml"
+    path.write_text(DIVIDES)
+    code, out, err = cli("sweep", path, "--over", "H=1:3", "--format", "csv", "--what", "params")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["H,params,valid", "1,,0", "2,256,1", "3,128,1"]  # 4·64/(H-1)
+
+
+def test_sizes_past_int64_are_refused(cli, spec_file):
+    code, out, err = cli("sweep", spec_file, "--over", "H=99999999999999999999:99999999999999999999",
+                         "--set", "W=40")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: --over H=99999999999999999999:") and len(err.splitlines()) == 1
+
+
+def test_point_count_is_bounded_before_reading_the_spec(cli, tmp_path):
+    """10^7 points are refused before anything is allocated, or the spec even read (this
+    one does not exist); the limit is the documented max_sweep_points."""
+    from archcalc import limits
+
+    missing = tmp_path / "missing.yaml"
+    code, out, err = cli("sweep", missing, "--over", "H=1:10000000", "-f", "csv")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: --over: 10,000,000 points is more than the limit 1,000,000")
+    assert limits.Limits().max_sweep_points == 1_000_000
+    code, _, err = cli("sweep", missing, "--over", "H=1:2000", "--over", "W=1:1000",
+                       "--limit", "max_sweep_points=1999999")
+    assert code == 2 and "2,000,000 points (2,000 × 1,000)" in err
+    code, _, err = cli("sweep", missing, "--over", "H=1:2000", "--over", "W=1:1000",
+                       "--limit", "max_sweep_points=2000000")
+    assert code == 2 and "no such file" in err  # within the raised limit: on to the spec

@@ -52,6 +52,7 @@ def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
     conv = conventions.get(convention)
     fmt = c.check_format(fmt, ("table", "csv", "json"))
     ranges = [sw.parse_range(text) for text in over]
+    sw.check_points(ranges)  # before the spec is even read
     if rows < 1:
         raise c.SpecError("--rows must be at least 1")
     overrides = c.parse_set(set_)
