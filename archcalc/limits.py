@@ -22,6 +22,7 @@ class Limits:
     max_block_depth: int = 64  # blocks, repeats and branches nested inside each other
     max_rank: int = 6  # axes of a tensor shape
     max_seconds: int = 60  # wall-clock time of one command (symbolic closed forms can explode)
+    max_sweep_points: int = 1_000_000  # points of one sweep grid (a few hundred bytes each)
 
 
 _current = Limits()
