@@ -1,10 +1,12 @@
-"""The CLI's main promises from the engine issue."""
+"""The CLI's main promises: numbers, formats, exit codes, one-line errors, the version."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+import pytest
 
 from conftest import EXAMPLES, ROOT
 
@@ -70,3 +72,57 @@ def test_console_script_runs_without_sympy():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT)
     assert "HEAVY []" in proc.stderr, proc.stderr
+
+
+def test_version(cli):
+    import archcalc
+
+    code, out, err = cli("--version")
+    assert (code, out, err) == (0, f"archcalc {archcalc.__version__}\n", "")
+
+
+@pytest.mark.parametrize("args, command", [
+    (("params",), "archcalc params"),  # a missing argument
+    (("params", "x.yaml", "--no-such-option"), "archcalc params"),
+    (("sweep", "x.yaml"), "archcalc sweep"),  # a missing required option
+    (("summary", "x.yaml", "--depth", "deep"), "archcalc summary"),  # not a number
+    (("no-such-command",), "archcalc"),
+])
+def test_usage_errors_are_one_line(cli, args, command):
+    """A mistake the option parser finds reads like every other error: one line on stderr,
+    naming the command and where its help is, exit 2 (the parser's own words in between)."""
+    code, out, err = cli(*args)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith(f"error: {command}: ")
+    assert err.endswith(f" (see '{command} --help')\n")
+
+
+def test_usage_error_one_line_in_a_real_process():
+    proc = subprocess.run([sys.executable, "-m", "archcalc", "compare"], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: archcalc compare: ")
+
+
+def test_no_arguments_still_shows_help(cli):
+    code, out, err = cli()
+    assert code == 2 and "Commands" in out + err and "summary" in out + err
+
+
+def test_list_layers_json_is_the_registry(cli):
+    from archcalc.layers import REGISTRY
+    from archcalc.layers.base import REQUIRED
+
+    code, out, _ = cli("list-layers", "--format", "json")
+    assert code == 0
+    layers = {layer["type"]: layer for layer in json.loads(out)["layers"]}
+    assert set(layers) == set(REGISTRY)
+    conv = layers["conv2d"]
+    assert (conv["family"], conv["counts"]) == (REGISTRY["conv2d"].family, "macs")
+    args = {a["name"]: a for a in conv["arguments"]}
+    assert list(args) == list(REGISTRY["conv2d"].args)
+    assert args["out"]["required"] and "default" not in args["out"]
+    assert args["stride"] == {"name": "stride", "kind": "ints", "required": False, "default": 1}
+    assert args["padding_mode"]["choices"] == list(REGISTRY["conv2d"].args["padding_mode"].choices)
+    required = {k for k, a in REGISTRY["linear"].args.items() if a.default is REQUIRED}
+    assert {a["name"] for a in layers["linear"]["arguments"] if a["required"]} == required
