@@ -32,7 +32,8 @@ METRICS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf")
 _EXPLAIN_METRIC = {"params": "params", "trainable_params": "params", "macs": "macs",
                    "flops": "flops", "output_shape": "shape", "rf": "rf"}
 MAX_TEXT = 200  # characters of a sheet's name, a spec path or an 'at'
-DERIVATION_HEAD, DERIVATION_TAIL = 2, 30  # lines of a long derivation that are shown
+DERIVATION_HEAD, DERIVATION_TAIL = 2, 20  # lines of a long derivation that are shown
+MAX_LINE = 2_000  # characters of one derivation line (a sum over 5,000 layers is longer)
 
 
 @dataclass
@@ -128,9 +129,10 @@ def check_sheet(path: str, overrides: dict | None = None, roots=()) -> SheetResu
     try:
         graph, spec_name = _load_model(root, path, {**_set_values(set_node), **overrides},
                                        roots)
+        raw = analyse(graph)
     except SpecError as e:
         raise _sheet_set_error(e, set_node, overrides) from None
-    grader = _Grader(analyse(graph), conv, path)
+    grader = _Grader(raw, conv, path)
     out = SheetResult(printable(path), sheet_name, spec_name, conv.name)
     for index, entry in enumerate(answers.value, 1):
         out.results.extend(grader.entry(index, entry))
@@ -255,9 +257,10 @@ def _load_spec(target: str, spec, binding: dict):
     try:
         root = load_text(text, target)
     except SpecError as e:
-        raise SpecError(f"the spec named by the answer sheet ({spec.loc}) is not valid YAML "
-                        f"here; 'archcalc summary' on the file shows the details",
-                        e.loc) from None
+        if "'" not in e.message and '"' not in e.message:
+            raise  # archcalc's own limits and syntax errors quote nothing of the file
+        raise SpecError(f"cannot read the spec named by the answer sheet at {spec.loc} "
+                        "('archcalc summary' on the file says why)", e.loc) from None
     if root is None or not root.is_map or not ({"input", "layers"} & set(root.value)):
         raise SpecError(f"not an archcalc spec (a mapping with 'input' and 'layers'), named "
                         f"by the answer sheet at {spec.loc}", Loc(target, 1, 1))
@@ -285,13 +288,13 @@ class _Grader:
         if not entry.is_map or "at" not in entry.value:
             error = SpecError(f"answer {index}: expected a mapping with 'at' and one or more "
                               f"of {', '.join(METRICS)}", entry.loc)
-            return self.unreadable(index, "?", claims_, error)
+            return self.unreadable(index, "?", claims_ or [("?", entry)], error)
         at_node = entry.value["at"]
         try:
             at = _shown(at_node, f"answer {index}: 'at'")
             kind, obj = find(self.analysis, at)
         except SpecError as e:
-            return self.unreadable(index, printable(str(at_node.plain())[:MAX_TEXT]), claims_,
+            return self.unreadable(index, as_written(at_node.plain()), claims_,
                                    e.located(at_node.loc))
         if not claims_:
             return self.unreadable(index, at, [], SpecError(
@@ -309,7 +312,7 @@ class _Grader:
 
     def unreadable(self, index: int, at: str, claims_: list, error: SpecError) -> list:
         rows = claims_ or [("?", None)]
-        return [Result(index, at, printable(str(key)), None if claim is None else
+        return [Result(index, at, as_written(key, MAX_TEXT), None if claim is None else
                        claim.plain(), None, False, "", error=str(error),
                        loc=None if claim is None else claim.loc) for key, claim in rows]
 
@@ -350,8 +353,35 @@ class _Grader:
     def derive(self, kind, obj, metric) -> list:
         from .report.explain import _explain_one
 
+        if metric == "rf":
+            lines = self.last_rf_steps(kind, obj)
+            if lines is not None:
+                return lines
         ex = _explain_one(self.analysis, kind, obj, _EXPLAIN_METRIC[metric], self.conv)
         return [line.text() for line in ex.lines]
+
+    def last_rf_steps(self, kind, obj) -> list | None:
+        """A receptive field through more layers than a derivation shows, by its last
+        ``DERIVATION_TAIL`` steps, replaying only their rules (None for a short one): the
+        whole recurrence through 5,000 layers, for each of 100 wrong answers, is too slow
+        and too long to read."""
+        from .report import explain as ex
+
+        node = ex._output_node(self.analysis, kind, obj)
+        ancestors = sorted(ex._ancestors(self.analysis.graph, node.id))
+        if self.analysis.layers[node.id].rf is None or \
+                len(ancestors) <= DERIVATION_HEAD + DERIVATION_TAIL:
+            return None
+        steps: list = []
+        for i in reversed(ancestors):
+            n = self.analysis.graph.nodes[i]
+            if i == node.id or ex._rule_step(self.analysis, n) is not None:
+                steps[:0] = [line.text() for line in ex._rf_step(self.analysis, n, self.order)]
+                if len(steps) >= DERIVATION_TAIL:
+                    break
+        return [f"rf({node.name}): the last {len(steps)} steps of the recurrence through "
+                f"{len(ancestors):,} layers (archcalc explain SPEC {node.name} --metric rf "
+                "shows them all)", *steps]
 
     # ------------------------------------------------------------ convention hints
     def applied(self, conv):
@@ -434,8 +464,9 @@ class _Grader:
 
 
 def _shortened(lines: list, at: str, metric: str) -> list:
-    """A derivation of at most ``DERIVATION_HEAD + DERIVATION_TAIL`` lines: a receptive
-    field through 5,000 layers is shown by its start and its last steps."""
+    """A derivation of at most ``DERIVATION_HEAD + DERIVATION_TAIL + 1`` lines of at most
+    ``MAX_LINE`` characters: a long one is shown by its start and its end."""
+    lines = [line if len(line) <= MAX_LINE else line[:MAX_LINE - 1] + "…" for line in lines]
     if len(lines) <= DERIVATION_HEAD + DERIVATION_TAIL + 1:
         return lines
     hidden = len(lines) - DERIVATION_HEAD - DERIVATION_TAIL
@@ -480,10 +511,24 @@ def _json_safe(text: str) -> str:
     return "".join(escape(c) for c in text)
 
 
+def as_written(value, width: int = 80) -> str:
+    """A value from the sheet as YAML's flow style writes it (``[1, H/2]``, ``{a: 1}``), on
+    one line and at most ``width`` characters: a claim of 32,000 spaces stays short."""
+    def flow(v) -> str:
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {flow(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, list):
+            return "[" + ", ".join(flow(x) for x in v) + "]"
+        if v is None or isinstance(v, bool):
+            return {None: "null", True: "true", False: "false"}[v]
+        return " ".join(str(v).split())
+
+    text = flow(value)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def _claimed_text(r: Result) -> str:
-    if isinstance(r.claimed, list):
-        return "[" + ", ".join(str(v) for v in r.claimed) + "]"
-    return "" if r.claimed is None else str(r.claimed)
+    return "" if r.claimed is None else as_written(r.claimed)
 
 
 def _table(sheets: list) -> str:
@@ -496,7 +541,9 @@ def _table(sheets: list) -> str:
                    f"score {s.score}")
         for r in s.results:
             mark = "✓" if r.correct else "✗"
-            line = f"  {mark} {r.index:>2}. {r.at}  {r.metric} = {_claimed_text(r)}"
+            line = f"  {mark} {r.index:>2}. {r.at}  {r.metric} = {_claimed_text(r)}" \
+                if r.metric != "?" else f"  {mark} {r.index:>2}. {r.at if r.at != '?' else ''}" \
+                f"{_claimed_text(r)}"
             if r.correct:
                 out.append(line)
                 continue

@@ -518,8 +518,18 @@ def _rule_step(analysis, node):
     """The rule's receptive-field step (Windows per axis), recomputed for this node."""
     from ..analysis import rule_context
 
-    shapes = [r.output_shape for r in analysis.layers]
-    return REGISTRY[node.type].fn(rule_context(node, shapes)).rf
+    return REGISTRY[node.type].fn(rule_context(node, _Shapes(analysis.layers))).rf
+
+
+class _Shapes:
+    """Node i's output shape, read from the records (no list of every shape per call:
+    explaining a field through 5,000 layers replays 5,000 rules)."""
+
+    def __init__(self, layers):
+        self.layers = layers
+
+    def __getitem__(self, i):
+        return self.layers[i].output_shape
 
 
 def _fmt_rf(rf, order) -> str:
