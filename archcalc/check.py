@@ -34,6 +34,8 @@ _EXPLAIN_METRIC = {"params": "params", "trainable_params": "params", "macs": "ma
 MAX_TEXT = 200  # characters of a sheet's name, a spec path or an 'at'
 DERIVATION_HEAD, DERIVATION_TAIL = 2, 20  # lines of a long derivation that are shown
 MAX_LINE = 2_000  # characters of one derivation line (a sum over 5,000 layers is longer)
+MAX_ANSWERS = 1_000  # entries of one sheet
+MAX_HINTS = 20  # unknown names per sheet that are compared with every name for a hint
 
 
 @dataclass
@@ -52,7 +54,8 @@ class Result:
 
     def to_json(self) -> dict:
         out = {"index": self.index, "at": self.at, "metric": self.metric,
-               "claimed": self.claimed, "expected": self.expected, "correct": self.correct}
+               "claimed": _finite(self.claimed), "expected": self.expected,
+               "correct": self.correct}
         if self.error:
             out["error"] = self.error
         if not self.correct:
@@ -60,6 +63,18 @@ class Result:
             if self.note:
                 out["note"] = self.note
         return out
+
+
+def _finite(value):
+    """A claim as JSON can hold it: ``.inf`` and ``.nan`` as the text YAML writes them
+    (strict JSON has no Infinity or NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if value != value else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -124,6 +139,9 @@ def check_sheet(path: str, overrides: dict | None = None, roots=()) -> SheetResu
     if answers is None or not answers.is_seq:
         raise SpecError("'answers' must be a list of {at: …, <metric>: …} entries",
                         answers.loc if answers is not None else Loc(path, 1, 1))
+    if len(answers.value) > MAX_ANSWERS:
+        raise SpecError(f"the sheet has {len(answers.value):,} answers; a sheet holds at most "
+                        f"{MAX_ANSWERS:,}", answers.loc)
     set_node = root.value.get("set")
     overrides = overrides or {}
     try:
@@ -264,7 +282,7 @@ def _load_spec(target: str, spec, binding: dict):
     if root is None or not root.is_map or not ({"input", "layers"} & set(root.value)):
         raise SpecError(f"not an archcalc spec (a mapping with 'input' and 'layers'), named "
                         f"by the answer sheet at {spec.loc}", Loc(target, 1, 1))
-    return load_string(text, target, binding)
+    return load_string(text, target, binding, root)
 
 
 # ---------------------------------------------------------------- grading
@@ -278,12 +296,18 @@ class _Grader:
         self.symbols = dict(raw.graph.symbols)
         self.conditions = [c for c, _, _ in raw.conditions]
         self._applied: dict = {}
+        self._derived: dict = {}
+        self._misses = 0  # names not found, each looked for among every name for a hint
+        self.names: dict = {}  # qualified name → ("group", Group) or ("node", Node)
+        for grp in raw.graph.groups:
+            self.names.setdefault(grp.name, ("group", grp))
+        for node in raw.graph.nodes[1:]:
+            self.names.setdefault(node.name, ("node", node))
+        self.locals = {x.local for x in (*raw.graph.groups, *raw.graph.nodes[1:])}
 
     def entry(self, index: int, entry) -> list:
         """The results of one entry: a row per claim; what cannot be read is a row that
         says why (graded as not right), so the rest of the sheet is still graded."""
-        from .report.explain import find
-
         claims_ = [(k, v) for k, v in entry.value.items() if k != "at"] if entry.is_map else []
         if not entry.is_map or "at" not in entry.value:
             error = SpecError(f"answer {index}: expected a mapping with 'at' and one or more "
@@ -292,7 +316,7 @@ class _Grader:
         at_node = entry.value["at"]
         try:
             at = _shown(at_node, f"answer {index}: 'at'")
-            kind, obj = find(self.analysis, at)
+            kind, obj = self.find(at)
         except SpecError as e:
             return self.unreadable(index, as_written(at_node.plain()), claims_,
                                    e.located(at_node.loc))
@@ -309,6 +333,20 @@ class _Grader:
                 continue
             out.append(self.grade(index, at, kind, obj, key, claim))
         return out
+
+    def find(self, at: str):
+        """What ``at`` names, as report.explain.find says; a qualified name is looked up
+        directly, and only the first MAX_HINTS names not found get a "did you mean" (each
+        compares the name with every layer's)."""
+        from .report.explain import find
+
+        if at in self.names:
+            return self.names[at]
+        if self._misses >= MAX_HINTS:
+            if at not in ("", "total", "input") and at not in self.locals:
+                raise SpecError(f"no layer or block named '{at}'")
+        self._misses += 1
+        return find(self.analysis, at)
 
     def unreadable(self, index: int, at: str, claims_: list, error: SpecError) -> list:
         rows = claims_ or [("?", None)]
@@ -347,10 +385,18 @@ class _Grader:
         if number is not None and not result.correct:
             result.note = self.hint(kind, obj, metric, number)
         if not result.correct:
-            result.derivation = _shortened(self.derive(kind, obj, metric), at, metric)
+            result.derivation = self.derive(kind, obj, metric)
         return result
 
     def derive(self, kind, obj, metric) -> list:
+        """The derivation of the correct value (once per place and metric: a class may all
+        be wrong about the same total)."""
+        key = (kind, getattr(obj, "id", None), _EXPLAIN_METRIC[metric])
+        if key not in self._derived:
+            self._derived[key] = _shortened(self.derivation(kind, obj, metric), metric)
+        return self._derived[key]
+
+    def derivation(self, kind, obj, metric) -> list:
         from .report.explain import _explain_one
 
         if metric == "rf":
@@ -463,7 +509,7 @@ class _Grader:
             (f" ({diff})" if diff else "")
 
 
-def _shortened(lines: list, at: str, metric: str) -> list:
+def _shortened(lines: list, metric: str) -> list:
     """A derivation of at most ``DERIVATION_HEAD + DERIVATION_TAIL + 1`` lines of at most
     ``MAX_LINE`` characters: a long one is shown by its start and its end."""
     lines = [line if len(line) <= MAX_LINE else line[:MAX_LINE - 1] + "…" for line in lines]
@@ -471,8 +517,8 @@ def _shortened(lines: list, at: str, metric: str) -> list:
         return lines
     hidden = len(lines) - DERIVATION_HEAD - DERIVATION_TAIL
     return [*lines[:DERIVATION_HEAD],
-            f"… {hidden:,} more steps (archcalc explain SPEC {at} --metric "
-            f"{_EXPLAIN_METRIC[metric]} shows them all)", *lines[-DERIVATION_TAIL:]]
+            f"… {hidden:,} more lines (archcalc explain --metric {_EXPLAIN_METRIC[metric]} "
+            "shows them all)", *lines[-DERIVATION_TAIL:]]
 
 
 # ---------------------------------------------------------------- rendering
@@ -487,7 +533,7 @@ def render(sheets: list, fmt: str) -> str:
         import json
 
         return _json_safe(json.dumps({"sheets": [s.to_json() for s in sheets]}, indent=2,
-                                     ensure_ascii=False)) + "\n"
+                                     ensure_ascii=False, allow_nan=False)) + "\n"
     text = {"csv": _csv, "markdown": _markdown, "latex": _latex}.get(fmt, _table)(sheets)
     return "\n".join(printable(line) for line in text.split("\n"))
 

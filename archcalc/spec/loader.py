@@ -70,8 +70,10 @@ def load(path: str, overrides: dict | None = None) -> Graph:
     return load_string(read_file(path), path, overrides)
 
 
-def load_string(text: str, file: str = "<spec>", overrides: dict | None = None) -> Graph:
-    root = load_text(text, file)
+def load_string(text: str, file: str = "<spec>", overrides: dict | None = None,
+                root: Y | None = None) -> Graph:
+    """Build the graph of a spec's text; ``root``: the text already read as YAML."""
+    root = root if root is not None else load_text(text, file)
     if root is None:
         raise SpecError("the spec is empty: expected a mapping with 'input' and 'layers'",
                         Loc(file, 1, 1))
