@@ -318,6 +318,8 @@ class _Grader:
             at = _shown(at_node, f"answer {index}: 'at'")
             kind, obj = self.find(at)
         except SpecError as e:
+            if not e.message.startswith(f"answer {index}: "):
+                e = SpecError(f"answer {index}: {e.message}")
             return self.unreadable(index, as_written(at_node.plain()), claims_,
                                    e.located(at_node.loc))
         if not claims_:

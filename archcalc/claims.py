@@ -70,7 +70,7 @@ def _claim_text(raw: Any) -> str:
     text = str(raw)
     limit = limits.current().max_expr_chars
     if len(text) > limit:
-        raise SpecError(f"the claim is {len(text)} characters long; the limit is {limit}")
+        raise SpecError(f"the claim is {len(text):,} characters long; the limit is {limit:,}")
     return " ".join(text.split())
 
 
