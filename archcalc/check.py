@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 import stat
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +33,9 @@ METRICS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf")
 _EXPLAIN_METRIC = {"params": "params", "trainable_params": "params", "macs": "macs",
                    "flops": "flops", "output_shape": "shape", "rf": "rf"}
 MAX_TEXT = 200  # characters of a sheet's name, a spec path or an 'at'
-DERIVATION_HEAD, DERIVATION_TAIL = 2, 20  # lines of a long derivation that are shown
+DERIVATION_HEAD, DERIVATION_TAIL = 2, 30  # lines of a long derivation that are shown
 MAX_LINE = 2_000  # characters of one derivation line (a sum over 5,000 layers is longer)
+RF_REPLAYED = 300  # layers whose receptive-field steps a derivation computes in full
 MAX_ANSWERS = 1_000  # entries of one sheet
 MAX_HINTS = 20  # unknown names per sheet that are compared with every name for a hint
 
@@ -150,7 +152,7 @@ def check_sheet(path: str, overrides: dict | None = None, roots=()) -> SheetResu
         raw = analyse(graph)
     except SpecError as e:
         raise _sheet_set_error(e, set_node, overrides) from None
-    grader = _Grader(raw, conv, path)
+    grader = _Grader(raw, conv, graph.file if "spec" in root.value else None)
     out = SheetResult(printable(path), sheet_name, spec_name, conv.name)
     for index, entry in enumerate(answers.value, 1):
         out.results.extend(grader.entry(index, entry))
@@ -287,10 +289,10 @@ def _load_spec(target: str, spec, binding: dict):
 
 # ---------------------------------------------------------------- grading
 class _Grader:
-    def __init__(self, raw, conv, path: str):
+    def __init__(self, raw, conv, spec_file: str | None):
         self.raw = raw
         self.conv = conv
-        self.path = path
+        self.spec_file = spec_file  # None for an inline model
         self.analysis = conv.apply(raw)
         self.order = list(raw.graph.symbols)
         self.symbols = dict(raw.graph.symbols)
@@ -387,38 +389,51 @@ class _Grader:
         if number is not None and not result.correct:
             result.note = self.hint(kind, obj, metric, number)
         if not result.correct:
-            result.derivation = self.derive(kind, obj, metric)
+            result.derivation = self.derive(at, kind, obj, metric)
         return result
 
-    def derive(self, kind, obj, metric) -> list:
+    def derive(self, at, kind, obj, metric) -> list:
         """The derivation of the correct value (once per place and metric: a class may all
-        be wrong about the same total)."""
+        be wrong about the same total), at most ``DERIVATION_HEAD + DERIVATION_TAIL + 1``
+        lines of at most ``MAX_LINE`` characters."""
         key = (kind, getattr(obj, "id", None), _EXPLAIN_METRIC[metric])
         if key not in self._derived:
-            self._derived[key] = _shortened(self.derivation(kind, obj, metric), metric)
+            lines = [line if len(line) <= MAX_LINE else line[:MAX_LINE - 1] + "…"
+                     for line in self.derivation(at, kind, obj, metric)]
+            if len(lines) > DERIVATION_HEAD + DERIVATION_TAIL + 1:
+                hidden = len(lines) - DERIVATION_HEAD - DERIVATION_TAIL
+                lines = [*lines[:DERIVATION_HEAD], f"… {hidden:,} more lines "
+                         f"({self.explain_command(at, metric)} shows them all)",
+                         *lines[-DERIVATION_TAIL:]]
+            self._derived[key] = lines
         return self._derived[key]
 
-    def derivation(self, kind, obj, metric) -> list:
+    def explain_command(self, at: str, metric: str) -> str:
+        spec = self.spec_file if self.spec_file is not None else "SPEC"
+        return f"archcalc explain {shlex.quote(spec)} {shlex.quote(at)} --metric " \
+               f"{_EXPLAIN_METRIC[metric]}"
+
+    def derivation(self, at, kind, obj, metric) -> list:
         from .report.explain import _explain_one
 
         if metric == "rf":
-            lines = self.last_rf_steps(kind, obj)
+            lines = self.last_rf_steps(kind, obj, at)
             if lines is not None:
                 return lines
         ex = _explain_one(self.analysis, kind, obj, _EXPLAIN_METRIC[metric], self.conv)
         return [line.text() for line in ex.lines]
 
-    def last_rf_steps(self, kind, obj) -> list | None:
-        """A receptive field through more layers than a derivation shows, by its last
-        ``DERIVATION_TAIL`` steps, replaying only their rules (None for a short one): the
+    def last_rf_steps(self, kind, obj, at: str) -> list | None:
+        """A receptive field through more than ``RF_REPLAYED`` layers by its last
+        ``DERIVATION_TAIL`` steps, replaying only their rules (None for a shorter one): the
         whole recurrence through 5,000 layers, for each of 100 wrong answers, is too slow
-        and too long to read."""
+        to compute and too long to read."""
         from .report import explain as ex
 
         node = ex._output_node(self.analysis, kind, obj)
         ancestors = sorted(ex._ancestors(self.analysis.graph, node.id))
         if self.analysis.layers[node.id].rf is None or \
-                len(ancestors) <= DERIVATION_HEAD + DERIVATION_TAIL:
+                len(ancestors) <= RF_REPLAYED:
             return None
         steps: list = []
         for i in reversed(ancestors):
@@ -428,8 +443,8 @@ class _Grader:
                 if len(steps) >= DERIVATION_TAIL:
                     break
         return [f"rf({node.name}): the last {len(steps)} steps of the recurrence through "
-                f"{len(ancestors):,} layers (archcalc explain SPEC {node.name} --metric rf "
-                "shows them all)", *steps]
+                f"{len(ancestors):,} layers ({self.explain_command(at, 'rf')} shows them all)",
+                *steps]
 
     # ------------------------------------------------------------ convention hints
     def applied(self, conv):
@@ -509,18 +524,6 @@ class _Grader:
         diff = self.differences(conv, kind, obj, "params")
         return f"matches {conv.name}'s parameter count {human(value, self.order)}" + \
             (f" ({diff})" if diff else "")
-
-
-def _shortened(lines: list, metric: str) -> list:
-    """A derivation of at most ``DERIVATION_HEAD + DERIVATION_TAIL + 1`` lines of at most
-    ``MAX_LINE`` characters: a long one is shown by its start and its end."""
-    lines = [line if len(line) <= MAX_LINE else line[:MAX_LINE - 1] + "…" for line in lines]
-    if len(lines) <= DERIVATION_HEAD + DERIVATION_TAIL + 1:
-        return lines
-    hidden = len(lines) - DERIVATION_HEAD - DERIVATION_TAIL
-    return [*lines[:DERIVATION_HEAD],
-            f"… {hidden:,} more lines (archcalc explain --metric {_EXPLAIN_METRIC[metric]} "
-            "shows them all)", *lines[-DERIVATION_TAIL:]]
 
 
 # ---------------------------------------------------------------- rendering

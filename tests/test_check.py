@@ -232,3 +232,21 @@ def test_tutorial_outputs_are_real():
     tutorial = ROOT / "docs" / "tutorial-homework.md"
     assert len(blocks(tutorial)) >= 6
     assert stale(tutorial) == []
+
+
+def test_tutorial_stderr_line_is_real(cli):
+    """Section 8 of the tutorial quotes what stderr says about Alice's sheet without
+    --spec-root; the console block holds stdout only."""
+    import os
+
+    text = (ROOT / "docs" / "tutorial-homework.md").read_text()
+    quoted = [line.strip() for line in text.splitlines()
+              if line.startswith("    error: tests/fixtures/sheets/alice.yaml")]
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        code, _, err = cli("check", "tests/fixtures/sheets/dave.yaml",
+                           "tests/fixtures/sheets/alice.yaml")
+    finally:
+        os.chdir(here)
+    assert code == 2 and quoted == [err.strip()]
