@@ -119,10 +119,12 @@ def _stem(path: str) -> str:
 
 
 # ---------------------------------------------------------------- reading a sheet
-def check_sheet(path: str, overrides: dict | None = None, roots=()) -> SheetResult:
+def check_sheet(path: str, overrides: dict | None = None, roots=(),
+                analysed: dict | None = None) -> SheetResult:
     """Grade one sheet. ``roots``: folders (or files) besides the sheet's own folder that
-    its ``spec:`` may name. A sheet that cannot be read raises SpecError."""
-    from .analysis import analyse
+    its ``spec:`` may name; ``analysed``: the analyses of specs already read in this run,
+    by file and binding (a class's sheets name the same spec). A sheet that cannot be read
+    raises SpecError."""
     from .spec.yamlsafe import load_text, read_file
 
     root = load_text(read_file(path), path)
@@ -147,12 +149,11 @@ def check_sheet(path: str, overrides: dict | None = None, roots=()) -> SheetResu
     set_node = root.value.get("set")
     overrides = overrides or {}
     try:
-        graph, spec_name = _load_model(root, path, {**_set_values(set_node), **overrides},
-                                       roots)
-        raw = analyse(graph)
+        raw, spec_name = _analyse_model(root, path, {**_set_values(set_node), **overrides},
+                                        roots, {} if analysed is None else analysed)
     except SpecError as e:
         raise _sheet_set_error(e, set_node, overrides) from None
-    grader = _Grader(raw, conv, graph.file if "spec" in root.value else None)
+    grader = _Grader(raw, conv, raw.graph.file if "spec" in root.value else None)
     out = SheetResult(printable(path), sheet_name, spec_name, conv.name)
     for index, entry in enumerate(answers.value, 1):
         out.results.extend(grader.entry(index, entry))
@@ -228,7 +229,9 @@ def _with_set(message: str) -> list:
     return [part.partition("=")[0] for part in sets.split(",")]
 
 
-def _load_model(root, path: str, binding: dict, roots=()):
+def _analyse_model(root, path: str, binding: dict, roots, analysed: dict):
+    """The analysis of the sheet's spec or inline model, and how the sheet names it."""
+    from .analysis import analyse
     from .spec.loader import _Builder
 
     spec, model = root.value.get("spec"), root.value.get("model")
@@ -238,10 +241,13 @@ def _load_model(root, path: str, binding: dict, roots=()):
     if spec is not None:
         written = _shown(spec, "'spec'")
         target = _confined(spec, path, written, roots)
-        return _load_spec(target, spec, binding), written
+        key = (os.path.realpath(target), target, tuple(sorted(binding.items())))
+        if key not in analysed:
+            analysed[key] = analyse(_load_spec(target, spec, binding))
+        return analysed[key], written
     if not model.is_map:
         raise SpecError("'model' must be a spec mapping (name, input, layers)", model.loc)
-    return _Builder(path).build(model, binding), "(inline model)"
+    return analyse(_Builder(path).build(model, binding)), "(inline model)"
 
 
 def _confined(spec, path: str, written: str, roots) -> str:

@@ -62,10 +62,10 @@ def _run(sheets, set_, fmt, spec_root, limit) -> None:
     for root in roots:
         if not os.path.exists(root):
             raise SpecError(f"--spec-root {root}: no such folder or file")
-    results, failed = [], False
+    results, failed, analysed = [], False, {}
     for path in sheets:
         try:
-            results.append(check_sheet(path, overrides, roots))
+            results.append(check_sheet(path, overrides, roots, analysed))
         except SpecError as e:
             print(f"error: {e}", file=sys.stderr)
             results.append(unreadable(path, e))
