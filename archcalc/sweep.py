@@ -327,14 +327,12 @@ def to_csv(result: Sweep) -> str:
 
 
 def to_json(result: Sweep, order: Sequence[str] = ()) -> str:
-    import json
-
-    from .report.values import json_value
+    from .report.values import json_text, json_value
 
     def column(values):
         return [int(v) if ok else None for v, ok in zip(values.tolist(), result.valid.tolist())]
 
-    return json.dumps({
+    return json_text({
         "points": len(result), "invalid": int((~result.valid).sum()),
         "forms": {k: json_value(v, order) for k, v in result.forms.items()},
         "inputs": {k: v.tolist() for k, v in result.inputs.items()},
@@ -342,7 +340,7 @@ def to_json(result: Sweep, order: Sequence[str] = ()) -> str:
         "valid": result.valid.tolist(),
         "failures": [{"message": m, "where": str(loc), "points": int(bad.sum())}
                      for m, loc, bad in result.failures],
-    }) + "\n"
+    }, indent=None)
 
 
 def sample(count: int, rows: int):
@@ -356,7 +354,8 @@ def sample(count: int, rows: int):
 
 def to_table(result: Sweep, rows: int = 20, order: Sequence[str] = ()) -> str:
     """The closed forms, then a few evenly spaced points (all of them if few), then a count
-    of invalid points and why."""
+    of invalid points and why (escaped: the messages quote names from the spec)."""
+    from .errors import printable
     from .report.values import expr_text
 
     lines = [f"{k} = {expr_text(v, order)}" for k, v in result.forms.items()]
@@ -368,7 +367,7 @@ def to_table(result: Sweep, rows: int = 20, order: Sequence[str] = ()) -> str:
             cells += [f"{int(v[i]):,}" for v in result.columns.values()]
         else:
             why = next(m for m, _, bad in result.failures if bad[i])
-            cells += [f"invalid: {why.split(':', 1)[0]}"]
+            cells += [f"invalid: {printable(why.split(':', 1)[0])}"]
         body.append(cells)
     widths = [max([len(h)] + [len(r[j]) for r in body if not r[-1].startswith("invalid")])
               for j, h in enumerate(header)]
@@ -386,7 +385,7 @@ def to_table(result: Sweep, rows: int = 20, order: Sequence[str] = ()) -> str:
         at = ", ".join(f"{k}={int(v[first])}" for k, v in result.inputs.items())
         if len(message) > 160:  # closed forms inside a message can run long
             message = message[:159] + "…"
-        lines.append(f"  {int(bad.sum()):,} points: {message} [{loc}] (first at {at})")
+        lines.append(printable(f"  {int(bad.sum()):,} points: {message} [{loc}] (first at {at})"))
     return "\n".join(lines) + "\n"
 
 

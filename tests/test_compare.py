@@ -194,3 +194,62 @@ def test_report_tutorial_latex_compiles(tmp_path):
     latex = next(out for cmd, out in blocks(ROOT / "docs" / "tutorial-report.md")
                  if "--format latex" in cmd)
     compile_latex(tmp_path, latex, standalone=latex.startswith(r"\documentclass"))
+
+
+def test_per_layer_never_splits_a_number(cli):
+    """At the default width the side-by-side table is too narrow for every column at full
+    width; shapes and names wrap, but each count is printed whole on one line (as the JSON
+    of the same comparison gives it)."""
+    args = (SPECS / "vgg16.yaml", SPECS / "resnet18.yaml", "--per-layer", "--depth", "0")
+    code, out, _ = cli("compare", *args)
+    assert code == 0
+    rows = compare_json(cli, *args)["rows"]
+    counts = {f"{side[k]:,}" for row in rows for side in row.values() if side
+              for k in ("params", "macs")}
+    assert "118,013,952" in counts  # ResNet-18 conv1: 64·3·7·7 · 112·112 MACs
+    lines = out.splitlines()
+    for text in counts:
+        assert any(text in line for line in lines), text
+
+
+def test_narrow_table_grows_rather_than_split(cli):
+    """--width 30 cannot hold VGG16's counts side by side: the table is wider than asked,
+    and every number is still whole."""
+    code, out, _ = cli("compare", SPECS / "vgg16.yaml", RESNET18, "--width", "30")
+    assert code == 0
+    assert "138,357,544" in out and "15,470,264,320" in out and "1,814,073,344" in out
+
+
+def test_sci_units_for_counts_past_float(cli, tmp_path):
+    """A count past 10^308 has no float; --units sci still writes it, rounded exactly as
+    Decimal rounds (half to even)."""
+    from decimal import Decimal
+
+    path = tmp_path / "huge.yaml"
+    path.write_text('input: ["(2**64)**8"]\nlayers:\n  - linear: {out: "(2**64)**8"}\n')
+    data = compare_json(cli, path, "--columns", "params,macs")["models"][0]
+    code, out, err = cli("compare", path, "--columns", "params,macs", "--units", "sci")
+    assert (code, err) == (0, "")
+    for key in ("params", "macs"):
+        assert f"{Decimal(data[key]):.2e}" in out  # 2^1024 + 2^512 → 1.80e+308
+
+
+@pytest.mark.parametrize("n", [1000, 1125, 1135, 9995, 99_950, 138_357_544, -15_470_264_320,
+                               2**53 - 1])
+def test_sci_matches_python_where_floats_are_exact(n):
+    assert count_text(n, "sci") == f"{n:.2e}"
+
+
+def test_csv_symbolic_shapes_are_lists(cli, tmp_path):
+    """A symbolic shape in CSV is written as a list, which cannot run into its sizes as
+    'x'-joined text does (1xMin(…), or a symbol named x); numeric shapes stay 64x56x56."""
+    path = tmp_path / "x.yaml"
+    path.write_text("symbols: {x: null}\ninput: [3, x, x]\nlayers:\n"
+                    "  - conv2d: {out: 8, kernel: 3}\n")
+    code, out, _ = cli("compare", path, EXAMPLES / "vgg16.yaml", "--columns", "input,output",
+                       "--format", "csv")
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["model", "path", "input", "output"]
+    assert rows[1][2:] == ["[3, x, x]", "[8, x - 2, x - 2]"]  # a 3×3 valid conv: x − 2
+    assert rows[2][2:] == ["3x224x224", "1000"]

@@ -16,9 +16,10 @@ from fractions import Fraction
 from typing import Any, Callable
 
 from .. import dims
-from ..errors import SpecError, did_you_mean
+from ..errors import SpecError, did_you_mean, printable
+from .fit import fit_widths
 from .render import latex_escape, md_escape
-from .values import expr_text, json_value, shape_text
+from .values import csv_dims, expr_text, json_text, json_value, shape_text
 
 UNITS = ("exact", "si", "K", "M", "G", "T", "sci")
 _PREFIX = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -35,6 +36,11 @@ class Model:
     @property
     def name(self) -> str:
         return self.analysis.graph.name
+
+    @property
+    def shown(self) -> str:
+        """The name as a report shows it: controls escaped."""
+        return printable(self.name)
 
     @property
     def order(self) -> list:
@@ -117,7 +123,7 @@ def count_text(value: Any, units: str, order=()) -> str:
     if units == "exact":
         return f"{n:,}"
     if units == "sci":
-        return f"{n:.2e}" if abs(n) >= 1000 else str(n)
+        return _scientific(n) if abs(n) >= 1000 else str(n)
     if units == "si":
         prefix = next((p for p in ("T", "G", "M", "K") if abs(n) >= _PREFIX[p]), "")
         if not prefix:
@@ -125,6 +131,23 @@ def count_text(value: Any, units: str, order=()) -> str:
     else:
         prefix = units
     return _fixed(Fraction(n, _PREFIX[prefix])) + prefix
+
+
+def _scientific(n: int) -> str:
+    """``n`` as Python's ``{:.2e}`` writes it (1.38e+08), for integers of any size: a count
+    past float's range (10^308) has no float to format."""
+    digits = str(abs(n))
+    exponent = len(digits) - 1
+    mantissa = Fraction(abs(n), 10 ** exponent)  # 1 ≤ mantissa < 10
+    hundredths = int(mantissa * 100)
+    rest = mantissa * 100 - hundredths
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and hundredths % 2):  # half to even
+        hundredths += 1
+    if hundredths == 1000:  # 9.995 rounds up to 10.00
+        hundredths, exponent = 100, exponent + 1
+    sign = "-" if n < 0 else ""
+    return f"{sign}{hundredths // 100}.{hundredths % 100:02d}e{'+' if exponent >= 0 else '-'}" \
+           f"{abs(exponent):02d}"
 
 
 def _fixed(x: Fraction) -> str:
@@ -149,7 +172,7 @@ def cell(value: Any, kind: str, units: str, order) -> str:
 
 
 def table_rows(models: list, keys: tuple, units: str) -> list:
-    return [[m.name, *(cell(COMPARE_COLUMNS[k].get(m), COMPARE_COLUMNS[k].kind, units, m.order)
+    return [[m.shown, *(cell(COMPARE_COLUMNS[k].get(m), COMPARE_COLUMNS[k].kind, units, m.order)
                        for k in keys)] for m in models]
 
 
@@ -175,7 +198,7 @@ def note(models: list, units: str) -> str:
 def render(models: list, keys: tuple, fmt: str, units: str, width: int = 100,
            standalone: bool = False, caption: str | None = None) -> str:
     if fmt == "json":
-        return json.dumps(to_json(models, keys), indent=2) + "\n"
+        return json_text(to_json(models, keys))
     head, body = headers(keys), table_rows(models, keys, units)
     right = _right(keys)
     if fmt == "csv":
@@ -210,10 +233,10 @@ def csv_text(models: list, keys: tuple) -> str:
             if v is None:
                 values.append("")
             elif isinstance(v, tuple):
-                values.append("x".join(expr_text(x, m.order) for x in v))
+                values.append(csv_dims(v, m.order))
             else:
                 values.append(expr_text(v, m.order))
-        w.writerow([m.name, m.path, *values])
+        w.writerow([m.shown, printable(m.path), *values])
     return buf.getvalue()
 
 
@@ -243,22 +266,27 @@ def latex_table(head: list, body: list, right: list, caption: str, footnote: str
 
 
 def rich_table(head: list, body: list, right: list, width: int, footnote: str,
-               title: str | None = None) -> str:
+               title: str | None = None, whole: list | None = None) -> str:
+    """The rows as a rich table; no word of a ``whole`` column (default: all but the
+    first, the model or layer name) is split across lines (render.fit_widths)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    body = [[printable(c) for c in row] for row in body]
+    whole = whole or [j > 0 for j in range(len(head))]
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-              title=None if title is None else Text(title), title_justify="left")
-    for h, r in zip(head, right):
-        t.add_column(h, justify="right" if r else "left", overflow="fold")
+              title=None if title is None else Text(printable(title)), title_justify="left")
+    widths, width = fit_widths(head, body, whole, width)
+    for h, r, w in zip(head, right, widths):
+        t.add_column(h, justify="right" if r else "left", overflow="fold", width=w)
     for row in body:
         t.add_row(*(Text(c) for c in row))  # Text: '[k0, 56, 56]' is not markup
     console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
                       emoji=False, soft_wrap=False)
     console.print(t)
-    console.print(footnote, markup=False, highlight=False)
+    console.print(printable(footnote), markup=False, highlight=False)
     return console.file.getvalue()
 
 
@@ -292,20 +320,20 @@ def per_layer(a: Model, b: Model, fmt: str, units: str, max_depth: int | None,
             v = values(m, r)
             return None if v is None else dict(zip(keys, [v[0].strip(), *(json_value(x, m.order)
                                                                           for x in v[1:])]))
-        return json.dumps({"models": [a.name, b.name], "rows": [
-            {"a": as_json(a, x), "b": as_json(b, y)} for x, y in pairs]}, indent=2) + "\n"
+        return json_text({"models": [a.name, b.name], "rows": [
+            {"a": as_json(a, x), "b": as_json(b, y)} for x, y in pairs]})
 
     def texts(m: Model, r) -> list:
         v = values(m, r)
         if v is None:
             return [""] * len(PER_LAYER)
-        return [v[0], shape_text(v[1], m.order), count_text(v[2], units, m.order),
+        return [printable(v[0]), shape_text(v[1], m.order), count_text(v[2], units, m.order),
                 count_text(v[3], units, m.order)]
 
     body = [texts(a, x) + texts(b, y) for x, y in pairs]
     head = [f"{side}: {h}" for side in "AB" for _, h, _ in PER_LAYER]
     right = [kind == "count" for _, _, kind in PER_LAYER] * 2
-    title = f"A: {a.name}; B: {b.name}"
+    title = f"A: {a.shown}; B: {b.shown}"
     if fmt == "csv":
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows([head, *body])
@@ -315,4 +343,5 @@ def per_layer(a: Model, b: Model, fmt: str, units: str, max_depth: int | None,
                 md_escape(note([a, b], units)) + "\n")
     if fmt == "latex":
         return latex_table(head, body, right, title, note([a, b], units), standalone)
-    return rich_table(head, body, right, width, note([a, b], units), title)
+    whole = [kind != "text" for _, _, kind in PER_LAYER] * 2  # names may fold, numbers not
+    return rich_table(head, body, right, width, note([a, b], units), title, whole)

@@ -6,10 +6,14 @@ prints ``M - D*F + D`` and the dense block ``k0 + 6*k``. The text is valid sympy
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from functools import lru_cache
 from typing import Any, Sequence
 
 from ..dims import is_symbolic
+from ..errors import SpecError
 
 
 @lru_cache(maxsize=None)
@@ -64,8 +68,34 @@ def json_value(value: Any, order: Sequence[str] = ()) -> Any:
     if is_symbolic(value):
         return expr_text(value, order)
     if isinstance(value, float):
+        if not math.isfinite(value):  # JSON has no Infinity or NaN
+            raise SpecError(f"{value} is not a finite number: it has no JSON form")
         return int(value) if value.is_integer() else value
     return int(value)
+
+
+def json_text(obj: Any, indent: int | None = 2) -> str:
+    """``obj`` as JSON that strict parsers accept: never Infinity or NaN, and no lone
+    surrogate (the stand-in Python decodes a file name that is not UTF-8 into), which is
+    shown escaped as in messages."""
+    text = json.dumps(obj, indent=indent, allow_nan=False)
+    if "\\ud" in text:  # a surrogate escape: a pair (emoji) or a lone one (rare either way)
+        text = json.dumps(_no_surrogates(obj), indent=indent, allow_nan=False)
+    return text + "\n"
+
+
+def _no_surrogates(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return obj if obj.isascii() or not _SURROGATE.search(obj) else \
+            _SURROGATE.sub(lambda m: ascii(m.group())[1:-1], obj)
+    if isinstance(obj, dict):
+        return {_no_surrogates(k): _no_surrogates(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_no_surrogates(v) for v in obj]
+    return obj
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def human(value: Any, order: Sequence[str] = ()) -> str:
@@ -81,6 +111,15 @@ def human(value: Any, order: Sequence[str] = ()) -> str:
 
 def shape_text(shape, order: Sequence[str] = ()) -> str:
     return "[" + ", ".join(expr_text(d, order) for d in shape) + "]"
+
+
+def csv_dims(dims, order: Sequence[str] = ()) -> str:
+    """A shape or per-axis field in one CSV cell: ``64x112x112`` when every size is a
+    number; as a list, ``[1, Min(H, 3), W - 2]``, when a size is a closed form (``x`` would
+    run into it: ``1xMin(H, 3)``, or into a symbol named ``x``)."""
+    if any(is_symbolic(d) for d in dims):
+        return shape_text(dims, order)
+    return "x".join(expr_text(d, order) for d in dims)
 
 
 def condition_text(cond: Any, order: Sequence[str] = ()) -> str:
