@@ -21,8 +21,9 @@ class OneLineErrors(TyperGroup):
         try:
             code = super().main(args, prog_name or "archcalc", complete_var,
                                 standalone_mode=False, **extra)
-        except NoArgsIsHelpError as e:  # `archcalc` alone: the help, as before
-            e.show()
+        except NoArgsIsHelpError as e:  # `archcalc` alone: the help (rich has printed it)
+            if e.format_message().strip():
+                e.show()
             code = 2
         except UsageError as e:
             from ..errors import printable
