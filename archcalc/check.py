@@ -36,7 +36,7 @@ MAX_TEXT = 200  # characters of a sheet's name, a spec path or an 'at'
 DERIVATION_HEAD, DERIVATION_TAIL = 2, 30  # lines of a long derivation that are shown
 MAX_LINE = 2_000  # characters of one derivation line (a sum over 5,000 layers is longer)
 RF_REPLAYED = 300  # layers whose receptive-field steps a derivation computes in full
-MAX_ANSWERS = 1_000  # entries of one sheet
+MAX_CLAIMS = 500  # claims on one sheet (an entry without one counts as one)
 MAX_HINTS = 20  # unknown names per sheet that are compared with every name for a hint
 
 
@@ -143,9 +143,11 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
     if answers is None or not answers.is_seq:
         raise SpecError("'answers' must be a list of {at: …, <metric>: …} entries",
                         answers.loc if answers is not None else Loc(path, 1, 1))
-    if len(answers.value) > MAX_ANSWERS:
-        raise SpecError(f"the sheet has {len(answers.value):,} answers; a sheet holds at most "
-                        f"{MAX_ANSWERS:,}", answers.loc)
+    claimed = sum(max(1, len(e.value) - ("at" in e.value)) if e.is_map else 1
+                  for e in answers.value)
+    if claimed > MAX_CLAIMS:
+        raise SpecError(f"the sheet makes {claimed:,} claims; a sheet holds at most "
+                        f"{MAX_CLAIMS:,}", answers.loc)
     set_node = root.value.get("set")
     overrides = overrides or {}
     try:

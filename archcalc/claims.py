@@ -22,6 +22,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from . import dims, expr, limits
@@ -37,8 +38,8 @@ _ROUNDED = re.compile(
     r"(?P<prefix>" + "|".join(WORDS) + r"|[kKMGTB])? ?" + _UNIT_WORDS + r"?$", re.IGNORECASE)
 _GROUPED = re.compile(r"^\d{1,3}(?:[,_ ]\d{3})+$")
 _BINARY = re.compile(r"^[\d.]+ ?[KMGT]i(?:b|bytes?)?(?![a-z])", re.IGNORECASE)
-SAMPLE_POINTS = 64  # points where a symbolic claim is compared when sympy cannot decide
-SAMPLE_TRIES = 4000  # random points tried to find them (most may break a condition)
+SAMPLE_POINTS = 32  # points where a symbolic claim is compared when sympy cannot decide
+SAMPLE_TRIES = 1000  # random points tried to find them (many may break a condition)
 
 
 @dataclass(frozen=True)
@@ -137,15 +138,22 @@ def _expression(text: str, symbols: dict):
 
 # ---------------------------------------------------------------- comparing closed forms
 def same_expression(a, b, conditions=()) -> bool:
-    """Equal as closed forms where the spec's ``conditions`` hold: sympy proves the
-    difference zero, or they agree at every one of up to 64 points where the conditions
-    hold (``R*O/G`` is ``O*floor(R/G)`` wherever ``R % G == 0``; floor identities sympy
-    cannot always prove)."""
+    """Equal as closed forms where the spec's ``conditions`` hold: the difference is zero as
+    sympy writes it, or the two agree at each of 32 points where the conditions hold
+    (``R*O/G`` is ``O*floor(R/G)`` wherever ``R % G == 0``; floor identities that sympy
+    cannot always prove). Exact arithmetic at points, never ``simplify``: its time on a
+    1,000-character claim has no bound."""
+    import sympy as sp
+
+    return _same(sp.sympify(a) - sp.sympify(b), tuple(conditions))
+
+
+@lru_cache(maxsize=1024)
+def _same(diff, conditions: tuple) -> bool:
     import random
 
     import sympy as sp
 
-    diff = sp.simplify(sp.sympify(a) - sp.sympify(b))
     if diff == 0:
         return True
     if not diff.free_symbols:
@@ -156,16 +164,72 @@ def same_expression(a, b, conditions=()) -> bool:
     rng = random.Random(0)
     valid = 0
     for _ in range(SAMPLE_TRIES):
-        # log-uniform in 1..512: small values often, so divisibility conditions hold often
-        point = {s: sp.Integer(round(2 ** rng.uniform(0, 9))) for s in free}
-        if not all(c.xreplace(point) == sp.true for c in relevant):
+        # log-uniform in 1..65536: small values often (so divisibility conditions hold
+        # often), large ones too (so do lower bounds such as H >= 1000)
+        point = {s: round(2 ** rng.uniform(0, 16)) for s in free}
+        if not all(_at(c, point) is True for c in relevant):
             continue
-        if diff.xreplace(point) != 0:
+        if _at(diff, point) != 0:
             return False
         valid += 1
         if valid == SAMPLE_POINTS:
             break
     return valid > 0
+
+
+def _at(e, point: dict):
+    """``e`` at ``point`` (symbol → int) in exact arithmetic: a number, True or False, or
+    None where it is undefined. Walks the closed form once (sympy's ``xreplace`` costs
+    ten times as much, and a sheet may hold 1,000 symbolic claims)."""
+    import sympy as sp
+
+    try:
+        return _walk(e, point, sp)
+    except (ZeroDivisionError, _Unsupported):
+        try:
+            value = e.xreplace({s: sp.Integer(v) for s, v in point.items()})
+        except (ZeroDivisionError, TypeError, ValueError):
+            return None
+        if value in (sp.true, sp.false):
+            return bool(value)
+        return value if value.is_number and value.is_finite else None
+
+
+class _Unsupported(Exception):
+    """A node ``_walk`` does not know: sympy evaluates it instead."""
+
+
+def _walk(e, point: dict, sp):
+    if e.is_Symbol:
+        return point[e]
+    if e.is_Integer:
+        return int(e)
+    if e.is_Rational:
+        return Fraction(int(e.p), int(e.q))
+    if e in (sp.true, sp.false):
+        return bool(e)
+    f, args = e.func, [_walk(a, point, sp) for a in e.args]
+    if f is sp.Add:
+        return sum(args)
+    if f is sp.Mul:
+        return math.prod(args)
+    if f is sp.Pow and e.args[1].is_Integer:
+        return Fraction(args[0]) ** args[1]
+    simple = _functions(sp)
+    if f in simple:
+        return simple[f](*args)
+    raise _Unsupported(f)
+
+
+@lru_cache(maxsize=1)
+def _functions(sp) -> dict:
+    """sympy's functions and relations that ``_walk`` computes itself."""
+    import operator
+
+    return {sp.floor: math.floor, sp.ceiling: math.ceil, sp.Min: min, sp.Max: max,
+            sp.Mod: operator.mod, sp.Eq: operator.eq, sp.Ne: operator.ne, sp.Ge: operator.ge,
+            sp.Gt: operator.gt, sp.Le: operator.le, sp.Lt: operator.lt,
+            sp.And: lambda *a: all(a), sp.Or: lambda *a: any(a), sp.Not: operator.not_}
 
 
 def _relevant(diff, conditions) -> list:

@@ -318,3 +318,33 @@ def test_command_line_set_keeps_its_wording(cli, tmp_path):
     code, _, err = cli("check", sheet, "--set", "ZZ=1")
     assert code == 2 and err.startswith(f"error: {tmp_path / 'net.yaml'}: --set ZZ: the spec "
                                         "has no symbol 'ZZ'")
+
+
+def test_exact_evaluation_agrees_with_sympy():
+    import sympy as sp
+
+    H, W = (sp.Symbol(n, integer=True, positive=True) for n in "HW")
+    forms = [sp.floor((H + 3) / 2) * W - sp.Min(H, W) + sp.Mod(H, 3), sp.ceiling(H / W),
+             (H + 1) ** 3 / 7, sp.Max(H - 4, 1) ** 2, sp.Eq(H - 2 * sp.floor(H / 2), 0),
+             sp.And(H >= 5, W < 9), sp.Or(H > W, sp.Ne(H, 3)), sp.Rational(3, 4) * H - W]
+    for e in forms:
+        for h, w in [(1, 1), (2, 7), (5, 3), (100, 9), (65536, 512)]:
+            expected = e.xreplace({H: sp.Integer(h), W: sp.Integer(w)})
+            got = claims._at(e, {H: h, W: w})
+            if isinstance(got, bool):
+                assert got == bool(expected), (e, h, w)
+            else:
+                assert sp.Rational(got) == expected, (e, h, w)
+
+
+def test_a_spec_named_by_many_sheets_is_read_once(cli, tmp_path, monkeypatch):
+    from archcalc import check
+
+    write(tmp_path, "net.yaml", TINYNET.read_text())
+    sheets = [write(tmp_path, f"s{i}.yaml", "spec: net.yaml\nanswers:\n"
+                                             "  - {at: conv1, params: 224}\n") for i in range(5)]
+    loaded = []
+    real = check._load_spec
+    monkeypatch.setattr(check, "_load_spec", lambda *a: loaded.append(a) or real(*a))
+    assert cli("check", *sheets)[0] == 0
+    assert len(loaded) == 1
