@@ -4,38 +4,37 @@ Per layer: the output shape (forward hooks), trainable parameters and buffers
 (``parameters()``/``buffers()``), FLOPs (``FlopCounterMode``) and the receptive field (the
 input region with a non-zero gradient of one central output unit, measured on a linear copy
 of the network). A spec with free symbols is checked at several random valid points: the
-closed form, substituted at the point, against torch built at that point.
+closed form, substituted at the point, against torch built at that point; the points are
+drawn where the spec's recorded conditions hold.
+
+The work is bounded before it is done (archcalc/limits.py): the memory of the tensors at
+once and the multiply-accumulates of the forward passes, estimated from the closed forms;
+the number of points; and the elements that the receptive-field passes compute.
 
 Returns frozen records; only the CLI prints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass
 from typing import Any
 
-from . import dims
+from . import dims, limits
 from .analysis import Analysis, analyse, input_rf, rule_context, step_rf
-from .errors import SpecError
+from .errors import SpecError, TimeLimitExceeded
 from .graph import Graph
 from .layers import REGISTRY, Window
 from .layers.base import UNION
 from .spec.loader import load
 
-SAMPLE_RANGE = (1, 20)  # free symbols are drawn from this range (positive integers)
-# --rf auto: a full-width linear copy (when a layer selects channels) is measured only up to
-# this many MACs, and the gradients stop after RF_SECONDS (a note says how many were done).
-RF_FULL_WIDTH_MACS = {"cuda": 1e11, "cpu": 2e8}
-RF_SECONDS = 60.0
+SAMPLE_WIDTH = 20  # a free symbol is drawn from 20 values, from the least that can be valid
 
-# Layer types whose FLOPs FlopCounterMode is known to under-count, per device
-# (docs/pytorch-semantics.md §3.1): SDPA on CPU is not registered
-# (pytorch/pytorch#195460). A lower measurement there is noted, not failed.
-KNOWN_UNDERCOUNT = {
-    ("cpu", "multiheadattention"): "FlopCounterMode misses SDPA on CPU (pytorch#195460)",
-    ("cpu", "attention"): "FlopCounterMode misses SDPA on CPU (pytorch#195460)",
-}
+# Layer types whose FLOPs FlopCounterMode is known to under-count, per device: (device,
+# layer type) -> why. A lower measurement there is noted, not failed. No registered layer
+# type needs an entry with torch 2.13 (each name must be a registered type; a test checks).
+KNOWN_UNDERCOUNT: dict = {}
 
 
 @dataclass(frozen=True)
@@ -80,11 +79,12 @@ class Verification:
 
 def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
            samples: int = 5, seed: int = 0, rf: str = "auto",
-           rf_seconds: float = RF_SECONDS) -> Verification:
+           ranges: dict | None = None) -> Verification:
     """Verify the spec at ``path`` (``overrides`` as ``--set``); see the module docstring.
 
     ``rf``: 'on' measures every receptive field, 'off' none, 'auto' as many as fit in
-    ``rf_seconds`` (and a full-width copy only when it is small)."""
+    ``max_rf_work`` (and a full-width copy only when it fits). ``ranges``: free symbol →
+    (lo, hi), the values drawn (``--range``)."""
     from .torch_backend import require_torch
 
     torch = require_torch()
@@ -95,18 +95,143 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
     if device == "cuda" and not torch.cuda.is_available():
         raise SpecError(f"--device cuda: this PyTorch ({torch.__version__}) sees no CUDA "
                         "device; use --device auto or cpu")
+    cap = limits.current().max_verify_points
+    if samples > cap:
+        raise SpecError(f"--samples {samples}: at most {cap:,} points (each builds the whole "
+                        f"network; raise --limit max_verify_points=N)")
     analysis = analyse(load(path, overrides))
     graph = analysis.graph
     notes: list = []
     results: list = []
-    for point, at in _points(path, overrides, analysis, samples, seed, notes):
+    budget = _Budget(device)
+    for point, at in _points(path, overrides, analysis, samples, seed, ranges or {}, notes):
         if len(at.graph.nodes) != len(graph.nodes):
-            notes.append(f"at {point} the network has another structure; not compared")
+            notes.append(f"at {_point_text(point)} the network has another structure; "
+                         "not compared")
             continue
-        budget = {"auto": rf_seconds, "on": None, "off": 0.0}[rf]
-        results += _check_point(analysis, at.graph, point, device, budget, notes)
+        if not budget.admits(at, point, notes):
+            continue
+        with _doing(f"measuring {'the network' if not point else _point_text(point)} in "
+                    "PyTorch"):
+            results += _check_point(analysis, at.graph, point, device, rf, notes)
     return Verification(graph.name, device, tuple(results), tuple(dict.fromkeys(notes)),
                         _formulas(analysis) if graph.free_symbols else ())
+
+
+class VerifyTimeLimit(TimeLimitExceeded):
+    """The time limit ran out inside verify: the message says what PyTorch was doing."""
+
+    def __init__(self, seconds: float, doing: str, loc=None):
+        super().__init__(seconds, loc)
+        self.doing = doing
+
+    def __str__(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        return (f"{where}gave up after {self.seconds:g} s {self.doing} (raise --limit "
+                "max_seconds=N, or lower the work: --rf off, --samples, --device meta)")
+
+
+@contextlib.contextmanager
+def _doing(what: str):
+    try:
+        yield
+    except VerifyTimeLimit:
+        raise
+    except TimeLimitExceeded as e:
+        raise VerifyTimeLimit(e.seconds, what, e.loc) from None
+
+
+def _point_text(point: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in point.items())
+
+
+# ---------------------------------------------------------------- bounds, before any work
+class _Budget:
+    """The memory and multiply-accumulates of the forward passes, estimated from the
+    closed form at each point before PyTorch allocates anything."""
+
+    def __init__(self, device: str):
+        self.device, self.macs = device, 0
+
+    def admits(self, at: Analysis, point: dict, notes: list) -> bool:
+        """True to measure this point; False (with a note) to skip a point of a spec with
+        free symbols; a SpecError for a spec without (nothing else would be checked)."""
+        lim = limits.current()
+        node, peak = peak_bytes(at)
+        if self.device == "meta":
+            node, peak = largest_tensor(at)
+            if peak < 2**63:
+                return True
+            problem = (f"{at.layers[node.id].name} gives a tensor of {peak:,} bytes, past "
+                       "PyTorch's 64-bit sizes even on the meta device")
+            hint = "use smaller sizes"
+        elif peak > lim.max_verify_bytes:
+            problem = (f"running the network up to {at.layers[node.id].name} holds about "
+                       f"{_bytes(peak)} of tensors on the {self.device}, more than "
+                       f"max_verify_bytes = {lim.max_verify_bytes:,}")
+            hint = "--device meta checks shapes, params and FLOPs without computing values, " \
+                   "or raise --limit max_verify_bytes=N"
+        elif self.macs + dims.as_number(at.total.macs) > lim.max_verify_macs:
+            node = at.graph.nodes[-1]
+            problem = (f"the network has {dims.as_number(at.total.macs):,} MACs; with "
+                       f"{self.macs:,} already run this is more than max_verify_macs = "
+                       f"{lim.max_verify_macs:,} on the {self.device}")
+            hint = "--device meta counts them without computing, or raise " \
+                   "--limit max_verify_macs=N"
+        else:
+            self.macs += dims.as_number(at.total.macs)
+            return True
+        if not point:
+            raise SpecError(f"verify: {problem}: {hint}", node.loc)
+        notes.append(f"at {_point_text(point)} {problem}: not measured ({hint})")
+        return False
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GB", 10**9), ("MB", 10**6)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,} bytes"
+
+
+def _elements(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= dims.as_number(d)
+    return n
+
+
+def peak_bytes(analysis: Analysis) -> tuple:
+    """(node, bytes): the most float32 bytes held at once by a forward pass that keeps an
+    output until its last reader has run, with each layer's weights and its output counted
+    twice (room for the layer's own temporaries); the node where that peak is reached."""
+    from .torch_backend.measure import batch_size
+
+    graph, batch = analysis.graph, batch_size(analysis.graph)
+    last = {n.id: n.id for n in graph.nodes}
+    for n in graph.nodes[1:]:
+        for i in n.inputs:
+            last[i] = n.id
+    size = {n.id: batch * _elements(analysis.layers[n.id].output_shape) for n in graph.nodes}
+    live, best = size[0], (graph.nodes[0], 0)
+    for n in graph.nodes[1:]:
+        rec = analysis.layers[n.id]
+        here = live + 2 * size[n.id] + dims.as_number(rec.params) + dims.as_number(rec.buffers)
+        if here * 4 > best[1]:
+            best = (n, here * 4)
+        live += size[n.id] - sum(size[i] for i in set(n.inputs) if last[i] == n.id)
+    return best
+
+
+def largest_tensor(analysis: Analysis) -> tuple:
+    """(node, bytes) of the largest float32 output or weight of the network."""
+    best = (analysis.graph.nodes[0], 0)
+    for n in analysis.graph.nodes:
+        rec = analysis.layers[n.id]
+        size = 4 * max(2 * _elements(rec.output_shape), dims.as_number(rec.params or 0))
+        if size > best[1]:
+            best = (n, size)
+    return best
 
 
 def _formulas(analysis: Analysis) -> tuple:
@@ -125,19 +250,32 @@ def _formulas(analysis: Analysis) -> tuple:
 
 
 # ---------------------------------------------------------------- symbols
-def _points(path, overrides, analysis: Analysis, samples: int, seed: int, notes: list) -> list:
-    """[({}, analysis)] for a numeric spec; else ``samples`` distinct random valid bindings,
-    each with the network analysed at that point."""
+def _points(path, overrides, analysis: Analysis, samples: int, seed: int, ranges: dict,
+            notes: list) -> list:
+    """[({}, analysis)] for a numeric spec; else ``samples`` distinct random valid bindings
+    drawn from each symbol's range, each with the network analysed at that point."""
     free = analysis.graph.free_symbols
+    for name in ranges:
+        if name not in free:
+            have = ", ".join(free) or "none"
+            raise SpecError(f"--range {name}: not a free symbol of the spec (free symbols: "
+                            f"{have}; a symbol bound by --set or a default has one value)")
     if not free:
         return [({}, analysis)]
+    spans = {name: ranges.get(name) or _default_range(analysis, name) for name in free}
+    notes.append("free symbols drawn from " + ", ".join(
+        f"{name} in {lo}..{hi}" for name, (lo, hi) in spans.items()) +
+        (" (--range NAME=LO:HI to choose)" if len(ranges) < len(free) else ""))
     rng = random.Random(seed)
     found: list = []
     seen: set = set()
+    space = 1
+    for lo, hi in spans.values():
+        space *= hi - lo + 1
     for _ in range(max(samples, 1) * 200):
-        if len(found) == samples:
+        if len(found) == samples or len(seen) >= space:
             break
-        point = {name: rng.randint(*SAMPLE_RANGE) for name in free}
+        point = {name: rng.randint(*spans[name]) for name in free}
         key = tuple(point.values())
         if key in seen:
             continue
@@ -146,9 +284,33 @@ def _points(path, overrides, analysis: Analysis, samples: int, seed: int, notes:
         if at is not None:
             found.append((point, at))
     if len(found) < samples:
-        notes.append(f"found only {len(found)} valid points for {', '.join(free)} in "
-                     f"{SAMPLE_RANGE[0]}..{SAMPLE_RANGE[1]}")
+        notes.append(f"found only {len(found)} valid points for {', '.join(free)} in those "
+                     "ranges")
     return found
+
+
+def _default_range(analysis: Analysis, name: str) -> tuple:
+    """SAMPLE_WIDTH values from the least at which the conditions on ``name`` alone hold
+    (sizes grow monotonically through a network, so these conditions hold from some value
+    on: found by doubling, then bisection; the sampled points are checked in full)."""
+    sym = analysis.graph.symbols[name]
+    own = [c for c, _, _ in analysis.conditions if c.free_symbols == {sym}]
+
+    def holds(v: int) -> bool:
+        return all(dims.resolve(c.subs({sym: v})) is True for c in own)
+
+    lo = 1
+    if own and not holds(1):
+        hi = 2
+        while not holds(hi):
+            if hi >= 2**40:
+                return 1, SAMPLE_WIDTH
+            hi *= 2
+        lo = hi // 2 + 1  # holds(hi); not holds(hi // 2)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if holds(mid) else (mid + 1, hi)
+    return lo, lo + SAMPLE_WIDTH - 1
 
 
 def _valid(path, overrides, analysis: Analysis, point: dict) -> Analysis | None:
@@ -175,22 +337,15 @@ def _at(value, subs: dict):
 
 
 # ---------------------------------------------------------------- one point
-def _check_point(analysis: Analysis, graph: Graph, point: dict, device: str,
-                 rf_seconds: float | None, notes: list) -> list:
-    from .torch_backend.measure import measure_layers
-    from .torch_backend.network import TorchRejected
-
+def _check_point(analysis: Analysis, graph: Graph, point: dict, device: str, rf: str,
+                 notes: list) -> list:
     subs = _subs_map(analysis.graph, point)
-    checks: list = []
-    try:
-        measured = measure_layers(graph, device)
-    except TorchRejected as e:
-        measured = None
-        rejected = e
-    if measured is None:
+    measured, rejected, on_meta = _measure(graph, device, point, notes)
+    if rejected is not None:
         rec = analysis.layers[rejected.node.id]
         return [Check(rec.name, "torch", "runs", str(rejected), False, dict(point),
                       "PyTorch refused a layer the closed form accepts")]
+    checks: list = []
     for node in graph.nodes[1:]:
         rec, m = analysis.layers[node.id], measured[node.id]
         expected = {"shape": [_at(d, subs) for d in rec.output_shape],
@@ -200,8 +355,34 @@ def _check_point(analysis: Analysis, graph: Graph, point: dict, device: str,
                "flops": m.flops}
         for metric in ("shape", "params", "buffers", "flops"):
             checks.append(_compare(rec, metric, expected[metric], got[metric], point, device))
-    checks += _check_fields(analysis, graph, point, subs, measured, device, rf_seconds, notes)
+    if not on_meta:
+        checks += _check_fields(analysis, graph, point, subs, measured, device, rf, notes)
     return checks
+
+
+def _measure(graph, device: str, point: dict, notes: list) -> tuple:
+    """(measurements, None, on meta), or (None, TorchRejected, _) when PyTorch refuses a
+    layer. When a real device fails where the meta device (no values, no memory) succeeds,
+    the failure was a resource one: the meta measurements are used, and a note says so."""
+    from .torch_backend.measure import measure_layers
+    from .torch_backend.network import TorchRejected
+
+    try:
+        return measure_layers(graph, device), None, False
+    except TorchRejected as e:
+        if device == "meta":
+            return None, e, True
+        first = e
+    try:
+        measured = measure_layers(graph, "meta")
+    except TorchRejected as e:
+        return None, e, True
+    at = f" at {_point_text(point)}" if point else ""
+    notes.append(f"{first.node.type} '{first.node.local}' could not run on the {device}{at} "
+                 f"({type(first.error).__name__}: the machine's resources, since the meta "
+                 "device runs it): shapes, params and FLOPs measured on the meta device, "
+                 "receptive fields not measured")
+    return measured, None, True
 
 
 def _compare(rec, metric: str, expected, measured, point: dict, device: str) -> Check:
@@ -214,10 +395,12 @@ def _compare(rec, metric: str, expected, measured, point: dict, device: str) -> 
 
 
 # ---------------------------------------------------------------- receptive fields
-def _check_fields(analysis, graph, point, subs, measured, device, seconds, notes) -> list:
-    from .torch_backend.measure import measure_fields, narrow_safe, resolve_device
+def _check_fields(analysis, graph, point, subs, measured, device, rf, notes) -> list:
+    from .torch_backend.measure import measure_planned, narrow_safe, plan_fields, \
+        resolve_device
+    from .torch_backend.network import TorchRejected
 
-    if seconds == 0:
+    if rf == "off":
         notes.append("receptive fields not measured (--rf off)")
         return []
     fields = _fields(analysis)
@@ -236,17 +419,38 @@ def _check_fields(analysis, graph, point, subs, measured, device, seconds, notes
     if not wanted:
         return []
     rf_device = resolve_device("auto") if device == "meta" else device
+    if device == "meta":
+        notes.append(f"receptive fields measured on the {rf_device} (the meta device computes "
+                     "no values), within max_verify_bytes")
     narrow = narrow_safe(graph)
-    if not narrow and seconds is not None:
-        if _at(analysis.total.macs, subs) > RF_FULL_WIDTH_MACS.get(rf_device, 2e9):
-            notes.append("receptive fields not measured: a layer drops or reshapes channels, "
-                         "so the gradient must run at full width, which is slow here (--rf on "
-                         "forces it)")
+    wide = {0: tuple(graph.input_shape), **{k: m.shape for k, m in measured.items()}}
+    lim = limits.current()
+    with _doing("sizing the receptive-field copy (on the meta device)"):
+        try:
+            plan = plan_fields(graph, narrow, wide)
+        except TorchRejected as e:
+            notes.append(f"receptive fields not measured: PyTorch refused the linear copy of "
+                         f"{e.node.type} '{e.node.local}' ({type(e.error).__name__})")
             return []
-    boxes = measure_fields(graph, wanted, rf_device, narrow, seconds)
+    if plan.sample_bytes > lim.max_verify_bytes:
+        width = "" if narrow else " (at full width: a layer drops or reshapes channels)"
+        what = (f"the receptive-field copy{width} needs about {_bytes(plan.sample_bytes)} on "
+                f"the {rf_device}, more than max_verify_bytes = {lim.max_verify_bytes:,}")
+        if narrow and (rf == "on" or not point):
+            raise SpecError(f"verify: {what}: --rf off skips receptive fields, or raise "
+                            "--limit max_verify_bytes=N", graph.nodes[1].loc)
+        notes.append(f"receptive fields not measured: {what} (raise --limit "
+                     "max_verify_bytes=N)")
+        return []
+    with _doing(f"measuring receptive fields on the {rf_device} (gradients of "
+                f"{len(wanted)} layers)"):
+        done = measure_planned(plan, graph, wanted, rf_device, lim.max_verify_bytes,
+                               None if rf == "on" else lim.max_rf_work)
+    boxes = done.boxes
     if len(boxes) < len(wanted):
         notes.append(f"receptive field measured for the first {len(boxes)} of {len(wanted)} "
-                     f"layers within {seconds:g} s (--rf on measures all)")
+                     f"layers: their gradients computed {done.work:,} tensor elements, and the "
+                     f"next would pass max_rf_work = {lim.max_rf_work:,} (--rf on measures all)")
     checks = []
     for node_id, unit in wanted.items():
         if node_id not in boxes:

@@ -17,7 +17,7 @@ SPEC_FILES = sorted(SPECS.glob("*.yaml")) + sorted(EXAMPLES.glob("*.yaml"))
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_spec_verifies(path):
-    result = verify(str(path), device="meta", samples=2, rf_seconds=0.3)
+    result = verify(str(path), device="meta", samples=2)
     bad = [r for r in result.results if not r.match]
     assert bad == [], bad[:5]
     metrics = {r.metric for r in result.results}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -18,7 +18,11 @@ SamplesOpt = Annotated[int, typer.Option(
                                    "are checked.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for the random points.")]
 RfOpt = Annotated[str, typer.Option(
-    "--rf", help="Receptive fields: auto (as many as fit in a minute), on (all), or off.")]
+    "--rf", help="Receptive fields: auto (as many as fit in max_rf_work), on (all), or off.")]
+RangeOpt = Annotated[Optional[List[str]], typer.Option(
+    "--range", "-r", metavar="NAME=LO:HI",
+    help="Draw a free symbol from LO..HI (repeatable; 'H=32:512,W=32:512' also works). "
+         "Default: 20 values from the least at which the spec's conditions on it hold.")]
 
 _DEVICES = ("auto", "cuda", "cpu", "meta")
 
@@ -26,7 +30,8 @@ _DEVICES = ("auto", "cuda", "cpu", "meta")
 @app.command("verify")
 def verify_command(spec: c.Spec, set_: c.SetOpt = None, device: DeviceOpt = "auto",
                    samples: SamplesOpt = 5, seed: SeedOpt = 0, rf: RfOpt = "auto",
-                   fmt: c.FormatOpt = "table", width: c.WidthOpt = 120) -> None:
+                   range_: RangeOpt = None, fmt: c.FormatOpt = "table",
+                   width: c.WidthOpt = 120, limit: c.LimitOpt = None) -> None:
     """Prove the closed forms: build the network in PyTorch and compare, layer by layer.
 
     Checks each layer's output shape (forward hooks), parameters and buffers
@@ -34,7 +39,10 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, device: DeviceOpt = "aut
     (FlopCounterMode = 2 × MACs) and receptive field (the input region where the gradient
     of the centre output unit is non-zero, on a copy with constant positive weights,
     average pooling, no activations or normalisation). Free symbols are bound to --samples
-    random valid values (seeded) and the closed form is checked at each point.
+    random valid values (seeded), drawn where the spec's conditions hold (--range to
+    choose), and the closed form is checked at each point. The work is bounded up front
+    (--limit max_verify_bytes, max_verify_macs, max_verify_points, max_rf_work; see
+    docs/robustness.md).
 
     Examples:
 
@@ -44,26 +52,47 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, device: DeviceOpt = "aut
 
     Exit codes: 0 every value matches, 1 a mismatch, 2 bad input or PyTorch missing.
     """
-    code = c.guarded(_run)(spec, set_, device, samples, seed, rf, fmt, width)
+    code = c.guarded(_run)(spec, set_, device, samples, seed, rf, range_, fmt, width, limit)
     raise typer.Exit(code)
 
 
-def _run(spec, set_, device, samples, seed, rf, fmt, width) -> int:
+def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit) -> int:
     from ..errors import SpecError, did_you_mean
     from ..verify import verify
 
+    c.apply_limits(limit)
     c.check_format(fmt, ("table", "json"))
     if device not in _DEVICES:
         raise SpecError(f"--device {device}: choose from {', '.join(_DEVICES)}"
                         f"{did_you_mean(device, _DEVICES)}")
     if rf not in ("auto", "on", "off"):
         raise SpecError(f"--rf {rf}: choose from auto, on, off")
-    result = verify(spec, c.parse_set(set_), device=device, samples=samples, seed=seed, rf=rf)
+    result = verify(spec, c.parse_set(set_), device=device, samples=samples, seed=seed, rf=rf,
+                    ranges=parse_ranges(range_))
     if fmt == "json":
         c.emit(json.dumps(result.to_json(), indent=2) + "\n")
     else:
         c.emit(table(result, width))
     return c.EXIT_OK if result.ok else c.EXIT_MISMATCH
+
+
+def parse_ranges(items) -> dict:
+    """--range values: NAME=LO:HI, whole numbers 1 ≤ LO ≤ HI < 2^63."""
+    from ..errors import SpecError
+
+    out = {}
+    for name, text in c.parse_assignments(items, "--range").items():
+        lo, sep, hi = text.partition(":")
+        lo, hi = lo.strip(), hi.strip()
+        if not sep or not lo.isdigit() or not hi.isdigit() or not lo.isascii() or \
+                not hi.isascii() or len(lo) > 19 or len(hi) > 19:
+            raise SpecError(f"--range {name}={text}: expected LO:HI, two whole numbers "
+                            "(e.g. H=32:512)")
+        lo, hi = int(lo), int(hi)
+        if not 1 <= lo <= hi < 2**63:
+            raise SpecError(f"--range {name}={text}: need 1 ≤ LO ≤ HI (sizes are positive)")
+        out[name] = (lo, hi)
+    return out
 
 
 # ---------------------------------------------------------------- the table

@@ -117,5 +117,6 @@ def global_pool(b: BuildCtx) -> nn.Module:
 
 @builds("linear")
 def linear(b: BuildCtx) -> nn.Module:
-    layer = nn.Linear(b.x[-1], b.a["out"], bias=b.a["bias"])
+    """nn.Linear; in the narrow copy one output when it mixes (narrowed) channels."""
+    layer = nn.Linear(b.x[-1], 1 if b.narrowed_last else b.a["out"], bias=b.a["bias"])
     return constant_weights(layer) if b.linear else layer

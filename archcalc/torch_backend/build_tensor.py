@@ -120,7 +120,10 @@ def slice_(b: BuildCtx) -> nn.Module:
 
 @builds("add", "mul")
 def elementwise_merge(b: BuildCtx) -> nn.Module:
-    return Merge(b.type)
+    """In the linear copy the mean of the inputs: every value there is positive, so a sum
+    or product depends on the same inputs as the mean, and the mean cannot overflow (residual
+    sums double the values at each block, squeeze-excitation products square them)."""
+    return Merge("mean" if b.linear else b.type)
 
 
 @builds("concat")

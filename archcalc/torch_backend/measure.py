@@ -3,17 +3,12 @@ region that one output unit depends on."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import torch
 
+from .build_conv import constant_weights
 from .network import build_and_run
-
-# BatchNorm's step counter is an int64 scalar, not a statistic; archcalc's buffers count
-# running_mean + running_var only.
-_NOT_COUNTED_BUFFERS = ("num_batches_tracked",)
-
 
 @dataclass(frozen=True)
 class Measured:
@@ -39,7 +34,8 @@ def batch_size(graph) -> int:
 
 
 def measure_layers(graph, device: str, seed: int = 0) -> dict:
-    """One forward pass (eval mode, no grad): a ``Measured`` per node id."""
+    """One forward pass (eval mode, no grad): a ``Measured`` per node id. Each layer's
+    module and each output are let go as soon as no later layer needs them."""
     batch = batch_size(graph)
     shape = (batch, *graph.input_shape)
     if device == "meta":
@@ -48,50 +44,111 @@ def measure_layers(graph, device: str, seed: int = 0) -> dict:
         gen = torch.Generator().manual_seed(seed)
         x = torch.randn(shape, generator=gen).to(device)
     with torch.no_grad():
-        trace = build_and_run(graph, x)
-    out = {}
-    for node in graph.nodes[1:]:
-        module = trace.net.nodes[str(node.id)]
-        buffers = sum(b.numel() for name, b in module.named_buffers()
-                      if name.rsplit(".", 1)[-1] not in _NOT_COUNTED_BUFFERS)
-        out[node.id] = Measured(trace.shapes[node.id], sum(p.numel() for p in module.parameters()),
-                                buffers, trace.flops[node.id])
+        trace = build_and_run(graph, x, release=True)
+    return {node.id: Measured(trace.shapes[node.id], *trace.counts[node.id], trace.flops[node.id])
+            for node in graph.nodes[1:]}
+
+
+# Receptive fields: one batch element per measured unit, so one backward pass measures a
+# whole chunk of layers. Work is counted in tensor elements: each layer a pass runs through
+# costs its elements times the batch, and at least PASS_MINIMUM (the fixed cost of running
+# a layer forward and backward at all, about that many elements' worth of time).
+PASS_MINIMUM = 20_000
+BYTES_PER_ELEMENT = 8 * 3  # float64: the output, what autograd saves, and the gradient
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    """The linear copy, built on the meta device (nothing allocated), and what measuring
+    its receptive fields costs."""
+
+    net: object
+    trace: object
+    channels: int
+    sample_bytes: int  # the copy's tensors for one batch element, forward and backward
+    elements: dict  # node id -> elements of its output (0 when it is its input's tensor)
+
+
+@dataclass(frozen=True)
+class Fields:
+    boxes: dict  # node id -> ((first, last) per input spatial axis) or None
+    work: int  # elements computed (see PASS_MINIMUM)
+
+
+def plan_fields(graph, narrow: bool, wide: dict | None = None) -> FieldPlan:
+    """Build the linear copy on the meta device and size it."""
+    channels = 1 if narrow else graph.input_shape[0]
+    x = torch.empty((1, channels, *graph.input_shape[1:]), dtype=torch.float64, device="meta")
+    trace = build_and_run(graph, x, linear=True, narrow=narrow, count_flops=False, wide=wide)
+    seen, elements = set(), {}
+    for node_id, y in enumerate(trace.outputs):
+        elements[node_id] = 0 if id(y) in seen else y.numel()
+        seen.add(id(y))
+    return FieldPlan(trace.net, trace, channels, BYTES_PER_ELEMENT * sum(elements.values()),
+                     elements)
+
+
+def chunks(plan: FieldPlan, units: dict, max_bytes: int) -> list:
+    """The units grouped into passes, in layer order: [(last node id, [(node id, unit)],
+    work)], with as many units per pass as fit in ``max_bytes``; units of nodes that share a
+    tensor (element-wise layers return their input in the linear copy) share one slot."""
+    outputs = plan.trace.outputs
+    slots: dict = {}
+    for node_id, unit in units.items():
+        slots.setdefault((id(outputs[node_id]), unit), []).append(node_id)
+    per_pass = max(1, max_bytes // max(plan.sample_bytes, 1))
+    keys = list(slots)
+    out = []
+    for i in range(0, len(keys), per_pass):
+        group = keys[i:i + per_pass]
+        last = max(slots[k][0] for k in group)
+        work = sum(max(len(group) * n, PASS_MINIMUM) for node_id, n in plan.elements.items()
+                   if node_id <= last)
+        out.append((last, [(slots[k], k[1]) for k in group], work))
     return out
 
 
-def measure_fields(graph, units: dict, device: str, narrow: bool,
-                   seconds: float | None = None) -> dict:
+def measure_fields(graph, units: dict, device: str, narrow: bool, *, wide: dict | None = None,
+                   max_bytes: int = 1 << 62, max_work: int | None = None,
+                   plan: FieldPlan | None = None) -> dict:
     """Per node id in ``units`` (node id → output index without batch axis, None = every
     index along that axis, e.g. all channels of a concatenation): the bounding box
     (first, last) per input spatial axis of the input positions whose gradient is non-zero,
     or None when no input position reaches that unit. Uses the linear copy in float64.
 
-    A node whose linear copy returns its input tensor itself (activations, normalisations)
-    shares that tensor's measurement. With ``seconds``, stops measuring when the time is up:
-    nodes not reached are missing from the answer."""
-    channels = 1 if narrow else graph.input_shape[0]
-    x = torch.ones((1, channels, *graph.input_shape[1:]), dtype=torch.float64, device=device,
-                   requires_grad=True)
-    trace = build_and_run(graph, x, linear=True, narrow=narrow, count_flops=False)
-    start = time.monotonic()
-    out, seen = {}, {}
-    for node_id, unit in units.items():
-        if seconds is not None and time.monotonic() - start > seconds:
+    With ``max_work``, stops before the pass that would take the work past it: nodes not
+    reached are missing from the answer."""
+    return measure_planned(plan or plan_fields(graph, narrow, wide), graph, units, device,
+                           max_bytes, max_work).boxes
+
+
+def measure_planned(plan: FieldPlan, graph, units: dict, device: str, max_bytes: int,
+                    max_work: int | None) -> Fields:
+    net = plan.net.to_empty(device=device)
+    for module in net.nodes.values():
+        constant_weights(module)
+    out, work = {}, 0
+    for last, slots, cost in chunks(plan, units, max_bytes):
+        if max_work is not None and work + cost > max_work:
             break
-        y = trace.outputs[node_id]
-        key = (id(y), unit)
-        if key not in seen:
-            seen[key] = _field(y, unit, x)
-        out[node_id] = seen[key]
-    return out
+        work += cost
+        x = torch.ones((len(slots), plan.channels, *graph.input_shape[1:]),
+                       dtype=torch.float64, device=device, requires_grad=True)
+        ys = net(x, last)
+        total = sum(ys[node_ids[0]][(b, *(slice(None) if u is None else u for u in unit))].sum()
+                    for b, (node_ids, unit) in enumerate(slots))
+        (grad,) = torch.autograd.grad(total, x, allow_unused=True) if total.requires_grad \
+            else (None,)
+        for b, (node_ids, _) in enumerate(slots):
+            box = None if grad is None else _box(grad[b])
+            for node_id in node_ids:
+                out[node_id] = box
+        del ys, total, grad, x
+    return Fields(out, work)
 
 
-def _field(y, unit: tuple, x):
-    index = (0, *(slice(None) if u is None else u for u in unit))
-    (grad,) = torch.autograd.grad(y[index].sum(), x, retain_graph=True, allow_unused=True)
-    if grad is None:
-        return None
-    hit = (grad[0].abs().sum(0) != 0).nonzero()
+def _box(grad):
+    hit = (grad.abs().sum(0) != 0).nonzero()
     if len(hit) == 0:
         return None
     lo, hi = hit.min(0).values.tolist(), hit.max(0).values.tolist()

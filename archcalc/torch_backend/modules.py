@@ -136,7 +136,7 @@ class Lambda(nn.Module):
 
 
 class Merge(nn.Module):
-    """Add, multiply (with broadcasting) or concatenate the inputs.
+    """Add, multiply, average (with broadcasting) or concatenate the inputs.
 
     Inputs of lower rank are aligned on their trailing axes, as without a batch axis."""
 
@@ -151,5 +151,5 @@ class Merge(nn.Module):
         xs = [x.reshape(x.shape[0], *(1,) * (rank - x.dim()), *x.shape[1:]) for x in xs]
         out = xs[0]
         for x in xs[1:]:
-            out = out + x if self.kind == "add" else out * x
-        return out
+            out = out * x if self.kind == "mul" else out + x
+        return out / len(xs) if self.kind == "mean" else out

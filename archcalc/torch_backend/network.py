@@ -1,13 +1,14 @@
 """The analysed graph as an ``nn.Module``, built and run node by node.
 
 Each node's module is built from the shapes torch itself produced for its inputs (never from
-the closed form), then run once; ``GraphNet.forward`` runs the whole graph again. Every node
-module gets a forward hook that records the output shape; FLOPs are counted per node with
-``FlopCounterMode``.
+the closed form), then run once, a forward hook recording its output shape;
+``GraphNet.forward`` runs the whole graph again (up to a given node). FLOPs are counted per
+node with one ``FlopCounterMode`` (the difference of its total before and after each node).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import torch
@@ -34,9 +35,12 @@ class GraphNet(nn.Module):
         self.graph = graph
         self.nodes = nn.ModuleDict()
 
-    def forward(self, x):
+    def forward(self, x, last: int | None = None):
+        """Every node's output up to node ``last`` (default: all)."""
         outputs = [x]
         for node in self.graph.nodes[1:]:
+            if last is not None and node.id > last:
+                break
             outputs.append(self.nodes[str(node.id)](*(outputs[i] for i in node.inputs)))
         return outputs
 
@@ -44,51 +48,72 @@ class GraphNet(nn.Module):
 @dataclass
 class Trace:
     net: GraphNet
-    outputs: list  # tensors, index = node id
+    outputs: list  # tensors, index = node id (None once released)
     shapes: dict = field(default_factory=dict)  # node id -> output shape (batch axis removed)
     flops: dict = field(default_factory=dict)  # node id -> FlopCounterMode total ÷ batch
+    counts: dict = field(default_factory=dict)  # node id -> (parameters, buffers) when released
 
 
-def _ctx(node, rule_args: dict, outputs: list, linear: bool, narrow: bool) -> BuildCtx:
+# BatchNorm's step counter is an int64 scalar, not a statistic; archcalc's buffers count
+# running_mean + running_var only.
+_NOT_COUNTED_BUFFERS = ("num_batches_tracked",)
+
+
+def _ctx(node, rule_args: dict, shapes: dict, xs: list, linear: bool, narrow: bool,
+         wide: dict | None) -> BuildCtx:
     args = {}
     for key, value in node.args.items():
         kind = rule_args[key].kind if key in rule_args else "any"
         if kind == "ref" and value is not None:
-            value = tuple(outputs[value].shape[1:])
+            value = shapes[value]
         args[key] = value
-    xs = [tuple(outputs[i].shape[1:]) for i in node.inputs]
-    return BuildCtx(node.type, args, xs, linear, narrow)
+    in_shapes = [tuple(x.shape[1:]) for x in xs]
+    wide_xs = [tuple(wide[i]) for i in node.inputs] if wide is not None else None
+    return BuildCtx(node.type, args, in_shapes, linear, narrow, wide_xs)
 
 
 def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
-                  count_flops: bool = True) -> Trace:
-    """Build every node on ``x``'s device and dtype, running each once as it is built."""
+                  count_flops: bool = True, release: bool = False,
+                  wide: dict | None = None) -> Trace:
+    """Build every node on ``x``'s device and dtype, running each once as it is built.
+
+    ``release``: keep neither modules nor outputs once no later node needs them (the
+    parameter and buffer counts are kept in ``counts``), so that memory holds one layer's
+    weights and the live activations only. ``wide``: node id → the full network's output
+    shape (node 0 the input), which a narrow copy's builders compare their inputs with."""
     from ..layers import REGISTRY
 
     net = GraphNet(graph)
     trace = Trace(net, [x])
+    trace.shapes[0] = tuple(x.shape[1:])
     batch = x.shape[0]
-    for node in graph.nodes[1:]:
-        xs = [trace.outputs[i] for i in node.inputs]
-        try:
-            with torch.device(x.device):
-                module = BUILDERS[node.type](_ctx(node, REGISTRY[node.type].args, trace.outputs,
-                                                  linear, narrow))
-            module = module.to(dtype=x.dtype).eval()
-            net.nodes[str(node.id)] = module
-            handle = module.register_forward_hook(_record_shape(trace, node.id))
-            counter = FlopCounterMode(display=False) if count_flops else None
-            if counter is None:
+    last_use = _last_use(graph) if release else {}
+    counter = FlopCounterMode(display=False) if count_flops else contextlib.nullcontext()
+    with counter:
+        for node in graph.nodes[1:]:
+            xs = [trace.outputs[i] for i in node.inputs]
+            try:
+                with torch.device(x.device):
+                    module = BUILDERS[node.type](_ctx(node, REGISTRY[node.type].args,
+                                                      trace.shapes, xs, linear, narrow, wide))
+                module = module.to(dtype=x.dtype).eval()
+                handle = module.register_forward_hook(_record_shape(trace, node.id))
+                before = counter.get_total_flops() if count_flops else 0
                 y = module(*xs)
+                handle.remove()
+                if count_flops:
+                    trace.flops[node.id] = (counter.get_total_flops() - before) // batch
+            except (RuntimeError, ValueError, TypeError, IndexError, AssertionError,
+                    NotImplementedError, MemoryError) as e:
+                raise TorchRejected(node, e) from None
+            trace.outputs.append(y)
+            if release:
+                trace.counts[node.id] = _counts(module)
+                for i in set(node.inputs):
+                    if last_use[i] == node.id:
+                        trace.outputs[i] = None
             else:
-                with counter:
-                    y = module(*xs)
-                trace.flops[node.id] = counter.get_total_flops() // batch
-            handle.remove()
-        except (RuntimeError, ValueError, TypeError, IndexError, AssertionError,
-                NotImplementedError) as e:
-            raise TorchRejected(node, e) from None
-        trace.outputs.append(y)
+                net.nodes[str(node.id)] = module
     return trace
 
 
@@ -97,3 +122,19 @@ def _record_shape(trace: Trace, node_id: int):
         trace.shapes[node_id] = tuple(output.shape[1:])
 
     return hook
+
+
+def _last_use(graph) -> dict:
+    """Node id → the id of the last node that reads its output (itself when none does)."""
+    last = {node.id: node.id for node in graph.nodes}
+    for node in graph.nodes[1:]:
+        for i in node.inputs:
+            last[i] = node.id
+    return last
+
+
+def _counts(module) -> tuple:
+    params = sum(p.numel() for p in module.parameters())
+    buffers = sum(b.numel() for name, b in module.named_buffers()
+                  if name.rsplit(".", 1)[-1] not in _NOT_COUNTED_BUFFERS)
+    return params, buffers

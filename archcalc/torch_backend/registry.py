@@ -7,9 +7,10 @@ input tensors. Two variants are built from the same code:
 * ``linear``: the copy used to measure receptive fields — constant positive weights, zero
   biases, average instead of max pooling, normalisations, activations and dropout as the
   identity — so that the gradient of one output unit is non-zero on its whole field;
-* ``narrow``: convolutions with one output channel and no groups, channel shuffles as the
-  identity: a cheap receptive-field copy, exact when no layer drops channels (the field is
-  measured as the union over channels, which does not depend on the width).
+* ``narrow``: convolutions with one output channel and no groups, linear layers over
+  channels (after a permute) with one output, channel shuffles as the identity: a cheap
+  receptive-field copy, exact when no layer drops channels (the field is measured as the
+  union over channels, which does not depend on the width).
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ class BuildCtx:
     xs: list  # torch's shapes of the inputs, without the batch axis
     linear: bool = False
     narrow: bool = False
+    wide_xs: list | None = None  # a narrow copy: the full network's input shapes
+
+    @property
+    def narrowed_last(self) -> bool:
+        """In a narrow copy: the main input's last axis is narrower than in the network,
+        so it holds channels (a narrowed convolution's output moved last by a permute)."""
+        return self.narrow and self.wide_xs is not None and self.x[-1] != self.wide_xs[0][-1]
 
     @property
     def x(self) -> tuple:
