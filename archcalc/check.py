@@ -32,7 +32,8 @@ SHEET_KEYS = ("name", "spec", "model", "set", "convention", "answers")
 METRICS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf")
 _EXPLAIN_METRIC = {"params": "params", "trainable_params": "params", "macs": "macs",
                    "flops": "flops", "output_shape": "shape", "rf": "rf"}
-MAX_TEXT = 200  # characters of a sheet's name, a spec path or an 'at'
+MAX_TEXT = 200  # characters of a sheet's name (as of a spec's)
+MAX_PATH = 1_000  # characters of a spec path or an 'at' (qualified names can be long)
 DERIVATION_HEAD, DERIVATION_TAIL = 2, 30  # lines of a long derivation that are shown
 MAX_LINE = 2_000  # characters of one derivation line (a sum over 5,000 layers is longer)
 RF_REPLAYED = 300  # layers whose receptive-field steps a derivation computes in full
@@ -162,13 +163,13 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
     return out
 
 
-def _shown(node, what: str) -> str:
+def _shown(node, what: str, limit: int = MAX_TEXT) -> str:
     """A sheet string that will be shown: one line of printable text, not too long."""
     if node.is_map or node.is_seq or node.value is None or isinstance(node.value, bool):
         raise SpecError(f"{what} must be text", node.loc)
     text = str(node.value)
-    if not text.isprintable() or len(text) > MAX_TEXT:
-        raise SpecError(f"{what} must be one line of printable text (at most {MAX_TEXT} "
+    if not text.isprintable() or len(text) > limit:
+        raise SpecError(f"{what} must be one line of printable text (at most {limit:,} "
                         "characters)", node.loc)
     return text
 
@@ -241,7 +242,7 @@ def _analyse_model(root, path: str, binding: dict, roots, analysed: dict):
         raise SpecError("give exactly one of 'spec' (a path relative to the sheet) and 'model' "
                         "(an inline spec)", root.loc)
     if spec is not None:
-        written = _shown(spec, "'spec'")
+        written = _shown(spec, "'spec'", MAX_PATH)
         target = _confined(spec, path, written, roots)
         key = (os.path.realpath(target), target, tuple(sorted(binding.items())))
         if key not in analysed:
@@ -325,7 +326,7 @@ class _Grader:
             return self.unreadable(index, "?", claims_ or [("?", entry)], error)
         at_node = entry.value["at"]
         try:
-            at = _shown(at_node, f"answer {index}: 'at'")
+            at = _shown(at_node, f"answer {index}: 'at'", MAX_PATH)
             kind, obj = self.find(at)
         except SpecError as e:
             if not e.message.startswith(f"answer {index}: "):
@@ -352,7 +353,7 @@ class _Grader:
         compares the name with every layer's)."""
         from .report.explain import find
 
-        if at in self.names:
+        if at in self.names and at not in ("", "total"):
             return self.names[at]
         if self._misses >= MAX_HINTS:
             if at not in ("", "total", "input") and at not in self.locals:
