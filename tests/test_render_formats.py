@@ -72,3 +72,43 @@ def test_check_latex_compiles(cli, tmp_path):
                        "--format", "latex")
     assert code == 1
     compile_latex(tmp_path, out)
+
+
+def test_csv_symbolic_shape_is_a_list(cli):
+    """dilated.yaml: output [1, M - D*F + D, N - D*F + D] in one quoted CSV cell, a list; a
+    numeric shape stays 'x'-joined (VGG16's first stage: 64x112x112)."""
+    code, out, _ = cli("shapes", EXAMPLES / "dilated.yaml", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and rows[1][4] == "[1, M - D*F + D, N - D*F + D]"
+    code, out, _ = cli("shapes", EXAMPLES / "vgg16.yaml", "--format", "csv")
+    assert list(csv.reader(io.StringIO(out)))[1][4] == "64x112x112"
+
+
+def test_narrow_table_never_splits_a_number(cli):
+    code, out, _ = cli("flops", EXAMPLES / "vgg16.yaml", "--width", "40")
+    data = json.loads(cli("flops", EXAMPLES / "vgg16.yaml", "--format", "json")[1])
+    assert code == 0
+    for layer in data["layers"]:
+        assert f"{layer['macs']:,}" in out and f"{layer['flops']:,}" in out, layer["name"]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_json_is_strict(cli, verb):
+    """No NaN or Infinity, which strict parsers refuse."""
+    def refuse(constant):
+        raise ValueError(constant)
+
+    for spec in SPECS:
+        code, out, _ = cli(verb, spec, "--format", "json")
+        assert code == 0
+        json.loads(out, parse_constant=refuse)
+
+
+def test_json_value_refuses_non_finite_numbers():
+    from archcalc.errors import SpecError
+    from archcalc.report.values import json_text, json_value
+
+    for bad in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(SpecError, match="not a finite number"):
+            json_value(bad)
+    assert json_text({"a": 0.5}, None) == '{"a": 0.5}\n'

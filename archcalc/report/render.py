@@ -8,8 +8,11 @@ import json
 from typing import Any, Sequence
 
 from ..conventions import Convention
+from ..errors import printable
 from .columns import COLUMNS, VERB_COLUMNS
-from .values import condition_text, expr_text, human, json_value, shape_text
+from .fit import fit_widths
+from .values import (condition_text, csv_dims, expr_text, human, json_text, json_value,
+                     shape_text)
 
 FORMATS = ("table", "markdown", "latex", "csv", "json")
 
@@ -18,8 +21,8 @@ def cell(value: Any, kind: str, order: Sequence[str]) -> str:
     """One value as text for people."""
     if value is None:
         return "—"
-    if kind == "text":
-        return str(value)
+    if kind == "text":  # a name from the spec: escaped, it cannot drive the terminal
+        return printable(str(value))
     if kind == "shape":
         return shape_text(value, order)
     if kind == "rf":
@@ -29,14 +32,12 @@ def cell(value: Any, kind: str, order: Sequence[str]) -> str:
 
 
 def raw(value: Any, kind: str, order: Sequence[str]) -> str:
-    """One value as text for machines (CSV): no separators."""
+    """One value as text for machines (CSV): no thousands separators."""
     if value is None:
         return ""
-    if kind == "shape":
-        return "x".join(expr_text(v, order) for v in value)
-    if kind == "rf":
-        return "x".join(expr_text(v, order) for v in value)
-    return expr_text(value, order) if kind != "text" else str(value)
+    if kind in ("shape", "rf"):
+        return csv_dims(value, order)
+    return expr_text(value, order) if kind != "text" else printable(str(value))
 
 
 def rows(analysis, keys: Sequence[str], conv: Convention, max_depth: int | None = None):
@@ -63,7 +64,7 @@ def footer_lines(analysis, conv: Convention, order) -> list[str]:
     ]
     for cond, message, loc in analysis.conditions:
         where = message.split(":", 1)[0]
-        lines.append(f"Holds when {condition_text(cond, order)}  [{where}, {loc}]")
+        lines.append(printable(f"Holds when {condition_text(cond, order)}  [{where}, {loc}]"))
     return lines
 
 
@@ -75,19 +76,26 @@ def table(analysis, verb: str, conv: Convention, width: int = 100, max_depth=Non
 
     keys = VERB_COLUMNS[verb]
     order = list(analysis.graph.symbols)
-    t = Table(box=box.SIMPLE_HEAD, title=analysis.graph.name, title_justify="left",
-              show_edge=False, pad_edge=False)
-    for k in keys:
-        col = COLUMNS[k]
-        t.add_column(col.header, justify="right" if col.kind in ("number", "rf") else "left",
-                     overflow="fold")
-    for r, values in rows(analysis, keys, conv, max_depth):
+    t = Table(box=box.SIMPLE_HEAD, title=Text(printable(analysis.graph.name)),
+              title_justify="left", show_edge=False, pad_edge=False)
+    shown = rows(analysis, keys, conv, max_depth)
+    all_texts = []
+    for r, values in shown:
         texts = [cell(v, COLUMNS[k].kind, order) for k, v in zip(keys, values)]
         texts[0] = "  " * max(r.depth, 0) + texts[0]
+        all_texts.append(texts)
+    whole = [COLUMNS[k].kind != "text" for k in keys]  # numbers and shapes: never split
+    widths, console_width = fit_widths([COLUMNS[k].header for k in keys], all_texts, whole,
+                                       width)
+    for k, w in zip(keys, widths):
+        col = COLUMNS[k]
+        t.add_column(col.header, justify="right" if col.kind in ("number", "rf") else "left",
+                     overflow="fold", width=w)
+    for (r, _), texts in zip(shown, all_texts):
         # Text, not markup: a shape such as "[k0, 56, 56]" would read as a style tag
         t.add_row(*(Text(x) for x in texts), style="bold" if r.kind == "group" else None)
-    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
-                      emoji=False, soft_wrap=False)
+    console = Console(width=console_width, file=io.StringIO(), color_system=None,
+                      highlight=False, emoji=False, soft_wrap=False)
     console.print(t)
     for line in footer_lines(analysis, conv, order):
         console.print(line, markup=False, highlight=False)
@@ -98,7 +106,7 @@ def markdown(analysis, verb: str, conv: Convention, max_depth=None) -> str:
     keys = VERB_COLUMNS[verb]
     order = list(analysis.graph.symbols)
     head = [COLUMNS[k].header for k in keys]
-    lines = [f"**{analysis.graph.name}**", "", "| " + " | ".join(head) + " |",
+    lines = [f"**{md_escape(analysis.graph.name)}**", "", "| " + " | ".join(head) + " |",
              "|" + "|".join("---:" if COLUMNS[k].kind in ("number", "rf") else ":---"
                             for k in keys) + "|"]
     for r, values in rows(analysis, keys, conv, max_depth):
@@ -113,7 +121,9 @@ def markdown(analysis, verb: str, conv: Convention, max_depth=None) -> str:
 
 
 def md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+    """Text for a Markdown table cell: controls escaped (printable), then the characters
+    Markdown would read as table syntax or emphasis."""
+    return printable(text).replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
 
 
 def csv_text(analysis, verb: str, conv: Convention, max_depth=None) -> str:
@@ -123,7 +133,7 @@ def csv_text(analysis, verb: str, conv: Convention, max_depth=None) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["name", "depth", "kind", *keys[1:]])
     for r, values in rows(analysis, keys, conv, max_depth):
-        w.writerow([r.name, r.depth, r.kind,
+        w.writerow([printable(r.name), r.depth, r.kind,
                     *(raw(v, COLUMNS[k].kind, order) for k, v in zip(keys[1:], values[1:]))])
     return buf.getvalue()
 
@@ -143,7 +153,7 @@ def latex_escape(text: str) -> str:
     """Text for pdflatex as is: specials escaped, known symbols as commands, accented
     letters without their accents, anything else non-ASCII as '?' (pdflatex stops on
     characters it has no glyph for)."""
-    out = "".join(_LATEX_SPECIAL.get(ch, _LATEX_SYMBOLS.get(ch, ch)) for ch in text)
+    out = "".join(_LATEX_SPECIAL.get(ch, _LATEX_SYMBOLS.get(ch, ch)) for ch in printable(text))
     return "".join(ch if ord(ch) < 128 else _ascii(ch) for ch in out)
 
 
@@ -215,7 +225,7 @@ def to_json(analysis, conv: Convention) -> dict:
 def render(analysis, verb: str, fmt: str, conv: Convention, width: int = 100,
            max_depth=None) -> str:
     if fmt == "json":
-        return json.dumps(to_json(analysis, conv), indent=2) + "\n"
+        return json_text(to_json(analysis, conv))
     if fmt == "markdown":
         return markdown(analysis, verb, conv, max_depth)
     if fmt == "csv":
