@@ -33,7 +33,10 @@ def _expected(*args) -> bytes:
     RESNET50_JSON,  # the fast path
     ("compare", str(SPECS / "resnet152.yaml"), str(SPECS / "resnet50.yaml"), "--per-layer",
      "-f", "json"),  # typer
-], ids=["summary", "compare"])
+    # the time limit passes while the reader waits: the work was done in time, and writing
+    # the answer is not stopped by it
+    (*RESNET50_JSON, "--limit", "max_seconds=1"),
+], ids=["summary", "compare", "time-limit-during-write"])
 def test_slow_reader_gets_everything(args):
     """The reader waits 2.5 s before reading: longer than the pipe buffer holds, across two
     ticks of the once-a-second timer. Every byte arrives, and it is valid JSON."""

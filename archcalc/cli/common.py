@@ -167,13 +167,19 @@ def time_limit():
         if time.monotonic() - started >= seconds:
             raise TimeLimitExceeded(seconds, _working_on(frame))
 
+    global _timing
     previous = signal.signal(signal.SIGALRM, on_timer)
     signal.setitimer(signal.ITIMER_REAL, 1.0, 1.0)
+    _timing = True
     try:
         yield
     finally:
+        _timing = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+_timing = False  # time_limit()'s timer is running
 
 
 def emit(text: str) -> None:
@@ -230,10 +236,9 @@ def _discard_stdout() -> None:
 
 
 def _stop_timer() -> None:
-    """Stop the ``max_seconds`` timer (and ignore a signal already on its way)."""
+    """Stop the ``max_seconds`` timer, if it runs (and ignore a signal already on its way)."""
     import signal
-    import threading
 
-    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+    if _timing:  # only in the main thread (time_limit)
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, signal.SIG_IGN)  # time_limit() restores the handler
