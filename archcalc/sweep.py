@@ -66,9 +66,16 @@ def parse_range(text: str) -> Range:
 
 def check_points(ranges: Sequence[Range]) -> int:
     """The number of points of the grid, refused above ``max_sweep_points`` before any
-    array is made (each point costs a few hundred bytes through to the CSV)."""
+    array is made (each point costs a few hundred bytes through to the CSV); a symbol
+    swept twice is refused too."""
     from . import limits
 
+    seen: set = set()
+    for r in ranges:
+        for n in r.names:
+            if n in seen:
+                raise SpecError(f"--over: '{n}' is swept twice")
+            seen.add(n)
     count = 1
     for r in ranges:
         count *= len(r)
@@ -101,6 +108,8 @@ def quantities(analysis, conv, what: Sequence[str]) -> dict:
     """The closed forms to evaluate, by column name, under the counting convention."""
     analysis = conv.apply(analysis)
     total = analysis.total
+    if not what:
+        raise SpecError(f"--what: name at least one of {', '.join(QUANTITIES)}")
     forms: dict = {}
     for q in what:
         if q not in QUANTITIES:
@@ -124,12 +133,6 @@ def grid(ranges: Sequence[Range]) -> dict:
     """Symbol → int64 array over the cartesian product of the ranges (first range slowest)."""
     import numpy as np
 
-    seen: set = set()
-    for r in ranges:
-        for n in r.names:
-            if n in seen:
-                raise SpecError(f"--over: '{n}' is swept twice")
-            seen.add(n)
     check_points(ranges)
     axes = np.meshgrid(*(r.values() for r in ranges), indexing="ij")
     out = {}
@@ -378,14 +381,17 @@ def to_table(result: Sweep, rows: int = 20, order: Sequence[str] = ()) -> str:
     invalid = int((~result.valid).sum())
     shown = min(len(result), rows)
     lines.append("")
-    lines.append(f"{len(result):,} points ({shown} shown); {invalid:,} invalid"
+    lines.append(f"{len(result):,} point{'s' if len(result) != 1 else ''} ({shown} shown); "
+                 f"{invalid:,} invalid"
                  + ("" if not invalid else ":"))
     for message, loc, bad in result.failures:
         first = int(bad.argmax())
         at = ", ".join(f"{k}={int(v[first])}" for k, v in result.inputs.items())
         if len(message) > 160:  # closed forms inside a message can run long
             message = message[:159] + "…"
-        lines.append(printable(f"  {int(bad.sum()):,} points: {message} [{loc}] (first at {at})"))
+        count = int(bad.sum())
+        lines.append(printable(f"  {count:,} point{'s' if count != 1 else ''}: {message} [{loc}] "
+                               f"(first at {at})"))
     return "\n".join(lines) + "\n"
 
 

@@ -264,3 +264,10 @@ def test_point_count_is_bounded_before_reading_the_spec(cli, tmp_path):
     code, _, err = cli("sweep", missing, "--over", "H=1:2000", "--over", "W=1:1000",
                        "--limit", "max_sweep_points=2000000")
     assert code == 2 and "no such file" in err  # within the raised limit: on to the spec
+
+
+def test_cli_refuses_a_symbol_swept_twice_and_an_empty_what(cli, spec_file):
+    code, out, err = cli("sweep", spec_file, "--over", "H,H=30:31", "--set", "W=40")
+    assert (code, out, err) == (2, "", "error: --over: 'H' is swept twice\n")
+    code, out, err = cli("sweep", spec_file, "--over", "H,W=30:31", "--what", ",")
+    assert (code, out) == (2, "") and err.startswith("error: --what: ")
