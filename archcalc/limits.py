@@ -23,9 +23,10 @@ class Limits:
     max_rank: int = 6  # axes of a tensor shape
     max_seconds: int = 60  # wall-clock time of one command (symbolic closed forms can explode)
     max_sweep_points: int = 1_000_000  # points of one sweep grid (a few hundred bytes each)
-    max_verify_bytes: int = 1_000_000_000  # PyTorch tensors verify holds at once (estimated first)
-    max_verify_macs: int = 40_000_000_000  # MACs verify runs on a real device, all points together
+    max_verify_bytes: int = 1_000_000_000  # tensors verify holds at once (estimated first)
+    max_verify_macs: int = 200_000_000_000  # MACs verify runs on a real device (all points)
     max_verify_points: int = 100  # points at which verify checks a spec with free symbols
+    max_verify_layers: int = 5_000  # layers verify builds in PyTorch, all points together
     max_rf_work: int = 3_000_000_000  # tensor elements verify's receptive-field passes compute
 
 

@@ -85,32 +85,35 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
     ``rf``: 'on' measures every receptive field, 'off' none, 'auto' as many as fit in
     ``max_rf_work`` (and a full-width copy only when it fits). ``ranges``: free symbol →
     (lo, hi), the values drawn (``--range``)."""
-    from .torch_backend import require_torch
+    from .torch_backend import check_installed, require_torch
 
-    torch = require_torch()
-    from .torch_backend.measure import resolve_device
-
+    check_installed()
     overrides = dict(overrides or {})
-    device = resolve_device(device)
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SpecError(f"--device cuda: this PyTorch ({torch.__version__}) sees no CUDA "
-                        "device; use --device auto or cpu")
     cap = limits.current().max_verify_points
     if samples > cap:
         raise SpecError(f"--samples {samples}: at most {cap:,} points (each builds the whole "
                         f"network; raise --limit max_verify_points=N)")
     analysis = analyse(load(path, overrides))
     graph = analysis.graph
+    _check_layers(graph, samples)
     notes: list = []
-    results: list = []
-    budget = _Budget(device)
+    admitted = []  # decided from the closed forms, before torch is imported
+    budget = _Budget(device, rf)
     for point, at in _points(path, overrides, analysis, samples, seed, ranges or {}, notes):
         if len(at.graph.nodes) != len(graph.nodes):
             notes.append(f"at {_point_text(point)} the network has another structure; "
                          "not compared")
-            continue
-        if not budget.admits(at, point, notes):
-            continue
+        elif budget.admits(at, point, notes):
+            admitted.append((point, at))
+    torch = require_torch()
+    from .torch_backend.measure import resolve_device
+
+    device = resolve_device(device)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SpecError(f"--device cuda: this PyTorch ({torch.__version__}) sees no CUDA "
+                        "device; use --device auto or cpu")
+    results: list = []
+    for point, at in admitted:
         with _doing(f"measuring {'the network' if not point else _point_text(point)} in "
                     "PyTorch"):
             results += _check_point(analysis, at.graph, point, device, rf, notes)
@@ -147,44 +150,77 @@ def _point_text(point: dict) -> str:
 
 # ---------------------------------------------------------------- bounds, before any work
 class _Budget:
-    """The memory and multiply-accumulates of the forward passes, estimated from the
-    closed form at each point before PyTorch allocates anything."""
+    """The memory and multiply-accumulates of the forward passes, and the memory of the
+    receptive-field copy's input, estimated from the closed form at each point before
+    PyTorch allocates anything (or is even imported)."""
 
-    def __init__(self, device: str):
-        self.device, self.macs = device, 0
+    def __init__(self, device: str, rf: str):
+        self.device, self.rf, self.macs = device, rf, 0
+        self.where = "the device" if device == "auto" else f"the {device}"
 
     def admits(self, at: Analysis, point: dict, notes: list) -> bool:
         """True to measure this point; False (with a note) to skip a point of a spec with
         free symbols; a SpecError for a spec without (nothing else would be checked)."""
         lim = limits.current()
         node, peak = peak_bytes(at)
+        macs = dims.as_number(at.total.macs)
+        rf_bytes = rf_input_bytes(at.graph) if self.rf != "off" else 0
         if self.device == "meta":
             node, peak = largest_tensor(at)
-            if peak < 2**63:
-                return True
+        if self.device == "meta" and peak >= 2**63:
             problem = (f"{at.layers[node.id].name} gives a tensor of {peak:,} bytes, past "
                        "PyTorch's 64-bit sizes even on the meta device")
             hint = "use smaller sizes"
-        elif peak > lim.max_verify_bytes:
+        elif self.device != "meta" and peak > lim.max_verify_bytes:
             problem = (f"running the network up to {at.layers[node.id].name} holds about "
-                       f"{_bytes(peak)} of tensors on the {self.device}, more than "
+                       f"{_bytes(peak)} of tensors on {self.where}, more than "
                        f"max_verify_bytes = {lim.max_verify_bytes:,}")
             hint = "--device meta checks shapes, params and FLOPs without computing values, " \
                    "or raise --limit max_verify_bytes=N"
-        elif self.macs + dims.as_number(at.total.macs) > lim.max_verify_macs:
+        elif self.device != "meta" and self.macs + macs > lim.max_verify_macs:
             node = at.graph.nodes[-1]
-            problem = (f"the network has {dims.as_number(at.total.macs):,} MACs; with "
-                       f"{self.macs:,} already run this is more than max_verify_macs = "
-                       f"{lim.max_verify_macs:,} on the {self.device}")
+            done = f" (with the {self.macs:,} of the points before)" if self.macs else ""
+            problem = (f"the network has {macs:,} MACs{done}, more than max_verify_macs = "
+                       f"{lim.max_verify_macs:,} to run on {self.where}")
             hint = "--device meta counts them without computing, or raise " \
                    "--limit max_verify_macs=N"
+        elif rf_bytes > lim.max_verify_bytes and (self.rf == "on" or not point):
+            node = at.graph.nodes[0]
+            problem = (f"the receptive-field copy's input alone needs {_bytes(rf_bytes)}, "
+                       f"more than max_verify_bytes = {lim.max_verify_bytes:,}")
+            hint = "--rf off skips receptive fields, or raise --limit max_verify_bytes=N"
         else:
-            self.macs += dims.as_number(at.total.macs)
+            if self.device != "meta":
+                self.macs += macs
             return True
         if not point:
             raise SpecError(f"verify: {problem}: {hint}", node.loc)
         notes.append(f"at {_point_text(point)} {problem}: not measured ({hint})")
         return False
+
+
+def _check_layers(graph, samples: int) -> None:
+    """Each point builds and runs every layer several times (the network, the receptive-field
+    copy): bound the layers times the points before any of it."""
+    points = samples if graph.free_symbols else 1
+    cap = limits.current().max_verify_layers
+    layers = len(graph.nodes) - 1
+    if layers * points > cap:
+        node = graph.nodes[min(cap // points + 1, layers)]
+        times = f" × {points} points = {layers * points:,} layer builds" if points > 1 else ""
+        fewer = ", or lower --samples" if points > 1 else ""
+        raise SpecError(f"verify: {layers:,} layers{times} in PyTorch, more than "
+                        f"max_verify_layers = {cap:,} (this is layer {node.id:,}): raise "
+                        f"--limit max_verify_layers=N{fewer}", node.loc)
+
+
+def rf_input_bytes(graph) -> int:
+    """The receptive-field copy's input tensor (float64, with its gradient and what autograd
+    keeps): a lower bound of the copy's memory."""
+    from .torch_backend.shapes import BYTES_PER_ELEMENT, narrow_safe
+
+    channels = 1 if narrow_safe(graph) else graph.input_shape[0]
+    return BYTES_PER_ELEMENT * channels * _elements(graph.input_shape[1:])
 
 
 def _bytes(n: int) -> str:
@@ -205,7 +241,7 @@ def peak_bytes(analysis: Analysis) -> tuple:
     """(node, bytes): the most float32 bytes held at once by a forward pass that keeps an
     output until its last reader has run, with each layer's weights and its output counted
     twice (room for the layer's own temporaries); the node where that peak is reached."""
-    from .torch_backend.measure import batch_size
+    from .torch_backend.shapes import batch_size
 
     graph, batch = analysis.graph, batch_size(analysis.graph)
     last = {n.id: n.id for n in graph.nodes}

@@ -22,3 +22,16 @@ def require_torch():
     except ImportError:
         raise TorchMissing(INSTALL_HINT) from None
     return torch
+
+
+def check_installed() -> None:
+    """Fail with the install command when PyTorch is missing, without importing it (the
+    import takes seconds; a spec that is refused should not wait for it)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise TorchMissing(INSTALL_HINT)

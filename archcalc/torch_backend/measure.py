@@ -9,6 +9,7 @@ import torch
 
 from .build_conv import constant_weights
 from .network import build_and_run
+from .shapes import BYTES_PER_ELEMENT, batch_size, narrow_safe  # noqa: F401  (its interface)
 
 @dataclass(frozen=True)
 class Measured:
@@ -23,14 +24,6 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-def batch_size(graph) -> int:
-    """1, or 2 when a batch norm without running statistics needs batch statistics."""
-    for node in graph.nodes:
-        if node.type.startswith("batchnorm") and not node.args.get("track_running_stats", True):
-            return 2
-    return 1
 
 
 def measure_layers(graph, device: str, seed: int = 0) -> dict:
@@ -54,7 +47,6 @@ def measure_layers(graph, device: str, seed: int = 0) -> dict:
 # costs its elements times the batch, and at least PASS_MINIMUM (the fixed cost of running
 # a layer forward and backward at all, about that many elements' worth of time).
 PASS_MINIMUM = 20_000
-BYTES_PER_ELEMENT = 8 * 3  # float64: the output, what autograd saves, and the gradient
 
 
 @dataclass(frozen=True)
@@ -153,23 +145,3 @@ def _box(grad):
         return None
     lo, hi = hit.min(0).values.tolist(), hit.max(0).values.tolist()
     return tuple(zip(lo, hi))
-
-
-def narrow_safe(graph) -> bool:
-    """True when a one-channel copy has the same spatial receptive fields as the network.
-
-    The measurement sums the gradient over every channel of the measured output, so it is
-    the union over channels; every layer that keeps all channels (convolutions with or
-    without groups, shuffles, concatenations) has the same union at one channel. Layers
-    that drop channels (a channel slice) or move channels into space (reshape, pixel
-    shuffles) need the full width."""
-    for node in graph.nodes[1:]:
-        if node.type in ("pixelshuffle", "pixelunshuffle", "reshape"):
-            return False
-        if node.type == "slice" and (node.args.get("dim", 0) <= 0 or _has_permute(graph)):
-            return False
-    return True
-
-
-def _has_permute(graph) -> bool:
-    return any(node.type == "permute" for node in graph.nodes)
