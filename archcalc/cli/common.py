@@ -64,7 +64,11 @@ def parse_set(items: list[str] | None) -> dict:
         if isinstance(value, Fraction) and value.denominator == 1:
             value = int(value)
         if isinstance(value, Fraction):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                raise SpecError(f"--set {name}={text}: too large for a fraction (at most about "
+                                "1.8e308)") from None
         out[name] = value
     return out
 
@@ -79,7 +83,7 @@ def apply_limits(items: list[str] | None) -> None:
     for name, text in parse_assignments(items, "--limit").items():
         if not text.isascii() or not text.isdigit():
             raise SpecError(f"--limit {name}={text}: expected a whole number")
-        if int(text) > MAX_LIMIT:
+        if len(text) > 19 or int(text) > MAX_LIMIT:  # (no int() of a 5,000-digit text)
             raise SpecError(f"--limit {name}={text}: too large (at most 10**18)")
         changes[name] = int(text)
     if changes:
