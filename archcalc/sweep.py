@@ -52,6 +52,9 @@ def parse_range(text: str) -> Range:
         raise SpecError(f"--over {text}: expected NAME=START:STOP[:STEP], e.g. H=32:2048:8 "
                         "(whole numbers, STOP included)")
     names = tuple(n.strip() for n in m.group(1).split(","))
+    if any(len(g.lstrip("-")) > 19 for g in m.groups()[1:] if g is not None):  # past 2**62
+        raise SpecError(f"--over {text}: sizes and steps up to 2**62 (a sweep computes in "
+                        "64-bit integers)")
     start, stop = int(m.group(2)), int(m.group(3))
     step = int(m.group(4)) if m.group(4) is not None else 1
     if step < 1:

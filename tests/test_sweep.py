@@ -246,6 +246,8 @@ def test_sizes_past_int64_are_refused(cli, spec_file):
                          "--set", "W=40")
     assert (code, out) == (2, "")
     assert err.startswith("error: --over H=99999999999999999999:") and len(err.splitlines()) == 1
+    code, out, err = cli("sweep", spec_file, "--over", "H=1:" + "9" * 5000, "--set", "W=40")
+    assert (code, out) == (2, "") and "sizes and steps up to 2**62" in err  # no int() of it
 
 
 def test_point_count_is_bounded_before_reading_the_spec(cli, tmp_path):
