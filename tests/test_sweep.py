@@ -247,7 +247,9 @@ def test_sizes_past_int64_are_refused(cli, spec_file):
     assert (code, out) == (2, "")
     assert err.startswith("error: --over H=99999999999999999999:") and len(err.splitlines()) == 1
     code, out, err = cli("sweep", spec_file, "--over", "H=1:" + "9" * 5000, "--set", "W=40")
-    assert (code, out) == (2, "") and "sizes and steps up to 2**62" in err  # no int() of it
+    # refused before int() of it (past Python's 4,300-digit limit); the message is capped
+    assert (code, out) == (2, "") and err.startswith("error: --over H=1:999") and \
+        err.endswith("...\n") and err.count("\n") == 1
 
 
 def test_point_count_is_bounded_before_reading_the_spec(cli, tmp_path):
