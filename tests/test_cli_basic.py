@@ -126,3 +126,13 @@ def test_list_layers_json_is_the_registry(cli):
     assert args["padding_mode"]["choices"] == list(REGISTRY["conv2d"].args["padding_mode"].choices)
     required = {k for k, a in REGISTRY["linear"].args.items() if a.default is REQUIRED}
     assert {a["name"] for a in layers["linear"]["arguments"] if a["required"]} == required
+
+
+@pytest.mark.parametrize("option", ["--depth", "--width"])
+def test_five_thousand_digit_number_option_is_one_line(option):
+    """Past Python's 4,300-digit int() limit: the typer-free parser leaves it to typer,
+    which reports it as a usage error (it used to end in a traceback)."""
+    proc = subprocess.run([sys.executable, "-m", "archcalc", "params", str(EXAMPLES / "vgg16.yaml"),
+                           option, "9" * 5000], capture_output=True, text=True, cwd=ROOT)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: archcalc params: ")

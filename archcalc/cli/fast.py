@@ -24,7 +24,7 @@ OPTIONS = {
     "--width": ("width", False),
     "--limit": ("limit", True),
 }
-_INT = re.compile(r"[0-9]+")
+_INT = re.compile(r"[0-9]{1,18}")  # longer: typer reports it (no int() of 5,000 digits)
 
 
 def parse(argv: list[str]) -> tuple | None:
