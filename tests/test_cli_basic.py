@@ -136,3 +136,17 @@ def test_five_thousand_digit_number_option_is_one_line(option):
                            option, "9" * 5000], capture_output=True, text=True, cwd=ROOT)
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: archcalc params: ")
+
+
+def test_ctrl_c_ends_the_same_on_both_paths(cli, monkeypatch):
+    """Ctrl-C: exit 130 (128 + SIGINT) from the typer-free parser and from typer alike."""
+    from archcalc.cli import analyse_cmds, fast
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(analyse_cmds, "run_verb", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        fast.run(["params", str(EXAMPLES / "vgg16.yaml")])
+    assert exit_.value.code == 130
+    assert cli("params", EXAMPLES / "vgg16.yaml")[0] == 130
