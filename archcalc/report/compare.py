@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable
@@ -268,7 +267,7 @@ def latex_table(head: list, body: list, right: list, caption: str, footnote: str
 def rich_table(head: list, body: list, right: list, width: int, footnote: str,
                title: str | None = None, whole: list | None = None) -> str:
     """The rows as a rich table; no word of a ``whole`` column (default: all but the
-    first, the model or layer name) is split across lines (render.fit_widths)."""
+    first, the model or layer name) is split across lines (fit.fit_widths)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
