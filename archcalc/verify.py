@@ -23,7 +23,7 @@ from typing import Any
 
 from . import dims, limits
 from .analysis import Analysis, analyse, input_rf, rule_context, step_rf
-from .errors import SpecError, TimeLimitExceeded
+from .errors import Loc, SpecError, TimeLimitExceeded
 from .graph import Graph
 from .layers import REGISTRY, Window
 from .layers.base import UNION
@@ -295,7 +295,8 @@ def _points(path, overrides, analysis: Analysis, samples: int, seed: int, ranges
         if name not in free:
             have = ", ".join(free) or "none"
             raise SpecError(f"--range {name}: not a free symbol of the spec (free symbols: "
-                            f"{have}; a symbol bound by --set or a default has one value)")
+                            f"{have}; a symbol bound by --set or a default has one value)",
+                            Loc(path))
     if not free:
         return [({}, analysis)]
     spans = {name: ranges.get(name) or _default_range(analysis, name) for name in free}
