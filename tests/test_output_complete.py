@@ -91,3 +91,18 @@ def test_stdout_that_cannot_encode_gets_escapes_not_an_error():
                           cwd=ROOT, env=env)
     assert (proc.returncode, proc.stderr) == (0, b"")
     assert b"138,357,544" in proc.stdout and b"\\xd7" in proc.stdout  # × as \xd7
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("verb", ["params", "compare"])  # fast path, typer
+def test_stdout_that_cannot_be_written_fails_loudly(verb):
+    """A full disk (/dev/full) or a closed stdout: one line on stderr and exit 2, never a
+    silent exit 0, never an internal error."""
+    args = _archcalc(verb, str(EXAMPLES / "vgg16.yaml"))
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
+    assert proc.returncode == 2 and proc.stderr.count(b"\n") == 1
+    assert proc.stderr.startswith(b"error: cannot write the output: ")
+    proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+                          env=ENV, preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 2 and proc.stderr.startswith(b"error: cannot write the output: ")

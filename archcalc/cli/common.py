@@ -197,6 +197,8 @@ def emit(text: str) -> None:
     choice, not a result of the command (docs/robustness.md)."""
     _stop_timer()
     stream = sys.stdout
+    if stream is None:  # started with stdout closed (`archcalc … >&-`)
+        raise SpecError("cannot write the output: standard output is closed")
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):  # not a file (an in-process test runner)
@@ -213,6 +215,9 @@ def emit(text: str) -> None:
         write_all(fd, data)
     except BrokenPipeError:
         _discard_stdout()
+    except OSError as e:  # a full disk, a closed descriptor …: said, not a traceback
+        _discard_stdout()
+        raise SpecError(f"cannot write the output: {e.strerror or e}") from None
 
 
 def write_all(fd: int, data: bytes) -> None:
