@@ -52,7 +52,7 @@ def _list(fmt: str) -> None:
 def _json(registry, required) -> str:
     """Every layer type as an object: its family, what it counts, its doc line, and each
     argument with its kind, whether it is required, its default and its choices."""
-    import json
+    from ..report.values import json_text
 
     def argument(name, a) -> dict:
         out = {"name": name, "kind": a.kind, "required": a.default is required}
@@ -65,4 +65,4 @@ def _json(registry, required) -> str:
     layers = [{"type": name, "family": rule.family, "counts": rule.cost, "doc": rule.doc,
                "arguments": [argument(k, a) for k, a in rule.args.items()]}
               for name, rule in sorted(registry.items(), key=lambda kv: (kv[1].family, kv[0]))]
-    return json.dumps({"layers": layers}, indent=2, allow_nan=False) + "\n"
+    return json_text({"layers": layers})
