@@ -315,3 +315,75 @@ def test_field_larger_than_input_still_checks_its_inside_end(monkeypatch, tmp_pa
         rule.name, shifted, rule.args, rule.family, rule.nd, rule.merge, rule.doc, rule.cost))
     check = by(verify(path, device="cpu"), "c", "rf")
     assert not check.match and check.expected == [[1, 5]] and check.measured == [[2, 5]]
+
+
+# ---------------------------------------------------------------- the linear copy
+GROWING = """
+    input: [1, 9]
+    layers:
+      - repeat: 12
+        layers:
+          - identity: {name: a}
+          - add: {with: a}
+          - mul: {with: a}
+      - conv1d: {name: last, out: 1, kernel: 3}
+"""
+
+
+def test_merges_cannot_overflow_the_linear_copy(tmp_path, monkeypatch):
+    # a sum then a product per block: x → 2x·x, so from 1: 2, 8, 128, …, 2^1023, then
+    # 2^2047 = inf in float64 at block 11. The linear copy takes their mean instead (all
+    # values positive: the same inputs matter), and `last` (k3, output 7, centre unit 3)
+    # sees exactly 3..5.
+    path = write(tmp_path, GROWING)
+    result = verify(path, device="cpu")
+    assert result.ok and by(result, "last", "rf").measured == [[3, 5]]
+
+    from archcalc.torch_backend import registry
+    from archcalc.torch_backend.modules import Merge
+
+    def raw(b):  # the real sum and product in the copy too
+        return Merge(b.type)
+
+    monkeypatch.setitem(registry.BUILDERS, "add", raw)
+    monkeypatch.setitem(registry.BUILDERS, "mul", raw)
+    check = by(verify(path, device="cpu"), "last", "rf")
+    assert not check.match  # inf · 0 = nan in the backward pass: every position "reached"
+
+
+def test_linear_layers_over_channels_are_narrowed(tmp_path):
+    """ConvNeXt's channels-last MLP: a permute, then linear layers over the channels. The
+    one-channel copy narrows them too and measures the same fields as the full width."""
+    from archcalc.analysis import analyse
+    from archcalc.spec.loader import load
+    from archcalc.torch_backend.measure import measure_fields, measure_layers, plan_fields
+
+    path = write(tmp_path, """
+        input: [3, 17, 15]
+        layers:
+          - conv2d: {out: 6, kernel: 3, stride: 2}
+          - branches:
+              - - conv2d: {out: 6, kernel: 5, padding: 2, groups: 6}
+                - permute: {dims: [1, 2, 0]}
+                - linear: {out: 24}
+                - linear: {out: 6}
+                - permute: {dims: [2, 0, 1]}
+              - [identity]
+            merge: add
+          - conv2d: {out: 4, kernel: 3, dilation: 2}
+    """)
+    graph = load(path)
+    analysis = analyse(graph)
+    wide = {0: tuple(graph.input_shape),
+            **{k: m.shape for k, m in measure_layers(graph, "meta").items()}}
+    # the centre unit of every channels-first output (the channels-last ones in between
+    # hold a different width in each copy)
+    units = {n.id: (None, *((d - 1) // 2 for d in analysis.layers[n.id].output_shape[1:]))
+             for n in graph.nodes[1:] if n.type not in ("permute", "linear")}
+    narrow = measure_fields(graph, units, "cpu", narrow=True, wide=wide)
+    full = measure_fields(graph, units, "cpu", narrow=False)
+    assert narrow == full and len(narrow) == len(units)
+    linears = [m for m in plan_fields(graph, True, wide).net.modules()
+               if type(m).__name__ == "Linear"]
+    assert [m.out_features for m in linears] == [1, 1]  # 24 and 6 in the network
+    assert verify(path, device="cpu").ok
