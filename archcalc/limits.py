@@ -17,6 +17,7 @@ class Limits:
     max_expr_depth: int = 40  # nesting of one expression
     max_expr_terms: int = 10_000  # terms of a symbolic power once expanded ((A+B)**n)
     max_int_bits: int = 4_096  # an integer in the file or produced by an expression
+    max_form_size: int = 150  # symbols, numbers and operations of one layer's closed form
     max_repeat: int = 100_000  # one repeat count
     max_nodes: int = 50_000  # layers in the expanded graph (the largest zoo spec has ~900)
     max_block_depth: int = 64  # blocks, repeats and branches nested inside each other
@@ -26,8 +27,8 @@ class Limits:
     max_verify_bytes: int = 1_000_000_000  # tensors verify holds at once (estimated first)
     max_verify_macs: int = 200_000_000_000  # MACs verify runs on a real device (all points)
     max_verify_points: int = 100  # points at which verify checks a spec with free symbols
-    max_verify_layers: int = 5_000  # layers verify builds in PyTorch, all points together
-    max_rf_work: int = 3_000_000_000  # tensor elements verify's receptive-field passes compute
+    max_verify_layers: int = 2_000  # layers verify builds in PyTorch, all points together
+    max_rf_work: int = 1_500_000_000  # elements and MACs verify's receptive-field passes compute
 
 
 _current = Limits()

@@ -486,7 +486,7 @@ def _check_fields(analysis, graph, point, subs, measured, device, rf, notes) -> 
     boxes = done.boxes
     if len(boxes) < len(wanted):
         notes.append(f"receptive field measured for the first {len(boxes)} of {len(wanted)} "
-                     f"layers: their gradients computed {done.work:,} tensor elements, and the "
+                     f"layers: their passes came to {done.work:,} elements and MACs, and the "
                      f"next would pass max_rf_work = {lim.max_rf_work:,} (--rf on measures all)")
     checks = []
     for node_id, unit in wanted.items():

@@ -85,7 +85,7 @@ def test_too_many_points_and_layers_are_refused_up_front(cli, tmp_path):
     chain = write(tmp_path, "input: [3, 8, 8]\nlayers:\n  - repeat: 49000\n"
                             "    layers: [relu]\n")
     err = refused(cli, chain)
-    assert "49,000 layers in PyTorch, more than max_verify_layers = 5,000" in err
+    assert "49,000 layers in PyTorch, more than max_verify_layers = 2,000" in err
     # the limit is raised like every other one
     code, _, err = cli("verify", chain, "--limit", "max_verify_layers=4", "--rf", "off")
     assert code == 2 and "max_verify_layers = 4" in err

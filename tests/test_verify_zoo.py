@@ -1,7 +1,6 @@
 """``verify`` over every spec in specs/ and examples/ (new specs are picked up by the glob).
 The meta device gives shapes, params and FLOPs without computing values, so the big models
-stay fast; receptive fields are measured on the CPU, every one of them within the default
-work bound (a note would say if some were left out)."""
+stay fast; receptive fields are measured on the CPU, within the default work bound."""
 
 from __future__ import annotations
 
@@ -22,7 +21,13 @@ def test_spec_verifies(path):
     assert bad == [], bad[:5]
     metrics = {r.metric for r in result.results}
     assert {"shape", "params", "buffers", "flops"} <= metrics
-    assert not [n for n in result.notes if "measured for the first" in n]
+    # a one-channel copy measures every field within the default work bound; a full-width
+    # one (ShuffleNet v2's channel split) may be measured in part, and says so
+    from archcalc.spec.loader import load
+    from archcalc.torch_backend.shapes import narrow_safe
+
+    partial = [n for n in result.notes if "measured for the first" in n]
+    assert not partial or not narrow_safe(load(str(path)))
 
 
 def test_zoo_is_not_empty():

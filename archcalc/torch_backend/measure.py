@@ -44,9 +44,11 @@ def measure_layers(graph, device: str, seed: int = 0) -> dict:
 
 # Receptive fields: one batch element per measured unit, so one backward pass measures a
 # whole chunk of layers. Work is counted in tensor elements: each layer a pass runs through
-# costs its elements times the batch, and at least PASS_MINIMUM (the fixed cost of running
-# a layer forward and backward at all, about that many elements' worth of time).
-PASS_MINIMUM = 20_000
+# costs, per batch element, its output's elements, its multiply-accumulates, and LAYER_COST
+# (what running a layer forward and backward for one more batch element costs beyond that,
+# about that many elements' worth of time on a CPU: measured on chains of small
+# convolutions).
+LAYER_COST = 5_000
 
 
 @dataclass(frozen=True)
@@ -58,44 +60,63 @@ class FieldPlan:
     trace: object
     channels: int
     sample_bytes: int  # the copy's tensors for one batch element, forward and backward
-    elements: dict  # node id -> elements of its output (0 when it is its input's tensor)
+    work: dict  # node id -> its output's elements (0 when it is its input's tensor) + MACs
 
 
 @dataclass(frozen=True)
 class Fields:
     boxes: dict  # node id -> ((first, last) per input spatial axis) or None
-    work: int  # elements computed (see PASS_MINIMUM)
+    work: int  # elements computed (see LAYER_COST)
 
 
 def plan_fields(graph, narrow: bool, wide: dict | None = None) -> FieldPlan:
     """Build the linear copy on the meta device and size it."""
     channels = 1 if narrow else graph.input_shape[0]
     x = torch.empty((1, channels, *graph.input_shape[1:]), dtype=torch.float64, device="meta")
-    trace = build_and_run(graph, x, linear=True, narrow=narrow, count_flops=False, wide=wide)
+    trace = build_and_run(graph, x, linear=True, narrow=narrow, wide=wide)
     seen, elements = set(), {}
     for node_id, y in enumerate(trace.outputs):
         elements[node_id] = 0 if id(y) in seen else y.numel()
         seen.add(id(y))
+    work = {node_id: n + trace.flops.get(node_id, 0) // 2 for node_id, n in elements.items()}
     return FieldPlan(trace.net, trace, channels, BYTES_PER_ELEMENT * sum(elements.values()),
-                     elements)
+                     work)
 
 
-def chunks(plan: FieldPlan, units: dict, max_bytes: int) -> list:
-    """The units grouped into passes, in layer order: [(last node id, [(node id, unit)],
-    work)], with as many units per pass as fit in ``max_bytes``; units of nodes that share a
+def chunks(plan: FieldPlan, units: dict, max_bytes: int, max_work: int | None = None) -> list:
+    """The units grouped into passes, in layer order: [(last node id, [(node ids, unit)],
+    work)], each pass as large as ``max_bytes`` allows; with ``max_work``, the passes stop
+    (the last one made smaller) where the work would pass it. Units of nodes that share a
     tensor (element-wise layers return their input in the linear copy) share one slot."""
     outputs = plan.trace.outputs
     slots: dict = {}
     for node_id, unit in units.items():
         slots.setdefault((id(outputs[node_id]), unit), []).append(node_id)
     per_pass = max(1, max_bytes // max(plan.sample_bytes, 1))
-    keys = list(slots)
-    out = []
-    for i in range(0, len(keys), per_pass):
-        group = keys[i:i + per_pass]
-        last = max(slots[k][0] for k in group)
-        work = sum(max(len(group) * n, PASS_MINIMUM) for node_id, n in plan.elements.items()
-                   if node_id <= last)
+    prefix, total = {}, 0  # node id -> work of one batch element running up to it
+    for node_id in sorted(plan.work):
+        total += plan.work[node_id] + LAYER_COST
+        prefix[node_id] = total
+    out, used, group = [], 0, []
+
+    def cost(keys) -> tuple:
+        last = max(slots[k][0] for k in keys)
+        return last, len(keys) * prefix[last]
+
+    for key in slots:
+        if group and len(group) < per_pass and \
+                (max_work is None or used + cost([*group, key])[1] <= max_work):
+            group.append(key)
+            continue
+        if group:
+            last, work = cost(group)
+            out.append((last, [(slots[k], k[1]) for k in group], work))
+            used += work
+        if max_work is not None and used + cost([key])[1] > max_work:
+            return out
+        group = [key]
+    if group:
+        last, work = cost(group)
         out.append((last, [(slots[k], k[1]) for k in group], work))
     return out
 
@@ -120,9 +141,7 @@ def measure_planned(plan: FieldPlan, graph, units: dict, device: str, max_bytes:
     for module in net.nodes.values():
         constant_weights(module)
     out, work = {}, 0
-    for last, slots, cost in chunks(plan, units, max_bytes):
-        if max_work is not None and work + cost > max_work:
-            break
+    for last, slots, cost in chunks(plan, units, max_bytes, max_work):
         work += cost
         x = torch.ones((len(slots), plan.channels, *graph.input_shape[1:]),
                        dtype=torch.float64, device=device, requires_grad=True)
