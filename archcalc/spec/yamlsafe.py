@@ -142,7 +142,7 @@ class _Builder:
     def check_tag(self, event, default: str) -> None:
         tag = event.tag
         if tag is not None and tag not in ("!", default):
-            raise SpecError(f"YAML tag '{short_tag(tag)}' is not allowed in a spec (a spec holds "
+            raise SpecError(f"YAML tag '{short_tag(tag)}' is not allowed (archcalc's files hold "
                             "only mappings, lists, numbers, strings, booleans and null)",
                             self.loc(event))
 
