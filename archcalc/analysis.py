@@ -160,17 +160,26 @@ def int_bits_limit() -> int:
 
 def check_magnitude(record: Record, what: str) -> None:
     """Refuse a layer whose shape, parameters or MACs are integers too large to print (or
-    closed forms with such coefficients): bad input, located at the layer."""
+    closed forms with such coefficients), or closed forms that grew past ``max_form_size``
+    (each layer's work grows with them): bad input, located at the layer."""
     bits = int_bits_limit()
-    values = (*record.output_shape, record.params, record.buffers, record.macs,
-              record.activations)
-    for name, value in zip(("output shape",) * len(record.output_shape) +
-                           ("parameter count", "buffer count", "MAC count",
-                            "output element count"),
-                           values):
+    size = limits.current().max_form_size
+    named = [("output shape", d) for d in record.output_shape]
+    named += [("parameter count", record.params), ("buffer count", record.buffers),
+              ("MAC count", record.macs), ("output element count", record.activations)]
+    named += [("receptive field", v) for a in record.rf or () for v in (a.size, a.jump, a.start)]
+    for name, value in named:
+        if type(value) is int and value.bit_length() <= bits:
+            continue  # the numeric path: one test per value
         if _bits(value) > bits:
             raise SpecError(f"{what}: its {name} has more than {bits} bits (raise with "
                             "--limit max_int_bits=N)", record.loc)
+        bound = size * 4 if name == "receptive field" else size  # sums: cheap to grow
+        if dims.form_size(value, bound) > bound:
+            free = ", ".join(sorted(str(s) for s in value.free_symbols))
+            raise SpecError(f"{what}: the closed form of its {name} in {free} has grown past "
+                            f"{bound} symbols and operations; bind symbols with --set, or raise "
+                            "--limit max_form_size=N", record.loc)
 
 
 def _bits(x: Any) -> int:

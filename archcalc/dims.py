@@ -134,7 +134,8 @@ def dmin(*xs: Dim) -> Dim:
 
 
 def resolve(cond: Any) -> bool | None:
-    """A condition's truth: True/False when decidable, None when it depends on free symbols."""
+    """A condition's truth: True/False when decidable, None when it depends on free symbols
+    (or is too large to decide quickly)."""
     if isinstance(cond, bool):
         return cond
     if cond is None:
@@ -145,6 +146,8 @@ def resolve(cond: Any) -> bool | None:
         return bool(cond)
     if _differs_between_points(cond):
         return None  # true somewhere, false elsewhere: no simplification can decide it
+    if form_size(cond, SIMPLIFY_SIZE) > SIMPLIFY_SIZE:
+        return None  # too large to simplify in reasonable time: undecided, as above
     try:
         simplified = sp.simplify(cond)
     except Exception:  # sympy cannot always decide; treat as unknown
@@ -154,7 +157,23 @@ def resolve(cond: Any) -> bool | None:
     return None
 
 
-_PROBES = (1, 2, 3, 5, 8, 13, 31, 64, 100, 224, 1000, 4097)
+def form_size(x: Any, stop: int) -> int:
+    """Nodes of a closed form's expression tree (symbols, numbers, operations), counted up to
+    ``stop + 1`` at most: cheap for the small forms real networks have."""
+    if not is_symbolic(x) and not hasattr(x, "args"):
+        return 1
+    n, stack = 0, [x]
+    while stack and n <= stop:
+        n += 1
+        stack.extend(stack.pop().args)
+    return n
+
+
+# Small sizes, and large ones: a size divided by a long chain of strides is 0 at every small
+# probe, and only a large one shows that the condition depends on it.
+_PROBES = (1, 2, 3, 5, 8, 13, 31, 64, 100, 224, 1000, 4097, 65537, 1000003, 2**31 - 1,
+           2**61 - 1, 2**127 - 1)
+SIMPLIFY_SIZE = 60  # sympy.simplify takes seconds on larger conditions: left undecided
 
 
 def _differs_between_points(cond: Any) -> bool:

@@ -259,3 +259,173 @@ def test_stride_after_ceil_mode_pool_distributes_into_the_min():
         o = (o - 2) // 2 + 1
         if o >= 1:
             assert n.xreplace({H: sp.Integer(h)}) == o, h
+
+
+# ------------------------------------------------------------------ bounded work
+def test_repeat_pass_that_adds_no_layer_ends_the_repeat(monkeypatch):
+    """Nested repeats of empty bodies expand in a handful of passes, not 100,000²: a pass
+    that adds no layer would add none the next time either."""
+    from archcalc.spec import loader
+
+    calls = []
+    items = loader._Builder.items
+    monkeypatch.setattr(loader._Builder, "items",
+                        lambda self, *a: calls.append(1) or items(self, *a))
+    a = analyse_text("""
+        input: [3, 8, 8]
+        layers:
+          - repeat: 100000
+            layers:
+              - repeat: 100000
+                layers: []
+          - relu
+    """)
+    assert [r.type for r in a.layers] == ["input", "relu"]
+    assert len(calls) <= 4, len(calls)  # top list, one outer pass, one inner pass
+
+
+def test_ceil_mode_pool_needs_no_min_when_a_window_always_fits():
+    """With kernel − padding ≥ stride the last window always starts inside the input (a
+    multiple of s lies in [n + 2p − k, n + p − 1]), so the size is one ceiling, no Min; the
+    value is PyTorch's ceil-mode rule at every n."""
+    for k, s, p in [(3, 2, 0), (3, 2, 1), (2, 2, 0), (5, 3, 2), (4, 4, 0)]:
+        n = pool_out_ceil(H, p, k, s)
+        assert not n.has(sp.Min), (k, s, p, n)
+        for h in range(k, 200):
+            o = -(-(h + 2 * p - k) // s) + 1
+            if (o - 1) * s >= h + p:
+                o -= 1
+            assert n.xreplace({H: sp.Integer(h)}) == o, (k, s, p, h)
+    assert pool_out_ceil(H, 1, 2, 2).has(sp.Min)  # k − p < s: the Min is needed
+
+
+def _pool_conv_pairs(n: int) -> str:
+    pairs = "".join("  - maxpool2d: {kernel: 3, stride: 2, ceil_mode: true}\n"
+                    "  - conv2d: {out: 8, kernel: 3, stride: 2, padding: same}\n"
+                    for _ in range(n))
+    return "symbols: {H: null, W: null}\ninput: [3, H, W]\nlayers:\n" + pairs
+
+
+def test_pool_conv_pairs_stay_compact(monkeypatch):
+    """Eight ceil-mode pools with strided 'same' convolutions between them, free H and W:
+    each size stays one short form, and no condition reaches sympy.simplify (the large
+    probes show that each depends on H or W)."""
+    calls = []
+    simplify = sp.simplify
+    monkeypatch.setattr(sp, "simplify", lambda *a, **k: calls.append(a) or simplify(*a, **k))
+    a = analyse_text(_pool_conv_pairs(8))
+    assert all(dims.form_size(d, 40) <= 40 for r in a.layers for d in r.output_shape)
+    assert calls == []
+
+
+def test_resolve_leaves_large_conditions_undecided(monkeypatch):
+    """A condition too large to simplify quickly is undecided (None), never simplified."""
+    monkeypatch.setattr(sp, "simplify", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    big = sum(sp.floor(H / 2**i) for i in range(1, 30))
+    assert dims.form_size(big, dims.SIMPLIFY_SIZE) > dims.SIMPLIFY_SIZE
+    cond = sp.Eq(big, 10**40)  # false at every probe: only simplify could say more
+    assert cond not in (sp.true, sp.false)
+    assert dims.resolve(cond) is None
+
+
+def test_closed_forms_are_bounded_per_layer():
+    """Free kernel and stride symbols make each conv's size one term longer (K/S**i): the
+    analysis stops at the first layer whose closed form passes max_form_size, named."""
+    from archcalc import limits
+    from archcalc.errors import SpecError
+
+    def spec(n):
+        return "symbols: {K: null, S: null, L: null}\ninput: [4, L]\nlayers:\n" + \
+            "  - conv1d: {out: 4, kernel: K, stride: S}\n" * n
+
+    with pytest.raises(SpecError) as e:
+        analyse_text(spec(50))
+    assert "max_form_size" in e.value.message and "conv1d 'conv1d_" in e.value.message
+    stopped = int(e.value.message.split("conv1d_")[1].split("'")[0])
+    assert 5 < stopped < 50
+    assert e.value.loc.line == 3 + stopped  # the layer's own line
+    limits.set_limits(max_form_size=10 ** 6)
+    try:
+        a = analyse_text(spec(stopped))
+        assert len(a.layers) == stopped + 1  # raising the limit lets the same layers through
+    finally:
+        limits.reset()
+
+
+def test_zoo_forms_are_far_below_the_bound():
+    """Every zoo spec with a free input size keeps its closed forms small (at most ~22
+    nodes; max_form_size is 150): the bound never touches real networks."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from generate import free_input
+
+    for name in ("resnet50", "densenet121", "inception_v3", "mobilenet_v2", "vgg16"):
+        path = SPECS / f"{name}.yaml"
+        if not path.exists():
+            continue
+        try:
+            text = free_input(path.read_text())
+        except ValueError:  # not a [3, h, w] input
+            continue
+        a = analyse_text(text)
+        for r in a.layers:
+            values = [*r.output_shape, r.params, r.macs] + \
+                [v for ax in r.rf or () for v in (ax.size, ax.start)]
+            assert all(dims.form_size(v, 40) <= 40 for v in values), (name, r.name)
+
+
+# ------------------------------------------------------------------ plain table
+def _both_tables(analysis, verb, width, depth=None):
+    from archcalc import conventions
+    from archcalc.report import plain_table, render
+
+    conv = conventions.get("pytorch")
+    fast = render.table(analysis, verb, conv, width, depth)
+    original = plain_table.render
+    plain_table.render = lambda *a, **k: None
+    try:
+        slow = render.table(analysis, verb, conv, width, depth)
+    finally:
+        plain_table.render = original
+    return fast, slow
+
+
+@pytest.mark.parametrize("spec", ["vgg16", "resnet50", "inception_v3", "densenet121"])
+def test_plain_table_is_what_rich_prints(spec):
+    """The linear-time table writer gives rich's text exactly, wherever nothing wraps."""
+    path = SPECS / f"{spec}.yaml"
+    if not path.exists():
+        pytest.skip(f"specs/{spec}.yaml not present")
+    a = analyse_file(path)
+    for verb in ("summary", "params", "shapes", "flops", "rf"):
+        for width, depth in ((100, None), (100, 0), (200, 1), (60, None)):
+            fast, slow = _both_tables(a, verb, width, depth)
+            assert fast == slow, (spec, verb, width, depth)
+
+
+@pytest.mark.parametrize("name", ["net", "", "Réseau × 2 — 網路", "x" * 150])
+def test_plain_table_titles_and_wide_characters(name):
+    """Titles shorter or longer than the table, empty, or with wide (CJK) characters."""
+    a = analyse_text(f"name: {name!r}\ninput: [3, H, 8]\nsymbols: {{H: null}}\nlayers:\n"
+                     "  - conv2d: {out: 4, kernel: 3}\n  - relu\n")
+    for width in (100, 40):
+        fast, slow = _both_tables(a, "summary", width)
+        assert fast == slow, (name, width)
+
+
+def test_plain_table_takes_linear_work():
+    """A 49,000-layer repeat is printed without rich measuring any cell: the table writer
+    is used (rich's Table is never built)."""
+    from rich import table as rich_table
+
+    from archcalc import conventions
+    from archcalc.report import render
+
+    a = analyse_text("input: [3, 8, 8]\nlayers:\n  - repeat: 49000\n    layers: [relu]\n")
+    built = []
+    original = rich_table.Table.__init__
+    rich_table.Table.__init__ = lambda self, *a, **k: built.append(1) or original(self, *a, **k)
+    try:
+        text = render.table(a, "summary", conventions.get("pytorch"), 100)
+    finally:
+        rich_table.Table.__init__ = original
+    assert built == [] and text.count("\nrelu_") == 49000

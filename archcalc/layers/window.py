@@ -55,4 +55,9 @@ def pool_out_ceil(n, p, k_eff, s):
     ``p ≤ k_eff − 1``, which PyTorch's ``p ≤ k//2`` guarantees, and keeps symbolic closed forms
     free of Piecewise (which sympy simplifies very slowly).
     """
-    return dmin(ceildiv(n + 2 * p - k_eff, s), floordiv(n + p - 1, s)) + 1
+    first = ceildiv(n + 2 * p - k_eff, s)
+    if resolve(k_eff - p - s >= 0) is True:
+        # The last window starts at (out − 1)·s ≤ n + p − 1 already: a multiple of s lies in
+        # [n + 2p − k_eff, n + p − 1], which holds k_eff − p ≥ s integers. No min needed.
+        return first + 1
+    return dmin(first, floordiv(n + p - 1, s)) + 1

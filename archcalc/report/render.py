@@ -73,29 +73,37 @@ def table(analysis, verb: str, conv: Convention, width: int = 100, max_depth=Non
     from rich.table import Table
     from rich.text import Text
 
+    from . import plain_table
+
     keys = VERB_COLUMNS[verb]
     order = list(analysis.graph.symbols)
-    t = Table(box=box.SIMPLE_HEAD, title=Text(printable(analysis.graph.name)),
-              title_justify="left", show_edge=False, pad_edge=False)
     shown = rows(analysis, keys, conv, max_depth)
     all_texts = []
     for r, values in shown:
         texts = [cell(v, COLUMNS[k].kind, order) for k, v in zip(keys, values)]
         texts[0] = "  " * max(r.depth, 0) + texts[0]
         all_texts.append(texts)
-    whole = [COLUMNS[k].kind != "text" for k in keys]  # numbers and shapes: never split
-    widths, console_width = fit_widths([COLUMNS[k].header for k in keys], all_texts, whole,
-                                       width)
-    for k, w in zip(keys, widths):
-        col = COLUMNS[k]
-        t.add_column(col.header, justify="right" if col.kind in ("number", "rf") else "left",
-                     overflow="fold", width=w)
-    for (r, _), texts in zip(shown, all_texts):
-        # Text, not markup: a shape such as "[k0, 56, 56]" would read as a style tag
-        t.add_row(*(Text(x) for x in texts), style="bold" if r.kind == "group" else None)
-    console = Console(width=console_width, file=io.StringIO(), color_system=None,
-                      highlight=False, emoji=False, soft_wrap=False)
-    console.print(t)
+    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
+                      emoji=False, soft_wrap=False)
+    right = [COLUMNS[k].kind in ("number", "rf") for k in keys]
+    title = printable(analysis.graph.name)
+    plain = plain_table.render(title, [COLUMNS[k].header for k in keys], right,
+                               all_texts, width)
+    if plain is not None:  # nothing wraps: the same text, without rich's per-cell cost
+        console.file.write(plain)
+    else:
+        t = Table(box=box.SIMPLE_HEAD, title=Text(title), title_justify="left",
+                  show_edge=False, pad_edge=False)
+        whole = [COLUMNS[k].kind != "text" for k in keys]  # numbers and shapes: never split
+        widths, console.width = fit_widths([COLUMNS[k].header for k in keys], all_texts,
+                                           whole, width)
+        for k, r, w in zip(keys, right, widths):
+            t.add_column(COLUMNS[k].header, justify="right" if r else "left", overflow="fold",
+                         width=w)
+        for (r, _), texts in zip(shown, all_texts):
+            # Text, not markup: a shape such as "[k0, 56, 56]" would read as a style tag
+            t.add_row(*(Text(x) for x in texts), style="bold" if r.kind == "group" else None)
+        console.print(t)
     for line in footer_lines(analysis, conv, order):
         console.print(line, markup=False, highlight=False)
     return console.file.getvalue()
