@@ -28,7 +28,7 @@ class Limits:
     max_verify_macs: int = 200_000_000_000  # MACs verify runs on a real device (all points)
     max_verify_points: int = 100  # points at which verify checks a spec with free symbols
     max_verify_layers: int = 2_000  # layers verify builds in PyTorch, all points together
-    max_rf_work: int = 1_500_000_000  # elements and MACs verify's receptive-field passes compute
+    max_rf_work: int = 3_000_000_000  # work of verify's receptive-field passes (about 1 ns each)
 
 
 _current = Limits()

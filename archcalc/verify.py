@@ -31,6 +31,10 @@ from .spec.loader import load
 
 SAMPLE_WIDTH = 20  # a free symbol is drawn from 20 values, from the least that can be valid
 
+# THREADS: PyTorch runs on one thread here. verify's operations are many and small, and on
+# a busy machine threads that wait for each other cost far more than they gain: DenseNet-121's
+# receptive fields took 10.3 s with two threads and 1.5 s with one on a loaded 2-core machine.
+
 # Layer types whose FLOPs FlopCounterMode is known to under-count, per device: (device,
 # layer type) -> why. A lower measurement there is noted, not failed. No registered layer
 # type needs an entry with torch 2.13 (each name must be a registered type; a test checks).
@@ -113,10 +117,15 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
         raise SpecError(f"--device cuda: this PyTorch ({torch.__version__}) sees no CUDA "
                         "device; use --device auto or cpu")
     results: list = []
-    for point, at in admitted:
-        with _doing(f"measuring {'the network' if not point else _point_text(point)} in "
-                    "PyTorch"):
-            results += _check_point(analysis, at.graph, point, device, rf, notes)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see THREADS
+    try:
+        for point, at in admitted:
+            with _doing(f"measuring {'the network' if not point else _point_text(point)} "
+                        "in PyTorch"):
+                results += _check_point(analysis, at.graph, point, device, rf, notes)
+    finally:
+        torch.set_num_threads(threads)
     return Verification(graph.name, device, tuple(results), tuple(dict.fromkeys(notes)),
                         _formulas(analysis) if graph.free_symbols else ())
 
@@ -486,7 +495,7 @@ def _check_fields(analysis, graph, point, subs, measured, device, rf, notes) -> 
     boxes = done.boxes
     if len(boxes) < len(wanted):
         notes.append(f"receptive field measured for the first {len(boxes)} of {len(wanted)} "
-                     f"layers: their passes came to {done.work:,} elements and MACs, and the "
+                     f"layers: their passes came to {done.work:,} units of work, and the "
                      f"next would pass max_rf_work = {lim.max_rf_work:,} (--rf on measures all)")
     checks = []
     for node_id, unit in wanted.items():
