@@ -387,3 +387,17 @@ def test_linear_layers_over_channels_are_narrowed(tmp_path):
                if type(m).__name__ == "Linear"]
     assert [m.out_features for m in linears] == [1, 1]  # 24 and 6 in the network
     assert verify(path, device="cpu").ok
+
+
+def test_plain_table_is_the_text_rich_prints(monkeypatch):
+    """The verify table is written directly when nothing wraps (rich costs about a
+    millisecond a row); rich's own layout must give the very same text."""
+    from archcalc.cli import verify_cmd
+
+    for result in (verify(str(EXAMPLES / "dilated.yaml"), samples=2),
+                   verify(str(EXAMPLES / "inception.yaml"), device="meta")):
+        fast = verify_cmd.table(result)
+        with monkeypatch.context() as m:
+            m.setattr(verify_cmd, "_plain", lambda *a: None)
+            assert verify_cmd.table(result) == fast
+        assert "✓" in fast

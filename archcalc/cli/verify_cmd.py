@@ -143,46 +143,72 @@ def _points(result) -> list:
 
 def table(result, width: int = 120) -> str:
     from rich import box
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(width=width, record=True, force_terminal=False, color_system=None,
-                      file=_Null())
     shown_buffers = any(r.metric == "buffers" and (r.expected or r.measured)
                         for r in result.results)
     columns = [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
-    console.print(f"{result.name}: closed form vs PyTorch ({result.device})", markup=False)
+    headers = ["Layer", *(h for _, h in columns)]
+    out = [_rich(f"{result.name}: closed form vs PyTorch ({result.device})", width,
+                 markup=False)]
     if result.formulas:
-        t = Table(box=box.SIMPLE_HEAD, title="closed forms, checked at each point below",
-                  title_justify="left", show_edge=False, pad_edge=False)
-        t.add_column("Layer", no_wrap=True)
-        for _, header in columns:
-            t.add_column(header)
-        for layer, texts in result.formulas:
-            t.add_row(*(escape(v) for v in (layer, *(texts[m] or "n/a" for m, _ in columns))))
-        console.print(t)
+        rows = [[layer, *(texts[m] or "n/a" for m, _ in columns)]
+                for layer, texts in result.formulas]
+        title = "closed forms, checked at each point below"
+        plain = _plain(title, headers, [False] * len(headers), rows, width)
+        if plain is None:
+            t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", show_edge=False,
+                      pad_edge=False)
+            t.add_column("Layer", no_wrap=True)
+            for header in headers[1:]:
+                t.add_column(header)
+            for row in rows:
+                t.add_row(*(escape(v) for v in row))
+            plain = _rich(t, width)
+        out.append(plain)
+    right = [h in ("Params", "Buffers") for h in headers]
     for key, layers in _points(result):
         title = ("at " + ", ".join(f"{k}={v}" for k, v in key)) if key else None
-        t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", show_edge=False,
-                  pad_edge=False)
-        t.add_column("Layer", overflow="fold")  # long names wrap; numbers are never cut
-        for _, header in columns:
-            t.add_column(header, justify="right" if header in ("Params", "Buffers") else "left",
-                         no_wrap=True)
-        for layer, checks in layers.items():
-            if "torch" in checks:
-                bad = checks["torch"]
-                t.add_row(escape(layer), escape(f"✗ PyTorch refused this layer: {bad.measured}"),
-                          *([""] * (len(columns) - 1)))
-                continue
-            cells = [_cell(checks.get(m)) for m, _ in columns]
-            if "rf" not in checks and not checks["shape"].match:
-                cells[-1] = "not compared"  # no unit to pick when the shapes differ
-            t.add_row(*(escape(v) for v in (layer, *cells)))
-        console.print(t)
-    for line in _footer(result):
-        console.print(line, soft_wrap=True, markup=False)
+        rows = [_row(layer, checks, columns) for layer, checks in layers.items()]
+        plain = _plain(title or "", headers, right, rows, width)
+        if plain is None:
+            t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", show_edge=False,
+                      pad_edge=False)
+            t.add_column("Layer", overflow="fold")  # long names wrap; numbers are never cut
+            for header, r in zip(headers[1:], right[1:]):
+                t.add_column(header, justify="right" if r else "left", no_wrap=True)
+            for row in rows:
+                t.add_row(*(escape(v) for v in row))
+            plain = _rich(t, width)
+        out.append(plain)
+    out += [_rich(line, width, soft_wrap=True, markup=False) for line in _footer(result)]
+    return "".join(out)
+
+
+def _row(layer: str, checks: dict, columns) -> list:
+    if "torch" in checks:
+        bad = checks["torch"]
+        return [layer, f"✗ PyTorch refused this layer: {bad.measured}", *([""] * (len(columns) - 1))]
+    cells = [_cell(checks.get(m)) for m, _ in columns]
+    if "rf" not in checks and not checks["shape"].match:
+        cells[-1] = "not compared"  # no unit to pick when the shapes differ
+    return [layer, *cells]
+
+
+def _plain(title: str, headers, right, rows, width: int):
+    """The table as rich lays it out when nothing wraps, without rich's cost per cell."""
+    from ..report import plain_table
+
+    return plain_table.render(title, headers, right, rows, width)
+
+
+def _rich(renderable, width: int, **options) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, force_terminal=False, color_system=None,
+                      file=_Null())
+    console.print(renderable, **options)
     return console.export_text()
 
 
