@@ -50,15 +50,18 @@ class TimeLimitExceeded(BaseException):
     A BaseException so that no ``except Exception`` inside sympy or a rule can swallow it.
     """
 
-    def __init__(self, seconds: float, loc: Loc | None = None):
+    def __init__(self, seconds: float, loc: Loc | None = None, doing: str | None = None):
         super().__init__(seconds)
         self.seconds = seconds
         self.loc = loc
+        self.doing = doing  # what the command was busy with: "reading the spec", …
 
     def __str__(self) -> str:
         where = f"{self.loc}: " if self.loc else ""
-        return (f"{where}gave up after {self.seconds:g} s (closed forms in free symbols can grow "
-                "without bound: bind symbols with --set, or raise --limit max_seconds=N)")
+        doing = f" {self.doing}" if self.doing else ""
+        advice = "bind symbols with --set, or " if "closed forms" in doing else ""
+        return f"{where}gave up after {self.seconds:g} s{doing} ({advice}raise --limit " \
+            "max_seconds=N)"
 
 
 def printable(text: str) -> str:

@@ -187,8 +187,8 @@ def test_time_limit_stops_a_runaway_analysis(cli, monkeypatch, tmp_path):
     started = time.perf_counter()
     code, out, err = cli("summary", str(spec), "--limit", "max_seconds=1")
     assert code == 2
-    assert err == (f"error: {spec}:4:5: gave up after 1 s (closed forms in free symbols can "
-                   "grow without bound: bind symbols with --set, or raise --limit "
+    # numbers only: the message names the work that took the time, not closed forms
+    assert err == (f"error: {spec}:4:5: gave up after 1 s analysing the layers (raise --limit "
                    "max_seconds=N)\n")
     assert time.perf_counter() - started < 5
 

@@ -429,3 +429,30 @@ def test_plain_table_takes_linear_work():
     finally:
         rich_table.Table.__init__ = original
     assert built == [] and text.count("\nrelu_") == 49000
+
+
+def test_time_out_names_the_work_it_stopped():
+    """The time-out message says what was running: the innermost archcalc module on the
+    stack, and closed forms only when sympy was running under it."""
+    import sys as _sys
+
+    from archcalc.cli.common import doing
+
+    def frame_in(module):
+        scope = {"__name__": module}
+        exec("import sys\nf = sys._getframe()", scope)
+        return scope["f"]
+
+    assert doing(frame_in("archcalc.spec.loader")) == "reading the spec"
+    assert doing(frame_in("archcalc.analysis")) == "analysing the layers"
+    assert doing(frame_in("archcalc.report.render")) == "writing the report"
+    assert doing(_sys._getframe()) is None  # no archcalc module on this stack
+
+    # sympy running under the analysis: a real call chain (a frame's f_back is read-only)
+    captured = {}
+    env = {"__name__": "sympy.core.add", "captured": captured, "sys": _sys}
+    exec("def inner():\n    captured['f'] = sys._getframe()\n", env)
+    outer = {"__name__": "archcalc.analysis", "inner": env["inner"]}
+    exec("def run():\n    inner()\n", outer)
+    outer["run"]()
+    assert doing(captured["f"]).startswith("computing closed forms in free symbols")

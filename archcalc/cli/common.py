@@ -149,6 +149,32 @@ def _working_on(frame):
     return None
 
 
+_DOING = (  # innermost archcalc module → what the command was busy with
+    ("archcalc.spec", "reading the spec"), ("archcalc.analysis", "analysing the layers"),
+    ("archcalc.layers", "analysing the layers"), ("archcalc.dims", "analysing the layers"),
+    ("archcalc.report", "writing the report"), ("archcalc.verify", "verifying in PyTorch"),
+    ("archcalc.torch_backend", "verifying in PyTorch"), ("archcalc.sweep", "sweeping"),
+    ("archcalc.check", "grading the sheets"), ("archcalc.claims", "grading the sheets"),
+)
+
+
+def doing(frame) -> str | None:
+    """What the interrupted code was doing, from the modules on its stack: the innermost
+    archcalc module, and whether sympy was running under it (symbolic closed forms)."""
+    symbolic = False
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        symbolic = symbolic or module.startswith("sympy")
+        for prefix, text in _DOING:
+            if module.startswith(prefix):
+                if symbolic and text in ("analysing the layers", "writing the report"):
+                    return (f"{'computing' if text[0] == 'a' else 'printing'} closed forms in "
+                            "free symbols, which can grow without bound")
+                return text
+        frame = frame.f_back
+    return None
+
+
 @contextlib.contextmanager
 def time_limit():
     """Stop the command after ``max_seconds`` (read when the timer fires, so ``--limit
@@ -169,7 +195,7 @@ def time_limit():
     def on_timer(signum, frame):
         seconds = limits.current().max_seconds
         if time.monotonic() - started >= seconds:
-            raise TimeLimitExceeded(seconds, _working_on(frame))
+            raise TimeLimitExceeded(seconds, _working_on(frame), doing(frame))
 
     global _timing
     previous = signal.signal(signal.SIGALRM, on_timer)
