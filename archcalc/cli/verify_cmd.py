@@ -41,14 +41,16 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, device: DeviceOpt = "aut
     average pooling, no activations or normalisation). Free symbols are bound to --samples
     random valid values (seeded), drawn where the spec's conditions hold (--range to
     choose), and the closed form is checked at each point. The work is bounded up front
-    (--limit max_verify_bytes, max_verify_macs, max_verify_points, max_rf_work; see
-    docs/robustness.md).
+    (--limit max_verify_bytes, max_verify_macs, max_verify_points, max_verify_layers,
+    max_rf_work; see docs/robustness.md).
 
     Examples:
 
         archcalc verify specs/vgg16.yaml
 
         archcalc verify examples/dilated.yaml --samples 20
+
+        archcalc verify examples/dilated.yaml --range M=32:512,N=32:512
 
     Exit codes: 0 every value matches, 1 a mismatch, 2 bad input or PyTorch missing.
     """
