@@ -28,7 +28,8 @@ from . import claims, conventions, dims
 from .errors import Loc, SpecError, did_you_mean, printable
 from .report.values import expr_text, human, json_value, shape_text
 
-SHEET_KEYS = ("name", "spec", "model", "set", "convention", "answers")
+SHEET_KEYS = ("name", "spec", "model", "set", "convention", "prefix", "answers")
+PREFIX_CHOICES = ("decimal", "binary")
 METRICS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf")
 _EXPLAIN_METRIC = {"params": "params", "trainable_params": "params", "macs": "macs",
                    "flops": "flops", "output_shape": "shape", "rf": "rf"}
@@ -54,11 +55,16 @@ class Result:
     note: str = ""
     loc: Loc | None = None
     error: str = ""  # why the claim cannot be read ("file:line:col: message")
+    how: str = ""  # a right approximate claim: "rounded" or "truncated"
+    digits: int = 0  # ... at this many significant digits
+    verdict: str = ""  # ... in words: "23,834,568 truncated to 2 significant digits"
 
     def to_json(self) -> dict:
         out = {"index": self.index, "at": self.at, "metric": self.metric,
                "claimed": _finite(self.claimed), "expected": self.expected,
                "correct": self.correct}
+        if self.how:
+            out["how"], out["digits"] = self.how, self.digits
         if self.error:
             out["error"] = self.error
         if not self.correct:
@@ -138,6 +144,7 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
                             f"{did_you_mean(key, SHEET_KEYS)}; expected {', '.join(SHEET_KEYS)}",
                             root.key_locs.get(key))
     conv = _convention(root.value.get("convention"))
+    binary = _prefix(root.value.get("prefix"))
     sheet_name = _shown(root.value["name"], "the sheet's 'name'") if "name" in root.value \
         else _stem(path)
     answers = root.value.get("answers")
@@ -156,7 +163,7 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
                                         roots, {} if analysed is None else analysed)
     except SpecError as e:
         raise _sheet_set_error(e, set_node, overrides) from None
-    grader = _Grader(raw, conv, raw.graph.file if "spec" in root.value else None)
+    grader = _Grader(raw, conv, raw.graph.file if "spec" in root.value else None, binary)
     out = SheetResult(printable(path), sheet_name, spec_name, conv.name)
     for index, entry in enumerate(answers.value, 1):
         out.results.extend(grader.entry(index, entry))
@@ -184,6 +191,16 @@ def _convention(node) -> conventions.Convention:
         return conventions.get(node.value)
     except SpecError as e:
         raise e.located(node.loc) from None
+
+
+def _prefix(node) -> bool:
+    """Whether the sheet's K, M, G mean 1024-powers (``prefix: binary``)."""
+    if node is None:
+        return False
+    if node.value not in PREFIX_CHOICES:
+        raise SpecError("'prefix' must be decimal (K = 1000, the default) or binary "
+                        "(K = 1024)", node.loc)
+    return node.value == "binary"
 
 
 def _set_values(node) -> dict:
@@ -298,8 +315,9 @@ def _load_spec(target: str, spec, binding: dict):
 
 # ---------------------------------------------------------------- grading
 class _Grader:
-    def __init__(self, raw, conv, spec_file: str | None):
+    def __init__(self, raw, conv, spec_file: str | None, binary: bool = False):
         self.raw = raw
+        self.binary = binary
         self.conv = conv
         self.spec_file = spec_file  # None for an inline model
         self.analysis = conv.apply(raw)
@@ -391,8 +409,12 @@ class _Grader:
                     else claims.parse_rf(claimed, self.symbols, axes)
                 result.correct = claims.same_tuple(value, expected, self.conditions)
             else:
-                number = claims.parse_number(claimed, self.symbols)
-                result.correct = number.matches(expected, self.conditions)
+                number = claims.parse_number(claimed, self.symbols, self.binary)
+                how = number.how(expected, self.conditions)
+                result.correct = how is not None
+                if how in ("rounded", "truncated"):
+                    result.how, result.digits = how, number.digits
+                    result.verdict = number.verdict(expected, self.order)
         except SpecError as e:
             result.error = str(SpecError(f"answer {index} ({metric}): {e.message}", claim.loc))
         if number is not None and not result.correct:
@@ -605,7 +627,7 @@ def _table(sheets: list) -> str:
                 if r.metric != "?" else f"  {mark} {r.index:>2}. {r.at if r.at != '?' else ''}" \
                 f"{_claimed_text(r)}"
             if r.correct:
-                out.append(line)
+                out.append(f"{line}   ({r.verdict})" if r.verdict else line)
                 continue
             if r.error:
                 out.append(f"{line}   → cannot read this claim: {r.error}")
@@ -668,8 +690,9 @@ def _markdown(sheets: list) -> str:
                 "| # | at | metric | claimed | correct value | |",
                 "|---:|:---|:---|---:|---:|:---:|"]
         for r in s.results:
+            mark = f"✓ {r.how}" if r.how else ("✓" if r.correct else "✗")
             out.append(f"| {r.index} | {_md(r.at)} | {r.metric} | {_md(_claimed_text(r))} | "
-                       f"{_md(r.expected_text)} | {'✓' if r.correct else '✗'} |")
+                       f"{_md(r.expected_text)} | {mark} |")
         wrong = [r for r in s.results if not r.correct]
         if wrong:
             out += ["", "Derivations of the wrong answers:", ""]
@@ -697,7 +720,7 @@ def _csv(sheets: list) -> str:
         if s.error:
             w.writerow([s.path, "", "", "", "", "", 0, f"cannot read this sheet: {s.error}"])
         for r in s.results:
-            note = f"cannot read this claim: {r.error}" if r.error else r.note
+            note = f"cannot read this claim: {r.error}" if r.error else (r.note or r.verdict)
             w.writerow([s.path, r.index, r.at, r.metric, _claimed_text(r), r.expected_text,
                         int(r.correct), note])
     return buf.getvalue()
@@ -717,8 +740,8 @@ def _latex(sheets: list) -> str:
                 r"\begin{tabular}{rlllrc}", r"\toprule",
                 r"\# & At & Metric & Claimed & Correct value & Mark \\", r"\midrule"]
         for r in s.results:
-            mark = "right" if r.correct else (r"\textbf{unreadable}" if r.error else
-                                              r"\textbf{wrong}")
+            mark = (f"right ({r.how})" if r.how else "right") if r.correct else \
+                (r"\textbf{unreadable}" if r.error else r"\textbf{wrong}")
             out.append(f"{r.index} & {esc(r.at)} & {esc(r.metric)} & {esc(_claimed_text(r))} & "
                        f"{esc(r.expected_text)} & {mark} \\\\")
         out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]

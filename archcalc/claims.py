@@ -1,15 +1,17 @@
-"""Claimed values on an answer sheet: exact, human-rounded, or closed forms.
+"""Claimed values on an answer sheet: exact, approximate, or closed forms.
 
-A count may be written exactly (``138357544``, ``"138,357,544"``) or rounded with a
-decimal SI prefix or word (``"138M"``, ``"15.5 G"``, ``"1.2K"``, ``"1.38e8"``,
-``"60 million"``): a rounded claim is right when the exact value rounds to it at the
-precision written — ``"11.7M"`` means 11,650,000 ≤ value ≤ 11,750,000. Prefixes are
-decimal (K = 10³, M = 10⁶, G = 10⁹, T = 10¹²; B = billion; thousand, million, billion,
-trillion): parameters and operations are counts, not bytes, so binary prefixes (Ki, Mi,
-Gi) are refused. A claim with names in it (``"2*H*W"``) is a closed form in the spec's
-symbols, compared as an expression where the spec's recorded conditions hold. Shapes:
-``[512, 7, 7]``, ``"512x7x7"``, ``"[C, ceil(H/2), W - D*(F-1)]"``; receptive fields:
-``40`` (every axis) or ``[40, 40]``.
+A count may be written exactly (``138357544``, ``"138,357,544"``) or approximately, with a
+prefix or word (``"138M"``, ``"15.5 G"``, ``"1.2K"``, ``"1.38e8"``, ``"60 million"``,
+``"~23M"``, ``"≈ 51.3M"``, ``"about 60 million"``, Persian digits and words such as
+``"۶۰ میلیون"``). An approximate claim given to k significant digits is right when the exact
+value rounds *or truncates* to it at that precision — ``"11.7M"`` accepts 11,650,000 ≤ value
+< 11,800,000 — and the verdict says which (``Number.how``). Prefixes are decimal (K = 10³,
+M = 10⁶, G = 10⁹, T = 10¹²; B = billion; thousand, million, billion, trillion) unless the
+sheet says ``prefix: binary`` (K, M, G, T and Ki, Mi, Gi, Ti = 1024-powers, as GoogLeNet's
+Table 1 counts parameters); without it binary prefixes are refused. A claim with names in it
+(``"2*H*W"``) is a closed form in the spec's symbols, compared as an expression where the
+spec's recorded conditions hold. Shapes: ``[512, 7, 7]``, ``"512x7x7"``,
+``"[C, ceil(H/2), W - D*(F-1)]"``; receptive fields: ``40`` (every axis) or ``[40, 40]``.
 
 Claims come from strangers: their length is bounded before any pattern is matched, the
 patterns cannot backtrack on runs of spaces, and exponents are bounded before a power is
@@ -29,13 +31,24 @@ from . import dims, expr, limits
 from .errors import SpecError
 
 PREFIXES = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12}
-WORDS = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+BINARY = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+# the Persian words are those of course material: هزار thousand, میلیون million, میلیارد
+# (milliard) billion
+WORDS = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
+         "هزار": 10**3, "میلیون": 10**6, "میلیارد": 10**9}
+# words and signs that mark a claim as approximate (it is graded by its precision anyway)
+APPROXIMATELY = ("approximately", "approx.", "approx", "about", "around", "roughly", "~",
+                 "≈", "تقریباً", "تقریبا", "حدوداً", "حدودا", "حدود")
+# Persian (U+06F0…) and Arabic-Indic (U+0660…) digits, Arabic decimal and thousands separators
+_DIGITS = str.maketrans({**{chr(0x06F0 + i): str(i) for i in range(10)},
+                         **{chr(0x0660 + i): str(i) for i in range(10)},
+                         "\u066b": ".", "\u066c": ","})
 _UNIT_WORDS = r"(?:flops?|macs?|mult-adds|multiply-adds|params|parameters|ops)"
 # Applied to text whose whitespace runs are collapsed to one space: every " ?" below can
 # match in at most one way, so matching is linear in the length of the claim.
 _ROUNDED = re.compile(
     r"^(?P<mant>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:[eE](?P<exp>[+-]?\d+))? ?"
-    r"(?P<prefix>" + "|".join(WORDS) + r"|[kKMGTB])? ?" + _UNIT_WORDS + r"?$", re.IGNORECASE)
+    r"(?P<prefix>" + "|".join(WORDS) + r"|[kKMGTB]i?)? ?" + _UNIT_WORDS + r"?$", re.IGNORECASE)
 _GROUPED = re.compile(r"^\d{1,3}(?:[,_ ]\d{3})+$")
 _BINARY = re.compile(r"^[\d.]+ ?[KMGT]i(?:b|bytes?)?(?![a-z])", re.IGNORECASE)
 SAMPLE_POINTS = 32  # points where a symbolic claim is compared when sympy cannot decide
@@ -44,20 +57,54 @@ SAMPLE_TRIES = 1000  # random points tried to find them (many may break a condit
 
 @dataclass(frozen=True)
 class Number:
-    """A claimed count: ``value`` ± ``tolerance`` (0 for exact claims)."""
+    """A claimed count: ``value``, given to ``digits`` significant digits whose last one is
+    worth ``unit`` (0 for an exact claim)."""
 
     value: Any  # Fraction, or a sympy expression for closed forms
-    tolerance: Fraction = Fraction(0)
+    unit: Fraction = Fraction(0)
     text: str = ""
+    digits: int = 0  # significant digits written (0 for an exact claim)
 
-    def matches(self, expected, conditions=()) -> bool:
-        if dims.is_symbolic(expected) or dims.is_symbolic(self.value):
-            return same_expression(self.value, expected, conditions)
-        return abs(Fraction(int(expected)) - self.value) <= self.tolerance
+    @property
+    def tolerance(self) -> Fraction:
+        """How far a value rounding to the claim may lie from it: half a unit."""
+        return self.unit / 2
 
     @property
     def rounded(self) -> bool:
-        return self.tolerance > 0
+        return self.unit > 0
+
+    def how(self, expected, conditions=()) -> str | None:
+        """How the claim fits ``expected``: "exact", "rounded" (the value rounds to it at
+        the precision written), "truncated" (its digits past that precision were dropped),
+        or None when it does not."""
+        if dims.is_symbolic(expected) or dims.is_symbolic(self.value):
+            return "exact" if same_expression(self.value, expected, conditions) else None
+        value = Fraction(int(expected))
+        if value == self.value:
+            return "exact"
+        if not self.unit:
+            return None
+        if abs(value - self.value) <= self.unit / 2:
+            return "rounded"
+        # truncation drops digits toward zero: 23,834,568 → 23M
+        low, high = (self.value, self.value + self.unit) if self.value >= 0 else \
+            (self.value - self.unit, self.value)
+        return "truncated" if low <= value < high or (self.value < 0 and value == high) \
+            else None
+
+    def matches(self, expected, conditions=()) -> bool:
+        return self.how(expected, conditions) is not None
+
+    def verdict(self, expected, order=()) -> str:
+        """``"23,834,568 truncated to 2 significant digits"``; empty for an exact claim."""
+        from .report.values import human
+
+        how = self.how(expected)
+        if how not in ("rounded", "truncated"):
+            return ""
+        digits = f"{self.digits} significant digit{'s' if self.digits != 1 else ''}"
+        return f"{human(expected, order)} {how} to {digits}"
 
 
 def _max_digits() -> int:
@@ -83,8 +130,9 @@ def _not_a_value(raw: Any) -> str:
     return "nothing (null)" if raw is None else f"{raw!r}"
 
 
-def parse_number(raw: Any, symbols: dict) -> Number:
-    """A count claim: int, grouped digits, a rounded value with a prefix, or a closed form."""
+def parse_number(raw: Any, symbols: dict, binary: bool = False) -> Number:
+    """A count claim: int, grouped digits, an approximate value with a prefix or word, or a
+    closed form. ``binary``: K, M, G, T (and Ki, Mi, Gi, Ti) are 1024-powers."""
     if isinstance(raw, (bool, dict, list)) or raw is None:
         raise SpecError(f"expected a number, got {_not_a_value(raw)}")
     if isinstance(raw, int):
@@ -93,16 +141,56 @@ def parse_number(raw: Any, symbols: dict) -> Number:
         if not math.isfinite(raw):
             raise SpecError(f"expected a count, got {raw!r} (a count is a finite number)")
         return _rounded(repr(raw), *_split_float(repr(raw)), "")
-    text = _claim_text(raw)
+    written = _claim_text(raw)
+    text, approximate = _approximately(written.translate(_DIGITS))
     if _GROUPED.match(text):
-        return Number(Fraction(int(re.sub(r"[,_ ]", "", text))), Fraction(0), text)
-    if _BINARY.match(text):
-        raise SpecError(f"'{text}': binary prefixes (Ki, Mi, Gi) are for bytes; counts use "
-                        "decimal K, M, G (10³, 10⁶, 10⁹)")
+        value = int(re.sub(r"[,_ ]", "", text))
+        return _about(value, written) if approximate else \
+            Number(Fraction(value), Fraction(0), written)
+    if _BINARY.match(text) and not binary:
+        raise SpecError(f"'{written}': binary prefixes (Ki, Mi, Gi) are for bytes; counts use "
+                        "decimal K, M, G (10³, 10⁶, 10⁹), or the sheet says 'prefix: binary'")
     m = _ROUNDED.match(text)
     if m:
-        return _rounded(text, m["mant"], int(m["exp"] or 0), m["prefix"] or "")
-    return Number(_expression(text, symbols), Fraction(0), text)
+        prefix = m["prefix"] or ""
+        if prefix.lower().endswith("i") and prefix.lower() not in WORDS and not binary:
+            raise SpecError(f"'{written}': binary prefixes (Ki, Mi, Gi) are for bytes; counts "
+                            "use decimal K, M, G (10³, 10⁶, 10⁹), or the sheet says "
+                            "'prefix: binary'")
+        if approximate and not prefix and not m["exp"] and "." not in m["mant"]:
+            return _about(int(m["mant"]), written)
+        return _rounded(written, m["mant"], int(m["exp"] or 0), prefix, binary)
+    if binary and _BINARY.match(text):
+        raise SpecError(f"'{written}': a count has no unit of bytes; write \"3.2K\" or "
+                        "\"3.2 Ki\"")
+    if approximate:
+        try:
+            return Number(_expression(written, symbols), Fraction(0), written)
+        except SpecError:
+            raise SpecError(f"'{written}': an approximate claim is a number (\"~23M\", "
+                            "\"about 60 million\"), not an expression") from None
+    return Number(_expression(text, symbols), Fraction(0), written)
+
+
+def _approximately(text: str) -> tuple:
+    """The claim without a leading "~", "≈", "about", "approximately" (or their Persian
+    words), and whether it had one."""
+    lowered = text.lower()
+    for word in APPROXIMATELY:
+        if lowered.startswith(word):
+            rest = text[len(word):]
+            if word[-1].isalpha() and not (rest[:1].isspace() or rest[:1].isdigit()):
+                continue  # a name such as "about_x", not the word "about"
+            return rest.strip(), True
+    return text, False
+
+
+def _about(value: int, text: str) -> Number:
+    """``"about 60000"``: an approximate integer is given to its digits up to the trailing
+    zeros (60000 → 1 significant digit, a unit of 10,000)."""
+    digits = str(abs(value)).rstrip("0") or "0"
+    unit = 10 ** (len(str(abs(value))) - len(digits))
+    return Number(Fraction(value), Fraction(unit), text, len(digits.lstrip("0")) or 1)
 
 
 def _split_float(text: str) -> tuple:
@@ -111,12 +199,16 @@ def _split_float(text: str) -> tuple:
     return mantissa, int(exp or 0)
 
 
-def _rounded(text: str, mantissa: str, exp: int, prefix: str) -> Number:
-    """``15.5 G`` → 15,500,000,000 ± 50,000,000 (half a unit of the last digit written);
-    a plain integer without prefix or exponent is exact."""
-    scale = WORDS.get(prefix.lower()) or PREFIXES[prefix if prefix == "k" else prefix.upper()]
-    digits = len(mantissa.lstrip("+-").split(".")[0].lstrip("0"))
-    if abs(exp) > _max_digits() or digits + exp + len(str(scale)) - 1 > _max_digits():
+def _rounded(text: str, mantissa: str, exp: int, prefix: str, binary: bool = False) -> Number:
+    """``15.5 G`` → 15,500,000,000 to 3 significant digits, a unit of 100,000,000 (the
+    last digit written); a plain integer without prefix or exponent is exact."""
+    letter = prefix.rstrip("iI").upper() if prefix.lower() not in WORDS else ""
+    if binary and letter in BINARY:
+        scale = BINARY[letter]
+    else:
+        scale = WORDS.get(prefix.lower()) or PREFIXES[letter if letter != "" else ""]
+    whole = len(mantissa.lstrip("+-").split(".")[0].lstrip("0"))
+    if abs(exp) > _max_digits() or whole + exp + len(str(scale)) - 1 > _max_digits():
         raise SpecError(f"'{text}' is too large to be a count (more than "
                         f"{limits.current().max_int_bits} bits)")
     value = Fraction(mantissa)
@@ -124,7 +216,8 @@ def _rounded(text: str, mantissa: str, exp: int, prefix: str) -> Number:
         return Number(value, Fraction(0), text)
     scale = Fraction(10) ** exp * scale
     decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
-    return Number(value * scale, Fraction(1, 2) / 10**decimals * scale, text)
+    significant = len(mantissa.lstrip("+-").replace(".", "").lstrip("0")) or 1
+    return Number(value * scale, Fraction(1, 10**decimals) * scale, text, significant)
 
 
 def _expression(text: str, symbols: dict):

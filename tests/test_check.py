@@ -169,9 +169,11 @@ def test_missing_spec_file(cli, tmp_path):
     ("138M", 138_357_544, True),  # 138.357544 rounds to 138
     ("139M", 138_357_544, False),
     ("15.5 G", 15_470_264_320, True),  # VGG16 MACs
-    ("15.4 G", 15_470_264_320, False),
+    ("15.4 G", 15_470_264_320, True),  # truncated
+    ("15.3 G", 15_470_264_320, False),
     ("11.7M", 11_689_512, True),  # ResNet-18 params
-    ("11.6M", 11_689_512, False),
+    ("11.6M", 11_689_512, True),  # truncated
+    ("11.5M", 11_689_512, False),
     ("1.2K", 1_234, True),
     ("1.23K", 1_234, True),
     ("1.24K", 1_234, False),

@@ -86,9 +86,11 @@ def test_shape_text_is_split_outside_parentheses(text, items):
 @pytest.mark.parametrize("text,value,right", [
     ("60 million", 60_000_000, True),
     ("60 million", 60_400_000, True),  # 60.4 million rounds to 60 million
-    ("60 million", 60_600_000, False),
+    ("60 million", 60_600_000, True),  # truncated
+    ("60 million", 61_000_000, False),
     ("1.5 billion", 1_540_000_000, True),
-    ("1.5 billion", 1_560_000_000, False),
+    ("1.5 billion", 1_560_000_000, True),  # truncated
+    ("1.5 billion", 1_600_000_000, False),
     ("3 thousand params", 3_210, True),
     ("2 trillion", 2 * 10**12, True),
     ("60 Million", 60_000_000, True),

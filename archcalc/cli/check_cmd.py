@@ -26,10 +26,11 @@ def check(sheets: Sheets, set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
     Each wrong count also names the counting convention that would make it right; several
     sheets give a grade table.
 
-    A claim may be exact (138357544, "138,357,544"), rounded with a decimal prefix
-    ("138M", "15.5 G", "1.2K", "60 million": right when the exact value rounds to it at the
-    precision written) or an expression in the spec's symbols ("2*H*W", "[C, H/2, W/2]"),
-    compared where the spec's recorded conditions hold.
+    A claim may be exact (138357544, "138,357,544"), approximate with a decimal prefix or
+    word ("138M", "~23M", "15.5 G", "about 60 million": right when the exact value rounds or
+    truncates to it at the precision written; the sheet's 'prefix: binary' makes K = 1024)
+    or an expression in the spec's symbols ("2*H*W", "[C, H/2, W/2]"), compared where the
+    spec's recorded conditions hold.
 
     A sheet's 'spec:' is read only inside the sheet's own folder or a --spec-root, and only
     if it is a regular file.
