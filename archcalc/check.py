@@ -24,11 +24,11 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import claims, conventions, dims
+from . import claims, conventions, dims, layout
 from .errors import Loc, SpecError, did_you_mean, printable
 from .report.values import expr_text, human, json_value, shape_text
 
-SHEET_KEYS = ("name", "spec", "model", "set", "convention", "prefix", "answers")
+SHEET_KEYS = ("name", "spec", "model", "set", "convention", "prefix", "layout", "answers")
 PREFIX_CHOICES = ("decimal", "binary")
 METRICS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf")
 _EXPLAIN_METRIC = {"params": "params", "trainable_params": "params", "macs": "macs",
@@ -145,14 +145,15 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
                             root.key_locs.get(key))
     conv = _convention(root.value.get("convention"))
     binary = _prefix(root.value.get("prefix"))
+    shapes_in = layout.read(root.value["layout"]) if "layout" in root.value else None
     sheet_name = _shown(root.value["name"], "the sheet's 'name'") if "name" in root.value \
         else _stem(path)
     answers = root.value.get("answers")
     if answers is None or not answers.is_seq:
         raise SpecError("'answers' must be a list of {at: …, <metric>: …} entries",
                         answers.loc if answers is not None else Loc(path, 1, 1))
-    claimed = sum(max(1, len(e.value) - ("at" in e.value)) if e.is_map else 1
-                  for e in answers.value)
+    claimed = sum(max(1, len(e.value) - ("at" in e.value) - ("layout" in e.value))
+                  if e.is_map else 1 for e in answers.value)
     if claimed > MAX_CLAIMS:
         raise SpecError(f"the sheet makes {claimed:,} claims; a sheet holds at most "
                         f"{MAX_CLAIMS:,}", answers.loc)
@@ -163,7 +164,8 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
                                         roots, {} if analysed is None else analysed)
     except SpecError as e:
         raise _sheet_set_error(e, set_node, overrides) from None
-    grader = _Grader(raw, conv, raw.graph.file if "spec" in root.value else None, binary)
+    grader = _Grader(raw, conv, raw.graph.file if "spec" in root.value else None, binary,
+                     shapes_in or layout.of(raw.graph))
     out = SheetResult(printable(path), sheet_name, spec_name, conv.name)
     for index, entry in enumerate(answers.value, 1):
         out.results.extend(grader.entry(index, entry))
@@ -315,9 +317,11 @@ def _load_spec(target: str, spec, binding: dict):
 
 # ---------------------------------------------------------------- grading
 class _Grader:
-    def __init__(self, raw, conv, spec_file: str | None, binary: bool = False):
+    def __init__(self, raw, conv, spec_file: str | None, binary: bool = False,
+                 shapes_in: str = layout.CHANNELS_FIRST):
         self.raw = raw
         self.binary = binary
+        self.layout = shapes_in  # the order the sheet writes shapes in
         self.conv = conv
         self.spec_file = spec_file  # None for an inline model
         self.analysis = conv.apply(raw)
@@ -337,7 +341,8 @@ class _Grader:
     def entry(self, index: int, entry) -> list:
         """The results of one entry: a row per claim; what cannot be read is a row that
         says why (graded as not right), so the rest of the sheet is still graded."""
-        claims_ = [(k, v) for k, v in entry.value.items() if k != "at"] if entry.is_map else []
+        claims_ = [(k, v) for k, v in entry.value.items() if k not in ("at", "layout")] \
+            if entry.is_map else []
         if not entry.is_map or "at" not in entry.value:
             error = SpecError(f"answer {index}: expected a mapping with 'at' and one or more "
                               f"of {', '.join(METRICS)}", entry.loc)
@@ -351,6 +356,12 @@ class _Grader:
                 e = SpecError(f"answer {index}: {e.message}")
             return self.unreadable(index, as_written(at_node.plain()), claims_,
                                    e.located(at_node.loc))
+        try:
+            shapes_in = layout.read(entry.value["layout"]) if "layout" in entry.value \
+                else self.layout
+        except SpecError as e:
+            return self.unreadable(index, at, claims_, SpecError(
+                f"answer {index}: {e.message}", e.loc))
         if not claims_:
             return self.unreadable(index, at, [], SpecError(
                 f"answer {index}: no claim; add one of {', '.join(METRICS)}", entry.loc))
@@ -362,7 +373,7 @@ class _Grader:
                                   f"{', '.join(METRICS)}", entry.key_locs.get(key))
                 out += self.unreadable(index, at, [(key, claim)], error)
                 continue
-            out.append(self.grade(index, at, kind, obj, key, claim))
+            out.append(self.grade(index, at, kind, obj, key, claim, shapes_in))
         return out
 
     def find(self, at: str):
@@ -385,28 +396,32 @@ class _Grader:
                        claim.plain(), None, False, "", error=str(error),
                        loc=None if claim is None else claim.loc) for key, claim in rows]
 
-    def grade(self, index, at, kind, obj, metric, claim) -> Result:
+    def grade(self, index, at, kind, obj, metric, claim,
+              shapes_in: str = layout.CHANNELS_FIRST) -> Result:
         from .report.explain import record_of
 
         claimed = claim.plain()
         rec = record_of(self.analysis, kind, obj)
         number = None
-        if metric in ("output_shape", "rf"):
-            expected = rec.output_shape if metric == "output_shape" else \
-                (None if rec.rf is None else tuple(a.size for a in rec.rf))
-            text = "—" if expected is None else (
-                shape_text(expected, self.order) if metric == "output_shape" else
-                _axes_text([expr_text(v, self.order) for v in expected]))
+        if metric == "output_shape":
+            keras = layout.keras_tuple(claimed)
+            if keras is not None:
+                shapes_in = layout.CHANNELS_LAST
+            return self.grade_shape(index, at, (kind, obj), rec.output_shape, claim, shapes_in,
+                                    claimed if keras is None else keras)
+        if metric == "rf":
+            expected = None if rec.rf is None else tuple(a.size for a in rec.rf)
+            text = "—" if expected is None else \
+                _axes_text([expr_text(v, self.order) for v in expected])
         else:
             expected = self.conv.count(rec, metric)
             text = human(expected, self.order)
         result = Result(index, at, metric, claimed, json_value(expected, self.order), False,
                         text, loc=claim.loc)
         try:
-            if metric in ("output_shape", "rf"):
+            if metric == "rf":
                 axes = len(expected) if expected is not None else 1
-                value = claims.parse_shape(claimed, self.symbols) if metric == "output_shape" \
-                    else claims.parse_rf(claimed, self.symbols, axes)
+                value = claims.parse_rf(claimed, self.symbols, axes)
                 result.correct = claims.same_tuple(value, expected, self.conditions)
             else:
                 number = claims.parse_number(claimed, self.symbols, self.binary)
@@ -421,6 +436,36 @@ class _Grader:
             result.note = self.hint(kind, obj, metric, number)
         if not result.correct:
             result.derivation = self.derive(at, kind, obj, metric)
+        return result
+
+    def grade_shape(self, index, at, where, expected, claim, shapes_in: str,
+                    written) -> Result:
+        """An output shape claim, read in the order ``shapes_in`` (a Keras tuple is channels
+        last); a wrong one that is right in the other order says so."""
+        last = shapes_in == layout.CHANNELS_LAST
+        text = shape_text(layout.shown(expected, shapes_in), self.order) + \
+            (" (channels last)" if last and len(expected) > 1 else "")
+        result = Result(index, at, "output_shape", claim.plain(),
+                        json_value(layout.shown(expected, shapes_in), self.order), False, text,
+                        loc=claim.loc)
+        try:
+            value = claims.parse_shape(written, self.symbols)
+        except SpecError as e:
+            result.error = str(SpecError(f"answer {index} (output_shape): {e.message}",
+                                         claim.loc))
+            value = None
+        if value is not None:
+            first = layout.to_first(value) if last else value
+            result.correct = claims.same_tuple(first, expected, self.conditions)
+            other = value if last else layout.to_first(value)
+            if not result.correct and len(value) > 1 and \
+                    claims.same_tuple(other, expected, self.conditions):
+                result.note = ("right in channels-first order [C, H, W]; this claim is read "
+                               "channels last" if last else "right in channels-last order "
+                               "(H×W×C); say 'layout: channels_last' on the sheet or the "
+                               "answer to read shapes that way")
+        if not result.correct:
+            result.derivation = self.derive(at, *where, "output_shape")
         return result
 
     def derive(self, at, kind, obj, metric) -> list:

@@ -11,14 +11,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import dims, expr, limits
+from .. import dims, expr, layout, limits
 from ..errors import Loc, SpecError, did_you_mean
 from ..graph import Graph, Group, Node
 from ..layers import REGISTRY
 from ..layers.base import REQUIRED, Arg
 from .yamlsafe import Y, describe, load_text, read_file
 
-TOP_KEYS = ("name", "description", "input", "symbols", "blocks", "layers")
+TOP_KEYS = ("name", "description", "input", "layout", "symbols", "blocks", "layers")
 STRUCTURE_KEYS = {
     "repeat": ("repeat", "layers", "name", "from"),
     "branches": ("branches", "merge", "name", "from", "dim"),
@@ -145,6 +145,9 @@ class _Builder:
         env = dict(symbols)
         self.global_env = env
         shape = self.input_shape(root.value["input"], env)
+        written_in = layout.read(root.value.get("layout"))
+        if written_in == layout.CHANNELS_LAST:  # analysed channels first, as everywhere
+            shape = layout.to_first(shape)
         self.input_rank = len(shape)
         self.blocks = self.read_blocks(root.value.get("blocks"))
         top = _Scope("", None, env)
@@ -153,7 +156,9 @@ class _Builder:
         out = self.items(root.value["layers"], top, 0)
         if out == 0:
             raise SpecError("'layers' is empty", root.value["layers"].loc)
-        return Graph(title, self.file, shape, symbols, self.nodes, self.groups, self.rows, out)
+        graph = Graph(title, self.file, shape, symbols, self.nodes, self.groups, self.rows, out)
+        graph.layout = written_in
+        return graph
 
     def symbols(self, node: Y | None, overrides: dict) -> dict:
         declared: dict[str, Any] = {}
