@@ -74,7 +74,8 @@ def channels_last_hint(shape: tuple) -> str:
             and min(shape[:-1]) > 4:
         first = [shape[-1], *shape[:-1]]
         return (f"; the network's input {fmt_shape(shape)} looks channels-last: a spec's input "
-                f"is channels first, {fmt_shape(tuple(first))}")
+                f"is channels first, {fmt_shape(tuple(first))}, unless the spec says "
+                "'layout: channels_last'")
     return ""
 
 
