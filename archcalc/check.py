@@ -30,6 +30,8 @@ from .report.values import expr_text, human, json_value, shape_text
 
 SHEET_KEYS = ("name", "spec", "model", "set", "convention", "prefix", "layout", "answers")
 PREFIX_CHOICES = ("decimal", "binary")
+ENTRY_KEYS = {"at", "layout", "points"}  # the keys of an answer that are not claims
+MAX_POINTS = 10**6  # what one claim may be worth
 METRICS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf")
 _EXPLAIN_METRIC = {"params": "params", "trainable_params": "params", "macs": "macs",
                    "flops": "flops", "output_shape": "shape", "rf": "rf"}
@@ -58,6 +60,7 @@ class Result:
     how: str = ""  # a right approximate claim: "rounded" or "truncated"
     digits: int = 0  # ... at this many significant digits
     verdict: str = ""  # ... in words: "23,834,568 truncated to 2 significant digits"
+    points: Any = 1  # what the claim is worth (the entry's 'points:', 1 unless it says)
 
     def to_json(self) -> dict:
         out = {"index": self.index, "at": self.at, "metric": self.metric,
@@ -94,6 +97,7 @@ class SheetResult:
     convention: str = ""
     results: list = field(default_factory=list)
     error: str = ""  # why the sheet cannot be read at all ("file:line:col: message")
+    spec_id: str = ""  # the spec file, resolved (the sheet's own path for an inline model)
 
     @property
     def right(self) -> int:
@@ -152,7 +156,7 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
     if answers is None or not answers.is_seq:
         raise SpecError("'answers' must be a list of {at: …, <metric>: …} entries",
                         answers.loc if answers is not None else Loc(path, 1, 1))
-    claimed = sum(max(1, len(e.value) - ("at" in e.value) - ("layout" in e.value))
+    claimed = sum(max(1, len(e.value) - len(ENTRY_KEYS & set(e.value)))
                   if e.is_map else 1 for e in answers.value)
     if claimed > MAX_CLAIMS:
         raise SpecError(f"the sheet makes {claimed:,} claims; a sheet holds at most "
@@ -164,9 +168,16 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
                                         roots, {} if analysed is None else analysed)
     except SpecError as e:
         raise _sheet_set_error(e, set_node, overrides) from None
-    grader = _Grader(raw, conv, raw.graph.file if "spec" in root.value else None, binary,
-                     shapes_in or layout.of(raw.graph))
-    out = SheetResult(printable(path), sheet_name, spec_name, conv.name)
+    spec_file = raw.graph.file if "spec" in root.value else None
+    how = (conv.name, spec_file, binary, shapes_in or layout.of(raw.graph))
+    shared = analysed if analysed is not None and spec_file is not None else {}
+    graders = shared.setdefault(("graders", id(raw)), (raw, {}))[1]  # raw kept: id stays its
+    if how not in graders:  # a class's sheets share one grader: conventions applied once
+        graders[how] = _Grader(raw, conv, spec_file, binary, how[3])
+    grader = graders[how]
+    grader._misses = 0
+    out = SheetResult(printable(path), sheet_name, spec_name, conv.name,
+                      spec_id=os.path.realpath(spec_file or path))
     for index, entry in enumerate(answers.value, 1):
         out.results.extend(grader.entry(index, entry))
     return out
@@ -203,6 +214,31 @@ def _prefix(node) -> bool:
         raise SpecError("'prefix' must be decimal (K = 1000, the default) or binary "
                         "(K = 1024)", node.loc)
     return node.value == "binary"
+
+
+def _points(node, metrics: list) -> dict:
+    """What each claim of an answer is worth: ``points: 2`` (each claim) or ``points:
+    {params: 2, macs: 1}``; 1 when the answer does not say."""
+    if node is None:
+        return {}
+    if node.is_map:
+        for key, v in node.value.items():
+            if key not in metrics:
+                raise SpecError(f"'points' names '{key}', which this answer does not claim "
+                                f"(it claims {', '.join(metrics) or 'nothing'})",
+                                node.key_locs[key])
+        return {key: _worth(v) for key, v in node.value.items()}
+    worth = _worth(node)
+    return {m: worth for m in metrics}
+
+
+def _worth(node):
+    v = node.value
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or \
+            not 0 <= v <= MAX_POINTS or node.is_map or node.is_seq:
+        raise SpecError(f"'points' must be a number from 0 to {MAX_POINTS:,} (or a mapping "
+                        "of claim to points, e.g. {params: 2, macs: 1})", node.loc)
+    return int(v) if float(v).is_integer() else v
 
 
 def _set_values(node) -> dict:
@@ -341,7 +377,7 @@ class _Grader:
     def entry(self, index: int, entry) -> list:
         """The results of one entry: a row per claim; what cannot be read is a row that
         says why (graded as not right), so the rest of the sheet is still graded."""
-        claims_ = [(k, v) for k, v in entry.value.items() if k not in ("at", "layout")] \
+        claims_ = [(k, v) for k, v in entry.value.items() if k not in ENTRY_KEYS] \
             if entry.is_map else []
         if not entry.is_map or "at" not in entry.value:
             error = SpecError(f"answer {index}: expected a mapping with 'at' and one or more "
@@ -359,6 +395,7 @@ class _Grader:
         try:
             shapes_in = layout.read(entry.value["layout"]) if "layout" in entry.value \
                 else self.layout
+            points = _points(entry.value.get("points"), [k for k, _ in claims_])
         except SpecError as e:
             return self.unreadable(index, at, claims_, SpecError(
                 f"answer {index}: {e.message}", e.loc))
@@ -374,6 +411,8 @@ class _Grader:
                 out += self.unreadable(index, at, [(key, claim)], error)
                 continue
             out.append(self.grade(index, at, kind, obj, key, claim, shapes_in))
+        for r in out:
+            r.points = points.get(r.metric, 1)
         return out
 
     def find(self, at: str):
@@ -607,16 +646,30 @@ def _axes_text(parts: list) -> str:
     return parts[0] if len(set(parts)) == 1 else "×".join(parts)
 
 
-def render(sheets: list, fmt: str) -> str:
+def render(sheets: list, fmt: str, gradebook: bool = False) -> str:
     """The report, with every character that could drive a terminal escaped (the sheet's
-    strings are validated, but claims and file names are shown as written)."""
+    strings are validated, but claims and file names are shown as written). ``gradebook``:
+    with the class's totals and per-question statistics (JSON and the text table)."""
+    from . import gradebook as gb
+
     if fmt == "json":
         import json
 
-        return _json_safe(json.dumps({"sheets": [s.to_json() for s in sheets]}, indent=2,
-                                     ensure_ascii=False, allow_nan=False)) + "\n"
+        data = {"sheets": [s.to_json() for s in sheets]}
+        if gradebook:
+            data["gradebook"] = gb.to_json(sheets)
+        return json_text(data)
     text = {"csv": _csv, "markdown": _markdown, "latex": _latex}.get(fmt, _table)(sheets)
+    if gradebook and fmt == "table":
+        text += "\n" + "\n".join(gb.text_lines(sheets)) + "\n"
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def json_text(data) -> str:
+    """Strict JSON with non-printable characters escaped."""
+    import json
+
+    return _json_safe(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
 
 
 def _json_safe(text: str) -> str:

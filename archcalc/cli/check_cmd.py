@@ -16,11 +16,17 @@ SpecRootOpt = Annotated[Optional[List[str]], typer.Option(
     "--spec-root", metavar="DIR",
     help="A folder (or one file) a sheet's 'spec:' may name, besides the sheet's own folder "
          "(repeatable).")]
+GradebookOpt = Annotated[Optional[str], typer.Option(
+    "--gradebook", metavar="FILE",
+    help="Write the class's gradebook to FILE (CSV; JSON when FILE ends in .json): a row per "
+         "sheet and claim with its points, totals per student, and per question the share "
+         "right and the most common wrong answer.")]
 
 
 @app.command("check")
 def check(sheets: Sheets, set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
-          spec_root: SpecRootOpt = None, limit: c.LimitOpt = None) -> None:
+          spec_root: SpecRootOpt = None, gradebook: GradebookOpt = None,
+          limit: c.LimitOpt = None) -> None:
     """Grade answer sheets: each claim ✓ or ✗, with the derivation of the wrong ones.
 
     Each wrong count also names the counting convention that would make it right; several
@@ -41,15 +47,17 @@ def check(sheets: Sheets, set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
 
         archcalc check homework/*.yaml --spec-root specs --format markdown
 
+        archcalc check homework/*.yaml --spec-root specs --gradebook grades.csv
+
     Exit codes: 0 every claim right; 1 some claim wrong or unreadable (an unreadable claim
     is a row that says why, and the rest is graded); 2 some sheet cannot be read at all
     (one 'error:' line on stderr per such sheet, the other sheets still graded) or a bad
     command line.
     """
-    c.guarded(_run)(sheets, set_, fmt, spec_root, limit)
+    c.guarded(_run)(sheets, set_, fmt, spec_root, gradebook, limit)
 
 
-def _run(sheets, set_, fmt, spec_root, limit) -> None:
+def _run(sheets, set_, fmt, spec_root, gradebook, limit) -> None:
     import os
     import sys
 
@@ -71,9 +79,25 @@ def _run(sheets, set_, fmt, spec_root, limit) -> None:
             print(f"error: {e}", file=sys.stderr)
             results.append(unreadable(path, e))
             failed = True
+    if gradebook is not None:
+        _write_gradebook(gradebook, results)
     if any(not s.error for s in results):
-        c.emit(render(results, fmt))
+        c.emit(render(results, fmt, gradebook is not None))
     if failed:
         raise typer.Exit(c.EXIT_BAD_INPUT)
     if any(not r.correct for s in results for r in s.results):
         raise typer.Exit(c.EXIT_MISMATCH)
+
+
+def _write_gradebook(path: str, results: list) -> None:
+    """The gradebook, written whole (a sheet that cannot be read is one of its rows)."""
+    from .. import gradebook as gb
+    from ..check import json_text
+    from ..errors import SpecError
+
+    text = json_text(gb.to_json(results)) if path.endswith(".json") else gb.csv_text(results)
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    except OSError as e:
+        raise SpecError(f"--gradebook {path}: cannot write it ({e.strerror or e})") from None
