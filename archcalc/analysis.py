@@ -85,6 +85,7 @@ def analyse(graph: Graph) -> Analysis:
     layers: list = [_record_for_input(graph)]
     conditions: list = []
     seen: set = set()
+    bounds = (int_bits_limit(), limits.current().max_form_size)  # read once, not per layer
     for node in graph.nodes[1:]:
         rule = REGISTRY[node.type]
         ctx = rule_context(node, shapes)
@@ -114,7 +115,7 @@ def analyse(graph: Graph) -> Analysis:
             dims.simplify(out.params), dims.simplify(out.buffers), dims.simplify(out.macs),
             dims.simplify(dims.prod(shape)), _spatial(rf), node.loc, node.id,
         )
-        check_magnitude(record, f"{node.type} '{node.local}'")
+        check_magnitude(record, f"{node.type} '{node.local}'", bounds)
         layers.append(record)
     groups = [_group_record(graph, g, layers) for g in graph.groups]
     records = tuple(groups[i] if kind == "group" else layers[i] for kind, i in graph.rows)
@@ -159,12 +160,11 @@ def int_bits_limit() -> int:
     return min(bits, int(digits * 3.32) - 64) if digits else bits
 
 
-def check_magnitude(record: Record, what: str) -> None:
+def check_magnitude(record: Record, what: str, bounds: tuple | None = None) -> None:
     """Refuse a layer whose shape, parameters or MACs are integers too large to print (or
     closed forms with such coefficients), or closed forms that grew past ``max_form_size``
     (each layer's work grows with them): bad input, located at the layer."""
-    bits = int_bits_limit()
-    size = limits.current().max_form_size
+    bits, size = bounds or (int_bits_limit(), limits.current().max_form_size)
     named = [("output shape", d) for d in record.output_shape]
     named += [("parameter count", record.params), ("buffer count", record.buffers),
               ("MAC count", record.macs), ("output element count", record.activations)]
