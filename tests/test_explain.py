@@ -145,3 +145,25 @@ def test_cli_explain_json_and_errors(cli):
     assert code == 2 and "params" in err
     code, out, _ = cli("explain", VGG, "stage1", "--format", "markdown")
     assert code == 0 and out.startswith("**params(stage1)**")
+
+
+def test_explain_of_pool_and_strided_same_conv_pairs_never_simplifies(monkeypatch):
+    """Eight ceil-mode pools with strided 'same' convolutions between them, free H and W:
+    the conditions explain asks about are decided at probe points or left undecided, so
+    sympy.simplify (up to a second per condition on these forms; about 20 calls before the
+    large probes) runs at most for the last layer's question whether its 'same' padding is
+    symmetric, once per axis. The derivation still ends at the network's output, and the RF
+    jump is the product of the strides, 2¹⁶ = 65,536 (sixteen stride-2 layers)."""
+    import sympy as sp
+
+    from helpers import analyse_text
+
+    pairs = "".join("  - maxpool2d: {kernel: 3, stride: 2, ceil_mode: true}\n"
+                    "  - conv2d: {out: 8, kernel: 3, stride: 2, padding: same}\n"
+                    for _ in range(8))
+    a = analyse_text("symbols: {H: null, W: null}\ninput: [3, H, W]\nlayers:\n" + pairs)
+    calls = []
+    monkeypatch.setattr(sp, "simplify", lambda *args, **k: calls.append(args))
+    out = text(ex.explain(a, None, None))
+    assert len(calls) <= 2, calls
+    assert "rf(conv2d_8)" in out and "j = j'·s = 32768·2 = 65536" in out
