@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import dims, limits
+from . import dims, expr, limits
 from .errors import SpecError, TimeLimitExceeded
 from .graph import Graph
 from .layers import REGISTRY, Window
@@ -85,7 +85,7 @@ def analyse(graph: Graph) -> Analysis:
     layers: list = [_record_for_input(graph)]
     conditions: list = []
     seen: set = set()
-    bounds = (int_bits_limit(), limits.current().max_form_size)  # read once, not per layer
+    bounds = (expr.int_bits_limit(), limits.current().max_form_size)  # read once, not per layer
     for node in graph.nodes[1:]:
         rule = REGISTRY[node.type]
         ctx = rule_context(node, shapes)
@@ -150,21 +150,11 @@ def _record_for_input(graph: Graph) -> Record:
     return record
 
 
-def int_bits_limit() -> int:
-    """The most bits a computed count may have: ``max_int_bits``, and never so many that
-    Python refuses to print the number (sums of a network's layers stay printable too)."""
-    import sys
-
-    bits = limits.current().max_int_bits
-    digits = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
-    return min(bits, int(digits * 3.32) - 64) if digits else bits
-
-
 def check_magnitude(record: Record, what: str, bounds: tuple | None = None) -> None:
     """Refuse a layer whose shape, parameters or MACs are integers too large to print (or
     closed forms with such coefficients), or closed forms that grew past ``max_form_size``
     (each layer's work grows with them): bad input, located at the layer."""
-    bits, size = bounds or (int_bits_limit(), limits.current().max_form_size)
+    bits, size = bounds or (expr.int_bits_limit(), limits.current().max_form_size)
     named = [("output shape", d) for d in record.output_shape]
     named += [("parameter count", record.params), ("buffer count", record.buffers),
               ("MAC count", record.macs), ("output element count", record.activations)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Mapping
@@ -191,9 +192,18 @@ def names(tree) -> set[str]:
     return set().union(*(names(a) for a in tree[2]))
 
 
+def int_bits_limit() -> int:
+    """The most bits an integer from an expression or a layer's count may have:
+    ``max_int_bits``, and never so many that Python refuses to print it (its 4,300-digit
+    limit; a network's sums of such counts stay printable too)."""
+    bits = limits.current().max_int_bits
+    digits = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    return min(bits, int(digits * 3.32) - 64) if digits else bits
+
+
 def _check_size(x: Any) -> Any:
-    if isinstance(x, int) and x.bit_length() > limits.current().max_int_bits:
-        raise ExprError(f"value is too large (more than {limits.current().max_int_bits} bits)")
+    if isinstance(x, int) and x.bit_length() > int_bits_limit():
+        raise ExprError(f"value is too large (more than {int_bits_limit()} bits)")
     return x
 
 
@@ -222,8 +232,8 @@ def _power(a, b):
     b = int(b)
     if b < 0 or b > 64:
         raise ExprError(f"exponent {b} is out of range (0 to 64)")
-    if isinstance(a, int) and a.bit_length() * b > limits.current().max_int_bits:
-        raise ExprError(f"value is too large (more than {limits.current().max_int_bits} bits)")
+    if isinstance(a, int) and a.bit_length() * b > int_bits_limit():
+        raise ExprError(f"value is too large (more than {int_bits_limit()} bits)")
     return a**b
 
 
