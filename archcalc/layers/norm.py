@@ -46,9 +46,10 @@ def _per_channel_norm(ctx: Ctx, ranks: tuple) -> Out:
           "eps": Arg("float", 1e-5)},
 )
 def instancenorm(ctx: Ctx) -> Out:
-    """Instance norm: no parameters by default (affine=False), 2C when affine. Without
-    running statistics each sample is normalised by its own, which PyTorch refuses to do
-    over a single position (even in eval mode)."""
+    """Instance norm: no parameters by default (affine=False), 2C when affine.
+
+    Without running statistics each sample is normalised by its own, which PyTorch refuses
+    to do over a single position (even in eval mode)."""
     out = _per_channel_norm(ctx, (ctx.nd + 1,))
     if not ctx.track_running_stats:
         ctx.require(prod(ctx.spatial) > 1, "a single spatial position: "
