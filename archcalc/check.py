@@ -22,9 +22,10 @@ import re
 import shlex
 import stat
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
-from . import claims, conventions, dims, layout
+from . import check_kinds, claims, conventions, dims, layout
 from .errors import Loc, SpecError, did_you_mean, printable
 from .report.values import expr_text, human, json_value, shape_text
 
@@ -32,9 +33,11 @@ SHEET_KEYS = ("name", "spec", "model", "set", "convention", "prefix", "layout", 
 PREFIX_CHOICES = ("decimal", "binary")
 ENTRY_KEYS = {"at", "layout", "points"}  # the keys of an answer that are not claims
 MAX_POINTS = 10**6  # what one claim may be worth
-METRICS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf")
+METRICS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf", "spatial",
+           "elements", "depth", "compare")
 _EXPLAIN_METRIC = {"params": "params", "trainable_params": "params", "macs": "macs",
-                   "flops": "flops", "output_shape": "shape", "rf": "rf"}
+                   "flops": "flops", "output_shape": "shape", "rf": "rf", "spatial": "shape",
+                   "elements": "shape", "depth": "shape", "compare": "shape"}
 MAX_TEXT = 200  # characters of a sheet's name (as of a spec's)
 MAX_PATH = 1_000  # characters of a spec path or an 'at' (qualified names can be long)
 DERIVATION_HEAD, DERIVATION_TAIL = 2, 30  # lines of a long derivation that are shown
@@ -176,6 +179,8 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
         graders[how] = _Grader(raw, conv, spec_file, binary, how[3])
     grader = graders[how]
     grader._misses = 0
+    grader.open_other = lambda written, node: _other_spec(written, node, path, roots, shared,
+                                                          conv)
     out = SheetResult(printable(path), sheet_name, spec_name, conv.name,
                       spec_id=os.path.realpath(spec_file or path))
     for index, entry in enumerate(answers.value, 1):
@@ -306,6 +311,21 @@ def _analyse_model(root, path: str, binding: dict, roots, analysed: dict):
     if not model.is_map:
         raise SpecError("'model' must be a spec mapping (name, input, layers)", model.loc)
     return analyse(_Builder(path).build(model, binding)), "(inline model)"
+
+
+def _other_spec(written: str, node, path: str, roots, analysed: dict, conv):
+    """The analysis (under the sheet's convention) of another spec a ``compare`` names: read
+    as the sheet's own ``spec:`` is, inside the same folders, with its own defaults."""
+    from .analysis import analyse
+
+    target = _confined(node, path, written, roots)
+    key = (os.path.realpath(target), target, ())
+    if key not in analysed:
+        analysed[key] = analyse(_load_spec(target, node, {}))
+    applied = ("applied", key, conv.name)
+    if applied not in analysed:
+        analysed[applied] = conv.apply(analysed[key])
+    return analysed[applied]
 
 
 def _confined(spec, path: str, written: str, roots) -> str:
@@ -442,6 +462,8 @@ class _Grader:
         claimed = claim.plain()
         rec = record_of(self.analysis, kind, obj)
         number = None
+        if metric in ("spatial", "compare"):
+            return self.grade_other(index, at, kind, obj, metric, claim)
         if metric == "output_shape":
             keras = layout.keras_tuple(claimed)
             if keras is not None:
@@ -452,6 +474,9 @@ class _Grader:
             expected = None if rec.rf is None else tuple(a.size for a in rec.rf)
             text = "—" if expected is None else \
                 _axes_text([expr_text(v, self.order) for v in expected])
+        elif metric in check_kinds.NUMERIC:
+            expected = check_kinds.value(self.analysis, self.conv, kind, obj, metric)
+            text = human(expected, self.order)
         else:
             expected = self.conv.count(rec, metric)
             text = human(expected, self.order)
@@ -471,11 +496,68 @@ class _Grader:
                     result.verdict = number.verdict(expected, self.order)
         except SpecError as e:
             result.error = str(SpecError(f"answer {index} ({metric}): {e.message}", claim.loc))
-        if number is not None and not result.correct:
+        if number is not None and not result.correct and metric not in check_kinds.NUMERIC:
             result.note = self.hint(kind, obj, metric, number)
         if not result.correct:
             result.derivation = self.derive(at, kind, obj, metric)
         return result
+
+    def grade_other(self, index, at, kind, obj, metric, claim) -> Result:
+        """A ``spatial`` or ``compare`` claim (check_kinds.py says how they read)."""
+        from .report.explain import record_of
+
+        result = Result(index, at, metric, claim.plain(), None, False, loc=claim.loc)
+        try:
+            if metric == "spatial":
+                shape = record_of(self.analysis, kind, obj).output_shape
+                result.expected = json_value(tuple(shape[1:]), self.order)
+                result.correct, result.expected_text = check_kinds.grade_spatial(
+                    claim.plain(), shape, self.symbols, self.conditions)
+                lines = check_kinds.derivation(self.analysis, kind, obj, metric, at,
+                                               self.order)
+            else:
+                lines = self.grade_compare(index, at, kind, obj, claim, result)
+        except SpecError as e:
+            result.error = str(SpecError(f"answer {index} ({metric}): {e.message}",
+                                         e.loc if e.loc is not None else claim.loc))
+            return result
+        if not result.correct:
+            result.derivation = lines
+        return result
+
+    def grade_compare(self, index, at, kind, obj, claim, result) -> list:
+        metric, said, than = check_kinds.parse_compare(claim)
+        spec, place = check_kinds.other_place(than)
+        try:
+            if spec is None:
+                other, (okind, oobj) = self.analysis, self.find(place)
+            else:
+                other = self.open_other(spec, claim.value["than"])
+                from .report.explain import find
+                okind, oobj = find(other, place)
+        except SpecError as e:
+            raise SpecError(f"'than: {than}': {e.message}", claim.value["than"].loc) from None
+        left = check_kinds.value(self.analysis, self.conv, kind, obj, metric)
+        right = check_kinds.value(other, self.conv, okind, oobj, metric)
+        result.metric = f"compare {metric}"
+        try:
+            result.correct, how = check_kinds.judge(said.plain(), left, right)
+        except SpecError as e:
+            raise SpecError(e.message, said.loc) from None
+        if how in ("rounded", "truncated"):
+            result.how = how
+        ratio = Fraction(int(left), int(right)) if right else None
+        relation = "<" if left < right else (">" if left > right else "=")
+        result.expected = {"left": json_value(left, self.order),
+                           "right": json_value(right, self.order), "relation": relation,
+                           "ratio": None if ratio is None else round(float(ratio), 6)}
+        ratio_text = "" if not ratio else f"; left/right = {float(ratio):.4g}" if ratio >= 1 \
+            else f"; left/right = 1/{float(1 / ratio):.4g}"
+        result.expected_text = f"{human(left, self.order)} {relation} " \
+            f"{human(right, self.order)}{ratio_text}"
+        return [f"{metric}({at}) = {human(left, self.order)}",
+                f"{metric}({than}) = {human(right, self.order)}",
+                f"{metric}({at}) {relation} {metric}({than}){ratio_text}"]
 
     def grade_shape(self, index, at, where, expected, claim, shapes_in: str,
                     written) -> Result:
@@ -511,7 +593,8 @@ class _Grader:
         """The derivation of the correct value (once per place and metric: a class may all
         be wrong about the same total), at most ``DERIVATION_HEAD + DERIVATION_TAIL + 1``
         lines of at most ``MAX_LINE`` characters."""
-        key = (kind, getattr(obj, "id", None), _EXPLAIN_METRIC[metric])
+        key = (kind, getattr(obj, "id", None),
+               metric if metric in check_kinds.NUMERIC else _EXPLAIN_METRIC[metric])
         if key not in self._derived:
             lines = [line if len(line) <= MAX_LINE else line[:MAX_LINE - 1] + "…"
                      for line in self.derivation(at, kind, obj, metric)]
@@ -531,6 +614,8 @@ class _Grader:
     def derivation(self, at, kind, obj, metric) -> list:
         from .report.explain import _explain_one
 
+        if metric in check_kinds.NUMERIC:
+            return check_kinds.derivation(self.analysis, kind, obj, metric, at, self.order)
         if metric == "rf":
             lines = self.last_rf_steps(kind, obj, at)
             if lines is not None:

@@ -80,7 +80,7 @@ class Number:
         or None when it does not."""
         if dims.is_symbolic(expected) or dims.is_symbolic(self.value):
             return "exact" if same_expression(self.value, expected, conditions) else None
-        value = Fraction(int(expected))
+        value = expected if isinstance(expected, Fraction) else Fraction(int(expected))
         if value == self.value:
             return "exact"
         if not self.unit:

@@ -66,9 +66,10 @@ def _last_rf(m: Model):
     return None
 
 
-def weight_depth(analysis) -> int:
-    """The most convolution/linear layers on any path from input to output — the number in
-    'VGG-16' and 'ResNet-18' (projection shortcuts are on a shorter path)."""
+def weight_depth(analysis, at: int | None = None) -> int:
+    """The most convolution/linear layers on any path from input to output (or to the node
+    ``at``) — the number in 'VGG-16' and 'ResNet-18' (projection shortcuts are on a shorter
+    path)."""
     from ..layers import REGISTRY
 
     g = analysis.graph
@@ -76,7 +77,7 @@ def weight_depth(analysis) -> int:
     for node in g.nodes[1:]:
         own = 1 if REGISTRY[node.type].cost == "macs" else 0
         depth[node.id] = own + max((depth[i] for i in node.inputs), default=0)
-    return depth[g.output]
+    return depth[g.output if at is None else at]
 
 
 COMPARE_COLUMNS = {c.key: c for c in (
