@@ -94,7 +94,8 @@ def analyse(graph: Graph) -> Analysis:
         except LayerError as e:
             error = SpecError(f"{node.type} '{node.local}': {e.message} (input "
                               f"{' and '.join(fmt_shape(s) for s in ctx.xs)})"
-                              f"{channels_last_hint(graph.input_shape)}", node.loc)
+                              f"{channels_last_hint(graph.input_shape)}", node.loc,
+                              layer=node.name)
             raise explain_override(graph, node, error) from None
         except TimeLimitExceeded as e:
             e.loc = e.loc or node.loc  # say which layer the closed form exploded at

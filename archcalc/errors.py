@@ -25,10 +25,23 @@ MAX_MESSAGE = 600  # characters of one error message
 class SpecError(Exception):
     """Bad input: a spec, an answer sheet or a command-line value. Exit code 2."""
 
-    def __init__(self, message: str, loc: Loc | None = None):
+    def __init__(self, message: str, loc: Loc | None = None, layer: str | None = None):
         super().__init__(message)
         self.message = message
         self.loc = loc
+        self.layer = layer  # the qualified name of the layer it concerns, when there is one
+
+    @property
+    def file(self) -> str | None:
+        return self.loc.file if self.loc else None
+
+    @property
+    def line(self) -> int | None:
+        return self.loc.line if self.loc and self.loc.line else None
+
+    @property
+    def column(self) -> int | None:
+        return self.loc.col if self.loc and self.loc.line else None
 
     def located(self, loc: Loc | None) -> "SpecError":
         """Attach a location if the error has none yet."""

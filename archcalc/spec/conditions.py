@@ -23,12 +23,12 @@ def explain(graph, node, error: SpecError) -> SpecError:
     found = _violated(graph, node, overrides)
     if found is None:
         sets = ",".join(f"{k}={v}" for k, v in overrides.items())
-        return SpecError(f"{error.message} (with --set {sets})", error.loc)
+        return SpecError(f"{error.message} (with --set {sets})", error.loc, error.layer)
     cond_text, names = found
     sets = ",".join(f"{k}={overrides[k]}" for k in overrides if k in names) or \
         ",".join(f"{k}={v}" for k, v in overrides.items())
     return SpecError(f"{node.type} '{node.local}': --set {sets} violates {cond_text}: "
-                     f"{error.message.split(': ', 1)[-1]}", error.loc)
+                     f"{error.message.split(': ', 1)[-1]}", error.loc, error.layer)
 
 
 def _violated(graph, node, overrides: dict) -> tuple[str, set] | None:

@@ -1,0 +1,233 @@
+"""The Python API: what the CLI computes, as objects a notebook or a grading script can use.
+
+``analyse`` loads a spec (a path, YAML text or a dict), analyses it once and returns an
+``Analysis``; everything else reads that result. Values are Python ints where they are
+numbers and sympy expressions where they depend on free symbols. Bad input raises
+``SpecError`` with ``file``, ``line``, ``column`` and ``layer`` fields; the CLI prints the same
+error as one line. docs/api.md describes it with examples that the tests run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from . import conventions
+from .errors import SpecError
+
+__all__ = ["Analysis", "Layer", "Total", "analyse", "check", "verify"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One row of the analysis: a layer, or a named block, repeat or branches item (its
+    subtree's totals). ``rf`` holds one ``AxisRF(size, jump, start)`` per spatial axis, or
+    None where the receptive-field recurrence ends."""
+
+    name: str
+    type: str
+    depth: int
+    kind: str
+    output_shape: tuple
+    params: Any
+    trainable_params: Any
+    non_trainable: Any
+    macs: Any
+    flops: Any
+    activations: Any
+    rf: tuple | None
+
+
+@dataclass(frozen=True)
+class Total:
+    """The whole network's counts under the analysis's convention."""
+
+    params: Any
+    trainable_params: Any
+    non_trainable: Any
+    macs: Any
+    flops: Any
+    activations: Any
+    output_shape: tuple
+
+
+class Analysis:
+    """A spec's closed-form results: ``total``, ``layers`` (``analysis["fc6"]`` finds one by
+    name), ``conditions`` the closed forms assume, and the CLI's outputs (``to_dict``,
+    ``table``, ``explain``)."""
+
+    def __init__(self, result, convention: conventions.Convention, path: str | None):
+        self._result = result
+        self._conv = convention
+        self._path = path
+        conv = convention
+        self.layers = tuple(_layer(r, conv) for r in result.records)
+        t = result.total
+        self.total = Total(conv.params(t.params, t.buffers), t.params, t.buffers, t.macs,
+                           conv.flops_per_mac * t.macs, t.activations, t.output_shape)
+
+    @property
+    def name(self) -> str:
+        return self._result.graph.name
+
+    @property
+    def input_shape(self) -> tuple:
+        return self._result.graph.input_shape
+
+    @property
+    def symbols(self) -> dict:
+        """Each symbol's value: a number, or the sympy symbol itself where it is free."""
+        return dict(self._result.graph.symbols)
+
+    @property
+    def convention(self) -> str:
+        return self._conv.name
+
+    @property
+    def conditions(self) -> tuple:
+        """What must hold for the closed forms: (condition, message, location) triples."""
+        return tuple(self._result.conditions)
+
+    def __getitem__(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        matches = [r for r, layer in zip(self._result.records, self.layers) if r.local == name]
+        if len(matches) == 1:
+            return self.layers[self._result.records.index(matches[0])]
+        from .errors import did_you_mean
+
+        raise KeyError(f"no layer or block named '{name}'"
+                       f"{did_you_mean(name, [layer.name for layer in self.layers])}")
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def to_dict(self) -> dict:
+        """The object ``--format json`` prints (docs/json-format.md), values as JSON has them."""
+        from .report.render import to_json
+
+        return to_json(self._result, self._conv)
+
+    def table(self, format: str = "table", verb: str = "summary", width: int = 100,
+              depth: int | None = None) -> str:
+        """The CLI's report: ``format`` table, markdown, latex, csv or json; ``verb`` summary,
+        params, shapes, flops or rf (the columns)."""
+        from .report.render import render
+
+        if verb not in ("summary", "params", "shapes", "flops", "rf"):
+            raise ValueError(f"verb {verb!r}: choose summary, params, shapes, flops or rf")
+        if format not in ("table", "markdown", "latex", "csv", "json"):
+            raise ValueError(f"format {format!r}: choose table, markdown, latex, csv or json")
+        return render(self._result, verb, format, self._conv, width=width, max_depth=depth)
+
+    def explain(self, layer: str | None = None, metric: str | None = None,
+                format: str = "table") -> str:
+        """``archcalc explain``: the formula, this layer's numbers, and the value."""
+        from .report import explain as ex
+
+        return ex.render(ex.explain(self._result, layer, metric, self._conv), format,
+                         self.name)
+
+    def __repr__(self) -> str:
+        return (f"<Analysis {self.name!r}: {len(self.layers)} rows, "
+                f"{self.total.params} params, {self.total.macs} MACs>")
+
+    def _repr_markdown_(self) -> str:
+        return self.table("markdown")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in
+                             (layer.name, layer.type, list(layer.output_shape), layer.params,
+                              layer.macs)) + "</tr>" for layer in self.layers)
+        head = "".join(f"<th>{h}</th>" for h in ("Layer", "Type", "Output shape", "Params",
+                                                 "MACs"))
+        return (f"<p><b>{html.escape(self.name)}</b></p><table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{rows}</tbody></table><p>Total params: {self.total.params}; MACs: "
+                f"{self.total.macs}</p>")
+
+
+def _layer(r, conv) -> Layer:
+    return Layer(r.name, r.type, r.depth, r.kind, r.output_shape, conv.params(r.params, r.buffers),
+                 r.params, r.buffers, r.macs, conv.flops_per_mac * r.macs, r.activations, r.rf)
+
+
+def _overrides(values: Mapping | None) -> dict:
+    """``set=`` values: numbers, or constant expressions written as text ('2**8')."""
+    from fractions import Fraction
+
+    from . import expr
+
+    out = {}
+    for name, value in (values or {}).items():
+        if isinstance(value, str):
+            value = expr.evaluate_text(value, {})
+            if isinstance(value, Fraction):
+                value = int(value) if value.denominator == 1 else float(value)
+        out[str(name)] = value
+    return out
+
+
+def _is_path(spec) -> bool:
+    if isinstance(spec, os.PathLike):
+        return True
+    return isinstance(spec, str) and "\n" not in spec and (
+        spec.endswith((".yaml", ".yml")) or os.path.isfile(spec))
+
+
+def analyse(spec, set: Mapping | None = None, convention: str = "pytorch") -> Analysis:
+    """Analyse ``spec``: a path to a YAML spec, the YAML text itself, or the same as a dict.
+
+    ``set`` binds symbols as ``--set`` does (``{"H": 299}``); ``convention`` is any of
+    ``archcalc --help``'s conventions (pytorch, keras, fvcore, ptflops, thop, …)."""
+    import yaml
+
+    from .analysis import analyse as run
+    from .spec.loader import load, load_string
+
+    conv = conventions.get(convention)
+    overrides = _overrides(set)
+    if isinstance(spec, Mapping):
+        graph, path = load_string(yaml.safe_dump(dict(spec), sort_keys=False), "<dict>",
+                                  overrides), None
+    elif _is_path(spec):
+        path = os.fspath(spec)
+        graph = load(path, overrides)
+    elif isinstance(spec, str):
+        graph, path = load_string(spec, "<text>", overrides), None
+    else:
+        raise TypeError(f"spec must be a path, YAML text or a dict, not {type(spec).__name__}")
+    return Analysis(conv.apply(run(graph)), conv, path)
+
+
+def check(sheet, set: Mapping | None = None, spec_roots=(), analysed: dict | None = None):
+    """Grade one answer sheet (a path) as ``archcalc check`` does: the result has the claims'
+    verdicts (``.results``, each with ``.correct``, ``.expected``, ``.derivation``) and
+    ``.score``. ``spec_roots``: folders besides the sheet's own that its ``spec:`` may name;
+    pass the same ``analysed`` dict to several calls to analyse a shared spec once."""
+    from .check import check_sheet
+
+    return check_sheet(os.fspath(sheet), _overrides(set), tuple(map(os.fspath, spec_roots)),
+                       analysed if analysed is not None else {})
+
+
+def verify(spec, set: Mapping | None = None, **options):
+    """Build the network in PyTorch and compare every number (needs torch). ``spec`` is a
+    path or an ``Analysis`` made from one; ``options`` as ``archcalc verify`` (device,
+    samples, seed, rf, ranges)."""
+    from .verify import verify as run
+
+    if isinstance(spec, Analysis):
+        if spec._path is None:
+            raise ValueError("verify needs the spec as a file: analyse a path, not text")
+        overrides = {**{k: v for k, v in spec.symbols.items()
+                        if not getattr(v, "is_Symbol", False)}, **_overrides(set)}
+        return run(spec._path, overrides, **options)
+    return run(os.fspath(spec), _overrides(set), **options)
