@@ -99,8 +99,8 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
                         f"network; raise --limit max_verify_points=N)")
     analysis = analyse(load(path, overrides))
     graph = analysis.graph
-    _check_layers(graph, samples)
     notes: list = []
+    samples = _check_layers(graph, samples, notes)
     admitted = []  # decided from the closed forms, before torch is imported
     budget = _Budget(device, rf)
     for point, at in _points(path, overrides, analysis, samples, seed, ranges or {}, notes):
@@ -208,19 +208,25 @@ class _Budget:
         return False
 
 
-def _check_layers(graph, samples: int) -> None:
+def _check_layers(graph, samples: int, notes: list) -> int:
     """Each point builds and runs every layer several times (the network, the receptive-field
-    copy): bound the layers times the points before any of it."""
-    points = samples if graph.free_symbols else 1
+    copy): bound the layers times the points before any of it. Returns the points to check:
+    fewer than asked (and a note) when they would not fit; a network that does not fit even
+    once is refused."""
     cap = limits.current().max_verify_layers
     layers = len(graph.nodes) - 1
-    if layers * points > cap:
-        node = graph.nodes[min(cap // points + 1, layers)]
-        times = f" × {points} points = {layers * points:,} layer builds" if points > 1 else ""
-        fewer = ", or lower --samples" if points > 1 else ""
-        raise SpecError(f"verify: {layers:,} layers{times} in PyTorch, more than "
-                        f"max_verify_layers = {cap:,} (this is layer {node.id:,}): raise "
-                        f"--limit max_verify_layers=N{fewer}", node.loc)
+    if layers > cap:
+        node = graph.nodes[cap + 1]
+        raise SpecError(f"verify: {layers:,} layers in PyTorch, more than max_verify_layers = "
+                        f"{cap:,} (this is layer {node.id:,}): raise --limit "
+                        "max_verify_layers=N", node.loc)
+    if not graph.free_symbols or layers * samples <= cap:
+        return samples
+    fit = max(1, cap // max(layers, 1))
+    notes.append(f"checked at {fit} of the {samples} points asked: {layers:,} layers × "
+                 f"{samples} points would pass max_verify_layers = {cap:,} (raise it with "
+                 "--limit max_verify_layers=N)")
+    return fit
 
 
 def rf_input_bytes(graph) -> int:
