@@ -33,9 +33,10 @@ SHEET_KEYS = ("name", "spec", "model", "set", "convention", "prefix", "layout", 
 PREFIX_CHOICES = ("decimal", "binary")
 ENTRY_KEYS = {"at", "layout", "points"}  # the keys of an answer that are not claims
 MAX_POINTS = 10**6  # what one claim may be worth
-METRICS = ("params", "trainable_params", "macs", "flops", "output_shape", "rf", "spatial",
-           "elements", "depth", "compare")
-_EXPLAIN_METRIC = {"params": "params", "trainable_params": "params", "macs": "macs",
+METRICS = ("params", "trainable_params", "non_trainable_params", "macs", "flops",
+           "output_shape", "rf", "spatial", "elements", "depth", "compare")
+_EXPLAIN_METRIC = {"params": "params", "trainable_params": "params",
+                   "non_trainable_params": "params", "macs": "macs",
                    "flops": "flops", "output_shape": "shape", "rf": "rf", "spatial": "shape",
                    "elements": "shape", "depth": "shape", "compare": "shape"}
 MAX_TEXT = 200  # characters of a sheet's name (as of a spec's)
@@ -478,7 +479,7 @@ class _Grader:
             expected = check_kinds.value(self.analysis, self.conv, kind, obj, metric)
             text = human(expected, self.order)
         else:
-            expected = self.conv.count(rec, metric)
+            expected = self.conv.count(rec, metric, self.frozen(kind, obj))
             text = human(expected, self.order)
         result = Result(index, at, metric, claimed, json_value(expected, self.order), False,
                         text, loc=claim.loc)
@@ -500,7 +501,22 @@ class _Grader:
             result.note = self.hint(kind, obj, metric, number)
         if not result.correct:
             result.derivation = self.derive(at, kind, obj, metric)
+            if metric in ("trainable_params", "non_trainable_params"):
+                result.derivation = [*result.derivation, self.split_line(at, kind, obj)]
         return result
+
+    def split_line(self, at, kind, obj) -> str:
+        """How the parameters at a place split into trainable and non-trainable."""
+        from .report.explain import record_of
+
+        rec = record_of(self.analysis, kind, obj)
+        frozen = self.frozen(kind, obj)
+        parts = [f"{human(frozen, self.order)} in layers with trainable: false"]
+        if self.conv.params_include_buffers:
+            parts.append(f"{human(rec.buffers, self.order)} BatchNorm moving mean and variance")
+        return f"non-trainable({at}) = {' + '.join(parts)}; trainable({at}) = " \
+            f"{human(rec.params, self.order)} − {human(frozen, self.order)} = " \
+            f"{human(rec.params - frozen, self.order)}"
 
     def grade_other(self, index, at, kind, obj, metric, claim) -> Result:
         """A ``spatial`` or ``compare`` claim (check_kinds.py says how they read)."""
@@ -667,9 +683,10 @@ class _Grader:
             if conv.name == self.conv.name:
                 continue
             other = record_of(self.applied(conv), kind, obj)
-            if metric in ("params", "trainable_params"):
-                value = conv.count(other, metric)
-                if dims.eq(value, self.conv.count(rec, metric)) is not True and \
+            if metric in ("params", "trainable_params", "non_trainable_params"):
+                frozen = self.frozen(kind, obj)
+                value = conv.count(other, metric, frozen)
+                if dims.eq(value, self.conv.count(rec, metric, frozen)) is not True and \
                         number.matches(value, self.conditions):
                     matches.append((conv.name, self.params_note(conv, kind, obj, value)))
                 continue
@@ -685,6 +702,10 @@ class _Grader:
         others = [name for name, _ in matches[1:]]
         return matches[0][1] + (f" (at the precision written, also {', '.join(others)})"
                                 if others else "")
+
+    def frozen(self, kind, obj):
+        """The parameters of the layers at this place that say ``trainable: false``."""
+        return check_kinds.frozen(self.raw, kind, obj)
 
     def scope(self, kind, obj) -> list:
         g = self.raw.graph

@@ -20,7 +20,8 @@ from . import claims, dims
 from .errors import SpecError
 
 NUMERIC = ("depth", "elements")
-COMPARED = ("params", "trainable_params", "macs", "flops", "depth", "elements")
+COMPARED = ("params", "trainable_params", "non_trainable_params", "macs", "flops", "depth",
+            "elements")
 RELATIONS = {"<": "<", ">": ">", "=": "=", "==": "=", "<=": "<=", ">=": ">=", "≤": "<=",
              "≥": ">=", "fewer": "<", "less": "<", "cheaper": "<", "smaller": "<",
              "more": ">", "larger": ">", "same": "="}
@@ -39,7 +40,16 @@ def value(analysis, conv, kind, obj, metric):
     rec = record_of(analysis, kind, obj)
     if metric == "elements":
         return dims.prod(rec.output_shape)
-    return conv.count(rec, metric)
+    return conv.count(rec, metric, frozen(analysis, kind, obj))
+
+
+def frozen(analysis, kind, obj):
+    """The parameters of the layers at a place that say ``trainable: false``."""
+    g = analysis.graph
+    nodes = g.nodes[1:] if kind == "total" else \
+        g.nodes[obj.first:obj.last + 1] if kind == "group" else [obj]
+    return sum((analysis.layers[n.id].params for n in nodes
+                if n.args.get("trainable") is False), 0)
 
 
 def derivation(analysis, kind, obj, metric, at: str, order) -> list:

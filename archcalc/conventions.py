@@ -30,13 +30,17 @@ class Convention:
     def params(self, trainable, buffers):
         return trainable + buffers if self.params_include_buffers else trainable
 
-    def count(self, record, metric: str):
+    def count(self, record, metric: str, frozen=0):
         """One count of a record as this convention states it: params, trainable_params,
-        macs or flops."""
+        non_trainable_params, macs or flops. ``frozen``: the parameters of its layers that
+        say ``trainable: false`` (Keras counts them as non-trainable; PyTorch's parameters()
+        still holds them, with requires_grad off)."""
         if metric == "params":
             return self.params(record.params, record.buffers)
         if metric == "trainable_params":
-            return record.params
+            return record.params - frozen
+        if metric == "non_trainable_params":
+            return (record.buffers if self.params_include_buffers else 0) + frozen
         if metric == "macs":
             return record.macs
         if metric == "flops":

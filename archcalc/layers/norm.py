@@ -22,11 +22,18 @@ def _check_rank(ctx: Ctx, ranks: tuple) -> None:
 @register_layer(
     *_BN_ND, family="norm", nd=_BN_ND,
     args={"affine": Arg("bool", True), "track_running_stats": Arg("bool", True),
-          "eps": Arg("float", 1e-5), "momentum": Arg("float", 0.1)},
+          "eps": Arg("float", 1e-5), "momentum": Arg("float", 0.1),
+          "scale": Arg("bool", True, doc="Keras: γ learned (false: C fewer parameters)"),
+          "center": Arg("bool", True, doc="Keras: β learned (false: C fewer parameters)")},
 )
 def batchnorm(ctx: Ctx) -> Out:
-    """Batch norm over channels: params 2C (γ, β); buffers 2C (running mean and variance)."""
-    return _per_channel_norm(ctx, (1, 2) if ctx.nd == 1 else (ctx.nd + 1,))
+    """Batch norm over channels: params 2C (γ, β; Keras's scale/center drop one each); buffers
+    2C (running mean and variance)."""
+    out = _per_channel_norm(ctx, (1, 2) if ctx.nd == 1 else (ctx.nd + 1,))
+    if ctx.affine and not (ctx.scale and ctx.center):
+        out = Out(shape=out.shape, params=ctx.x[0] * (ctx.scale + ctx.center),
+                  buffers=out.buffers)
+    return out
 
 
 def _per_channel_norm(ctx: Ctx, ranks: tuple) -> Out:

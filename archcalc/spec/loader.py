@@ -52,6 +52,13 @@ def _torch_hint(key: str, known) -> str:
     return f" — the spec calls it '{short}'" if short in known else ""
 
 
+def _trainable(node: Y, kind: str) -> bool:
+    if not isinstance(node.value, bool):
+        raise SpecError(f"{kind}: 'trainable' must be true or false, got {describe(node)}",
+                        node.loc)
+    return node.value
+
+
 def _rank_hint(kind: str, input_rank: int) -> str:
     """For a type PyTorch names by its spatial axes (``batchnorm`` → batchnorm1d/2d/3d): the
     one that fits the network's input, and what each takes."""
@@ -369,6 +376,9 @@ class _Builder:
         for key, node in args.value.items():
             if key in ("name", "from"):
                 continue
+            if key == "trainable":  # Keras: a frozen layer's parameters are non-trainable
+                values[key] = _trainable(node, kind)
+                continue
             if key not in rule.args:
                 raise SpecError(f"{kind}: unknown argument '{key}'"
                                 f"{_torch_hint(key, rule.args) or did_you_mean(key, rule.args)}",
@@ -531,8 +541,9 @@ class _Builder:
         name = self.take_name(args, kind)
         source = self.take_from(args, scope, current, kind)
         env = dict(self.global_env)  # lexical: a block sees the spec's symbols and its params
+        frozen = "trainable" in args.value and not _trainable(args.value["trainable"], kind)
         for key, node in args.value.items():
-            if key in ("name", "from"):
+            if key in ("name", "from", "trainable"):
                 continue
             if key not in params:
                 raise SpecError(f"block '{kind}': unknown parameter '{key}'"
@@ -546,8 +557,11 @@ class _Builder:
         group, inner = self.open_group(kind, name, scope, loc, kind)
         inner.env = env
         self.calls.append(kind)
+        first = len(self.nodes)
         out = self.items(body.value["layers"], inner, source)
         self.calls.pop()
+        for node in self.nodes[first:] if frozen else ():
+            node.args["trainable"] = False
         return self.close_group(group, scope, out)
 
     def block_params(self, kind: str, body: Y) -> dict:

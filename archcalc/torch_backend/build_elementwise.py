@@ -58,8 +58,12 @@ def layerscale(b: BuildCtx) -> nn.Module:
 @_identity_when_linear
 def batchnorm(b: BuildCtx) -> nn.Module:
     cls = getattr(nn, f"BatchNorm{b.type[-2]}d")
-    return cls(b.x[0], eps=b.a["eps"], momentum=b.a["momentum"], affine=b.a["affine"],
-               track_running_stats=b.a["track_running_stats"])
+    bn = cls(b.x[0], eps=b.a["eps"], momentum=b.a["momentum"], affine=b.a["affine"],
+             track_running_stats=b.a["track_running_stats"])
+    for arg, weight in (("scale", "weight"), ("center", "bias")):  # Keras: γ or β not learned
+        if b.a["affine"] and not b.a.get(arg, True):
+            bn.register_parameter(weight, None)
+    return bn
 
 
 @builds("instancenorm1d", "instancenorm2d", "instancenorm3d")
