@@ -127,3 +127,23 @@ def test_a_class_of_200_sheets_grades_in_under_5_seconds(tmp_path):
     q1 = next(r for r in rows if r["record"] == "question" and r["question"] == "1")
     assert q1["correct"] == "133/200"  # i % 3 == 0 for 67 of 0…199
     assert elapsed < 5, f"{elapsed:.1f} s"
+
+
+def test_tutorial_class_report_is_real(cli, tmp_path):
+    """Section 10 of the tutorial quotes the end of the report that --gradebook FILE gives."""
+    text = (ROOT / "docs" / "tutorial-homework.md").read_text(encoding="utf-8")
+    quoted = text.split("With a file, the report of the same class ends with:\n\n```text\n")[1]
+    quoted = quoted.split("```")[0]
+    names = ["ana", "ben", "chen", "dara", "eli", "fay"]
+    assert [p.stem for p in SHEETS] == names
+    args = [f"tests/fixtures/sheets/class/{n}.yaml" for n in names]
+    import os
+
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        _, out, _ = cli("check", *args, "--spec-root", "tests/fixtures/sheets",
+                        "--gradebook", tmp_path / "g.csv")
+    finally:
+        os.chdir(here)
+    assert out.endswith(quoted) and quoted.startswith("Points (earned of possible)")

@@ -18,9 +18,10 @@ SpecRootOpt = Annotated[Optional[List[str]], typer.Option(
          "(repeatable).")]
 GradebookOpt = Annotated[Optional[str], typer.Option(
     "--gradebook", metavar="FILE",
-    help="Write the class's gradebook to FILE (CSV; JSON when FILE ends in .json): a row per "
-         "sheet and claim with its points, totals per student, and per question the share "
-         "right and the most common wrong answer.")]
+    help="Write the class's gradebook to FILE (CSV; JSON when FILE ends in .json; '-': CSV "
+         "on stdout instead of the report): a row per sheet and claim with its points, "
+         "totals per student, and per question the share right and the most common wrong "
+         "answer.")]
 
 
 @app.command("check")
@@ -38,8 +39,13 @@ def check(sheets: Sheets, set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
     or an expression in the spec's symbols ("2*H*W", "[C, H/2, W/2]"), compared where the
     spec's recorded conditions hold.
 
-    A sheet's 'spec:' is read only inside the sheet's own folder or a --spec-root, and only
-    if it is a regular file.
+    Shapes are channels first unless the sheet or the answer says 'layout: channels_last'
+    (a Keras tuple, "(None, 55, 55, 96)", always is). Besides counts, shapes and fields, an
+    answer may claim spatial, elements, depth, non_trainable_params, or compare two places
+    ({params: "<", than: other_layer_or_spec.yaml}).
+
+    A sheet's 'spec:' (and a compared spec) is read only inside the sheet's own folder or a
+    --spec-root, and only if it is a regular file.
 
     Examples:
 
@@ -79,9 +85,13 @@ def _run(sheets, set_, fmt, spec_root, gradebook, limit) -> None:
             print(f"error: {e}", file=sys.stderr)
             results.append(unreadable(path, e))
             failed = True
-    if gradebook is not None:
+    if gradebook == "-":  # the gradebook is the output
+        from .. import gradebook as gb
+
+        c.emit(gb.csv_text(results))
+    elif gradebook is not None:
         _write_gradebook(gradebook, results)
-    if any(not s.error for s in results):
+    if gradebook != "-" and any(not s.error for s in results):
         c.emit(render(results, fmt, gradebook is not None))
     if failed:
         raise typer.Exit(c.EXIT_BAD_INPUT)
