@@ -103,7 +103,9 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
     samples = _check_layers(graph, samples, notes)
     admitted = []  # decided from the closed forms, before torch is imported
     budget = _Budget(device, rf)
-    for point, at in _points(path, overrides, analysis, samples, seed, ranges or {}, notes):
+    with _doing("drawing points where the spec's conditions hold"):
+        points = _points(path, overrides, analysis, samples, seed, ranges or {}, notes)
+    for point, at in points:
         if len(at.graph.nodes) != len(graph.nodes):
             notes.append(f"at {_point_text(point)} the network has another structure; "
                          "not compared")
