@@ -31,7 +31,7 @@ from .report.values import expr_text, human, json_value, shape_text
 
 SHEET_KEYS = ("name", "spec", "model", "set", "convention", "prefix", "layout", "answers")
 PREFIX_CHOICES = ("decimal", "binary")
-ENTRY_KEYS = {"at", "layout", "points"}  # the keys of an answer that are not claims
+ENTRY_KEYS = {"at", "layout", "points", "spec"}  # the keys of an answer that are not claims
 MAX_POINTS = 10**6  # what one claim may be worth
 METRICS = ("params", "trainable_params", "non_trainable_params", "macs", "flops",
            "output_shape", "rf", "spatial", "elements", "depth", "compare")
@@ -182,6 +182,7 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
     grader._misses = 0
     grader.open_other = lambda written, node: _other_spec(written, node, path, roots, shared,
                                                           conv)
+    grader.open_raw = lambda written, node: _other_raw(written, node, path, roots, shared)
     out = SheetResult(printable(path), sheet_name, spec_name, conv.name,
                       spec_id=os.path.realpath(spec_file or path))
     for index, entry in enumerate(answers.value, 1):
@@ -314,15 +315,22 @@ def _analyse_model(root, path: str, binding: dict, roots, analysed: dict):
     return analyse(_Builder(path).build(model, binding)), "(inline model)"
 
 
-def _other_spec(written: str, node, path: str, roots, analysed: dict, conv):
-    """The analysis (under the sheet's convention) of another spec a ``compare`` names: read
-    as the sheet's own ``spec:`` is, inside the same folders, with its own defaults."""
+def _other_raw(written: str, node, path: str, roots, analysed: dict):
+    """The analysis of another spec an answer names (``spec:`` in an answer, ``than:`` in a
+    ``compare``): read as the sheet's own ``spec:`` is, inside the same folders, with its
+    own defaults."""
     from .analysis import analyse
 
     target = _confined(node, path, written, roots)
     key = (os.path.realpath(target), target, ())
     if key not in analysed:
         analysed[key] = analyse(_load_spec(target, node, {}))
+    return key, analysed[key]
+
+
+def _other_spec(written: str, node, path: str, roots, analysed: dict, conv):
+    """``_other_raw`` as the sheet's convention counts it."""
+    key, _ = _other_raw(written, node, path, roots, analysed)
     applied = ("applied", key, conv.name)
     if applied not in analysed:
         analysed[applied] = conv.apply(analysed[key])
@@ -387,6 +395,7 @@ class _Grader:
         self.conditions = [c for c, _, _ in raw.conditions]
         self._applied: dict = {}
         self._derived: dict = {}
+        self._others: dict = {}  # graders of other specs that answers name
         self._misses = 0  # names not found, each looked for among every name for a hint
         self.names: dict = {}  # qualified name → ("group", Group) or ("node", Node)
         for grp in raw.graph.groups:
@@ -395,11 +404,27 @@ class _Grader:
             self.names.setdefault(node.name, ("node", node))
         self.locals = {x.local for x in (*raw.graph.groups, *raw.graph.nodes[1:])}
 
-    def entry(self, index: int, entry) -> list:
+    def entry(self, index: int, entry, nested: bool = False) -> list:
         """The results of one entry: a row per claim; what cannot be read is a row that
-        says why (graded as not right), so the rest of the sheet is still graded."""
+        says why (graded as not right), so the rest of the sheet is still graded. An entry
+        with its own ``spec:`` is about that network, graded by a grader of its own."""
         claims_ = [(k, v) for k, v in entry.value.items() if k not in ENTRY_KEYS] \
             if entry.is_map else []
+        if entry.is_map and "spec" in entry.value and not nested:
+            node = entry.value["spec"]
+            try:
+                written = _shown(node, f"answer {index}: 'spec'", MAX_PATH)
+                other = self.other_grader(written, node)
+            except SpecError as e:
+                if not e.message.startswith(f"answer {index}"):
+                    e = SpecError(f"answer {index}: {e.message}", e.loc or node.loc)
+                at = entry.value.get("at")
+                return self.unreadable(index, "?" if at is None else as_written(at.plain()),
+                                       claims_, e)
+            rows = other.entry(index, entry, nested=True)
+            for r in rows:
+                r.at = f"{written}:{r.at}"
+            return rows
         if not entry.is_map or "at" not in entry.value:
             error = SpecError(f"answer {index}: expected a mapping with 'at' and one or more "
                               f"of {', '.join(METRICS)}", entry.loc)
@@ -435,6 +460,16 @@ class _Grader:
         for r in out:
             r.points = points.get(r.metric, 1)
         return out
+
+    def other_grader(self, written: str, node) -> "_Grader":
+        """A grader for another spec, under this sheet's convention, prefixes and layout."""
+        key, raw = self.open_raw(written, node)
+        found = self._others.get((key, self.conv.name))
+        if found is None:
+            found = self._others[(key, self.conv.name)] = _Grader(
+                raw, self.conv, written, self.binary, self.layout)
+        found.open_other, found.open_raw = self.open_other, self.open_raw
+        return found
 
     def find(self, at: str):
         """What ``at`` names, as report.explain.find says; a qualified name is looked up

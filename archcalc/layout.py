@@ -56,5 +56,5 @@ def keras_tuple(raw: Any):
         if text[:1] in "([" and text[1:].lstrip()[:4].lower() == "none":
             rest = text[1:].lstrip()[4:].lstrip()
             if rest[:1] == ",":
-                return text[0] + rest[1:]
+                return text[0] + rest[1:].lstrip()
     return None

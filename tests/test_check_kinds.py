@@ -159,3 +159,37 @@ def test_compare_that_cannot_be_read(cli, tmp_path):
     assert "spec file 'missing.yaml' not found" in errors[2]
     assert "outside the folders this sheet may read" in errors[3]
     assert "'sideways'" in errors[4]
+
+
+def test_an_answer_about_another_network(cli, tmp_path):
+    # an answer with its own 'spec:' is about that network: torchvision's ResNet-50 has
+    # 25,557,032 parameters ("25.5M" truncates, "25.6M" rounds) and 50 weight layers
+    code, results = grade(cli, tmp_path, """answers:
+  - {at: total, params: "138M"}
+  - {spec: SPECS/resnet50.yaml, at: total, params: "25.5M", depth: 50}
+  - {spec: SPECS/resnet50.yaml, at: total, params: "138M"}
+  - {spec: SPECS/nothere.yaml, at: total, params: "25.6M"}
+""".replace("SPECS", str(SPECS)), SPECS / "vgg16.yaml")
+    assert code == 1 and marks(results) == [True, True, True, False, False]
+    assert results[1]["at"] == f"{SPECS}/resnet50.yaml:total"
+    assert results[1]["how"] == "truncated"
+    assert results[3]["expected"] == 25_557_032
+    assert "spec file" in results[4]["error"] and "not found" in results[4]["error"]
+
+
+def test_python_api(tmp_path):
+    """The same grading from Python: check_sheet, the gradebook, the claim parsers."""
+    from archcalc import check, claims, gradebook, layout
+
+    sheet = tmp_path / "s.yaml"
+    sheet.write_text(f"spec: {SPECS / 'vgg16.yaml'}\nprefix: binary\nanswers:\n"
+                     "  - {at: total, depth: 16, points: 3}\n"
+                     "  - {at: fc8, params: \"3.9M\"}\n", "utf-8")  # 4,097,000 / 2²⁰ = 3.907 → 3.9
+    result = check.check_sheet(str(sheet), roots=[str(SPECS)])
+    assert [(r.metric, r.correct, r.how, r.points) for r in result.results] == [
+        ("depth", True, "", 3), ("params", True, "rounded", 1)]
+    book = gradebook.to_json([result])
+    assert book["students"][0]["earned"] == 4 and book["questions"][0]["right"] == 1
+    assert claims.parse_number("≈ 51.3M", {}).how(51_380_224) == "truncated"
+    assert layout.keras_tuple("(None, 55, 55, 96)") == "(55, 55, 96)"
+    assert layout.to_first((55, 55, 96)) == (96, 55, 55)
