@@ -107,3 +107,22 @@ def test_a_bad_layout_is_located(cli, tmp_path):
     spec.write_text("input: [3, 8, 8]\nlayout: nhwc\nlayers:\n  - relu\n", "utf-8")
     code, _, err = cli("summary", spec)
     assert code == 2 and f"{spec}:2:9: 'layout' must be channels_first" in err
+
+
+def test_channels_last_spec_is_shown_channels_last(cli, tmp_path):
+    # the same AlexNet written [227, 227, 3]: its reports write every shape H, W, C (conv1
+    # 55×55×96, Fig. 2 of the paper); the rank-1 shapes of the classifier are unchanged
+    text = ALEXNET.read_text(encoding="utf-8")
+    last = tmp_path / "alexnet-last.yaml"
+    last.write_text(text.replace("input: [3, 227, 227]",
+                                 "input: [227, 227, 3]\nlayout: channels_last"), "utf-8")
+    code, out, _ = cli("summary", last, "--format", "json")
+    data = json.loads(out)
+    assert data["input"] == [227, 227, 3]
+    conv1 = next(layer for layer in data["layers"] if layer["name"] == "conv1")
+    assert conv1["output_shape"] == [55, 55, 96]
+    assert data["total"]["output_shape"] == [1000]
+    code, out, _ = cli("summary", last)
+    assert "[55, 55, 96]" in out and "[96, 55, 55]" not in out
+    code, out, _ = cli("shapes", last, "--format", "csv")
+    assert "55x55x96" in out

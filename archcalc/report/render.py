@@ -41,11 +41,14 @@ def raw(value: Any, kind: str, order: Sequence[str]) -> str:
 
 def rows(analysis, keys: Sequence[str], conv: Convention, max_depth: int | None = None):
     """(record, [value per column]) for every row shown, groups before their members."""
-    out = []
+    from ..layout import of, shown
+
+    out, written_in = [], of(analysis.graph)  # a channels-last spec is shown channels last
     for r in analysis.records:
         if max_depth is not None and r.depth > max_depth:
             continue
-        out.append((r, [COLUMNS[k].get(r, conv) for k in keys]))
+        out.append((r, [shown(v, written_in) if COLUMNS[k].kind == "shape" and v is not None
+                        else v for k, v in ((k, COLUMNS[k].get(r, conv)) for k in keys)]))
     return out
 
 
@@ -58,13 +61,20 @@ def footer_lines(analysis, conv: Convention, order) -> list[str]:
            f" (trainable; {human(t.buffers, order)} non-trainable buffer elements)"),
         f"Total MACs: {human(t.macs, order)}  ·  FLOPs: {human(conv.flops_per_mac * t.macs, order)}"
         f" (= {conv.flops_per_mac} × MACs)",
-        f"Output: {shape_text(t.output_shape, order)}",
+        f"Output: {shape_text(_shown(analysis, t.output_shape), order)}",
         f"Convention: {conv.title}; {conv.macs_note}; RF in input pixels.",
     ]
     for cond, message, loc in analysis.conditions:
         where = message.split(":", 1)[0]
         lines.append(printable(f"Holds when {condition_text(cond, order)}  [{where}, {loc}]"))
     return lines
+
+
+def _shown(analysis, shape):
+    """A shape in the order the spec writes shapes (layout: channels_last)."""
+    from ..layout import of, shown
+
+    return shown(shape, of(analysis.graph))
 
 
 def table(analysis, verb: str, conv: Convention, width: int = 100, max_depth=None) -> str:
@@ -201,7 +211,8 @@ def to_json(analysis, conv: Convention) -> dict:
         rf = r.rf
         return {
             "name": r.name, "type": r.type, "depth": r.depth, "kind": r.kind,
-            "output_shape": jv(r.output_shape), "params": jv(conv.params(r.params, r.buffers)),
+            "output_shape": jv(_shown(analysis, r.output_shape)),
+            "params": jv(conv.params(r.params, r.buffers)),
             "trainable_params": jv(r.params), "non_trainable": jv(r.buffers),
             "macs": jv(r.macs), "flops": jv(conv.flops_per_mac * r.macs),
             "activations": jv(r.activations),
@@ -213,7 +224,7 @@ def to_json(analysis, conv: Convention) -> dict:
     t = analysis.total
     return {
         "name": g.name,
-        "input": jv(g.input_shape),
+        "input": jv(_shown(analysis, g.input_shape)),
         "symbols": {k: (None if getattr(v, "is_Symbol", False) else jv(v))
                     for k, v in g.symbols.items()},
         "convention": conv.name,
@@ -222,7 +233,7 @@ def to_json(analysis, conv: Convention) -> dict:
             "params": jv(conv.params(t.params, t.buffers)), "trainable_params": jv(t.params),
             "non_trainable": jv(t.buffers), "macs": jv(t.macs),
             "flops": jv(conv.flops_per_mac * t.macs), "activations": jv(t.activations),
-            "output_shape": jv(t.output_shape),
+            "output_shape": jv(_shown(analysis, t.output_shape)),
         },
         "conditions": [{"condition": condition_text(c, order), "message": m, "at": str(loc)}
                        for c, m, loc in analysis.conditions],
