@@ -126,3 +126,16 @@ def test_channels_last_spec_is_shown_channels_last(cli, tmp_path):
     assert "[55, 55, 96]" in out and "[96, 55, 55]" not in out
     code, out, _ = cli("shapes", last, "--format", "csv")
     assert "55x55x96" in out
+
+
+def test_keras_input_tuple_in_a_spec(cli, tmp_path):
+    # input: [null, 227, 227, 3], as Keras prints (None, 227, 227, 3): channels last, the
+    # batch axis dropped; the one-tower count is the spec's own, 62,378,344
+    text = ALEXNET.read_text(encoding="utf-8")
+    keras = tmp_path / "alexnet-keras.yaml"
+    keras.write_text(text.replace("input: [3, 227, 227]", "input: [null, 227, 227, 3]"),
+                     "utf-8")
+    code, out, _ = cli("summary", keras, "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["input"] == [227, 227, 3]
+    assert data["total"]["params"] == 62_378_344

@@ -52,6 +52,11 @@ def _torch_hint(key: str, known) -> str:
     return f" — the spec calls it '{short}'" if short in known else ""
 
 
+def _keras_batch(node: Y) -> bool:
+    """Whether an input is written as Keras prints it, the batch axis first as null."""
+    return node.is_seq and len(node.value) > 1 and node.value[0].value is None
+
+
 def _trainable(node: Y, kind: str) -> bool:
     if not isinstance(node.value, bool):
         raise SpecError(f"{kind}: 'trainable' must be true or false, got {describe(node)}",
@@ -152,7 +157,9 @@ class _Builder:
         env = dict(symbols)
         self.global_env = env
         shape = self.input_shape(root.value["input"], env)
-        written_in = layout.read(root.value.get("layout"))
+        keras = _keras_batch(root.value["input"])  # [null, 224, 224, 3]: Keras's order
+        written_in = layout.read(root.value.get("layout")) if "layout" in root.value or \
+            not keras else layout.CHANNELS_LAST
         if written_in == layout.CHANNELS_LAST:  # analysed channels first, as everywhere
             shape = layout.to_first(shape)
         self.input_rank = len(shape)
@@ -215,7 +222,8 @@ class _Builder:
         if len(node.value) > limits.current().max_rank:
             raise SpecError(f"'input' has {len(node.value)} axes; the limit is "
                             f"{limits.current().max_rank}", node.loc)
-        return tuple(self.size(v, env, "input size") for v in node.value)
+        sizes = node.value[1:] if _keras_batch(node) else node.value
+        return tuple(self.size(v, env, "input size") for v in sizes)
 
     def read_blocks(self, node: Y | None) -> dict:
         if node is None or node.value is None:
