@@ -17,6 +17,7 @@ import re
 from fractions import Fraction
 
 from . import claims, dims
+from .frozen import frozen
 from .errors import SpecError
 
 NUMERIC = ("depth", "elements")
@@ -41,15 +42,6 @@ def value(analysis, conv, kind, obj, metric):
     if metric == "elements":
         return dims.prod(rec.output_shape)
     return conv.count(rec, metric, frozen(analysis, kind, obj))
-
-
-def frozen(analysis, kind, obj):
-    """The parameters of the layers at a place that say ``trainable: false``."""
-    g = analysis.graph
-    nodes = g.nodes[1:] if kind == "total" else \
-        g.nodes[obj.first:obj.last + 1] if kind == "group" else [obj]
-    return sum((analysis.layers[n.id].params for n in nodes
-                if n.args.get("trainable") is False), 0)
 
 
 def derivation(analysis, kind, obj, metric, at: str, order) -> list:

@@ -127,3 +127,32 @@ def test_scale_center_and_frozen_layers_match_pytorch(cli, tmp_path):
     params = [r for r in json.loads(out)["results"] if r["metric"] == "params"]
     assert all(r["match"] for r in params)
     assert [r["measured"] for r in params] == [216, 8, 8, 0]  # 3·3·3·8; C; C; nothing
+
+
+def test_reports_split_trainable_and_frozen(cli, tmp_path):
+    # a frozen block (3·3·3·16 = 432 conv weights, β 16, moving statistics 32) under a
+    # trainable head (16·32·32 + 1)·10 = 163,850: Keras's summary gives 164,330 total,
+    # 163,850 trainable, 432 + 16 + 32 = 480 non-trainable
+    spec = tmp_path / "tl.yaml"
+    spec.write_text("""input: [3, 32, 32]
+blocks:
+  base:
+    layers:
+      - conv2d: {out: 16, kernel: 3, padding: 1, bias: false}
+      - batchnorm2d: {scale: false}
+      - relu
+layers:
+  - base: {name: features, trainable: false}
+  - flatten
+  - linear: {name: head, out: 10}
+""", "utf-8")
+    code, out, _ = cli("params", spec, "--convention", "keras")
+    assert code == 0 and "Total params: 164,330" in out
+    assert "Trainable params: 163,850  ·  Non-trainable params: 480" in out
+    code, out, _ = cli("params", spec, "--convention", "keras", "--format", "json")
+    total = json.loads(out)["total"]
+    assert (total["params"], total["trainable_params"], total["non_trainable"]) == \
+        (164_330, 163_850, 480)
+    code, out, _ = cli("params", spec)  # PyTorch: parameters() keeps the frozen 448
+    assert "Total params: 164,298 (32 non-trainable buffer elements)" in out
+    assert "Trainable params: 163,850  ·  Non-trainable params: 448" in out

@@ -44,12 +44,27 @@ def rows(analysis, keys: Sequence[str], conv: Convention, max_depth: int | None 
     from ..layout import of, shown
 
     out, written_in = [], of(analysis.graph)  # a channels-last spec is shown channels last
+    frozen = _frozen(analysis)
     for r in analysis.records:
         if max_depth is not None and r.depth > max_depth:
             continue
-        out.append((r, [shown(v, written_in) if COLUMNS[k].kind == "shape" and v is not None
-                        else v for k, v in ((k, COLUMNS[k].get(r, conv)) for k in keys)]))
+        values = [shown(v, written_in) if COLUMNS[k].kind == "shape" and v is not None
+                  else v for k, v in ((k, COLUMNS[k].get(r, conv)) for k in keys)]
+        if frozen:  # trainable: false moves a layer's parameters to non-trainable
+            f = frozen(r)
+            values = [v - f if k == "trainable" else v + f if k == "non_trainable" else v
+                      for k, v in zip(keys, values)]
+        out.append((r, values))
     return out
+
+
+def _frozen(analysis):
+    """frozen.of_record for this analysis, or None when no layer is frozen."""
+    from .. import frozen
+
+    if not frozen.any_frozen(analysis):
+        return None
+    return lambda r: frozen.of_record(analysis, r)
 
 
 def footer_lines(analysis, conv: Convention, order) -> list[str]:
@@ -58,9 +73,11 @@ def footer_lines(analysis, conv: Convention, order) -> list[str]:
     lines = [
         f"Total params: {human(params, order)}"
         + ("" if conv.params_include_buffers else
-           f" (trainable; {human(t.buffers, order)} non-trainable buffer elements)"),
+           f" ({'' if _frozen(analysis) else 'trainable; '}{human(t.buffers, order)} "
+           "non-trainable buffer elements)"),
         f"Total MACs: {human(t.macs, order)}  ·  FLOPs: {human(conv.flops_per_mac * t.macs, order)}"
         f" (= {conv.flops_per_mac} × MACs)",
+        *_split_line(analysis, conv, order),
         f"Output: {shape_text(_shown(analysis, t.output_shape), order)}",
         f"Convention: {conv.title}; {conv.macs_note}; RF in input pixels.",
     ]
@@ -68,6 +85,18 @@ def footer_lines(analysis, conv: Convention, order) -> list[str]:
         where = message.split(":", 1)[0]
         lines.append(printable(f"Holds when {condition_text(cond, order)}  [{where}, {loc}]"))
     return lines
+
+
+def _split_line(analysis, conv: Convention, order) -> list:
+    """Keras's split of a network with frozen layers: trainable and non-trainable params."""
+    frozen = _frozen(analysis)
+    if frozen is None:
+        return []
+    t, f = analysis.total, frozen(analysis.total)
+    rest = (t.buffers if conv.params_include_buffers else 0) + f
+    return [f"Trainable params: {human(t.params - f, order)}  ·  Non-trainable params: "
+            f"{human(rest, order)} (layers with trainable: false"
+            + (", BatchNorm moving statistics)" if conv.params_include_buffers else ")")]
 
 
 def _shown(analysis, shape):
@@ -207,13 +236,16 @@ def to_json(analysis, conv: Convention) -> dict:
     order = list(g.symbols)
     jv = lambda v: json_value(v, order)  # noqa: E731
 
+    frozen = _frozen(analysis) or (lambda r: 0)
+
     def layer(r) -> dict:
         rf = r.rf
         return {
             "name": r.name, "type": r.type, "depth": r.depth, "kind": r.kind,
             "output_shape": jv(_shown(analysis, r.output_shape)),
             "params": jv(conv.params(r.params, r.buffers)),
-            "trainable_params": jv(r.params), "non_trainable": jv(r.buffers),
+            "trainable_params": jv(r.params - frozen(r)),
+            "non_trainable": jv(r.buffers + frozen(r)),
             "macs": jv(r.macs), "flops": jv(conv.flops_per_mac * r.macs),
             "activations": jv(r.activations),
             "rf": None if rf is None else [jv(a.size) for a in rf],
@@ -230,8 +262,9 @@ def to_json(analysis, conv: Convention) -> dict:
         "convention": conv.name,
         "layers": [layer(r) for r in analysis.records],
         "total": {
-            "params": jv(conv.params(t.params, t.buffers)), "trainable_params": jv(t.params),
-            "non_trainable": jv(t.buffers), "macs": jv(t.macs),
+            "params": jv(conv.params(t.params, t.buffers)),
+            "trainable_params": jv(t.params - frozen(t)),
+            "non_trainable": jv(t.buffers + frozen(t)), "macs": jv(t.macs),
             "flops": jv(conv.flops_per_mac * t.macs), "activations": jv(t.activations),
             "output_shape": jv(_shown(analysis, t.output_shape)),
         },
