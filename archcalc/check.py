@@ -794,8 +794,6 @@ def render(sheets: list, fmt: str, gradebook: bool = False) -> str:
     from . import gradebook as gb
 
     if fmt == "json":
-        import json
-
         data = {"sheets": [s.to_json() for s in sheets]}
         if gradebook:
             data["gradebook"] = gb.to_json(sheets)

@@ -127,22 +127,27 @@ def judge(claimed, left, right) -> tuple:
     if slash and num.strip() == "1":
         if left == 0:
             return False, ""
-        return _ratio(den.strip(), right, left)  # "1/23": right / left is about 23
+        return _ratio(den.strip(), right, left, text)  # "1/23": right / left is about 23
     if slash:
         try:
             want = Fraction(int(num), int(den))
+            if want <= 0:
+                raise ValueError(want)
         except (ValueError, ZeroDivisionError):
             raise SpecError(f"'{text}' is not a ratio (\"1/23\", \"0.72\", \"2x\")") from None
         return right != 0 and left / right == want, "exact"
     return _ratio(text, left, right)
 
 
-def _ratio(text: str, num: Fraction, den: Fraction) -> tuple:
+def _ratio(text: str, num: Fraction, den: Fraction, shown: str = "") -> tuple:
     """Whether ``num / den`` is the number ``text`` at the precision written: an integer is
     given to its last digit (``23`` accepts 22.5 … 24)."""
     if den == 0:
         return False, ""
     number = claims.parse_number(text, {})
+    if dims.is_symbolic(number.value) or number.value <= 0:
+        raise SpecError(f"'{shown or text}' is not a ratio: a ratio is a positive number "
+                        "(\"1/23\", \"0.72\", \"2x\")")
     if not number.unit and number.value == int(number.value):
         number = claims.Number(number.value, Fraction(1), text, len(str(int(number.value))))
     how = number.how(num / den)

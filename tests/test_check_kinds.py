@@ -193,3 +193,9 @@ def test_python_api(tmp_path):
     assert claims.parse_number("≈ 51.3M", {}).how(51_380_224) == "truncated"
     assert layout.keras_tuple("(None, 55, 55, 96)") == "(55, 55, 96)"
     assert layout.to_first((55, 55, 96)) == (96, 55, 55)
+
+
+@pytest.mark.parametrize("claim", ["1/0", "0/0", "1/-3", "-3", "0", "2/-3", "~", "abc"])
+def test_judge_refuses_what_is_not_a_ratio(claim):
+    with pytest.raises(Exception, match="ratio|neither a number"):
+        check_kinds.judge(claim, 1, 2)
