@@ -2,16 +2,17 @@
 the class that got it right and the most common wrong answer, with what explains it.
 
 A question is a place and a metric (``total params``) of one spec, wherever a sheet lists
-it. Claims
-are grouped by what they claim (``"138.4M"`` and ``138400000`` are different answers, as
-written); the explanation of a wrong answer is the note ``check`` gives it (the counting
-convention under which it would be right, or a layout slip).
+it. Wrong answers are grouped by what they claim: an exact count however it is written
+(``11699112`` and ``"11,699,112"`` are one answer), anything else as written. The
+explanation of a wrong answer is the note ``check`` gives it (the counting convention under
+which it would be right, or a layout slip).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from .check import SheetResult, as_written
 
@@ -85,11 +86,31 @@ def questions(sheets: list) -> list:
             if r.correct:
                 q.right += 1
             else:
-                text = as_written(r.claimed)
+                text = _answer(r)
                 q.wrong[text] += 1
                 q.notes.setdefault(text, r.note or (f"cannot read it: {r.error}" if r.error
                                                     else ""))
     return list(found.values())
+
+
+def _answer(r) -> str:
+    """A wrong answer as it is counted: an exact count as one number however it is written
+    (``11699112``, ``"11,699,112"``), anything else as written."""
+    from . import claims
+    from .errors import SpecError
+
+    text = as_written(r.claimed)
+    if r.error or r.metric not in ("params", "trainable_params", "non_trainable_params",
+                                   "macs", "flops", "elements", "depth"):
+        return text
+    try:
+        number = claims.parse_number(r.claimed, {})
+    except SpecError:
+        return text
+    if number.unit or not isinstance(number.value, Fraction) or \
+            number.value.denominator != 1:
+        return text
+    return f"{int(number.value):,}"
 
 
 def earned(s: SheetResult) -> tuple:
