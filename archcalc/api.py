@@ -212,7 +212,7 @@ def check(sheet, set: Mapping | None = None, spec_roots=(), analysed: dict | Non
     verdicts (``.results``, each with ``.correct``, ``.expected``, ``.derivation``) and
     ``.score``. ``spec_roots``: folders besides the sheet's own that its ``spec:`` may name;
     pass the same ``analysed`` dict to several calls to analyse a shared spec once."""
-    from .check import check_sheet
+    from .grading import check_sheet
 
     return check_sheet(os.fspath(sheet), _overrides(set), tuple(map(os.fspath, spec_roots)),
                        analysed if analysed is not None else {})
@@ -222,7 +222,7 @@ def verify(spec, set: Mapping | None = None, **options):
     """Build the network in PyTorch and compare every number (needs torch). ``spec`` is a
     path or an ``Analysis`` made from one; ``options`` as ``archcalc verify`` (device,
     samples, seed, rf, ranges)."""
-    from .verify import verify as run
+    from .verification import verify as run
 
     if isinstance(spec, Analysis):
         if spec._path is None:

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .check import SheetResult, as_written
+from .grading import SheetResult, as_written
 
 
 @dataclass

@@ -91,3 +91,18 @@ def test_the_package_version_is_the_distribution_version():
     from importlib.metadata import version
 
     assert archcalc.__version__ == version("archcalc")
+
+
+def test_api_names_are_not_shadowed_by_modules():
+    """Importing every module of the package leaves archcalc.check/verify/analyse the API's
+    functions (a submodule of the same name would replace them on import)."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(archcalc.__path__, "archcalc."):
+        if not info.name.startswith("archcalc.torch_backend"):
+            importlib.import_module(info.name)
+    from archcalc import api
+
+    for name in ("analyse", "check", "verify", "Analysis"):
+        assert getattr(archcalc, name) is getattr(api, name), name

@@ -362,7 +362,7 @@ def test_exact_evaluation_agrees_with_sympy():
 
 
 def test_a_spec_named_by_many_sheets_is_read_once(cli, tmp_path, monkeypatch):
-    from archcalc import check
+    from archcalc import grading as check
 
     write(tmp_path, "net.yaml", TINYNET.read_text())
     sheets = [write(tmp_path, f"s{i}.yaml", "spec: net.yaml\nanswers:\n"

@@ -179,7 +179,7 @@ def test_an_answer_about_another_network(cli, tmp_path):
 
 def test_python_api(tmp_path):
     """The same grading from Python: check_sheet, the gradebook, the claim parsers."""
-    from archcalc import check, claims, gradebook, layout
+    from archcalc import grading as check, claims, gradebook, layout
 
     sheet = tmp_path / "s.yaml"
     sheet.write_text(f"spec: {SPECS / 'vgg16.yaml'}\nprefix: binary\nanswers:\n"

@@ -17,7 +17,7 @@ from archcalc.analysis import analyse  # noqa: E402
 from archcalc.errors import SpecError  # noqa: E402
 from archcalc.layers import REGISTRY  # noqa: E402
 from archcalc.spec.loader import load  # noqa: E402
-from archcalc.verify import verify  # noqa: E402
+from archcalc.verification import verify  # noqa: E402
 
 # Each network exercises a group of layer types; together they use every registered type.
 NETWORKS = {

@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 
 from archcalc.layers import REGISTRY  # noqa: E402
 from archcalc.torch_backend.network import BUILDERS  # noqa: E402
-from archcalc.verify import verify  # noqa: E402
+from archcalc.verification import verify  # noqa: E402
 from conftest import EXAMPLES  # noqa: E402
 
 
@@ -270,7 +270,7 @@ def test_points_are_drawn_where_the_conditions_hold(tmp_path):
 def test_known_flop_undercount_is_a_note_not_a_mismatch(monkeypatch):
     from types import SimpleNamespace
 
-    from archcalc import verify as v
+    from archcalc import verification as v
 
     monkeypatch.setitem(v.KNOWN_UNDERCOUNT, ("cpu", "linear"), "a known gap")
     rec = SimpleNamespace(name="fc", type="linear")
@@ -283,7 +283,7 @@ def test_known_flop_undercount_is_a_note_not_a_mismatch(monkeypatch):
 
 
 def test_known_undercounts_name_registered_layer_types():
-    from archcalc.verify import KNOWN_UNDERCOUNT
+    from archcalc.verification import KNOWN_UNDERCOUNT
 
     for device, layer_type in KNOWN_UNDERCOUNT:
         assert device in ("cpu", "cuda") and layer_type in REGISTRY, layer_type

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from archcalc.verify import verify  # noqa: E402
+from archcalc.verification import verify  # noqa: E402
 from conftest import EXAMPLES, SPECS  # noqa: E402
 
 LOCATED = re.compile(r"^error: \S+\.yaml:\d+:\d+: verify: .+\n$")

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from archcalc.verify import verify  # noqa: E402
+from archcalc.verification import verify  # noqa: E402
 from conftest import EXAMPLES, SPECS  # noqa: E402
 
 

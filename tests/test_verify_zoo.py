@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from archcalc.verify import verify  # noqa: E402
+from archcalc.verification import verify  # noqa: E402
 from conftest import EXAMPLES, SPECS  # noqa: E402
 
 SPEC_FILES = sorted(SPECS.glob("*.yaml")) + sorted(EXAMPLES.glob("*.yaml"))

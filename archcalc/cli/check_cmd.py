@@ -67,7 +67,7 @@ def _run(sheets, set_, fmt, spec_root, gradebook, limit) -> None:
     import os
     import sys
 
-    from ..check import check_sheet, render, unreadable
+    from ..grading import check_sheet, render, unreadable
     from ..errors import SpecError
 
     c.apply_limits(limit)
@@ -102,7 +102,7 @@ def _run(sheets, set_, fmt, spec_root, gradebook, limit) -> None:
 def _write_gradebook(path: str, results: list) -> None:
     """The gradebook, written whole (a sheet that cannot be read is one of its rows)."""
     from .. import gradebook as gb
-    from ..check import json_text
+    from ..grading import json_text
     from ..errors import SpecError
 
     text = json_text(gb.to_json(results)) if path.endswith(".json") else gb.csv_text(results)

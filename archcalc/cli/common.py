@@ -152,9 +152,9 @@ def _working_on(frame):
 _DOING = (  # innermost archcalc module → what the command was busy with
     ("archcalc.spec", "reading the spec"), ("archcalc.analysis", "analysing the layers"),
     ("archcalc.layers", "analysing the layers"), ("archcalc.dims", "analysing the layers"),
-    ("archcalc.report", "writing the report"), ("archcalc.verify", "verifying in PyTorch"),
+    ("archcalc.report", "writing the report"), ("archcalc.verification", "verifying in PyTorch"),
     ("archcalc.torch_backend", "verifying in PyTorch"), ("archcalc.sweep", "sweeping"),
-    ("archcalc.check", "grading the sheets"), ("archcalc.claims", "grading the sheets"),
+    ("archcalc.grading", "grading the sheets"), ("archcalc.claims", "grading the sheets"),
 )
 
 

@@ -60,7 +60,7 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, device: DeviceOpt = "aut
 
 def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit) -> int:
     from ..errors import SpecError, did_you_mean
-    from ..verify import verify
+    from ..verification import verify
 
     c.apply_limits(limit)
     c.check_format(fmt, ("table", "json"))
