@@ -20,26 +20,6 @@ __all__ = ["Analysis", "Layer", "Total", "analyse", "check", "verify"]
 
 
 @dataclass(frozen=True)
-class Layer:
-    """One row of the analysis: a layer, or a named block, repeat or branches item (its
-    subtree's totals). ``rf`` holds one ``AxisRF(size, jump, start)`` per spatial axis, or
-    None where the receptive-field recurrence ends."""
-
-    name: str
-    type: str
-    depth: int
-    kind: str
-    output_shape: tuple
-    params: Any
-    trainable_params: Any
-    non_trainable: Any
-    macs: Any
-    flops: Any
-    activations: Any
-    rf: tuple | None
-
-
-@dataclass(frozen=True)
 class Total:
     """The whole network's counts under the analysis's convention."""
 
@@ -50,6 +30,19 @@ class Total:
     flops: Any
     activations: Any
     output_shape: tuple
+
+
+@dataclass(frozen=True)
+class Layer(Total):
+    """One row of the analysis: a layer, or a named block, repeat or branches item (its
+    subtree's totals). ``rf`` holds one ``AxisRF(size, jump, start)`` per spatial axis, or
+    None where the receptive-field recurrence ends."""
+
+    name: str
+    type: str
+    depth: int
+    kind: str
+    rf: tuple | None
 
 
 class Analysis:
@@ -63,9 +56,7 @@ class Analysis:
         self._path = path
         conv = convention
         self.layers = tuple(_layer(r, conv) for r in result.records)
-        t = result.total
-        self.total = Total(conv.params(t.params, t.buffers), t.params, t.buffers, t.macs,
-                           conv.flops_per_mac * t.macs, t.activations, t.output_shape)
+        self.total = Total(*_counts(result.total, conv))
 
     @property
     def name(self) -> str:
@@ -154,9 +145,14 @@ class Analysis:
                 f"{self.total.macs}</p>")
 
 
+def _counts(r, conv) -> tuple:
+    """A record's counts in Total's field order, under ``conv``."""
+    return (conv.params(r.params, r.buffers), r.params, r.buffers, r.macs,
+            conv.flops_per_mac * r.macs, r.activations, r.output_shape)
+
+
 def _layer(r, conv) -> Layer:
-    return Layer(r.name, r.type, r.depth, r.kind, r.output_shape, conv.params(r.params, r.buffers),
-                 r.params, r.buffers, r.macs, conv.flops_per_mac * r.macs, r.activations, r.rf)
+    return Layer(*_counts(r, conv), r.name, r.type, r.depth, r.kind, r.rf)
 
 
 def _overrides(values: Mapping | None) -> dict:
