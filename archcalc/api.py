@@ -55,8 +55,10 @@ class Analysis:
         self._conv = convention
         self._path = path
         conv = convention
-        self.layers = tuple(_layer(r, conv) for r in result.records)
-        self.total = Total(*_counts(result.total, conv))
+        held = _frozen_counter(result)
+        self.layers = tuple(Layer(*_counts(r, conv, held), r.name, r.type, r.depth, r.kind, r.rf)
+                            for r in result.records)
+        self.total = Total(*_counts(result.total, conv, held))
 
     @property
     def name(self) -> str:
@@ -145,14 +147,19 @@ class Analysis:
                 f"{self.total.macs}</p>")
 
 
-def _counts(r, conv) -> tuple:
-    """A record's counts in Total's field order, under ``conv``."""
-    return (conv.params(r.params, r.buffers), r.params, r.buffers, r.macs,
-            conv.flops_per_mac * r.macs, r.activations, r.output_shape)
+def _counts(r, conv, frozen) -> tuple:
+    """A record's counts in Total's field order, under ``conv``; ``frozen(r)``: parameters
+    of its layers marked ``trainable: false`` (as the JSON counts them)."""
+    return (conv.params(r.params, r.buffers), r.params - frozen(r), r.buffers + frozen(r),
+            r.macs, conv.flops_per_mac * r.macs, r.activations, r.output_shape)
 
 
-def _layer(r, conv) -> Layer:
-    return Layer(*_counts(r, conv), r.name, r.type, r.depth, r.kind, r.rf)
+def _frozen_counter(result):
+    from . import frozen
+
+    if not frozen.any_frozen(result):
+        return lambda r: 0
+    return lambda r: frozen.of_record(result, r)
 
 
 def _overrides(values: Mapping | None) -> dict:

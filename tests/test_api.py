@@ -106,3 +106,16 @@ def test_api_names_are_not_shadowed_by_modules():
 
     for name in ("analyse", "check", "verify", "Analysis"):
         assert getattr(archcalc, name) is getattr(api, name), name
+
+
+def test_frozen_layers_count_as_the_json_counts_them(tmp_path):
+    spec = tmp_path / "frozen.yaml"
+    spec.write_text("input: [3, 8, 8]\nlayers:\n  - conv2d: {out: 4, kernel: 3, trainable: false}\n"
+                    "  - batchnorm2d\n  - flatten\n  - linear: {out: 2}\n")
+    a = archcalc.analyse(spec)
+    # conv 4·3·9 + 4 = 112 (frozen); BN 2·4 = 8 params + 8 running statistics;
+    # linear (4·6·6 = 144) → 2: 144·2 + 2 = 290. Trainable 8 + 290 = 298; non-trainable 112 + 8.
+    assert (a.total.params, a.total.trainable_params, a.total.non_trainable) == (410, 298, 120)
+    for layer, row in zip(a.layers, a.to_dict()["layers"]):
+        assert (layer.trainable_params, layer.non_trainable) == \
+            (row["trainable_params"], row["non_trainable"])
