@@ -139,3 +139,13 @@ def test_keras_input_tuple_in_a_spec(cli, tmp_path):
     data = json.loads(out)
     assert code == 0 and data["input"] == [227, 227, 3]
     assert data["total"]["params"] == 62_378_344
+
+
+def test_explain_writes_a_channels_last_specs_shapes_channels_last(cli, tmp_path):
+    # 32x32x3 → conv 3x3, 8 filters: (32 - 3) + 1 = 30 → [30, 30, 8], written as the spec writes.
+    spec = tmp_path / "cl.yaml"
+    spec.write_text("layout: channels_last\ninput: [32, 32, 3]\nlayers:\n"
+                    "  - conv2d: {out: 8, kernel: 3}\n")
+    code, out, _ = cli("explain", str(spec), "conv2d_1", "--metric", "shape")
+    assert code == 0
+    assert "shape(conv2d_1) = [30, 30, 8]   (input [32, 32, 3];" in out

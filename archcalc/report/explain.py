@@ -465,10 +465,17 @@ def _sum_lines(analysis, kind, obj, metric: str, conv, order) -> list:
 
 
 def _shape_lines(analysis, node, order) -> list:
+    from ..layout import of, shown
+
+    written_in = of(analysis.graph)  # a channels-last spec's shapes are shown channels last
+
+    def written(shape) -> str:
+        return shape_text(shown(shape, written_in), order)
+
     rec = analysis.layers[node.id]
     label = f"shape({node.name})"
     if node.id == 0:
-        return [Line(label, "", "", shape_text(rec.output_shape, order), "the network input")]
+        return [Line(label, "", "", written(rec.output_shape), "the network input")]
     fn = FORMULAS.get(("shape", node.type))
     lines = []
     if fn is not None:
@@ -477,8 +484,8 @@ def _shape_lines(analysis, node, order) -> list:
             lines.append(Line(f"{name}({node.name})", f.symbolic(), f.substituted(order),
                               expr_text(f.value, order)))
     rule = REGISTRY.get(node.type)
-    ins = " and ".join(shape_text(analysis.layers[i].output_shape, order) for i in node.inputs)
-    lines.append(Line(label, "", "", shape_text(rec.output_shape, order),
+    ins = " and ".join(written(analysis.layers[i].output_shape) for i in node.inputs)
+    lines.append(Line(label, "", "", written(rec.output_shape),
                       f"input {ins}; {rule.doc if rule else node.type}"))
     return lines
 
