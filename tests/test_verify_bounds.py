@@ -112,7 +112,9 @@ def test_a_time_out_says_what_took_the_time(cli):
     code, out, err = cli("verify", SPECS / "convnext_tiny.yaml", "--limit", "max_seconds=1")
     assert code == 2 and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1
-    # the forward pass (about 5 s here) or the receptive fields: either is named
+    # the forward pass (about 5 s here) or the receptive fields are named — or, on a machine
+    # busy enough that loading and analysing take a second, that phase
     assert re.search(r"gave up after 1 s (measuring the network in PyTorch|sizing the "
-                     r"receptive-field copy|measuring receptive fields)", err), err
+                     r"receptive-field copy|measuring receptive fields|reading the spec|"
+                     r"analysing the layers|drawing points)", err), err
     assert "closed forms in free symbols" not in err
