@@ -116,5 +116,5 @@ def test_a_time_out_says_what_took_the_time(cli):
     # busy enough that loading and analysing take a second, that phase
     assert re.search(r"gave up after 1 s (measuring the network in PyTorch|sizing the "
                      r"receptive-field copy|measuring receptive fields|reading the spec|"
-                     r"analysing the layers|drawing points)", err), err
+                     r"analysing the layers|drawing points|verifying in PyTorch)", err), err
     assert "closed forms in free symbols" not in err
