@@ -86,7 +86,7 @@ def check_points(ranges: Sequence[Range]) -> int:
     if count > limit:
         shown = f" ({' × '.join(f'{len(r):,}' for r in ranges)})" if len(ranges) > 1 else ""
         raise SpecError(f"--over: {count:,} points{shown} is more than the limit "
-                        f"{limit:,}; use a step (H=1:10000:10), or raise --limit "
+                        f"{limit:,}; use a step ({ranges[0].names[0]}=1:10000:10), or raise --limit "
                         "max_sweep_points=N")
     return count
 

@@ -417,7 +417,15 @@ class _Builder:
             if k == "padding" and node.value in ("same", "valid"):
                 return node.value
             if isinstance(node.value, str) and node.value.lower() in ("same", "valid"):
-                raise SpecError(f"{what}: write '{node.value.lower()}' in lower case", node.loc)
+                if node.value != node.value.lower():
+                    raise SpecError(f"{what}: write '{node.value.lower()}' in lower case",
+                                    node.loc)
+                if key == "padding":  # numbers only, as for PyTorch's transposed convolutions
+                    raise SpecError(f"{what}: '{node.value}' is not available for {kind}, whose "
+                                    "padding is a number (or one per axis), as in PyTorch",
+                                    node.loc)
+                raise SpecError(f"{what}: '{node.value}' is a kind of padding, not a value of "
+                                f"'{key}'", node.loc)
             if k == "padding" and isinstance(node.value, str) and \
                     node.value.strip().isidentifier() and node.value.strip() not in env:
                 raise SpecError(f"{what} must be a number, a list, 'same' or 'valid', got "
