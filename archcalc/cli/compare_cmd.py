@@ -58,7 +58,6 @@ def _run(specs, columns, units, fmt, per_layer, set_, convention, depth, width, 
     from ..analysis import analyse
     from ..errors import SpecError
     from ..report import compare as cmp
-    from ..spec.loader import load
 
     c.apply_limits(limit)
     fmt = c.check_format(fmt)
@@ -68,7 +67,7 @@ def _run(specs, columns, units, fmt, per_layer, set_, convention, depth, width, 
     overrides = c.parse_set(set_)
     models = []
     for path in specs:
-        graph = load(path) if not overrides else _load_with(path, overrides)
+        graph = _load_with(path, overrides)
         models.append(cmp.Model(path, conv.apply(analyse(graph)), conv))
     if per_layer:
         if len(models) != 2:
@@ -79,13 +78,16 @@ def _run(specs, columns, units, fmt, per_layer, set_, convention, depth, width, 
 
 
 def _load_with(path: str, overrides: dict):
-    """Bind only the symbols this spec declares (a --set for another model is no error)."""
-    from ..spec.loader import load
+    """The spec's graph, binding only the symbols it declares (a --set for another model is
+    no error); the file is read and parsed once."""
+    from ..spec.loader import load_string
     from ..spec.yamlsafe import load_text, read_file
 
-    root = load_text(read_file(path), path)
+    text = read_file(path)
+    root = load_text(text, path)
     declared = set()
-    if root is not None and root.is_map and "symbols" in root.value and \
+    if overrides and root is not None and root.is_map and "symbols" in root.value and \
             root.value["symbols"].is_map:
         declared = set(root.value["symbols"].value)
-    return load(path, {k: v for k, v in overrides.items() if k in declared})
+    return load_string(text, path, {k: v for k, v in overrides.items() if k in declared},
+                       root=root)
