@@ -16,6 +16,7 @@ from .layers import REGISTRY, Window
 from .layers.base import Ctx, LayerError, fmt_shape
 from .layers.base import UNION
 from .spec.conditions import explain as explain_override
+from .spec.loader import rebuild
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def analyse(graph: Graph) -> Analysis:
                               f"{' and '.join(fmt_shape(s) for s in ctx.xs)})"
                               f"{channels_last_hint(graph.input_shape)}", node.loc,
                               layer=node.name)
-            raise explain_override(graph, node, error) from None
+            raise explain_override(node, error, graph.overrides, _free_conditions(graph)) \
+                from None
         except TimeLimitExceeded as e:
             e.loc = e.loc or node.loc  # say which layer the closed form exploded at
             raise
@@ -122,8 +124,20 @@ def analyse(graph: Graph) -> Analysis:
     records = tuple(groups[i] if kind == "group" else layers[i] for kind, i in graph.rows)
     total = _sum_record("total", "total", "total", -1, "group", layers[1:],
                         layers[graph.output], None, 0)
-    graph.conditions = conditions
     return Analysis(graph, records, tuple(layers), total, tuple(conditions))
+
+
+def _free_conditions(graph: Graph) -> tuple | None:
+    """(conditions, symbol names) of the spec analysed with its ``--set`` symbols left free,
+    to say which closed-form condition a --set value breaks; None without --set values, or
+    when the spec needs them as numbers (a repeat count): then there is no closed form."""
+    if not graph.overrides or graph.source is None:
+        return None
+    try:
+        free = rebuild(graph, {k: None for k in graph.overrides})
+        return analyse(free).conditions, list(free.symbols)
+    except (SpecError, ArithmeticError, TypeError, ValueError, RecursionError):
+        return None
 
 
 def rule_context(node, shapes: list) -> Ctx:

@@ -43,8 +43,11 @@ class Group:
     parent: int | None = None
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Graph:
+    """Built once by the loader and never changed after: what the analysis computes from it
+    lives in the Analysis, not here."""
+
     name: str
     file: str
     input_shape: tuple
@@ -53,9 +56,10 @@ class Graph:
     groups: list = field(default_factory=list)
     rows: list = field(default_factory=list)  # ("group", id) / ("node", id), display order
     output: int = 0
-    conditions: list = field(default_factory=list)  # (condition, message, loc) on free symbols
-    source: str | None = None  # the spec's text (to re-derive closed forms for --set errors)
+    layout: str = "channels_first"  # the order the spec's shapes are written in
+    source: str | None = None  # the spec's text
     overrides: dict = field(default_factory=dict)  # the --set values that bound symbols
+    spec: Any = field(default=None, repr=False)  # the text as parsed YAML, to build it again
 
     @property
     def free_symbols(self) -> list:

@@ -27,8 +27,7 @@ from .errors import Loc, SpecError, TimeLimitExceeded
 from .graph import Graph
 from .layers import REGISTRY, Window
 from .layers.base import UNION
-from .spec.loader import load_string
-from .spec.yamlsafe import load_text, read_file
+from .spec.loader import load, rebuild
 
 SAMPLE_WIDTH = 20  # a free symbol is drawn from 20 values, from the least that can be valid
 
@@ -98,16 +97,14 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
     if samples > cap:
         raise SpecError(f"--samples {samples}: at most {cap:,} points (each builds the whole "
                         f"network; raise --limit max_verify_points=N)")
-    text = read_file(path)
-    spec = (text, load_text(text, path))  # read and parsed once; built again per point
-    analysis = analyse(load_string(text, path, overrides, root=spec[1]))
+    analysis = analyse(load(path, overrides))  # read and parsed once; built again per point
     graph = analysis.graph
     notes: list = []
     samples = _check_layers(graph, samples, notes)
     admitted = []  # decided from the closed forms, before torch is imported
     budget = _Budget(device, rf)
     with _doing("drawing points where the spec's conditions hold"):
-        points = _points(path, spec, overrides, analysis, samples, seed, ranges or {}, notes)
+        points = _points(path, overrides, analysis, samples, seed, ranges or {}, notes)
     for point, at in points:
         if len(at.graph.nodes) != len(graph.nodes):
             notes.append(f"at {_point_text(point)} the network has another structure; "
@@ -306,7 +303,7 @@ def _formulas(analysis: Analysis) -> tuple:
 
 
 # ---------------------------------------------------------------- symbols
-def _points(path, spec: tuple, overrides, analysis: Analysis, samples: int, seed: int, ranges: dict,
+def _points(path, overrides, analysis: Analysis, samples: int, seed: int, ranges: dict,
             notes: list) -> list:
     """[({}, analysis)] for a numeric spec; else ``samples`` distinct random valid bindings
     drawn from each symbol's range, each with the network analysed at that point."""
@@ -337,7 +334,7 @@ def _points(path, spec: tuple, overrides, analysis: Analysis, samples: int, seed
         if key in seen:
             continue
         seen.add(key)
-        at = _valid(path, spec, overrides, analysis, point)
+        at = _valid(overrides, analysis, point)
         if at is not None:
             found.append((point, at))
     if len(found) < samples:
@@ -372,9 +369,9 @@ def _default_range(analysis: Analysis, name: str) -> tuple:
     return lo, lo + SAMPLE_WIDTH - 1
 
 
-def _valid(path, spec: tuple, overrides, analysis: Analysis, point: dict) -> Analysis | None:
-    """The analysis at ``point``, or None when the point breaks a condition of the spec;
-    ``spec``: its (text, parsed YAML), so that no point reads or parses the file again."""
+def _valid(overrides, analysis: Analysis, point: dict) -> Analysis | None:
+    """The analysis at ``point``, or None when the point breaks a condition of the spec (the
+    graph is built again from the text already parsed: no point reads the file)."""
     import sympy as sp
 
     subs = {s: sp.Integer(v) for s, v in _subs_map(analysis.graph, point).items()}
@@ -382,7 +379,7 @@ def _valid(path, spec: tuple, overrides, analysis: Analysis, point: dict) -> Ana
         if dims.resolve(cond.xreplace(subs)) is not True:
             return None
     try:
-        return analyse(load_string(spec[0], path, {**overrides, **point}, root=spec[1]))
+        return analyse(rebuild(analysis.graph, {**overrides, **point}))
     except SpecError:
         return None
 

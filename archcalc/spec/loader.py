@@ -89,10 +89,13 @@ def load_string(text: str, file: str = "<spec>", overrides: dict | None = None,
     if root is None:
         raise SpecError("the spec is empty: expected a mapping with 'input' and 'layers'",
                         Loc(file, 1, 1))
-    graph = _Builder(file).build(root, overrides or {})
-    graph.source = text
-    graph.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    return graph
+    return _Builder(file).build(root, overrides or {}, text)
+
+
+def rebuild(graph: Graph, overrides: dict) -> Graph:
+    """The graph of the same spec with other ``overrides`` (None leaves a symbol free),
+    built from the text ``graph`` was parsed from: the file is neither read nor parsed again."""
+    return load_string(graph.source, graph.file, overrides, root=graph.spec)
 
 
 @dataclass
@@ -135,7 +138,9 @@ class _Builder:
         self.input_rank = 3  # the network input's axes, for hints (set once it is read)
 
     # ----------------------------------------------------------------- top level
-    def build(self, root: Y, overrides: dict) -> Graph:
+    def build(self, root: Y, overrides: dict, source: str | None = None) -> Graph:
+        """The graph of ``root``; ``source``: the text it was parsed from (a spec read from
+        text keeps it, and the ``--set`` values that bound its symbols)."""
         if not root.is_map:
             raise SpecError(f"a spec must be a mapping with 'input' and 'layers', got "
                             f"{describe(root)}", root.loc)
@@ -170,9 +175,10 @@ class _Builder:
         out = self.items(root.value["layers"], top, 0)
         if out == 0:
             raise SpecError("'layers' is empty", root.value["layers"].loc)
-        graph = Graph(title, self.file, shape, symbols, self.nodes, self.groups, self.rows, out)
-        graph.layout = written_in
-        return graph
+        bound = {k: v for k, v in overrides.items() if v is not None} if source is not None \
+            else {}
+        return Graph(title, self.file, shape, symbols, self.nodes, self.groups, self.rows, out,
+                     written_in, source, bound, root if source is not None else None)
 
     def symbols(self, node: Y | None, overrides: dict) -> dict:
         declared: dict[str, Any] = {}
