@@ -1,0 +1,109 @@
+"""docs/architecture.md stays true: every module path it names exists, and the properties it
+states about the graph, the analysis and their imports hold."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "architecture.md"
+SPEC = ROOT / "examples" / "vgg16.yaml"
+
+
+def _named_paths() -> list[str]:
+    text = DOC.read_text(encoding="utf-8")
+    return sorted(set(re.findall(r"\b((?:archcalc|tests|tools|docs)/[\w/<>.-]+\.(?:py|md))",
+                                 text)))
+
+
+def test_the_doc_names_modules():
+    assert len(_named_paths()) > 40  # the module table alone names every module
+
+
+@pytest.mark.parametrize("path", _named_paths())
+def test_every_named_path_exists(path):
+    if "<family>" in path:  # a pattern: at least one file must match it
+        assert list(ROOT.glob(path.replace("<family>", "*"))), path
+    else:
+        assert (ROOT / path).is_file(), f"docs/architecture.md names {path}, which is missing"
+
+
+def test_every_module_is_in_the_table():
+    text = DOC.read_text(encoding="utf-8")
+    for f in sorted((ROOT / "archcalc").rglob("*.py")):
+        rel = f.relative_to(ROOT).as_posix()
+        if f.name in ("__main__.py",) or rel.endswith("/__init__.py") and rel != \
+                "archcalc/__init__.py":
+            continue
+        assert f"`{rel}`" in text, f"{rel} has no line in docs/architecture.md"
+
+
+def _imports(module: str) -> set[str]:
+    """The archcalc modules ``module`` imports, at any level of the file (function-level
+    imports included), as dotted names."""
+    path = ROOT / (module.replace(".", "/") + ".py")
+    package = module.rsplit(".", 1)[0].split(".")
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            name = ".".join(base + ([node.module] if node.module else []))
+            out.add(name)
+            out.update(f"{name}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return out
+
+
+def test_conditions_imports_neither_the_analysis_nor_the_loader():
+    found = _imports("archcalc.spec.conditions")
+    assert "archcalc.analysis" not in found and "archcalc.spec.loader" not in found, found
+
+
+def test_the_graph_is_frozen_and_carries_what_the_loader_knew():
+    from archcalc.analysis import analyse
+    from archcalc.spec.loader import load
+
+    graph = load(str(SPEC))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        graph.name = "other"  # type: ignore[misc]
+    assert graph.source == SPEC.read_text(encoding="utf-8")
+    analysis = analyse(graph)
+    assert not hasattr(graph, "conditions")  # what the analysis finds stays in the Analysis
+    assert isinstance(analysis.conditions, tuple)
+
+
+def test_verify_parses_the_spec_once(monkeypatch, tmp_path):
+    """Each sample point builds the graph from the tree already parsed: five points, one
+    parse (the conditions C ≥ 1 and H ≥ 3 keep every drawn point valid)."""
+    pytest.importorskip("torch")
+    from archcalc import verification
+    from archcalc.spec import loader, yamlsafe
+
+    spec = tmp_path / "free.yaml"
+    spec.write_text("symbols: {H: null}\ninput: [1, H, H]\nlayers:\n  - conv2d: {out: 2, kernel: 3}\n",
+                    encoding="utf-8")
+    parses = []
+    real = yamlsafe.load_text
+    monkeypatch.setattr(loader, "load_text", lambda *a: parses.append(a) or real(*a))
+    result = verification.verify(str(spec), samples=5, rf="off")
+    assert len(parses) == 1
+    assert result.ok and result.checked > 0
+
+
+def test_compare_parses_each_spec_once(monkeypatch, cli):
+    from archcalc.spec import loader, yamlsafe
+
+    parses = []
+    real = yamlsafe.load_text
+    for module in (loader, yamlsafe):  # the loader holds its own reference
+        monkeypatch.setattr(module, "load_text", lambda *a: parses.append(a[1]) or real(*a))
+    a, b = str(ROOT / "examples" / "vgg16.yaml"), str(ROOT / "examples" / "dense-block.yaml")
+    code, _, err = cli("compare", a, b, "--set", "k0=64,k=32")
+    assert code == 0, err
+    assert sorted(parses) == sorted([a, b])
