@@ -107,3 +107,21 @@ def test_compare_parses_each_spec_once(monkeypatch, cli):
     code, _, err = cli("compare", a, b, "--set", "k0=64,k=32")
     assert code == 0, err
     assert sorted(parses) == sorted([a, b])
+
+
+def test_a_symbol_error_carries_its_data_and_the_cli_words_the_flag(cli):
+    """The loader's error says which symbol and value; sweep names its own flag for it."""
+    from archcalc.spec.loader import SymbolError, load
+
+    dense = str(ROOT / "examples" / "dense-block.yaml")  # symbols k0, k (free), H: 56
+    with pytest.raises(SymbolError) as caught:
+        load(dense, {"q": 3})
+    e = caught.value
+    assert (e.symbol, e.value, e.problem, e.origin) == ("q", 3, "unknown", "cli")
+    assert e.declared == ("k0", "k", "H")
+    with pytest.raises(SymbolError) as caught:
+        load(dense, {"k": 0})  # a free size must be a positive whole number
+    assert (caught.value.symbol, caught.value.problem) == ("k", "not_a_size")
+    code, _, err = cli("sweep", dense, "--over", "q=1:3")
+    assert code == 2
+    assert err.startswith(f"error: {dense}: --over q: the spec has no symbol 'q'"), err

@@ -46,7 +46,7 @@ def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
     from .. import conventions
     from .. import sweep as sw
     from ..analysis import analyse
-    from ..spec.loader import load
+    from ..spec.loader import SymbolError, load
 
     c.apply_limits(limit)
     conv = conventions.get(convention)
@@ -63,10 +63,9 @@ def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
             overrides[name] = None  # keep the swept symbol free, even if it has a default
     try:
         graph = load(spec, overrides)
-    except c.SpecError as e:  # the swept names travel as overrides: say --over, not --set
-        swept = [n for r in ranges for n in r.names]
-        if any(f"--set {n}: the spec has no symbol" in e.message for n in swept):
-            raise c.SpecError(e.message.replace("--set", "--over", 1), e.loc) from None
+    except SymbolError as e:  # the swept names travel as overrides: say --over, not --set
+        if e.problem == "unknown" and any(e.symbol in r.names for r in ranges):
+            raise e.worded("--over") from None
         raise
     result = sw.sweep(analyse(graph), ranges, conv, [w.strip() for w in what.split(",") if w.strip()])
     order = list(graph.symbols)

@@ -77,6 +77,34 @@ def _rank_hint(kind: str, input_rank: int) -> str:
     return f" — did you mean '{best}'? (the number counts spatial axes: {listing})"
 
 
+class SymbolError(SpecError):
+    """A value given for a symbol that the spec cannot take, as data: which ``symbol``, which
+    ``value``, what is wrong (``problem``: 'unknown', no such symbol; 'not_a_size', a free
+    size given something other than a positive whole number), the spec's ``declared``
+    symbols, and where the value came from (``origin``: 'cli' or 'sheet'). The message names
+    the flag that gave it (``--set`` unless told); a command that binds symbols through
+    another flag words the same error with ``worded``."""
+
+    def __init__(self, symbol: str, value: Any, problem: str, declared: tuple, loc: Loc,
+                 origin: str = "cli", flag: str = "--set"):
+        self.symbol, self.value, self.problem = symbol, value, problem
+        self.declared, self.origin, self.flag = tuple(declared), origin, flag
+        super().__init__(self._text(), loc)
+
+    def _text(self) -> str:
+        if self.problem == "unknown":
+            have = ", ".join(self.declared) or "none"
+            return (f"{self.flag} {self.symbol}: the spec has no symbol '{self.symbol}'"
+                    f"{did_you_mean(self.symbol, self.declared)} (its symbols: {have})")
+        return (f"{self.flag} {self.symbol}={self.value}: '{self.symbol}' is a free size in "
+                "this spec; give a positive whole number")
+
+    def worded(self, flag: str) -> "SymbolError":
+        """The same error, naming ``flag`` as where the value came from."""
+        return SymbolError(self.symbol, self.value, self.problem, self.declared, self.loc,
+                           self.origin, flag)
+
+
 def load(path: str, overrides: dict | None = None) -> Graph:
     """Load a spec file; ``overrides`` maps symbol names to values (``--set H=299``)."""
     return load_string(read_file(path), path, overrides)
@@ -193,7 +221,7 @@ class _Builder:
                 if key in overrides:
                     declared[key] = overrides[key]
                     if value.value is None:
-                        self.check_size_override(key, overrides[key])
+                        self.check_size_override(key, overrides[key], tuple(node.value))
                 elif value.value is None:
                     declared[key] = None
                 else:
@@ -201,10 +229,8 @@ class _Builder:
                                                         if v is not None}, what=f"symbol {key}")
         for key in overrides:
             if key not in declared:
-                have = ", ".join(declared) or "none"
-                raise SpecError(f"--set {key}: the spec has no symbol '{key}'"
-                                f"{did_you_mean(key, declared)} (its symbols: {have})",
-                                Loc(self.file))
+                raise SymbolError(key, overrides[key], "unknown", tuple(declared),
+                                  Loc(self.file))
         free = [k for k, v in declared.items() if v is None]
         if free:
             import sympy as sp
@@ -213,13 +239,12 @@ class _Builder:
                 declared[k] = sp.Symbol(k, integer=True, positive=True)
         return declared
 
-    def check_size_override(self, key: str, value: Any) -> None:
+    def check_size_override(self, key: str, value: Any, declared: tuple) -> None:
         """A free symbol stands for a size: --set may bind it to a positive whole number only."""
         if value is None:
             return
         if dims.is_integer_valued(value) is not True or value < 1:
-            raise SpecError(f"--set {key}={value}: '{key}' is a free size in this spec; give a "
-                            "positive whole number", Loc(self.file))
+            raise SymbolError(key, value, "not_a_size", declared, Loc(self.file))
 
     def input_shape(self, node: Y, env: dict) -> tuple:
         if not node.is_seq or not node.value:
