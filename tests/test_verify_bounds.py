@@ -108,13 +108,19 @@ def test_unknown_limit_is_bad_input(cli):
     assert code == 2 and "unknown limit 'max_verify_byte'" in err
 
 
-def test_a_time_out_says_what_took_the_time(cli):
-    code, out, err = cli("verify", SPECS / "convnext_tiny.yaml", "--limit", "max_seconds=1")
+def test_a_time_out_says_what_took_the_time(cli, monkeypatch):
+    """A measurement that never ends (standing in for a slow one, so that the test does not
+    depend on the machine's speed) stops at max_seconds, naming the phase it was in."""
+    import archcalc.verification as verification
+
+    def forever(*args, **kwargs):
+        while True:
+            pass
+
+    monkeypatch.setattr(verification, "_check_point", forever)
+    code, out, err = cli("verify", EXAMPLES / "dilated.yaml", "--set", "M=12,N=9,F=3,D=2",
+                         "--limit", "max_seconds=1")
     assert code == 2 and out == ""
-    assert err.startswith("error: ") and err.count("\n") == 1
-    # the forward pass (about 5 s here) or the receptive fields are named — or, on a machine
-    # busy enough that loading and analysing take a second, that phase
-    assert re.search(r"gave up after 1 s (measuring the network in PyTorch|sizing the "
-                     r"receptive-field copy|measuring receptive fields|reading the spec|"
-                     r"analysing the layers|drawing points|verifying in PyTorch)", err), err
+    assert err == "error: gave up after 1 s measuring the network in PyTorch (raise --limit " \
+        "max_seconds=N, or lower the work: --rf off, --samples, --device meta)\n", err
     assert "closed forms in free symbols" not in err
