@@ -402,14 +402,21 @@ def test_plain_table_is_what_rich_prints(spec):
             assert fast == slow, (spec, verb, width, depth)
 
 
-@pytest.mark.parametrize("name", ["net", "", "Réseau × 2 — 網路", "x" * 150])
+@pytest.mark.parametrize("name", ["net", "", "Réseau × 2 — 網路", "x" * 150,
+                                  "/tmp/archcalc-grading-7f3a/class/week3/relu-net.yaml",
+                                  "a model name of many words " * 5, "網路" * 60,
+                                  "three short words " + "y" * 120])
 def test_plain_table_titles_and_wide_characters(name):
-    """Titles shorter or longer than the table, empty, or with wide (CJK) characters."""
+    """Titles shorter or longer than the table (wrapped as rich wraps them), empty, or with
+    wide (CJK) characters: the table writer is used, and gives rich's text."""
+    from archcalc.report import plain_table
+
     a = analyse_text(f"name: {name!r}\ninput: [3, H, 8]\nsymbols: {{H: null}}\nlayers:\n"
                      "  - conv2d: {out: 4, kernel: 3}\n  - relu\n")
-    for width in (100, 40):
+    for width in (100, 40, 200):
         fast, slow = _both_tables(a, "summary", width)
         assert fast == slow, (name, width)
+    assert plain_table.render(name, ["Layer", "Type"], [False, False], [["a", "relu"]], 100)
 
 
 def test_plain_table_takes_linear_work():

@@ -30,8 +30,9 @@ def render(title: str, headers: Sequence[str], right: Sequence[bool],
         return None
     widths = [max(size(row[i]) for row in texts) for i in range(len(headers))]
     total = sum(widths) + len(SEPARATOR) * (len(widths) - 1)
-    if total > width or size(title) > total or any(w == 0 for w in widths):
+    if total > width or any(w == 0 for w in widths):
         return None
+    title_lines = _title_lines(title, total) if title else []
 
     def line(row: Sequence[str]) -> str:
         cells = []
@@ -40,7 +41,26 @@ def render(title: str, headers: Sequence[str], right: Sequence[bool],
             cells.append(pad + text if r else text + pad)
         return SEPARATOR.join(cells)
 
-    out = [title + " " * (total - size(title))] if title else []
+    out = [t + " " * (total - size(t)) for t in title_lines]
     out += [line(headers), RULE * total]
     out.extend(line(row) for row in rows)
     return "\n".join(out) + "\n"
+
+
+def _title_lines(title: str, total: int) -> list[str]:
+    """The title as rich lays it out over a table ``total`` cells wide: one line when it
+    fits, else wrapped as rich wraps text (at spaces, folding a longer word), which is
+    linear in the title's length alone."""
+    from rich.cells import cell_len
+
+    if cell_len(title) <= total:
+        return [title]
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(width=total, file=io.StringIO(), color_system=None, highlight=False,
+                      emoji=False, soft_wrap=False)
+    return [line.plain.rstrip() for line in Text(title).wrap(console, total,
+                                                             justify="left")]
