@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from . import conventions
-from .errors import SpecError
 
 __all__ = ["Analysis", "Layer", "Total", "analyse", "check", "verify"]
 
@@ -55,7 +54,9 @@ class Analysis:
         self._conv = convention
         self._path = path
         conv = convention
-        held = _frozen_counter(result)
+        from .frozen import counter
+
+        held = counter(result) or (lambda r: 0)
         self.layers = tuple(Layer(*_counts(r, conv, held), r.name, r.type, r.depth, r.kind, r.rf)
                             for r in result.records)
         self.total = Total(*_counts(result.total, conv, held))
@@ -86,9 +87,10 @@ class Analysis:
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        matches = [r for r, layer in zip(self._result.records, self.layers) if r.local == name]
+        matches = [layer for r, layer in zip(self._result.records, self.layers)
+                   if r.local == name]
         if len(matches) == 1:
-            return self.layers[self._result.records.index(matches[0])]
+            return matches[0]
         from .errors import did_you_mean
 
         raise KeyError(f"no layer or block named '{name}'"
@@ -110,10 +112,11 @@ class Analysis:
               depth: int | None = None) -> str:
         """The CLI's report: ``format`` table, markdown, latex, csv or json; ``verb`` summary,
         params, shapes, flops or rf (the columns)."""
+        from .report.columns import VERB_COLUMNS
         from .report.render import render
 
-        if verb not in ("summary", "params", "shapes", "flops", "rf"):
-            raise ValueError(f"verb {verb!r}: choose summary, params, shapes, flops or rf")
+        if verb not in VERB_COLUMNS:
+            raise ValueError(f"verb {verb!r}: choose {', '.join(VERB_COLUMNS)}")
         if format not in ("table", "markdown", "latex", "csv", "json"):
             raise ValueError(f"format {format!r}: choose table, markdown, latex, csv or json")
         return render(self._result, verb, format, self._conv, width=width, max_depth=depth)
@@ -154,28 +157,12 @@ def _counts(r, conv, frozen) -> tuple:
             r.macs, conv.flops_per_mac * r.macs, r.activations, r.output_shape)
 
 
-def _frozen_counter(result):
-    from . import frozen
-
-    if not frozen.any_frozen(result):
-        return lambda r: 0
-    return lambda r: frozen.of_record(result, r)
-
-
 def _overrides(values: Mapping | None) -> dict:
     """``set=`` values: numbers, or constant expressions written as text ('2**8')."""
-    from fractions import Fraction
+    from .expr import constant
 
-    from . import expr
-
-    out = {}
-    for name, value in (values or {}).items():
-        if isinstance(value, str):
-            value = expr.evaluate_text(value, {})
-            if isinstance(value, Fraction):
-                value = int(value) if value.denominator == 1 else float(value)
-        out[str(name)] = value
-    return out
+    return {str(name): constant(value) if isinstance(value, str) else value
+            for name, value in (values or {}).items()}
 
 
 def _is_path(spec) -> bool:

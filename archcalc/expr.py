@@ -341,3 +341,19 @@ def _scalar(x: Any) -> Any:
 def evaluate_text(text: str, env: Mapping[str, Any]) -> Any:
     """Parse and evaluate in one step."""
     return evaluate(parse(text), env)
+
+
+def constant(text: str) -> int | float:
+    """A value bound to a symbol (``--set``, a sheet's ``set``, the API's ``set=``): a number
+    or a constant expression ('2**8'), as an int when whole, else a finite float."""
+    value = evaluate_text(text, {})
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError("not a finite number")
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return int(value)
+    if isinstance(value, Fraction):
+        try:
+            return float(value)
+        except OverflowError:
+            raise SpecError("too large for a fraction (at most about 1.8e308)") from None
+    return value

@@ -23,5 +23,12 @@ def of_record(analysis, record) -> object:
     return frozen(analysis, "node", analysis.graph.nodes[record.id])
 
 
+def counter(analysis):
+    """``of_record`` for this analysis, or None when no layer is frozen."""
+    if not any_frozen(analysis):
+        return None
+    return lambda record: of_record(analysis, record)
+
+
 def any_frozen(analysis) -> bool:
     return any(n.args.get("trainable") is False for n in analysis.graph.nodes[1:])

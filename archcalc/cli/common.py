@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
-from fractions import Fraction
 from typing import Annotated, List, Optional
 
 import typer
@@ -54,22 +52,11 @@ def parse_set(items: list[str] | None) -> dict:
     out = {}
     for name, text in parse_assignments(items, "--set").items():
         try:
-            value = expr.evaluate_text(text, {})
+            out[name] = expr.constant(text)
         except SpecError as e:
-            raise SpecError(f"--set {name}={text}: {e.message} (a --set value is a number or "
-                            "a constant expression such as 2**8)") from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise SpecError(f"--set {name}={text}: not a finite number (a --set value is a "
-                            "number or a constant expression such as 2**8)")
-        if isinstance(value, Fraction) and value.denominator == 1:
-            value = int(value)
-        if isinstance(value, Fraction):
-            try:
-                value = float(value)
-            except OverflowError:
-                raise SpecError(f"--set {name}={text}: too large for a fraction (at most about "
-                                "1.8e308)") from None
-        out[name] = value
+            hint = "" if e.message.startswith("too large") else \
+                " (a --set value is a number or a constant expression such as 2**8)"
+            raise SpecError(f"--set {name}={text}: {e.message}{hint}") from None
     return out
 
 

@@ -62,9 +62,7 @@ def _frozen(analysis):
     """frozen.of_record for this analysis, or None when no layer is frozen."""
     from .. import frozen
 
-    if not frozen.any_frozen(analysis):
-        return None
-    return lambda r: frozen.of_record(analysis, r)
+    return frozen.counter(analysis)
 
 
 def footer_lines(analysis, conv: Convention, order) -> list[str]:
