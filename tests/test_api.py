@@ -71,6 +71,10 @@ def test_set_binds_symbols_and_rejects_what_the_cli_rejects():
     assert a.total.params == 3 * 3 + 1  # one 3x3 kernel + bias
     with pytest.raises(archcalc.SpecError):
         archcalc.analyse(EXAMPLES / "dilated.yaml", set={"M": 3, "N": 20, "F": 3, "D": 2})
+    # the values --set refuses: past float's range, not finite, not an expression
+    for value in ("(2**64)**17/3", "1e999", "3 +"):
+        with pytest.raises(archcalc.SpecError):
+            archcalc.analyse(EXAMPLES / "dilated.yaml", set={"M": value})
 
 
 def test_notebook_display():
