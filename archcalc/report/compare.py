@@ -2,23 +2,21 @@
 
 Columns are chosen by key (``COMPARE_COLUMNS``); numbers are written exactly, with a
 decimal K/M/G/T prefix, or in scientific notation (``UNITS``). Closed forms stay closed
-forms. The same rows render as a rich table, Markdown (GitHub), LaTeX (booktabs), CSV or
-JSON.
+forms. Each comparison is a ``table.Table`` that ``writers`` writes as text, Markdown
+(GitHub), LaTeX (booktabs) or CSV; JSON is its own object.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable
 
 from .. import dims
 from ..errors import SpecError, did_you_mean, printable
-from .fit import fit_widths
-from .render import latex_escape, md_escape
-from .values import csv_dims, expr_text, json_text, json_value, shape_text
+from . import writers
+from .table import Column, Row, Table
+from .values import csv_dims, expr_text, json_value, shape_text
 
 UNITS = ("exact", "si", "K", "M", "G", "T", "sci")
 _PREFIX = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -176,14 +174,6 @@ def table_rows(models: list, keys: tuple, units: str) -> list:
                        for k in keys)] for m in models]
 
 
-def headers(keys: tuple) -> list:
-    return ["Model", *(COMPARE_COLUMNS[k].header for k in keys)]
-
-
-def _right(keys) -> list:
-    return [False, *(COMPARE_COLUMNS[k].kind != "shape" for k in keys)]
-
-
 def note(models: list, units: str) -> str:
     conv = models[0].convention
     unit = {"exact": "exact counts", "si": "decimal prefixes (K = thousand, M = million, "
@@ -194,21 +184,38 @@ def note(models: list, units: str) -> str:
             f"conv/linear layers on a path; {unit}.")
 
 
-# ---------------------------------------------------------------- renderers
+# ---------------------------------------------------------------- the tables
+def model(models: list, keys: tuple, units: str, caption: str | None = None) -> Table:
+    """One row per model; for CSV each model's name, path and exact values."""
+    columns = [Column("Model", split=True),
+               *(Column(COMPARE_COLUMNS[k].header, COMPARE_COLUMNS[k].kind != "shape")
+                 for k in keys)]
+    rows = [Row(texts, [m.shown, printable(m.path), *_raw(m, keys)])
+            for m, texts in zip(models, table_rows(models, keys, units))]
+    return Table(columns, rows, footnotes=[printable(note(models, units))],
+                 raw_header=["model", "path", *keys], caption=caption or "Model comparison")
+
+
+def _raw(m: Model, keys: tuple) -> list:
+    values = []
+    for k in keys:
+        v = COMPARE_COLUMNS[k].get(m)
+        if v is None:
+            values.append("")
+        elif isinstance(v, tuple):
+            values.append(csv_dims(v, m.order))
+        else:
+            values.append(expr_text(v, m.order))
+    return values
+
+
 def render(models: list, keys: tuple, fmt: str, units: str, width: int = 100,
            standalone: bool = False, caption: str | None = None) -> str:
+    """The comparison in ``fmt`` (JSON: ``to_json``)."""
     if fmt == "json":
-        return json_text(to_json(models, keys))
-    head, body = headers(keys), table_rows(models, keys, units)
-    right = _right(keys)
-    if fmt == "csv":
-        return csv_text(models, keys)
-    if fmt == "markdown":
-        return markdown_table(head, body, right) + "\n" + md_escape(note(models, units)) + "\n"
-    if fmt == "latex":
-        return latex_table(head, body, right, caption or "Model comparison",
-                           note(models, units), standalone)
-    return rich_table(head, body, right, width, note(models, units))
+        return writers.write(None, fmt, to_json(models, keys))
+    return writers.write(model(models, keys, units, caption), fmt, width=width,
+                         standalone=standalone)
 
 
 def to_json(models: list, keys: tuple) -> dict:
@@ -220,74 +227,6 @@ def to_json(models: list, keys: tuple) -> dict:
         out.append(row)
     return {"convention": models[0].convention.name if models else None, "columns": list(keys),
             "models": out}
-
-
-def csv_text(models: list, keys: tuple) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["model", "path", *keys])
-    for m in models:
-        values = []
-        for k in keys:
-            v = COMPARE_COLUMNS[k].get(m)
-            if v is None:
-                values.append("")
-            elif isinstance(v, tuple):
-                values.append(csv_dims(v, m.order))
-            else:
-                values.append(expr_text(v, m.order))
-        w.writerow([m.shown, printable(m.path), *values])
-    return buf.getvalue()
-
-
-def markdown_table(head: list, body: list, right: list) -> str:
-    lines = ["| " + " | ".join(md_escape(h) for h in head) + " |",
-             "|" + "|".join("---:" if r else ":---" for r in right) + "|"]
-    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in body]
-    return "\n".join(lines) + "\n"
-
-
-def latex_table(head: list, body: list, right: list, caption: str, footnote: str,
-                standalone: bool) -> str:
-    align = "".join("r" if r else "l" for r in right)
-    out = [r"\begin{table}[ht]", r"\centering", rf"\caption{{{latex_escape(caption)}}}",
-           rf"\begin{{tabular}}{{{align}}}", r"\toprule",
-           " & ".join(latex_escape(h) for h in head) + r" \\", r"\midrule"]
-    out += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in body]
-    out += [r"\bottomrule", r"\end{tabular}", "",
-            rf"\smallskip\parbox{{\linewidth}}{{\footnotesize {latex_escape(footnote)}}}",
-            r"\end{table}"]
-    if standalone:
-        out = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\begin{document}", *out,
-               r"\end{document}"]
-    else:
-        out.insert(0, r"% requires \usepackage{booktabs}")
-    return "\n".join(out) + "\n"
-
-
-def rich_table(head: list, body: list, right: list, width: int, footnote: str,
-               title: str | None = None, whole: list | None = None) -> str:
-    """The rows as a rich table; no word of a ``whole`` column (default: all but the
-    first, the model or layer name) is split across lines (fit.fit_widths)."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    body = [[printable(c) for c in row] for row in body]
-    whole = whole or [j > 0 for j in range(len(head))]
-    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-              title=None if title is None else Text(printable(title)), title_justify="left")
-    widths, width = fit_widths(head, body, whole, width)
-    for h, r, w in zip(head, right, widths):
-        t.add_column(h, justify="right" if r else "left", overflow="fold", width=w)
-    for row in body:
-        t.add_row(*(Text(c) for c in row))  # Text: '[k0, 56, 56]' is not markup
-    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
-                      emoji=False, soft_wrap=False)
-    console.print(t)
-    console.print(printable(footnote), markup=False, highlight=False)
-    return console.file.getvalue()
 
 
 # ---------------------------------------------------------------- per layer, side by side
@@ -320,7 +259,7 @@ def per_layer(a: Model, b: Model, fmt: str, units: str, max_depth: int | None,
             v = values(m, r)
             return None if v is None else dict(zip(keys, [v[0].strip(), *(json_value(x, m.order)
                                                                           for x in v[1:])]))
-        return json_text({"models": [a.name, b.name], "rows": [
+        return writers.write(None, fmt, {"models": [a.name, b.name], "rows": [
             {"a": as_json(a, x), "b": as_json(b, y)} for x, y in pairs]})
 
     def texts(m: Model, r) -> list:
@@ -330,18 +269,9 @@ def per_layer(a: Model, b: Model, fmt: str, units: str, max_depth: int | None,
         return [printable(v[0]), shape_text(v[1], m.order), count_text(v[2], units, m.order),
                 count_text(v[3], units, m.order)]
 
-    body = [texts(a, x) + texts(b, y) for x, y in pairs]
-    head = [f"{side}: {h}" for side in "AB" for _, h, _ in PER_LAYER]
-    right = [kind == "count" for _, _, kind in PER_LAYER] * 2
-    title = f"A: {a.shown}; B: {b.shown}"
-    if fmt == "csv":
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows([head, *body])
-        return buf.getvalue()
-    if fmt == "markdown":
-        return (md_escape(title) + "\n\n" + markdown_table(head, body, right) + "\n" +
-                md_escape(note([a, b], units)) + "\n")
-    if fmt == "latex":
-        return latex_table(head, body, right, title, note([a, b], units), standalone)
-    whole = [kind != "text" for _, _, kind in PER_LAYER] * 2  # names may fold, numbers not
-    return rich_table(head, body, right, width, note([a, b], units), title, whole)
+    table = Table([Column(f"{side}: {h}", kind == "count", kind == "text")
+                   for side in "AB" for _, h, kind in PER_LAYER],
+                  [Row(texts(a, x) + texts(b, y)) for x, y in pairs],
+                  title=f"A: {a.shown}; B: {b.shown}", title_bold=False,
+                  footnotes=[printable(note([a, b], units))])
+    return writers.write(table, fmt, width=width, standalone=standalone)

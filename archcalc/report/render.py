@@ -1,17 +1,17 @@
-"""Render an Analysis as a table (rich), Markdown, CSV, LaTeX or JSON."""
+"""An Analysis as the table of an analysis verb (summary, params, shapes, flops, rf),
+written by ``writers`` as text, Markdown, CSV or LaTeX; or as its JSON object."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any, Sequence
 
 from ..conventions import Convention
 from ..errors import printable
 from .columns import COLUMNS, VERB_COLUMNS
-from .fit import fit_widths
-from .values import (condition_text, csv_dims, expr_text, human, json_text, json_value,
-                     shape_text)
+from . import writers
+from .table import Column, Row, Table
+from .values import condition_text, csv_dims, expr_text, human, json_value, shape_text
+from .writers import latex_escape, md_escape  # noqa: F401  (the names other modules use)
 
 FORMATS = ("table", "markdown", "latex", "csv", "json")
 
@@ -104,128 +104,33 @@ def _shown(analysis, shape):
     return shown(shape, of(analysis.graph))
 
 
-def table(analysis, verb: str, conv: Convention, width: int = 100, max_depth=None) -> str:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from . import plain_table
-
+def model(analysis, verb: str, conv: Convention, max_depth=None) -> Table:
+    """The verb's table of this analysis: one row per layer or group shown (groups bold,
+    members indented), the totals and conditions as footnotes, and for CSV each row's name,
+    depth, kind and exact values."""
     keys = VERB_COLUMNS[verb]
     order = list(analysis.graph.symbols)
-    shown = rows(analysis, keys, conv, max_depth)
-    all_texts = []
-    for r, values in shown:
-        texts = [cell(v, COLUMNS[k].kind, order) for k, v in zip(keys, values)]
-        texts[0] = "  " * max(r.depth, 0) + texts[0]
-        all_texts.append(texts)
-    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
-                      emoji=False, soft_wrap=False)
-    right = [COLUMNS[k].kind in ("number", "rf") for k in keys]
-    title = printable(analysis.graph.name)
-    plain = plain_table.render(title, [COLUMNS[k].header for k in keys], right,
-                               all_texts, width)
-    if plain is not None:  # nothing wraps: the same text, without rich's per-cell cost
-        console.file.write(plain)
-    else:
-        t = Table(box=box.SIMPLE_HEAD, title=Text(title), title_justify="left",
-                  show_edge=False, pad_edge=False)
-        whole = [COLUMNS[k].kind != "text" for k in keys]  # numbers and shapes: never split
-        widths, console.width = fit_widths([COLUMNS[k].header for k in keys], all_texts,
-                                           whole, width)
-        for k, r, w in zip(keys, right, widths):
-            t.add_column(COLUMNS[k].header, justify="right" if r else "left", overflow="fold",
-                         width=w)
-        for (r, _), texts in zip(shown, all_texts):
-            # Text, not markup: a shape such as "[k0, 56, 56]" would read as a style tag
-            t.add_row(*(Text(x) for x in texts), style="bold" if r.kind == "group" else None)
-        console.print(t)
-    for line in footer_lines(analysis, conv, order):
-        console.print(line, markup=False, highlight=False)
-    return console.file.getvalue()
-
-
-def markdown(analysis, verb: str, conv: Convention, max_depth=None) -> str:
-    keys = VERB_COLUMNS[verb]
-    order = list(analysis.graph.symbols)
-    head = [COLUMNS[k].header for k in keys]
-    lines = [f"**{md_escape(analysis.graph.name)}**", "", "| " + " | ".join(head) + " |",
-             "|" + "|".join("---:" if COLUMNS[k].kind in ("number", "rf") else ":---"
-                            for k in keys) + "|"]
+    kinds = [COLUMNS[k].kind for k in keys]
+    body = []
     for r, values in rows(analysis, keys, conv, max_depth):
-        texts = [md_escape(cell(v, COLUMNS[k].kind, order)) for k, v in zip(keys, values)]
-        texts[0] = "&nbsp;&nbsp;" * max(r.depth, 0) + texts[0]
-        if r.kind == "group":
-            texts[0] = f"**{texts[0]}**"
-        lines.append("| " + " | ".join(texts) + " |")
-    lines.append("")
-    lines.extend(f"- {md_escape(line)}" for line in footer_lines(analysis, conv, order))
-    return "\n".join(lines) + "\n"
-
-
-def md_escape(text: str) -> str:
-    """Text for a Markdown table cell: controls escaped (printable), then the characters
-    Markdown would read as table syntax or emphasis."""
-    return printable(text).replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
-
-
-def csv_text(analysis, verb: str, conv: Convention, max_depth=None) -> str:
-    keys = VERB_COLUMNS[verb]
-    order = list(analysis.graph.symbols)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["name", "depth", "kind", *keys[1:]])
-    for r, values in rows(analysis, keys, conv, max_depth):
-        w.writerow([printable(r.name), r.depth, r.kind,
-                    *(raw(v, COLUMNS[k].kind, order) for k, v in zip(keys[1:], values[1:]))])
-    return buf.getvalue()
-
-
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}"}
-
-
-_LATEX_SYMBOLS = {"—": "---", "×": r"$\times$", "·": r"$\cdot$", "<": r"\textless{}",
-                  ">": r"\textgreater{}", "∏": r"$\prod$", "≤": r"$\le$", "≥": r"$\ge$",
-                  "−": "-", "…": r"\ldots{}", "⌊": r"$\lfloor$", "⌋": r"$\rfloor$",
-                  "⌈": r"$\lceil$", "⌉": r"$\rceil$", "✓": "yes", "✗": "no", "’": "'"}
-
-
-def latex_escape(text: str) -> str:
-    """Text for pdflatex as is: specials escaped, known symbols as commands, accented
-    letters without their accents, anything else non-ASCII as '?' (pdflatex stops on
-    characters it has no glyph for)."""
-    out = "".join(_LATEX_SPECIAL.get(ch, _LATEX_SYMBOLS.get(ch, ch)) for ch in printable(text))
-    return "".join(ch if ord(ch) < 128 else _ascii(ch) for ch in out)
-
-
-def _ascii(ch: str) -> str:
-    import unicodedata
-
-    return unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?"
-
-
-def latex(analysis, verb: str, conv: Convention, max_depth=None) -> str:
-    keys = VERB_COLUMNS[verb]
-    order = list(analysis.graph.symbols)
-    align = "".join("r" if COLUMNS[k].kind in ("number", "rf") else "l" for k in keys)
-    out = [r"% requires \usepackage{booktabs}", r"\begin{table}[ht]", r"\centering",
-           rf"\caption{{{latex_escape(analysis.graph.name)}}}", rf"\begin{{tabular}}{{{align}}}",
-           r"\toprule", " & ".join(latex_escape(COLUMNS[k].header) for k in keys) + r" \\",
-           r"\midrule"]
-    for r, values in rows(analysis, keys, conv, max_depth):
-        texts = [latex_escape(cell(v, COLUMNS[k].kind, order)) for k, v in zip(keys, values)]
-        texts[0] = r"\quad " * max(r.depth, 0) + texts[0]
-        out.append(" & ".join(texts) + r" \\")
+        texts = [cell(v, kind, order) for v, kind in zip(values, kinds)]
+        machine = [printable(r.name), str(r.depth), r.kind,
+                   *(raw(v, kind, order) for v, kind in zip(values[1:], kinds[1:]))]
+        body.append(Row(texts, machine, r.kind == "group", max(r.depth, 0)))
     t = analysis.total
-    out += [r"\midrule",
-            rf"\multicolumn{{{len(keys)}}}{{l}}{{Total params: "
-            rf"{latex_escape(human(conv.params(t.params, t.buffers), order))}; MACs: "
-            rf"{latex_escape(human(t.macs, order))}}} \\",
-            r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(out) + "\n"
+    return Table(
+        columns=[Column(COLUMNS[k].header, kind in ("number", "rf"), kind == "text")
+                 for k, kind in zip(keys, kinds)],
+        rows=body, title=printable(analysis.graph.name),
+        footnotes=footer_lines(analysis, conv, order),
+        raw_header=["name", "depth", "kind", *keys[1:]],
+        summary=f"Total params: {human(conv.params(t.params, t.buffers), order)}; MACs: "
+                f"{human(t.macs, order)}")
+
+
+def table(analysis, verb: str, conv: Convention, width: int = 100, max_depth=None) -> str:
+    """The verb's table as text (``writers.text``)."""
+    return writers.text(model(analysis, verb, conv, max_depth), width)
 
 
 def to_json(analysis, conv: Convention) -> dict:
@@ -273,12 +178,7 @@ def to_json(analysis, conv: Convention) -> dict:
 
 def render(analysis, verb: str, fmt: str, conv: Convention, width: int = 100,
            max_depth=None) -> str:
+    """The verb's report in ``fmt`` (JSON: ``to_json``, docs/json-format.md)."""
     if fmt == "json":
-        return json_text(to_json(analysis, conv))
-    if fmt == "markdown":
-        return markdown(analysis, verb, conv, max_depth)
-    if fmt == "csv":
-        return csv_text(analysis, verb, conv, max_depth)
-    if fmt == "latex":
-        return latex(analysis, verb, conv, max_depth)
-    return table(analysis, verb, conv, width, max_depth)
+        return writers.write(None, fmt, to_json(analysis, conv))
+    return writers.write(model(analysis, verb, conv, max_depth), fmt, width=width)

@@ -1,0 +1,58 @@
+"""One neutral table model that every verb builds and every writer reads.
+
+A verb turns its results into a ``Table`` (text already formatted for people, plus a
+machine form of each row for CSV); ``report/writers.py`` writes it as a text table,
+Markdown, LaTeX or CSV. The model holds no layout: widths, escaping and indentation marks
+belong to the writers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its header, whether it is right-aligned (numbers), and whether a cell may
+    be split across lines when the table is too wide (names may; numbers and shapes never,
+    see ``report/fit.py``)."""
+
+    header: str
+    right: bool = False
+    split: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row: a cell of text per column, the row's style (``bold`` for a group, ``depth``
+    of indentation of its first cell), and its machine form for CSV (``raw``, one value per
+    machine column: exact numbers without separators) when that differs from the text."""
+
+    cells: Sequence[str]
+    raw: Sequence[str] | None = None
+    bold: bool = False
+    depth: int = 0
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table with a title, and footnotes (lines printed under it).
+
+    ``raw_header`` names the machine columns of the rows' ``raw`` form (CSV), when they
+    differ from the headers. ``caption`` is LaTeX's caption when it is not the title.
+    ``summary`` is the one line a typeset table (LaTeX) closes with instead of the
+    footnotes. ``title_bold``: Markdown shows the title as a bold name (else as a line)."""
+
+    columns: Sequence[Column]
+    rows: Sequence[Row]
+    title: str | None = None
+    footnotes: Sequence[str] = ()
+    raw_header: Sequence[str] | None = None
+    caption: str | None = None
+    summary: str | None = None
+    title_bold: bool = True
+
+    @property
+    def headers(self) -> list:
+        return [c.header for c in self.columns]

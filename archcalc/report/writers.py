@@ -1,0 +1,178 @@
+"""One writer per output format, each reading the neutral ``table.Table``.
+
+``write(table, fmt, json_obj=...)`` is the one dispatch: a verb builds its table (and its
+own stable JSON object, docs/json-format.md) and hands both here, so no verb has a chain of
+formats of its own. Escaping for each format lives here, once (``md_escape``,
+``latex_escape``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ..errors import printable
+from .table import Table
+
+FORMATS = ("table", "markdown", "latex", "csv", "json")
+
+
+def write(table: Table | None, fmt: str, json_obj=None, width: int = 100,
+          standalone: bool = False) -> str:
+    """``table`` in the format ``fmt``; JSON is the verb's own object ``json_obj``."""
+    if fmt == "json":
+        from .values import json_text
+
+        return json_text(json_obj)
+    return {"markdown": lambda: markdown(table), "csv": lambda: csv_text(table),
+            "latex": lambda: latex(table, standalone)}.get(fmt, lambda: text(table, width))()
+
+
+# ---------------------------------------------------------------- text
+def text(table: Table, width: int = 100) -> str:
+    """The table as rich prints it (box SIMPLE_HEAD, no edge), then its footnotes. When
+    nothing wraps the text is written directly (``plain_table``: linear in the rows);
+    otherwise rich lays it out with widths that never split a number (``fit``)."""
+    from rich.console import Console
+
+    from . import plain_table
+
+    headers = table.headers
+    right = [c.right for c in table.columns]
+    cells = [_indented(r, "  ") for r in table.rows]
+    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
+                      emoji=False, soft_wrap=False)
+    plain = plain_table.render(table.title or "", headers, right, cells, width)
+    if plain is not None:  # nothing wraps: the same text, without rich's per-cell cost
+        console.file.write(plain)
+    else:
+        console.print(_rich(table, cells, console, width))
+    for line in table.footnotes:
+        console.print(line, markup=False, highlight=False)
+    return console.file.getvalue()
+
+
+def _rich(table: Table, cells: list, console, width: int):
+    """The rich Table (and the console widened when the minimum widths need it)."""
+    from rich import box
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    from .fit import fit_widths
+
+    t = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left",
+                  title=None if table.title is None else Text(table.title))
+    widths, console.width = fit_widths(table.headers, cells,
+                                       [not c.split for c in table.columns], width)
+    for c, w in zip(table.columns, widths):
+        t.add_column(c.header, justify="right" if c.right else "left", overflow="fold",
+                     width=w)
+    for row, texts in zip(table.rows, cells):
+        # Text, not markup: a shape such as "[k0, 56, 56]" would read as a style tag
+        t.add_row(*(Text(x) for x in texts), style="bold" if row.bold else None)
+    return t
+
+
+def _indented(row, mark: str) -> list:
+    """The row's cells, its first indented by ``mark`` per level of depth."""
+    if not row.depth:
+        return list(row.cells)
+    return [mark * row.depth + row.cells[0], *row.cells[1:]]
+
+
+# ---------------------------------------------------------------- Markdown
+def md_escape(text: str) -> str:
+    """Text for a Markdown table cell: controls escaped (printable), then the characters
+    Markdown would read as table syntax or emphasis."""
+    return printable(text).replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def markdown(table: Table) -> str:
+    """A GitHub table: the title (bold, or as a line), the grid, then the footnotes (one
+    as a paragraph, several as a list)."""
+    lines = []
+    if table.title is not None:
+        title = md_escape(table.title)
+        lines += [f"**{title}**" if table.title_bold else title, ""]
+    lines += ["| " + " | ".join(md_escape(h) for h in table.headers) + " |",
+              "|" + "|".join("---:" if c.right else ":---" for c in table.columns) + "|"]
+    for row in table.rows:
+        texts = _indented(_mapped(row, md_escape), "&nbsp;&nbsp;")
+        if row.bold:
+            texts[0] = f"**{texts[0]}**"
+        lines.append("| " + " | ".join(texts) + " |")
+    if table.footnotes:
+        lines.append("")
+        if len(table.footnotes) == 1:
+            lines.append(md_escape(table.footnotes[0]))
+        else:
+            lines.extend(f"- {md_escape(line)}" for line in table.footnotes)
+    return "\n".join(lines) + "\n"
+
+
+def _mapped(row, escape):
+    from .table import Row
+
+    return Row([escape(c) for c in row.cells], depth=row.depth)
+
+
+# ---------------------------------------------------------------- LaTeX
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}"}
+
+
+_LATEX_SYMBOLS = {"—": "---", "×": r"$\times$", "·": r"$\cdot$", "<": r"\textless{}",
+                  ">": r"\textgreater{}", "∏": r"$\prod$", "≤": r"$\le$", "≥": r"$\ge$",
+                  "−": "-", "…": r"\ldots{}", "⌊": r"$\lfloor$", "⌋": r"$\rfloor$",
+                  "⌈": r"$\lceil$", "⌉": r"$\rceil$", "✓": "yes", "✗": "no", "’": "'"}
+
+
+def latex_escape(text: str) -> str:
+    """Text for pdflatex as is: specials escaped, known symbols as commands, accented
+    letters without their accents, anything else non-ASCII as '?' (pdflatex stops on
+    characters it has no glyph for)."""
+    out = "".join(_LATEX_SPECIAL.get(ch, _LATEX_SYMBOLS.get(ch, ch)) for ch in printable(text))
+    return "".join(ch if ord(ch) < 128 else _ascii(ch) for ch in out)
+
+
+def _ascii(ch: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?"
+
+
+def latex(table: Table, standalone: bool = False) -> str:
+    """A booktabs table: caption (or title), the grid, then the summary as a last row, or
+    else the footnotes in small type under the grid. ``standalone``: a whole document."""
+    esc = latex_escape
+    caption = table.caption if table.caption is not None else table.title or ""
+    out = [r"\begin{table}[ht]", r"\centering", rf"\caption{{{esc(caption)}}}",
+           rf"\begin{{tabular}}{{{''.join('r' if c.right else 'l' for c in table.columns)}}}",
+           r"\toprule", " & ".join(esc(h) for h in table.headers) + r" \\", r"\midrule"]
+    out += [" & ".join(_indented(_mapped(row, esc), r"\quad ")) + r" \\" for row in table.rows]
+    if table.summary is not None:
+        out += [r"\midrule", rf"\multicolumn{{{len(table.columns)}}}{{l}}"
+                             rf"{{{esc(table.summary)}}} \\"]
+    out += [r"\bottomrule", r"\end{tabular}"]
+    if table.summary is None and table.footnotes:
+        out += ["", r"\smallskip\parbox{\linewidth}{\footnotesize "
+                + r" \\ ".join(esc(n) for n in table.footnotes) + "}"]
+    out.append(r"\end{table}")
+    if standalone:
+        out = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\begin{document}", *out,
+               r"\end{document}"]
+    else:
+        out.insert(0, r"% requires \usepackage{booktabs}")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- CSV
+def csv_text(table: Table) -> str:
+    """One line per row: the machine form of each row where it has one (exact numbers, no
+    separators), else its text."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(table.raw_header if table.raw_header is not None else table.headers)
+    w.writerows(row.raw if row.raw is not None else row.cells for row in table.rows)
+    return buf.getvalue()
