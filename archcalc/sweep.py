@@ -398,6 +398,38 @@ def to_table(result: Sweep, rows: int = 20, order: Sequence[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
+def model(result: Sweep, rows: int = 20, order: Sequence[str] = (), name: str = ""):
+    """The points ``to_table`` shows (evenly spaced) as a ``report.table.Table``: the swept
+    sizes and each column (an invalid point says why), with the closed forms and the count
+    of invalid points as footnotes; for Markdown and LaTeX."""
+    from .errors import printable
+    from .report.table import Column, Row, Table
+    from .report.values import expr_text
+
+    names = list(result.inputs) + list(result.columns)
+    body = []
+    for i in sample(len(result), rows).tolist():
+        cells = [str(v[i]) for v in result.inputs.values()]
+        if result.valid[i]:
+            values = [int(v[i]) for v in result.columns.values()]
+            body.append(Row(cells + [f"{v:,}" for v in values], cells + [str(v) for v in values]))
+        else:
+            why = next(m for m, _, bad in result.failures if bad[i])
+            rest = [""] * (len(result.columns) - 1)
+            body.append(Row(cells + [f"invalid: {printable(why.split(':', 1)[0])}", *rest]))
+    invalid = int((~result.valid).sum())
+    notes = [printable(f"{k} = {expr_text(v, order)}") for k, v in result.forms.items()]
+    notes.append(f"{len(result):,} point{'s' if len(result) != 1 else ''} "
+                 f"({min(len(result), rows)} shown); {invalid:,} invalid")
+    for message, loc, bad in result.failures:
+        count = int(bad.sum())
+        notes.append(printable(f"{count:,} point{'s' if count != 1 else ''}: "
+                               f"{message if len(message) <= 160 else message[:159] + '…'} "
+                               f"[{loc}]"))
+    return Table([Column(n, right=True) for n in names], body, title=printable(name),
+                 footnotes=notes)
+
+
 def plot(result: Sweep, path: str, title: str = "") -> None:
     """A chart of each column against the swept size (needs matplotlib: the ``plot`` extra)."""
     try:

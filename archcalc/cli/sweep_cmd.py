@@ -20,9 +20,12 @@ PlotOpt = Annotated[Optional[str], typer.Option(
     "--plot", metavar="FILE.png", help="Also draw the columns against the size (matplotlib).")]
 
 
+FORMATS = ("table", "markdown", "latex", "csv", "json")
+
+
 @app.command("sweep")
 def sweep(spec: c.Spec, over: OverOpt, set_: c.SetOpt = None, what: WhatOpt = "shape,params,macs",
-          fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+          fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, latex, csv (every point) or json.")] = "table",
           convention: c.ConventionOpt = "pytorch", rows: RowsOpt = 20, plot: PlotOpt = None,
           limit: c.LimitOpt = None) -> None:
     """Output shape, parameters and MACs over a range of input sizes, exact, vectorised.
@@ -50,7 +53,7 @@ def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
 
     c.apply_limits(limit)
     conv = conventions.get(convention)
-    fmt = c.check_format(fmt, ("table", "csv", "json"))
+    fmt = c.check_format(fmt, FORMATS)
     ranges = [sw.parse_range(text) for text in over]
     sw.check_points(ranges)  # before the spec is even read
     if rows < 1:
@@ -73,9 +76,9 @@ def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
         if len(ranges) > 1:
             raise c.SpecError("--plot draws one --over range (a line), not a grid")
         sw.plot(result, plot, graph.name)
-    if fmt == "csv":
-        c.emit(sw.to_csv(result))
-    elif fmt == "json":
-        c.emit(sw.to_json(result, order))
-    else:
-        c.emit(sw.to_table(result, rows, order))
+    from ..report import writers
+
+    own = {"csv": lambda: sw.to_csv(result), "json": lambda: sw.to_json(result, order),
+           "table": lambda: sw.to_table(result, rows, order)}
+    c.emit(writers.write(sw.model(result, rows, order, graph.name) if fmt not in own else None,
+                         fmt, own=own))

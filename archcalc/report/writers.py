@@ -18,8 +18,12 @@ FORMATS = ("table", "markdown", "latex", "csv", "json")
 
 
 def write(table: Table | None, fmt: str, json_obj=None, width: int = 100,
-          standalone: bool = False) -> str:
-    """``table`` in the format ``fmt``; JSON is the verb's own object ``json_obj``."""
+          standalone: bool = False, own: dict | None = None) -> str:
+    """``table`` in the format ``fmt``; JSON is the verb's own object ``json_obj``, and
+    ``own`` maps a format the verb writes itself (sweep's CSV of every point) to the
+    function that writes it."""
+    if own and fmt in own:
+        return own[fmt]()
     if fmt == "json":
         from .values import json_text
 
