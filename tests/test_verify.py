@@ -84,8 +84,8 @@ def test_samples_are_seeded():
 def test_bad_device_and_format_exit_2(cli):
     code, _, err = cli("verify", EXAMPLES / "dilated.yaml", "--device", "gpu")
     assert code == 2 and "--device gpu" in err and "did you mean 'cpu'" in err
-    code, _, err = cli("verify", EXAMPLES / "dilated.yaml", "--format", "csv")
-    assert code == 2 and "--format csv" in err
+    code, _, err = cli("verify", EXAMPLES / "dilated.yaml", "--format", "yaml")
+    assert code == 2 and "--format yaml" in err
 
 
 def test_without_torch_says_how_to_install(cli, monkeypatch):

@@ -12,7 +12,8 @@ from .app import app
 
 @app.command("list-layers")
 def list_layers(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown or json")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f",
+                                     help="table, markdown, latex, csv or json")] = "table",
 ) -> None:
     """Every layer type archcalc knows, with its arguments and what it counts.
 
@@ -25,28 +26,57 @@ def list_layers(
     c.guarded(_list)(fmt)
 
 
+FORMATS = ("table", "markdown", "latex", "csv", "json")
+
+
 def _list(fmt: str) -> None:
     from ..layers import REGISTRY
     from ..layers.base import REQUIRED
+    from ..report import writers
 
-    c.check_format(fmt, ("table", "markdown", "json"))
-    if fmt == "json":
-        c.emit(_json(REGISTRY, REQUIRED))
-        return
+    c.check_format(fmt, FORMATS)
+    own = {"json": lambda: _json(REGISTRY, REQUIRED),
+           "markdown": lambda: _lines(REGISTRY, REQUIRED, markdown=True),
+           "table": lambda: _lines(REGISTRY, REQUIRED, markdown=False)}
+    c.emit(writers.write(None if fmt in own else _model(REGISTRY, REQUIRED), fmt, own=own))
+
+
+def _sorted(registry) -> list:
+    return sorted(registry, key=lambda n: (registry[n].family, n))
+
+
+def _arguments(rule, required) -> str:
+    return ", ".join(k if a.default is required else f"{k}={a.default}"
+                     for k, a in rule.args.items())
+
+
+def _lines(registry, required, markdown: bool) -> str:
+    """The reference as aligned lines, or as the Markdown table docs/spec-format.md holds
+    between its list-layers markers (its own layout: the docs compare it byte for byte)."""
     lines = []
-    if fmt == "markdown":
+    if markdown:
         lines += ["| type | family | arguments (default) | counts |", "|---|---|---|---|"]
-    for name in sorted(REGISTRY, key=lambda n: (REGISTRY[n].family, n)):
-        rule = REGISTRY[name]
-        args = ", ".join(k if a.default is REQUIRED else f"{k}={a.default}"
-                         for k, a in rule.args.items())
+    for name in _sorted(registry):
+        rule = registry[name]
+        args = _arguments(rule, required)
         counts = "MACs" if rule.cost == "macs" else "no MACs"
-        if fmt == "markdown":
+        if markdown:
             lines.append(f"| `{name}` | {rule.family} | {args.replace('|', '/')} | {counts}; "
                          f"{rule.doc} |")
         else:
             lines.append(f"{name:<20} {rule.family:<12} {args}")
-    c.emit("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def _model(registry, required):
+    """Every layer type as a row of a ``report.table.Table`` (LaTeX, CSV)."""
+    from ..report.table import Column, Row, Table
+
+    rows = [Row([name, registry[name].family, _arguments(registry[name], required),
+                 "MACs" if registry[name].cost == "macs" else "no MACs", registry[name].doc])
+            for name in _sorted(registry)]
+    return Table([Column("type"), Column("family"), Column("arguments (default)", split=True),
+                  Column("counts"), Column("doc", split=True)], rows, title="Layer types")
 
 
 def _json(registry, required) -> str:

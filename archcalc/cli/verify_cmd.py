@@ -25,6 +25,7 @@ RangeOpt = Annotated[Optional[List[str]], typer.Option(
          "Default: 20 values from the least at which the spec's conditions on it hold.")]
 
 _DEVICES = ("auto", "cuda", "cpu", "meta")
+FORMATS = ("table", "markdown", "latex", "csv", "json")
 
 
 @app.command("verify")
@@ -63,7 +64,7 @@ def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit) -> in
     from ..verification import verify
 
     c.apply_limits(limit)
-    c.check_format(fmt, ("table", "json"))
+    c.check_format(fmt, FORMATS)
     if device not in _DEVICES:
         raise SpecError(f"--device {device}: choose from {', '.join(_DEVICES)}"
                         f"{did_you_mean(device, _DEVICES)}")
@@ -71,10 +72,11 @@ def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit) -> in
         raise SpecError(f"--rf {rf}: choose from auto, on, off")
     result = verify(spec, c.parse_set(set_), device=device, samples=samples, seed=seed, rf=rf,
                     ranges=parse_ranges(range_))
-    if fmt == "json":
-        c.emit(json.dumps(result.to_json(), indent=2) + "\n")
-    else:
-        c.emit(table(result, width))
+    from ..report import writers
+
+    own = {"json": lambda: json.dumps(result.to_json(), indent=2) + "\n",
+           "table": lambda: table(result, width)}
+    c.emit(writers.write(None if fmt in own else model(result), fmt, own=own))
     return c.EXIT_OK if result.ok else c.EXIT_MISMATCH
 
 
@@ -186,6 +188,51 @@ def table(result, width: int = 120) -> str:
         out.append(plain)
     out += [_rich(line, width, soft_wrap=True, markup=False) for line in _footer(result)]
     return "".join(out)
+
+
+def model(result):
+    """Every point's checks as one ``report.table.Table`` (a column for the point when
+    symbols were sampled), the notes and the verdict as footnotes: for Markdown, LaTeX and
+    CSV."""
+    from ..errors import printable
+    from ..report.table import Column, Row, Table
+
+    shown_buffers = any(r.metric == "buffers" and (r.expected or r.measured)
+                        for r in result.results)
+    columns = [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
+    points = _points(result)
+    sampled = any(key for key, _ in points)
+    rows = []
+    for key, layers in points:
+        at = [", ".join(f"{k}={v}" for k, v in key)] if sampled else []
+        for layer, checks in layers.items():
+            cells = _row(layer, checks, columns)
+            rows.append(Row([printable(x) for x in [cells[0], *at, *cells[1:]]],
+                            [printable(x) for x in [layer, *at, *_raw(checks, columns)]]))
+    head = [Column("Layer", split=True), *([Column("At")] if sampled else []),
+            *(Column(h, right=h in ("Params", "Buffers")) for _, h in columns)]
+    raw_header = ["layer", *(["at"] if sampled else []),
+                  *(f"{m}{part}" for m, _ in columns for part in ("", "_torch", "_match"))]
+    return Table(head, rows, raw_header=raw_header,
+                 title=printable(f"{result.name}: closed form vs PyTorch "
+                                             f"({result.device})"),
+                 footnotes=[printable(line) for line in _footer(result)])
+
+
+def _raw(checks: dict, columns) -> list:
+    """A row's machine form: per metric the closed form's value, PyTorch's, and 1/0."""
+    bad = checks.get("torch")
+    out = []
+    for m, _ in columns:
+        check = checks.get(m)
+        if check is None:
+            out += ["", str(bad.measured) if bad is not None and m == "shape" else "",
+                    "0" if bad is not None else ""]
+            continue
+        text = (lambda v: "" if v is None else str(v)) if m in ("params", "buffers", "flops") \
+            else (lambda v: "" if v is None else _text(m, v).replace("×", "x"))
+        out += [text(check.expected), text(check.measured), str(int(bool(check.match)))]
+    return out
 
 
 def _row(layer: str, checks: dict, columns) -> list:
