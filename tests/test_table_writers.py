@@ -1,0 +1,109 @@
+"""The table model and its writers, and the formats verify, sweep and list-layers gained:
+CSV parses with csv.reader, Markdown tables keep their column count, LaTeX compiles (where
+pdflatex is installed)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from conftest import EXAMPLES
+from latex_util import compile_latex, markdown_table_ok, needs_pdflatex
+
+from archcalc.report import writers
+from archcalc.report.table import Column, Row, Table
+
+SWEEP = ("sweep", EXAMPLES / "dilated.yaml", "--set", "F=3,D=2", "--over", "M=4:12",
+         "--over", "N=5:9", "--rows", "7")
+
+
+def _table() -> Table:
+    return Table([Column("Layer", split=True), Column("Params", right=True)],
+                 [Row(["stage | 1", "1,792"], ["stage | 1", "1792"], bold=True),
+                  Row(["conv_a", "38,720"], ["conv_a", "38720"], depth=1)],
+                 title="net*", footnotes=["Total: 40,512"], raw_header=["name", "params"])
+
+
+def test_markdown_writer_escapes_indents_and_bolds():
+    out = writers.markdown(_table()).splitlines()
+    assert out[0] == r"**net\***"
+    assert out[4] == "| **stage \\| 1** | 1,792 |" and out[5] == "| &nbsp;&nbsp;conv\\_a | 38,720 |"
+    assert markdown_table_ok(out[2:6]) and out[7] == "Total: 40,512"
+
+
+def test_csv_writer_writes_the_machine_form():
+    rows = list(csv.reader(io.StringIO(writers.csv_text(_table()))))
+    assert rows == [["name", "params"], ["stage | 1", "1792"], ["conv_a", "38720"]]
+
+
+def test_latex_writer_escapes_and_indents():
+    out = writers.latex(_table())
+    assert r"\caption{net*}" in out and r"\quad conv\_a & 38,720 \\" in out
+    assert r"\footnotesize Total: 40,512}" in out and out.startswith("% requires")
+
+
+def test_text_writer_right_aligns_numbers_and_indents():
+    lines = writers.text(_table(), 80).splitlines()
+    assert lines[0].startswith("net*") and lines[1].split() == ["Layer", "Params"]
+    assert lines[3] == "stage | 1    1,792" and lines[4] == "  conv_a    38,720"
+    assert lines[5] == "Total: 40,512"
+
+
+def test_dispatch_writes_the_verbs_own_json_and_own_formats():
+    assert writers.write(None, "json", {"a": 1}) == '{\n  "a": 1\n}\n'
+    assert writers.write(None, "csv", own={"csv": lambda: "x\n"}) == "x\n"
+
+
+def test_sweep_markdown_and_latex(cli):
+    code, out, _ = cli(*SWEEP, "--format", "markdown")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "**Dilated convolution**"
+    assert markdown_table_ok(lines[2:2 + 2 + 7])
+    assert lines[2] == "| M | N | out0 | out1 | out2 | params | macs |"
+    # M=4 < D*(F-1)+1 = 5: the first point is invalid, and says so
+    assert lines[4].startswith("| 4 | 5 | invalid: ")
+    assert "| 12 | 9 | 1 | 8 | 5 | 10 | 360 |" in lines  # 9·(12−4)·(9−4) = 360 MACs
+    assert "- macs = 9\\*(M - 4)\\*(N - 4)" in lines
+    code, tex, _ = cli(*SWEEP, "--format", "latex")
+    assert code == 0 and r"12 & 9 & 1 & 8 & 5 & 10 & 360 \\" in tex
+
+
+def test_verify_markdown_and_csv(cli):
+    pytest.importorskip("torch")
+    spec = EXAMPLES / "dilated.yaml"
+    point = ("--set", "M=13,N=14,F=2,D=9", "--device", "cpu")
+    code, out, _ = cli("verify", spec, *point, "--format", "markdown")
+    lines = out.splitlines()
+    assert code == 0 and markdown_table_ok(lines[2:5])
+    # out = ⌊(13 − 9·(2−1) − 1)/1⌋ + 1 = 4 by 5; params 2·2 + 1 = 5; FLOPs 2·4·20 = 160
+    assert lines[4] == "| dilated | [1, 4, 5] ✓ | 5 ✓ | 160 ✓ | 10×10 ✓ |"
+    code, out, _ = cli("verify", spec, *point, "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and rows[0][:4] == ["layer", "shape", "shape_torch", "shape_match"]
+    row = dict(zip(rows[0], rows[1]))
+    assert row["params"] == row["params_torch"] == "5" and row["flops"] == "160"
+    assert row["flops_match"] == "1"
+
+
+def test_list_layers_csv(cli):
+    code, out, _ = cli("list-layers", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    by_type = {r[0]: r for r in rows[1:]}
+    assert code == 0 and rows[0] == ["type", "family", "arguments (default)", "counts", "doc"]
+    assert by_type["conv2d"][3] == "MACs" and by_type["relu"][3] == "no MACs"
+    assert all(len(r) == 5 for r in rows)
+
+
+@needs_pdflatex
+def test_new_latex_compiles(cli, tmp_path):
+    parts = [cli(*SWEEP, "--format", "latex")[1], cli("list-layers", "--format", "latex")[1]]
+    try:
+        import torch  # noqa: F401
+
+        parts.append(cli("verify", EXAMPLES / "dilated.yaml", "-n", "2", "--device", "cpu",
+                         "--format", "latex")[1])
+    except ImportError:
+        pass
+    compile_latex(tmp_path, "\n".join(parts))
