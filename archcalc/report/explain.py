@@ -581,40 +581,4 @@ def _rf_step(analysis, node, order) -> list:
 
 
 # ---------------------------------------------------------------- rendering
-def render(explanations: list, fmt: str, name: str = "") -> str:
-    import csv
-    import io
-    import json
-
-    if fmt == "json":
-        return json.dumps({"name": name, "explanations": [
-            {"title": e.title, "metric": e.metric, "lines": [
-                {"label": ln.label, "formula": ln.formula, "substituted": ln.substituted,
-                 "value": ln.value, "note": ln.note, "text": ln.text()} for ln in e.lines]}
-            for e in explanations]}, indent=2, ensure_ascii=False) + "\n"
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["metric", "label", "formula", "substituted", "value", "note"])
-        for e in explanations:
-            for ln in e.lines:
-                w.writerow([e.metric, ln.label, ln.formula, ln.substituted, ln.value, ln.note])
-        return buf.getvalue()
-    if fmt == "markdown":
-        out = []
-        for e in explanations:
-            out += [f"**{e.title}**", ""] + [f"- `{ln.text()}`" for ln in e.lines] + [""]
-        return "\n".join(out)
-    if fmt == "latex":
-        from .render import latex_escape
-
-        out = []
-        for e in explanations:
-            out += [rf"\paragraph{{{latex_escape(e.title)}}}", r"\begin{itemize}"]
-            out += [rf"  \item {latex_escape(ln.text())}" for ln in e.lines]
-            out += [r"\end{itemize}"]
-        return "\n".join(out) + "\n"
-    out = []
-    for e in explanations:
-        out += [e.title] + [f"  {ln.text()}" for ln in e.lines] + [""]
-    return "\n".join(out)
+from .explain_text import render  # noqa: E402,F401  (derivations through the writers)

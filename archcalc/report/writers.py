@@ -171,6 +171,29 @@ def latex(table: Table, standalone: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
+# ---------------------------------------------------------------- titled lists
+def write_lists(sections, fmt: str, own: dict | None = None) -> str:
+    """Titled lists of lines (derivations: not a grid), each ``(title, lines)``: as text (the
+    title, its lines indented, a blank line), Markdown (a bold title, each line as code in a
+    list) or LaTeX (a paragraph with an itemize); ``own`` as in ``write``."""
+    if own and fmt in own:
+        return own[fmt]()
+    out = []
+    if fmt == "markdown":
+        for title, lines in sections:
+            out += [f"**{title}**", ""] + [f"- `{line}`" for line in lines] + [""]
+        return "\n".join(out)
+    if fmt == "latex":
+        for title, lines in sections:
+            out += [rf"\paragraph{{{latex_escape(title)}}}", r"\begin{itemize}"]
+            out += [rf"  \item {latex_escape(line)}" for line in lines]
+            out += [r"\end{itemize}"]
+        return "\n".join(out) + "\n"
+    for title, lines in sections:
+        out += [title] + [f"  {line}" for line in lines] + [""]
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- CSV
 def csv_text(table: Table) -> str:
     """One line per row: the machine form of each row where it has one (exact numbers, no
