@@ -946,25 +946,33 @@ def _markdown(sheets: list) -> str:
     return "\n".join(out)
 
 
-def _csv(sheets: list) -> str:
-    import csv
-    import io
+CSV_COLUMNS = ("sheet", "index", "at", "metric", "claimed", "expected", "correct", "note")
 
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["sheet", "index", "at", "metric", "claimed", "expected", "correct", "note"])
+
+def _csv(sheets: list) -> str:
+    from .report import writers
+
+    return writers.csv_text(model(sheets))
+
+
+def model(sheets: list):
+    """Every claim of every sheet as a row of a ``report.table.Table`` (a sheet that cannot
+    be read as one row saying why): check's CSV."""
+    from .report.table import Column, Row, Table
+
+    rows = []
     for s in sheets:
         if s.error:
-            w.writerow([s.path, "", "", "", "", "", 0, f"cannot read this sheet: {s.error}"])
+            rows.append(Row([s.path, "", "", "", "", "", "0", f"cannot read this sheet: {s.error}"]))
         for r in s.results:
             note = f"cannot read this claim: {r.error}" if r.error else (r.note or r.verdict)
-            w.writerow([s.path, r.index, r.at, r.metric, _claimed_text(r), r.expected_text,
-                        int(r.correct), note])
-    return buf.getvalue()
+            rows.append(Row([s.path, str(r.index), r.at, r.metric, _claimed_text(r),
+                             r.expected_text, str(int(r.correct)), note or ""]))
+    return Table([Column(h) for h in CSV_COLUMNS], rows)
 
 
 def _latex(sheets: list) -> str:
-    from .report.render import latex_escape as esc
+    from .report.writers import latex_escape as esc
 
     out = [r"% requires \usepackage{booktabs}"]
     for s in sheets:
