@@ -38,19 +38,21 @@ def commands() -> list[str]:
         out += [f"archcalc {verb} {spec} --format {fmt}" for verb in VERBS for fmt in FORMATS]
         out.append(f"archcalc explain {spec}")
         out.append(f"archcalc summary {spec} --convention keras --format json")
+    out += [f"archcalc explain {spec} --format {fmt}" for spec in specs()
+            if spec.startswith("examples/") for fmt in ("markdown", "latex", "csv", "json")]
     examples = " ".join(s for s in specs() if s.startswith("examples/"))
     out += [f"archcalc compare {examples} --format {fmt}" for fmt in FORMATS]
     out += [f"archcalc compare examples/vgg16.yaml specs/resnet18.yaml --per-layer --format {f}"
-            for f in ("table", "markdown", "csv", "json")]
+            for f in FORMATS]
     for sheet in sorted((ROOT / "tests" / "fixtures" / "sheets").glob("*.yaml")):
         rel = sheet.relative_to(ROOT).as_posix()
         out += [f"archcalc check {rel} --spec-root specs --spec-root examples --format {fmt}"
                 for fmt in FORMATS]
-    out += [f"archcalc list-layers --format {fmt}" for fmt in ("table", "markdown", "json")]
+    out += [f"archcalc list-layers --format {fmt}" for fmt in FORMATS]
     out += [f"archcalc sweep examples/dilated.yaml --set F=3,D=2 --over M=5:12 --over N=5:9 "
-            f"--format {fmt}" for fmt in ("table", "csv", "json")]
+            f"--format {fmt}" for fmt in FORMATS]
     out += [f"archcalc {verb} examples/dilated.yaml --set M=32,N=20 --format {fmt}"
-            for verb in ("summary", "explain") for fmt in ("table", "json")]
+            for verb in ("summary", "explain") for fmt in FORMATS]
     return out
 
 
