@@ -412,7 +412,7 @@ def model(result: Sweep, rows: int = 20, order: Sequence[str] = (), name: str = 
         cells = [str(v[i]) for v in result.inputs.values()]
         if result.valid[i]:
             values = [int(v[i]) for v in result.columns.values()]
-            body.append(Row(cells + [f"{v:,}" for v in values], cells + [str(v) for v in values]))
+            body.append(Row(cells + [f"{v:,}" for v in values]))
         else:
             why = next(m for m, _, bad in result.failures if bad[i])
             rest = [""] * (len(result.columns) - 1)

@@ -21,9 +21,9 @@ SWEEP = ("sweep", EXAMPLES / "dilated.yaml", "--set", "F=3,D=2", "--over", "M=4:
 
 def _table() -> Table:
     return Table([Column("Layer", split=True), Column("Params", right=True)],
-                 [Row(["stage | 1", "1,792"], ["stage | 1", "1792"], bold=True),
-                  Row(["conv_a", "38,720"], ["conv_a", "38720"], depth=1)],
-                 title="net*", footnotes=["Total: 40,512"], raw_header=["name", "params"])
+                 [Row(["stage | 1", "1,792"], bold=True), Row(["conv_a", "38,720"], depth=1)],
+                 title="net*", footnotes=["Total: 40,512"], raw_header=["name", "params"],
+                 machine=lambda: [["stage | 1", "1792"], ["conv_a", "38720"]])
 
 
 def test_markdown_writer_escapes_indents_and_bolds():
@@ -107,3 +107,32 @@ def test_new_latex_compiles(cli, tmp_path):
     except ImportError:
         pass
     compile_latex(tmp_path, "\n".join(parts))
+
+
+@pytest.mark.parametrize("per_layer", [False, True])
+def test_compare_text_is_what_rich_prints(per_layer):
+    """compare's tables take the writers' linear-time path: the same text as rich's."""
+    from conftest import ROOT
+
+    from archcalc import conventions
+    from archcalc.analysis import analyse
+    from archcalc.report import compare, plain_table
+    from archcalc.spec.loader import load
+
+    conv = conventions.get("pytorch")
+    models = [compare.Model(str(p), analyse(load(str(p))), conv)
+              for p in (EXAMPLES / "vgg16.yaml", ROOT / "specs" / "resnet18.yaml")]
+
+    def text() -> str:
+        if per_layer:
+            return compare.per_layer(models[0], models[1], "table", "exact", None, 160)
+        return compare.render(models, compare.DEFAULT_COLUMNS, "table", "exact", 120)
+
+    fast = text()
+    original = plain_table.render
+    plain_table.render = lambda *a, **k: None
+    try:
+        slow = text()
+    finally:
+        plain_table.render = original
+    assert fast == slow and "138,357,544" in fast  # VGG16's parameters, torchvision's count

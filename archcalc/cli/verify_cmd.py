@@ -202,18 +202,18 @@ def model(result):
     columns = [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
     points = _points(result)
     sampled = any(key for key, _ in points)
-    rows = []
+    rows, machine = [], []
     for key, layers in points:
         at = [", ".join(f"{k}={v}" for k, v in key)] if sampled else []
         for layer, checks in layers.items():
             cells = _row(layer, checks, columns)
-            rows.append(Row([printable(x) for x in [cells[0], *at, *cells[1:]]],
-                            [printable(x) for x in [layer, *at, *_raw(checks, columns)]]))
+            rows.append(Row([printable(x) for x in [cells[0], *at, *cells[1:]]]))
+            machine.append([printable(x) for x in [layer, *at, *_raw(checks, columns)]])
     head = [Column("Layer", split=True), *([Column("At")] if sampled else []),
             *(Column(h, right=h in ("Params", "Buffers")) for _, h in columns)]
     raw_header = ["layer", *(["at"] if sampled else []),
                   *(f"{m}{part}" for m, _ in columns for part in ("", "_torch", "_match"))]
-    return Table(head, rows, raw_header=raw_header,
+    return Table(head, rows, raw_header=raw_header, machine=lambda: machine,
                  title=printable(f"{result.name}: closed form vs PyTorch "
                                              f"({result.device})"),
                  footnotes=[printable(line) for line in _footer(result)])

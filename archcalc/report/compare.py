@@ -190,10 +190,10 @@ def model(models: list, keys: tuple, units: str, caption: str | None = None) -> 
     columns = [Column("Model", split=True),
                *(Column(COMPARE_COLUMNS[k].header, COMPARE_COLUMNS[k].kind != "shape")
                  for k in keys)]
-    rows = [Row(texts, [m.shown, printable(m.path), *_raw(m, keys)])
-            for m, texts in zip(models, table_rows(models, keys, units))]
-    return Table(columns, rows, footnotes=[printable(note(models, units))],
-                 raw_header=["model", "path", *keys], caption=caption or "Model comparison")
+    return Table(columns, [Row(texts) for texts in table_rows(models, keys, units)],
+                 footnotes=[printable(note(models, units))],
+                 raw_header=["model", "path", *keys], caption=caption or "Model comparison",
+                 machine=lambda: ([m.shown, printable(m.path), *_raw(m, keys)] for m in models))
 
 
 def _raw(m: Model, keys: tuple) -> list:

@@ -111,19 +111,21 @@ def model(analysis, verb: str, conv: Convention, max_depth=None) -> Table:
     keys = VERB_COLUMNS[verb]
     order = list(analysis.graph.symbols)
     kinds = [COLUMNS[k].kind for k in keys]
-    body = []
-    for r, values in rows(analysis, keys, conv, max_depth):
-        texts = [cell(v, kind, order) for v, kind in zip(values, kinds)]
-        machine = [printable(r.name), str(r.depth), r.kind,
+    shown = rows(analysis, keys, conv, max_depth)
+    body = [Row([cell(v, kind, order) for v, kind in zip(values, kinds)], r.kind == "group",
+                max(r.depth, 0)) for r, values in shown]
+
+    def machine():
+        for r, values in shown:
+            yield [printable(r.name), str(r.depth), r.kind,
                    *(raw(v, kind, order) for v, kind in zip(values[1:], kinds[1:]))]
-        body.append(Row(texts, machine, r.kind == "group", max(r.depth, 0)))
     t = analysis.total
     return Table(
         columns=[Column(COLUMNS[k].header, kind in ("number", "rf"), kind == "text")
                  for k, kind in zip(keys, kinds)],
         rows=body, title=printable(analysis.graph.name),
         footnotes=footer_lines(analysis, conv, order),
-        raw_header=["name", "depth", "kind", *keys[1:]],
+        raw_header=["name", "depth", "kind", *keys[1:]], machine=machine,
         summary=f"Total params: {human(conv.params(t.params, t.buffers), order)}; MACs: "
                 f"{human(t.macs, order)}")
 

@@ -9,7 +9,7 @@ belong to the writers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 
 @dataclass(frozen=True)
@@ -25,12 +25,10 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One row: a cell of text per column, the row's style (``bold`` for a group, ``depth``
-    of indentation of its first cell), and its machine form for CSV (``raw``, one value per
-    machine column: exact numbers without separators) when that differs from the text."""
+    """One row: a cell of text per column, and the row's style (``bold`` for a group,
+    ``depth`` of indentation of its first cell)."""
 
     cells: Sequence[str]
-    raw: Sequence[str] | None = None
     bold: bool = False
     depth: int = 0
 
@@ -39,8 +37,9 @@ class Row:
 class Table:
     """A table with a title, and footnotes (lines printed under it).
 
-    ``raw_header`` names the machine columns of the rows' ``raw`` form (CSV), when they
-    differ from the headers. ``caption`` is LaTeX's caption when it is not the title.
+    ``machine`` gives the rows' machine form for CSV (exact numbers without separators,
+    under ``raw_header``) when it differs from the text; it is made only when asked, since
+    for a 100,000-layer network it costs as much as the text. ``caption`` is LaTeX's caption when it is not the title.
     ``summary`` is the one line a typeset table (LaTeX) closes with instead of the
     footnotes. ``title_bold``: Markdown shows the title as a bold name (else as a line)."""
 
@@ -49,6 +48,7 @@ class Table:
     title: str | None = None
     footnotes: Sequence[str] = ()
     raw_header: Sequence[str] | None = None
+    machine: Callable[[], Iterable[Sequence[str]]] | None = None
     caption: str | None = None
     summary: str | None = None
     title_bold: bool = True

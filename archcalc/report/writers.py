@@ -77,11 +77,13 @@ def _rich(table: Table, cells: list, console, width: int):
     return t
 
 
-def _indented(row, mark: str) -> list:
-    """The row's cells, its first indented by ``mark`` per level of depth."""
-    if not row.depth:
-        return list(row.cells)
-    return [mark * row.depth + row.cells[0], *row.cells[1:]]
+def _indented(row, mark: str, escape=None) -> list:
+    """The row's cells (escaped by ``escape``), its first indented by ``mark`` per level of
+    depth."""
+    cells = list(row.cells) if escape is None else [escape(c) for c in row.cells]
+    if row.depth:
+        cells[0] = mark * row.depth + cells[0]
+    return cells
 
 
 # ---------------------------------------------------------------- Markdown
@@ -101,7 +103,7 @@ def markdown(table: Table) -> str:
     lines += ["| " + " | ".join(md_escape(h) for h in table.headers) + " |",
               "|" + "|".join("---:" if c.right else ":---" for c in table.columns) + "|"]
     for row in table.rows:
-        texts = _indented(_mapped(row, md_escape), "&nbsp;&nbsp;")
+        texts = _indented(row, "&nbsp;&nbsp;", md_escape)
         if row.bold:
             texts[0] = f"**{texts[0]}**"
         lines.append("| " + " | ".join(texts) + " |")
@@ -112,12 +114,6 @@ def markdown(table: Table) -> str:
         else:
             lines.extend(f"- {md_escape(line)}" for line in table.footnotes)
     return "\n".join(lines) + "\n"
-
-
-def _mapped(row, escape):
-    from .table import Row
-
-    return Row([escape(c) for c in row.cells], depth=row.depth)
 
 
 # ---------------------------------------------------------------- LaTeX
@@ -154,7 +150,7 @@ def latex(table: Table, standalone: bool = False) -> str:
     out = [r"\begin{table}[ht]", r"\centering", rf"\caption{{{esc(caption)}}}",
            rf"\begin{{tabular}}{{{''.join('r' if c.right else 'l' for c in table.columns)}}}",
            r"\toprule", " & ".join(esc(h) for h in table.headers) + r" \\", r"\midrule"]
-    out += [" & ".join(_indented(_mapped(row, esc), r"\quad ")) + r" \\" for row in table.rows]
+    out += [" & ".join(_indented(row, r"\quad ", esc)) + r" \\" for row in table.rows]
     if table.summary is not None:
         out += [r"\midrule", rf"\multicolumn{{{len(table.columns)}}}{{l}}"
                              rf"{{{esc(table.summary)}}} \\"]
@@ -196,10 +192,11 @@ def write_lists(sections, fmt: str, own: dict | None = None) -> str:
 
 # ---------------------------------------------------------------- CSV
 def csv_text(table: Table) -> str:
-    """One line per row: the machine form of each row where it has one (exact numbers, no
-    separators), else its text."""
+    """One line per row: the table's machine form where it has one (exact numbers, no
+    separators), else the rows' text."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(table.raw_header if table.raw_header is not None else table.headers)
-    w.writerows(row.raw if row.raw is not None else row.cells for row in table.rows)
+    w.writerows(table.machine() if table.machine is not None else
+                (row.cells for row in table.rows))
     return buf.getvalue()
