@@ -134,3 +134,15 @@ def test_non_utf8_file_name_on_a_strict_utf8_stdout(tmp_path):
         text = proc.stdout.decode("utf-8")  # strict: every byte is UTF-8
         if "json" in args:
             _strict_json(text)
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=ascii)
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_sweep_table_escapes_the_name(name, fmt):
+    from archcalc import sweep
+    from archcalc.report import writers
+
+    a = analyse_text(SPEC.replace("input: [3, 16, 16]", "symbols: {H: null}\ninput: [3, H, 16]"))
+    result = sweep.sweep(a, [sweep.parse_range("H=8:12")], CONV, ["params", "macs"])
+    assert _unsafe(writers.write(sweep.model(result, 20, list(a.graph.symbols),
+                                             f"model{name}"), fmt)) == []
