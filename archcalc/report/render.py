@@ -13,7 +13,7 @@ from .table import Column, Row, Table
 from .values import condition_text, csv_dims, expr_text, human, json_value, shape_text
 from .writers import latex_escape, md_escape  # noqa: F401  (the names other modules use)
 
-FORMATS = ("table", "markdown", "latex", "csv", "json")
+FORMATS = writers.FORMATS
 
 
 def cell(value: Any, kind: str, order: Sequence[str]) -> str:
