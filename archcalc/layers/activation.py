@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from .base import Arg, Ctx, Out, register_layer
 
+# Why each metric without a formula is zero (checked by tests/test_explain.py).
+ZERO_MACS = {"macs": "element-wise: no multiply-accumulates (counted as zero on purpose)"}
+ZERO = {"params": "{type} has no parameters", **ZERO_MACS}
+
 _SIMPLE = {
     "relu": {}, "relu6": {}, "gelu": {"approximate": Arg("str", "none", choices=("none", "tanh"))},
     "silu": {}, "sigmoid": {}, "tanh": {}, "hardswish": {}, "hardsigmoid": {}, "mish": {},
@@ -21,7 +25,7 @@ _SIMPLE = {
 
 def _register_simple():
     for name, args in _SIMPLE.items():
-        register_layer(name, family="elementwise", args=args)(elementwise)
+        register_layer(name, family="elementwise", zero=ZERO, args=args)(elementwise)
 
 
 def elementwise(ctx: Ctx) -> Out:
@@ -54,7 +58,7 @@ def fits_float32(ctx: Ctx, name: str) -> None:
 _register_simple()
 
 
-@register_layer("softmax", "logsoftmax", family="elementwise",
+@register_layer("softmax", "logsoftmax", family="elementwise", zero=ZERO,
                 args={"dim": Arg("int", 0, doc="axis, without the batch axis; default channels")})
 def softmax(ctx: Ctx) -> Out:
     """Softmax along one axis (default the channels): same shape, no parameters."""
@@ -63,17 +67,17 @@ def softmax(ctx: Ctx) -> Out:
     return Out(shape=ctx.x)
 
 
-@register_layer("prelu", family="elementwise",
+@register_layer("prelu", family="elementwise", zero=ZERO_MACS,
                 args={"num": Arg("int", 1, min=1, doc="1 (shared) or the channel count")})
 def prelu(ctx: Ctx) -> Out:
     """PReLU: ``num`` learned slopes, 1 (PyTorch's default) or one per channel."""
     if ctx.num != 1:
         ctx.require(ctx.num == ctx.x[0],
                     f"num {ctx.num} must be 1 or the channel count {ctx.x[0]}")
-    return Out(shape=ctx.x, params=ctx.num)
+    return Out(shape=ctx.x, params=ctx.term("num_parameters", ctx.num))
 
 
-@register_layer("layerscale", family="elementwise",
+@register_layer("layerscale", family="elementwise", zero=ZERO_MACS,
                 args={"init": Arg("float", 1e-6, doc="initial value (no effect on counts)"),
                       "dim": Arg("int", 0, doc="axis scaled: 0 = channels first ([C, 1, …], "
                                  "ConvNeXt), -1 = last (tokens [N, D], CaiT)")})
@@ -83,4 +87,4 @@ def layerscale(ctx: Ctx) -> Out:
     if not -len(ctx.x) <= ctx.dim < len(ctx.x):
         ctx.fail(f"dim {ctx.dim} is out of range for a rank-{len(ctx.x)} input")
     fits_float32(ctx, "init")
-    return Out(shape=ctx.x, params=ctx.x[ctx.dim])
+    return Out(shape=ctx.x, params=ctx.term("C", ctx.x[ctx.dim]))

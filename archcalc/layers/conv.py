@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
-from ..dims import divides, dmax, prod
+from ..dims import divides, dmax, eq, resolve
 from .base import Arg, Ctx, Out, Window, register_layer
+from .terms import named, prod
+from .terms import value as value_of
 from .window import effective_kernel, paddings, same_out, sliding_out
 
 _LAYOUT = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
+AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def kernel_terms(ctx: Ctx, k: tuple) -> tuple:
+    """The kernel sizes labelled for the count formulas: ``k`` (1-d) or ``k_h``, ``k_w``."""
+    if len(k) == 1:
+        return (ctx.term("k", k[0]),)
+    return tuple(ctx.term(f"k_{a.lower()}", ki) for a, ki in zip(AXES[len(k)], k))
+
+
+def sliding_axis(ctx: Ctx, axis: int, n, k, s, d, left, right):
+    """One output size ``⌊(n + 2·p − d·(k − 1) − 1)/s⌋ + 1`` (``p_l + p_r`` when the sides
+    differ), with the rule's values and the formula's labels."""
+    name = AXES[ctx.nd][axis]
+    t = ctx.term
+    if left is right or resolve(eq(left, right)) is True:
+        pl = pr = t("p", left)
+    else:
+        pl, pr = t("p_l", left), t("p_r", right)
+    k_eff = effective_kernel(t("k", k), t("d", d))
+    return named(f"{name}_out", sliding_out(t(name, n), pl, pr, k_eff, t("s", s)))
 
 CONV_ARGS = {
     "out": Arg("int", min=1, doc="output channels"),
@@ -38,7 +61,7 @@ def conv(ctx: Ctx) -> Out:
     k_eff = tuple(effective_kernel(ki, di) for ki, di in zip(k, d))
     pads = paddings(ctx, k_eff, s)
     out_sp = []
-    for axis, (n, ke, si, (pl, pr)) in enumerate(zip(ctx.spatial, k_eff, s, pads)):
+    for axis, (n, ki, di, ke, si, (pl, pr)) in enumerate(zip(ctx.spatial, k, d, k_eff, s, pads)):
         if ctx.padding_mode == "reflect":  # torch checks each side (F.pad)
             ctx.require(dmax(pl, pr) < n,
                         f"reflect padding {dmax(pl, pr)} must be smaller than the input size {n}")
@@ -46,19 +69,23 @@ def conv(ctx: Ctx) -> Out:
             ctx.require(dmax(pl, pr) <= n, f"circular padding {dmax(pl, pr)} must not exceed "
                         f"the input size {n} (it would wrap around more than once)")
         if ctx.padding == "same":
-            out_sp.append(same_out(n, si))
+            name = AXES[ctx.nd][axis]
+            out_sp.append(named(f"{name}_out", same_out(ctx.term(name, n), ctx.term("s", si))))
             continue
         ctx.require(
             n + pl + pr >= ke,
             f"kernel span {ke} is larger than the padded input {n + pl + pr} on spatial axis "
             f"{axis + 1} (input {n}, padding {pl}+{pr}); needs n + padding ≥ d·(k−1)+1",
         )
-        out_sp.append(sliding_out(n, pl, pr, ke, si))
-    weights = cout * (cin // g) * prod(k)
+        out_sp.append(sliding_axis(ctx, axis, n, ki, si, di, pl, pr))
+    t = ctx.term
+    kt, cin_t, cout_t = kernel_terms(ctx, k), t("C_in", cin), t("C_out", cout)
+    per_out = prod(kt) * (cin_t // t("groups", g, elide_one=True))  # weights per output channel
+    outs = tuple(t(f"{a}_out", value_of(o)) for a, o in zip(AXES[ctx.nd], out_sp))
     return Out(
         shape=(cout, *out_sp),
-        params=weights + (cout if ctx.bias else 0),
-        macs=prod(out_sp) * weights,
+        params=(per_out + 1) * cout_t if ctx.bias else per_out * cout_t,
+        macs=prod(outs) * cout_t * per_out,
         rf=(None, *(Window(ke, si, pl) for ke, si, (pl, _) in zip(k_eff, s, pads))),
     )
 
@@ -89,22 +116,27 @@ def conv_transpose(ctx: Ctx) -> Out:
     _check_groups(ctx, cin, cout, g)
     k, s, d = ctx.per_axis("kernel"), ctx.per_axis("stride"), ctx.per_axis("dilation")
     p, op = ctx.per_axis("padding"), ctx.per_axis("output_padding")
+    t = ctx.term
     out_sp = []
     for axis, (n, ki, si, di, pi, opi) in enumerate(zip(ctx.spatial, k, s, d, p, op)):
         ctx.require(
             opi < dmax(si, di),
             f"output_padding {opi} must be smaller than stride {si} or dilation {di}",
         )
-        size = (n - 1) * si - 2 * pi + di * (ki - 1) + opi + 1
+        name = AXES[ctx.nd][axis]
+        size = (t(name, n) - 1) * t("s", si) - 2 * t("p", pi) + t("d", di) * (t("k", ki) - 1) \
+            + t("output_padding", opi) + 1
         ctx.require(
-            size >= 1,
-            f"output size {size} on spatial axis {axis + 1} is not positive",
+            value_of(size) >= 1,
+            f"output size {value_of(size)} on spatial axis {axis + 1} is not positive",
         )
-        out_sp.append(size)
-    weights = cin * (cout // g) * prod(k)
+        out_sp.append(named(f"{name}_out", size))
+    cin_t, cout_t = t("C_in", cin), t("C_out", cout)
+    weights = prod(kernel_terms(ctx, k)) * cin_t * (cout_t // t("groups", g, elide_one=True))
+    ins = tuple(t(f"{a}_in", n) for a, n in zip(AXES[ctx.nd], ctx.spatial))
     return Out(
         shape=(cout, *out_sp),
-        params=weights + (cout if ctx.bias else 0),
-        macs=prod(ctx.spatial) * weights,
+        params=weights + cout_t if ctx.bias else weights,
+        macs=prod(ins) * cin_t * (cout_t // t("groups", g, elide_one=True)) * prod(kernel_terms(ctx, k)),
         rf=(None,) * (ctx.nd + 1),
     )
