@@ -7,6 +7,7 @@ accumulates in the default convention (docs/conventions.md lists profiles that c
 from __future__ import annotations
 
 from .base import Arg, Ctx, Out, register_layer
+from .costs import counts, counts_zero, record_params
 
 # Why each metric without a formula is zero (checked by tests/test_explain.py).
 ZERO_MACS = {"macs": "element-wise: no multiply-accumulates (counted as zero on purpose)"}
@@ -88,3 +89,43 @@ def layerscale(ctx: Ctx) -> Out:
         ctx.fail(f"dim {ctx.dim} is out of range for a rank-{len(ctx.x)} input")
     fits_float32(ctx, "init")
     return Out(shape=ctx.x, params=ctx.term("C", ctx.x[ctx.dim]))
+
+
+# ---------------------------------------------------------------- other tools' counts
+# ptflops/pytorch_ops.py (0.7.5), backend 'pytorch', count_functional=True (default):
+# module hooks PLUS patched torch.nn.functional calls, so a module whose forward calls a
+# patched function (F.relu, ...) is counted twice.
+@counts("ptflops", "relu", "prelu", "elu", "gelu")
+def _ptflops_doubled_activation(v):
+    """relu_flops_counter_hook (output numel) + the patched F.relu/prelu/elu/gelu (numel)."""
+    return 2 * v.n_out
+
+
+@counts("ptflops", "leakyrelu", "relu6", "silu", "softmax")
+def _ptflops_single_activation(v):
+    """LeakyReLU, ReLU6 (F.hardtanh): module hook only; SiLU, Softmax: F.silu/F.softmax
+    patch only. One numel each."""
+    return v.n_out
+
+
+# thop/vision/basic_hooks.py (0.1.1.post2209072238): zero rules for these activations.
+counts_zero("thop", "relu", "relu6", "leakyrelu", "dropout")
+
+
+@counts("thop", "prelu")
+def _thop_prelu(v):
+    """count_prelu, eval mode: numel."""
+    return v.n_in
+
+
+@counts("thop", "softmax")
+def _thop_softmax(v):
+    """count_softmax: (numel / n)·(3n − 1), n = size along the softmax axis."""
+    from ..dims import floordiv
+
+    n = v.x[v.arg("dim", 0)]
+    return floordiv(v.n_in, n) * (3 * n - 1)
+
+
+# torchinfo/layer_info.py calculate_macs (1.8.0): each weight numel × batch.
+counts("torchinfo", "prelu")(record_params)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..dims import divides, dmax, eq, resolve
-from .base import Arg, Ctx, Out, Window, register_layer
+from .base import Arg, Ctx, Out, Window, per_axis, register_layer
+from .costs import bias_adds, counts, record_macs
 from .terms import named, prod
 from .terms import value as value_of
 from .window import effective_kernel, paddings, same_out, sliding_out
@@ -48,10 +49,12 @@ def _check_groups(ctx: Ctx, cin, cout, g) -> None:
     ctx.require(divides(g, cout), f"groups {g} does not divide the output channels {cout}")
 
 
-@register_layer(
-    "conv1d", "conv2d", "conv3d", args=CONV_ARGS, family="conv", cost="macs",
-    nd={"conv1d": 1, "conv2d": 2, "conv3d": 3},
-)
+CONVS = ("conv1d", "conv2d", "conv3d")
+CONV_TRANSPOSES = ("convtranspose1d", "convtranspose2d", "convtranspose3d")
+
+
+@register_layer(*CONVS, args=CONV_ARGS, family="conv", cost="macs",
+                nd={"conv1d": 1, "conv2d": 2, "conv3d": 3})
 def conv(ctx: Ctx) -> Out:
     """Convolution: out = ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1; params Cout·Cin/g·∏k (+ Cout)."""
     ctx.expect_rank(ctx.nd + 1, _LAYOUT[ctx.nd])
@@ -103,7 +106,7 @@ CONVT_ARGS = {
 
 
 @register_layer(
-    "convtranspose1d", "convtranspose2d", "convtranspose3d", args=CONVT_ARGS, family="conv",
+    *CONV_TRANSPOSES, args=CONVT_ARGS, family="conv",
     cost="macs", nd={"convtranspose1d": 1, "convtranspose2d": 2, "convtranspose3d": 3},
 )
 def conv_transpose(ctx: Ctx) -> Out:
@@ -137,6 +140,44 @@ def conv_transpose(ctx: Ctx) -> Out:
     return Out(
         shape=(cout, *out_sp),
         params=weights + cout_t if ctx.bias else weights,
-        macs=prod(ins) * cin_t * (cout_t // t("groups", g, elide_one=True)) * prod(kernel_terms(ctx, k)),
+        macs=prod(ins) * cin_t * (cout_t // t("groups", g, elide_one=True))
+        * prod(kernel_terms(ctx, k)),
         rf=(None,) * (ctx.nd + 1),
     )
+
+
+# ---------------------------------------------------------------- other tools' counts
+# FlopCounterMode (torch/utils/flop_counter.py): convolutions, 2 FLOPs per MAC; the
+# transposed convolution uses the input's spatial size (archcalc's MACs exactly).
+counts("flopcounter", *CONVS, *CONV_TRANSPOSES)(record_macs)
+# fvcore/nn/flop_count.py + jit_handles.py (0.1.5.post20221221): one fused multiply-add
+# is one "flop".
+counts("fvcore", *CONVS, *CONV_TRANSPOSES)(record_macs)
+
+
+@counts("ptflops", *CONVS, *CONV_TRANSPOSES)
+def _ptflops_conv(v):
+    """conv_flops_counter_hook: MACs (input size when transposed) + bias: output numel."""
+    return v.record.macs + bias_adds(v)
+
+
+# ptflops, backend 'aten': mm/addmm/bmm/convolution only, as MACs including the bias.
+@counts("ptflops-aten", *CONVS, *CONV_TRANSPOSES)
+def _ptflops_aten_conv(v):
+    return v.record.macs + bias_adds(v)
+
+
+# thop/vision/basic_hooks.py + calc_func.py (0.1.1.post2209072238)
+@counts("thop", *CONVS, *CONV_TRANSPOSES)
+def _thop_conv(v):
+    """count_convNd: output numel·(C_in/groups)·∏k — the OUTPUT size, transposed too."""
+    ks = per_axis(v.arg("kernel"), v.spatial_rank)
+    return v.n_out * (v.x[0] // v.arg("groups", 1)) * prod(ks)
+
+
+# torchinfo/layer_info.py calculate_macs (1.8.0): for every parameter named weight or
+# bias, a Conv* layer adds numel·∏(output spatial).
+@counts("torchinfo", *CONVS, *CONV_TRANSPOSES)
+def _torchinfo_conv(v):
+    """(weight + bias)·∏output spatial — bias included, the OUTPUT size when transposed."""
+    return v.record.params * prod(v.output[1:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..dims import prod
 from .base import Arg, Ctx, Out, register_layer
+from .costs import bias_adds, counts, record_macs, record_params
 from .terms import named
 
 
@@ -22,3 +23,32 @@ def linear(ctx: Ctx) -> Out:
         macs=per_row,
         rf=(*range(len(lead)), None),
     )
+
+
+# ---------------------------------------------------------------- other tools' counts
+# FlopCounterMode: matrix products, 2 FLOPs per MAC. fvcore (0.1.5.post20221221): one
+# fused multiply-add is one "flop".
+counts("flopcounter", "linear")(record_macs)
+counts("fvcore", "linear")(record_macs)
+
+
+@counts("ptflops", "linear")
+def _ptflops_linear(v):
+    """linear_flops_counter_hook: (in·out + out)·∏leading."""
+    return v.record.macs + (v.n_out if v.arg("bias", True) else 0)
+
+
+# ptflops, backend 'aten': mm/addmm as MACs including the bias.
+@counts("ptflops-aten", "linear")
+def _ptflops_aten_linear(v):
+    return v.record.macs + bias_adds(v)
+
+
+@counts("thop", "linear")
+def _thop_linear(v):
+    """count_linear: in_features·output numel (no bias)."""
+    return v.x[-1] * v.n_out
+
+
+# torchinfo: a non-conv layer adds each weight and bias numel × batch.
+counts("torchinfo", "linear")(record_params)

@@ -6,7 +6,8 @@ from ..dims import resolve
 from .base import UNION, Arg, Ctx, Out, fmt_shape, register_layer
 
 # Why each metric without a formula is zero (checked by tests/test_explain.py).
-ZERO = {"params": "{type} has no parameters", "macs": "element-wise merge: no multiply-accumulates (zero on purpose)"}
+ZERO = {"params": "{type} has no parameters",
+        "macs": "element-wise merge: no multiply-accumulates (zero on purpose)"}
 
 _WITH = {"with": Arg("refs", (), doc="named outputs merged with the current tensor")}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..dims import divides, prod
 from .base import Arg, Ctx, Out, register_layer
+from .costs import affine, counts, record_params
 from .terms import note
 
 # Why each metric without a formula is zero (checked by tests/test_explain.py).
@@ -128,3 +129,35 @@ def lrn(ctx: Ctx) -> Out:
     if len(ctx.x) < 2:
         ctx.fail(f"expects a [C, *spatial] input, got rank {len(ctx.x)}")
     return Out(shape=ctx.x)
+
+
+# ---------------------------------------------------------------- other tools' counts
+# fvcore/nn/flop_count.py + jit_handles.py (0.1.5.post20221221), eval mode.
+@counts("fvcore", *_BN_ND)
+def _fvcore_batchnorm(v):
+    """batchnorm_flop_jit, eval mode: numel·(2 if affine else 1)."""
+    return v.n_in * (2 if affine(v) else 1)
+
+
+@counts("fvcore", "groupnorm", "layernorm", "layernorm2d", *_IN_ND)
+def _fvcore_norm(v):
+    """norm_flop_counter: numel·(5 if affine else 4)."""
+    return v.n_in * (5 if affine(v) else 4)
+
+
+# ptflops/pytorch_ops.py (0.7.5), backend 'pytorch'.
+@counts("ptflops", *_BN_ND, *_IN_ND, "groupnorm", "layernorm")
+def _ptflops_norm(v):
+    """bn_flops_counter_hook: numel·(2 if module.affine) — LayerNorm has no .affine: ×1."""
+    return v.n_in * (2 if v.type != "layernorm" and v.arg("affine", False) else 1)
+
+
+# thop/vision/basic_hooks.py (0.1.1.post2209072238)
+@counts("thop", *_BN_ND, *_IN_ND, "layernorm")
+def _thop_norm(v):
+    """count_normalization: 2·numel, doubled when affine (elementwise_affine)."""
+    return 2 * v.n_in * (2 if v.arg("affine", False) else 1)
+
+
+# torchinfo/layer_info.py calculate_macs (1.8.0): each weight and bias numel × batch.
+counts("torchinfo", *_BN_ND, *_IN_ND, "groupnorm", "layernorm", "layernorm2d")(record_params)

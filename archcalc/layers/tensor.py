@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..dims import divides, eq, floordiv, is_symbolic, prod, resolve
 from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer
+from .costs import counts, counts_zero
 
 # Why each metric without a formula is zero (checked by tests/test_explain.py).
 ZERO = {"params": "{type} has no parameters", "macs": "data movement only (zero on purpose)"}
@@ -235,3 +236,31 @@ def slice_(ctx: Ctx) -> Out:
     rf = None if axis == 0 else tuple(
         Window(1, 1, -start) if i == axis else i for i in range(len(ctx.x)))
     return Out(shape=shape, rf=rf)
+
+
+# ---------------------------------------------------------------- other tools' counts
+@counts("fvcore", "upsample")
+def _fvcore_upsample(v):
+    """upsample_nearest2d: output numel; upsample_bilinear2d: 4·output numel; others 0."""
+    if v.spatial_rank != 2:
+        return 0
+    return {"nearest": 1, "bilinear": 4}.get(v.arg("mode"), 0) * v.n_out
+
+
+# ptflops/pytorch_ops.py (0.7.5): module hook plus the patched F.interpolate.
+@counts("ptflops", "upsample")
+def _ptflops_upsample(v):
+    """upsample_flops_counter_hook (output numel) + the patched F.interpolate (output)."""
+    return 2 * v.n_out
+
+
+# thop/vision/basic_hooks.py (0.1.1.post2209072238)
+counts_zero("thop", "pixelshuffle", "zeropad")
+
+
+@counts("thop", "upsample")
+def _thop_upsample(v):
+    """count_upsample: output numel × 1 (nearest), 5 (linear), 11 (bilinear), 259
+    (bicubic); trilinear is not implemented (0)."""
+    return {"nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 259}.get(
+        v.arg("mode"), 0) * v.n_out
