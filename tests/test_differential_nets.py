@@ -151,3 +151,15 @@ def test_one_channel_copy_measures_the_same_fields(tmp_path):
     assert narrow == full
     # the last layer sees the union of the three branches' fields (not one branch's)
     assert full[graph.nodes[-1].id] != full[graph.nodes[1].id]
+
+
+def test_every_layer_type_has_a_builder_in_its_family_module():
+    """verify builds each registered type with a builder that lives in
+    torch_backend/builders/<family>.py, the module named like the type's rule module."""
+    from archcalc.torch_backend.network import BUILDERS
+
+    for name, rule in REGISTRY.items():
+        assert name in BUILDERS, name
+        family_module = rule.fn.__module__.rsplit(".", 1)[1]  # archcalc.layers.<module>
+        assert BUILDERS[name].__module__ == f"archcalc.torch_backend.builders.{family_module}", \
+            (name, BUILDERS[name].__module__)
