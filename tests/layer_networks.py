@@ -43,6 +43,8 @@ NETWORKS = {
           - hardtanh: {min: -2.0, max: 2.0}
           - dropout2d: {p: 0.3}
           - layernorm: {shape: [9, 8]}
+          - rmsnorm: {shape: [9, 8]}
+          - rmsnorm: {affine: false}
           - softmax: {dim: 1}
           - logsoftmax
     """,

@@ -85,16 +85,36 @@ def instancenorm(ctx: Ctx) -> Out:
 )
 def layernorm(ctx: Ctx) -> Out:
     """Layer norm over the trailing ``shape``: params 2·∏shape (∏shape without bias)."""
-    shape = (ctx.x[-1],) if ctx.shape is None else tuple(ctx.shape)
-    if len(shape) > len(ctx.x) or tuple(ctx.x[len(ctx.x) - len(shape):]) != shape:
-        ctx.fail(f"normalized shape {list(shape)} does not match the end of the input "
-                 f"{list(ctx.x)}")
-    n = ctx.term("∏normalized_shape", prod(shape))
+    n = ctx.term("∏normalized_shape", prod(normalized_shape(ctx)))
     if not ctx.affine:
         params = note("0 (elementwise_affine=False)", 0) if ctx.terms else 0
     else:
         params = 2 * n if ctx.bias else n
     return Out(shape=ctx.x, params=params)
+
+
+def normalized_shape(ctx: Ctx) -> tuple:
+    """The trailing axes normalised over (``shape``; default the last axis), checked to end
+    the input as PyTorch requires."""
+    shape = (ctx.x[-1],) if ctx.shape is None else tuple(ctx.shape)
+    if len(shape) > len(ctx.x) or tuple(ctx.x[len(ctx.x) - len(shape):]) != shape:
+        ctx.fail(f"normalized shape {list(shape)} does not match the end of the input "
+                 f"{list(ctx.x)}")
+    return shape
+
+
+@register_layer(
+    "rmsnorm", family="norm", zero=ZERO_MACS,
+    args={"shape": Arg("shape", None, doc="normalized_shape; default: the last axis"),
+          "affine": Arg("bool", True, doc="elementwise_affine")},
+)
+def rmsnorm(ctx: Ctx) -> Out:
+    """RMS norm over the trailing ``shape`` (nn.RMSNorm): params ∏shape (a scale, no bias)."""
+    n = ctx.term("∏normalized_shape", prod(normalized_shape(ctx)))
+    if not ctx.affine:
+        return Out(shape=ctx.x, params=note("0 (elementwise_affine=False)", 0) if ctx.terms
+                   else 0)
+    return Out(shape=ctx.x, params=n)
 
 
 @register_layer(
@@ -159,5 +179,8 @@ def _thop_norm(v):
     return 2 * v.n_in * (2 if v.arg("affine", False) else 1)
 
 
-# torchinfo/layer_info.py calculate_macs (1.8.0): each weight and bias numel × batch.
-counts("torchinfo", *_BN_ND, *_IN_ND, "groupnorm", "layernorm", "layernorm2d")(record_params)
+# torchinfo/layer_info.py calculate_macs (1.8.0): each weight and bias numel × batch (any
+# module; RMSNorm's one parameter is named weight). fvcore, ptflops and thop (versions
+# above) have no handle or hook for RMSNorm: zero there (thop: zero parameters too).
+counts("torchinfo", *_BN_ND, *_IN_ND, "groupnorm", "layernorm", "layernorm2d",
+       "rmsnorm")(record_params)

@@ -54,3 +54,10 @@ def groupnorm(b: BuildCtx) -> nn.Module:
 @identity_when_linear
 def lrn(b: BuildCtx) -> nn.Module:
     return nn.LocalResponseNorm(b.a["size"], b.a["alpha"], b.a["beta"], b.a["k"])
+
+
+@builds("rmsnorm")
+@identity_when_linear
+def rmsnorm(b: BuildCtx) -> nn.Module:
+    shape = [b.x[-1]] if b.a["shape"] is None else list(b.a["shape"])
+    return nn.RMSNorm(shape, elementwise_affine=b.a["affine"])
