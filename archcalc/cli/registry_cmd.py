@@ -25,6 +25,17 @@ def list_layers(
     c.guarded(_list)(fmt)
 
 
+def counted(rule) -> tuple[str, str]:
+    """What a type counts, as the reference writes it: its params and MACs formulas (with
+    the default arguments), or 0 and the declared reason."""
+    from ..layers.formulas import reference
+
+    ref = reference(rule)
+    params = ref["params"].get("formula", "0")  # the reason is "<type> has no parameters"
+    macs = ref["macs"]["formula"] if "formula" in ref["macs"] else f"0 — {ref['macs']['zero']}"
+    return params, macs
+
+
 def _list(fmt: str) -> None:
     from ..layers import REGISTRY
     from ..layers.base import REQUIRED
@@ -35,23 +46,26 @@ def _list(fmt: str) -> None:
         return
     lines = []
     if fmt == "markdown":
-        lines += ["| type | family | arguments (default) | counts |", "|---|---|---|---|"]
+        lines += ["| type | family | arguments (default) | params | MACs | rule |",
+                  "|---|---|---|---|---|---|"]
     for name in sorted(REGISTRY, key=lambda n: (REGISTRY[n].family, n)):
         rule = REGISTRY[name]
         args = ", ".join(k if a.default is REQUIRED else f"{k}={a.default}"
                          for k, a in rule.args.items())
-        counts = "MACs" if rule.cost == "macs" else "no MACs"
         if fmt == "markdown":
-            lines.append(f"| `{name}` | {rule.family} | {args.replace('|', '/')} | {counts}; "
-                         f"{rule.doc} |")
+            params, macs = counted(rule)
+            lines.append(f"| `{name}` | {rule.family} | {args.replace('|', '/')} | {params} | "
+                         f"{macs} | {rule.doc} |")
         else:
             lines.append(f"{name:<20} {rule.family:<12} {args}")
     c.emit("\n".join(lines) + "\n")
 
 
 def _json(registry, required) -> str:
-    """Every layer type as an object: its family, what it counts, its doc line, and each
-    argument with its kind, whether it is required, its default and its choices."""
+    """Every layer type as an object: its family, what it counts ('macs' or 'none', and for
+    params and macs the formula with the default arguments or the reason it is zero), its
+    doc line,
+    and each argument with its kind, whether it is required, its default and its choices."""
     from ..report.values import json_text
 
     def argument(name, a) -> dict:
@@ -62,7 +76,10 @@ def _json(registry, required) -> str:
             out["choices"] = list(a.choices)
         return out
 
+    from ..layers.formulas import reference
+
     layers = [{"type": name, "family": rule.family, "counts": rule.cost, "doc": rule.doc,
+               **reference(rule),
                "arguments": [argument(k, a) for k, a in rule.args.items()]}
               for name, rule in sorted(registry.items(), key=lambda kv: (kv[1].family, kv[0]))]
     return json_text({"layers": layers})

@@ -78,3 +78,30 @@ def zero_reason(type_: str, metric: str, got) -> str:
         raise FormulaError(f"internal error: {type_} declares {metric} zero ({reason}) "
                            f"but counts {got}")
     return reason
+
+
+def reference(rule) -> dict:
+    """What a layer type counts, for the layer reference: per metric (params, macs) the
+    formula in symbolic form, ``{"formula": "2·C"}``, from the rule replayed with terms on
+    a sample input with its default arguments, or ``{"zero": "the declared reason"}``."""
+    from .base import REQUIRED, Ctx
+
+    sample = {"int": 1, "ints": 1, "refs": (), "ref": None, "shape": None}
+    args = {k: (sample.get(a.kind, 1) if a.default is REQUIRED else a.default)
+            for k, a in rule.args.items()}
+    rank = (rule.nd or 2) + 1
+    shape = tuple(4 for _ in range(rank))
+    try:
+        out = rule.fn(Ctx(rule.name, [shape, shape] if rule.merge else [shape], args, rule.nd,
+                          terms=True))
+        got = {"params": out.params, "macs": out.macs}
+    except Exception:  # a rule that needs real inputs: only its declared reasons are shown
+        got = {}
+    text = {}
+    for metric in COUNTED:
+        term = got.get(metric)
+        if isinstance(term, Term):
+            text[metric] = {"formula": term.symbolic()}
+        else:
+            text[metric] = {"zero": rule.zero_reason(metric) or "see the rule"}
+    return text
