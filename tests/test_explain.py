@@ -193,3 +193,29 @@ def test_explain_of_pool_and_strided_same_conv_pairs_never_simplifies(monkeypatc
     out = text(ex.explain(a, None, None))
     assert len(calls) <= 2, calls
     assert "rf(conv2d_8)" in out and "j = j'·s = 32768·2 = 65536" in out
+
+
+def test_formulas_are_the_rules_own_arithmetic():
+    """Written out from the rule's terms: ceil-mode pooling with its exact min (the last
+    window must start inside the input or the left padding), Keras 'same' as ⌈n/s⌉, and a
+    layer scale over the last axis of tokens counted by that axis."""
+    from helpers import analyse_text
+
+    a = analyse_text("""
+        input: [3, 9, 9]
+        layers:
+          - maxpool2d: {kernel: 2, stride: 2, padding: 1, ceil_mode: true}
+          - conv2d: {out: 4, kernel: 3, stride: 2, padding: same}
+          - flatten
+          - layerscale: {dim: -1}
+    """)
+    pool = ex.explain(a, "maxpool2d_1", "shape")[0].lines[0]
+    # ⌈(9 + 2 − 1 − 1)/2⌉ = 5, ⌊(9 + 1 − 1)/2⌋ = 4: the fifth window would start in the
+    # right padding, so PyTorch drops it: min(5, 4) + 1 = 5 (nn.MaxPool2d gives 5 too)
+    assert pool.formula == "min(⌈(H + 2·p − d·(k − 1) − 1)/s⌉, ⌊(H + p − 1)/s⌋) + 1"
+    assert pool.substituted == "min(⌈(9 + 2·1 − 1·(2 − 1) − 1)/2⌉, ⌊(9 + 1 − 1)/2⌋) + 1"
+    assert pool.value == "5"
+    same = ex.explain(a, "conv2d_1", "shape")[0].lines[0]
+    assert (same.formula, same.substituted, same.value) == ("⌈H/s⌉", "⌈5/2⌉", "3")
+    scale = ex.explain(a, "layerscale_1", "params")[0].lines[0]
+    assert (scale.formula, scale.value) == ("D", "36")  # flatten: 4·3·3 features

@@ -88,7 +88,7 @@ def layerscale(ctx: Ctx) -> Out:
     if not -len(ctx.x) <= ctx.dim < len(ctx.x):
         ctx.fail(f"dim {ctx.dim} is out of range for a rank-{len(ctx.x)} input")
     fits_float32(ctx, "init")
-    return Out(shape=ctx.x, params=ctx.term("C", ctx.x[ctx.dim]))
+    return Out(shape=ctx.x, params=ctx.term("C" if ctx.dim == 0 else "D", ctx.x[ctx.dim]))
 
 
 # ---------------------------------------------------------------- other tools' counts
