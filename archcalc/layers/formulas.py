@@ -24,15 +24,16 @@ class RecordedShapes:
 
 
 def of(analysis, node) -> dict:
-    """``{"params": Term | value, "macs": Term | value, "shape": [(name, Term), ...]}`` for
-    one layer: a Term where the rule writes the count out, its plain value otherwise."""
+    """``{"params": Term | value, "buffers": ..., "macs": ..., "shape": [(name, Term, axis),
+    ...]}`` for one layer: a Term where the rule writes the count out, its plain value
+    otherwise."""
     from ..analysis import rule_context
 
     ctx = rule_context(node, RecordedShapes(analysis.layers))
     ctx.terms = True
     out = REGISTRY[node.type].fn(ctx)
     shape = [(t.name, t, i) for i, t in enumerate(out.shape) if isinstance(t, Term)]
-    return {"params": out.params, "macs": out.macs, "shape": shape}
+    return {"params": out.params, "buffers": out.buffers, "macs": out.macs, "shape": shape}
 
 
 def agrees(term, recorded) -> bool:

@@ -56,7 +56,7 @@ def _per_channel_norm(ctx: Ctx, ranks: tuple) -> Out:
     return Out(
         shape=ctx.x,
         params=affine_params(ctx),
-        buffers=2 * c if ctx.track_running_stats else 0,
+        buffers=2 * ctx.term("C", c) if ctx.track_running_stats else 0,
     )
 
 

@@ -150,7 +150,8 @@ def _cost_lines(analysis, node, metric: str, conv, order) -> list:
     if conv.tool is not None and metric == "macs":
         return [_tool_line(analysis, node, conv, order)]
     value = rec.params if metric == "params" else rec.macs
-    f = formulas.of(analysis, node)[metric]
+    written = formulas.of(analysis, node)
+    f = written[metric]
     if isinstance(f, Term):
         shown = f"trainable_params({node.name})" if metric == "params" and \
             conv.params_include_buffers and rec.buffers else label
@@ -167,9 +168,12 @@ def _cost_lines(analysis, node, metric: str, conv, order) -> list:
         lines = [Line(label, "", "", human(value, order),
                       formulas.zero_reason(node.type, metric, value))]
     if metric == "params" and rec.buffers and dims.eq(rec.buffers, 0) is not True:
-        c = view(analysis, node).x[0]
-        lines.append(Line(f"non_trainable({node.name})", "2·C (running mean and variance)",
-                          f"2·{expr_text(c, order)}", human(rec.buffers, order),
+        b = written["buffers"]  # running mean and variance: every rule with buffers terms them
+        if not formulas.agrees(b, rec.buffers):
+            raise formulas.disagreement(node, "buffers", b, rec.buffers)
+        lines.append(Line(f"non_trainable({node.name})",
+                          f"{b.symbolic()} (running mean and variance)",
+                          b.substituted(order), human(rec.buffers, order),
                           "counted as params under --convention keras"
                           if not conv.params_include_buffers else "included above (keras)"))
         if conv.params_include_buffers:
