@@ -4,7 +4,8 @@ The default is PyTorch's: params are ``parameters()`` (BatchNorm running statist
 buffers, reported apart as non-trainable); MACs are the multiply-accumulates of
 convolutions, linear layers and matrix products, bias excluded; FLOPs = 2 × MACs, as
 ``torch.utils.flop_counter.FlopCounterMode`` reports. The other profiles reproduce what a
-named tool prints for the same network (archcalc/profiles.py holds their per-layer rules).
+named tool prints for the same network (the layer families register their per-layer rules;
+archcalc/profiles.py applies them).
 docs/conventions.md states them all, with sources and measurements.
 """
 
@@ -22,7 +23,7 @@ class Convention:
     params_include_buffers: bool = False  # Keras: moving statistics are (non-trainable) params
     flops_per_mac: int = 2
     source: str = ""
-    tool: str | None = None  # a profile in archcalc/profiles.py that recounts MACs and params
+    tool: str | None = None  # a tool profile (archcalc/profiles.py) that recounts MACs and params
     reports: str = "flops"  # which column equals the number the tool prints: macs or flops
     macs_note: str = "MACs = conv + linear multiply-accumulates, bias excluded"
     printed_as: str = ""  # how the tool labels its headline number

@@ -150,3 +150,18 @@ def test_ctrl_c_ends_the_same_on_both_paths(cli, monkeypatch):
         fast.run(["params", str(EXAMPLES / "vgg16.yaml")])
     assert exit_.value.code == 130
     assert cli("params", EXAMPLES / "vgg16.yaml")[0] == 130
+
+
+def test_list_layers_says_what_each_type_counts(cli):
+    """The reference's params and MACs come from the rules' terms or declared reasons."""
+    code, out, _ = cli("list-layers", "--format", "json")
+    assert code == 0
+    layers = {layer["type"]: layer for layer in json.loads(out)["layers"]}
+    assert layers["conv2d"]["params"] == {"formula": "(k_h·k_w·C_in/groups + 1)·C_out"}
+    assert layers["linear"]["macs"] == {"formula": "∏leading·in·out"}
+    assert layers["relu"]["params"] == {"zero": "relu has no parameters"}
+    assert layers["rmsnorm"]["params"] == {"formula": "∏normalized_shape"}
+    assert all(set(layer[m]) in ({"formula"}, {"zero"}) for layer in layers.values()
+               for m in ("params", "macs"))
+    assert all(layer[m] != {"zero": "see the rule"} for layer in layers.values()
+               for m in ("params", "macs"))

@@ -194,7 +194,8 @@ def test_norms_match_torch(data):
     draw = data.draw
     n, c = draw(nd), draw(st.integers(1, 8))
     shape = [c, *sizes(draw, n, 2, 5)]
-    kind = draw(st.sampled_from(["batchnorm", "instancenorm", "groupnorm", "layernorm"]))
+    kind = draw(st.sampled_from(["batchnorm", "instancenorm", "groupnorm", "layernorm",
+                                 "rmsnorm"]))
     affine = draw(st.booleans())
     if kind == "batchnorm":
         layer, args = f"batchnorm{n}d", {"affine": affine}
@@ -208,8 +209,9 @@ def test_norms_match_torch(data):
         make = lambda: nn.GroupNorm(g, c, affine=affine)  # noqa: E731
     else:
         tail = shape[-draw(st.integers(1, len(shape))):]
-        layer, args = "layernorm", {"shape": tail, "affine": affine}
-        make = lambda: nn.LayerNorm(tail, elementwise_affine=affine)  # noqa: E731
+        layer, args = kind, {"shape": tail, "affine": affine}
+        cls = nn.LayerNorm if kind == "layernorm" else nn.RMSNorm
+        make = lambda: cls(tail, elementwise_affine=affine)  # noqa: E731
     agree(closed(layer, args, shape), measured(make, shape), layer)
 
 

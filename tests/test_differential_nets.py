@@ -19,118 +19,7 @@ from archcalc.layers import REGISTRY  # noqa: E402
 from archcalc.spec.loader import load  # noqa: E402
 from archcalc.verification import verify  # noqa: E402
 
-# Each network exercises a group of layer types; together they use every registered type.
-NETWORKS = {
-    "keras_same_and_pads": """
-        input: [4, 17, 15]
-        layers:
-          - conv2d: {out: 6, kernel: 3, stride: 2, padding: same}     # Keras: pads (0,1)/(1,1)
-          - batchnorm2d
-          - relu
-          - maxpool2d: {kernel: 3, stride: 2, padding: same}          # −inf padding
-          - avgpool2d: {kernel: 2, stride: 1, padding: same}          # pads left out of mean
-          - zeropad: {padding: [[1, 2], [0, 3]]}
-          - conv2d: {out: 6, kernel: [3, 2], dilation: [1, 2], padding: [1, 0], groups: 2,
-                     padding_mode: reflect}
-          - conv2d: {out: 6, kernel: 4, padding: same}                # torch's own 'same'
-          - conv2d: {out: 3, kernel: 2, stride: 3, padding: valid}
-          - crop: {size: [1, 2]}
-    """,
-    "norms_and_activations": """
-        input: [6, 9, 8]
-        layers:
-          - layernorm2d
-          - gelu: {approximate: tanh}
-          - layerscale: {init: 0.5}
-          - stochasticdepth: {p: 0.2}
-          - prelu: {num: 6}
-          - instancenorm2d: {affine: true, track_running_stats: true}
-          - groupnorm: {groups: 3}
-          - lrn: {size: 3}
-          - relu6
-          - silu
-          - sigmoid
-          - tanh
-          - hardswish
-          - hardsigmoid
-          - mish
-          - elu: {alpha: 0.5}
-          - leakyrelu: {slope: 0.2}
-          - softplus
-          - hardtanh: {min: -2.0, max: 2.0}
-          - dropout2d: {p: 0.3}
-          - layernorm: {shape: [9, 8]}
-          - softmax: {dim: 1}
-          - logsoftmax
-    """,
-    "channels_and_shuffles": """
-        input: [12, 6, 6]
-        layers:
-          - channelshuffle: {groups: 3}
-          - slice: {start: 2, stop: -2}
-          - padchannels: {before: 1, after: 3}
-          - pixelshuffle: {factor: 2}
-          - pixelunshuffle: {factor: 3}
-          - slice: {dim: 2, start: 1}
-          - convtranspose2d: {out: 6, kernel: 3, stride: 2, padding: 1, output_padding: 1,
-                              groups: 3}
-          - upsample: {scale: 1.5}
-          - upsample: {size: [7, 5], mode: bilinear}
-          - adaptivemaxpool2d: {out: [3, null]}
-          - adaptiveavgpool2d: {out: 2}
-          - permute: {dims: [1, 2, 0]}
-          - linear: {out: 5}
-          - reshape: {shape: [5, -1]}
-          - flatten
-          - dropout: {p: 0.5}
-          - linear: {out: 3, bias: false}
-    """,
-    "branches_and_merges": """
-        input: [3, 16, 16]
-        layers:
-          - conv2d: {name: stem, out: 8, kernel: 3, padding: 1}
-          - branches:
-              - [conv2d: {out: 4, kernel: 1}]
-              - [conv2d: {out: 4, kernel: 5, padding: 2, bias: false}, batchnorm2d]
-              - [maxpool2d: {kernel: 3, stride: 1, padding: 1}]
-            merge: concat
-          - globalavgpool: {name: gap, from: stem}
-          - reshape: {shape: [8, 1, 1]}
-          - sigmoid: {name: gate}
-          - mul: {from: stem, with: gate}                 # squeeze-and-excitation style
-          - add: {name: gated, with: stem}                # residual around the gate
-          - globalmaxpool: {from: stem}
-          - concat: {from: gated, with: [stem], dim: 1}   # along H
-    """,
-    "one_d": """
-        input: [3, 40]
-        layers:
-          - conv1d: {out: 4, kernel: 4, stride: 3, padding: same}
-          - batchnorm1d: {track_running_stats: false}
-          - maxpool1d: {kernel: 3, stride: 2, padding: 1, ceil_mode: true, dilation: 2}
-          - avgpool1d: {kernel: 2, ceil_mode: true, count_include_pad: false}
-          - instancenorm1d
-          - dropout1d: {p: 0.1}
-          - convtranspose1d: {out: 2, kernel: 3, stride: 1, dilation: 2, output_padding: 1}
-          - adaptiveavgpool1d: {out: 4}
-          - adaptivemaxpool1d: {out: 3}
-          - upsample: {scale: 2, mode: linear}
-    """,
-    "three_d": """
-        input: [2, 7, 8, 9]
-        layers:
-          - conv3d: {out: 4, kernel: [3, 1, 2], stride: [1, 2, 2], padding: [1, 0, 1]}
-          - batchnorm3d
-          - maxpool3d: {kernel: 2, stride: 1, padding: 1}
-          - avgpool3d: {kernel: 2, ceil_mode: true}
-          - instancenorm3d
-          - dropout3d
-          - convtranspose3d: {out: 2, kernel: 2, stride: 2}
-          - adaptivemaxpool3d: {out: [2, null, 3]}
-          - adaptiveavgpool3d: {out: 1}
-          - identity
-    """,
-}
+from layer_networks import NETWORKS  # noqa: E402  (together they use every layer type)
 
 
 def _write(tmp_path, name: str, text: str) -> str:
@@ -262,3 +151,15 @@ def test_one_channel_copy_measures_the_same_fields(tmp_path):
     assert narrow == full
     # the last layer sees the union of the three branches' fields (not one branch's)
     assert full[graph.nodes[-1].id] != full[graph.nodes[1].id]
+
+
+def test_every_layer_type_has_a_builder_in_its_family_module():
+    """verify builds each registered type with a builder that lives in
+    torch_backend/builders/<family>.py, the module named like the type's rule module."""
+    from archcalc.torch_backend.network import BUILDERS
+
+    for name, rule in REGISTRY.items():
+        assert name in BUILDERS, name
+        family_module = rule.fn.__module__.rsplit(".", 1)[1]  # archcalc.layers.<module>
+        assert BUILDERS[name].__module__ == f"archcalc.torch_backend.builders.{family_module}", \
+            (name, BUILDERS[name].__module__)

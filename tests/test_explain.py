@@ -9,7 +9,7 @@ import pytest
 
 from archcalc.layers import REGISTRY
 from archcalc.report import explain as ex
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, SPECS
 from helpers import analyse_file
 
 VGG = EXAMPLES / "vgg16.yaml"
@@ -85,52 +85,78 @@ def test_zero_cost_layers_say_why():
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
 def test_written_out_formulas_match_the_rules(path):
-    """Every registered formula's arithmetic equals the analysis's value, node by node."""
-    from archcalc import dims
-    from archcalc.profiles import view_of
+    """Every layer's formula terms, replayed from its rule, give the analysis's values; a
+    count without a formula is zero for a declared reason."""
+    from archcalc.layers import formulas
+    from archcalc.layers.terms import Term
 
     a = analyse_file(path)
     checked = 0
     for node in a.graph.nodes[1:]:
-        v = view_of(a, node)
         rec = a.layers[node.id]
         for metric, value in (("params", rec.params), ("macs", rec.macs)):
-            fn = ex.FORMULAS.get((metric, node.type))
-            if fn is not None:
-                assert dims.simplify(fn(v).value - value) == 0, (node.name, metric)
-                checked += 1
-        fn = ex.FORMULAS.get(("shape", node.type))
-        if fn is not None:
-            got = [f.value for _, f in fn(v)]
-            assert tuple(got) == tuple(rec.output_shape[-len(got):]), node.name
-        for e in ex.explain(a, node.name):
-            assert all("written-out formula gives" not in ln.note for ln in e.lines)
+            got = formulas.written_out(a, node, metric, value)  # raises on any disagreement
+            checked += isinstance(got, Term)
+        for name, term, axis in formulas.of(a, node)["shape"]:
+            assert formulas.agrees(term, rec.output_shape[axis]), (node.name, name)
+        ex.explain(a, node.name)
     assert checked or path.stem in ("tinynet",)
 
 
-def test_a_count_without_a_formula_is_never_explained_as_zero(cli, monkeypatch, tmp_path):
-    """Without a written-out formula, a layer that has parameters says where its count comes
-    from; only a zero count gets a reason for being zero. prelu with num 8: 8 parameters."""
-    monkeypatch.delitem(ex.FORMULAS, ("params", "prelu"))
+def _zoo_and_examples():
+    return sorted(EXAMPLES.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
+
+
+def test_every_layer_type_has_a_formula_or_a_declared_zero_reason():
+    """Over every layer of every zoo spec and example: each count is a formula or zero for
+    the reason its type declares; each registered type declares a reason for every metric
+    it never writes out as a formula; no type declares a zero it does not count."""
+    from archcalc.layers import formulas
+    from archcalc.layers.base import COUNTED
+    from archcalc.layers.terms import Term
+
+    from layer_networks import NETWORKS
+
+    from helpers import analyse_text
+
+    with_formula: set = set()
+    analyses = [analyse_file(p) for p in _zoo_and_examples()] + \
+        [analyse_text(text) for text in NETWORKS.values()]
+    for a in analyses:
+        for node in a.graph.nodes[1:]:
+            rec = a.layers[node.id]
+            for metric in COUNTED:
+                got = formulas.written_out(a, node, metric, getattr(rec, metric))
+                if isinstance(got, Term):
+                    with_formula.add((node.type, metric))
+    for name, rule in REGISTRY.items():
+        for metric in COUNTED:
+            assert (name, metric) in with_formula or rule.zero_reason(metric), (name, metric)
+            if rule.cost == "macs" and metric == "macs":
+                assert rule.zero_reason(metric) is None, name
+
+
+def test_a_count_without_a_formula_or_reason_is_an_internal_error(monkeypatch, tmp_path):
+    """A rule that counts parameters without writing them out as terms, and declares no
+    reason for a zero, is a fault in archcalc: explain refuses to call it 'no parameters'."""
+    import dataclasses
+
+    from archcalc.layers import formulas
+    from archcalc.layers.base import Out
+
     spec = tmp_path / "prelu.yaml"
     spec.write_text("input: [8, 4, 4]\nlayers:\n  - prelu: {num: 8}\n  - relu\n")
-    notes = {}
-    for layer in ("prelu_1", "relu_1"):
-        code, out, _ = cli("explain", str(spec), layer, "--metric", "params", "--format", "json")
-        assert code == 0
-        line = json.loads(out)["explanations"][0]["lines"][0]
-        notes[layer] = (line["value"], line["note"])
-    assert notes["prelu_1"][0] == "8" and "no parameters" not in notes["prelu_1"][1]
-    assert notes["relu_1"] == ("0", "relu has no parameters")
-
-
-def test_every_layer_type_states_its_cost():
-    """A layer type has a MAC formula or is zero on purpose — never a silent zero."""
-    for name, rule in REGISTRY.items():
-        if rule.cost == "macs":
-            assert ("macs", name) in ex.FORMULAS, name
-        else:
-            assert ex._zero_reason(name, "macs", rule), name
+    a = analyse_file(spec)
+    plain = dataclasses.replace(REGISTRY["prelu"], fn=lambda ctx: Out(ctx.x, params=ctx.num))
+    monkeypatch.setitem(REGISTRY, "prelu", plain)
+    with pytest.raises(formulas.FormulaError, match="no formula for params"):
+        ex.explain(a, "prelu_1", "params")
+    lying = dataclasses.replace(plain, zero={"params": "{type} has no parameters"})
+    monkeypatch.setitem(REGISTRY, "prelu", lying)
+    with pytest.raises(formulas.FormulaError, match="declares params zero"):
+        ex.explain(a, "prelu_1", "params")
+    relu = ex.explain(a, "relu_1", "params")[0].lines[0]
+    assert (relu.value, relu.note) == ("0", "relu has no parameters")
 
 
 def test_cli_explain_json_and_errors(cli):
@@ -167,3 +193,29 @@ def test_explain_of_pool_and_strided_same_conv_pairs_never_simplifies(monkeypatc
     out = text(ex.explain(a, None, None))
     assert len(calls) <= 2, calls
     assert "rf(conv2d_8)" in out and "j = j'·s = 32768·2 = 65536" in out
+
+
+def test_formulas_are_the_rules_own_arithmetic():
+    """Written out from the rule's terms: ceil-mode pooling with its exact min (the last
+    window must start inside the input or the left padding), Keras 'same' as ⌈n/s⌉, and a
+    layer scale over the last axis of tokens counted by that axis."""
+    from helpers import analyse_text
+
+    a = analyse_text("""
+        input: [3, 9, 9]
+        layers:
+          - maxpool2d: {kernel: 2, stride: 2, padding: 1, ceil_mode: true}
+          - conv2d: {out: 4, kernel: 3, stride: 2, padding: same}
+          - flatten
+          - layerscale: {dim: -1}
+    """)
+    pool = ex.explain(a, "maxpool2d_1", "shape")[0].lines[0]
+    # ⌈(9 + 2 − 1 − 1)/2⌉ = 5, ⌊(9 + 1 − 1)/2⌋ = 4: the fifth window would start in the
+    # right padding, so PyTorch drops it: min(5, 4) + 1 = 5 (nn.MaxPool2d gives 5 too)
+    assert pool.formula == "min(⌈(H + 2·p − d·(k − 1) − 1)/s⌉, ⌊(H + p − 1)/s⌋) + 1"
+    assert pool.substituted == "min(⌈(9 + 2·1 − 1·(2 − 1) − 1)/2⌉, ⌊(9 + 1 − 1)/2⌋) + 1"
+    assert pool.value == "5"
+    same = ex.explain(a, "conv2d_1", "shape")[0].lines[0]
+    assert (same.formula, same.substituted, same.value) == ("⌈H/s⌉", "⌈5/2⌉", "3")
+    scale = ex.explain(a, "layerscale_1", "params")[0].lines[0]
+    assert (scale.formula, scale.value) == ("D", "36")  # flatten: 4·3·3 features

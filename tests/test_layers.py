@@ -188,6 +188,16 @@ def test_layernorm_p5_p6():
     rejects("layernorm: {shape: [7]}", "[64, 7, 8]", "does not match the end of the input")
 
 
+def test_rmsnorm_one_scale_per_normalized_element():
+    # nn.RMSNorm: one learned scale (weight) per element of normalized_shape, no bias
+    assert one("rmsnorm: {shape: [64, 7, 7]}", "[64, 7, 7]").params == 64 * 7 * 7
+    assert one("rmsnorm", "[10, 64]").params == 64  # default: the last axis
+    assert one("rmsnorm: {affine: false}", "[10, 64]").params == 0
+    r = one("rmsnorm", "[10, 64]")
+    assert (r.macs, r.buffers, r.output_shape) == (0, 0, (10, 64))
+    rejects("rmsnorm: {shape: [7]}", "[64, 7, 8]", "does not match the end of the input")
+
+
 def test_groupnorm_instancenorm_p7():
     assert one("groupnorm: {groups: 8}", "[64, 4, 4]").params == 128  # P7
     assert one("instancenorm2d", "[64, 4, 4]").params == 0  # P7: affine=False by default

@@ -177,3 +177,22 @@ def test_keras_convention_against_keras_measurements():
         layers: [conv2d: {out: 32, kernel: 3, groups: 32}]
     """).total
     assert conventions.KERAS.params(dw.params, dw.buffers) == 320  # 32·3·3 + 32
+
+
+def test_tool_rules_live_in_their_layer_family():
+    """Each tool's rule for a layer type is registered by that type's family module
+    (layers/<family>.py), for a type that exists; thop's types with rules are exactly the
+    registered ones, zero rules included."""
+    from archcalc.layers import REGISTRY
+    from archcalc.layers.costs import RULES, TOOLS
+
+    assert set(RULES) == set(TOOLS)
+    modules = {"elementwise": "activation"}
+    for tool, table in RULES.items():
+        for type_, rule in table.items():
+            family = REGISTRY[type_].family
+            if rule.__module__ != "archcalc.layers.costs":  # shared rules (archcalc's MACs)
+                assert rule.__module__ == f"archcalc.layers.{modules.get(family, family)}", \
+                    (tool, type_, rule.__module__)
+    assert profiles.THOP_TYPES_WITH_RULES == frozenset(RULES["thop"])
+    assert {"relu", "maxpool2d", "zeropad"} <= profiles.THOP_TYPES_WITH_RULES  # zero rules

@@ -91,9 +91,11 @@ def test_list_layers_csv(cli):
     code, out, _ = cli("list-layers", "--format", "csv")
     rows = list(csv.reader(io.StringIO(out)))
     by_type = {r[0]: r for r in rows[1:]}
-    assert code == 0 and rows[0] == ["type", "family", "arguments (default)", "counts", "doc"]
-    assert by_type["conv2d"][3] == "MACs" and by_type["relu"][3] == "no MACs"
-    assert all(len(r) == 5 for r in rows)
+    assert code == 0 and rows[0] == ["type", "family", "arguments (default)", "params", "MACs",
+                                     "rule"]
+    assert by_type["conv2d"][3] == "(k_h·k_w·C_in/groups + 1)·C_out"
+    assert by_type["relu"][3] == "0" and by_type["relu"][4].startswith("0 — element-wise")
+    assert all(len(r) == 6 for r in rows)
 
 
 @needs_pdflatex

@@ -29,6 +29,17 @@ def list_layers(
 FORMATS = ("table", "markdown", "latex", "csv", "json")
 
 
+def counted(rule) -> tuple[str, str]:
+    """What a type counts, as the reference writes it: its params and MACs formulas (with
+    the default arguments), or 0 and the declared reason."""
+    from ..layers.formulas import reference
+
+    ref = reference(rule)
+    params = ref["params"].get("formula", "0")  # the reason is "<type> has no parameters"
+    macs = ref["macs"]["formula"] if "formula" in ref["macs"] else f"0 — {ref['macs']['zero']}"
+    return params, macs
+
+
 def _list(fmt: str) -> None:
     from ..layers import REGISTRY
     from ..layers.base import REQUIRED
@@ -55,14 +66,15 @@ def _lines(registry, required, markdown: bool) -> str:
     between its list-layers markers (its own layout: the docs compare it byte for byte)."""
     lines = []
     if markdown:
-        lines += ["| type | family | arguments (default) | counts |", "|---|---|---|---|"]
+        lines += ["| type | family | arguments (default) | params | MACs | rule |",
+                  "|---|---|---|---|---|---|"]
     for name in _sorted(registry):
         rule = registry[name]
         args = _arguments(rule, required)
-        counts = "MACs" if rule.cost == "macs" else "no MACs"
         if markdown:
-            lines.append(f"| `{name}` | {rule.family} | {args.replace('|', '/')} | {counts}; "
-                         f"{rule.doc} |")
+            params, macs = counted(rule)
+            lines.append(f"| `{name}` | {rule.family} | {args.replace('|', '/')} | {params} | "
+                         f"{macs} | {rule.doc} |")
         else:
             lines.append(f"{name:<20} {rule.family:<12} {args}")
     return "\n".join(lines) + "\n"
@@ -73,15 +85,18 @@ def _model(registry, required):
     from ..report.table import Column, Row, Table
 
     rows = [Row([name, registry[name].family, _arguments(registry[name], required),
-                 "MACs" if registry[name].cost == "macs" else "no MACs", registry[name].doc])
+                 *counted(registry[name]), registry[name].doc])
             for name in _sorted(registry)]
     return Table([Column("type"), Column("family"), Column("arguments (default)", split=True),
-                  Column("counts"), Column("doc", split=True)], rows, title="Layer types")
+                  Column("params", split=True), Column("MACs", split=True),
+                  Column("rule", split=True)], rows, title="Layer types")
 
 
 def _json(registry, required) -> str:
-    """Every layer type as an object: its family, what it counts, its doc line, and each
-    argument with its kind, whether it is required, its default and its choices."""
+    """Every layer type as an object: its family, what it counts ('macs' or 'none', and for
+    params and macs the formula with the default arguments or the reason it is zero), its
+    doc line,
+    and each argument with its kind, whether it is required, its default and its choices."""
     from ..report.values import json_text
 
     def argument(name, a) -> dict:
@@ -92,7 +107,10 @@ def _json(registry, required) -> str:
             out["choices"] = list(a.choices)
         return out
 
+    from ..layers.formulas import reference
+
     layers = [{"type": name, "family": rule.family, "counts": rule.cost, "doc": rule.doc,
+               **reference(rule),
                "arguments": [argument(k, a) for k, a in rule.args.items()]}
               for name, rule in sorted(registry.items(), key=lambda kv: (kv[1].family, kv[0]))]
     return json_text({"layers": layers})

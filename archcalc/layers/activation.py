@@ -7,6 +7,11 @@ accumulates in the default convention (docs/conventions.md lists profiles that c
 from __future__ import annotations
 
 from .base import Arg, Ctx, Out, register_layer
+from .costs import counts, counts_zero, record_params
+
+# Why each metric without a formula is zero (checked by tests/test_explain.py).
+ZERO_MACS = {"macs": "element-wise: no multiply-accumulates (counted as zero on purpose)"}
+ZERO = {"params": "{type} has no parameters", **ZERO_MACS}
 
 _SIMPLE = {
     "relu": {}, "relu6": {}, "gelu": {"approximate": Arg("str", "none", choices=("none", "tanh"))},
@@ -21,7 +26,7 @@ _SIMPLE = {
 
 def _register_simple():
     for name, args in _SIMPLE.items():
-        register_layer(name, family="elementwise", args=args)(elementwise)
+        register_layer(name, family="elementwise", zero=ZERO, args=args)(elementwise)
 
 
 def elementwise(ctx: Ctx) -> Out:
@@ -54,7 +59,7 @@ def fits_float32(ctx: Ctx, name: str) -> None:
 _register_simple()
 
 
-@register_layer("softmax", "logsoftmax", family="elementwise",
+@register_layer("softmax", "logsoftmax", family="elementwise", zero=ZERO,
                 args={"dim": Arg("int", 0, doc="axis, without the batch axis; default channels")})
 def softmax(ctx: Ctx) -> Out:
     """Softmax along one axis (default the channels): same shape, no parameters."""
@@ -63,17 +68,17 @@ def softmax(ctx: Ctx) -> Out:
     return Out(shape=ctx.x)
 
 
-@register_layer("prelu", family="elementwise",
+@register_layer("prelu", family="elementwise", zero=ZERO_MACS,
                 args={"num": Arg("int", 1, min=1, doc="1 (shared) or the channel count")})
 def prelu(ctx: Ctx) -> Out:
     """PReLU: ``num`` learned slopes, 1 (PyTorch's default) or one per channel."""
     if ctx.num != 1:
         ctx.require(ctx.num == ctx.x[0],
                     f"num {ctx.num} must be 1 or the channel count {ctx.x[0]}")
-    return Out(shape=ctx.x, params=ctx.num)
+    return Out(shape=ctx.x, params=ctx.term("num_parameters", ctx.num))
 
 
-@register_layer("layerscale", family="elementwise",
+@register_layer("layerscale", family="elementwise", zero=ZERO_MACS,
                 args={"init": Arg("float", 1e-6, doc="initial value (no effect on counts)"),
                       "dim": Arg("int", 0, doc="axis scaled: 0 = channels first ([C, 1, …], "
                                  "ConvNeXt), -1 = last (tokens [N, D], CaiT)")})
@@ -83,4 +88,44 @@ def layerscale(ctx: Ctx) -> Out:
     if not -len(ctx.x) <= ctx.dim < len(ctx.x):
         ctx.fail(f"dim {ctx.dim} is out of range for a rank-{len(ctx.x)} input")
     fits_float32(ctx, "init")
-    return Out(shape=ctx.x, params=ctx.x[ctx.dim])
+    return Out(shape=ctx.x, params=ctx.term("C" if ctx.dim == 0 else "D", ctx.x[ctx.dim]))
+
+
+# ---------------------------------------------------------------- other tools' counts
+# ptflops/pytorch_ops.py (0.7.5), backend 'pytorch', count_functional=True (default):
+# module hooks PLUS patched torch.nn.functional calls, so a module whose forward calls a
+# patched function (F.relu, ...) is counted twice.
+@counts("ptflops", "relu", "prelu", "elu", "gelu")
+def _ptflops_doubled_activation(v):
+    """relu_flops_counter_hook (output numel) + the patched F.relu/prelu/elu/gelu (numel)."""
+    return 2 * v.n_out
+
+
+@counts("ptflops", "leakyrelu", "relu6", "silu", "softmax")
+def _ptflops_single_activation(v):
+    """LeakyReLU, ReLU6 (F.hardtanh): module hook only; SiLU, Softmax: F.silu/F.softmax
+    patch only. One numel each."""
+    return v.n_out
+
+
+# thop/vision/basic_hooks.py (0.1.1.post2209072238): zero rules for these activations.
+counts_zero("thop", "relu", "relu6", "leakyrelu", "dropout")
+
+
+@counts("thop", "prelu")
+def _thop_prelu(v):
+    """count_prelu, eval mode: numel."""
+    return v.n_in
+
+
+@counts("thop", "softmax")
+def _thop_softmax(v):
+    """count_softmax: (numel / n)·(3n − 1), n = size along the softmax axis."""
+    from ..dims import floordiv
+
+    n = v.x[v.arg("dim", 0)]
+    return floordiv(v.n_in, n) * (3 * n - 1)
+
+
+# torchinfo/layer_info.py calculate_macs (1.8.0): each weight numel × batch.
+counts("torchinfo", "prelu")(record_params)

@@ -74,7 +74,15 @@ class Rule:
     merge: bool = False  # takes the current tensor plus named others (add, concat, mul)
     doc: str = ""
     cost: str = "none"  # 'macs' for layers with multiply-accumulates, else 'none'
+    zero: dict = field(default_factory=dict)  # metric -> why it is zero (no formula)
 
+    def zero_reason(self, metric: str) -> str | None:
+        """The declared reason this type counts zero ``metric``, or None (it has a formula)."""
+        text = self.zero.get(metric)
+        return None if text is None else text.format(type=self.name)
+
+
+COUNTED = ("params", "macs")  # the metrics a rule writes out or declares zero
 
 REGISTRY: dict[str, Rule] = {}
 
@@ -86,8 +94,16 @@ def register_layer(
     nd: dict | None = None,
     merge: bool = False,
     cost: str = "none",
+    zero: dict | None = None,
 ):
-    """Register one rule under one or more names (``nd`` maps a name to its spatial rank)."""
+    """Register one rule under one or more names (``nd`` maps a name to its spatial rank).
+
+    ``zero`` maps a metric (params, macs) the rule never writes out as a formula to the
+    reason it is zero (``{type}`` is replaced by the type's name); every other metric must
+    be a formula of terms (``ctx.term``)."""
+    unknown = set(zero or {}) - set(COUNTED)
+    if unknown:
+        raise ValueError(f"zero reasons for unknown metrics {sorted(unknown)}")
 
     def wrap(fn):
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
@@ -95,7 +111,8 @@ def register_layer(
             if name in REGISTRY:
                 raise ValueError(f"layer type '{name}' registered twice")
             REGISTRY[name] = Rule(
-                name, fn, dict(args or {}), family, (nd or {}).get(name), merge, doc, cost
+                name, fn, dict(args or {}), family, (nd or {}).get(name), merge, doc, cost,
+                dict(zero or {}),
             )
         return fn
 
@@ -115,6 +132,16 @@ class Ctx:
     a: dict  # evaluated arguments (refs already resolved to shapes)
     nd: int | None
     conditions: list = field(default_factory=list)
+    terms: bool = False  # True when explain replays the rule to write its formulas out
+
+    def term(self, label: str, value: Any, elide_one: bool = False):
+        """``value``, labelled for the written-out formula when replayed with terms (the
+        analysis gets the plain value back: no term objects on the numeric path)."""
+        if not self.terms:
+            return value
+        from .terms import leaf
+
+        return leaf(label, dims.simplify(value), elide_one)  # as the analysis records it
 
     @property
     def x(self) -> tuple:
@@ -135,6 +162,8 @@ class Ctx:
 
     def require(self, cond: Any, message: str) -> None:
         """Fail when ``cond`` is false; remember it as a condition when it depends on symbols."""
+        if self.terms:  # a replay of a rule that already passed its checks
+            return
         known = dims.resolve(cond)
         if known is False:
             raise LayerError(message)

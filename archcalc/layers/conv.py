@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
-from ..dims import divides, dmax, prod
-from .base import Arg, Ctx, Out, Window, register_layer
+from ..dims import divides, dmax, eq, resolve
+from .base import Arg, Ctx, Out, Window, per_axis, register_layer
+from .costs import bias_adds, counts, record_macs
+from .terms import named, prod
+from .terms import value as value_of
 from .window import effective_kernel, paddings, same_out, sliding_out
 
 _LAYOUT = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
+AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def kernel_terms(ctx: Ctx, k: tuple) -> tuple:
+    """The kernel sizes labelled for the count formulas: ``k`` (1-d) or ``k_h``, ``k_w``."""
+    if len(k) == 1:
+        return (ctx.term("k", k[0]),)
+    return tuple(ctx.term(f"k_{a.lower()}", ki) for a, ki in zip(AXES[len(k)], k))
+
+
+def sliding_axis(ctx: Ctx, axis: int, n, k, s, d, left, right):
+    """One output size ``⌊(n + 2·p − d·(k − 1) − 1)/s⌋ + 1`` (``p_l + p_r`` when the sides
+    differ), with the rule's values and the formula's labels."""
+    name = AXES[ctx.nd][axis]
+    t = ctx.term
+    if left is right or resolve(eq(left, right)) is True:
+        pl = pr = t("p", left)
+    else:
+        pl, pr = t("p_l", left), t("p_r", right)
+    k_eff = effective_kernel(t("k", k), t("d", d))
+    return named(f"{name}_out", sliding_out(t(name, n), pl, pr, k_eff, t("s", s)))
 
 CONV_ARGS = {
     "out": Arg("int", min=1, doc="output channels"),
@@ -25,10 +49,12 @@ def _check_groups(ctx: Ctx, cin, cout, g) -> None:
     ctx.require(divides(g, cout), f"groups {g} does not divide the output channels {cout}")
 
 
-@register_layer(
-    "conv1d", "conv2d", "conv3d", args=CONV_ARGS, family="conv", cost="macs",
-    nd={"conv1d": 1, "conv2d": 2, "conv3d": 3},
-)
+CONVS = ("conv1d", "conv2d", "conv3d")
+CONV_TRANSPOSES = ("convtranspose1d", "convtranspose2d", "convtranspose3d")
+
+
+@register_layer(*CONVS, args=CONV_ARGS, family="conv", cost="macs",
+                nd={"conv1d": 1, "conv2d": 2, "conv3d": 3})
 def conv(ctx: Ctx) -> Out:
     """Convolution: out = ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1; params Cout·Cin/g·∏k (+ Cout)."""
     ctx.expect_rank(ctx.nd + 1, _LAYOUT[ctx.nd])
@@ -38,7 +64,7 @@ def conv(ctx: Ctx) -> Out:
     k_eff = tuple(effective_kernel(ki, di) for ki, di in zip(k, d))
     pads = paddings(ctx, k_eff, s)
     out_sp = []
-    for axis, (n, ke, si, (pl, pr)) in enumerate(zip(ctx.spatial, k_eff, s, pads)):
+    for axis, (n, ki, di, ke, si, (pl, pr)) in enumerate(zip(ctx.spatial, k, d, k_eff, s, pads)):
         if ctx.padding_mode == "reflect":  # torch checks each side (F.pad)
             ctx.require(dmax(pl, pr) < n,
                         f"reflect padding {dmax(pl, pr)} must be smaller than the input size {n}")
@@ -46,19 +72,23 @@ def conv(ctx: Ctx) -> Out:
             ctx.require(dmax(pl, pr) <= n, f"circular padding {dmax(pl, pr)} must not exceed "
                         f"the input size {n} (it would wrap around more than once)")
         if ctx.padding == "same":
-            out_sp.append(same_out(n, si))
+            name = AXES[ctx.nd][axis]
+            out_sp.append(named(f"{name}_out", same_out(ctx.term(name, n), ctx.term("s", si))))
             continue
         ctx.require(
             n + pl + pr >= ke,
             f"kernel span {ke} is larger than the padded input {n + pl + pr} on spatial axis "
             f"{axis + 1} (input {n}, padding {pl}+{pr}); needs n + padding ≥ d·(k−1)+1",
         )
-        out_sp.append(sliding_out(n, pl, pr, ke, si))
-    weights = cout * (cin // g) * prod(k)
+        out_sp.append(sliding_axis(ctx, axis, n, ki, si, di, pl, pr))
+    t = ctx.term
+    kt, cin_t, cout_t = kernel_terms(ctx, k), t("C_in", cin), t("C_out", cout)
+    per_out = prod(kt) * (cin_t // t("groups", g, elide_one=True))  # weights per output channel
+    outs = tuple(t(f"{a}_out", value_of(o)) for a, o in zip(AXES[ctx.nd], out_sp))
     return Out(
         shape=(cout, *out_sp),
-        params=weights + (cout if ctx.bias else 0),
-        macs=prod(out_sp) * weights,
+        params=(per_out + 1) * cout_t if ctx.bias else per_out * cout_t,
+        macs=prod(outs) * cout_t * per_out,
         rf=(None, *(Window(ke, si, pl) for ke, si, (pl, _) in zip(k_eff, s, pads))),
     )
 
@@ -76,7 +106,7 @@ CONVT_ARGS = {
 
 
 @register_layer(
-    "convtranspose1d", "convtranspose2d", "convtranspose3d", args=CONVT_ARGS, family="conv",
+    *CONV_TRANSPOSES, args=CONVT_ARGS, family="conv",
     cost="macs", nd={"convtranspose1d": 1, "convtranspose2d": 2, "convtranspose3d": 3},
 )
 def conv_transpose(ctx: Ctx) -> Out:
@@ -89,22 +119,65 @@ def conv_transpose(ctx: Ctx) -> Out:
     _check_groups(ctx, cin, cout, g)
     k, s, d = ctx.per_axis("kernel"), ctx.per_axis("stride"), ctx.per_axis("dilation")
     p, op = ctx.per_axis("padding"), ctx.per_axis("output_padding")
+    t = ctx.term
     out_sp = []
     for axis, (n, ki, si, di, pi, opi) in enumerate(zip(ctx.spatial, k, s, d, p, op)):
         ctx.require(
             opi < dmax(si, di),
             f"output_padding {opi} must be smaller than stride {si} or dilation {di}",
         )
-        size = (n - 1) * si - 2 * pi + di * (ki - 1) + opi + 1
+        name = AXES[ctx.nd][axis]
+        size = (t(name, n) - 1) * t("s", si) - 2 * t("p", pi) + t("d", di) * (t("k", ki) - 1) \
+            + t("output_padding", opi) + 1
         ctx.require(
-            size >= 1,
-            f"output size {size} on spatial axis {axis + 1} is not positive",
+            value_of(size) >= 1,
+            f"output size {value_of(size)} on spatial axis {axis + 1} is not positive",
         )
-        out_sp.append(size)
-    weights = cin * (cout // g) * prod(k)
+        out_sp.append(named(f"{name}_out", size))
+    cin_t, cout_t = t("C_in", cin), t("C_out", cout)
+    weights = prod(kernel_terms(ctx, k)) * cin_t * (cout_t // t("groups", g, elide_one=True))
+    ins = tuple(t(f"{a}_in", n) for a, n in zip(AXES[ctx.nd], ctx.spatial))
     return Out(
         shape=(cout, *out_sp),
-        params=weights + (cout if ctx.bias else 0),
-        macs=prod(ctx.spatial) * weights,
+        params=weights + cout_t if ctx.bias else weights,
+        macs=prod(ins) * cin_t * (cout_t // t("groups", g, elide_one=True))
+        * prod(kernel_terms(ctx, k)),
         rf=(None,) * (ctx.nd + 1),
     )
+
+
+# ---------------------------------------------------------------- other tools' counts
+# FlopCounterMode (torch/utils/flop_counter.py): convolutions, 2 FLOPs per MAC; the
+# transposed convolution uses the input's spatial size (archcalc's MACs exactly).
+counts("flopcounter", *CONVS, *CONV_TRANSPOSES)(record_macs)
+# fvcore/nn/flop_count.py + jit_handles.py (0.1.5.post20221221): one fused multiply-add
+# is one "flop".
+counts("fvcore", *CONVS, *CONV_TRANSPOSES)(record_macs)
+
+
+@counts("ptflops", *CONVS, *CONV_TRANSPOSES)
+def _ptflops_conv(v):
+    """conv_flops_counter_hook: MACs (input size when transposed) + bias: output numel."""
+    return v.record.macs + bias_adds(v)
+
+
+# ptflops, backend 'aten': mm/addmm/bmm/convolution only, as MACs including the bias.
+@counts("ptflops-aten", *CONVS, *CONV_TRANSPOSES)
+def _ptflops_aten_conv(v):
+    return v.record.macs + bias_adds(v)
+
+
+# thop/vision/basic_hooks.py + calc_func.py (0.1.1.post2209072238)
+@counts("thop", *CONVS, *CONV_TRANSPOSES)
+def _thop_conv(v):
+    """count_convNd: output numel·(C_in/groups)·∏k — the OUTPUT size, transposed too."""
+    ks = per_axis(v.arg("kernel"), v.spatial_rank)
+    return v.n_out * (v.x[0] // v.arg("groups", 1)) * prod(ks)
+
+
+# torchinfo/layer_info.py calculate_macs (1.8.0): for every parameter named weight or
+# bias, a Conv* layer adds numel·∏(output spatial).
+@counts("torchinfo", *CONVS, *CONV_TRANSPOSES)
+def _torchinfo_conv(v):
+    """(weight + bias)·∏output spatial — bias included, the OUTPUT size when transposed."""
+    return v.record.params * prod(v.output[1:])

@@ -5,6 +5,10 @@ from __future__ import annotations
 from ..dims import resolve
 from .base import UNION, Arg, Ctx, Out, fmt_shape, register_layer
 
+# Why each metric without a formula is zero (checked by tests/test_explain.py).
+ZERO = {"params": "{type} has no parameters",
+        "macs": "element-wise merge: no multiply-accumulates (zero on purpose)"}
+
 _WITH = {"with": Arg("refs", (), doc="named outputs merged with the current tensor")}
 
 
@@ -38,7 +42,7 @@ def _maybe_equal(ctx: Ctx, a, b) -> bool:
     return known
 
 
-@register_layer("add", "mul", family="merge", merge=True, args=_WITH)
+@register_layer("add", "mul", family="merge", zero=ZERO, merge=True, args=_WITH)
 def elementwise_merge(ctx: Ctx) -> Out:
     """Element-wise sum or product of the inputs, with broadcasting (residuals, SE gates)."""
     if len(ctx.xs) < 2:
@@ -46,7 +50,7 @@ def elementwise_merge(ctx: Ctx) -> Out:
     return Out(shape=broadcast(ctx), rf=UNION)
 
 
-@register_layer("concat", family="merge", merge=True,
+@register_layer("concat", family="merge", zero=ZERO, merge=True,
                 args={**_WITH, "dim": Arg("int", 0, doc="axis (no batch axis); default channels")})
 def concat(ctx: Ctx) -> Out:
     """Concatenate along one axis (default channels); every other axis must agree."""

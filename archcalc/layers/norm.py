@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from ..dims import divides, prod
 from .base import Arg, Ctx, Out, register_layer
+from .costs import affine, counts, record_params
+from .terms import note
+
+# Why each metric without a formula is zero (checked by tests/test_explain.py).
+ZERO_MACS = {"macs": "normalisation is element-wise: no multiply-accumulates (zero on purpose; "
+                      "see --convention fvcore/ptflops/thop for tools that count it)"}
 
 _BN_ND = {"batchnorm1d": 1, "batchnorm2d": 2, "batchnorm3d": 3}
 _IN_ND = {"instancenorm1d": 1, "instancenorm2d": 2, "instancenorm3d": 3}
@@ -20,7 +26,7 @@ def _check_rank(ctx: Ctx, ranks: tuple) -> None:
 
 
 @register_layer(
-    *_BN_ND, family="norm", nd=_BN_ND,
+    *_BN_ND, family="norm", zero=ZERO_MACS, nd=_BN_ND,
     args={"affine": Arg("bool", True), "track_running_stats": Arg("bool", True),
           "eps": Arg("float", 1e-5), "momentum": Arg("float", 0.1),
           "scale": Arg("bool", True, doc="Keras: γ learned (false: C fewer parameters)"),
@@ -31,9 +37,16 @@ def batchnorm(ctx: Ctx) -> Out:
     2C (running mean and variance)."""
     out = _per_channel_norm(ctx, (1, 2) if ctx.nd == 1 else (ctx.nd + 1,))
     if ctx.affine and not (ctx.scale and ctx.center):
-        out = Out(shape=out.shape, params=ctx.x[0] * (ctx.scale + ctx.center),
+        out = Out(shape=out.shape, params=ctx.term("C", ctx.x[0]) * (ctx.scale + ctx.center),
                   buffers=out.buffers)
     return out
+
+
+def affine_params(ctx: Ctx):
+    """``2·C`` (a weight and a bias per channel) when ``affine``, else none."""
+    if not ctx.affine:
+        return note("0 (affine=False)", 0) if ctx.terms else 0
+    return 2 * ctx.term("C", ctx.x[0])
 
 
 def _per_channel_norm(ctx: Ctx, ranks: tuple) -> Out:
@@ -42,13 +55,13 @@ def _per_channel_norm(ctx: Ctx, ranks: tuple) -> Out:
     c = ctx.x[0]
     return Out(
         shape=ctx.x,
-        params=2 * c if ctx.affine else 0,
-        buffers=2 * c if ctx.track_running_stats else 0,
+        params=affine_params(ctx),
+        buffers=2 * ctx.term("C", c) if ctx.track_running_stats else 0,
     )
 
 
 @register_layer(
-    *_IN_ND, family="norm", nd=_IN_ND,
+    *_IN_ND, family="norm", zero=ZERO_MACS, nd=_IN_ND,
     args={"affine": Arg("bool", False), "track_running_stats": Arg("bool", False),
           "eps": Arg("float", 1e-5)},
 )
@@ -65,46 +78,69 @@ def instancenorm(ctx: Ctx) -> Out:
 
 
 @register_layer(
-    "layernorm", family="norm",
+    "layernorm", family="norm", zero=ZERO_MACS,
     args={"shape": Arg("shape", None, doc="normalized_shape; default: the last axis"),
           "affine": Arg("bool", True, doc="elementwise_affine"), "bias": Arg("bool", True),
           "eps": Arg("float", 1e-5)},
 )
 def layernorm(ctx: Ctx) -> Out:
     """Layer norm over the trailing ``shape``: params 2·∏shape (∏shape without bias)."""
+    n = ctx.term("∏normalized_shape", prod(normalized_shape(ctx)))
+    if not ctx.affine:
+        params = note("0 (elementwise_affine=False)", 0) if ctx.terms else 0
+    else:
+        params = 2 * n if ctx.bias else n
+    return Out(shape=ctx.x, params=params)
+
+
+def normalized_shape(ctx: Ctx) -> tuple:
+    """The trailing axes normalised over (``shape``; default the last axis), checked to end
+    the input as PyTorch requires."""
     shape = (ctx.x[-1],) if ctx.shape is None else tuple(ctx.shape)
     if len(shape) > len(ctx.x) or tuple(ctx.x[len(ctx.x) - len(shape):]) != shape:
         ctx.fail(f"normalized shape {list(shape)} does not match the end of the input "
                  f"{list(ctx.x)}")
-    n = prod(shape)
-    params = (n + (n if ctx.bias else 0)) if ctx.affine else 0
-    return Out(shape=ctx.x, params=params)
+    return shape
 
 
 @register_layer(
-    "layernorm2d", family="norm",
+    "rmsnorm", family="norm", zero=ZERO_MACS,
+    args={"shape": Arg("shape", None, doc="normalized_shape; default: the last axis"),
+          "affine": Arg("bool", True, doc="elementwise_affine")},
+)
+def rmsnorm(ctx: Ctx) -> Out:
+    """RMS norm over the trailing ``shape`` (nn.RMSNorm): params ∏shape (a scale, no bias)."""
+    n = ctx.term("∏normalized_shape", prod(normalized_shape(ctx)))
+    if not ctx.affine:
+        return Out(shape=ctx.x, params=note("0 (elementwise_affine=False)", 0) if ctx.terms
+                   else 0)
+    return Out(shape=ctx.x, params=n)
+
+
+@register_layer(
+    "layernorm2d", family="norm", zero=ZERO_MACS,
     args={"affine": Arg("bool", True), "eps": Arg("float", 1e-6)},
 )
 def layernorm2d(ctx: Ctx) -> Out:
     """Layer norm over the channels of a [C, *spatial] tensor at each position: params 2C."""
     if len(ctx.x) < 2:
         ctx.fail(f"expects a [C, *spatial] input, got rank {len(ctx.x)}")
-    return Out(shape=ctx.x, params=2 * ctx.x[0] if ctx.affine else 0)
+    return Out(shape=ctx.x, params=affine_params(ctx))
 
 
 @register_layer(
-    "groupnorm", family="norm",
+    "groupnorm", family="norm", zero=ZERO_MACS,
     args={"groups": Arg("int", min=1), "affine": Arg("bool", True), "eps": Arg("float", 1e-5)},
 )
 def groupnorm(ctx: Ctx) -> Out:
     """Group norm: channels in ``groups`` groups; params 2C when affine."""
     c = ctx.x[0]
     ctx.require(divides(ctx.groups, c), f"groups {ctx.groups} does not divide the channels {c}")
-    return Out(shape=ctx.x, params=2 * c if ctx.affine else 0)
+    return Out(shape=ctx.x, params=affine_params(ctx))
 
 
 @register_layer(
-    "lrn", family="norm",
+    "lrn", family="norm", zero={"params": "{type} has no parameters", **ZERO_MACS},
     args={"size": Arg("int", min=1), "alpha": Arg("float", 1e-4), "beta": Arg("float", 0.75),
           "k": Arg("float", 1.0)},
 )
@@ -113,3 +149,38 @@ def lrn(ctx: Ctx) -> Out:
     if len(ctx.x) < 2:
         ctx.fail(f"expects a [C, *spatial] input, got rank {len(ctx.x)}")
     return Out(shape=ctx.x)
+
+
+# ---------------------------------------------------------------- other tools' counts
+# fvcore/nn/flop_count.py + jit_handles.py (0.1.5.post20221221), eval mode.
+@counts("fvcore", *_BN_ND)
+def _fvcore_batchnorm(v):
+    """batchnorm_flop_jit, eval mode: numel·(2 if affine else 1)."""
+    return v.n_in * (2 if affine(v) else 1)
+
+
+@counts("fvcore", "groupnorm", "layernorm", "layernorm2d", *_IN_ND)
+def _fvcore_norm(v):
+    """norm_flop_counter: numel·(5 if affine else 4)."""
+    return v.n_in * (5 if affine(v) else 4)
+
+
+# ptflops/pytorch_ops.py (0.7.5), backend 'pytorch'.
+@counts("ptflops", *_BN_ND, *_IN_ND, "groupnorm", "layernorm")
+def _ptflops_norm(v):
+    """bn_flops_counter_hook: numel·(2 if module.affine) — LayerNorm has no .affine: ×1."""
+    return v.n_in * (2 if v.type != "layernorm" and v.arg("affine", False) else 1)
+
+
+# thop/vision/basic_hooks.py (0.1.1.post2209072238)
+@counts("thop", *_BN_ND, *_IN_ND, "layernorm")
+def _thop_norm(v):
+    """count_normalization: 2·numel, doubled when affine (elementwise_affine)."""
+    return 2 * v.n_in * (2 if v.arg("affine", False) else 1)
+
+
+# torchinfo/layer_info.py calculate_macs (1.8.0): each weight and bias numel × batch (any
+# module; RMSNorm's one parameter is named weight). fvcore, ptflops and thop (versions
+# above) have no handle or hook for RMSNorm: zero there (thop: zero parameters too).
+counts("torchinfo", *_BN_ND, *_IN_ND, "groupnorm", "layernorm", "layernorm2d",
+       "rmsnorm")(record_params)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from ..dims import divides, floordiv, resolve
 from .base import Arg, Ctx, Out, Window, register_layer
-from .window import effective_kernel, keras_same_pads, pool_out_ceil, same_out, sliding_out
+from .conv import AXES, sliding_axis
+from .costs import counts, counts_zero
+from .terms import named
+from .terms import value as value_of
+from .window import effective_kernel, keras_same_pads, pool_out_ceil, same_out
+
+# Why each metric without a formula is zero (checked by tests/test_explain.py).
+ZERO = {"params": "{type} has no parameters",
+        "macs": "pooling compares or adds, it does not multiply-accumulate (zero on purpose)"}
 
 _LAYOUT = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
 
@@ -20,8 +28,10 @@ AVGPOOL_ARGS = {**POOL_ARGS, "count_include_pad": Arg("bool", True)}
 _ND = {f"{kind}pool{n}d": n for kind in ("max", "avg") for n in (1, 2, 3)}
 
 
-@register_layer("avgpool1d", "avgpool2d", "avgpool3d", family="pool", nd=_ND, args=AVGPOOL_ARGS)
-@register_layer("maxpool1d", "maxpool2d", "maxpool3d", family="pool", nd=_ND, args=MAXPOOL_ARGS)
+@register_layer("avgpool1d", "avgpool2d", "avgpool3d", family="pool", zero=ZERO, nd=_ND,
+                args=AVGPOOL_ARGS)
+@register_layer("maxpool1d", "maxpool2d", "maxpool3d", family="pool", zero=ZERO, nd=_ND,
+                args=MAXPOOL_ARGS)
 def pool(ctx: Ctx) -> Out:
     """Max/average pooling, with PyTorch's ceil-mode rule and padding ≤ kernel//2."""
     ctx.expect_rank(ctx.nd + 1, _LAYOUT[ctx.nd])
@@ -34,7 +44,8 @@ def pool(ctx: Ctx) -> Out:
     for axis, (n, ki, ke, si) in enumerate(zip(ctx.spatial, k, k_eff, s)):
         if pad == "same":
             left, _ = keras_same_pads(n, ke, si)
-            size = same_out(n, si)
+            name = AXES[ctx.nd][axis]
+            size = named(f"{name}_out", same_out(ctx.term(name, n), ctx.term("s", si)))
         else:
             left = 0 if pad == "valid" else ctx.per_axis("padding")[axis]
             ctx.require(
@@ -43,13 +54,16 @@ def pool(ctx: Ctx) -> Out:
                 "kernel//2)",
             )
             if ctx.ceil_mode:
-                size = pool_out_ceil(n, left, ke, si)
+                t, name = ctx.term, AXES[ctx.nd][axis]
+                k_span = effective_kernel(t("k", ki), t("d", d[axis]))
+                size = named(f"{name}_out", pool_out_ceil(t(name, n), t("p", left), k_span,
+                                                          t("s", si)))
             else:
-                size = sliding_out(n, left, left, ke, si)
+                size = sliding_axis(ctx, axis, n, ki, si, d[axis], left, left)
         ctx.require(
-            size >= 1,
-            f"output size {size} on spatial axis {axis + 1} is not positive: input {n} is too "
-            f"small for kernel span {ke}",
+            value_of(size) >= 1,
+            f"output size {value_of(size)} on spatial axis {axis + 1} is not positive: input "
+            f"{n} is too small for kernel span {ke}",
         )
         if ctx.type == "avgpool3d":
             ctx.require(n >= ki, f"avgpool3d needs each input size ≥ kernel, got {n} < {ki}")
@@ -62,7 +76,7 @@ _ADAPTIVE_ND = {f"adaptive{kind}pool{n}d": n for kind in ("avg", "max") for n in
 
 
 @register_layer(
-    *_ADAPTIVE_ND, family="pool", nd=_ADAPTIVE_ND,
+    *_ADAPTIVE_ND, family="pool", zero=ZERO, nd=_ADAPTIVE_ND,
     args={"out": Arg("ints", min=1, nullable=True, doc="output size; null keeps the axis")},
 )
 def adaptive_pool(ctx: Ctx) -> Out:
@@ -81,9 +95,47 @@ def adaptive_pool(ctx: Ctx) -> Out:
     return Out(shape=(ctx.x[0], *out_sp), rf=(None, *windows))
 
 
-@register_layer("globalavgpool", "globalmaxpool", family="pool", args={})
+@register_layer("globalavgpool", "globalmaxpool", family="pool", zero=ZERO, args={})
 def global_pool(ctx: Ctx) -> Out:
     """Pool every spatial axis away: [C, *spatial] → [C] (Keras's GlobalAveragePooling)."""
     if len(ctx.x) < 2:
         ctx.fail(f"needs spatial axes to pool, got a rank-{len(ctx.x)} input")
     return Out(shape=(ctx.x[0],), rf=(None,))
+
+
+# ---------------------------------------------------------------- other tools' counts
+_MAXPOOLS = ("maxpool1d", "maxpool2d", "maxpool3d", "adaptivemaxpool1d", "adaptivemaxpool2d",
+             "adaptivemaxpool3d", "globalmaxpool")
+_AVGPOOLS = ("avgpool1d", "avgpool2d", "avgpool3d")
+_ADAPTIVE_AVGPOOLS = ("adaptiveavgpool1d", "adaptiveavgpool2d", "adaptiveavgpool3d",
+                      "globalavgpool")
+
+
+# fvcore (0.1.5.post20221221): max/avg pooling are "unsupported" and skipped.
+@counts("fvcore", "adaptiveavgpool2d", "globalavgpool")
+def _fvcore_adaptive_avg(v):
+    """aten::adaptive_avg_pool2d only (1-d and 3-d are unsupported): input numel."""
+    return v.n_in if v.spatial_rank == 2 else 0
+
+
+# ptflops/pytorch_ops.py (0.7.5): module hook plus the patched F.*pool* call.
+@counts("ptflops", *_MAXPOOLS, *_AVGPOOLS, *_ADAPTIVE_AVGPOOLS)
+def _ptflops_pool(v):
+    """pool_flops_counter_hook (input numel) + the patched F.*pool* (input numel)."""
+    return 2 * v.n_in
+
+
+# thop/vision/basic_hooks.py (0.1.1.post2209072238): max pools have a zero rule.
+counts_zero("thop", *_MAXPOOLS)
+
+
+@counts("thop", *_AVGPOOLS)
+def _thop_avgpool(v):
+    """count_avgpool: output numel."""
+    return v.n_out
+
+
+@counts("thop", *_ADAPTIVE_AVGPOOLS)
+def _thop_adaptive_avg(v):
+    """count_adap_avgpool: (∏(in/out) + 1)·output numel = input numel + output numel."""
+    return v.n_in + v.n_out

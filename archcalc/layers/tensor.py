@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from ..dims import divides, eq, floordiv, is_symbolic, prod, resolve
 from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer
+from .costs import counts, counts_zero
+
+# Why each metric without a formula is zero (checked by tests/test_explain.py).
+ZERO = {"params": "{type} has no parameters", "macs": "data movement only (zero on purpose)"}
 
 
 def _axis(ctx: Ctx, i: int, name: str) -> int:
@@ -13,7 +17,7 @@ def _axis(ctx: Ctx, i: int, name: str) -> int:
     return i % rank
 
 
-@register_layer("flatten", family="tensor",
+@register_layer("flatten", family="tensor", zero=ZERO,
                 args={"start": Arg("int", 0), "end": Arg("int", -1)})
 def flatten(ctx: Ctx) -> Out:
     """Merge axes start..end (no batch axis: the default flattens everything to [C·H·W])."""
@@ -27,7 +31,7 @@ def flatten(ctx: Ctx) -> Out:
     return Out(shape=shape, rf=rf)
 
 
-@register_layer("reshape", family="tensor",
+@register_layer("reshape", family="tensor", zero=ZERO,
                 args={"shape": Arg("shape", doc="target shape without the batch axis; one -1")})
 def reshape(ctx: Ctx) -> Out:
     """View the tensor with another shape of the same number of elements."""
@@ -48,7 +52,7 @@ def reshape(ctx: Ctx) -> Out:
     return Out(shape=tuple(target), rf=(None,) * len(target))
 
 
-@register_layer("permute", family="tensor",
+@register_layer("permute", family="tensor", zero=ZERO,
                 args={"dims": Arg("shape", doc="new order of the axes (no batch axis)")})
 def permute(ctx: Ctx) -> Out:
     """Reorder axes, e.g. [1, 2, 0] takes [C, H, W] to [H, W, C]."""
@@ -75,7 +79,7 @@ def _spatial_pairs(ctx: Ctx, value, name: str) -> tuple:
     return tuple((v, v) for v in value)
 
 
-@register_layer("zeropad", family="tensor",
+@register_layer("zeropad", family="tensor", zero=ZERO,
                 args={"padding": Arg("any", doc="int, one per axis, or [before, after] pairs")})
 def zeropad(ctx: Ctx) -> Out:
     """Zero-pad the spatial axes: n → before + n + after."""
@@ -89,7 +93,7 @@ def zeropad(ctx: Ctx) -> Out:
     return Out(shape=shape, rf=(None, *(Window(1, 1, b) for b, _ in pairs)))
 
 
-@register_layer("padchannels", family="tensor",
+@register_layer("padchannels", family="tensor", zero=ZERO,
                 args={"before": Arg("int", 0, min=0, doc="zero channels put before the input's"),
                       "after": Arg("int", 0, min=0, doc="zero channels put after them")})
 def padchannels(ctx: Ctx) -> Out:
@@ -100,7 +104,7 @@ def padchannels(ctx: Ctx) -> Out:
     return Out(shape=(ctx.before + ctx.x[0] + ctx.after, *ctx.x[1:]))
 
 
-@register_layer("crop", family="tensor",
+@register_layer("crop", family="tensor", zero=ZERO,
                 args={"like": Arg("ref", None, doc="centre-crop to this named output's size"),
                       "size": Arg("ints", None, min=1, doc="or to this size")})
 def crop(ctx: Ctx) -> Out:
@@ -136,7 +140,7 @@ _INT64_END = 2**63  # PyTorch's sizes are int64
 _UPSAMPLE_AXES = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
 
 
-@register_layer("upsample", family="tensor",
+@register_layer("upsample", family="tensor", zero=ZERO,
                 args={"scale": Arg("any", None, doc="factor, one or one per axis"),
                       "size": Arg("ints", None, min=1, doc="or the output size"),
                       "mode": Arg("str", "nearest", choices=(
@@ -175,7 +179,7 @@ def upsample(ctx: Ctx) -> Out:
     return Out(shape=(ctx.x[0], *out), rf=(None,) * (n_sp + 1))
 
 
-@register_layer("pixelshuffle", family="tensor", args={"factor": Arg("int", min=1)})
+@register_layer("pixelshuffle", family="tensor", zero=ZERO, args={"factor": Arg("int", min=1)})
 def pixelshuffle(ctx: Ctx) -> Out:
     """[C·r², H, W] → [C, H·r, W·r]."""
     ctx.expect_rank(3, "[C, H, W]")
@@ -185,7 +189,7 @@ def pixelshuffle(ctx: Ctx) -> Out:
     return Out(shape=(floordiv(c, r * r), h * r, w * r), rf=(None, None, None))
 
 
-@register_layer("pixelunshuffle", family="tensor", args={"factor": Arg("int", min=1)})
+@register_layer("pixelunshuffle", family="tensor", zero=ZERO, args={"factor": Arg("int", min=1)})
 def pixelunshuffle(ctx: Ctx) -> Out:
     """[C, H·r, W·r] → [C·r², H, W]."""
     ctx.expect_rank(3, "[C, H, W]")
@@ -197,7 +201,7 @@ def pixelunshuffle(ctx: Ctx) -> Out:
                rf=(None, Window(r, r, 0), Window(r, r, 0)))
 
 
-@register_layer("channelshuffle", family="tensor", args={"groups": Arg("int", min=1)})
+@register_layer("channelshuffle", family="tensor", zero=ZERO, args={"groups": Arg("int", min=1)})
 def channelshuffle(ctx: Ctx) -> Out:
     """Interleave channels across ``groups`` groups (ShuffleNet): same shape."""
     ctx.require(divides(ctx.groups, ctx.x[0]),
@@ -213,7 +217,7 @@ def _index(ctx: Ctx, i, n, name: str):
     return n + i
 
 
-@register_layer("slice", family="tensor",
+@register_layer("slice", family="tensor", zero=ZERO,
                 args={"start": Arg("int", 0, doc="first index kept; negative: from the end"),
                       "stop": Arg("int", None, nullable=True,
                                   doc="one past the last index kept (default: the end)"),
@@ -232,3 +236,31 @@ def slice_(ctx: Ctx) -> Out:
     rf = None if axis == 0 else tuple(
         Window(1, 1, -start) if i == axis else i for i in range(len(ctx.x)))
     return Out(shape=shape, rf=rf)
+
+
+# ---------------------------------------------------------------- other tools' counts
+@counts("fvcore", "upsample")
+def _fvcore_upsample(v):
+    """upsample_nearest2d: output numel; upsample_bilinear2d: 4·output numel; others 0."""
+    if v.spatial_rank != 2:
+        return 0
+    return {"nearest": 1, "bilinear": 4}.get(v.arg("mode"), 0) * v.n_out
+
+
+# ptflops/pytorch_ops.py (0.7.5): module hook plus the patched F.interpolate.
+@counts("ptflops", "upsample")
+def _ptflops_upsample(v):
+    """upsample_flops_counter_hook (output numel) + the patched F.interpolate (output)."""
+    return 2 * v.n_out
+
+
+# thop/vision/basic_hooks.py (0.1.1.post2209072238)
+counts_zero("thop", "pixelshuffle", "zeropad")
+
+
+@counts("thop", "upsample")
+def _thop_upsample(v):
+    """count_upsample: output numel × 1 (nearest), 5 (linear), 11 (bilinear), 259
+    (bicubic); trilinear is not implemented (0)."""
+    return {"nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 259}.get(
+        v.arg("mode"), 0) * v.n_out

@@ -6,11 +6,12 @@ pooling size with PyTorch's ceil-mode rule, and Keras's 'same' padding for any s
 
 from __future__ import annotations
 
-from ..dims import ceildiv, dmax, dmin, floordiv, resolve
+from ..dims import ceildiv, dmax, floordiv, resolve
+from .terms import ceil_div, floor_div, minimum, value
 
 
 def effective_kernel(k, d):
-    """``d·(k − 1) + 1``: the span of a dilated kernel."""
+    """``d·(k − 1) + 1``: the span of a dilated kernel (plain values or terms)."""
     return d * (k - 1) + 1
 
 
@@ -28,7 +29,7 @@ def keras_same_pads(n, k_eff, s):
 def same_out(n, s):
     """Keras 'same' output size: ``ceil(n / s)`` (equal to the sliding formula with the
     padding above, written directly so closed forms stay short)."""
-    return ceildiv(n, s)
+    return ceil_div(n, s)
 
 
 def paddings(ctx, k_eff: tuple, strides: tuple) -> tuple:
@@ -42,8 +43,10 @@ def paddings(ctx, k_eff: tuple, strides: tuple) -> tuple:
 
 
 def sliding_out(n, left, right, k_eff, s):
-    """``floor((n + left + right − k_eff) / s) + 1`` (ATen ``_conv_output_size``)."""
-    return floordiv(n + left + right - k_eff, s) + 1
+    """``floor((n + left + right − k_eff) / s) + 1`` (ATen ``_conv_output_size``); the same
+    object for both sides is written ``2·p``."""
+    pads = 2 * left if left is right else left + right
+    return floor_div(n + pads - k_eff, s) + 1
 
 
 def pool_out_ceil(n, p, k_eff, s):
@@ -55,9 +58,9 @@ def pool_out_ceil(n, p, k_eff, s):
     ``p ≤ k_eff − 1``, which PyTorch's ``p ≤ k//2`` guarantees, and keeps symbolic closed forms
     free of Piecewise (which sympy simplifies very slowly).
     """
-    first = ceildiv(n + 2 * p - k_eff, s)
-    if resolve(k_eff - p - s >= 0) is True:
+    first = ceil_div(n + 2 * p - k_eff, s)
+    if resolve(value(k_eff) - value(p) - value(s) >= 0) is True:
         # The last window starts at (out − 1)·s ≤ n + p − 1 already: a multiple of s lies in
         # [n + 2p − k_eff, n + p − 1], which holds k_eff − p ≥ s integers. No min needed.
         return first + 1
-    return dmin(first, floordiv(n + p - 1, s)) + 1
+    return minimum(first, floor_div(n + p - 1, s)) + 1

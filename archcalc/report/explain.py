@@ -2,19 +2,20 @@
 
     params(conv3_1) = (k_h·k_w·C_in/groups + 1)·C_out = (3·3·128 + 1)·256 = 295,168
 
-One registry holds the formula text of every layer family (``@formula``); a family without
-one is explained by its rule's own docstring and says why it costs zero. The value printed
-is always the analysis's own (the registry only writes it out), and the tests check that the
-written-out arithmetic gives that same value on every example spec. Blocks and the total
-are explained as the sum of their parts; receptive fields as the recurrence, layer by layer.
+A layer's formulas are its rule replayed with terms (layers/formulas.py): the same
+arithmetic that computed the count writes itself out, and its value is checked against the
+analysis's (a disagreement is an internal error). A count without a formula is zero for the
+reason its layer type declares. Blocks and the total are explained as the sum of their
+parts; receptive fields as the recurrence, layer by layer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
 
 from .. import dims
+from ..layers import formulas
+from ..layers.terms import Term
 from ..layers import REGISTRY
 from ..layers.base import Window
 from .values import expr_text, human, shape_text
@@ -47,228 +48,10 @@ class Explanation:
     lines: list = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Formula:
-    """A template such as ``({k}·{C_in}/{g} + 1)·{C_out}`` and the numbers for its names.
-
-    ``value`` is the template's arithmetic on those numbers (checked against the rule)."""
-
-    template: str
-    names: dict  # placeholder -> (label, value)
-    value: Any
-
-    def symbolic(self) -> str:
-        return self.template.format(**{k: lbl for k, (lbl, _) in self.names.items()})
-
-    def substituted(self, order: Sequence[str]) -> str:
-        """The numbers in place of the names; a divisor ``/{g}`` equal to 1 is left out."""
-        template = self.template
-        if "g" in self.names and self.names["g"][1] == 1:
-            template = template.replace("/{g}", "")
-        return template.format(**{k: _num(v, order) for k, (_, v) in self.names.items()})
-
-
 def _num(v, order) -> str:
-    text = expr_text(v, order)
-    return f"({text})" if dims.is_symbolic(v) and not getattr(v, "is_Symbol", False) else text
+    from ..layers.terms import number_text
 
-
-# ---------------------------------------------------------------- the formula registry
-FormulaFn = Callable[[Any], Formula]
-FORMULAS: dict[tuple[str, str], FormulaFn] = {}
-
-
-def formula(metric: str, *types: str):
-    """Register the written-out formula of ``metric`` for these layer types."""
-
-    def wrap(fn: FormulaFn) -> FormulaFn:
-        for t in types:
-            if (metric, t) in FORMULAS:
-                raise ValueError(f"formula for {metric}({t}) registered twice")
-            FORMULAS[metric, t] = fn
-        return fn
-
-    return wrap
-
-
-_AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
-_CONVS = ("conv1d", "conv2d", "conv3d")
-_CONVTS = ("convtranspose1d", "convtranspose2d", "convtranspose3d")
-_POOLS = ("maxpool1d", "maxpool2d", "maxpool3d", "avgpool1d", "avgpool2d", "avgpool3d")
-
-
-def _per_axis(v, name: str, default=1) -> tuple:
-    value = v.arg(name, default)
-    n = v.spatial_rank
-    if value is None:
-        value = default
-    if isinstance(value, (list, tuple)):
-        return tuple(value) * n if len(value) == 1 else tuple(value)
-    return (value,) * n
-
-
-def _kernel_names(v, ks: tuple) -> dict:
-    axes = _AXES.get(v.spatial_rank, tuple(f"{i + 1}" for i in range(v.spatial_rank)))
-    if len(ks) == 1:
-        return {"k0": ("k", ks[0])}
-    return {f"k{i}": (f"k_{a.lower()}", k) for i, (a, k) in enumerate(zip(axes, ks))}
-
-
-def _kernel_template(names: dict) -> str:
-    return "·".join("{" + k + "}" for k in names)
-
-
-@formula("params", *_CONVS, *_CONVTS)
-def _conv_params(v) -> Formula:
-    ks = _per_axis(v, "kernel")
-    kn = _kernel_names(v, ks)
-    cin, cout, g = v.x[0], v.arg("out"), v.arg("groups", 1)
-    names = {**kn, "cin": ("C_in", cin), "cout": ("C_out", cout), "g": ("groups", g)}
-    kt = _kernel_template(kn)
-    weights = dims.prod(ks) * cin * cout // g
-    if v.type in _CONVTS:
-        body = kt + "·{cin}·{cout}/{g}"
-        return Formula(body + (" + {cout}" if v.arg("bias", True) else ""), names,
-                       weights + (cout if v.arg("bias", True) else 0))
-    if v.arg("bias", True):
-        return Formula("(" + kt + "·{cin}/{g} + 1)·{cout}", names, weights + cout)
-    return Formula(kt + "·{cin}/{g}·{cout}", names, weights)
-
-
-@formula("params", "linear")
-def _linear_params(v) -> Formula:
-    names = {"fin": ("in", v.x[-1]), "fout": ("out", v.arg("out"))}
-    if v.arg("bias", True):
-        return Formula("({fin} + 1)·{fout}", names, (v.x[-1] + 1) * v.arg("out"))
-    return Formula("{fin}·{fout}", names, v.x[-1] * v.arg("out"))
-
-
-@formula("params", "batchnorm1d", "batchnorm2d", "batchnorm3d", "instancenorm1d",
-         "instancenorm2d", "instancenorm3d", "groupnorm", "layernorm2d")
-def _norm_params(v) -> Formula:
-    c = v.x[0]
-    if not v.arg("affine", False):
-        return Formula("0 (affine=False)", {}, 0)
-    return Formula("2·{c}", {"c": ("C", c)}, 2 * c)
-
-
-@formula("params", "layernorm")
-def _layernorm_params(v) -> Formula:
-    shape = v.arg("shape") or (v.x[-1],)
-    n = dims.prod(tuple(shape))
-    names = {"n": ("∏normalized_shape", n)}
-    if not v.arg("affine", True):
-        return Formula("0 (elementwise_affine=False)", {}, 0)
-    if v.arg("bias", True):
-        return Formula("2·{n}", names, 2 * n)
-    return Formula("{n}", names, n)
-
-
-@formula("params", "prelu")
-def _prelu_params(v) -> Formula:
-    return Formula("{num}", {"num": ("num_parameters", v.arg("num", 1))}, v.arg("num", 1))
-
-
-@formula("params", "layerscale")
-def _layerscale_params(v) -> Formula:
-    return Formula("{c}", {"c": ("C", v.x[0])}, v.x[0])
-
-
-@formula("macs", *_CONVS)
-def _conv_macs(v) -> Formula:
-    ks = _per_axis(v, "kernel")
-    kn = _kernel_names(v, ks)
-    axes = _AXES[v.spatial_rank]
-    outs = {f"o{i}": (f"{a}_out", n) for i, (a, n) in enumerate(zip(axes, v.output[1:]))}
-    names = {**outs, **kn, "cin": ("C_in", v.x[0]), "cout": ("C_out", v.arg("out")),
-             "g": ("groups", v.arg("groups", 1))}
-    t = "·".join("{" + k + "}" for k in outs) + "·{cout}·" + _kernel_template(kn) + "·{cin}/{g}"
-    value = dims.prod(v.output[1:]) * v.arg("out") * dims.prod(ks) * v.x[0] // v.arg("groups", 1)
-    return Formula(t, names, value)
-
-
-@formula("macs", *_CONVTS)
-def _convt_macs(v) -> Formula:
-    ks = _per_axis(v, "kernel")
-    kn = _kernel_names(v, ks)
-    axes = _AXES[v.spatial_rank]
-    ins = {f"i{i}": (f"{a}_in", n) for i, (a, n) in enumerate(zip(axes, v.x[1:]))}
-    names = {**ins, **kn, "cin": ("C_in", v.x[0]), "cout": ("C_out", v.arg("out")),
-             "g": ("groups", v.arg("groups", 1))}
-    t = "·".join("{" + k + "}" for k in ins) + "·{cin}·{cout}/{g}·" + _kernel_template(kn)
-    value = dims.prod(v.x[1:]) * v.x[0] * v.arg("out") // v.arg("groups", 1) * dims.prod(ks)
-    return Formula(t, names, value)
-
-
-@formula("macs", "linear")
-def _linear_macs(v) -> Formula:
-    lead = v.x[:-1]
-    names = {"fin": ("in", v.x[-1]), "fout": ("out", v.arg("out"))}
-    if not lead:
-        return Formula("{fin}·{fout}", names, v.x[-1] * v.arg("out"))
-    names["lead"] = ("∏leading", dims.prod(lead))
-    return Formula("{lead}·{fin}·{fout}", names, dims.prod(lead) * v.x[-1] * v.arg("out"))
-
-
-def _sliding_formulas(v, ceil: bool) -> list:
-    """Output size per spatial axis of a conv or pool:
-    ⌊(n + p_l + p_r − d·(k − 1) − 1)/s⌋ + 1 (⌈…⌉ in ceil mode)."""
-    from ..layers.window import keras_same_pads
-
-    ks = _per_axis(v, "kernel")
-    ss = ks if v.type in _POOLS and v.arg("stride") is None else _per_axis(v, "stride")
-    ds = _per_axis(v, "dilation") if "dilation" in v.args else (1,) * v.spatial_rank
-    pad = v.arg("padding", 0)
-    out = []
-    for i, (a, n, k, s, d, o) in enumerate(zip(_AXES[v.spatial_rank], v.x[1:], ks, ss, ds,
-                                                v.output[1:])):
-        if pad == "same":
-            pl, pr = keras_same_pads(n, d * (k - 1) + 1, s)
-        elif pad == "valid":
-            pl = pr = 0
-        else:
-            pl = pr = _per_axis(v, "padding", 0)[i]
-        names = {"n": (a, n), "k": ("k", k), "s": ("s", s), "d": ("d", d), "pl": ("p", pl),
-                 "pr": ("p_r", pr)}
-        pads = "2·{pl}"
-        if dims.resolve(dims.eq(pl, pr)) is not True:
-            pads, names["pl"] = "{pl} + {pr}", ("p_l", pl)
-        br = ("⌈", "⌉") if ceil else ("⌊", "⌋")
-        t = br[0] + "({n} + " + pads + " − {d}·({k} − 1) − 1)/{s}" + br[1] + " + 1"
-        if ceil:
-            t += "  (ceil mode: minus 1 if the last window starts in the padding)"
-        out.append((f"{a}_out", Formula(t, names, o)))
-    return out
-
-
-@formula("shape", *_CONVS)
-def _conv_shape(v):
-    return _sliding_formulas(v, False)
-
-
-@formula("shape", *_POOLS)
-def _pool_shape(v):
-    return _sliding_formulas(v, bool(v.arg("ceil_mode", False)))
-
-
-@formula("shape", *_CONVTS)
-def _convt_shape(v):
-    ks, ss = _per_axis(v, "kernel"), _per_axis(v, "stride")
-    ps, ops, ds = _per_axis(v, "padding", 0), _per_axis(v, "output_padding", 0), \
-        _per_axis(v, "dilation")
-    out = []
-    for a, n, k, s, p, op, d, o in zip(_AXES[v.spatial_rank], v.x[1:], ks, ss, ps, ops, ds,
-                                       v.output[1:]):
-        names = {"n": (a, n), "k": ("k", k), "s": ("s", s), "p": ("p", p),
-                 "op": ("output_padding", op), "d": ("d", d)}
-        out.append((f"{a}_out", Formula("({n} − 1)·{s} − 2·{p} + {d}·({k} − 1) + {op} + 1",
-                                        names, o)))
-    return out
-
-
-@formula("shape", "linear")
-def _linear_shape(v):
-    return [("features_out", Formula("{out}", {"out": ("out", v.arg("out"))}, v.output[-1]))]
+    return number_text(v, order)
 
 
 # ---------------------------------------------------------------- explaining records
@@ -366,15 +149,13 @@ def _cost_lines(analysis, node, metric: str, conv, order) -> list:
         return [line] + _cost_lines(analysis, node, "macs", conv, order)
     if conv.tool is not None and metric == "macs":
         return [_tool_line(analysis, node, conv, order)]
-    v = view(analysis, node)
-    fn = FORMULAS.get((metric, node.type))
     value = rec.params if metric == "params" else rec.macs
-    if fn is not None:
-        f = fn(v)
-        agrees = dims.eq(f.value, value) is True or _same(f.value, value)
+    written = formulas.of(analysis, node)
+    f = written[metric]
+    if isinstance(f, Term):
         shown = f"trainable_params({node.name})" if metric == "params" and \
             conv.params_include_buffers and rec.buffers else label
-        if agrees:
+        if formulas.agrees(f, value):
             lines = [Line(shown, f.symbolic(), f.substituted(order), human(value, order))]
         elif conv.tool:
             lines = [Line(shown, "", "", human(value, order),
@@ -382,18 +163,17 @@ def _cost_lines(analysis, node, metric: str, conv, order) -> list:
                           f"{node.type}); PyTorch's {f.symbolic()} = {f.substituted(order)} = "
                           f"{human(f.value, order)}")]
         else:
-            lines = [Line(shown, f.symbolic(), f.substituted(order), human(value, order),
-                          f"the written-out formula gives {human(f.value, order)}")]
-    elif dims.eq(value, 0) is True:
-        why = _zero_reason(node.type, metric, REGISTRY.get(node.type))
-        lines = [Line(label, "", "", human(value, order), why)]
-    else:  # never claim a zero reason for a value that is not zero
+            raise formulas.disagreement(node, metric, f, value)
+    else:
         lines = [Line(label, "", "", human(value, order),
-                      f"the {node.type} rule's count (no written-out formula for it)")]
+                      formulas.zero_reason(node.type, metric, value))]
     if metric == "params" and rec.buffers and dims.eq(rec.buffers, 0) is not True:
-        c = v.x[0]
-        lines.append(Line(f"non_trainable({node.name})", "2·C (running mean and variance)",
-                          f"2·{expr_text(c, order)}", human(rec.buffers, order),
+        b = written["buffers"]  # running mean and variance: every rule with buffers terms them
+        if not formulas.agrees(b, rec.buffers):
+            raise formulas.disagreement(node, "buffers", b, rec.buffers)
+        lines.append(Line(f"non_trainable({node.name})",
+                          f"{b.symbolic()} (running mean and variance)",
+                          b.substituted(order), human(rec.buffers, order),
                           "counted as params under --convention keras"
                           if not conv.params_include_buffers else "included above (keras)"))
         if conv.params_include_buffers:
@@ -401,25 +181,6 @@ def _cost_lines(analysis, node, metric: str, conv, order) -> list:
                                  f"{human(rec.params, order)} + {human(rec.buffers, order)}",
                                  human(rec.params + rec.buffers, order)))
     return lines
-
-
-def _same(a, b) -> bool:
-    return dims.simplify(a - b) == 0
-
-
-def _zero_reason(type_: str, metric: str, rule) -> str:
-    family = rule.family if rule else "?"
-    if metric == "params":
-        return f"{type_} has no parameters"
-    reasons = {
-        "elementwise": "element-wise: no multiply-accumulates (counted as zero on purpose)",
-        "norm": "normalisation is element-wise: no multiply-accumulates (zero on purpose; "
-                "see --convention fvcore/ptflops/thop for tools that count it)",
-        "pool": "pooling compares or adds, it does not multiply-accumulate (zero on purpose)",
-        "tensor": "data movement only (zero on purpose)",
-        "merge": "element-wise merge: no multiply-accumulates (zero on purpose)",
-    }
-    return reasons.get(family, "no multiply-accumulates")
 
 
 def _tool_line(analysis, node, conv, order) -> Line:
@@ -476,13 +237,12 @@ def _shape_lines(analysis, node, order) -> list:
     label = f"shape({node.name})"
     if node.id == 0:
         return [Line(label, "", "", written(rec.output_shape), "the network input")]
-    fn = FORMULAS.get(("shape", node.type))
     lines = []
-    if fn is not None:
-        v = view(analysis, node)
-        for name, f in fn(v):
-            lines.append(Line(f"{name}({node.name})", f.symbolic(), f.substituted(order),
-                              expr_text(f.value, order)))
+    for name, f, axis in formulas.of(analysis, node)["shape"]:
+        if not formulas.agrees(f, rec.output_shape[axis]):
+            raise formulas.disagreement(node, name, f, rec.output_shape[axis])
+        lines.append(Line(f"{name}({node.name})", f.symbolic(), f.substituted(order),
+                          expr_text(rec.output_shape[axis], order)))
     rule = REGISTRY.get(node.type)
     ins = " and ".join(written(analysis.layers[i].output_shape) for i in node.inputs)
     lines.append(Line(label, "", "", written(rec.output_shape),

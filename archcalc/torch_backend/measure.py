@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .build_conv import constant_weights
+from .weights import constant_weights
 from .network import build_and_run
 from .shapes import BYTES_PER_ELEMENT, batch_size, narrow_safe  # noqa: F401  (its interface)
 

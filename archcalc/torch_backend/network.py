@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import build_conv, build_elementwise, build_tensor  # noqa: F401  (register builders)
+from . import builders  # noqa: F401  (registers the builders)
 from .registry import BUILDERS, BuildCtx
 
 

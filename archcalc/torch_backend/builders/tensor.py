@@ -1,11 +1,11 @@
-"""Builders for shape operations and merges (the same in the linear copy)."""
+"""Builders for shape operations (mirrors archcalc/layers/tensor.py)."""
 
 from __future__ import annotations
 
 from torch import nn
 
-from .modules import Lambda, Merge, Pad
-from .registry import BuildCtx, batch_dim, builds
+from ..modules import Lambda, Pad
+from ..registry import BuildCtx, batch_dim, builds
 
 
 @builds("flatten")
@@ -116,18 +116,3 @@ def slice_(b: BuildCtx) -> nn.Module:
         return x[(slice(None),) * axis + (slice(start, stop),)]
 
     return Lambda(keep, f"dim={dim}, start={start}, stop={stop}")
-
-
-@builds("add", "mul")
-def elementwise_merge(b: BuildCtx) -> nn.Module:
-    """In the linear copy the mean of the inputs: every value there is positive, so a sum
-    or product depends on the same inputs as the mean, and the mean cannot overflow (residual
-    sums double the values at each block, squeeze-excitation products square them)."""
-    return Merge("mean" if b.linear else b.type)
-
-
-@builds("concat")
-def concat(b: BuildCtx) -> nn.Module:
-    return Merge("concat", batch_dim(b.a["dim"]))
-
-

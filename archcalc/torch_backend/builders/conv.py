@@ -1,0 +1,52 @@
+"""Builders for convolutions (mirrors archcalc/layers/conv.py)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..modules import Pad, tf_same_pads
+from ..registry import BuildCtx, builds
+from ..weights import constant_weights
+
+_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
+             "circular": "circular"}
+
+
+def k_eff(b: BuildCtx, dilation) -> tuple:
+    return tuple(d * (k - 1) + 1 for k, d in zip(b.per_axis("kernel"), dilation))
+
+
+def same_pairs(b: BuildCtx, spans, stride) -> tuple:
+    """Keras 'same' padding as (left, right) per spatial axis."""
+    return tuple(tf_same_pads(n, ke, s) for n, ke, s in zip(b.x[1:], spans, stride))
+
+
+@builds("conv1d", "conv2d", "conv3d")
+def conv(b: BuildCtx) -> nn.Module:
+    """nn.ConvNd; 'same' with a stride > 1 (Keras) as explicit asymmetric padding."""
+    cls = getattr(nn, f"Conv{b.nd}d")
+    out, groups = (1, 1) if b.narrow else (b.a["out"], b.a["groups"])
+    k, s, d = b.per_axis("kernel"), b.per_axis("stride"), b.per_axis("dilation")
+    mode = "zeros" if b.linear else b.a["padding_mode"]
+    pad = b.a["padding"]
+    common = dict(stride=s, dilation=d, groups=groups, bias=b.a["bias"])
+    if pad == "same" and any(si != 1 for si in s):
+        layer = cls(b.x[0], out, k, padding=0, **common)
+        pairs = same_pairs(b, k_eff(b, d), s)
+        module = nn.Sequential(Pad(pairs, _PAD_MODE[mode]), layer)
+    else:
+        padding = pad if isinstance(pad, str) else b.per_axis("padding")
+        module = layer = cls(b.x[0], out, k, padding=padding, padding_mode=mode, **common)
+    if b.linear:
+        constant_weights(layer)
+    return module
+
+
+@builds("convtranspose1d", "convtranspose2d", "convtranspose3d")
+def conv_transpose(b: BuildCtx) -> nn.Module:
+    cls = getattr(nn, f"ConvTranspose{b.nd}d")
+    out, groups = (1, 1) if b.narrow else (b.a["out"], b.a["groups"])
+    layer = cls(b.x[0], out, b.per_axis("kernel"), stride=b.per_axis("stride"),
+                padding=b.per_axis("padding"), output_padding=b.per_axis("output_padding"),
+                groups=groups, bias=b.a["bias"], dilation=b.per_axis("dilation"))
+    return constant_weights(layer) if b.linear else layer
