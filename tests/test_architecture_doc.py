@@ -78,6 +78,34 @@ def test_the_graph_is_frozen_and_carries_what_the_loader_knew():
     assert isinstance(analysis.conditions, tuple)
 
 
+def test_nodes_and_groups_refuse_assignment():
+    from archcalc.spec.loader import load
+
+    graph = load(str(ROOT / "examples" / "resnet-stage.yaml"))
+    assert graph.groups, "the example must have groups"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        graph.nodes[1].name = "other"  # type: ignore[misc]
+    group = graph.groups[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        group.last = 0  # type: ignore[misc]
+    assert group.first <= group.last and group.first <= group.output <= group.last
+
+
+def test_the_analysis_keeps_steps_fields_and_axis_sources():
+    """One walk keeps what verify and explain read: a 3x3 stride-2 conv on [1, 9, 9] follows
+    input axes 1 and 2 with r = 3, j = 2, start = -1 (padding 1); flatten follows none."""
+    from archcalc.analysis import AxisRF, analyse
+    from archcalc.layers import Window
+    from archcalc.spec.loader import load_string
+
+    a = analyse(load_string("input: [1, 9, 9]\nlayers:\n  - conv2d: {out: 2, kernel: 3, "
+                            "stride: 2, padding: 1}\n  - flatten: {}\n"))
+    assert a.axis_fields(1) == ((None, None), (1, AxisRF(3, 2, -1)), (2, AxisRF(3, 2, -1)))
+    assert all(isinstance(e, Window) for e in a.steps[1][1:])
+    assert a.axis_fields(2) == ((None, None),)
+    assert len(a.steps) == len(a.fields) == len(a.sources) == len(a.graph.nodes)
+
+
 def test_verify_parses_the_spec_once(monkeypatch, tmp_path):
     """Each sample point builds the graph from the tree already parsed: five points, one
     parse (the conditions C ≥ 1 and H ≥ 3 keep every drawn point valid)."""

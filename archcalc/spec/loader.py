@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import dims, expr, layout, limits
@@ -555,18 +555,17 @@ class _Builder:
     def open_group(self, kind: str, name: str | None, scope: _Scope, loc: Loc, label: str):
         local = name or self.auto_name(scope, label)
         group = Group(len(self.groups), kind, self.unique(scope.prefix + local, -1), local,
-                      scope.depth, loc, named=name is not None, parent=scope.group)
-        self.groups.append(group)
+                      scope.depth, loc, first=len(self.nodes), named=name is not None,
+                      parent=scope.group)
+        self.groups.append(group)  # replaced when it closes, with its last node and output
         self.rows.append(("group", group.id))
-        group.first = len(self.nodes)
         if name:
             self.define(scope, local, -1, loc, None)  # resolved to the output on close
         inner = _Scope(group.name + ".", scope, scope.env, depth=scope.depth + 1, group=group.id)
         return group, inner
 
     def close_group(self, group: Group, scope: _Scope, out: int) -> int:
-        group.last = len(self.nodes) - 1
-        group.output = out
+        group = self.groups[group.id] = replace(group, last=len(self.nodes) - 1, output=out)
         self.qualified[group.name] = out
         if group.local in scope.names:
             scope.names[group.local] = (out, scope.names[group.local][1])
