@@ -323,6 +323,11 @@ def _label(kind, obj) -> str:
     return "total" if kind == "total" else obj.name
 
 
+def explain_record(analysis, kind, obj, metric: str, conv) -> Explanation:
+    """The explanation of one metric of what ``find`` found (kind, obj) under ``conv``."""
+    return _explain_one(analysis, kind, obj, metric, conv)
+
+
 def _explain_one(analysis, kind, obj, metric: str, conv) -> Explanation:
     order = list(analysis.graph.symbols)
     title = f"{metric}({_label(kind, obj)})"

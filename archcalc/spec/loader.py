@@ -111,13 +111,22 @@ def load(path: str, overrides: dict | None = None) -> Graph:
 
 
 def load_string(text: str, file: str = "<spec>", overrides: dict | None = None,
-                root: Y | None = None) -> Graph:
-    """Build the graph of a spec's text; ``root``: the text already read as YAML."""
+                root: Y | None = None, origins: dict | None = None) -> Graph:
+    """Build the graph of a spec's text; ``root``: the text already read as YAML;
+    ``origins``: symbol name → where its override came from ('cli' unless told, 'sheet'),
+    carried by a SymbolError."""
     root = root if root is not None else load_text(text, file)
     if root is None:
         raise SpecError("the spec is empty: expected a mapping with 'input' and 'layers'",
                         Loc(file, 1, 1))
-    return _Builder(file).build(root, overrides or {}, text)
+    return _Builder(file, origins).build(root, overrides or {}, text)
+
+
+def build(root: Y, file: str, overrides: dict | None = None,
+          origins: dict | None = None) -> Graph:
+    """The graph of a spec already read as YAML with no text of its own (a model written
+    inside an answer sheet): as ``load_string``, without the text to build it again."""
+    return _Builder(file, origins).build(root, overrides or {})
 
 
 def rebuild(graph: Graph, overrides: dict) -> Graph:
@@ -153,8 +162,9 @@ class _Scope:
 
 
 class _Builder:
-    def __init__(self, file: str):
+    def __init__(self, file: str, origins: dict | None = None):
         self.file = file
+        self.origins = origins or {}  # symbol name → where its override came from
         self.nodes: list[Node] = []
         self.groups: list[Group] = []
         self.rows: list = []
@@ -230,7 +240,7 @@ class _Builder:
         for key in overrides:
             if key not in declared:
                 raise SymbolError(key, overrides[key], "unknown", tuple(declared),
-                                  Loc(self.file))
+                                  Loc(self.file), self.origins.get(key, "cli"))
         free = [k for k, v in declared.items() if v is None]
         if free:
             import sympy as sp
@@ -244,7 +254,8 @@ class _Builder:
         if value is None:
             return
         if dims.is_integer_valued(value) is not True or value < 1:
-            raise SymbolError(key, value, "not_a_size", declared, Loc(self.file))
+            raise SymbolError(key, value, "not_a_size", declared, Loc(self.file),
+                              self.origins.get(key, "cli"))
 
     def input_shape(self, node: Y, env: dict) -> tuple:
         if not node.is_seq or not node.value:
