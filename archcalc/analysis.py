@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import dims, expr, limits
-from .errors import SpecError, TimeLimitExceeded
+from .errors import SpecError, TimeLimitExceeded, progress
 from .graph import Graph
 from .layers import REGISTRY, Window
 from .layers.base import Ctx, LayerError, fmt_shape
@@ -103,6 +103,15 @@ def channels_last_hint(shape: tuple) -> str:
 
 
 def analyse(graph: Graph) -> Analysis:
+    """The one walk: each node's rule, in order, chained (see the module docstring)."""
+    at = progress()  # the layer at hand, for a time-out's message
+    try:
+        return _walk(graph, at)
+    finally:
+        at.loc = None
+
+
+def _walk(graph: Graph, at) -> Analysis:
     shapes: list = [graph.input_shape]
     rfs: list = [input_rf(graph.input_shape)]
     sources: list = [input_sources(graph.input_shape)]
@@ -112,6 +121,7 @@ def analyse(graph: Graph) -> Analysis:
     seen: set = set()
     bounds = (expr.int_bits_limit(), limits.current().max_form_size)  # read once, not per layer
     for node in graph.nodes[1:]:
+        at.loc = node.loc
         rule = REGISTRY[node.type]
         ctx = rule_context(node, shapes)
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 
@@ -75,6 +77,36 @@ class TimeLimitExceeded(BaseException):
         advice = "bind symbols with --set, or " if "closed forms" in doing else ""
         return f"{where}gave up after {self.seconds:g} s{doing} ({advice}raise --limit " \
             "max_seconds=N)"
+
+
+class Progress:
+    """Where a command is: the loader and the analysis set ``loc`` to the spec value or
+    layer at hand as they go (None between them), so that a time-out can say where it
+    stopped without looking at the stack."""
+
+    __slots__ = ("loc",)
+
+    def __init__(self):
+        self.loc: Loc | None = None
+
+
+_PROGRESS: ContextVar[Progress | None] = ContextVar("archcalc_progress", default=None)
+
+
+def progress() -> Progress:
+    """The progress of the command running in this context; a fresh one, read by no one,
+    when no command tracks it (a call of the Python API)."""
+    return _PROGRESS.get() or Progress()
+
+
+@contextmanager
+def tracked():
+    """Track the progress of the block's work: yields the Progress it fills."""
+    token = _PROGRESS.set(Progress())
+    try:
+        yield _PROGRESS.get()
+    finally:
+        _PROGRESS.reset(token)
 
 
 def printable(text: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import dims, expr, layout, limits
-from ..errors import Loc, SpecError, did_you_mean
+from ..errors import Loc, SpecError, did_you_mean, progress
 from ..graph import Graph, Group, Node
 from ..layers import REGISTRY
 from ..layers.base import REQUIRED, Arg
@@ -174,11 +174,18 @@ class _Builder:
         self.nesting = 0  # lists of layers open (inside blocks, repeats and branches)
         self.max_nodes = limits.current().max_nodes
         self.input_rank = 3  # the network input's axes, for hints (set once it is read)
+        self.progress = progress()  # the value or layer at hand, for a time-out's message
 
     # ----------------------------------------------------------------- top level
     def build(self, root: Y, overrides: dict, source: str | None = None) -> Graph:
         """The graph of ``root``; ``source``: the text it was parsed from (a spec read from
         text keeps it, and the ``--set`` values that bound its symbols)."""
+        try:
+            return self._build(root, overrides, source)
+        finally:
+            self.progress.loc = None
+
+    def _build(self, root: Y, overrides: dict, source: str | None) -> Graph:
         if not root.is_map:
             raise SpecError(f"a spec must be a mapping with 'input' and 'layers', got "
                             f"{describe(root)}", root.loc)
@@ -300,6 +307,7 @@ class _Builder:
             raise SpecError(f"{what}: expected a finite number, got {v}", node.loc)
         if isinstance(v, (int, float)):
             return v
+        self.progress.loc = node.loc
         try:
             result = expr.evaluate_text(str(v), env)
         except SpecError as e:
@@ -349,6 +357,7 @@ class _Builder:
         return current
 
     def item(self, item: Y, scope: _Scope, current: int) -> int:
+        self.progress.loc = item.loc
         if isinstance(item.value, str):
             return self.call(item.value, None, item, item.loc, scope, current)
         if not item.is_map or not item.value:
