@@ -15,8 +15,16 @@ from .graph import Graph
 from .layers import REGISTRY, Window
 from .layers.base import Ctx, LayerError, fmt_shape
 from .layers.base import UNION
-from .spec.conditions import explain as explain_override
-from .spec.loader import rebuild
+
+
+class LayerFailure(SpecError):
+    """A layer's rule refused its inputs: the message speaks of the numbers it got; ``node``
+    and ``graph`` let an entry point name the condition that bound symbol values violate
+    (``spec.conditions.restate``)."""
+
+    def __init__(self, message: str, node, graph: Graph):
+        super().__init__(message, node.loc, node.name)
+        self.node, self.graph = node, graph
 
 
 @dataclass(frozen=True)
@@ -127,11 +135,9 @@ def _walk(graph: Graph, at) -> Analysis:
         try:
             out = rule.fn(ctx)
         except LayerError as e:
-            error = SpecError(f"{node.type} '{node.local}': {e.message} (input "
-                              f"{' and '.join(fmt_shape(s) for s in ctx.xs)})"
-                              f"{channels_last_hint(graph.input_shape)}", node.loc,
-                              layer=node.name)
-            raise explain_override(node, error, graph.overrides, _free_conditions(graph)) \
+            raise LayerFailure(f"{node.type} '{node.local}': {e.message} (input "
+                               f"{' and '.join(fmt_shape(s) for s in ctx.xs)})"
+                               f"{channels_last_hint(graph.input_shape)}", node, graph) \
                 from None
         except TimeLimitExceeded as e:
             e.loc = e.loc or node.loc  # say which layer the closed form exploded at
@@ -160,19 +166,6 @@ def _walk(graph: Graph, at) -> Analysis:
     records = tuple(groups[i] if kind == "group" else layers[i] for kind, i in graph.rows)
     return Analysis(graph, records, tuple(layers), total_record(graph, layers),
                     tuple(conditions), tuple(steps), tuple(rfs), tuple(sources))
-
-
-def _free_conditions(graph: Graph) -> tuple | None:
-    """(conditions, symbol names) of the spec analysed with its ``--set`` symbols left free,
-    to say which closed-form condition a --set value breaks; None without --set values, or
-    when the spec needs them as numbers (a repeat count): then there is no closed form."""
-    if not graph.overrides or graph.source is None:
-        return None
-    try:
-        free = rebuild(graph, {k: None for k in graph.overrides})
-        return analyse(free).conditions, list(free.symbols)
-    except (SpecError, ArithmeticError, TypeError, ValueError, RecursionError):
-        return None
 
 
 def rule_context(node, shapes: list) -> Ctx:

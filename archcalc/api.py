@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from . import conventions
+from .errors import SpecError
 
 __all__ = ["Analysis", "Layer", "Total", "analyse", "check", "verify"]
 
@@ -172,6 +173,29 @@ def _is_path(spec) -> bool:
         spec.endswith((".yaml", ".yml")) or os.path.isfile(spec))
 
 
+class _Worded:
+    """Errors raised inside a call of the API as the API words them: a bound value's
+    problem names ``set=`` (``set={'H': 2} violates H ≥ 3: …``), not a command-line flag."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if err is None or not isinstance(err, SpecError):
+            return False
+        from .spec.conditions import SetViolation, restate
+        from .spec.loader import SymbolError
+
+        err2 = restate(err)
+        if isinstance(err2, SymbolError):
+            raise SpecError(f"set={{{err2.symbol!r}: {err2.value!r}}}: {err2.trouble()}",
+                            err2.loc, err2.layer) from None
+        if isinstance(err2, SetViolation):
+            raise SpecError(err2.worded(lambda v: f"set={v!r}"), err2.loc, err2.layer) \
+                from None
+        return False
+
+
 def _limited(changes: Mapping | None):
     """``limits=`` as ``--limit`` does: the safety limits raised for one call."""
     from . import limits
@@ -186,7 +210,7 @@ def analyse(spec, set: Mapping | None = None, convention: str = "pytorch",
     ``set`` binds symbols as ``--set`` does (``{"H": 299}``); ``convention`` is any of
     ``archcalc --help``'s conventions (pytorch, keras, fvcore, ptflops, thop, …); ``limits``
     raises safety limits for this call as ``--limit`` does (``{"max_nodes": 10**6}``)."""
-    with _limited(limits):
+    with _Worded(), _limited(limits):
         return _analyse(spec, set, convention)
 
 
@@ -220,7 +244,7 @@ def check(sheet, set: Mapping | None = None, spec_roots=(), analysed: dict | Non
     ``limits`` as in ``analyse``."""
     from .grading import check_sheet
 
-    with _limited(limits):
+    with _Worded(), _limited(limits):
         return check_sheet(os.fspath(sheet), _overrides(set),
                            tuple(map(os.fspath, spec_roots)),
                            analysed if analysed is not None else {})
@@ -230,7 +254,7 @@ def verify(spec, set: Mapping | None = None, limits: Mapping | None = None, **op
     """Build the network in PyTorch and compare every number (needs torch). ``spec`` is a
     path or an ``Analysis`` made from one; ``options`` as ``archcalc verify`` (device,
     samples, seed, rf, ranges); ``limits`` as in ``analyse``."""
-    with _limited(limits):
+    with _Worded(), _limited(limits):
         return _verify(spec, set, **options)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import shlex
 import stat
 from dataclasses import dataclass, field
@@ -264,14 +263,12 @@ def _set_values(node) -> dict:
     return out
 
 
-_SET_VIOLATES = re.compile(r"(?P<layer>.*?): --set (?P<sets>\S+) violates (?P<rest>.*)", re.S)
-
-
 def _sheet_set_error(error: SpecError, set_node, overrides: dict) -> SpecError:
     """A spec's complaint about a value that came from the sheet's ``set:`` (not from the
     command line's --set) restated as an error in the sheet, at that value."""
     if set_node is None or not set_node.is_map:
         return error
+    from .spec.conditions import SetViolation, plain_values, restate
     from .spec.loader import SymbolError
 
     ours = {k for k in set_node.value if k not in overrides}
@@ -280,22 +277,15 @@ def _sheet_set_error(error: SpecError, set_node, overrides: dict) -> SpecError:
             return error
         loc = set_node.key_locs[error.symbol] if error.problem == "unknown" else \
             set_node.value[error.symbol].loc
-        return SpecError(error.worded("set").message, loc)
-    m = _SET_VIOLATES.fullmatch(error.message)
-    if m:
-        names = [part.partition("=")[0] for part in m["sets"].split(",")]
-        if names and all(n in ours for n in names):
-            return SpecError(f"set {m['sets']} violates {m['rest']} (at {m['layer']}, "
-                             f"{error.loc})", set_node.value[names[0]].loc)
-    if error.message.endswith(")") and "(with --set " in error.message and \
-            all(k in ours for k in _with_set(error.message)):
-        return SpecError(error.message.replace("(with --set ", "(with set "), error.loc)
-    return error
-
-
-def _with_set(message: str) -> list:
-    sets = message.rsplit("(with --set ", 1)[1][:-1]
-    return [part.partition("=")[0] for part in sets.split(",")]
+        return SpecError(error.worded("set"), loc)
+    error = restate(error)
+    if not isinstance(error, SetViolation) or not all(k in ours for k in error.values):
+        return error
+    sets = plain_values(error.values)
+    if error.condition is None:
+        return SpecError(error.worded(lambda v: f"set {sets}"), error.loc)
+    return SpecError(f"set {sets} violates {error.condition}: {error.detail} (at "
+                     f"{error.head}, {error.loc})", set_node.value[next(iter(error.values))].loc)
 
 
 def _analyse_model(root, path: str, binding: dict, roots, analysed: dict,

@@ -86,8 +86,28 @@ def check_format(fmt: str, allowed=("table", "markdown", "latex", "csv", "json")
     return fmt
 
 
+FLAGS = {"cli": "--set", "over": "--over"}  # where a bound symbol's value came from
+
+
+def in_cli_words(err: BaseException) -> BaseException:
+    """The error as the CLI words it: a bound value's problem names the flag that gave it
+    (``--set H=2 violates …``); every other error unchanged."""
+    if not isinstance(err, SpecError):
+        return err
+    from ..spec.conditions import SetViolation, plain_values, restate
+    from ..spec.loader import SymbolError
+
+    err = restate(err)
+    if isinstance(err, SymbolError):
+        return SpecError(err.worded(FLAGS.get(err.origin, "--set")), err.loc, err.layer)
+    if isinstance(err, SetViolation):
+        return SpecError(err.worded(lambda v: f"--set {plain_values(v)}"), err.loc, err.layer)
+    return err
+
+
 def fail(err: BaseException) -> "typer.Exit":
     """Report an error in one line on stderr and return the exit to raise."""
+    err = in_cli_words(err)
     if isinstance(err, (SpecError, TimeLimitExceeded)):
         print(f"error: {err}", file=sys.stderr)
         return typer.Exit(EXIT_BAD_INPUT)

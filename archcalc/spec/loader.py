@@ -81,33 +81,34 @@ class SymbolError(SpecError):
     """A value given for a symbol that the spec cannot take, as data: which ``symbol``, which
     ``value``, what is wrong (``problem``: 'unknown', no such symbol; 'not_a_size', a free
     size given something other than a positive whole number), the spec's ``declared``
-    symbols, and where the value came from (``origin``: 'cli' or 'sheet'). The message names
-    the flag that gave it (``--set`` unless told); a command that binds symbols through
-    another flag words the same error with ``worded``."""
+    symbols, and where the value came from (``origin``: 'cli' unless told, 'sheet', or
+    whatever the caller says). Its own message names no flag; ``worded(flag)`` says how the
+    value was given (``--set`` for the CLI, ``set`` for a sheet)."""
 
     def __init__(self, symbol: str, value: Any, problem: str, declared: tuple, loc: Loc,
-                 origin: str = "cli", flag: str = "--set"):
+                 origin: str = "cli"):
         self.symbol, self.value, self.problem = symbol, value, problem
-        self.declared, self.origin, self.flag = tuple(declared), origin, flag
-        super().__init__(self._text(), loc)
+        self.declared, self.origin = tuple(declared), origin
+        super().__init__(self.worded("symbol"), loc)
 
-    def _text(self) -> str:
+    def worded(self, flag: str) -> str:
+        """The message, naming ``flag`` as where the value came from."""
+        given = self.symbol if self.problem == "unknown" else f"{self.symbol}={self.value}"
+        return f"{flag} {given}: {self.trouble()}"
+
+    def trouble(self) -> str:
+        """What is wrong with the value, in words that name no flag."""
         if self.problem == "unknown":
             have = ", ".join(self.declared) or "none"
-            return (f"{self.flag} {self.symbol}: the spec has no symbol '{self.symbol}'"
+            return (f"the spec has no symbol '{self.symbol}'"
                     f"{did_you_mean(self.symbol, self.declared)} (its symbols: {have})")
-        return (f"{self.flag} {self.symbol}={self.value}: '{self.symbol}' is a free size in "
-                "this spec; give a positive whole number")
-
-    def worded(self, flag: str) -> "SymbolError":
-        """The same error, naming ``flag`` as where the value came from."""
-        return SymbolError(self.symbol, self.value, self.problem, self.declared, self.loc,
-                           self.origin, flag)
+        return f"'{self.symbol}' is a free size in this spec; give a positive whole number"
 
 
-def load(path: str, overrides: dict | None = None) -> Graph:
-    """Load a spec file; ``overrides`` maps symbol names to values (``--set H=299``)."""
-    return load_string(read_file(path), path, overrides)
+def load(path: str, overrides: dict | None = None, origins: dict | None = None) -> Graph:
+    """Load a spec file; ``overrides`` maps symbol names to values (``--set H=299``);
+    ``origins`` as in ``load_string``."""
+    return load_string(read_file(path), path, overrides, origins=origins)
 
 
 def load_string(text: str, file: str = "<spec>", overrides: dict | None = None,
