@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import dims, expr, limits
-from .errors import SpecError, TimeLimitExceeded, progress
+from .errors import LimitReached, SpecError, TimeLimitExceeded, progress
 from .graph import Graph
 from .layers import REGISTRY, Window
 from .layers.base import Ctx, LayerError, fmt_shape
@@ -206,14 +206,14 @@ def check_magnitude(record: Record, what: str, bounds: tuple | None = None) -> N
         if type(value) is int and value.bit_length() <= bits:
             continue  # the numeric path: one test per value
         if _bits(value) > bits:
-            raise SpecError(f"{what}: its {name} has more than {bits} bits (raise with "
-                            "--limit max_int_bits=N)", record.loc)
+            raise LimitReached(f"{what}: its {name} has more than {bits} bits",
+                               "max_int_bits", record.loc)
         bound = size * 4 if name == "receptive field" else size  # sums: cheap to grow
         if dims.form_size(value, bound) > bound:
             free = ", ".join(sorted(str(s) for s in value.free_symbols))
-            raise SpecError(f"{what}: the closed form of its {name} in {free} has grown past "
-                            f"{bound} symbols and operations; bind symbols with --set, or raise "
-                            "--limit max_form_size=N", record.loc)
+            raise LimitReached(f"{what}: the closed form of its {name} in {free} has grown "
+                               f"past {bound} symbols and operations", "max_form_size",
+                               record.loc, bind=True)
 
 
 def _bits(x: Any) -> int:

@@ -59,6 +59,29 @@ class SpecError(Exception):
         return printable(text)
 
 
+NEUTRAL_SET = "bound symbol values"  # how the library's own messages name --set and set=
+
+
+def neutral_limit(name: str) -> str:
+    """How the library's own messages name a limit to raise (the CLI says --limit NAME=N)."""
+    return f"the limit {name}"
+
+
+class LimitReached(SpecError):
+    """A closed form grew past a limit, as data: ``text`` (what happened, located by the
+    caller), the ``limit`` to raise, and whether binding symbols also helps (``bind``).
+    ``worded`` says how to bind and raise in the caller's own terms."""
+
+    def __init__(self, text: str, limit: str, loc: Loc | None = None, bind: bool = False):
+        self.text, self.limit, self.bind = text, limit, bind
+        super().__init__(self.worded(NEUTRAL_SET, neutral_limit), loc)
+
+    def worded(self, set_word: str, limit_word) -> str:
+        if self.bind:
+            return f"{self.text}; bind symbols with {set_word}, or raise {limit_word(self.limit)}"
+        return f"{self.text} (raise with {limit_word(self.limit)})"
+
+
 class TimeLimitExceeded(BaseException):
     """A command ran past ``max_seconds`` (raised from a timer signal).
 
@@ -72,11 +95,15 @@ class TimeLimitExceeded(BaseException):
         self.doing = doing  # what the command was busy with: "reading the spec", …
 
     def __str__(self) -> str:
+        return self.worded(NEUTRAL_SET, neutral_limit)
+
+    def worded(self, set_word: str, limit_word) -> str:
+        """The message, saying how to bind symbols and raise the limit in the caller's terms."""
         where = f"{self.loc}: " if self.loc else ""
         doing = f" {self.doing}" if self.doing else ""
-        advice = "bind symbols with --set, or " if "closed forms" in doing else ""
-        return f"{where}gave up after {self.seconds:g} s{doing} ({advice}raise --limit " \
-            "max_seconds=N)"
+        advice = f"bind symbols with {set_word}, or " if "closed forms" in doing else ""
+        return f"{where}gave up after {self.seconds:g} s{doing} ({advice}raise " \
+            f"{limit_word('max_seconds')})"
 
 
 class Progress:

@@ -89,14 +89,24 @@ def check_format(fmt: str, allowed=("table", "markdown", "latex", "csv", "json")
 FLAGS = {"cli": "--set", "over": "--over"}  # where a bound symbol's value came from
 
 
+def _limit_flag(name: str) -> str:
+    return f"--limit {name}=N"
+
+
 def in_cli_words(err: BaseException) -> BaseException:
     """The error as the CLI words it: a bound value's problem names the flag that gave it
     (``--set H=2 violates …``); every other error unchanged."""
+    from ..errors import LimitReached
+
+    if isinstance(err, TimeLimitExceeded) and type(err).__str__ is TimeLimitExceeded.__str__:
+        return SpecError(err.worded("--set", _limit_flag))
     if not isinstance(err, SpecError):
         return err
     from ..spec.conditions import SetViolation, plain_values, restate
     from ..spec.loader import SymbolError
 
+    if isinstance(err, LimitReached):
+        return SpecError(err.worded("--set", _limit_flag), err.loc, err.layer)
     err = restate(err)
     if isinstance(err, SymbolError):
         return SpecError(err.worded(FLAGS.get(err.origin, "--set")), err.loc, err.layer)
