@@ -317,10 +317,17 @@ def _other_raw(written: str, node, path: str, roots, analysed: dict):
     own defaults."""
     from .analysis import analyse
 
+    from .errors import LimitReached
+
     target = _confined(node, path, written, roots)
     key = (os.path.realpath(target), target, ())
     if key not in analysed:
-        analysed[key] = analyse(_load_spec(target, node, {}))
+        try:
+            analysed[key] = analyse(_load_spec(target, node, {}))
+        except LimitReached as e:  # becomes the text of an answer's result, which speaks
+            # the CLI's language (as its `archcalc explain` commands do)
+            raise SpecError(e.worded("--set", lambda n: f"--limit {n}=N"), e.loc,
+                            e.layer) from None
     return key, analysed[key]
 
 
