@@ -94,3 +94,17 @@ def test_a_time_out_names_the_layer_it_stopped_at(cli, monkeypatch, tmp_path):
     code, _, err = cli("summary", str(spec), "--limit", "max_seconds=1")
     assert code == 2
     assert err.startswith(f"error: {spec}:5:5: gave up after 1 s"), err
+
+
+def test_a_limit_reached_is_data_and_each_entry_point_names_its_flag(cli, tmp_path):
+    from archcalc.errors import LimitReached
+    from archcalc.spec.loader import load_string
+
+    with limits.applied(max_nodes=10), pytest.raises(LimitReached) as caught:
+        load_string(REPEAT)
+    assert caught.value.limit == "max_nodes" and "--limit" not in caught.value.message
+    assert caught.value.message.endswith("(raise with the limit max_nodes)")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(REPEAT)
+    _, _, err = cli("summary", str(spec), "--limit", "max_nodes=10")
+    assert err.endswith("beyond 10 layers (raise with --limit max_nodes=N)\n"), err

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import dims, expr, layout, limits
-from ..errors import Loc, SpecError, did_you_mean, progress
+from ..errors import LimitReached, Loc, SpecError, did_you_mean, progress
 from ..graph import Graph, Group, Node
 from ..layers import REGISTRY
 from ..layers.base import REQUIRED, Arg
@@ -350,8 +350,8 @@ class _Builder:
         self.nesting += 1
         limit = limits.current().max_block_depth
         if self.nesting > limit:
-            raise SpecError(f"blocks, repeats and branches nest more than {limit} deep (raise "
-                            "with --limit max_block_depth=N)", node.loc)
+            raise LimitReached(f"blocks, repeats and branches nest more than {limit} deep",
+                               "max_block_depth", node.loc)
         for item in node.value:
             current = self.item(item, scope, current)
         self.nesting -= 1
@@ -537,8 +537,8 @@ class _Builder:
     # ----------------------------------------------------------------- graph building
     def add_node(self, kind, name, args, inputs, scope: _Scope, loc: Loc, item: Y | None) -> int:
         if len(self.nodes) > self.max_nodes:
-            raise SpecError(f"the network expands to more than {self.max_nodes} layers "
-                            "(raise with --limit max_nodes=N)", loc)
+            raise LimitReached(f"the network expands to more than {self.max_nodes} layers",
+                               "max_nodes", loc)
         local = name or self.auto_name(scope, kind)
         node_id = len(self.nodes)
         self.define(scope, local, node_id, loc if name else None, item)
@@ -656,8 +656,8 @@ class _Builder:
             raise SpecError(f"repeat count '{count_node.value}' must be a number; bind its "
                             "symbols with --set", count_node.loc)
         if count > limits.current().max_repeat:
-            raise SpecError(f"repeat {count} is above the limit {limits.current().max_repeat} "
-                            "(raise with --limit max_repeat=N)", count_node.loc)
+            raise LimitReached(f"repeat {count} is above the limit "
+                               f"{limits.current().max_repeat}", "max_repeat", count_node.loc)
         if "layers" not in item.value:
             raise SpecError("repeat: missing 'layers'", item.loc)
         body = item.value["layers"]
@@ -679,9 +679,9 @@ class _Builder:
                 break  # a pass that adds no layer: every other pass would do the same
             if i == 0 and len(self.nodes) + (count - 1) * (len(self.nodes) - before) \
                     > self.max_nodes:
-                raise SpecError(f"repeat {count} × {len(self.nodes) - before} layers expands "
-                                f"the network beyond {self.max_nodes} layers (raise with "
-                                "--limit max_nodes=N)", count_node.loc)
+                raise LimitReached(f"repeat {count} × {len(self.nodes) - before} layers "
+                                   f"expands the network beyond {self.max_nodes} layers",
+                                   "max_nodes", count_node.loc)
         if group is not None:
             return self.close_group(group, scope, out)
         return out
