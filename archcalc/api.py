@@ -183,13 +183,15 @@ class _Worded:
     def __exit__(self, kind, err, tb):
         if err is None or not isinstance(err, SpecError):
             return False
-        from .errors import LimitReached
+        from .errors import LimitReached, Unbound
         from .spec.conditions import SetViolation, restate
         from .spec.loader import SymbolError
 
         if isinstance(err, LimitReached):
             raise SpecError(err.worded("set=", lambda n: f"limits={{'{n}': N}}"), err.loc,
                             err.layer) from None
+        if isinstance(err, Unbound):
+            raise SpecError(err.worded("set="), err.loc, err.layer) from None
         err2 = restate(err)
         if isinstance(err2, SymbolError):
             raise SpecError(f"set={{{err2.symbol!r}: {err2.value!r}}}: {err2.trouble()}",

@@ -59,7 +59,9 @@ class SpecError(Exception):
         return printable(text)
 
 
-NEUTRAL_SET = "bound symbol values"  # how the library's own messages name --set and set=
+def _with(set_word: str | None) -> str:
+    """' with --set' (or the caller's word for binding symbols); '' in the library's own."""
+    return f" with {set_word}" if set_word else ""
 
 
 def neutral_limit(name: str) -> str:
@@ -74,12 +76,25 @@ class LimitReached(SpecError):
 
     def __init__(self, text: str, limit: str, loc: Loc | None = None, bind: bool = False):
         self.text, self.limit, self.bind = text, limit, bind
-        super().__init__(self.worded(NEUTRAL_SET, neutral_limit), loc)
+        super().__init__(self.worded(None, neutral_limit), loc)
 
-    def worded(self, set_word: str, limit_word) -> str:
+    def worded(self, set_word: str | None, limit_word) -> str:
         if self.bind:
-            return f"{self.text}; bind symbols with {set_word}, or raise {limit_word(self.limit)}"
+            return f"{self.text}; bind symbols{_with(set_word)}, or raise " \
+                f"{limit_word(self.limit)}"
         return f"{self.text} (raise with {limit_word(self.limit)})"
+
+
+class Unbound(SpecError):
+    """A value the spec needs as a number (a repeat count) depends on free symbols: ``text``
+    says which; ``worded`` says how to bind them in the caller's terms."""
+
+    def __init__(self, text: str, loc: Loc | None = None):
+        self.text = text
+        super().__init__(self.worded(None), loc)
+
+    def worded(self, set_word: str | None) -> str:
+        return f"{self.text}; bind its symbols{_with(set_word)}"
 
 
 class TimeLimitExceeded(BaseException):
@@ -95,13 +110,13 @@ class TimeLimitExceeded(BaseException):
         self.doing = doing  # what the command was busy with: "reading the spec", …
 
     def __str__(self) -> str:
-        return self.worded(NEUTRAL_SET, neutral_limit)
+        return self.worded(None, neutral_limit)
 
-    def worded(self, set_word: str, limit_word) -> str:
+    def worded(self, set_word: str | None, limit_word) -> str:
         """The message, saying how to bind symbols and raise the limit in the caller's terms."""
         where = f"{self.loc}: " if self.loc else ""
         doing = f" {self.doing}" if self.doing else ""
-        advice = f"bind symbols with {set_word}, or " if "closed forms" in doing else ""
+        advice = f"bind symbols{_with(set_word)}, or " if "closed forms" in doing else ""
         return f"{where}gave up after {self.seconds:g} s{doing} ({advice}raise " \
             f"{limit_word('max_seconds')})"
 

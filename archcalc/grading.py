@@ -317,7 +317,7 @@ def _other_raw(written: str, node, path: str, roots, analysed: dict):
     own defaults."""
     from .analysis import analyse
 
-    from .errors import LimitReached
+    from .errors import LimitReached, Unbound
 
     target = _confined(node, path, written, roots)
     key = (os.path.realpath(target), target, ())
@@ -328,6 +328,8 @@ def _other_raw(written: str, node, path: str, roots, analysed: dict):
             # the CLI's language (as its `archcalc explain` commands do)
             raise SpecError(e.worded("--set", lambda n: f"--limit {n}=N"), e.loc,
                             e.layer) from None
+        except Unbound as e:
+            raise SpecError(e.worded("--set"), e.loc, e.layer) from None
     return key, analysed[key]
 
 

@@ -96,7 +96,7 @@ def _limit_flag(name: str) -> str:
 def in_cli_words(err: BaseException) -> BaseException:
     """The error as the CLI words it: a bound value's problem names the flag that gave it
     (``--set H=2 violates …``); every other error unchanged."""
-    from ..errors import LimitReached
+    from ..errors import LimitReached, Unbound
 
     if isinstance(err, TimeLimitExceeded) and type(err).__str__ is TimeLimitExceeded.__str__:
         return SpecError(err.worded("--set", _limit_flag))
@@ -107,6 +107,8 @@ def in_cli_words(err: BaseException) -> BaseException:
 
     if isinstance(err, LimitReached):
         return SpecError(err.worded("--set", _limit_flag), err.loc, err.layer)
+    if isinstance(err, Unbound):
+        return SpecError(err.worded("--set"), err.loc, err.layer)
     err = restate(err)
     if isinstance(err, SymbolError):
         return SpecError(err.worded(FLAGS.get(err.origin, "--set")), err.loc, err.layer)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import dims, expr, layout, limits
-from ..errors import LimitReached, Loc, SpecError, did_you_mean, progress
+from ..errors import LimitReached, Loc, SpecError, Unbound, did_you_mean, progress
 from ..graph import Graph, Group, Node
 from ..layers import REGISTRY
 from ..layers.base import REQUIRED, Arg
@@ -653,8 +653,8 @@ class _Builder:
         count_node = item.value["repeat"]
         count = self.integer(count_node, scope.env, "repeat", minimum=0)
         if dims.is_symbolic(count):
-            raise SpecError(f"repeat count '{count_node.value}' must be a number; bind its "
-                            "symbols with --set", count_node.loc)
+            raise Unbound(f"repeat count '{count_node.value}' must be a number",
+                          count_node.loc)
         if count > limits.current().max_repeat:
             raise LimitReached(f"repeat {count} is above the limit "
                                f"{limits.current().max_repeat}", "max_repeat", count_node.loc)
