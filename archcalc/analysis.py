@@ -6,17 +6,25 @@ this module chains them, sums groups and totals, and simplifies symbolic results
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import dims, expr, limits
-from .errors import SpecError, TimeLimitExceeded
+from .errors import LimitReached, SpecError, TimeLimitExceeded, progress
 from .graph import Graph
 from .layers import REGISTRY, Window
 from .layers.base import Ctx, LayerError, fmt_shape
 from .layers.base import UNION
-from .spec.conditions import explain as explain_override
-from .spec.loader import rebuild
+
+
+class LayerFailure(SpecError):
+    """A layer's rule refused its inputs: the message speaks of the numbers it got; ``node``
+    and ``graph`` let an entry point name the condition that bound symbol values violate
+    (``spec.conditions.restate``)."""
+
+    def __init__(self, message: str, node, graph: Graph):
+        super().__init__(message, node.loc, node.name)
+        self.node, self.graph = node, graph
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,28 @@ class Analysis:
     layers: tuple  # one Record per node (index = node id; index 0 is the input)
     total: Record
     conditions: tuple  # (condition, message, loc) that must hold for the closed forms
+    # Per node (index = node id), from the same walk: the rule's receptive-field step (None,
+    # UNION, or per output axis a Window, an input axis index, or None), the field of every
+    # output axis (None where it has none: channels, flattened axes), and per output axis the
+    # network-input axis it follows (None where it follows none).
+    steps: tuple = ()
+    fields: tuple = ()
+    sources: tuple = ()
+
+    def axis_fields(self, node_id: int) -> tuple:
+        """Per output axis of the node: (the network-input axis it follows, or None; its
+        AxisRF, or None)."""
+        return tuple(zip(self.sources[node_id], self.fields[node_id]))
+
+    def resummed(self, layers) -> "Analysis":
+        """This analysis with other per-layer records (one per node, the input first): the
+        groups and the total summed again from them; fields and conditions kept."""
+        layers = tuple(layers)
+        groups = [group_record(self.graph, g, layers) for g in self.graph.groups]
+        records = tuple(groups[i] if kind == "group" else layers[i]
+                        for kind, i in self.graph.rows)
+        return replace(self, records=records, layers=layers,
+                       total=total_record(self.graph, layers))
 
     def record(self, name: str) -> Record | None:
         for r in self.records:
@@ -81,23 +111,33 @@ def channels_last_hint(shape: tuple) -> str:
 
 
 def analyse(graph: Graph) -> Analysis:
+    """The one walk: each node's rule, in order, chained (see the module docstring)."""
+    at = progress()  # the layer at hand, for a time-out's message
+    try:
+        return _walk(graph, at)
+    finally:
+        at.loc = None
+
+
+def _walk(graph: Graph, at) -> Analysis:
     shapes: list = [graph.input_shape]
     rfs: list = [input_rf(graph.input_shape)]
+    sources: list = [input_sources(graph.input_shape)]
+    steps: list = [None]
     layers: list = [_record_for_input(graph)]
     conditions: list = []
     seen: set = set()
     bounds = (expr.int_bits_limit(), limits.current().max_form_size)  # read once, not per layer
     for node in graph.nodes[1:]:
+        at.loc = node.loc
         rule = REGISTRY[node.type]
         ctx = rule_context(node, shapes)
         try:
             out = rule.fn(ctx)
         except LayerError as e:
-            error = SpecError(f"{node.type} '{node.local}': {e.message} (input "
-                              f"{' and '.join(fmt_shape(s) for s in ctx.xs)})"
-                              f"{channels_last_hint(graph.input_shape)}", node.loc,
-                              layer=node.name)
-            raise explain_override(node, error, graph.overrides, _free_conditions(graph)) \
+            raise LayerFailure(f"{node.type} '{node.local}': {e.message} (input "
+                               f"{' and '.join(fmt_shape(s) for s in ctx.xs)})"
+                               f"{channels_last_hint(graph.input_shape)}", node, graph) \
                 from None
         except TimeLimitExceeded as e:
             e.loc = e.loc or node.loc  # say which layer the closed form exploded at
@@ -113,6 +153,8 @@ def analyse(graph: Graph) -> Analysis:
         shapes.append(shape)
         rf = step_rf(out.rf, [rfs[i] for i in node.inputs], ctx.xs, shape)
         rfs.append(rf)
+        sources.append(step_sources(out.rf, [sources[i] for i in node.inputs], shape))
+        steps.append(out.rf)
         record = Record(
             node.name, node.local, node.type, node.depth, "layer", shape,
             dims.simplify(out.params), dims.simplify(out.buffers), dims.simplify(out.macs),
@@ -120,24 +162,10 @@ def analyse(graph: Graph) -> Analysis:
         )
         check_magnitude(record, f"{node.type} '{node.local}'", bounds)
         layers.append(record)
-    groups = [_group_record(graph, g, layers) for g in graph.groups]
+    groups = [group_record(graph, g, layers) for g in graph.groups]
     records = tuple(groups[i] if kind == "group" else layers[i] for kind, i in graph.rows)
-    total = _sum_record("total", "total", "total", -1, "group", layers[1:],
-                        layers[graph.output], None, 0)
-    return Analysis(graph, records, tuple(layers), total, tuple(conditions))
-
-
-def _free_conditions(graph: Graph) -> tuple | None:
-    """(conditions, symbol names) of the spec analysed with its ``--set`` symbols left free,
-    to say which closed-form condition a --set value breaks; None without --set values, or
-    when the spec needs them as numbers (a repeat count): then there is no closed form."""
-    if not graph.overrides or graph.source is None:
-        return None
-    try:
-        free = rebuild(graph, {k: None for k in graph.overrides})
-        return analyse(free).conditions, list(free.symbols)
-    except (SpecError, ArithmeticError, TypeError, ValueError, RecursionError):
-        return None
+    return Analysis(graph, records, tuple(layers), total_record(graph, layers),
+                    tuple(conditions), tuple(steps), tuple(rfs), tuple(sources))
 
 
 def rule_context(node, shapes: list) -> Ctx:
@@ -178,14 +206,14 @@ def check_magnitude(record: Record, what: str, bounds: tuple | None = None) -> N
         if type(value) is int and value.bit_length() <= bits:
             continue  # the numeric path: one test per value
         if _bits(value) > bits:
-            raise SpecError(f"{what}: its {name} has more than {bits} bits (raise with "
-                            "--limit max_int_bits=N)", record.loc)
+            raise LimitReached(f"{what}: its {name} has more than {bits} bits",
+                               "max_int_bits", record.loc)
         bound = size * 4 if name == "receptive field" else size  # sums: cheap to grow
         if dims.form_size(value, bound) > bound:
             free = ", ".join(sorted(str(s) for s in value.free_symbols))
-            raise SpecError(f"{what}: the closed form of its {name} in {free} has grown past "
-                            f"{bound} symbols and operations; bind symbols with --set, or raise "
-                            "--limit max_form_size=N", record.loc)
+            raise LimitReached(f"{what}: the closed form of its {name} in {free} has grown "
+                               f"past {bound} symbols and operations", "max_form_size",
+                               record.loc, bind=True)
 
 
 def _bits(x: Any) -> int:
@@ -199,10 +227,17 @@ def _bits(x: Any) -> int:
                default=0)
 
 
-def _group_record(graph: Graph, group, layers: list) -> Record:
+def group_record(graph: Graph, group, layers) -> Record:
+    """A group's row: its members' counts summed, its output layer's shape and field."""
     members = layers[group.first:group.last + 1]
     return _sum_record(group.name, group.local, group.type, group.depth, "group", members,
                        layers[group.output], group.loc, group.id)
+
+
+def total_record(graph: Graph, layers) -> Record:
+    """The network's total: every layer's counts summed, the output layer's shape and field."""
+    return _sum_record("total", "total", "total", -1, "group", layers[1:],
+                       layers[graph.output], None, 0)
 
 
 def _sum_record(name, local, type_, depth, kind, members, output: Record, loc, id_) -> Record:
@@ -219,6 +254,35 @@ def _sum_record(name, local, type_, depth, kind, members, output: Record, loc, i
 # ---------------------------------------------------------------- receptive fields
 def input_rf(shape: tuple) -> tuple:
     return (None, *(AxisRF(1, 1, 0) for _ in shape[1:])) if len(shape) > 1 else (None,)
+
+
+def input_sources(shape: tuple) -> tuple:
+    """The network input's axes follow themselves (the channel axis 0 follows none)."""
+    return (None, *range(1, len(shape)))
+
+
+def step_sources(step, ins: list, out_shape: tuple) -> tuple:
+    """Per output axis, the network-input axis it follows, given the inputs' (the same
+    cases as ``step_rf``; a merge's axis follows an input axis when every input agrees)."""
+    main, rank = ins[0], len(out_shape)
+    if step is None:
+        return main if len(main) == rank else (None,) * rank
+    if step == UNION:
+        out = []
+        for axis in range(rank):
+            found = [s[axis - (rank - len(s))] for s in ins if axis - (rank - len(s)) >= 0]
+            found = [f for f in found if f is not None]
+            out.append(found[0] if found and len(set(found)) == 1 else None)
+        return tuple(out)
+    out = []
+    for i, e in enumerate(step):
+        if isinstance(e, Window):
+            out.append(main[i] if i < len(main) else None)
+        elif isinstance(e, int) and not isinstance(e, bool):
+            out.append(main[e])
+        else:
+            out.append(None)
+    return tuple(out)
 
 
 def _spatial(rf: tuple) -> tuple | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from . import conventions
+from .errors import SpecError
 
 __all__ = ["Analysis", "Layer", "Total", "analyse", "check", "verify"]
 
@@ -172,11 +173,54 @@ def _is_path(spec) -> bool:
         spec.endswith((".yaml", ".yml")) or os.path.isfile(spec))
 
 
-def analyse(spec, set: Mapping | None = None, convention: str = "pytorch") -> Analysis:
+class _Worded:
+    """Errors raised inside a call of the API as the API words them: a bound value's
+    problem names ``set=`` (``set={'H': 2} violates H ≥ 3: …``), not a command-line flag."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if err is None or not isinstance(err, SpecError):
+            return False
+        from .errors import LimitReached, Unbound
+        from .spec.conditions import SetViolation, restate
+        from .spec.loader import SymbolError
+
+        if isinstance(err, LimitReached):
+            raise SpecError(err.worded("set=", lambda n: f"limits={{'{n}': N}}"), err.loc,
+                            err.layer) from None
+        if isinstance(err, Unbound):
+            raise SpecError(err.worded("set="), err.loc, err.layer) from None
+        err2 = restate(err)
+        if isinstance(err2, SymbolError):
+            raise SpecError(f"set={{{err2.symbol!r}: {err2.value!r}}}: {err2.trouble()}",
+                            err2.loc, err2.layer) from None
+        if isinstance(err2, SetViolation):
+            raise SpecError(err2.worded(lambda v: f"set={v!r}"), err2.loc, err2.layer) \
+                from None
+        return False
+
+
+def _limited(changes: Mapping | None):
+    """``limits=`` as ``--limit`` does: the safety limits raised for one call."""
+    from . import limits
+
+    return limits.applied(**{str(k): v for k, v in (changes or {}).items()})
+
+
+def analyse(spec, set: Mapping | None = None, convention: str = "pytorch",
+            limits: Mapping | None = None) -> Analysis:
     """Analyse ``spec``: a path to a YAML spec, the YAML text itself, or the same as a dict.
 
     ``set`` binds symbols as ``--set`` does (``{"H": 299}``); ``convention`` is any of
-    ``archcalc --help``'s conventions (pytorch, keras, fvcore, ptflops, thop, …)."""
+    ``archcalc --help``'s conventions (pytorch, keras, fvcore, ptflops, thop, …); ``limits``
+    raises safety limits for this call as ``--limit`` does (``{"max_nodes": 10**6}``)."""
+    with _Worded(), _limited(limits):
+        return _analyse(spec, set, convention)
+
+
+def _analyse(spec, set: Mapping | None, convention: str) -> Analysis:
     import yaml
 
     from .analysis import analyse as run
@@ -197,21 +241,30 @@ def analyse(spec, set: Mapping | None = None, convention: str = "pytorch") -> An
     return Analysis(conv.apply(run(graph)), conv, path)
 
 
-def check(sheet, set: Mapping | None = None, spec_roots=(), analysed: dict | None = None):
+def check(sheet, set: Mapping | None = None, spec_roots=(), analysed: dict | None = None,
+          limits: Mapping | None = None):
     """Grade one answer sheet (a path) as ``archcalc check`` does: the result has the claims'
     verdicts (``.results``, each with ``.correct``, ``.expected``, ``.derivation``) and
     ``.score``. ``spec_roots``: folders besides the sheet's own that its ``spec:`` may name;
-    pass the same ``analysed`` dict to several calls to analyse a shared spec once."""
+    pass the same ``analysed`` dict to several calls to analyse a shared spec once;
+    ``limits`` as in ``analyse``."""
     from .grading import check_sheet
 
-    return check_sheet(os.fspath(sheet), _overrides(set), tuple(map(os.fspath, spec_roots)),
-                       analysed if analysed is not None else {})
+    with _Worded(), _limited(limits):
+        return check_sheet(os.fspath(sheet), _overrides(set),
+                           tuple(map(os.fspath, spec_roots)),
+                           analysed if analysed is not None else {})
 
 
-def verify(spec, set: Mapping | None = None, **options):
+def verify(spec, set: Mapping | None = None, limits: Mapping | None = None, **options):
     """Build the network in PyTorch and compare every number (needs torch). ``spec`` is a
     path or an ``Analysis`` made from one; ``options`` as ``archcalc verify`` (device,
-    samples, seed, rf, ranges)."""
+    samples, seed, rf, ranges); ``limits`` as in ``analyse``."""
+    with _Worded(), _limited(limits):
+        return _verify(spec, set, **options)
+
+
+def _verify(spec, set: Mapping | None, **options):
     from .verification import verify as run
 
     if isinstance(spec, Analysis):

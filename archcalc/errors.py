@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 
@@ -57,6 +59,44 @@ class SpecError(Exception):
         return printable(text)
 
 
+def _with(set_word: str | None) -> str:
+    """' with --set' (or the caller's word for binding symbols); '' in the library's own."""
+    return f" with {set_word}" if set_word else ""
+
+
+def neutral_limit(name: str) -> str:
+    """How the library's own messages name a limit to raise (the CLI says --limit NAME=N)."""
+    return f"the limit {name}"
+
+
+class LimitReached(SpecError):
+    """A closed form grew past a limit, as data: ``text`` (what happened, located by the
+    caller), the ``limit`` to raise, and whether binding symbols also helps (``bind``).
+    ``worded`` says how to bind and raise in the caller's own terms."""
+
+    def __init__(self, text: str, limit: str, loc: Loc | None = None, bind: bool = False):
+        self.text, self.limit, self.bind = text, limit, bind
+        super().__init__(self.worded(None, neutral_limit), loc)
+
+    def worded(self, set_word: str | None, limit_word) -> str:
+        if self.bind:
+            return f"{self.text}; bind symbols{_with(set_word)}, or raise " \
+                f"{limit_word(self.limit)}"
+        return f"{self.text} (raise with {limit_word(self.limit)})"
+
+
+class Unbound(SpecError):
+    """A value the spec needs as a number (a repeat count) depends on free symbols: ``text``
+    says which; ``worded`` says how to bind them in the caller's terms."""
+
+    def __init__(self, text: str, loc: Loc | None = None):
+        self.text = text
+        super().__init__(self.worded(None), loc)
+
+    def worded(self, set_word: str | None) -> str:
+        return f"{self.text}; bind its symbols{_with(set_word)}"
+
+
 class TimeLimitExceeded(BaseException):
     """A command ran past ``max_seconds`` (raised from a timer signal).
 
@@ -70,11 +110,45 @@ class TimeLimitExceeded(BaseException):
         self.doing = doing  # what the command was busy with: "reading the spec", …
 
     def __str__(self) -> str:
+        return self.worded(None, neutral_limit)
+
+    def worded(self, set_word: str | None, limit_word) -> str:
+        """The message, saying how to bind symbols and raise the limit in the caller's terms."""
         where = f"{self.loc}: " if self.loc else ""
         doing = f" {self.doing}" if self.doing else ""
-        advice = "bind symbols with --set, or " if "closed forms" in doing else ""
-        return f"{where}gave up after {self.seconds:g} s{doing} ({advice}raise --limit " \
-            "max_seconds=N)"
+        advice = f"bind symbols{_with(set_word)}, or " if "closed forms" in doing else ""
+        return f"{where}gave up after {self.seconds:g} s{doing} ({advice}raise " \
+            f"{limit_word('max_seconds')})"
+
+
+class Progress:
+    """Where a command is: the loader and the analysis set ``loc`` to the spec value or
+    layer at hand as they go (None between them), so that a time-out can say where it
+    stopped without looking at the stack."""
+
+    __slots__ = ("loc",)
+
+    def __init__(self):
+        self.loc: Loc | None = None
+
+
+_PROGRESS: ContextVar[Progress | None] = ContextVar("archcalc_progress", default=None)
+
+
+def progress() -> Progress:
+    """The progress of the command running in this context; a fresh one, read by no one,
+    when no command tracks it (a call of the Python API)."""
+    return _PROGRESS.get() or Progress()
+
+
+@contextmanager
+def tracked():
+    """Track the progress of the block's work: yields the Progress it fills."""
+    token = _PROGRESS.set(Progress())
+    try:
+        yield _PROGRESS.get()
+    finally:
+        _PROGRESS.reset(token)
 
 
 def printable(text: str) -> str:

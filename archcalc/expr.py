@@ -54,16 +54,15 @@ def _tokens(text: str):
 class _Parser:
     """Recursive descent: sum > product > unary > power > atom."""
 
-    def __init__(self, text: str):
-        lim = limits.current()
-        if len(text) > lim.max_expr_chars:
+    def __init__(self, text: str, max_chars: int, max_depth: int):
+        if len(text) > max_chars:
             raise ExprError(
-                f"expression is {len(text)} characters long; the limit is {lim.max_expr_chars}"
+                f"expression is {len(text)} characters long; the limit is {max_chars}"
             )
         self.toks = _tokens(text)
         self.i = 0
         self.depth = 0
-        self.max_depth = lim.max_expr_depth
+        self.max_depth = max_depth
 
     def peek(self):
         return self.toks[self.i]
@@ -170,12 +169,18 @@ def _short(text: str, width: int = 20) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
-@lru_cache(maxsize=4096)
 def parse(text: str):
-    """Parse an expression into an immutable tree of tuples (cached)."""
+    """Parse an expression into an immutable tree of tuples (cached per text and the
+    limits the parser reads, so a cached parse never outlives a change of limits)."""
+    lim = limits.current()
+    return _parse(text, lim.max_expr_chars, lim.max_expr_depth)
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str, max_chars: int, max_depth: int):
     if not text.strip():
         raise ExprError("empty expression")
-    return _Parser(text).parse()
+    return _Parser(text, max_chars, max_depth).parse()
 
 
 def names(tree) -> set[str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import shlex
 import stat
 from dataclasses import dataclass, field
@@ -167,9 +166,11 @@ def check_sheet(path: str, overrides: dict | None = None, roots=(),
                         f"{MAX_CLAIMS:,}", answers.loc)
     set_node = root.value.get("set")
     overrides = overrides or {}
+    own = {k: v for k, v in _set_values(set_node).items() if k not in overrides}
     try:
-        raw, spec_name = _analyse_model(root, path, {**_set_values(set_node), **overrides},
-                                        roots, {} if analysed is None else analysed)
+        raw, spec_name = _analyse_model(root, path, {**own, **overrides},
+                                        roots, {} if analysed is None else analysed,
+                                        dict.fromkeys(own, "sheet"))
     except SpecError as e:
         raise _sheet_set_error(e, set_node, overrides) from None
     spec_file = raw.graph.file if "spec" in root.value else None
@@ -262,42 +263,37 @@ def _set_values(node) -> dict:
     return out
 
 
-_SET_MESSAGE = re.compile(r"--set (?P<name>[^=:\s]+)(?P<value>=[^:]*)?: (?P<rest>.*)", re.S)
-_SET_VIOLATES = re.compile(r"(?P<layer>.*?): --set (?P<sets>\S+) violates (?P<rest>.*)", re.S)
-
-
 def _sheet_set_error(error: SpecError, set_node, overrides: dict) -> SpecError:
     """A spec's complaint about a value that came from the sheet's ``set:`` (not from the
     command line's --set) restated as an error in the sheet, at that value."""
     if set_node is None or not set_node.is_map:
         return error
+    from .spec.conditions import SetViolation, plain_values, restate
+    from .spec.loader import SymbolError
+
     ours = {k for k in set_node.value if k not in overrides}
-    m = _SET_MESSAGE.fullmatch(error.message)
-    if m and m["name"] in ours:
-        name = m["name"]
-        loc = set_node.value[name].loc if m["value"] else set_node.key_locs[name]
-        return SpecError(f"set {name}{m['value'] or ''}: {m['rest']}", loc)
-    m = _SET_VIOLATES.fullmatch(error.message)
-    if m:
-        names = [part.partition("=")[0] for part in m["sets"].split(",")]
-        if names and all(n in ours for n in names):
-            return SpecError(f"set {m['sets']} violates {m['rest']} (at {m['layer']}, "
-                             f"{error.loc})", set_node.value[names[0]].loc)
-    if error.message.endswith(")") and "(with --set " in error.message and \
-            all(k in ours for k in _with_set(error.message)):
-        return SpecError(error.message.replace("(with --set ", "(with set "), error.loc)
-    return error
+    if isinstance(error, SymbolError):
+        if error.origin != "sheet":
+            return error
+        loc = set_node.key_locs[error.symbol] if error.problem == "unknown" else \
+            set_node.value[error.symbol].loc
+        return SpecError(error.worded("set"), loc)
+    error = restate(error)
+    if not isinstance(error, SetViolation) or not all(k in ours for k in error.values):
+        return error
+    sets = plain_values(error.values)
+    if error.condition is None:
+        return SpecError(error.worded(lambda v: f"set {sets}"), error.loc)
+    return SpecError(f"set {sets} violates {error.condition}: {error.detail} (at "
+                     f"{error.head}, {error.loc})", set_node.value[next(iter(error.values))].loc)
 
 
-def _with_set(message: str) -> list:
-    sets = message.rsplit("(with --set ", 1)[1][:-1]
-    return [part.partition("=")[0] for part in sets.split(",")]
-
-
-def _analyse_model(root, path: str, binding: dict, roots, analysed: dict):
-    """The analysis of the sheet's spec or inline model, and how the sheet names it."""
+def _analyse_model(root, path: str, binding: dict, roots, analysed: dict,
+                   origins: dict | None = None):
+    """The analysis of the sheet's spec or inline model, and how the sheet names it;
+    ``origins``: which of ``binding``'s symbols the sheet's own ``set:`` gave."""
     from .analysis import analyse
-    from .spec.loader import _Builder
+    from .spec.loader import build
 
     spec, model = root.value.get("spec"), root.value.get("model")
     if (spec is None) == (model is None):
@@ -308,11 +304,11 @@ def _analyse_model(root, path: str, binding: dict, roots, analysed: dict):
         target = _confined(spec, path, written, roots)
         key = (os.path.realpath(target), target, tuple(sorted(binding.items())))
         if key not in analysed:
-            analysed[key] = analyse(_load_spec(target, spec, binding))
+            analysed[key] = analyse(_load_spec(target, spec, binding, origins))
         return analysed[key], written
     if not model.is_map:
         raise SpecError("'model' must be a spec mapping (name, input, layers)", model.loc)
-    return analyse(_Builder(path).build(model, binding)), "(inline model)"
+    return analyse(build(model, path, binding, origins)), "(inline model)"
 
 
 def _other_raw(written: str, node, path: str, roots, analysed: dict):
@@ -321,10 +317,19 @@ def _other_raw(written: str, node, path: str, roots, analysed: dict):
     own defaults."""
     from .analysis import analyse
 
+    from .errors import LimitReached, Unbound
+
     target = _confined(node, path, written, roots)
     key = (os.path.realpath(target), target, ())
     if key not in analysed:
-        analysed[key] = analyse(_load_spec(target, node, {}))
+        try:
+            analysed[key] = analyse(_load_spec(target, node, {}))
+        except LimitReached as e:  # becomes the text of an answer's result, which speaks
+            # the CLI's language (as its `archcalc explain` commands do)
+            raise SpecError(e.worded("--set", lambda n: f"--limit {n}=N"), e.loc,
+                            e.layer) from None
+        except Unbound as e:
+            raise SpecError(e.worded("--set"), e.loc, e.layer) from None
     return key, analysed[key]
 
 
@@ -360,7 +365,7 @@ def _confined(spec, path: str, written: str, roots) -> str:
     return target
 
 
-def _load_spec(target: str, spec, binding: dict):
+def _load_spec(target: str, spec, binding: dict, origins: dict | None = None):
     """Load the spec a sheet names. A file that is not a spec is refused without quoting
     it: a sheet must not make archcalc show the contents of other files."""
     from .spec.loader import load_string
@@ -377,7 +382,7 @@ def _load_spec(target: str, spec, binding: dict):
     if root is None or not root.is_map or not ({"input", "layers"} & set(root.value)):
         raise SpecError(f"not an archcalc spec (a mapping with 'input' and 'layers'), named "
                         f"by the answer sheet at {spec.loc}", Loc(target, 1, 1))
-    return load_string(text, target, binding, root)
+    return load_string(text, target, binding, root, origins)
 
 
 # ---------------------------------------------------------------- grading
@@ -663,7 +668,7 @@ class _Grader:
                f"{_EXPLAIN_METRIC[metric]}"
 
     def derivation(self, at, kind, obj, metric) -> list:
-        from .report.explain import _explain_one
+        from .report.explain import explain_record
 
         if metric in check_kinds.NUMERIC:
             return check_kinds.derivation(self.analysis, kind, obj, metric, at, self.order)
@@ -671,7 +676,7 @@ class _Grader:
             lines = self.last_rf_steps(kind, obj, at)
             if lines is not None:
                 return lines
-        ex = _explain_one(self.analysis, kind, obj, _EXPLAIN_METRIC[metric], self.conv)
+        ex = explain_record(self.analysis, kind, obj, _EXPLAIN_METRIC[metric], self.conv)
         return [line.text() for line in ex.lines]
 
     def last_rf_steps(self, kind, obj, at: str) -> list | None:

@@ -12,7 +12,7 @@ from typing import Any
 from .errors import Loc
 
 
-@dataclass
+@dataclass(frozen=True)
 class Node:
     id: int
     type: str
@@ -26,9 +26,10 @@ class Node:
     group: int | None = None  # innermost enclosing group
 
 
-@dataclass
+@dataclass(frozen=True)
 class Group:
-    """A block call, or a named repeat or branches item: a row with its subtree's totals."""
+    """A block call, or a named repeat or branches item: a row with its subtree's totals.
+    The loader replaces the one it opened when the group closes (its last node and output)."""
 
     id: int
     type: str  # the block's name, "repeat" or "branches"

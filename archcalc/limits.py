@@ -1,10 +1,14 @@
 """Bounds that keep untrusted spec files from hanging the machine or exhausting memory.
 
-Each can be raised from the command line (``--limit NAME=VALUE``); docs/robustness.md lists them.
+Each can be raised from the command line (``--limit NAME=VALUE``) or the Python API
+(``limits={...}``); docs/robustness.md lists them. The limits in force live in a context
+variable: ``with applied(max_nodes=10**6):`` changes them for one block, in one thread.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 
 
@@ -31,26 +35,38 @@ class Limits:
     max_rf_work: int = 3_000_000_000  # work of verify's receptive-field passes (about 1 ns each)
 
 
-_current = Limits()
+_CURRENT: ContextVar[Limits] = ContextVar("archcalc_limits", default=Limits())
 
 
 def current() -> Limits:
-    return _current
+    """The limits in force in the running context (the defaults unless changed there)."""
+    return _CURRENT.get()
 
 
-def set_limits(**changes: int) -> Limits:
-    """Replace some limits (by field name); returns the new limits."""
-    global _current
+def changed(**changes: int) -> Limits:
+    """The current limits with some replaced (by field name); an unknown name is bad input."""
     names = {f.name for f in fields(Limits)}
     for name in changes:
         if name not in names:
             from .errors import SpecError, did_you_mean
 
             raise SpecError(f"unknown limit '{name}'{did_you_mean(name, names)}")
-    _current = replace(_current, **changes)
-    return _current
+    return replace(current(), **changes)
 
 
-def reset() -> None:
-    global _current
-    _current = Limits()
+@contextmanager
+def applied(**changes: int):
+    """Run a block with some limits changed; they are restored when it ends."""
+    token = _CURRENT.set(changed(**changes))
+    try:
+        yield _CURRENT.get()
+    finally:
+        _CURRENT.reset(token)
+
+
+def install(**changes: int) -> Limits:
+    """Change some limits for the rest of the running context. The CLI runs each command in
+    a context of its own (``contextvars.copy_context``), so they end with the command."""
+    lim = changed(**changes)
+    _CURRENT.set(lim)
+    return lim

@@ -80,19 +80,13 @@ def view_of(analysis, node) -> LayerView:
 def recount(analysis, tool: str):
     """The analysis with every layer's MACs (and params) replaced by ``tool``'s count;
     groups and the total are summed again from the layers."""
-    from .analysis import Analysis, _group_record, _sum_record
-
     g = analysis.graph
     layers = [analysis.layers[0]]
     for node in g.nodes[1:]:
         v = view_of(analysis, node)
         layers.append(replace(v.record, macs=dims.simplify(count(tool, v)),
                               params=dims.simplify(params(tool, v))))
-    groups = [_group_record(g, grp, layers) for grp in g.groups]
-    records = tuple(groups[i] if kind == "group" else layers[i] for kind, i in g.rows)
-    total = _sum_record("total", "total", "total", -1, "group", layers[1:], layers[g.output],
-                        None, 0)
-    return Analysis(g, records, tuple(layers), total, analysis.conditions)
+    return analysis.resummed(layers)
 
 
 def layer_counts(analysis, tool: str) -> dict:

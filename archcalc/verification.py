@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import dims, limits
-from .analysis import Analysis, analyse, input_rf, rule_context, step_rf
+from .analysis import Analysis, analyse
 from .errors import Loc, SpecError, TimeLimitExceeded
 from .graph import Graph
-from .layers import REGISTRY, Window
-from .layers.base import UNION
 from .spec.loader import load, rebuild
 
 SAMPLE_WIDTH = 20  # a free symbol is drawn from 20 values, from the least that can be valid
@@ -465,14 +463,9 @@ def _check_fields(analysis, graph, point, subs, measured, device, rf, notes) -> 
     if rf == "off":
         notes.append("receptive fields not measured (--rf off)")
         return []
-    fields = _FIELDS.get(id(analysis))
-    if fields is None or fields[0] is not analysis:  # the same at every point: replayed once
-        _FIELDS.clear()
-        fields = _FIELDS[id(analysis)] = (analysis, _fields(analysis))
-    fields = fields[1]
     wanted, fits = {}, {}
     for node in graph.nodes[1:]:
-        axes = fields[node.id]
+        axes = analysis.axis_fields(node.id)
         shape = measured[node.id].shape
         if not any(src is not None and f is not None for src, f in axes):
             continue
@@ -521,7 +514,8 @@ def _check_fields(analysis, graph, point, subs, measured, device, rf, notes) -> 
     for node_id, unit in wanted.items():
         if node_id not in boxes:
             break
-        expected, got, inside = _regions(graph, fields[node_id], unit, boxes[node_id], subs)
+        expected, got, inside = _regions(graph, analysis.axis_fields(node_id), unit,
+                                         boxes[node_id], subs)
         if fits[node_id]:
             match, note = expected == got, ""
         else:
@@ -531,9 +525,6 @@ def _check_fields(analysis, graph, point, subs, measured, device, rf, notes) -> 
         checks.append(Check(analysis.layers[node_id].name, "rf", expected, got, match,
                             dict(point), note))
     return checks
-
-
-_FIELDS: dict = {}  # id(analysis) -> (analysis, its _fields), for the points of one spec
 
 
 def _agrees_inside(expected, got, inside) -> bool:
@@ -572,42 +563,3 @@ def _regions(graph, axes, unit, box, subs) -> tuple:
         inside.append((lo >= 0, hi <= n - 1))
         got.append(None if box is None else list(box[src - 1]))
     return expected, got, inside
-
-
-def _fields(analysis: Analysis) -> list:
-    """Per node, per output axis: (the network input axis it follows, or None; its AxisRF,
-    or None). Replays the rules' receptive-field steps, as the analysis does, also keeping
-    which input axis each output axis comes from."""
-    graph = analysis.graph
-    shapes = [r.output_shape for r in analysis.layers]
-    rfs = [input_rf(graph.input_shape)]
-    sources = [(None, *range(1, len(graph.input_shape)))]
-    for node in graph.nodes[1:]:
-        ctx = rule_context(node, shapes)
-        step = REGISTRY[node.type].fn(ctx).rf
-        out_shape = shapes[node.id]
-        rfs.append(step_rf(step, [rfs[i] for i in node.inputs], ctx.xs, out_shape))
-        sources.append(_step_sources(step, [sources[i] for i in node.inputs], out_shape))
-    return [tuple(zip(s, r)) for s, r in zip(sources, rfs)]
-
-
-def _step_sources(step, ins: list, out_shape: tuple) -> tuple:
-    main, rank = ins[0], len(out_shape)
-    if step is None:
-        return main if len(main) == rank else (None,) * rank
-    if step == UNION:
-        out = []
-        for axis in range(rank):
-            found = [s[axis - (rank - len(s))] for s in ins if axis - (rank - len(s)) >= 0]
-            found = [f for f in found if f is not None]
-            out.append(found[0] if found and len(set(found)) == 1 else None)
-        return tuple(out)
-    out = []
-    for i, e in enumerate(step):
-        if isinstance(e, Window):
-            out.append(main[i] if i < len(main) else None)
-        elif isinstance(e, int) and not isinstance(e, bool):
-            out.append(main[e])
-        else:
-            out.append(None)
-    return tuple(out)

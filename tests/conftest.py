@@ -27,11 +27,3 @@ def cli():
         return result.exit_code, result.stdout, result.stderr
 
     return run
-
-
-@pytest.fixture(autouse=True)
-def _reset_limits():
-    from archcalc import limits
-
-    yield
-    limits.reset()

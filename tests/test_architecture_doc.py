@@ -60,9 +60,31 @@ def _imports(module: str) -> set[str]:
     return out
 
 
-def test_conditions_imports_neither_the_analysis_nor_the_loader():
-    found = _imports("archcalc.spec.conditions")
-    assert "archcalc.analysis" not in found and "archcalc.spec.loader" not in found, found
+def test_the_analysis_imports_neither_the_conditions_nor_the_loader():
+    found = _imports("archcalc.analysis")
+    assert not {"archcalc.spec.conditions", "archcalc.spec.loader"} & found, found
+
+
+def test_a_layer_failure_is_data_and_each_entry_point_words_it(cli, monkeypatch):
+    """The analysis raises the failure once, on numbers (no second analysis inside it);
+    the CLI says --set, the API says set=."""
+    import archcalc
+    from archcalc import analysis as walk
+    from archcalc.analysis import LayerFailure
+    from archcalc.spec.loader import load_string
+
+    text = "symbols: {H: null}\ninput: [1, H, H]\nlayers:\n  - conv2d: {out: 2, kernel: 3}\n"
+    walks = []
+    real = walk._walk
+    monkeypatch.setattr(walk, "_walk", lambda *a: walks.append(1) or real(*a))
+    with pytest.raises(LayerFailure) as caught:
+        walk.analyse(load_string(text, "net.yaml", {"H": 2}))
+    assert len(walks) == 1 and caught.value.node.type == "conv2d"
+    assert "--set" not in caught.value.message and "set=" not in caught.value.message
+    with pytest.raises(archcalc.SpecError) as caught:
+        archcalc.analyse(text, set={"H": 2})
+    assert caught.value.message.startswith("conv2d 'conv2d_1': set={'H': 2} violates H >= 3"), \
+        caught.value.message
 
 
 def test_the_graph_is_frozen_and_carries_what_the_loader_knew():
@@ -76,6 +98,34 @@ def test_the_graph_is_frozen_and_carries_what_the_loader_knew():
     analysis = analyse(graph)
     assert not hasattr(graph, "conditions")  # what the analysis finds stays in the Analysis
     assert isinstance(analysis.conditions, tuple)
+
+
+def test_nodes_and_groups_refuse_assignment():
+    from archcalc.spec.loader import load
+
+    graph = load(str(ROOT / "examples" / "resnet-stage.yaml"))
+    assert graph.groups, "the example must have groups"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        graph.nodes[1].name = "other"  # type: ignore[misc]
+    group = graph.groups[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        group.last = 0  # type: ignore[misc]
+    assert group.first <= group.last and group.first <= group.output <= group.last
+
+
+def test_the_analysis_keeps_steps_fields_and_axis_sources():
+    """One walk keeps what verify and explain read: a 3x3 stride-2 conv on [1, 9, 9] follows
+    input axes 1 and 2 with r = 3, j = 2, start = -1 (padding 1); flatten follows none."""
+    from archcalc.analysis import AxisRF, analyse
+    from archcalc.layers import Window
+    from archcalc.spec.loader import load_string
+
+    a = analyse(load_string("input: [1, 9, 9]\nlayers:\n  - conv2d: {out: 2, kernel: 3, "
+                            "stride: 2, padding: 1}\n  - flatten: {}\n"))
+    assert a.axis_fields(1) == ((None, None), (1, AxisRF(3, 2, -1)), (2, AxisRF(3, 2, -1)))
+    assert all(isinstance(e, Window) for e in a.steps[1][1:])
+    assert a.axis_fields(2) == ((None, None),)
+    assert len(a.steps) == len(a.fields) == len(a.sources) == len(a.graph.nodes)
 
 
 def test_verify_parses_the_spec_once(monkeypatch, tmp_path):
@@ -122,6 +172,10 @@ def test_a_symbol_error_carries_its_data_and_the_cli_words_the_flag(cli):
     with pytest.raises(SymbolError) as caught:
         load(dense, {"k": 0})  # a free size must be a positive whole number
     assert (caught.value.symbol, caught.value.problem) == ("k", "not_a_size")
+    assert "--set" not in e.message  # the library names no flag; the CLI does
+    code, _, err = cli("summary", dense, "--set", "q=3")
+    assert code == 2
+    assert err.startswith(f"error: {dense}: --set q: the spec has no symbol 'q'"), err
     code, _, err = cli("sweep", dense, "--over", "q=1:3")
     assert code == 2
     assert err.startswith(f"error: {dense}: --over q: the spec has no symbol 'q'"), err

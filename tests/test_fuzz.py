@@ -83,11 +83,9 @@ class _Runner:
             located_in = f"(?:{re.escape(path)}|{re.escape(target)})"
         else:
             located_in = re.escape(path)
-        limits.reset()
-        limits.set_limits(max_seconds=10)  # a symbolic blow-up stops here, not at 60 s
-        result = self.runner.invoke(self.app, [verb, target, "--format", fmt],
-                                    catch_exceptions=True)
-        limits.reset()
+        with limits.applied(max_seconds=10):  # a symbolic blow-up stops here, not at 60 s
+            result = self.runner.invoke(self.app, [verb, target, "--format", fmt],
+                                        catch_exceptions=True)
         shown = data[:400]
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             import traceback

@@ -344,12 +344,9 @@ def test_closed_forms_are_bounded_per_layer():
     stopped = int(e.value.message.split("conv1d_")[1].split("'")[0])
     assert 5 < stopped < 50
     assert e.value.loc.line == 3 + stopped  # the layer's own line
-    limits.set_limits(max_form_size=10 ** 6)
-    try:
+    with limits.applied(max_form_size=10 ** 6):
         a = analyse_text(spec(stopped))
         assert len(a.layers) == stopped + 1  # raising the limit lets the same layers through
-    finally:
-        limits.reset()
 
 
 def test_zoo_forms_are_far_below_the_bound():

@@ -231,8 +231,8 @@ def test_rf_off_and_budget_notes(tmp_path):
     assert any("--rf off" in n for n in off.notes)
     from archcalc import limits
 
-    limits.set_limits(max_rf_work=1)  # no pass fits: none measured, and a note says so
-    partial = verify(path, device="meta")
+    with limits.applied(max_rf_work=1):  # no pass fits: none measured, and a note says so
+        partial = verify(path, device="meta")
     assert partial.ok and any("measured for the first 0 of" in n for n in partial.notes)
 
 

@@ -70,8 +70,8 @@ def test_a_layer_the_device_cannot_hold_is_not_measured_not_wrong(tmp_path):
     from archcalc import limits
 
     path = write(tmp_path, "input: [1000000]\nlayers:\n  - linear: {out: 1000000}\n")
-    limits.set_limits(max_verify_bytes=10**17, max_verify_macs=10**14)
-    result = verify(path, device="cpu")
+    with limits.applied(max_verify_bytes=10**17, max_verify_macs=10**14):
+        result = verify(path, device="cpu")
     assert result.ok and result.mismatches == 0
     assert any("could not run on the cpu" in n and "meta device" in n for n in result.notes)
     # params 10^6·10^6 + 10^6 bias = 1,000,001,000,000, measured on meta

@@ -60,17 +60,14 @@ def run(command: str) -> tuple[int, str]:
     """(exit code, stdout) of one command line, run in-process from the repository root."""
     from typer.testing import CliRunner
 
-    from archcalc import limits
     from archcalc.cli import app
 
     here = os.getcwd()
     os.chdir(ROOT)
-    try:
-        limits.reset()
+    try:  # each command runs in a context of its own: its --limit values end with it
         result = CliRunner().invoke(app, shlex.split(command)[1:], catch_exceptions=False)
     finally:
         os.chdir(here)
-        limits.reset()
     return result.exit_code, result.stdout
 
 

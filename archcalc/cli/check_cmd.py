@@ -82,6 +82,7 @@ def _run(sheets, set_, fmt, spec_root, gradebook, limit) -> None:
         try:
             results.append(check_sheet(path, overrides, roots, analysed))
         except SpecError as e:
+            e = c.in_cli_words(e)
             print(f"error: {e}", file=sys.stderr)
             results.append(unreadable(path, e))
             failed = True

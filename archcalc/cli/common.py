@@ -74,7 +74,7 @@ def apply_limits(items: list[str] | None) -> None:
             raise SpecError(f"--limit {name}={text}: too large (at most 10**18)")
         changes[name] = int(text)
     if changes:
-        limits.set_limits(**changes)
+        limits.install(**changes)  # in the command's own context (guarded)
 
 
 def check_format(fmt: str, allowed=("table", "markdown", "latex", "csv", "json")) -> str:
@@ -86,8 +86,40 @@ def check_format(fmt: str, allowed=("table", "markdown", "latex", "csv", "json")
     return fmt
 
 
+FLAGS = {"cli": "--set", "over": "--over"}  # where a bound symbol's value came from
+
+
+def _limit_flag(name: str) -> str:
+    return f"--limit {name}=N"
+
+
+def in_cli_words(err: BaseException) -> BaseException:
+    """The error as the CLI words it: a bound value's problem names the flag that gave it
+    (``--set H=2 violates …``); every other error unchanged."""
+    from ..errors import LimitReached, Unbound
+
+    if isinstance(err, TimeLimitExceeded) and type(err).__str__ is TimeLimitExceeded.__str__:
+        return SpecError(err.worded("--set", _limit_flag))
+    if not isinstance(err, SpecError):
+        return err
+    from ..spec.conditions import SetViolation, plain_values, restate
+    from ..spec.loader import SymbolError
+
+    if isinstance(err, LimitReached):
+        return SpecError(err.worded("--set", _limit_flag), err.loc, err.layer)
+    if isinstance(err, Unbound):
+        return SpecError(err.worded("--set"), err.loc, err.layer)
+    err = restate(err)
+    if isinstance(err, SymbolError):
+        return SpecError(err.worded(FLAGS.get(err.origin, "--set")), err.loc, err.layer)
+    if isinstance(err, SetViolation):
+        return SpecError(err.worded(lambda v: f"--set {plain_values(v)}"), err.loc, err.layer)
+    return err
+
+
 def fail(err: BaseException) -> "typer.Exit":
     """Report an error in one line on stderr and return the exit to raise."""
+    err = in_cli_words(err)
     if isinstance(err, (SpecError, TimeLimitExceeded)):
         print(f"error: {err}", file=sys.stderr)
         return typer.Exit(EXIT_BAD_INPUT)
@@ -105,35 +137,26 @@ def fail(err: BaseException) -> "typer.Exit":
 
 
 def guarded(fn, *, timed: bool = True):
-    """Run a command body; every exception ends as one line and an exit code. ``timed``:
-    stop it after ``max_seconds`` (a command with its own time budget may opt out)."""
+    """Run a command body in a context of its own (the ``--limit`` values it applies end
+    with it); every exception ends as one line and an exit code. ``timed``: stop it after
+    ``max_seconds`` (a command with its own time budget may opt out)."""
+    import contextvars
     import functools
+
+    def timed_run(*args, **kwargs):
+        with time_limit() if timed else contextlib.nullcontext():
+            return fn(*args, **kwargs)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            with time_limit() if timed else contextlib.nullcontext():
-                return fn(*args, **kwargs)
+            return contextvars.copy_context().run(timed_run, *args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt, BrokenPipeError):
             raise  # Ctrl-C, and a closed stderr, end as typer and the fast path end them
         except BaseException as err:  # noqa: BLE001 - the CLI must never show a traceback
             raise fail(err) from None
 
     return wrapper
-
-
-def _working_on(frame):
-    """The location of the spec value or layer the interrupted code was working on: the
-    innermost frame with a local ``node`` or ``item`` that has a Loc (loader and analysis)."""
-    from ..errors import Loc
-
-    while frame is not None:
-        for name in ("node", "item"):
-            loc = getattr(frame.f_locals.get(name), "loc", None)
-            if isinstance(loc, Loc) and loc.line:
-                return loc
-        frame = frame.f_back
-    return None
 
 
 _DOING = (  # innermost archcalc module → what the command was busy with
@@ -172,6 +195,7 @@ def time_limit():
     import time
 
     from .. import limits
+    from ..errors import tracked
 
     if threading.current_thread() is not threading.main_thread() or \
             not hasattr(signal, "setitimer"):
@@ -182,18 +206,20 @@ def time_limit():
     def on_timer(signum, frame):
         seconds = limits.current().max_seconds
         if time.monotonic() - started >= seconds:
-            raise TimeLimitExceeded(seconds, _working_on(frame), doing(frame))
+            loc = at.loc if at.loc is not None and at.loc.line else None
+            raise TimeLimitExceeded(seconds, loc, doing(frame))
 
     global _timing
-    previous = signal.signal(signal.SIGALRM, on_timer)
-    signal.setitimer(signal.ITIMER_REAL, 1.0, 1.0)
-    _timing = True
-    try:
-        yield
-    finally:
-        _timing = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with tracked() as at:  # the loader and the analysis say where they are
+        previous = signal.signal(signal.SIGALRM, on_timer)
+        signal.setitimer(signal.ITIMER_REAL, 1.0, 1.0)
+        _timing = True
+        try:
+            yield
+        finally:
+            _timing = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 _timing = False  # time_limit()'s timer is running

@@ -49,7 +49,7 @@ def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
     from .. import conventions
     from .. import sweep as sw
     from ..analysis import analyse
-    from ..spec.loader import SymbolError, load
+    from ..spec.loader import load
 
     c.apply_limits(limit)
     conv = conventions.get(convention)
@@ -64,12 +64,8 @@ def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
             if name in overrides:
                 raise c.SpecError(f"--over {name}: also bound by --set; give one or the other")
             overrides[name] = None  # keep the swept symbol free, even if it has a default
-    try:
-        graph = load(spec, overrides)
-    except SymbolError as e:  # the swept names travel as overrides: say --over, not --set
-        if e.problem == "unknown" and any(e.symbol in r.names for r in ranges):
-            raise e.worded("--over") from None
-        raise
+    swept = {name: "over" for r in ranges for name in r.names}  # an error says --over
+    graph = load(spec, overrides, swept)
     result = sw.sweep(analyse(graph), ranges, conv, [w.strip() for w in what.split(",") if w.strip()])
     order = list(graph.symbols)
     if plot:

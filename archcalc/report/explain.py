@@ -106,6 +106,11 @@ def _label(kind, obj) -> str:
     return "total" if kind == "total" else obj.name
 
 
+def explain_record(analysis, kind, obj, metric: str, conv) -> Explanation:
+    """The explanation of one metric of what ``find`` found (kind, obj) under ``conv``."""
+    return _explain_one(analysis, kind, obj, metric, conv)
+
+
 def _explain_one(analysis, kind, obj, metric: str, conv) -> Explanation:
     order = list(analysis.graph.symbols)
     title = f"{metric}({_label(kind, obj)})"
@@ -282,21 +287,8 @@ def _ancestors(g, nid: int) -> set:
 
 
 def _rule_step(analysis, node):
-    """The rule's receptive-field step (Windows per axis), recomputed for this node."""
-    from ..analysis import rule_context
-
-    return REGISTRY[node.type].fn(rule_context(node, _Shapes(analysis.layers))).rf
-
-
-class _Shapes:
-    """Node i's output shape, read from the records (no list of every shape per call:
-    explaining a field through 5,000 layers replays 5,000 rules)."""
-
-    def __init__(self, layers):
-        self.layers = layers
-
-    def __getitem__(self, i):
-        return self.layers[i].output_shape
+    """The rule's receptive-field step for this node, as the analysis kept it."""
+    return analysis.steps[node.id]
 
 
 def _fmt_rf(rf, order) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import dims, expr, layout, limits
-from ..errors import Loc, SpecError, did_you_mean
+from ..errors import LimitReached, Loc, SpecError, Unbound, did_you_mean, progress
 from ..graph import Graph, Group, Node
 from ..layers import REGISTRY
 from ..layers.base import REQUIRED, Arg
@@ -81,43 +81,53 @@ class SymbolError(SpecError):
     """A value given for a symbol that the spec cannot take, as data: which ``symbol``, which
     ``value``, what is wrong (``problem``: 'unknown', no such symbol; 'not_a_size', a free
     size given something other than a positive whole number), the spec's ``declared``
-    symbols, and where the value came from (``origin``: 'cli' or 'sheet'). The message names
-    the flag that gave it (``--set`` unless told); a command that binds symbols through
-    another flag words the same error with ``worded``."""
+    symbols, and where the value came from (``origin``: 'cli' unless told, 'sheet', or
+    whatever the caller says). Its own message names no flag; ``worded(flag)`` says how the
+    value was given (``--set`` for the CLI, ``set`` for a sheet)."""
 
     def __init__(self, symbol: str, value: Any, problem: str, declared: tuple, loc: Loc,
-                 origin: str = "cli", flag: str = "--set"):
+                 origin: str = "cli"):
         self.symbol, self.value, self.problem = symbol, value, problem
-        self.declared, self.origin, self.flag = tuple(declared), origin, flag
-        super().__init__(self._text(), loc)
+        self.declared, self.origin = tuple(declared), origin
+        super().__init__(self.worded("symbol"), loc)
 
-    def _text(self) -> str:
+    def worded(self, flag: str) -> str:
+        """The message, naming ``flag`` as where the value came from."""
+        given = self.symbol if self.problem == "unknown" else f"{self.symbol}={self.value}"
+        return f"{flag} {given}: {self.trouble()}"
+
+    def trouble(self) -> str:
+        """What is wrong with the value, in words that name no flag."""
         if self.problem == "unknown":
             have = ", ".join(self.declared) or "none"
-            return (f"{self.flag} {self.symbol}: the spec has no symbol '{self.symbol}'"
+            return (f"the spec has no symbol '{self.symbol}'"
                     f"{did_you_mean(self.symbol, self.declared)} (its symbols: {have})")
-        return (f"{self.flag} {self.symbol}={self.value}: '{self.symbol}' is a free size in "
-                "this spec; give a positive whole number")
-
-    def worded(self, flag: str) -> "SymbolError":
-        """The same error, naming ``flag`` as where the value came from."""
-        return SymbolError(self.symbol, self.value, self.problem, self.declared, self.loc,
-                           self.origin, flag)
+        return f"'{self.symbol}' is a free size in this spec; give a positive whole number"
 
 
-def load(path: str, overrides: dict | None = None) -> Graph:
-    """Load a spec file; ``overrides`` maps symbol names to values (``--set H=299``)."""
-    return load_string(read_file(path), path, overrides)
+def load(path: str, overrides: dict | None = None, origins: dict | None = None) -> Graph:
+    """Load a spec file; ``overrides`` maps symbol names to values (``--set H=299``);
+    ``origins`` as in ``load_string``."""
+    return load_string(read_file(path), path, overrides, origins=origins)
 
 
 def load_string(text: str, file: str = "<spec>", overrides: dict | None = None,
-                root: Y | None = None) -> Graph:
-    """Build the graph of a spec's text; ``root``: the text already read as YAML."""
+                root: Y | None = None, origins: dict | None = None) -> Graph:
+    """Build the graph of a spec's text; ``root``: the text already read as YAML;
+    ``origins``: symbol name → where its override came from ('cli' unless told, 'sheet'),
+    carried by a SymbolError."""
     root = root if root is not None else load_text(text, file)
     if root is None:
         raise SpecError("the spec is empty: expected a mapping with 'input' and 'layers'",
                         Loc(file, 1, 1))
-    return _Builder(file).build(root, overrides or {}, text)
+    return _Builder(file, origins).build(root, overrides or {}, text)
+
+
+def build(root: Y, file: str, overrides: dict | None = None,
+          origins: dict | None = None) -> Graph:
+    """The graph of a spec already read as YAML with no text of its own (a model written
+    inside an answer sheet): as ``load_string``, without the text to build it again."""
+    return _Builder(file, origins).build(root, overrides or {})
 
 
 def rebuild(graph: Graph, overrides: dict) -> Graph:
@@ -153,8 +163,9 @@ class _Scope:
 
 
 class _Builder:
-    def __init__(self, file: str):
+    def __init__(self, file: str, origins: dict | None = None):
         self.file = file
+        self.origins = origins or {}  # symbol name → where its override came from
         self.nodes: list[Node] = []
         self.groups: list[Group] = []
         self.rows: list = []
@@ -164,11 +175,18 @@ class _Builder:
         self.nesting = 0  # lists of layers open (inside blocks, repeats and branches)
         self.max_nodes = limits.current().max_nodes
         self.input_rank = 3  # the network input's axes, for hints (set once it is read)
+        self.progress = progress()  # the value or layer at hand, for a time-out's message
 
     # ----------------------------------------------------------------- top level
     def build(self, root: Y, overrides: dict, source: str | None = None) -> Graph:
         """The graph of ``root``; ``source``: the text it was parsed from (a spec read from
         text keeps it, and the ``--set`` values that bound its symbols)."""
+        try:
+            return self._build(root, overrides, source)
+        finally:
+            self.progress.loc = None
+
+    def _build(self, root: Y, overrides: dict, source: str | None) -> Graph:
         if not root.is_map:
             raise SpecError(f"a spec must be a mapping with 'input' and 'layers', got "
                             f"{describe(root)}", root.loc)
@@ -230,7 +248,7 @@ class _Builder:
         for key in overrides:
             if key not in declared:
                 raise SymbolError(key, overrides[key], "unknown", tuple(declared),
-                                  Loc(self.file))
+                                  Loc(self.file), self.origins.get(key, "cli"))
         free = [k for k, v in declared.items() if v is None]
         if free:
             import sympy as sp
@@ -244,7 +262,8 @@ class _Builder:
         if value is None:
             return
         if dims.is_integer_valued(value) is not True or value < 1:
-            raise SymbolError(key, value, "not_a_size", declared, Loc(self.file))
+            raise SymbolError(key, value, "not_a_size", declared, Loc(self.file),
+                              self.origins.get(key, "cli"))
 
     def input_shape(self, node: Y, env: dict) -> tuple:
         if not node.is_seq or not node.value:
@@ -289,6 +308,7 @@ class _Builder:
             raise SpecError(f"{what}: expected a finite number, got {v}", node.loc)
         if isinstance(v, (int, float)):
             return v
+        self.progress.loc = node.loc
         try:
             result = expr.evaluate_text(str(v), env)
         except SpecError as e:
@@ -330,14 +350,15 @@ class _Builder:
         self.nesting += 1
         limit = limits.current().max_block_depth
         if self.nesting > limit:
-            raise SpecError(f"blocks, repeats and branches nest more than {limit} deep (raise "
-                            "with --limit max_block_depth=N)", node.loc)
+            raise LimitReached(f"blocks, repeats and branches nest more than {limit} deep",
+                               "max_block_depth", node.loc)
         for item in node.value:
             current = self.item(item, scope, current)
         self.nesting -= 1
         return current
 
     def item(self, item: Y, scope: _Scope, current: int) -> int:
+        self.progress.loc = item.loc
         if isinstance(item.value, str):
             return self.call(item.value, None, item, item.loc, scope, current)
         if not item.is_map or not item.value:
@@ -516,8 +537,8 @@ class _Builder:
     # ----------------------------------------------------------------- graph building
     def add_node(self, kind, name, args, inputs, scope: _Scope, loc: Loc, item: Y | None) -> int:
         if len(self.nodes) > self.max_nodes:
-            raise SpecError(f"the network expands to more than {self.max_nodes} layers "
-                            "(raise with --limit max_nodes=N)", loc)
+            raise LimitReached(f"the network expands to more than {self.max_nodes} layers",
+                               "max_nodes", loc)
         local = name or self.auto_name(scope, kind)
         node_id = len(self.nodes)
         self.define(scope, local, node_id, loc if name else None, item)
@@ -555,18 +576,17 @@ class _Builder:
     def open_group(self, kind: str, name: str | None, scope: _Scope, loc: Loc, label: str):
         local = name or self.auto_name(scope, label)
         group = Group(len(self.groups), kind, self.unique(scope.prefix + local, -1), local,
-                      scope.depth, loc, named=name is not None, parent=scope.group)
-        self.groups.append(group)
+                      scope.depth, loc, first=len(self.nodes), named=name is not None,
+                      parent=scope.group)
+        self.groups.append(group)  # replaced when it closes, with its last node and output
         self.rows.append(("group", group.id))
-        group.first = len(self.nodes)
         if name:
             self.define(scope, local, -1, loc, None)  # resolved to the output on close
         inner = _Scope(group.name + ".", scope, scope.env, depth=scope.depth + 1, group=group.id)
         return group, inner
 
     def close_group(self, group: Group, scope: _Scope, out: int) -> int:
-        group.last = len(self.nodes) - 1
-        group.output = out
+        group = self.groups[group.id] = replace(group, last=len(self.nodes) - 1, output=out)
         self.qualified[group.name] = out
         if group.local in scope.names:
             scope.names[group.local] = (out, scope.names[group.local][1])
@@ -633,11 +653,11 @@ class _Builder:
         count_node = item.value["repeat"]
         count = self.integer(count_node, scope.env, "repeat", minimum=0)
         if dims.is_symbolic(count):
-            raise SpecError(f"repeat count '{count_node.value}' must be a number; bind its "
-                            "symbols with --set", count_node.loc)
+            raise Unbound(f"repeat count '{count_node.value}' must be a number",
+                          count_node.loc)
         if count > limits.current().max_repeat:
-            raise SpecError(f"repeat {count} is above the limit {limits.current().max_repeat} "
-                            "(raise with --limit max_repeat=N)", count_node.loc)
+            raise LimitReached(f"repeat {count} is above the limit "
+                               f"{limits.current().max_repeat}", "max_repeat", count_node.loc)
         if "layers" not in item.value:
             raise SpecError("repeat: missing 'layers'", item.loc)
         body = item.value["layers"]
@@ -659,9 +679,9 @@ class _Builder:
                 break  # a pass that adds no layer: every other pass would do the same
             if i == 0 and len(self.nodes) + (count - 1) * (len(self.nodes) - before) \
                     > self.max_nodes:
-                raise SpecError(f"repeat {count} × {len(self.nodes) - before} layers expands "
-                                f"the network beyond {self.max_nodes} layers (raise with "
-                                "--limit max_nodes=N)", count_node.loc)
+                raise LimitReached(f"repeat {count} × {len(self.nodes) - before} layers "
+                                   f"expands the network beyond {self.max_nodes} layers",
+                                   "max_nodes", count_node.loc)
         if group is not None:
             return self.close_group(group, scope, out)
         return out

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import limits
-from ..errors import Loc, SpecError
+from ..errors import LimitReached, Loc, SpecError
 
 _Y = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {_Y + t for t in ("str", "int", "float", "bool", "null")}
@@ -131,8 +131,8 @@ class _Builder:
             self.charge(1, event)
             self.check_tag(event, _SEQ if isinstance(event, yaml.SequenceStartEvent) else _MAP)
             if len(self.stack) >= self.max_depth:
-                raise SpecError(f"nesting is deeper than {self.max_depth} levels (raise with "
-                                "--limit max_yaml_depth=N)", self.loc(event))
+                raise LimitReached(f"nesting is deeper than {self.max_depth} levels",
+                                   "max_yaml_depth", self.loc(event))
             empty = [] if isinstance(event, yaml.SequenceStartEvent) else {}
             self.stack.append(_Open(empty, self.loc(event), event.anchor))
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
@@ -295,9 +295,9 @@ def read_file(path: str) -> str:
         _regular_file(path)
         size = os.path.getsize(path)
         if size > limits.current().max_file_bytes:
-            raise SpecError(
-                f"file is {size} bytes; the limit is {limits.current().max_file_bytes} (raise "
-                "with --limit max_file_bytes=N)", Loc(path)
+            raise LimitReached(
+                f"file is {size} bytes; the limit is {limits.current().max_file_bytes}",
+                "max_file_bytes", Loc(path)
             )
         with open(path, "rb") as f:
             # at most what the file holds: a huge --limit must not allocate its size
