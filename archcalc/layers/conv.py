@@ -32,6 +32,7 @@ def sliding_axis(ctx: Ctx, axis: int, n, k, s, d, left, right):
     k_eff = effective_kernel(t("k", k), t("d", d))
     return named(f"{name}_out", sliding_out(t(name, n), pl, pr, k_eff, t("s", s)))
 
+
 CONV_ARGS = {
     "out": Arg("int", min=1, doc="output channels"),
     "kernel": Arg("ints", min=1, doc="kernel size, one or one per axis"),
