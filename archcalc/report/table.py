@@ -14,13 +14,14 @@ from typing import Callable, Iterable, Sequence
 
 @dataclass(frozen=True)
 class Column:
-    """A column: its header, whether it is right-aligned (numbers), and whether a cell may
-    be split across lines when the table is too wide (names may; numbers and shapes never,
-    see ``report/fit.py``)."""
+    """A column: its header, whether it is right-aligned (numbers) or centred (marks), and
+    whether a cell may be split across lines when the table is too wide (names may; numbers
+    and shapes never, see ``report/fit.py``)."""
 
     header: str
     right: bool = False
     split: bool = False
+    centre: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +57,11 @@ class Table:
     @property
     def headers(self) -> list:
         return [c.header for c in self.columns]
+
+
+@dataclass(frozen=True)
+class Lists:
+    """Titled lists of lines, each ``(title, lines)``: what is not a grid (derivations, a
+    sheet that cannot be read). A report is a sequence of ``Table`` and ``Lists`` blocks."""
+
+    sections: Sequence[tuple[str, Sequence[str]]]
