@@ -42,7 +42,9 @@ class Table:
     under ``raw_header``) when it differs from the text; it is made only when asked, since
     for a 100,000-layer network it costs as much as the text. ``caption`` is LaTeX's caption when it is not the title.
     ``summary`` is the one line a typeset table (LaTeX) closes with instead of the
-    footnotes. ``title_bold``: Markdown shows the title as a bold name (else as a line)."""
+    footnotes. ``title_bold``: Markdown shows the title as a bold name (else as a line).
+    ``wrap_footnotes``: the text writer wraps long footnotes at its width (else each is one
+    line however long: closed forms, which a reader copies)."""
 
     columns: Sequence[Column]
     rows: Sequence[Row]
@@ -53,6 +55,7 @@ class Table:
     caption: str | None = None
     summary: str | None = None
     title_bold: bool = True
+    wrap_footnotes: bool = True
 
     @property
     def headers(self) -> list:

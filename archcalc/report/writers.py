@@ -53,7 +53,7 @@ def text(table: Table, width: int = 100) -> str:
     else:
         console.print(_rich(table, cells, console, width))
     for line in table.footnotes:
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=not table.wrap_footnotes)
     return console.file.getvalue()
 
 
