@@ -179,3 +179,15 @@ def test_check_markdown_escapes_claims_and_names(cli, tmp_path):
     assert r"| 2 | conv\_a | macs | 6\*H\*W | 6\*H\*W | ✓ |" in rows
     assert r"| 3 | conv\_a | macs | 2\*H\*W | 6\*H\*W | ✗ |" in rows
     assert r"**Claim 3 (conv\_a macs) is not right**" in out
+
+
+def test_a_column_that_never_wraps_keeps_each_cell_on_one_line():
+    shape = "[64, 285, 285] ✗ torch [64, 284, 284]"
+    columns = [Column("Layer", split=True), Column("Output shape", wrap=False),
+               Column("Note", split=True)]
+    t = Table(columns, [Row(["maxpool2d_1", shape, "a note of several words " * 3])])
+    lines = writers.text(t, 60).splitlines()
+    assert shape in lines[2] and all(shape not in line for line in lines[3:])
+    wrapped = writers.text(Table([*columns[:1], Column("Output shape"), columns[2]], t.rows),
+                           60)
+    assert shape not in wrapped  # a column that may wrap breaks it between words

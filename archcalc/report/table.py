@@ -16,12 +16,14 @@ from typing import Callable, Iterable, Sequence
 class Column:
     """A column: its header, whether it is right-aligned (numbers) or centred (marks), and
     whether a cell may be split across lines when the table is too wide (names may; numbers
-    and shapes never, see ``report/fit.py``)."""
+    and shapes never, see ``report/fit.py``); ``wrap=False``: a cell is never broken, not
+    even between words."""
 
     header: str
     right: bool = False
     split: bool = False
     centre: bool = False
+    wrap: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,10 +68,11 @@ def _rich(table: Table, cells: list, console, width: int):
     t = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left",
                   title=None if table.title is None else Text(table.title))
     widths, console.width = fit_widths(table.headers, cells,
-                                       [not c.split for c in table.columns], width)
+                                       [not c.split for c in table.columns], width,
+                                       [not c.wrap for c in table.columns])
     for c, w in zip(table.columns, widths):
-        t.add_column(c.header, justify=_justify(c), overflow="fold",
-                     width=w)
+        t.add_column(c.header, justify=_justify(c), overflow="fold", width=w,
+                     no_wrap=not c.wrap)
     for row, texts in zip(table.rows, cells):
         # Text, not markup: a shape such as "[k0, 56, 56]" would read as a style tag
         t.add_row(*(Text(x) for x in texts), style="bold" if row.bold else None)
@@ -227,9 +228,10 @@ def md_code(text: str) -> str:
 
 
 # ---------------------------------------------------------------- reports
-def write_blocks(blocks, fmt: str, width: int = 100) -> str:
+def write_blocks(blocks, fmt: str, width: int = 100, gap: bool = True) -> str:
     """A report of several blocks (each a ``Table`` or a ``table.Lists``) in ``fmt`` (text,
-    Markdown or LaTeX), a blank line between blocks; LaTeX names the package it needs once."""
+    Markdown or LaTeX), a blank line between blocks unless not ``gap``; LaTeX names the
+    package it needs once."""
     from .table import Lists
 
     if fmt == "latex":
@@ -239,7 +241,7 @@ def write_blocks(blocks, fmt: str, width: int = 100) -> str:
         return _latex_document(body, False)
     parts = [write_lists(b.sections, fmt) if isinstance(b, Lists) else
              markdown(b) if fmt == "markdown" else text(b, width) for b in blocks]
-    return "\n".join(parts)
+    return ("\n" if gap else "").join(parts)
 
 
 # ---------------------------------------------------------------- CSV
