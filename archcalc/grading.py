@@ -803,7 +803,13 @@ def render(sheets: list, fmt: str, gradebook: bool = False) -> str:
         if gradebook:
             data["gradebook"] = gb.to_json(sheets)
         return json_text(data)
-    text = {"csv": _csv, "markdown": _markdown, "latex": _latex}.get(fmt, _table)(sheets)
+    from .report import writers
+
+    if fmt == "csv":
+        text = writers.csv_text(model(sheets))
+    else:
+        text = writers.write_blocks(text_blocks(sheets) if fmt == "table" else blocks(sheets),
+                                    fmt)
     if gradebook and fmt == "table":
         text += "\n" + "\n".join(gb.text_lines(sheets)) + "\n"
     return "\n".join(printable(line) for line in text.split("\n"))
@@ -855,35 +861,72 @@ def _claimed_text(r: Result) -> str:
     return "" if r.claimed is None else as_written(r.claimed)
 
 
-def _table(sheets: list) -> str:
+def _claim_lines(s: SheetResult) -> list:
+    """A sheet's claims as text lines: mark, index, place, claim, and what was wrong."""
     out = []
+    for r in s.results:
+        mark = "✓" if r.correct else "✗"
+        line = f"{mark} {r.index:>2}. {r.at}  {r.metric} = {_claimed_text(r)}" \
+            if r.metric != "?" else f"{mark} {r.index:>2}. {r.at if r.at != '?' else ''}" \
+            f"{_claimed_text(r)}"
+        if r.correct:
+            out.append(f"{line}   ({r.verdict})" if r.verdict else line)
+            continue
+        if r.error:
+            out.append(f"{line}   → cannot read this claim: {r.error}")
+            if r.expected_text:
+                out.append(f"      correct: {r.expected_text}")
+        else:
+            out.append(f"{line}   → correct: {r.expected_text}")
+        out.extend(f"      {d}" for d in r.derivation)
+        if r.note:
+            out.append(f"      note: {r.note}")
+    return out
+
+
+def _heading(s: SheetResult) -> str:
+    if s.error:
+        return f"{s.path}: cannot read this sheet: {s.error}"
+    return f"{s.path}: {s.name} (spec {s.spec}, convention {s.convention}) — score {s.score}"
+
+
+def text_blocks(sheets: list) -> list:
+    """The text report: each sheet's claims as a titled list, then the grade table."""
+    from .report.table import Lists
+
+    blocks = [Lists([(_heading(s), [] if s.error else _claim_lines(s))]) for s in sheets]
+    return blocks + ([grade_table(sheets)] if len(sheets) > 1 else [])
+
+
+def blocks(sheets: list) -> list:
+    """The typeset report (Markdown, LaTeX): per sheet a table of its claims and the
+    derivations of the wrong ones, then the grade table."""
+    from .report.table import Column, Lists, Row, Table
+
+    out = []
+    columns = [Column("#", right=True), Column("At"), Column("Metric"),
+               Column("Claimed", right=True), Column("Correct value", right=True),
+               Column("Mark", centre=True)]
     for s in sheets:
         if s.error:
-            out += [f"{s.path}: cannot read this sheet: {s.error}", ""]
+            out.append(Lists([(_heading(s), [])]))
             continue
-        out.append(f"{s.path}: {s.name} (spec {s.spec}, convention {s.convention}) — "
-                   f"score {s.score}")
-        for r in s.results:
-            mark = "✓" if r.correct else "✗"
-            line = f"  {mark} {r.index:>2}. {r.at}  {r.metric} = {_claimed_text(r)}" \
-                if r.metric != "?" else f"  {mark} {r.index:>2}. {r.at if r.at != '?' else ''}" \
-                f"{_claimed_text(r)}"
-            if r.correct:
-                out.append(f"{line}   ({r.verdict})" if r.verdict else line)
-                continue
-            if r.error:
-                out.append(f"{line}   → cannot read this claim: {r.error}")
-                if r.expected_text:
-                    out.append(f"        correct: {r.expected_text}")
-            else:
-                out.append(f"{line}   → correct: {r.expected_text}")
-            out.extend(f"        {d}" for d in r.derivation)
-            if r.note:
-                out.append(f"        note: {r.note}")
-        out.append("")
-    if len(sheets) > 1:
-        out.extend(_grade_rows(sheets, "text"))
-    return "\n".join(out) + ("\n" if out and out[-1] else "")
+        rows = [Row([str(r.index), r.at, r.metric, _claimed_text(r), r.expected_text,
+                     _mark(r)]) for r in s.results]
+        out.append(Table(columns, rows, title=_heading(s), caption=f"{s.name}: score {s.score}"))
+        wrong = [(f"Claim {r.index} ({r.at} {r.metric}) is not right",
+                  ([f"cannot read this claim: {r.error}"] if r.error else []) +
+                  list(r.derivation) + ([f"note: {r.note}"] if r.note else []))
+                 for r in s.results if not r.correct]
+        if wrong:
+            out.append(Lists(wrong))
+    return out + ([grade_table(sheets)] if len(sheets) > 1 else [])
+
+
+def _mark(r: Result) -> str:
+    if r.correct:
+        return f"✓ {r.how}" if r.how else "✓"
+    return "✗ (unreadable)" if r.error else "✗"
 
 
 def _entry_marks(s: SheetResult, n: int) -> list:
@@ -901,63 +944,22 @@ def _entry_marks(s: SheetResult, n: int) -> list:
     return marks
 
 
-def _grade_rows(sheets: list, fmt: str) -> list:
+def grade_table(sheets: list):
+    """Several sheets' grades: a row per sheet, a column per entry, the score."""
+    from .report.table import Column, Row, Table
+
     n = max(s.entries for s in sheets)
-    head = ["sheet", *(str(i) for i in range(1, n + 1)), "score"]
-    rows = [[s.name, *_entry_marks(s, n), s.score] for s in sheets]
-    if fmt == "markdown":
-        return ["| " + " | ".join(head) + " |", "|:---|" + "---:|" * (n + 1)] + \
-               ["| " + " | ".join(_md(c) for c in r) + " |" for r in rows]
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    fmt_row = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)  # noqa: E731
-                                  for i, (c, w) in enumerate(zip(r, widths)))
-    return ["Grades (entry: ✓ all claims right, ✗ none, k/n partly; — the sheet cannot be "
-            "read)", fmt_row(head), fmt_row(["-" * w for w in widths])] + \
-        [fmt_row(r) for r in rows]
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def _markdown(sheets: list) -> str:
-    out = []
-    for s in sheets:
-        if s.error:
-            out += [f"**{_md(s.name)}** (`{_md(s.path)}`): cannot read this sheet: "
-                    f"{_md(s.error)}", ""]
-            continue
-        out += [f"**{_md(s.name)}** (`{_md(s.path)}`, spec `{_md(s.spec)}`, convention "
-                f"{s.convention}): score {s.score}", "",
-                "| # | at | metric | claimed | correct value | |",
-                "|---:|:---|:---|---:|---:|:---:|"]
-        for r in s.results:
-            mark = f"✓ {r.how}" if r.how else ("✓" if r.correct else "✗")
-            out.append(f"| {r.index} | {_md(r.at)} | {r.metric} | {_md(_claimed_text(r))} | "
-                       f"{_md(r.expected_text)} | {mark} |")
-        wrong = [r for r in s.results if not r.correct]
-        if wrong:
-            out += ["", "Derivations of the wrong answers:", ""]
-            for r in wrong:
-                out.append(f"- {r.index}. {_md(r.at)} {r.metric}:")
-                if r.error:
-                    out.append(f"  - cannot read this claim: {_md(r.error)}")
-                out += [f"  - `{d}`" for d in r.derivation]
-                if r.note:
-                    out.append(f"  - note: {_md(r.note)}")
-        out.append("")
-    if len(sheets) > 1:
-        out += _grade_rows(sheets, "markdown") + [""]
-    return "\n".join(out)
+    columns = [Column("sheet", split=True), *(Column(str(i), right=True)
+                                              for i in range(1, n + 1)),
+               Column("score", right=True)]
+    rows = [Row([printable(x) for x in [s.name, *_entry_marks(s, n), s.score]])
+            for s in sheets]
+    return Table(columns, rows, title="Grades",
+                 footnotes=["entry: ✓ all claims right, ✗ none, k/n partly; — the sheet "
+                            "cannot be read"])
 
 
 CSV_COLUMNS = ("sheet", "index", "at", "metric", "claimed", "expected", "correct", "note")
-
-
-def _csv(sheets: list) -> str:
-    from .report import writers
-
-    return writers.csv_text(model(sheets))
 
 
 def model(sheets: list):
@@ -974,25 +976,3 @@ def model(sheets: list):
             rows.append(Row([s.path, str(r.index), r.at, r.metric, _claimed_text(r),
                              r.expected_text, str(int(r.correct)), note or ""]))
     return Table([Column(h) for h in CSV_COLUMNS], rows)
-
-
-def _latex(sheets: list) -> str:
-    from .report.writers import latex_escape as esc
-
-    out = [r"% requires \usepackage{booktabs}"]
-    for s in sheets:
-        if s.error:
-            out.append(rf"\noindent\textbf{{{esc(s.name)}}}: cannot read this sheet: "
-                       rf"{esc(s.error)}\par")
-            continue
-        out += [r"\begin{table}[ht]", r"\centering",
-                rf"\caption{{{esc(s.name)}: score {esc(s.score)}}}",
-                r"\begin{tabular}{rlllrc}", r"\toprule",
-                r"\# & At & Metric & Claimed & Correct value & Mark \\", r"\midrule"]
-        for r in s.results:
-            mark = (f"right ({r.how})" if r.how else "right") if r.correct else \
-                (r"\textbf{unreadable}" if r.error else r"\textbf{wrong}")
-            out.append(f"{r.index} & {esc(r.at)} & {esc(r.metric)} & {esc(_claimed_text(r))} & "
-                       f"{esc(r.expected_text)} & {mark} \\\\")
-        out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(out) + "\n"

@@ -358,50 +358,11 @@ def sample(count: int, rows: int):
     return np.unique(np.linspace(0, count - 1, max(rows, 2)).round().astype(np.int64))
 
 
-def to_table(result: Sweep, rows: int = 20, order: Sequence[str] = ()) -> str:
-    """The closed forms, then a few evenly spaced points (all of them if few), then a count
-    of invalid points and why (escaped: the messages quote names from the spec)."""
-    from .errors import printable
-    from .report.values import expr_text
-
-    lines = [f"{k} = {expr_text(v, order)}" for k, v in result.forms.items()]
-    header = list(result.inputs) + list(result.columns)
-    body = []
-    for i in sample(len(result), rows).tolist():
-        cells = [str(v[i]) for v in result.inputs.values()]
-        if result.valid[i]:
-            cells += [f"{int(v[i]):,}" for v in result.columns.values()]
-        else:
-            why = next(m for m, _, bad in result.failures if bad[i])
-            cells += [f"invalid: {printable(why.split(':', 1)[0])}"]
-        body.append(cells)
-    widths = [max([len(h)] + [len(r[j]) for r in body if not r[-1].startswith("invalid")])
-              for j, h in enumerate(header)]
-    fmt_row = lambda cells: "  ".join(c.rjust(w) if not c.startswith("invalid") else c  # noqa: E731
-                                      for c, w in zip(cells, widths)).rstrip()
-    lines += ["", fmt_row(header), fmt_row(["-" * w for w in widths])]
-    lines += [fmt_row(r) for r in body]
-    invalid = int((~result.valid).sum())
-    shown = min(len(result), rows)
-    lines.append("")
-    lines.append(f"{len(result):,} point{'s' if len(result) != 1 else ''} ({shown} shown); "
-                 f"{invalid:,} invalid"
-                 + ("" if not invalid else ":"))
-    for message, loc, bad in result.failures:
-        first = int(bad.argmax())
-        at = ", ".join(f"{k}={int(v[first])}" for k, v in result.inputs.items())
-        if len(message) > 160:  # closed forms inside a message can run long
-            message = message[:159] + "…"
-        count = int(bad.sum())
-        lines.append(printable(f"  {count:,} point{'s' if count != 1 else ''}: {message} [{loc}] "
-                               f"(first at {at})"))
-    return "\n".join(lines) + "\n"
-
-
 def model(result: Sweep, rows: int = 20, order: Sequence[str] = (), name: str = ""):
-    """The points ``to_table`` shows (evenly spaced) as a ``report.table.Table``: the swept
-    sizes and each column (an invalid point says why), with the closed forms and the count
-    of invalid points as footnotes; for Markdown and LaTeX."""
+    """A few evenly spaced points (all of them if few) as a ``report.table.Table``: the
+    swept sizes and each column (an invalid point says why), with the closed forms, the
+    count of invalid points and why (escaped: the messages quote names from the spec) as
+    footnotes, each on one line; sweep's text, Markdown and LaTeX."""
     from .errors import printable
     from .report.table import Column, Row, Table
     from .report.values import expr_text
@@ -423,11 +384,13 @@ def model(result: Sweep, rows: int = 20, order: Sequence[str] = (), name: str = 
                  f"({min(len(result), rows)} shown); {invalid:,} invalid")
     for message, loc, bad in result.failures:
         count = int(bad.sum())
+        first = int(bad.argmax())
+        at = ", ".join(f"{k}={int(v[first])}" for k, v in result.inputs.items())
         notes.append(printable(f"{count:,} point{'s' if count != 1 else ''}: "
                                f"{message if len(message) <= 160 else message[:159] + '…'} "
-                               f"[{loc}]"))
+                               f"[{loc}] (first at {at})"))
     return Table([Column(n, right=True) for n in names], body, title=printable(name),
-                 footnotes=notes)
+                 footnotes=notes, wrap_footnotes=False)
 
 
 def plot(result: Sweep, path: str, title: str = "") -> None:

@@ -139,7 +139,9 @@ def test_cli_table_and_grid(cli, spec_file):
     code, out, _ = cli("sweep", spec_file, "--over", "H=20:29", "--over", "W=30:31", "--rows", "4")
     assert code == 0
     assert "20 points (4 shown)" in out
-    assert out.startswith("out0 = 10\nparams = ")
+    lines = out.splitlines()  # the table (title, header, rule, 4 points), then the forms
+    assert lines[1].split() == ["H", "W", "out0", "params", "macs"] and len(lines[3:7]) == 4
+    assert lines[7].startswith("out0 = 10") and lines[8].startswith("params = ")
 
 
 def test_cli_errors(cli, spec_file, monkeypatch):

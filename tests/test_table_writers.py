@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, ROOT
 from latex_util import compile_latex, markdown_table_ok, needs_pdflatex
 
 from archcalc.report import writers
@@ -101,6 +101,9 @@ def test_list_layers_csv(cli):
 @needs_pdflatex
 def test_new_latex_compiles(cli, tmp_path):
     parts = [cli(*SWEEP, "--format", "latex")[1], cli("list-layers", "--format", "latex")[1]]
+    sheets = ROOT / "tests" / "fixtures" / "sheets"
+    parts.append(cli("check", sheets / "bob.yaml", sheets / "slides.yaml", sheets / "nowhere.yaml",
+                     "--spec-root", ROOT / "specs", "--format", "latex")[1])
     try:
         import torch  # noqa: F401
 
@@ -138,3 +141,55 @@ def test_compare_text_is_what_rich_prints(per_layer):
     finally:
         plain_table.render = original
     assert fast == slow and "138,357,544" in fast  # VGG16's parameters, torchvision's count
+
+
+def test_a_centred_column_in_every_writer():
+    t = Table([Column("Claim"), Column("Mark", centre=True)], [Row(["a", "✓"]), Row(["bb", "✗"])])
+    assert writers.markdown(t).splitlines()[1] == "|:---|:---:|"
+    assert r"\begin{tabular}{lc}" in writers.latex(t)
+    lines = writers.text(t, 40).splitlines()
+    # "Claim" is 5 wide, then 3 of separator; "Mark" centres one character: 1 before, 2 after
+    assert lines[2] == "a" + " " * 4 + " " * 3 + " ✓  " and lines[3] == "bb" + " " * 6 + " ✗  "
+
+
+def test_a_report_of_tables_and_lists():
+    from archcalc.report.table import Lists
+
+    blocks = [_table(), Lists([("2. conv_a params", ["2*H*W = `x`"]), ("unread", [])]), _table()]
+    md = writers.write_blocks(blocks, "markdown")
+    assert "**2. conv\\_a params**\n\n- `` 2*H*W = `x` ``\n\n**unread**\n" in md
+    assert md.count("| **stage \\| 1** | 1,792 |") == 2
+    tex = writers.write_blocks(blocks, "latex")
+    assert tex.count("% requires") == 1 and tex.count(r"\begin{table}") == 2
+    assert r"\paragraph{unread}" + "\n" + r"\begin{table}" in tex  # no empty itemize
+    text = writers.write_blocks(blocks, "table", 80)
+    assert "2. conv_a params\n  2*H*W = `x`\n\nunread\n\nnet*" in text
+
+
+def test_check_markdown_escapes_claims_and_names(cli, tmp_path):
+    """A claim such as 2*H*W is shown as written, not in italics (one Markdown escape)."""
+    net = tmp_path / "net.yaml"
+    net.write_text("symbols: {H: null, W: null}\ninput: [3, H, W]\nlayers:\n"
+                   "  - conv2d: {out: 2, kernel: 1, name: conv_a}\n")
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text("spec: net.yaml\nanswers:\n  - {at: conv_a, output_shape: '[2, H, W]'}\n"
+                     "  - {at: conv_a, macs: '6*H*W'}\n  - {at: conv_a, macs: '2*H*W'}\n")
+    code, out, _ = cli("check", sheet, "--format", "markdown")
+    rows = [line for line in out.splitlines() if line.startswith("|")]
+    assert code == 1 and markdown_table_ok(rows)
+    # a 1×1 convolution from 3 to 2 channels: 3·2 MACs per pixel
+    assert r"| 2 | conv\_a | macs | 6\*H\*W | 6\*H\*W | ✓ |" in rows
+    assert r"| 3 | conv\_a | macs | 2\*H\*W | 6\*H\*W | ✗ |" in rows
+    assert r"**Claim 3 (conv\_a macs) is not right**" in out
+
+
+def test_a_column_that_never_wraps_keeps_each_cell_on_one_line():
+    shape = "[64, 285, 285] ✗ torch [64, 284, 284]"
+    columns = [Column("Layer", split=True), Column("Output shape", wrap=False),
+               Column("Note", split=True)]
+    t = Table(columns, [Row(["maxpool2d_1", shape, "a note of several words " * 3])])
+    lines = writers.text(t, 60).splitlines()
+    assert shape in lines[2] and all(shape not in line for line in lines[3:])
+    wrapped = writers.text(Table([*columns[:1], Column("Output shape"), columns[2]], t.rows),
+                           60)
+    assert shape not in wrapped  # a column that may wrap breaks it between words

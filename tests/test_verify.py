@@ -393,11 +393,12 @@ def test_plain_table_is_the_text_rich_prints(monkeypatch):
     """The verify table is written directly when nothing wraps (rich costs about a
     millisecond a row); rich's own layout must give the very same text."""
     from archcalc.cli import verify_cmd
+    from archcalc.report import plain_table
 
     for result in (verify(str(EXAMPLES / "dilated.yaml"), samples=2),
                    verify(str(EXAMPLES / "inception.yaml"), device="meta")):
         fast = verify_cmd.table(result)
         with monkeypatch.context() as m:
-            m.setattr(verify_cmd, "_plain", lambda *a: None)
+            m.setattr(plain_table, "render", lambda *a: None)
             assert verify_cmd.table(result) == fast
         assert "✓" in fast

@@ -74,7 +74,6 @@ def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
         sw.plot(result, plot, graph.name)
     from ..report import writers
 
-    own = {"csv": lambda: sw.to_csv(result), "json": lambda: sw.to_json(result, order),
-           "table": lambda: sw.to_table(result, rows, order)}
+    own = {"csv": lambda: sw.to_csv(result), "json": lambda: sw.to_json(result, order)}
     c.emit(writers.write(sw.model(result, rows, order, graph.name) if fmt not in own else None,
                          fmt, own=own))

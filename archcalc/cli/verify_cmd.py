@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Annotated, List, Optional
 
@@ -146,48 +147,42 @@ def _points(result) -> list:
 
 
 def table(result, width: int = 120) -> str:
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
+    """The text report (``text_blocks``) as the text writer lays it out."""
+    from ..report import writers
+
+    return writers.write_blocks(text_blocks(result), "table", width, gap=False)
+
+
+def text_blocks(result) -> list:
+    """The text report as blocks: its heading; the closed forms (when symbols were
+    sampled); a table per point; the notes and the verdict, each on one line, under the
+    last table."""
+    from ..errors import printable
+    from ..report.table import Column, Lists, Row, Table
 
     shown_buffers = any(r.metric == "buffers" and (r.expected or r.measured)
                         for r in result.results)
     columns = [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
-    headers = ["Layer", *(h for _, h in columns)]
-    out = [_rich(f"{result.name}: closed form vs PyTorch ({result.device})", width,
-                 markup=False)]
-    if result.formulas:
-        rows = [[layer, *(texts[m] or "n/a" for m, _ in columns)]
+    blocks = [Lists([(printable(f"{result.name}: closed form vs PyTorch ({result.device})"),
+                      [])])]
+    if result.formulas:  # names never wrap here; the closed forms may
+        head = [Column("Layer", wrap=False), *(Column(h, split=True) for _, h in columns)]
+        rows = [Row([printable(x) for x in [layer, *(texts[m] or "n/a" for m, _ in columns)]])
                 for layer, texts in result.formulas]
-        title = "closed forms, checked at each point below"
-        plain = _plain(title, headers, [False] * len(headers), rows, width)
-        if plain is None:
-            t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", show_edge=False,
-                      pad_edge=False)
-            t.add_column("Layer", no_wrap=True)
-            for header in headers[1:]:
-                t.add_column(header)
-            for row in rows:
-                t.add_row(*(escape(v) for v in row))
-            plain = _rich(t, width)
-        out.append(plain)
-    right = [h in ("Params", "Buffers") for h in headers]
+        blocks.append(Table(head, rows, title="closed forms, checked at each point below"))
+    head = [Column("Layer", split=True),  # long names wrap; numbers are never cut
+            *(Column(h, right=h in ("Params", "Buffers"), wrap=False) for _, h in columns)]
     for key, layers in _points(result):
-        title = ("at " + ", ".join(f"{k}={v}" for k, v in key)) if key else None
-        rows = [_row(layer, checks, columns) for layer, checks in layers.items()]
-        plain = _plain(title or "", headers, right, rows, width)
-        if plain is None:
-            t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", show_edge=False,
-                      pad_edge=False)
-            t.add_column("Layer", overflow="fold")  # long names wrap; numbers are never cut
-            for header, r in zip(headers[1:], right[1:]):
-                t.add_column(header, justify="right" if r else "left", no_wrap=True)
-            for row in rows:
-                t.add_row(*(escape(v) for v in row))
-            plain = _rich(t, width)
-        out.append(plain)
-    out += [_rich(line, width, soft_wrap=True, markup=False) for line in _footer(result)]
-    return "".join(out)
+        rows = [Row([printable(x) for x in _row(layer, checks, columns)])
+                for layer, checks in layers.items()]
+        blocks.append(Table(head, rows, title=("at " + ", ".join(f"{k}={v}" for k, v in key))
+                            if key else None))
+    footer = [printable(line) for line in _footer(result)]
+    if isinstance(blocks[-1], Table):
+        blocks[-1] = dataclasses.replace(blocks[-1], footnotes=footer, wrap_footnotes=False)
+    else:  # nothing was checked: the footer alone
+        blocks.append(Lists([("\n".join(footer), [])]))
+    return blocks
 
 
 def model(result):
@@ -245,22 +240,6 @@ def _row(layer: str, checks: dict, columns) -> list:
     return [layer, *cells]
 
 
-def _plain(title: str, headers, right, rows, width: int):
-    """The table as rich lays it out when nothing wraps, without rich's cost per cell."""
-    from ..report import plain_table
-
-    return plain_table.render(title, headers, right, rows, width)
-
-
-def _rich(renderable, width: int, **options) -> str:
-    from rich.console import Console
-
-    console = Console(width=width, record=True, force_terminal=False, color_system=None,
-                      file=_Null())
-    console.print(renderable, **options)
-    return console.export_text()
-
-
 def _footer(result) -> list:
     lines = ["✓ = the closed form equals what PyTorch measured: shape from a forward hook, "
              "params from parameters(), FLOPs from FlopCounterMode, receptive field (the "
@@ -293,11 +272,3 @@ def _footer(result) -> list:
                 lines.append(f"  ✗ {r.layer} {r.metric}{at}: closed form {show(r.expected)}, "
                              f"PyTorch {show(r.measured)}")
     return lines
-
-
-class _Null:
-    def write(self, _text):
-        return 0
-
-    def flush(self):
-        pass

@@ -9,12 +9,13 @@ GAP = 3  # columns are apart by one space of padding, a blank line, one space of
 
 
 def fit_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], whole: Sequence[bool],
-               width: int) -> tuple[list, int]:
+               width: int, one_line: Sequence[bool] = ()) -> tuple[list, int]:
     """Column widths for a rich table, and the width it is printed at, such that no word of
     a ``whole`` column (a number, a size in a shape) is split across lines: such a column
     is at least as wide as its longest word, a name column at least as wide as its longest
     word up to FOLD_AT; the rest of ``width`` goes to the columns that want more. The
-    table is wider than ``width`` only when these minimums alone do not fit."""
+    table is wider than ``width`` only when these minimums alone do not fit. A
+    ``one_line`` column is as wide as its longest cell (it never wraps)."""
     from rich.cells import cell_len
 
     texts = [list(headers), *rows]
@@ -22,7 +23,9 @@ def fit_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], whole: Seq
     natural = [max(cell_len(r[j]) for r in texts) for j in range(n)]
     words = [max((cell_len(w) for r in texts for w in r[j].split()), default=1)
              for j in range(n)]
-    widths = [max(1, words[j] if whole[j] else min(words[j], FOLD_AT)) for j in range(n)]
+    keep = list(one_line) + [False] * (n - len(one_line))
+    widths = [max(1, natural[j] if keep[j] else words[j] if whole[j] else
+                  min(words[j], FOLD_AT)) for j in range(n)]
     room = width - GAP * (n - 1)
     if sum(natural) <= room:
         return natural, width

@@ -14,13 +14,16 @@ from typing import Callable, Iterable, Sequence
 
 @dataclass(frozen=True)
 class Column:
-    """A column: its header, whether it is right-aligned (numbers), and whether a cell may
-    be split across lines when the table is too wide (names may; numbers and shapes never,
-    see ``report/fit.py``)."""
+    """A column: its header, whether it is right-aligned (numbers) or centred (marks), and
+    whether a cell may be split across lines when the table is too wide (names may; numbers
+    and shapes never, see ``report/fit.py``); ``wrap=False``: a cell is never broken, not
+    even between words."""
 
     header: str
     right: bool = False
     split: bool = False
+    centre: bool = False
+    wrap: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,9 @@ class Table:
     under ``raw_header``) when it differs from the text; it is made only when asked, since
     for a 100,000-layer network it costs as much as the text. ``caption`` is LaTeX's caption when it is not the title.
     ``summary`` is the one line a typeset table (LaTeX) closes with instead of the
-    footnotes. ``title_bold``: Markdown shows the title as a bold name (else as a line)."""
+    footnotes. ``title_bold``: Markdown shows the title as a bold name (else as a line).
+    ``wrap_footnotes``: the text writer wraps long footnotes at its width (else each is one
+    line however long: closed forms, which a reader copies)."""
 
     columns: Sequence[Column]
     rows: Sequence[Row]
@@ -52,7 +57,16 @@ class Table:
     caption: str | None = None
     summary: str | None = None
     title_bold: bool = True
+    wrap_footnotes: bool = True
 
     @property
     def headers(self) -> list:
         return [c.header for c in self.columns]
+
+
+@dataclass(frozen=True)
+class Lists:
+    """Titled lists of lines, each ``(title, lines)``: what is not a grid (derivations, a
+    sheet that cannot be read). A report is a sequence of ``Table`` and ``Lists`` blocks."""
+
+    sections: Sequence[tuple[str, Sequence[str]]]

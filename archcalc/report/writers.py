@@ -46,13 +46,14 @@ def text(table: Table, width: int = 100) -> str:
     cells = [_indented(r, "  ") for r in table.rows]
     console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
                       emoji=False, soft_wrap=False)
-    plain = plain_table.render(table.title or "", headers, right, cells, width)
+    plain = None if any(c.centre for c in table.columns) else \
+        plain_table.render(table.title or "", headers, right, cells, width)
     if plain is not None:  # nothing wraps: the same text, without rich's per-cell cost
         console.file.write(plain)
     else:
         console.print(_rich(table, cells, console, width))
     for line in table.footnotes:
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=not table.wrap_footnotes)
     return console.file.getvalue()
 
 
@@ -67,14 +68,19 @@ def _rich(table: Table, cells: list, console, width: int):
     t = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left",
                   title=None if table.title is None else Text(table.title))
     widths, console.width = fit_widths(table.headers, cells,
-                                       [not c.split for c in table.columns], width)
+                                       [not c.split for c in table.columns], width,
+                                       [not c.wrap for c in table.columns])
     for c, w in zip(table.columns, widths):
-        t.add_column(c.header, justify="right" if c.right else "left", overflow="fold",
-                     width=w)
+        t.add_column(c.header, justify=_justify(c), overflow="fold", width=w,
+                     no_wrap=not c.wrap)
     for row, texts in zip(table.rows, cells):
         # Text, not markup: a shape such as "[k0, 56, 56]" would read as a style tag
         t.add_row(*(Text(x) for x in texts), style="bold" if row.bold else None)
     return t
+
+
+def _justify(column) -> str:
+    return "center" if column.centre else "right" if column.right else "left"
 
 
 def _indented(row, mark: str, escape=None) -> list:
@@ -101,7 +107,8 @@ def markdown(table: Table) -> str:
         title = md_escape(table.title)
         lines += [f"**{title}**" if table.title_bold else title, ""]
     lines += ["| " + " | ".join(md_escape(h) for h in table.headers) + " |",
-              "|" + "|".join("---:" if c.right else ":---" for c in table.columns) + "|"]
+              "|" + "|".join(":---:" if c.centre else "---:" if c.right else ":---"
+                         for c in table.columns) + "|"]
     for row in table.rows:
         texts = _indented(row, "&nbsp;&nbsp;", md_escape)
         if row.bold:
@@ -145,10 +152,25 @@ def _ascii(ch: str) -> str:
 def latex(table: Table, standalone: bool = False) -> str:
     """A booktabs table: caption (or title), the grid, then the summary as a last row, or
     else the footnotes in small type under the grid. ``standalone``: a whole document."""
+    return _latex_document(_latex_table(table), standalone)
+
+
+def _latex_document(body: list, standalone: bool) -> str:
+    """``body`` (lines) as a whole document, or with the comment naming the package it needs."""
+    if standalone:
+        body = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\begin{document}",
+                *body, r"\end{document}"]
+    else:
+        body = [r"% requires \usepackage{booktabs}", *body]
+    return "\n".join(body) + "\n"
+
+
+def _latex_table(table: Table) -> list:
     esc = latex_escape
     caption = table.caption if table.caption is not None else table.title or ""
+    spec = "".join("c" if c.centre else "r" if c.right else "l" for c in table.columns)
     out = [r"\begin{table}[ht]", r"\centering", rf"\caption{{{esc(caption)}}}",
-           rf"\begin{{tabular}}{{{''.join('r' if c.right else 'l' for c in table.columns)}}}",
+           rf"\begin{{tabular}}{{{spec}}}",
            r"\toprule", " & ".join(esc(h) for h in table.headers) + r" \\", r"\midrule"]
     out += [" & ".join(_indented(row, r"\quad ", esc)) + r" \\" for row in table.rows]
     if table.summary is not None:
@@ -159,35 +181,67 @@ def latex(table: Table, standalone: bool = False) -> str:
         out += ["", r"\smallskip\parbox{\linewidth}{\footnotesize "
                 + r" \\ ".join(esc(n) for n in table.footnotes) + "}"]
     out.append(r"\end{table}")
-    if standalone:
-        out = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\begin{document}", *out,
-               r"\end{document}"]
-    else:
-        out.insert(0, r"% requires \usepackage{booktabs}")
-    return "\n".join(out) + "\n"
+    return out
 
 
 # ---------------------------------------------------------------- titled lists
 def write_lists(sections, fmt: str, own: dict | None = None) -> str:
     """Titled lists of lines (derivations: not a grid), each ``(title, lines)``: as text (the
     title, its lines indented, a blank line), Markdown (a bold title, each line as code in a
-    list) or LaTeX (a paragraph with an itemize); ``own`` as in ``write``."""
+    list) or LaTeX (a paragraph with an itemize); ``own`` as in ``write``. A section without
+    lines is its title alone."""
     if own and fmt in own:
         return own[fmt]()
+    if fmt == "latex":
+        return "\n".join(_latex_lists(sections)) + "\n"
     out = []
     if fmt == "markdown":
         for title, lines in sections:
-            out += [f"**{title}**", ""] + [f"- `{line}`" for line in lines] + [""]
+            out += [f"**{md_escape(title)}**", ""] + [f"- {md_code(line)}" for line in lines]
+            out += [""] if lines else []
         return "\n".join(out)
-    if fmt == "latex":
-        for title, lines in sections:
-            out += [rf"\paragraph{{{latex_escape(title)}}}", r"\begin{itemize}"]
-            out += [rf"  \item {latex_escape(line)}" for line in lines]
-            out += [r"\end{itemize}"]
-        return "\n".join(out) + "\n"
     for title, lines in sections:
         out += [title] + [f"  {line}" for line in lines] + [""]
     return "\n".join(out)
+
+
+def _latex_lists(sections) -> list:
+    out = []
+    for title, lines in sections:
+        out.append(rf"\paragraph{{{latex_escape(title)}}}")
+        if lines:
+            out += [r"\begin{itemize}", *(rf"  \item {latex_escape(line)}" for line in lines),
+                    r"\end{itemize}"]
+    return out
+
+
+def md_code(text: str) -> str:
+    """Text as a Markdown code span: controls escaped, fenced by more backticks than it
+    holds in a row (CommonMark), so that a backtick in the text cannot end the span."""
+    import re
+
+    text = printable(text)
+    run = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (run + 1)
+    pad = " " if run else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+# ---------------------------------------------------------------- reports
+def write_blocks(blocks, fmt: str, width: int = 100, gap: bool = True) -> str:
+    """A report of several blocks (each a ``Table`` or a ``table.Lists``) in ``fmt`` (text,
+    Markdown or LaTeX), a blank line between blocks unless not ``gap``; LaTeX names the
+    package it needs once."""
+    from .table import Lists
+
+    if fmt == "latex":
+        body = []
+        for b in blocks:
+            body += _latex_lists(b.sections) if isinstance(b, Lists) else _latex_table(b)
+        return _latex_document(body, False)
+    parts = [write_lists(b.sections, fmt) if isinstance(b, Lists) else
+             markdown(b) if fmt == "markdown" else text(b, width) for b in blocks]
+    return ("\n" if gap else "").join(parts)
 
 
 # ---------------------------------------------------------------- CSV
