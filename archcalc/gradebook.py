@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .grading import SheetResult, as_written
+from .report.values import as_written
 
 
 @dataclass
@@ -113,7 +113,7 @@ def _answer(r) -> str:
     return f"{int(number.value):,}"
 
 
-def earned(s: SheetResult) -> tuple:
+def earned(s) -> tuple:
     """(points earned, points possible) on one sheet."""
     return (sum(r.points for r in s.results if r.correct),
             sum(r.points for r in s.results))

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import check_kinds, claims, conventions, dims, layout
 from .errors import Loc, SpecError, did_you_mean, printable
-from .report.values import expr_text, human, json_value, shape_text
+from .report.values import as_written, expr_text, human, json_value, shape_text
 
 SHEET_KEYS = ("name", "spec", "model", "set", "convention", "prefix", "layout", "answers")
 PREFIX_CHOICES = ("decimal", "binary")
@@ -839,22 +839,6 @@ def _json_safe(text: str) -> str:
         return f"\\u{code:04x}"
 
     return "".join(escape(c) for c in text)
-
-
-def as_written(value, width: int = 80) -> str:
-    """A value from the sheet as YAML's flow style writes it (``[1, H/2]``, ``{a: 1}``), on
-    one line and at most ``width`` characters: a claim of 32,000 spaces stays short."""
-    def flow(v) -> str:
-        if isinstance(v, dict):
-            return "{" + ", ".join(f"{k}: {flow(x)}" for k, x in v.items()) + "}"
-        if isinstance(v, list):
-            return "[" + ", ".join(flow(x) for x in v) + "]"
-        if v is None or isinstance(v, bool):
-            return {None: "null", True: "true", False: "false"}[v]
-        return " ".join(str(v).split())
-
-    text = flow(value)
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _claimed_text(r: Result) -> str:

@@ -150,3 +150,19 @@ def _divisibility(cond: Any):
         if sp.simplify(cond.lhs - (n - d * sp.floor(n / d))) == 0:
             return n, d
     return None
+
+
+def as_written(value, width: int = 80) -> str:
+    """A value from the sheet as YAML's flow style writes it (``[1, H/2]``, ``{a: 1}``), on
+    one line and at most ``width`` characters: a claim of 32,000 spaces stays short."""
+    def flow(v) -> str:
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {flow(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, list):
+            return "[" + ", ".join(flow(x) for x in v) + "]"
+        if v is None or isinstance(v, bool):
+            return {None: "null", True: "true", False: "false"}[v]
+        return " ".join(str(v).split())
+
+    text = flow(value)
+    return text if len(text) <= width else text[:width - 1] + "…"
