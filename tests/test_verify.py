@@ -3,6 +3,8 @@ wrong closed form is caught."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import sys
 import textwrap
@@ -117,8 +119,7 @@ def test_off_by_one_pool_rule_is_caught(cli, monkeypatch):
         return base.Out((out.shape[0], *(n + 1 for n in out.shape[1:])), out.params,
                         out.buffers, out.macs, out.rf)
 
-    monkeypatch.setitem(REGISTRY, "maxpool2d", base.Rule(
-        rule.name, wrong, rule.args, rule.family, rule.nd, rule.merge, rule.doc, rule.cost))
+    monkeypatch.setitem(REGISTRY, "maxpool2d", dataclasses.replace(rule, fn=wrong))
     code, out, _ = cli("verify", EXAMPLES / "unet-skip.yaml", "--device", "meta", "--rf", "off")
     assert code == 1
     # 568/2 = 284 in PyTorch; the patched rule says 285
@@ -136,8 +137,7 @@ def test_wrong_receptive_field_is_caught(monkeypatch, tmp_path):
         rf = (None, *(base.Window(w.kernel - 2, w.stride, w.pad_left) for w in out.rf[1:]))
         return base.Out(out.shape, out.params, out.buffers, out.macs, rf)
 
-    monkeypatch.setitem(REGISTRY, "conv2d", base.Rule(
-        rule.name, wrong, rule.args, rule.family, rule.nd, rule.merge, rule.doc, rule.cost))
+    monkeypatch.setitem(REGISTRY, "conv2d", dataclasses.replace(rule, fn=wrong))
     path = write(tmp_path, """
         input: [1, 15, 15]
         layers:
@@ -161,8 +161,7 @@ def test_torch_refusal_is_a_mismatch(tmp_path, monkeypatch):
         r = ctx.factor
         return base.Out(shape=(c // (r * r), h * r, w * r), rf=(None, None, None))
 
-    monkeypatch.setitem(REGISTRY, "pixelshuffle", base.Rule(
-        rule.name, lax, rule.args, rule.family, rule.nd, rule.merge, rule.doc, rule.cost))
+    monkeypatch.setitem(REGISTRY, "pixelshuffle", dataclasses.replace(rule, fn=lax))
     path = write(tmp_path, """
         input: [10, 4, 5]
         layers:
@@ -311,8 +310,7 @@ def test_field_larger_than_input_still_checks_its_inside_end(monkeypatch, tmp_pa
         rf = (None, *(base.Window(w.kernel, w.stride, w.pad_left + 1) for w in out.rf[1:]))
         return base.Out(out.shape, out.params, out.buffers, out.macs, rf)
 
-    monkeypatch.setitem(REGISTRY, "conv1d", base.Rule(
-        rule.name, shifted, rule.args, rule.family, rule.nd, rule.merge, rule.doc, rule.cost))
+    monkeypatch.setitem(REGISTRY, "conv1d", dataclasses.replace(rule, fn=shifted))
     check = by(verify(path, device="cpu"), "c", "rf")
     assert not check.match and check.expected == [[1, 5]] and check.measured == [[2, 5]]
 

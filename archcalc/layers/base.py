@@ -73,8 +73,12 @@ class Rule:
     nd: int | None = None  # spatial axes the layer expects (conv2d: 2); None = any rank
     merge: bool = False  # takes the current tensor plus named others (add, concat, mul)
     doc: str = ""
-    cost: str = "none"  # 'macs' for layers with multiply-accumulates, else 'none'
     zero: dict = field(default_factory=dict)  # metric -> why it is zero (no formula)
+
+    @property
+    def cost(self) -> str:
+        """'macs' for a type whose MACs are a formula, 'none' for one declared zero."""
+        return "none" if "macs" in self.zero else "macs"
 
     def zero_reason(self, metric: str) -> str | None:
         """The declared reason this type counts zero ``metric``, or None (it has a formula)."""
@@ -93,7 +97,6 @@ def register_layer(
     family: str,
     nd: dict | None = None,
     merge: bool = False,
-    cost: str = "none",
     zero: dict | None = None,
 ):
     """Register one rule under one or more names (``nd`` maps a name to its spatial rank).
@@ -111,7 +114,7 @@ def register_layer(
             if name in REGISTRY:
                 raise ValueError(f"layer type '{name}' registered twice")
             REGISTRY[name] = Rule(
-                name, fn, dict(args or {}), family, (nd or {}).get(name), merge, doc, cost,
+                name, fn, dict(args or {}), family, (nd or {}).get(name), merge, doc,
                 dict(zero or {}),
             )
         return fn

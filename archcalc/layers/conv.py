@@ -54,7 +54,7 @@ CONVS = ("conv1d", "conv2d", "conv3d")
 CONV_TRANSPOSES = ("convtranspose1d", "convtranspose2d", "convtranspose3d")
 
 
-@register_layer(*CONVS, args=CONV_ARGS, family="conv", cost="macs",
+@register_layer(*CONVS, args=CONV_ARGS, family="conv",
                 nd={"conv1d": 1, "conv2d": 2, "conv3d": 3})
 def conv(ctx: Ctx) -> Out:
     """Convolution: out = ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1; params Cout·Cin/g·∏k (+ Cout)."""
@@ -108,7 +108,7 @@ CONVT_ARGS = {
 
 @register_layer(
     *CONV_TRANSPOSES, args=CONVT_ARGS, family="conv",
-    cost="macs", nd={"convtranspose1d": 1, "convtranspose2d": 2, "convtranspose3d": 3},
+    nd={"convtranspose1d": 1, "convtranspose2d": 2, "convtranspose3d": 3},
 )
 def conv_transpose(ctx: Ctx) -> Out:
     """Transposed convolution: out = (n−1)s − 2p + d(k−1) + output_padding + 1.

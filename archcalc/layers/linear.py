@@ -9,7 +9,7 @@ from .terms import named
 
 
 @register_layer(
-    "linear", family="linear", cost="macs",
+    "linear", family="linear",
     args={"out": Arg("int", min=1, doc="output features"), "bias": Arg("bool", True)},
 )
 def linear(ctx: Ctx) -> Out:
