@@ -14,6 +14,9 @@ from .terms import note
 # Why each metric without a formula is zero (checked by tests/test_explain.py).
 ZERO_MACS = {"macs": "normalisation is element-wise: no multiply-accumulates (zero on purpose; "
                       "see --convention fvcore/ptflops/thop for tools that count it)"}
+# Of the tool profiles only torchinfo counts RMSNorm (fvcore, ptflops and thop have no rule).
+ZERO_MACS_RMS = {"macs": "normalisation is element-wise: no multiply-accumulates (zero on "
+                          "purpose; see --convention torchinfo for a tool that counts it)"}
 
 _BN_ND = {"batchnorm1d": 1, "batchnorm2d": 2, "batchnorm3d": 3}
 _IN_ND = {"instancenorm1d": 1, "instancenorm2d": 2, "instancenorm3d": 3}
@@ -104,7 +107,7 @@ def normalized_shape(ctx: Ctx) -> tuple:
 
 
 @register_layer(
-    "rmsnorm", family="norm", zero=ZERO_MACS,
+    "rmsnorm", family="norm", zero=ZERO_MACS_RMS,
     args={"shape": Arg("shape", None, doc="normalized_shape; default: the last axis"),
           "affine": Arg("bool", True, doc="elementwise_affine")},
 )
