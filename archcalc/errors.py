@@ -74,7 +74,7 @@ def option(name: str, value: str | None = None) -> str:
     limit's name as its value), with the value it advises, as a message holds it until a
     caller words it with ``worded``."""
     assert name in OPTIONS, name
-    return f"{OPTION_MARK}{name}{'' if value is None else VALUE_MARK + value}{OPTION_MARK}"
+    return f"{OPTION_MARK}{name}{'' if value is None else VALUE_MARK + str(value)}{OPTION_MARK}"
 
 
 def worded(text: str, word) -> str:
@@ -111,8 +111,8 @@ def neutral_option(name: str, value: str | None) -> str:
     return f"{name}={value}" if value.isdigit() else f"{name}={value!r}"
 
 
-FLAGS = {"samples": "--samples", "ranges": "--range", "rf": "--rf", "device": "--device",
-         "set": "--set"}
+OPTION_FLAGS = {"samples": "--samples", "ranges": "--range", "rf": "--rf", "device": "--device",
+                "set": "--set"}
 
 
 def flag_option(name: str, value: str | None) -> str:
@@ -122,7 +122,8 @@ def flag_option(name: str, value: str | None) -> str:
         return f"--limit {value}=N"
     if name == "ranges" and value is None:
         return "--range NAME=LO:HI"
-    return FLAGS[name] if value is None else f"{FLAGS[name]} {value}"
+    flag = OPTION_FLAGS[name]
+    return flag if value is None else f"{flag} {value}"
 
 
 def _with(set_word: str | None) -> str:
@@ -178,7 +179,8 @@ class TimeLimitExceeded(BaseException):
         self.doing = doing  # what the command was busy with: "reading the spec", …
 
     def __str__(self) -> str:
-        return worded(self.worded(None, neutral_limit), _WORDS.get() or neutral_option)
+        return worded(self.worded(None, lambda name: option("limits", name)),
+                      _WORDS.get() or neutral_option)
 
     def worded(self, set_word: str | None, limit_word) -> str:
         """The message, saying how to bind symbols and raise the limit in the caller's terms."""
