@@ -154,8 +154,9 @@ def fail(err: BaseException) -> "typer.Exit":
 
 def guarded(fn, *, timed: bool = True):
     """Run a command body in a context of its own (the ``--limit`` values it applies end
-    with it; the advice in the text of its results names flags); every exception ends as one line and an exit code. ``timed``: stop it after
-    ``max_seconds`` (a command with its own time budget may opt out)."""
+    with it; the advice in the text of its results names flags); every exception ends as
+    one line and an exit code. ``timed``: stop it after ``max_seconds`` (a command with its
+    own time budget may opt out)."""
     import contextvars
     import functools
 
