@@ -206,8 +206,8 @@ class _Worded:
         if isinstance(err2, SetViolation):
             raise SpecError(err2.worded(lambda v: f"set={v!r}"), err2.loc, err2.layer) \
                 from None
-        if in_api_text(err.message) != err.message:
-            raise SpecError(in_api_text(err.message), err.loc, err.layer) from None
+        if err.in_words(_api_option) != err.message:
+            raise SpecError(err.in_words(_api_option), err.loc, err.layer) from None
         return False
 
 

@@ -35,6 +35,20 @@ class SpecError(Exception):
         self.layer = layer  # the qualified name of the layer it concerns, when there is one
 
     @property
+    def message(self) -> str:
+        """The message, the options it advises worded as the running caller words them
+        (``words_of``; the library's own words where no caller has said)."""
+        return worded(self._message, _WORDS.get() or neutral_option)
+
+    @message.setter
+    def message(self, text: str) -> None:
+        self._message = text
+
+    def in_words(self, word) -> str:
+        """The message with the options it advises worded by ``word(name, value)``."""
+        return worded(self._message, word)
+
+    @property
     def file(self) -> str | None:
         return self.loc.file if self.loc else None
 
@@ -53,7 +67,7 @@ class SpecError(Exception):
         return self
 
     def __str__(self) -> str:
-        message = worded(self.message, _WORDS.get() or neutral_option)
+        message = self.message
         if len(message) > MAX_MESSAGE:  # a message quoting a megabyte-long word stays short
             message = message[:MAX_MESSAGE - 3] + "..."
         text = f"{self.loc}: {message}" if self.loc else message

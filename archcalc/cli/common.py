@@ -95,19 +95,14 @@ def _limit_flag(name: str) -> str:
     return flag_option("limits", name)
 
 
-def in_cli_text(text: str) -> str:
-    """A message with the options it advises worded as flags."""
-    from ..errors import flag_option, worded
-
-    return worded(text, flag_option)
-
-
 def in_cli_words(err: BaseException) -> BaseException:
     """The error as the CLI words it: a bound value's problem names the flag that gave it
     (``--set H=2 violates …``), advice names flags (``--limit NAME=N``)."""
+    from ..errors import flag_option
+
     err = _worded(err)
-    if isinstance(err, SpecError) and in_cli_text(err.message) != err.message:
-        return SpecError(in_cli_text(err.message), err.loc, err.layer)
+    if isinstance(err, SpecError) and err.in_words(flag_option) != err.message:
+        return SpecError(err.in_words(flag_option), err.loc, err.layer)
     return err
 
 
