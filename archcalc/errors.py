@@ -76,7 +76,7 @@ class SpecError(Exception):
 
 # An option a message advises (``--samples``, ``--limit NAME=N``), kept in its text as data:
 # OPTION_MARK, the option's parameter name, VALUE_MARK and its value (optional), OPTION_MARK.
-# Re-wrapping the message (``f"{what}: {e.message}"``) keeps it; the caller words it.
+# Reading an error's ``message`` words it as the running caller does (``words_of``).
 OPTION_MARK, VALUE_MARK = "\x1f", "\x1e"
 OPTIONS = ("limits", "samples", "ranges", "rf", "device", "set")
 _OPTION = re.compile(f"{OPTION_MARK}({'|'.join(OPTIONS)})(?:{VALUE_MARK}([^{OPTION_MARK}]*))?"
