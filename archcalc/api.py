@@ -175,12 +175,19 @@ def _is_path(spec) -> bool:
 
 class _Worded:
     """Errors raised inside a call of the API as the API words them: a bound value's
-    problem names ``set=`` (``set={'H': 2} violates H ≥ 3: …``), not a command-line flag."""
+    problem names ``set=`` (``set={'H': 2} violates H ≥ 3: …``), advice names keywords
+    (``limits={'max_nodes': N}``), not command-line flags; so does the text of results
+    (a graded answer's error)."""
 
     def __enter__(self):
+        from .errors import words_of
+
+        self._words = words_of(_api_option)
+        self._words.__enter__()
         return self
 
     def __exit__(self, kind, err, tb):
+        self._words.__exit__(None, None, None)
         if err is None or not isinstance(err, SpecError):
             return False
         from .errors import LimitReached, Unbound
@@ -188,7 +195,7 @@ class _Worded:
         from .spec.loader import SymbolError
 
         if isinstance(err, LimitReached):
-            raise SpecError(err.worded("set=", lambda n: f"limits={{'{n}': N}}"), err.loc,
+            raise SpecError(in_api_text(err.worded("set=", _limits_word)), err.loc,
                             err.layer) from None
         if isinstance(err, Unbound):
             raise SpecError(err.worded("set="), err.loc, err.layer) from None
@@ -199,7 +206,27 @@ class _Worded:
         if isinstance(err2, SetViolation):
             raise SpecError(err2.worded(lambda v: f"set={v!r}"), err2.loc, err2.layer) \
                 from None
+        if err.in_words(_api_option) != err.message:
+            raise SpecError(err.in_words(_api_option), err.loc, err.layer) from None
         return False
+
+
+def _limits_word(name: str) -> str:
+    return f"limits={{'{name}': N}}"
+
+
+def _api_option(name: str, value: str | None) -> str:
+    """An option a message advises, as the API's keyword (``rf='off'``, ``limits={…}``)."""
+    from .errors import neutral_option
+
+    return _limits_word(value) if name == "limits" else neutral_option(name, value)
+
+
+def in_api_text(text: str) -> str:
+    """A message with the options it advises worded as keywords."""
+    from .errors import worded
+
+    return worded(text, _api_option)
 
 
 def _limited(changes: Mapping | None):
@@ -261,7 +288,7 @@ def verify(spec, set: Mapping | None = None, limits: Mapping | None = None, **op
     path or an ``Analysis`` made from one; ``options`` as ``archcalc verify`` (device,
     samples, seed, rf, ranges); ``limits`` as in ``analyse``."""
     with _Worded(), _limited(limits):
-        return _verify(spec, set, **options)
+        return _verify(spec, set, words=_api_option, **options)
 
 
 def _verify(spec, set: Mapping | None, **options):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+import re
 from dataclasses import dataclass
 
 
@@ -34,6 +35,20 @@ class SpecError(Exception):
         self.layer = layer  # the qualified name of the layer it concerns, when there is one
 
     @property
+    def message(self) -> str:
+        """The message, the options it advises worded as the running caller words them
+        (``words_of``; the library's own words where no caller has said)."""
+        return worded(self._message, _WORDS.get() or neutral_option)
+
+    @message.setter
+    def message(self, text: str) -> None:
+        self._message = text
+
+    def in_words(self, word) -> str:
+        """The message with the options it advises worded by ``word(name, value)``."""
+        return worded(self._message, word)
+
+    @property
     def file(self) -> str | None:
         return self.loc.file if self.loc else None
 
@@ -59,6 +74,72 @@ class SpecError(Exception):
         return printable(text)
 
 
+# An option a message advises (``--samples``, ``--limit NAME=N``), kept in its text as data:
+# OPTION_MARK, the option's parameter name, VALUE_MARK and its value (optional), OPTION_MARK.
+# Reading an error's ``message`` words it as the running caller does (``words_of``).
+OPTION_MARK, VALUE_MARK = "\x1f", "\x1e"
+OPTIONS = ("limits", "samples", "ranges", "rf", "device", "set")
+_OPTION = re.compile(f"{OPTION_MARK}({'|'.join(OPTIONS)})(?:{VALUE_MARK}([^{OPTION_MARK}]*))?"
+                     f"{OPTION_MARK}")
+
+
+def option(name: str, value: str | None = None) -> str:
+    """The option ``name`` of the library's calls (``samples``, ``rf``; ``limits`` with a
+    limit's name as its value), with the value it advises, as a message holds it until a
+    caller words it with ``worded``."""
+    assert name in OPTIONS, name
+    return f"{OPTION_MARK}{name}{'' if value is None else VALUE_MARK + str(value)}{OPTION_MARK}"
+
+
+def worded(text: str, word) -> str:
+    """``text`` with each option in it worded by ``word(name, value)`` (value None when the
+    message names the option alone)."""
+    if OPTION_MARK not in text:
+        return text
+    return _OPTION.sub(lambda m: word(m.group(1), m.group(2)), text)
+
+
+_WORDS: ContextVar = ContextVar("archcalc_words", default=None)
+
+
+@contextmanager
+def words_of(word):
+    """Word the options that messages advise with ``word(name, value)`` in the block, where
+    ``str(error)`` of an error (as a result's text holds it) speaks the caller's language."""
+    token = _WORDS.set(word)
+    try:
+        yield
+    finally:
+        _WORDS.reset(token)
+
+
+def neutral_option(name: str, value: str | None) -> str:
+    """How the library's own messages name an option: as its call's parameter
+    (``rf='off'``), a limit as 'the limit NAME'."""
+    if name == "limits":
+        return neutral_limit(value)
+    if name == "ranges":
+        return "ranges={NAME: (LO, HI)}" if value is None else f"ranges[{value!r}]"
+    if value is None:
+        return f"{name}="
+    return f"{name}={value}" if value.isdigit() else f"{name}={value!r}"
+
+
+OPTION_FLAGS = {"samples": "--samples", "ranges": "--range", "rf": "--rf", "device": "--device",
+                "set": "--set"}
+
+
+def flag_option(name: str, value: str | None) -> str:
+    """How the command line names an option a message advises: ``--rf off``,
+    ``--limit NAME=N``."""
+    if name == "limits":
+        return f"--limit {value}=N"
+    if name == "ranges" and value is None:
+        return "--range NAME=LO:HI"
+    flag = OPTION_FLAGS[name]
+    return flag if value is None else f"{flag} {value}"
+
+
 def _with(set_word: str | None) -> str:
     """' with --set' (or the caller's word for binding symbols); '' in the library's own."""
     return f" with {set_word}" if set_word else ""
@@ -71,18 +152,20 @@ def neutral_limit(name: str) -> str:
 
 class LimitReached(SpecError):
     """A closed form grew past a limit, as data: ``text`` (what happened, located by the
-    caller), the ``limit`` to raise, and whether binding symbols also helps (``bind``).
+    caller), the ``limit`` to raise, whether binding symbols also helps (``bind``) and what
+    the advice may guess first (``aside``: 'an alias bomb? ').
     ``worded`` says how to bind and raise in the caller's own terms."""
 
-    def __init__(self, text: str, limit: str, loc: Loc | None = None, bind: bool = False):
-        self.text, self.limit, self.bind = text, limit, bind
-        super().__init__(self.worded(None, neutral_limit), loc)
+    def __init__(self, text: str, limit: str, loc: Loc | None = None, bind: bool = False,
+                 aside: str = ""):
+        self.text, self.limit, self.bind, self.aside = text, limit, bind, aside
+        super().__init__(self.worded(None, lambda name: option("limits", name)), loc)
 
     def worded(self, set_word: str | None, limit_word) -> str:
         if self.bind:
             return f"{self.text}; bind symbols{_with(set_word)}, or raise " \
                 f"{limit_word(self.limit)}"
-        return f"{self.text} (raise with {limit_word(self.limit)})"
+        return f"{self.text} ({self.aside}raise with {limit_word(self.limit)})"
 
 
 class Unbound(SpecError):
@@ -110,7 +193,8 @@ class TimeLimitExceeded(BaseException):
         self.doing = doing  # what the command was busy with: "reading the spec", …
 
     def __str__(self) -> str:
-        return self.worded(None, neutral_limit)
+        return worded(self.worded(None, lambda name: option("limits", name)),
+                      _WORDS.get() or neutral_option)
 
     def worded(self, set_word: str | None, limit_word) -> str:
         """The message, saying how to bind symbols and raise the limit in the caller's terms."""

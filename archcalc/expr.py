@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from . import dims, limits
-from .errors import SpecError, did_you_mean
+from .errors import LimitReached, SpecError, did_you_mean
 
 FUNCTIONS = ("min", "max", "floor", "ceil")
 
@@ -261,8 +261,8 @@ def expanded_terms(x: Any) -> int:
 def _check_terms(x: Any) -> Any:
     limit = limits.current().max_expr_terms
     if dims.is_symbolic(x) and expanded_terms(x) > limit:
-        raise ExprError(f"the expression expands to more than {limit} terms (raise with "
-                        "--limit max_expr_terms=N)")
+        raise LimitReached(f"the expression expands to more than {limit} terms",
+                           "max_expr_terms")
     return x
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import dims, limits
 from .analysis import Analysis, analyse
-from .errors import Loc, SpecError, TimeLimitExceeded
+from .errors import Loc, SpecError, TimeLimitExceeded, flag_option, option, worded
 from .graph import Graph
 from .spec.loader import load, rebuild
 
@@ -81,20 +81,22 @@ class Verification:
 
 def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
            samples: int = 5, seed: int = 0, rf: str = "auto",
-           ranges: dict | None = None) -> Verification:
+           ranges: dict | None = None, words=flag_option) -> Verification:
     """Verify the spec at ``path`` (``overrides`` as ``--set``); see the module docstring.
 
     ``rf``: 'on' measures every receptive field, 'off' none, 'auto' as many as fit in
     ``max_rf_work`` (and a full-width copy only when it fits). ``ranges``: free symbol →
-    (lo, hi), the values drawn (``--range``)."""
+    (lo, hi), the values drawn (``--range``). ``words(name, value)``: how the notes name
+    the options they advise (``errors.option``); the command line's flags unless the caller
+    has its own."""
     from .torch_backend import check_installed, require_torch
 
     check_installed()
     overrides = dict(overrides or {})
     cap = limits.current().max_verify_points
     if samples > cap:
-        raise SpecError(f"--samples {samples}: at most {cap:,} points (each builds the whole "
-                        f"network; raise --limit max_verify_points=N)")
+        raise SpecError(f"{option('samples', str(samples))}: at most {cap:,} points (each "
+                        f"builds the whole network; raise {option('limits', 'max_verify_points')})")
     analysis = analyse(load(path, overrides))  # read and parsed once; built again per point
     graph = analysis.graph
     notes: list = []
@@ -114,8 +116,8 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
 
     device = resolve_device(device)
     if device == "cuda" and not torch.cuda.is_available():
-        raise SpecError(f"--device cuda: this PyTorch ({torch.__version__}) sees no CUDA "
-                        "device; use --device auto or cpu")
+        raise SpecError(f"{option('device', 'cuda')}: this PyTorch ({torch.__version__}) sees "
+                        f"no CUDA device; use {option('device', 'auto')} or cpu")
     results: list = []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see THREADS
@@ -126,6 +128,7 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
                 results += _check_point(analysis, at.graph, point, device, rf, notes)
     finally:
         torch.set_num_threads(threads)
+    notes = [worded(n, words) for n in notes]
     return Verification(graph.name, device, tuple(results), tuple(dict.fromkeys(notes)),
                         _formulas(analysis) if graph.free_symbols else ())
 
@@ -137,10 +140,11 @@ class VerifyTimeLimit(TimeLimitExceeded):
         super().__init__(seconds, loc)
         self.doing = doing
 
-    def __str__(self) -> str:
+    def worded(self, set_word, limit_word) -> str:
         where = f"{self.loc}: " if self.loc else ""
-        return (f"{where}gave up after {self.seconds:g} s {self.doing} (raise --limit "
-                "max_seconds=N, or lower the work: --rf off, --samples, --device meta)")
+        return (f"{where}gave up after {self.seconds:g} s {self.doing} (raise "
+                f"{limit_word('max_seconds')}, or lower the work: {option('rf', 'off')}, "
+                f"{option('samples')}, {option('device', 'meta')})")
 
 
 @contextlib.contextmanager
@@ -184,20 +188,21 @@ class _Budget:
             problem = (f"running the network up to {at.layers[node.id].name} holds about "
                        f"{_bytes(peak)} of tensors on {self.where}, more than "
                        f"max_verify_bytes = {lim.max_verify_bytes:,}")
-            hint = "--device meta checks shapes, params and FLOPs without computing values, " \
-                   "or raise --limit max_verify_bytes=N"
+            hint = f"{option('device', 'meta')} checks shapes, params and FLOPs without " \
+                   f"computing values, or raise {option('limits', 'max_verify_bytes')}"
         elif self.device != "meta" and self.macs + macs > lim.max_verify_macs:
             node = at.graph.nodes[-1]
             done = f" (with the {self.macs:,} of the points before)" if self.macs else ""
             problem = (f"the network has {macs:,} MACs{done}, more than max_verify_macs = "
                        f"{lim.max_verify_macs:,} to run on {self.where}")
-            hint = "--device meta counts them without computing, or raise " \
-                   "--limit max_verify_macs=N"
+            hint = f"{option('device', 'meta')} counts them without computing, or raise " \
+                   f"{option('limits', 'max_verify_macs')}"
         elif rf_bytes > lim.max_verify_bytes and (self.rf == "on" or not point):
             node = at.graph.nodes[0]
             problem = (f"the receptive-field copy's input alone needs {_bytes(rf_bytes)}, "
                        f"more than max_verify_bytes = {lim.max_verify_bytes:,}")
-            hint = "--rf off skips receptive fields, or raise --limit max_verify_bytes=N"
+            hint = f"{option('rf', 'off')} skips receptive fields, or raise " \
+                   f"{option('limits', 'max_verify_bytes')}"
         else:
             if self.device != "meta":
                 self.macs += macs
@@ -218,14 +223,14 @@ def _check_layers(graph, samples: int, notes: list) -> int:
     if layers > cap:
         node = graph.nodes[cap + 1]
         raise SpecError(f"verify: {layers:,} layers in PyTorch, more than max_verify_layers = "
-                        f"{cap:,} (this is layer {node.id:,}): raise --limit "
-                        "max_verify_layers=N", node.loc)
+                        f"{cap:,} (this is layer {node.id:,}): raise "
+                        f"{option('limits', 'max_verify_layers')}", node.loc)
     if not graph.free_symbols or layers * samples <= cap:
         return samples
     fit = max(1, cap // max(layers, 1))
     notes.append(f"checked at {fit} of the {samples} points asked: {layers:,} layers × "
                  f"{samples} points would pass max_verify_layers = {cap:,} (raise it with "
-                 "--limit max_verify_layers=N)")
+                 f"{option('limits', 'max_verify_layers')})")
     return fit
 
 
@@ -309,15 +314,16 @@ def _points(path, overrides, analysis: Analysis, samples: int, seed: int, ranges
     for name in ranges:
         if name not in free:
             have = ", ".join(free) or "none"
-            raise SpecError(f"--range {name}: not a free symbol of the spec (free symbols: "
-                            f"{have}; a symbol bound by --set or a default has one value)",
+            raise SpecError(f"{option('ranges', name)}: not a free symbol of the spec (free "
+                            f"symbols: {have}; a symbol bound by {option('set')} or a default "
+                            "has one value)",
                             Loc(path))
     if not free:
         return [({}, analysis)]
     spans = {name: ranges.get(name) or _default_range(analysis, name) for name in free}
     notes.append("free symbols drawn from " + ", ".join(
         f"{name} in {lo}..{hi}" for name, (lo, hi) in spans.items()) +
-        (" (--range NAME=LO:HI to choose)" if len(ranges) < len(free) else ""))
+        (f" ({option('ranges')} to choose)" if len(ranges) < len(free) else ""))
     rng = random.Random(seed)
     found: list = []
     seen: set = set()
@@ -461,7 +467,7 @@ def _check_fields(analysis, graph, point, subs, measured, device, rf, notes) -> 
     from .torch_backend.network import TorchRejected
 
     if rf == "off":
-        notes.append("receptive fields not measured (--rf off)")
+        notes.append(f"receptive fields not measured ({option('rf', 'off')})")
         return []
     wanted, fits = {}, {}
     for node in graph.nodes[1:]:
@@ -496,10 +502,11 @@ def _check_fields(analysis, graph, point, subs, measured, device, rf, notes) -> 
         what = (f"the receptive-field copy{width} needs about {_bytes(plan.sample_bytes)} on "
                 f"the {rf_device}, more than max_verify_bytes = {lim.max_verify_bytes:,}")
         if narrow and (rf == "on" or not point):
-            raise SpecError(f"verify: {what}: --rf off skips receptive fields, or raise "
-                            "--limit max_verify_bytes=N", graph.nodes[1].loc)
-        notes.append(f"receptive fields not measured: {what} (raise --limit "
-                     "max_verify_bytes=N)")
+            raise SpecError(f"verify: {what}: {option('rf', 'off')} skips receptive fields, "
+                            f"or raise {option('limits', 'max_verify_bytes')}",
+                            graph.nodes[1].loc)
+        notes.append(f"receptive fields not measured: {what} (raise "
+                     f"{option('limits', 'max_verify_bytes')})")
         return []
     with _doing(f"measuring receptive fields on the {rf_device} (gradients of "
                 f"{len(wanted)} layers)"):
@@ -509,7 +516,8 @@ def _check_fields(analysis, graph, point, subs, measured, device, rf, notes) -> 
     if len(boxes) < len(wanted):
         notes.append(f"receptive field measured for the first {len(boxes)} of {len(wanted)} "
                      f"layers: their passes came to {done.work:,} units of work, and the "
-                     f"next would pass max_rf_work = {lim.max_rf_work:,} (--rf on measures all)")
+                     f"next would pass max_rf_work = {lim.max_rf_work:,} "
+                     f"({option('rf', 'on')} measures all)")
     checks = []
     for node_id, unit in wanted.items():
         if node_id not in boxes:

@@ -90,12 +90,23 @@ FLAGS = {"cli": "--set", "over": "--over"}  # where a bound symbol's value came 
 
 
 def _limit_flag(name: str) -> str:
-    return f"--limit {name}=N"
+    from ..errors import flag_option
+
+    return flag_option("limits", name)
 
 
 def in_cli_words(err: BaseException) -> BaseException:
     """The error as the CLI words it: a bound value's problem names the flag that gave it
-    (``--set H=2 violates …``); every other error unchanged."""
+    (``--set H=2 violates …``), advice names flags (``--limit NAME=N``)."""
+    from ..errors import flag_option
+
+    err = _worded(err)
+    if isinstance(err, SpecError) and err.in_words(flag_option) != err.message:
+        return SpecError(err.in_words(flag_option), err.loc, err.layer)
+    return err
+
+
+def _worded(err: BaseException) -> BaseException:
     from ..errors import LimitReached, Unbound
 
     if isinstance(err, TimeLimitExceeded) and type(err).__str__ is TimeLimitExceeded.__str__:
@@ -138,13 +149,16 @@ def fail(err: BaseException) -> "typer.Exit":
 
 def guarded(fn, *, timed: bool = True):
     """Run a command body in a context of its own (the ``--limit`` values it applies end
-    with it); every exception ends as one line and an exit code. ``timed``: stop it after
-    ``max_seconds`` (a command with its own time budget may opt out)."""
+    with it; the advice in the text of its results names flags); every exception ends as
+    one line and an exit code. ``timed``: stop it after ``max_seconds`` (a command with its
+    own time budget may opt out)."""
     import contextvars
     import functools
 
+    from ..errors import flag_option, words_of
+
     def timed_run(*args, **kwargs):
-        with time_limit() if timed else contextlib.nullcontext():
+        with words_of(flag_option), time_limit() if timed else contextlib.nullcontext():
             return fn(*args, **kwargs)
 
     @functools.wraps(fn)

@@ -106,9 +106,9 @@ class _Builder:
     def charge(self, n: int, event) -> None:
         self.budget -= n
         if self.budget < 0:
-            raise SpecError(f"the document expands to more than {self.max_nodes} YAML nodes "
-                            "(an alias bomb? raise with --limit max_yaml_nodes=N)",
-                            self.loc(event))
+            raise LimitReached(f"the document expands to more than {self.max_nodes} YAML "
+                               "nodes", "max_yaml_nodes", self.loc(event),
+                               aside="an alias bomb? ")
 
     def feed(self, event) -> None:
         yaml = self.yaml

@@ -1,0 +1,118 @@
+"""Advice in messages (the limit to raise, verify's options) is data the caller words: the
+CLI as flags (``--limit NAME=N``, ``--rf off``), the Python API as its keywords
+(``limits={'NAME': N}``, ``rf='off'``), the library's own text as neither."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import archcalc
+from archcalc.errors import SpecError
+from conftest import EXAMPLES, ROOT
+
+TERMS = "symbols: {A: null, B: null, C: null, D: null}\ninput: [3, 8, 8]\nlayers:\n" \
+        "  - linear: {out: '(A+B+C+D)**60'}\n"
+TERMS_ADVICE = "the expression expands to more than 10000 terms (raise with "
+BOMB = ROOT / "tests" / "bad_specs" / "126-alias-bomb.yaml"
+
+
+def api_error(call) -> str:
+    with pytest.raises(SpecError) as caught:
+        call()
+    return str(caught.value)
+
+
+def test_expression_terms(cli, tmp_path):
+    err = api_error(lambda: archcalc.analyse(TERMS))
+    assert err.endswith(TERMS_ADVICE + "limits={'max_expr_terms': N})") and "--" not in err
+    spec = tmp_path / "terms.yaml"
+    spec.write_text(TERMS)
+    code, _, err = cli("summary", spec)
+    assert code == 2 and err.endswith(TERMS_ADVICE + "--limit max_expr_terms=N)\n")
+
+
+def test_the_library_itself_names_neither(tmp_path):
+    from archcalc.spec.loader import load_string
+
+    err = api_error(lambda: load_string(TERMS, "<t>"))
+    assert err.endswith(TERMS_ADVICE + "the limit max_expr_terms)")
+
+
+def test_alias_bomb(cli):
+    tail = "the document expands to more than 50000 YAML nodes (an alias bomb? raise with "
+    err = api_error(lambda: archcalc.analyse(BOMB))
+    assert err.endswith(tail + "limits={'max_yaml_nodes': N})")
+    code, _, err = cli("summary", BOMB)
+    assert code == 2 and err.endswith(tail + "--limit max_yaml_nodes=N)\n")
+
+
+def test_a_graded_answer_speaks_the_callers_words(cli, tmp_path):
+    (tmp_path / "s.yaml").write_text("symbols: {A: null, B: null}\ninput: [3, 8, 8]\n"
+                                     "layers:\n  - linear: {out: 'A+B'}\n")
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text("spec: s.yaml\nanswers:\n  - {at: total, params: '(A+B+A*B+1)**60'}\n")
+    error = archcalc.check(sheet).results[0].error
+    assert error.endswith(TERMS_ADVICE + "limits={'max_expr_terms': N})")
+    code, out, _ = cli("check", sheet)
+    assert code == 1 and TERMS_ADVICE + "--limit max_expr_terms=N)" in out
+
+
+def test_verify_errors(cli):
+    pytest.importorskip("torch")
+    dilated = EXAMPLES / "dilated.yaml"
+    err = api_error(lambda: archcalc.verify(dilated, samples=1000000))
+    assert err == "samples=1000000: at most 100 points (each builds the whole network; raise " \
+        "limits={'max_verify_points': N})"
+    code, _, err = cli("verify", dilated, "--samples", "1000000")
+    assert code == 2 and err == "error: --samples 1000000: at most 100 points (each builds " \
+        "the whole network; raise --limit max_verify_points=N)\n"
+    err = api_error(lambda: archcalc.verify(dilated, ranges={"Q": (1, 4)}))
+    assert err.endswith("ranges['Q']: not a free symbol of the spec (free symbols: M, N, F, D; "
+                        "a symbol bound by set= or a default has one value)")
+    code, _, err = cli("verify", dilated, "--range", "Q=1:4")
+    assert code == 2 and err.endswith(": --range Q: not a free symbol of the spec (free "
+                                      "symbols: M, N, F, D; a symbol bound by --set or a "
+                                      "default has one value)\n")
+
+
+def test_verify_bounds(cli, tmp_path):
+    pytest.importorskip("torch")
+    chain = tmp_path / "chain.yaml"
+    chain.write_text("input: [3, 8, 8]\nlayers:\n  - repeat: 5\n    layers: [relu]\n")
+    err = api_error(lambda: archcalc.verify(chain, limits={"max_verify_layers": 4}))
+    assert err.endswith("5 layers in PyTorch, more than max_verify_layers = 4 (this is layer "
+                        "5): raise limits={'max_verify_layers': N}")
+    code, _, err = cli("verify", chain, "--limit", "max_verify_layers=4")
+    assert code == 2 and err.endswith(": raise --limit max_verify_layers=N\n")
+    err = api_error(lambda: archcalc.verify(chain, limits={"max_verify_bytes": 100}))
+    assert "device='meta' checks shapes, params and FLOPs without computing values, or " \
+        "raise limits={'max_verify_bytes': N}" in err
+    code, _, err = cli("verify", chain, "--limit", "max_verify_bytes=100")
+    assert code == 2 and "--device meta checks shapes, params and FLOPs without computing " \
+        "values, or raise --limit max_verify_bytes=N" in err
+
+
+def test_verify_notes(cli):
+    pytest.importorskip("torch")
+    dilated = EXAMPLES / "dilated.yaml"
+    notes = archcalc.verify(dilated, samples=1, rf="off").notes
+    assert "receptive fields not measured (rf='off')" in notes
+    assert any(n.endswith("(ranges={NAME: (LO, HI)} to choose)") for n in notes)
+    assert not any("--" in n for n in notes)
+    code, out, _ = cli("verify", dilated, "--samples", "1", "--rf", "off", "--format", "json")
+    notes = json.loads(out)["notes"]
+    assert code == 0 and "receptive fields not measured (--rf off)" in notes
+    assert any(n.endswith("(--range NAME=LO:HI to choose)") for n in notes)
+
+
+def test_verify_time_out_advice():
+    from archcalc.cli.common import in_cli_words
+    from archcalc.verification import VerifyTimeLimit
+
+    late = VerifyTimeLimit(1, "measuring the network in PyTorch")
+    assert str(in_cli_words(late)) == "gave up after 1 s measuring the network in PyTorch " \
+        "(raise --limit max_seconds=N, or lower the work: --rf off, --samples, --device meta)"
+    assert str(late) == "gave up after 1 s measuring the network in PyTorch (raise the " \
+        "limit max_seconds, or lower the work: rf='off', samples=, device='meta')"
