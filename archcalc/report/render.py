@@ -9,7 +9,7 @@ from ..conventions import Convention
 from ..errors import printable
 from .columns import COLUMNS, VERB_COLUMNS
 from . import writers
-from .table import Column, Row, Table
+from .table import Column, LazyRows, Row, Table
 from .values import condition_text, csv_dims, expr_text, human, json_value, shape_text
 from .writers import latex_escape, md_escape  # noqa: F401  (the names other modules use)
 
@@ -112,8 +112,8 @@ def model(analysis, verb: str, conv: Convention, max_depth=None) -> Table:
     order = list(analysis.graph.symbols)
     kinds = [COLUMNS[k].kind for k in keys]
     shown = rows(analysis, keys, conv, max_depth)
-    body = [Row([cell(v, kind, order) for v, kind in zip(values, kinds)], r.kind == "group",
-                max(r.depth, 0)) for r, values in shown]
+    body = LazyRows(lambda: [Row([cell(v, kind, order) for v, kind in zip(values, kinds)],
+                                 r.kind == "group", max(r.depth, 0)) for r, values in shown])
 
     def machine():
         for r, values in shown:

@@ -26,6 +26,25 @@ class Column:
     wrap: bool = True
 
 
+class LazyRows(Sequence):
+    """Rows made only when a writer first reads them: CSV writes a table's machine form and
+    never its text, which for a 100,000-layer network costs as much again."""
+
+    def __init__(self, make: Callable[[], list]):
+        self._make, self._rows = make, None
+
+    def _all(self) -> list:
+        if self._rows is None:
+            self._rows = self._make()
+        return self._rows
+
+    def __getitem__(self, i):
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One row: a cell of text per column, and the row's style (``bold`` for a group,
