@@ -24,7 +24,8 @@ class Arg:
     kind: ``int`` (a whole number, or expression), ``ints`` (one or one per axis), ``float``,
     ``bool``, ``str`` (one of ``choices``), ``padding`` (ints, ``same``/``valid``), ``ref``
     (a named output), ``refs`` (one or more), ``shape`` (a list of ints, -1 allowed),
-    ``any`` (left to the rule).
+    ``any`` (left to the rule). ``tensor``: a ``ref`` whose output the layer also reads as
+    a further input (attention's keys and values), not only its shape.
     """
 
     kind: str
@@ -33,6 +34,7 @@ class Arg:
     choices: tuple = ()
     doc: str = ""
     nullable: bool = False
+    tensor: bool = False
 
 
 @dataclass(frozen=True)

@@ -453,6 +453,8 @@ class _Builder:
                                     f"{' (' + spec.doc + ')' if spec.doc else ''}", loc)
                 values[key] = spec.default
         inputs = (source, *values.get("with", ())) if rule.merge else (source,)
+        inputs += tuple(values[k] for k, a in rule.args.items()  # refs read as tensors
+                        if a.tensor and values[k] is not None)
         return self.add_node(kind, name, values, inputs, scope, loc, item)
 
     def arg(self, kind: str, key: str, spec: Arg, node: Y, scope: _Scope) -> Any:
