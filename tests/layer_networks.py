@@ -70,6 +70,19 @@ NETWORKS = {
           - dropout: {p: 0.5}
           - linear: {out: 3, bias: false}
     """,
+    "attention": """
+        input: [6, 16]
+        layers:
+          - linear: {name: tokens, out: 24}
+          - layernorm
+          - multiheadattention: {heads: 4}                            # self-attention
+          - add: {with: [tokens]}
+          - slice: {stop: 4}
+          - linear: {name: memory, out: 10}
+          - multiheadattention: {from: tokens, heads: 3, kv: memory, kdim: 10, vdim: 10,
+                                 add_bias_kv: true, bias: false}      # cross-attention
+          - linear: {out: 5}
+    """,
     "branches_and_merges": """
         input: [3, 16, 16]
         layers:

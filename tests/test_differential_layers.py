@@ -350,6 +350,53 @@ def test_merges_match_torch(data):
         assert rec.output_shape == tuple(ref.shape[1:])
 
 
+@FEW
+@given(st.data())
+def test_multiheadattention_matches_torch(data):
+    """Self- or cross-attention with random sizes, bias, kdim/vdim and add_bias_kv against
+    nn.MultiheadAttention (batch_first) called with need_weights=True; the keys and values
+    of cross-attention come from the input through padchannels, slice and linear."""
+    draw = data.draw
+    heads = draw(st.integers(1, 4))
+    e = heads * draw(st.integers(1, 3)) if draw(st.booleans()) else draw(st.integers(1, 9))
+    length, s, features = draw(st.integers(1, 5)), draw(st.integers(1, 5)), \
+        draw(st.integers(1, 6))
+    cross = draw(st.booleans())
+    kv_features = features if cross else e
+    dims = {k: draw(st.sampled_from([None, kv_features, draw(st.integers(1, 6))]))
+            for k in ("kdim", "vdim")}
+    bias, bias_kv = draw(st.booleans()), draw(st.booleans())
+    args = {"heads": heads, "bias": bias, "add_bias_kv": bias_kv,
+            **{k: v for k, v in dims.items() if v is not None}}
+    layers = ""
+    if cross:
+        args.update({"from": "input", "kv": "memory"})
+        layers = (f"  - padchannels: {{after: {max(s - length, 0)}}}\n"
+                  f"  - slice: {{stop: {s}}}\n"
+                  f"  - linear: {{name: memory, out: {features}}}\n")
+    text = (f"input: [{length}, {e}]\nlayers:\n{layers}"
+            f"  - multiheadattention: {json.dumps(args)}\n")
+    try:
+        rec = analyse_text(text).layers[-1]
+    except SpecError as err:
+        rec = err
+    kv_shape = (s, features) if cross else (length, e)
+    try:
+        module = nn.MultiheadAttention(e, heads, bias=bias, add_bias_kv=bias_kv,
+                                       kdim=dims["kdim"], vdim=dims["vdim"],
+                                       batch_first=True).eval()
+        x = torch.randn(1, length, e)
+        kv = torch.randn(1, *kv_shape) if cross else x.clone()  # not x: no fused fast path
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            y = module(x, kv, kv, need_weights=True)[0]
+        got = (tuple(y.shape[1:]), sum(p.numel() for p in module.parameters()),
+               counter.get_total_flops())
+    except TORCH_ERRORS as err:
+        got = err
+    agree(rec, got, "multiheadattention")
+
+
 # ---------------------------------------------------------------- refusals at the edges
 _F32 = 3.4028234663852886e38  # the largest float32; the next double up overflows it
 _PAST_F32 = float.fromhex("0x1.fffffe0000001p+127")  # the double just above _F32

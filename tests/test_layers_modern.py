@@ -393,3 +393,64 @@ def test_globalavgpool_is_torch_mean():
     assert a.total.output_shape == tuple(torch.zeros(1, 1024, 7, 7).mean([2, 3]).shape[1:])
     assert a.total.params == 0 and a.total.macs == 0
     fails("[1024]", "globalavgpool", "needs spatial axes")
+
+
+# ------------------------------------------------------------ multi-head attention
+def measure_attention(module, x_shape, kv_shape=None):
+    """(parameters, output shape, MACs) of nn.MultiheadAttention (batch_first) called with
+    need_weights=True on distinct query and key/value tensors."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.randn(1, *x_shape)
+    kv = torch.randn(1, *(kv_shape or x_shape))
+    params = sum(p.numel() for p in module.parameters())
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y = module.eval()(x, kv, kv, need_weights=True)[0]
+    return params, tuple(y.shape[1:]), counter.get_total_flops() // 2
+
+
+def test_multiheadattention_self_closed_form():
+    e, heads, length = 512, 8, 10
+    a = spec(f"[{length}, {e}]", f"multiheadattention: {{heads: {heads}}}")
+    r = a.layers[1]
+    # in_proj_weight 3E·E + in_proj_bias 3E + out_proj E·E + E = 4E² + 4E
+    assert r.params == 4 * e * e + 4 * e == 1_050_624
+    # Q, K, V projections 3·L·E·E, Q·Kᵀ and A·V L·L·E each, out_proj L·E·E
+    assert r.macs == 3 * length * e * e + 2 * length * length * e + length * e * e
+    assert r.output_shape == (length, e)
+    assert a.total.rf is None  # every output mixes every position
+    mha = nn.MultiheadAttention(e, heads, batch_first=True)
+    assert measure_attention(mha, (length, e)) == (r.params, r.output_shape, r.macs)
+
+
+def test_multiheadattention_cross_with_bias_kv_closed_form():
+    e, heads, length, s, kdim = 48, 6, 7, 5, 20
+    # keys and values: the first S positions of the input, projected to kdim features
+    a = spec(f"[{length}, {e}]", f"slice: {{stop: {s}}}", f"linear: {{name: memory, out: {kdim}}}",
+             f"multiheadattention: {{from: input, heads: {heads}, kv: memory, kdim: {kdim}, "
+             f"vdim: {kdim}, add_bias_kv: true, bias: false}}")
+    r = a.layers[3]
+    assert r.output_shape == (length, e)
+    # q/k/v_proj_weight E·E + E·kdim + E·vdim, out_proj E·E (no bias), bias_k, bias_v 2E
+    assert r.params == e * e + 2 * e * kdim + e * e + 2 * e
+    # projections L·E·E + 2·S·kdim·E; bias_k adds one key: Q·Kᵀ and A·V L·(S+1)·E each
+    assert r.macs == length * e * e + 2 * s * kdim * e + 2 * length * (s + 1) * e \
+        + length * e * e
+    mha = nn.MultiheadAttention(e, heads, bias=False, kdim=kdim, vdim=kdim, add_bias_kv=True,
+                                batch_first=True)
+    assert measure_attention(mha, (length, e), (s, kdim)) == (r.params, (length, e), r.macs)
+
+
+def test_multiheadattention_symbolic_requires_heads_to_divide():
+    L, E = sym("L", "E")
+    a = spec("[L, E]", "multiheadattention: {heads: 4}", symbols="{L: null, E: null}")
+    assert a.total.params == 4 * E**2 + 4 * E
+    assert a.total.macs == 4 * L * E**2 + 2 * L**2 * E
+    assert any("not divisible by heads = 4" in message for _, message, _ in a.conditions)
+
+
+def test_multiheadattention_rejects():
+    fails("[10, 30]", "multiheadattention: {heads: 4}", "E = 30 is not divisible by heads = 4")
+    fails("[3, 10, 30]", "multiheadattention: {heads: 3}", "expects a sequence [L, E]")
+    fails("[10, 30]", "multiheadattention: {heads: 3, kdim: 12}",
+          "the input (self-attention) has 30 features, not kdim = 12")
