@@ -1,7 +1,8 @@
 """Layer rules, one module per family, all registered by name in ``REGISTRY``."""
 
 from .base import REGISTRY, UNION, Arg, Ctx, LayerError, Out, Rule, Window, register_layer
-from . import activation, attention, conv, linear, merge, norm, pool, tensor  # noqa: F401  (registers)
+from . import activation, conv, linear, merge, norm, pool, tensor  # noqa: F401  (registers)
+from . import attention  # noqa: F401  (registers; last in list-layers)
 
 __all__ = [
     "REGISTRY", "UNION", "Arg", "Ctx", "LayerError", "Out", "Rule", "Window", "register_layer",

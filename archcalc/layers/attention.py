@@ -15,7 +15,7 @@ from .costs import counts, record_macs
 
 
 @register_layer(
-    "multiheadattention", family="attention",
+    "multiheadattention", family="attention", nd={"multiheadattention": 1},  # rank 2: [L, E]
     args={"heads": Arg("int", min=1, doc="num_heads; must divide E"),
           "bias": Arg("bool", True, doc="in_proj_bias and out_proj.bias"),
           "kdim": Arg("int", None, min=1, doc="key features; default E"),
@@ -51,8 +51,8 @@ def multiheadattention(ctx: Ctx) -> Out:
     same = resolve(eq(kdim, embed)) is True and resolve(eq(vdim, embed)) is True
     if same:
         in_proj = 3 * e * e  # activation.py:1207: in_proj_weight [3E, E]
-        k_proj = e * e * big_s
-        v_proj = e * e * big_s
+        k_proj = big_s * e * e
+        v_proj = big_s * e * e
     else:  # activation.py:1196-1205: q/k/v_proj_weight [E, E], [E, kdim], [E, vdim]
         kd, vd = ctx.term("kdim", kdim), ctx.term("vdim", vdim)
         in_proj = e * e + e * kd + e * vd

@@ -4,4 +4,5 @@ They stay apart from the rules on purpose: verify builds the network the way PyT
 and measures it, an independent check of the rules' arithmetic.
 """
 
-from . import activation, attention, conv, linear, merge, norm, pool, tensor  # noqa: F401  (register)
+from . import activation, conv, linear, merge, norm, pool, tensor  # noqa: F401  (register)
+from . import attention  # noqa: F401  (register)
