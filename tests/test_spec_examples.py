@@ -81,5 +81,21 @@ def test_unet_skip_level():
 
 
 def test_every_example_is_covered():
-    covered = {"vgg16", "dilated", "dense-block", "inception", "resnet-stage", "unet-skip"}
+    covered = {"vgg16", "dilated", "dense-block", "inception", "resnet-stage", "unet-skip",
+               "vit-block"}
     assert {p.stem for p in EXAMPLES.glob("*.yaml")} <= covered
+
+
+def test_vit_block_attention():
+    # Comment: attention params 4*E^2 + 4*E and MACs 4*L*E^2 + 2*L^2*E with E = 64, L = 16;
+    # totals 20,554 parameters and 354,304 multiply-accumulates.
+    e, length, features = 64, 16, 48
+    a = analyse_file(EXAMPLES / "vit-block.yaml")
+    attention = a.record("attention")
+    assert attention.params == 4 * e**2 + 4 * e == 16_640
+    assert attention.macs == 4 * length * e**2 + 2 * length**2 * e == 294_912
+    # embed (48 + 1)·64, layer norm 2·64, attention, head (64 + 1)·10
+    assert a.total.params == (features + 1) * e + 2 * e + 16_640 + (e + 1) * 10 == 20_554
+    # embed L·48·64, attention, head L·64·10
+    assert a.total.macs == length * features * e + 294_912 + length * e * 10 == 354_304
+    assert a.total.output_shape == (length, 10)
