@@ -25,7 +25,7 @@ class Convention:
     source: str = ""
     tool: str | None = None  # a tool profile (archcalc/profiles.py) that recounts MACs and params
     reports: str = "flops"  # which column equals the number the tool prints: macs or flops
-    macs_note: str = "MACs = conv + linear multiply-accumulates, bias excluded"
+    macs_note: str = "MACs = conv, linear and attention multiply-accumulates, bias excluded"
     printed_as: str = ""  # how the tool labels its headline number
 
     def params(self, trainable, buffers):
