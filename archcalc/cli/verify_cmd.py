@@ -105,6 +105,13 @@ _COLUMNS = (("shape", "Output shape"), ("params", "Params"), ("buffers", "Buffer
             ("flops", "FLOPs"), ("rf", "Receptive field"))
 
 
+def _columns(result) -> list:
+    """(metric, header) of the columns shown: buffers only when some layer has them."""
+    shown_buffers = any(r.metric == "buffers" and (r.expected or r.measured)
+                        for r in result.results)
+    return [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
+
+
 def _text(metric: str, value) -> str:
     from ..report.values import human
 
@@ -160,9 +167,7 @@ def text_blocks(result) -> list:
     from ..errors import printable
     from ..report.table import Column, Lists, Row, Table
 
-    shown_buffers = any(r.metric == "buffers" and (r.expected or r.measured)
-                        for r in result.results)
-    columns = [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
+    columns = _columns(result)
     blocks = [Lists([(printable(f"{result.name}: closed form vs PyTorch ({result.device})"),
                       [])])]
     if result.formulas:  # names never wrap here; the closed forms may
@@ -192,9 +197,7 @@ def model(result):
     from ..errors import printable
     from ..report.table import Column, Row, Table
 
-    shown_buffers = any(r.metric == "buffers" and (r.expected or r.measured)
-                        for r in result.results)
-    columns = [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
+    columns = _columns(result)
     points = _points(result)
     sampled = any(key for key, _ in points)
     rows, machine = [], []
