@@ -93,6 +93,14 @@ COUNTED = ("params", "macs")  # the metrics a rule writes out or declares zero
 REGISTRY: dict[str, Rule] = {}
 
 
+def register_once(table: dict, name: str, value, what: str) -> None:
+    """``table[name] = value``; a name registered twice is an error (``what`` says which
+    registry: "layer type", "torch builder for", ...)."""
+    if name in table:
+        raise ValueError(f"{what} '{name}' registered twice")
+    table[name] = value
+
+
 def register_layer(
     *names: str,
     args: dict | None = None,
@@ -113,12 +121,10 @@ def register_layer(
     def wrap(fn):
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
         for name in names:
-            if name in REGISTRY:
-                raise ValueError(f"layer type '{name}' registered twice")
-            REGISTRY[name] = Rule(
+            register_once(REGISTRY, name, Rule(
                 name, fn, dict(args or {}), family, (nd or {}).get(name), merge, doc,
                 dict(zero or {}),
-            )
+            ), "layer type")
         return fn
 
     return wrap

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .base import register_once
+
 TOOLS = ("flopcounter", "fvcore", "ptflops", "ptflops-aten", "thop", "torchinfo")
 
 Rule = Callable[[Any], Any]
@@ -25,11 +27,8 @@ def counts(tool: str, *types: str):
         raise ValueError(f"unknown tool '{tool}'")
 
     def wrap(fn: Rule) -> Rule:
-        table = RULES[tool]
         for t in types:
-            if t in table:
-                raise ValueError(f"{tool}: layer type '{t}' registered twice")
-            table[t] = fn
+            register_once(RULES[tool], t, fn, f"{tool}: layer type")
         return fn
 
     return wrap

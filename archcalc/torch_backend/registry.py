@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..layers.base import per_axis
+from ..layers.base import per_axis, register_once
 
 BUILDERS: dict[str, Callable] = {}
 
@@ -28,9 +28,7 @@ def builds(*names: str):
 
     def wrap(fn):
         for name in names:
-            if name in BUILDERS:
-                raise ValueError(f"torch builder for '{name}' registered twice")
-            BUILDERS[name] = fn
+            register_once(BUILDERS, name, fn, "torch builder for")
         return fn
 
     return wrap
