@@ -55,7 +55,12 @@ def written_out(analysis, node, metric: str, recorded):
     value, or the declared reason it is zero (a str)."""
     if metric not in COUNTED:
         raise ValueError(metric)
-    got = of(analysis, node)[metric]
+    return checked(node, metric, of(analysis, node)[metric], recorded)
+
+
+def checked(node, metric: str, got, recorded):
+    """``got`` (one entry of ``of``) as written out: the Term when its value is the
+    recorded one, else an error; for a plain value, the declared reason it is zero."""
     if isinstance(got, Term):
         if not agrees(got, recorded):
             raise disagreement(node, metric, got, recorded)

@@ -157,25 +157,20 @@ def _cost_lines(analysis, node, metric: str, conv, order) -> list:
     value = rec.params if metric == "params" else rec.macs
     written = formulas.of(analysis, node)
     f = written[metric]
-    if isinstance(f, Term):
-        shown = f"trainable_params({node.name})" if metric == "params" and \
-            conv.params_include_buffers and rec.buffers else label
-        if formulas.agrees(f, value):
-            lines = [Line(shown, f.symbolic(), f.substituted(order), human(value, order))]
-        elif conv.tool:
-            lines = [Line(shown, "", "", human(value, order),
-                          f"{conv.name} does not count this layer's parameters (no rule for "
-                          f"{node.type}); PyTorch's {f.symbolic()} = {f.substituted(order)} = "
-                          f"{human(f.value, order)}")]
-        else:
-            raise formulas.disagreement(node, metric, f, value)
+    shown = f"trainable_params({node.name})" if metric == "params" and \
+        conv.params_include_buffers and rec.buffers else label
+    if isinstance(f, Term) and conv.tool and not formulas.agrees(f, value):
+        lines = [Line(shown, "", "", human(value, order),
+                      f"{conv.name} does not count this layer's parameters (no rule for "
+                      f"{node.type}); PyTorch's {f.symbolic()} = {f.substituted(order)} = "
+                      f"{human(f.value, order)}")]
     else:
-        lines = [Line(label, "", "", human(value, order),
-                      formulas.zero_reason(node.type, metric, value))]
+        got = formulas.checked(node, metric, f, value)
+        lines = [Line(shown, got.symbolic(), got.substituted(order), human(value, order))
+                 if isinstance(got, Term) else Line(label, "", "", human(value, order), got)]
     if metric == "params" and rec.buffers and dims.eq(rec.buffers, 0) is not True:
-        b = written["buffers"]  # running mean and variance: every rule with buffers terms them
-        if not formulas.agrees(b, rec.buffers):
-            raise formulas.disagreement(node, "buffers", b, rec.buffers)
+        # running mean and variance: every rule with buffers terms them
+        b = formulas.checked(node, "buffers", written["buffers"], rec.buffers)
         lines.append(Line(f"non_trainable({node.name})",
                           f"{b.symbolic()} (running mean and variance)",
                           b.substituted(order), human(rec.buffers, order),
