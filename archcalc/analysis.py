@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import dims, expr, limits
-from .errors import LimitReached, SpecError, TimeLimitExceeded, progress
+from .errors import LimitReached, SpecError, TimeLimitExceeded, Unbound, progress
 from .graph import Graph
 from .layers import REGISTRY, Window
 from .layers.base import Ctx, LayerError, fmt_shape
@@ -53,6 +53,7 @@ class Record:
     rf: tuple | None  # AxisRF per spatial axis; None when the output has none
     loc: Any = None
     id: int = 0  # node id (layers) or group id (groups)
+    times: Any = 1  # a repeat over a free symbol: its passes (the counts are of them all)
 
     @property
     def flops(self):
@@ -128,6 +129,7 @@ def _walk(graph: Graph, at) -> Analysis:
     conditions: list = []
     seen: set = set()
     bounds = (expr.int_bits_limit(), limits.current().max_form_size)  # read once, not per layer
+    closing = _repeats_closing(graph)
     for node in graph.nodes[1:]:
         at.loc = node.loc
         rule = REGISTRY[node.type]
@@ -162,6 +164,9 @@ def _walk(graph: Graph, at) -> Analysis:
         )
         check_magnitude(record, f"{node.type} '{node.local}'", bounds)
         layers.append(record)
+        for group in closing.get(node.id, ()):
+            rfs[node.id] = _after_passes(graph, group, shapes, rfs, conditions)
+            layers[node.id] = replace(record, rf=_spatial(rfs[node.id]))
     groups = [group_record(graph, g, layers) for g in graph.groups]
     records = tuple(groups[i] if kind == "group" else layers[i] for kind, i in graph.rows)
     return Analysis(graph, records, tuple(layers), total_record(graph, layers),
@@ -228,27 +233,78 @@ def _bits(x: Any) -> int:
 
 
 def group_record(graph: Graph, group, layers) -> Record:
-    """A group's row: its members' counts summed, its output layer's shape and field."""
+    """A group's row: its members' counts summed (each as many times as it runs per pass of
+    the group: a repeat over a free symbol counts its body that many times), its output
+    layer's shape and field."""
     members = layers[group.first:group.last + 1]
-    return _sum_record(group.name, group.local, group.type, group.depth, "group", members,
-                       layers[group.output], group.loc, group.id)
+    times = None
+    if graph.passes() is not None:
+        times = [graph.passes_within(i, group.id) for i in range(group.first, group.last + 1)]
+    record = _sum_record(group.name, group.local, group.type, group.depth, "group", members,
+                         layers[group.output], group.loc, group.id, times)
+    return record if group.times == 1 else replace(record, times=group.times)
 
 
 def total_record(graph: Graph, layers) -> Record:
-    """The network's total: every layer's counts summed, the output layer's shape and field."""
+    """The network's total: every layer's counts summed (each as many times as it runs), the
+    output layer's shape and field."""
+    passes = graph.passes()
     return _sum_record("total", "total", "total", -1, "group", layers[1:],
-                       layers[graph.output], None, 0)
+                       layers[graph.output], None, 0, passes and passes[1:])
 
 
-def _sum_record(name, local, type_, depth, kind, members, output: Record, loc, id_) -> Record:
+def _sum_record(name, local, type_, depth, kind, members, output: Record, loc, id_,
+                times=None) -> Record:
     def total(attr):
         acc = 0
-        for r in members:
-            acc = acc + getattr(r, attr)
+        if times is None:
+            for r in members:
+                acc = acc + getattr(r, attr)
+        else:
+            for r, n in zip(members, times):
+                acc = acc + n * getattr(r, attr)
         return dims.simplify(acc)
 
     return Record(name, local, type_, depth, kind, output.output_shape, total("params"),
                   total("buffers"), total("macs"), total("activations"), output.rf, loc, id_)
+
+
+# ---------------------------------------------------------------- repeats over free symbols
+def _repeats_closing(graph: Graph) -> dict:
+    """Output node id → the repeats over free symbols that end there, innermost first."""
+    out: dict = {}
+    for group in sorted((g for g in graph.groups if g.times != 1), key=lambda g: -g.id):
+        out.setdefault(group.output, []).append(group)
+    return out
+
+
+def _after_passes(graph: Graph, group, shapes: list, rfs: list, conditions: list) -> tuple:
+    """The receptive field after ``group.times`` passes of a repeat whose first pass took the
+    field ``rfs[group.source]`` to ``rfs[group.output]``: a pass that keeps the jump adds the
+    same size and start offset every time; otherwise the axis has no closed form here."""
+    before, after = shapes[group.source], shapes[group.output]
+    where = f"repeat '{group.local}' over {group.times}"
+    same = len(before) == len(after) and all(
+        dims.resolve(dims.eq(a, b)) is not False for a, b in zip(before, after))
+    if not same:
+        raise Unbound(f"{where}: a pass takes {fmt_shape(before)} to {fmt_shape(after)}, and "
+                      "a repeat over free symbols needs a body that keeps its input's shape",
+                      group.loc)
+    for a, b in zip(before, after):
+        if dims.resolve(dims.eq(a, b)) is None:
+            conditions.append((dims.eq(a, b), f"{where}: a pass keeps the size {a} (it gives "
+                               f"{b})", group.loc))
+    if dims.resolve(group.times >= 0) is None:
+        conditions.append((group.times >= 0, f"{where}: the count is not negative", group.loc))
+    n = group.times
+    out = []
+    for a0, a1 in zip(rfs[group.source], rfs[group.output]):
+        if a0 is None or a1 is None or dims.resolve(dims.eq(a0.jump, a1.jump)) is not True:
+            out.append(None)
+            continue
+        out.append(AxisRF(dims.simplify(a0.size + n * (a1.size - a0.size)), a0.jump,
+                          dims.simplify(a0.start + n * (a1.start - a0.start))))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- receptive fields

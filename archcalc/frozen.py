@@ -10,7 +10,10 @@ def frozen(analysis, kind: str, obj) -> object:
     g = analysis.graph
     nodes = g.nodes[1:] if kind == "total" else \
         g.nodes[obj.first:obj.last + 1] if kind == "group" else [obj]
-    return sum((analysis.layers[n.id].params for n in nodes
+    passes = g.passes()  # a repeat over a free symbol counts its body that many times
+    times = (lambda n: 1) if passes is None or kind == "node" else \
+        (lambda n: passes[n.id]) if kind == "total" else (lambda n: g.passes_within(n.id, obj.id))
+    return sum((times(n) * analysis.layers[n.id].params for n in nodes
                 if n.args.get("trainable") is False), 0)
 
 

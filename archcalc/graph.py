@@ -42,6 +42,10 @@ class Group:
     output: int = 0
     named: bool = False
     parent: int | None = None
+    # A repeat over a free symbol: the layers first..last stand for ``times`` passes (the
+    # body is built once), each taking ``source``'s output shape back to itself.
+    times: Any = 1
+    source: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +65,30 @@ class Graph:
     source: str | None = None  # the spec's text
     overrides: dict = field(default_factory=dict)  # the --set values that bound symbols
     spec: Any = field(default=None, repr=False)  # the text as parsed YAML, to build it again
+
+    def passes(self) -> tuple | None:
+        """Per node id, how many times its layer runs (the product of the counts of the
+        repeats over free symbols around it); None when every layer runs once."""
+        if all(g.times == 1 for g in self.groups):
+            return None
+        out = []
+        for node in self.nodes:
+            times, g = 1, node.group
+            while g is not None:
+                times = times * self.groups[g].times
+                g = self.groups[g].parent
+            out.append(times)
+        return tuple(out)
+
+    def passes_within(self, node_id: int, group_id: int):
+        """How many times the node's layer runs per pass of the group (node inside it)."""
+        times, g = 1, self.nodes[node_id].group
+        while g is not None:
+            times = times * self.groups[g].times
+            if g == group_id:
+                break
+            g = self.groups[g].parent
+        return times
 
     @property
     def free_symbols(self) -> list:

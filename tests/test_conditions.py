@@ -133,8 +133,8 @@ def test_pool_padding_condition(cli, spec):
 
 
 def test_set_without_a_closed_form_still_names_the_values(cli, spec):
-    # A repeat count must be a number, so there is no closed form in N to quote; the layer's
-    # own message is kept and the --set values are named. 8 → 6 → 4 → 2, the 4th 3×3 fails.
+    # N passes of a shrinking body have no closed form in N to quote; the layer's own message
+    # is kept and the --set values are named. 8 → 6 → 4 → 2, the 4th 3×3 fails.
     path = spec("symbols: {N: null}\ninput: [3, 8, 8]\nlayers:\n"
                 "  - repeat: N\n    layers: [{conv2d: {out: 3, kernel: 3}}]\n")
     code, out, err = cli("summary", path, "--set", "N=4")

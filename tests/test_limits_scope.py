@@ -110,19 +110,22 @@ def test_a_limit_reached_is_data_and_each_entry_point_names_its_flag(cli, tmp_pa
     assert err.endswith("beyond 10 layers (raise with --limit max_nodes=N)\n"), err
 
 
-def test_a_repeat_count_in_free_symbols_is_worded_by_each_entry_point(cli, tmp_path):
+def test_a_repeat_over_free_symbols_is_worded_by_each_entry_point(cli, tmp_path):
     import archcalc
+    from archcalc.analysis import analyse
     from archcalc.errors import Unbound
     from archcalc.spec.loader import load_string
 
-    text = "symbols: {N: null}\ninput: [3]\nlayers:\n  - repeat: N\n    layers: [relu]\n"
+    # a body that does not keep its input's shape has no closed form over N passes
+    text = ("symbols: {N: null}\ninput: [3, 8, 8]\nlayers:\n  - repeat: N\n"
+            "    layers: [conv2d: {out: 3, kernel: 3}]\n")
     with pytest.raises(Unbound) as caught:
-        load_string(text)
-    assert caught.value.message == "repeat count 'N' must be a number; bind its symbols"
+        analyse(load_string(text))
+    assert caught.value.message.endswith("keeps its input's shape; bind its symbols")
     with pytest.raises(SpecError) as caught:
         archcalc.analyse(text)
     assert caught.value.message.endswith("bind its symbols with set="), caught.value.message
     spec = tmp_path / "spec.yaml"
     spec.write_text(text)
     _, _, err = cli("summary", str(spec))
-    assert err.endswith("must be a number; bind its symbols with --set\n"), err
+    assert err.endswith("keeps its input's shape; bind its symbols with --set\n"), err

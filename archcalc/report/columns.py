@@ -24,7 +24,8 @@ def _rf_part(attr: str):
 
 COLUMNS = {c.key: c for c in (
     Column("layer", "Layer", lambda r, c: r.local, "text"),
-    Column("type", "Type", lambda r, c: r.type, "text"),
+    Column("type", "Type", lambda r, c: r.type if r.times == 1 else f"{r.type} ×{r.times}",
+           "text"),
     Column("shape", "Output shape", lambda r, c: r.output_shape, "shape"),
     Column("params", "Params", lambda r, c: c.params(r.params, r.buffers)),
     Column("trainable", "Trainable", lambda r, c: r.params),

@@ -72,9 +72,15 @@ def weight_depth(analysis, at: int | None = None) -> int:
 
     g = analysis.graph
     depth = [0] * len(g.nodes)
+    closing = {}  # a repeat over a free symbol: its body's depth that many times
+    for group in sorted((x for x in g.groups if x.times != 1), key=lambda x: -x.id):
+        closing.setdefault(group.output, []).append(group)
     for node in g.nodes[1:]:
         own = 1 if REGISTRY[node.type].cost == "macs" else 0
-        depth[node.id] = own + max((depth[i] for i in node.inputs), default=0)
+        depth[node.id] = own + dims.dmax(0, *(depth[i] for i in node.inputs))
+        for group in closing.get(node.id, ()):
+            body = depth[node.id] - depth[group.source]
+            depth[node.id] = dims.simplify(depth[group.source] + group.times * body)
     return depth[g.output if at is None else at]
 
 

@@ -145,6 +145,7 @@ def to_json(analysis, conv: Convention) -> dict:
 
     def layer(r) -> dict:
         rf = r.rf
+        times = {} if r.times == 1 else {"times": jv(r.times)}
         return {
             "name": r.name, "type": r.type, "depth": r.depth, "kind": r.kind,
             "output_shape": jv(_shown(analysis, r.output_shape)),
@@ -156,6 +157,7 @@ def to_json(analysis, conv: Convention) -> dict:
             "rf": None if rf is None else [jv(a.size) for a in rf],
             "rf_jump": None if rf is None else [jv(a.jump) for a in rf],
             "rf_start": None if rf is None else [jv(a.start) for a in rf],
+            **times,
         }
 
     t = analysis.total

@@ -128,6 +128,8 @@ def condition_text(cond: Any, order: Sequence[str] = ()) -> str:
     if multiple is not None:
         n, d = multiple
         return f"{_atom(expr_text(n, order))} % {_atom(expr_text(d, order))} == 0"
+    if type(cond).__name__ == "Equality":  # sympy's Eq(a, b), as people write it
+        return f"{expr_text(cond.lhs, order)} == {expr_text(cond.rhs, order)}"
     return expr_text(cond, order)
 
 

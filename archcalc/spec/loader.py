@@ -154,6 +154,15 @@ class _Scope:
             scope = scope.parent
         return None
 
+    def within(self, group: int) -> bool:
+        """Whether this scope lies inside the group ``group``."""
+        scope = self
+        while scope is not None:
+            if scope.group == group:
+                return True
+            scope = scope.parent
+        return False
+
     def visible(self) -> list:
         out, scope = [], self
         while scope is not None:
@@ -173,6 +182,7 @@ class _Builder:
         self.blocks: dict[str, Y] = {}
         self.calls: list[str] = []
         self.nesting = 0  # lists of layers open (inside blocks, repeats and branches)
+        self.closed_passes: list[int] = []  # groups of repeats over free symbols
         self.max_nodes = limits.current().max_nodes
         self.input_rank = 3  # the network input's axes, for hints (set once it is read)
         self.progress = progress()  # the value or layer at hand, for a time-out's message
@@ -425,6 +435,13 @@ class _Builder:
         if found is None:
             raise SpecError(f"{what}: no earlier output is named '{name}'"
                             f"{did_you_mean(name, scope.visible())}", node.loc)
+        for g in self.closed_passes:
+            group = self.groups[g]
+            if group.first <= found <= group.last and found != group.output \
+                    and not scope.within(g):
+                raise SpecError(f"{what}: '{name}' is inside '{group.local}', a repeat over "
+                                f"'{group.times}' whose passes are not built one by one; "
+                                "refer to the repeat's output (its name) instead", node.loc)
         return found
 
     def layer(self, kind: str, args: Y | None, item: Y, loc: Loc, scope: _Scope, current: int):
@@ -655,8 +672,7 @@ class _Builder:
         count_node = item.value["repeat"]
         count = self.integer(count_node, scope.env, "repeat", minimum=0)
         if dims.is_symbolic(count):
-            raise Unbound(f"repeat count '{count_node.value}' must be a number",
-                          count_node.loc)
+            return self.repeat_symbolic(item, count, scope, current)
         if count > limits.current().max_repeat:
             raise LimitReached(f"repeat {count} is above the limit "
                                f"{limits.current().max_repeat}", "max_repeat", count_node.loc)
@@ -687,6 +703,26 @@ class _Builder:
         if group is not None:
             return self.close_group(group, scope, out)
         return out
+
+    def repeat_symbolic(self, item: Y, count, scope: _Scope, current: int) -> int:
+        """A repeat over a free symbol: the body built once, in a group that stands for
+        ``count`` passes (the analysis requires that a pass keeps its input's shape)."""
+        if "layers" not in item.value:
+            raise SpecError("repeat: missing 'layers'", item.loc)
+        source = self.take_from(item, scope, current, "repeat")
+        name = self.take_name(item, "repeat")
+        group, inner = self.open_group("repeat", name, scope, item.loc, "repeat")
+        self.groups[group.id] = group = replace(group, times=count, source=source)
+        out = self.items(item.value["layers"], inner, source)
+        if len(self.nodes) == group.first:  # an empty body: the identity, any number of times
+            self.groups.pop()
+            self.rows.remove(("group", group.id))
+            if name:
+                scope.names[name] = (source, scope.names[name][1])
+                self.qualified[group.name] = source
+            return source
+        self.closed_passes.append(group.id)
+        return self.close_group(group, scope, out)
 
     def branches(self, item: Y, scope: _Scope, current: int) -> int:
         paths = item.value["branches"]
