@@ -6,7 +6,7 @@ this module chains them, sums groups and totals, and simplifies symbolic results
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import dims, expr, limits
@@ -74,6 +74,9 @@ class Analysis:
     steps: tuple = ()
     fields: tuple = ()
     sources: tuple = ()
+    # The output node of each repeat over free symbols → [(group, the field before its
+    # passes were counted)], innermost first: the field there after one pass.
+    pass_fields: dict = field(default_factory=dict)
 
     def axis_fields(self, node_id: int) -> tuple:
         """Per output axis of the node: (the network-input axis it follows, or None; its
@@ -130,6 +133,7 @@ def _walk(graph: Graph, at) -> Analysis:
     seen: set = set()
     bounds = (expr.int_bits_limit(), limits.current().max_form_size)  # read once, not per layer
     closing = _repeats_closing(graph)
+    pass_fields: dict = {}
     for node in graph.nodes[1:]:
         at.loc = node.loc
         rule = REGISTRY[node.type]
@@ -165,12 +169,13 @@ def _walk(graph: Graph, at) -> Analysis:
         check_magnitude(record, f"{node.type} '{node.local}'", bounds)
         layers.append(record)
         for group in closing.get(node.id, ()):
+            pass_fields.setdefault(node.id, []).append((group, _spatial(rfs[node.id])))
             rfs[node.id] = _after_passes(graph, group, shapes, rfs, conditions)
             layers[node.id] = replace(record, rf=_spatial(rfs[node.id]))
     groups = [group_record(graph, g, layers) for g in graph.groups]
     records = tuple(groups[i] if kind == "group" else layers[i] for kind, i in graph.rows)
     return Analysis(graph, records, tuple(layers), total_record(graph, layers),
-                    tuple(conditions), tuple(steps), tuple(rfs), tuple(sources))
+                    tuple(conditions), tuple(steps), tuple(rfs), tuple(sources), pass_fields)
 
 
 def rule_context(node, shapes: list) -> Ctx:

@@ -190,3 +190,14 @@ def test_verify_builds_each_point_pass_by_pass():
     totals = [r for r in result.results if r.layer == "total"]
     assert {r.metric for r in totals} == {"shape", "params", "buffers", "flops"}
     assert len({r.symbols["n"] for r in totals}) == 2
+
+
+def test_explain_writes_the_count_and_the_passes_of_the_field(cli, spec):
+    path = spec(_spec([("conv", 3, 1)], "n"))
+    code, out, _ = cli("explain", path, "body", "--metric", "params")
+    assert code == 0
+    assert "params(body) = n × (params(body.conv2d_1)) = n × (148) = 148*n" in out
+    out = cli("explain", path, "body", "--metric", "rf")[1]
+    # one pass: 3 → 5 (one 3×3 kernel at jump 1); n passes: 3 + n·2
+    assert "rf(body.conv2d_1) = r = r' + (k − 1)·j' = 3 + (3 − 1)·1 = 5" in out
+    assert "r = r₀ + n·(r₁ − r₀) = 3 + n·(5 − 3) = 2*n + 3" in out

@@ -11,7 +11,7 @@ parts; receptive fields as the recurrence, layer by layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import dims
 from ..layers import formulas
@@ -219,9 +219,15 @@ def _sum_lines(analysis, kind, obj, metric: str, conv, order) -> list:
     if not parts:
         return [Line(label, "", "", total, "every part counts 0")]
     formula_ = " + ".join(f"{metric}({n})" for n, _ in parts)
-    numbers = " + ".join(human(v, order) for _, v in parts)
+    numbers = " + ".join(human(v, order) for _, v in parts) if len(parts) > 1 else ""
+    times = getattr(obj, "times", 1)
+    if times != 1:  # a repeat over free symbols: its parts are one pass's
+        count = expr_text(times, order)
+        count = count if count.replace("_", "").isalnum() else f"({count})"
+        formula_ = f"{count} × ({formula_})"
+        numbers = f"{count} × ({numbers or human(parts[0][1], order)})"
     omitted = len(_children(analysis, kind, obj)) - len(parts)
-    return [Line(label, formula_, numbers if len(parts) > 1 else "", total,
+    return [Line(label, formula_, numbers, total,
                  f"{omitted} other part{'s' if omitted > 1 else ''} count 0" if omitted else "")]
 
 
@@ -265,9 +271,30 @@ def _rf_lines(analysis, node, order) -> list:
                   "layers that leave the field unchanged are not listed")]
     for i in sorted(_ancestors(analysis.graph, node.id)):
         n = analysis.graph.nodes[i]
-        if _rule_step(analysis, n) is not None or i == node.id:
-            lines.extend(_rf_step(analysis, n, order))
+        passes = analysis.pass_fields.get(i, ())
+        if _rule_step(analysis, n) is not None or i == node.id or passes:
+            lines.extend(_rf_step(analysis, n, order, passes[0][1] if passes else None))
+        for k, (group, one) in enumerate(passes):
+            after = passes[k + 1][1] if k + 1 < len(passes) else analysis.layers[i].rf
+            lines.append(_passes_line(analysis, group, one, after, order))
     return lines
+
+
+def _passes_line(analysis, group, one, after, order) -> Line:
+    """The field after a repeat over free symbols: each pass adds what the first one did."""
+    before = analysis.layers[group.source].rf
+    count = expr_text(group.times, order)
+    if after is None or before is None:
+        return Line(f"rf({group.name})", "", "", "—",
+                    f"{count} passes: a pass changes the jump, so no closed form")
+    a0, a1, a = before[0], one[0], after[0]
+    return Line(f"rf({group.name})",
+                f"r = r₀ + {count}·(r₁ − r₀) = {_num(a0.size, order)} + {count}·("
+                f"{_num(a1.size, order)} − {_num(a0.size, order)}) = "
+                f"{expr_text(a.size, order)}; start = start₀ + {count}·(start₁ − start₀) = "
+                f"{expr_text(a.start, order)}", "", "",
+                f"{count} passes of '{group.local}', each widening the field as the first "
+                "(r₀: before it, r₁: after one pass)")
 
 
 def _ancestors(g, nid: int) -> set:
@@ -295,10 +322,13 @@ def _fmt_rf(rf, order) -> str:
         f"axis {i + 1}: {t}" for i, t in enumerate(texts))
 
 
-def _rf_step(analysis, node, order) -> list:
+def _rf_step(analysis, node, order, one_pass=None) -> list:
+    """``one_pass``: the node's field after one pass, for a repeat's last layer."""
     from ..layers.base import UNION
 
     rec = analysis.layers[node.id]
+    if one_pass is not None:
+        rec = replace(rec, rf=one_pass)
     prev = analysis.layers[node.inputs[0]].rf
     label = f"rf({node.name})"
     step = _rule_step(analysis, node)
