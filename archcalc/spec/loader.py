@@ -523,9 +523,22 @@ class _Builder:
                 raise SpecError(f"{what} is beyond the range of floating-point numbers (about "
                                 "±1.8e308)", node.loc) from None
         if k == "bool":
-            if not isinstance(node.value, bool):
+            if isinstance(node.value, bool):
+                return node.value
+            if not isinstance(node.value, (str, int)) or node.is_map or node.is_seq or \
+                    isinstance(node.value, str) and node.value.strip().isidentifier() and \
+                    node.value.strip() not in env:
                 raise SpecError(f"{what} must be true or false, got {describe(node)}", node.loc)
-            return node.value
+            # a switch: a symbol or expression that is 0 or 1 (bias: use_bias, --set use_bias=0)
+            v = self.value(node, env, what)
+            if dims.is_symbolic(v):
+                raise Unbound(f"{what} '{node.value}' is a switch (true or false, 0 or 1) and "
+                              "must be a number", node.loc)
+            if v not in (0, 1):
+                got = v if str(node.value).strip() == str(v) else f"{node.value} = {v}"
+                raise SpecError(f"{what} must be true or false (or a value of 0 or 1), got "
+                                f"{got}", node.loc)
+            return bool(v)
         if k == "str":
             if node.value not in spec.choices:
                 raise SpecError(f"{what} must be one of {', '.join(spec.choices)}, got "
