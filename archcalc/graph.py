@@ -65,6 +65,7 @@ class Graph:
     source: str | None = None  # the spec's text
     overrides: dict = field(default_factory=dict)  # the --set values that bound symbols
     spec: Any = field(default=None, repr=False)  # the text as parsed YAML, to build it again
+    approximations: tuple = ()  # spec.approximations.Approximation: estimates explain shows
 
     def passes(self) -> tuple | None:
         """Per node id, how many times its layer runs (the product of the counts of the

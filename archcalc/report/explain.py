@@ -126,7 +126,25 @@ def _explain_one(analysis, kind, obj, metric: str, conv) -> Explanation:
         ex.lines += _cost_lines(analysis, obj, metric, conv, order)
     else:
         ex.lines += _sum_lines(analysis, kind, obj, metric, conv, order)
+    if kind == "total":
+        ex.lines += _approximation_lines(analysis, metric, conv, order)
     return ex
+
+
+def _approximation_lines(analysis, metric: str, conv, order) -> list:
+    """The spec's approximations of ``metric`` beside the exact count: each estimate, and
+    exact − estimate (with the relative error when both are numbers)."""
+    exact = conv.count(analysis.total, metric)
+    lines = []
+    for a in analysis.graph.approximations:
+        if a.metric != metric:
+            continue
+        gap = dims.simplify(exact - a.value)
+        note = f"{a.source}; exact − approximation = {human(gap, order)}"
+        if not dims.is_symbolic(gap) and exact:
+            note += f" ({float(gap) / float(exact):+.2%} of the exact count)"
+        lines.append(Line(f"≈ {metric}(total)", a.formula, "", human(a.value, order), note))
+    return lines
 
 
 def _output_node(analysis, kind, obj):

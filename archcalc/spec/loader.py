@@ -16,9 +16,11 @@ from ..errors import LimitReached, Loc, SpecError, Unbound, did_you_mean, progre
 from ..graph import Graph, Group, Node
 from ..layers import REGISTRY
 from ..layers.base import REQUIRED, Arg
+from . import approximations
 from .yamlsafe import Y, describe, load_text, read_file
 
-TOP_KEYS = ("name", "description", "input", "layout", "symbols", "blocks", "layers")
+TOP_KEYS = ("name", "description", "input", "layout", "symbols", "blocks", "layers",
+            "approximations")
 STRUCTURE_KEYS = {
     "repeat": ("repeat", "layers", "name", "from"),
     "branches": ("branches", "merge", "name", "from", "dim"),
@@ -233,8 +235,11 @@ class _Builder:
             raise SpecError("'layers' is empty", root.value["layers"].loc)
         bound = {k: v for k, v in overrides.items() if v is not None} if source is not None \
             else {}
+        estimates = approximations.read(root.value.get("approximations"),
+                                        lambda node, what: self.value(node, env, what))
         return Graph(title, self.file, shape, symbols, self.nodes, self.groups, self.rows, out,
-                     written_in, source, bound, root if source is not None else None)
+                     written_in, source, bound, root if source is not None else None,
+                     estimates)
 
     def symbols(self, node: Y | None, overrides: dict) -> dict:
         declared: dict[str, Any] = {}
