@@ -261,3 +261,14 @@ def eq(a: Any, b: Any) -> Any:
 def divides(d: Any, n: Any) -> Any:
     """The condition ``n % d == 0``."""
     return eq(n - d * floordiv(n, d), 0)
+
+
+def whole(v: Any) -> Any:
+    """The condition that ``v`` is a whole number: ``n % q == 0`` for ``n/q`` with a whole
+    ``q`` (d_model/n_head → d_model % n_head == 0), else ``v == floor(v)``."""
+    import sympy as sp
+
+    n, q = sp.fraction(sp.together(v))
+    if q != 1:
+        return divides(q, n)
+    return sp.Eq(v, sp.floor(v))

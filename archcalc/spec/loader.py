@@ -185,6 +185,7 @@ class _Builder:
         self.calls: list[str] = []
         self.nesting = 0  # lists of layers open (inside blocks, repeats and branches)
         self.closed_passes: list[int] = []  # groups of repeats over free symbols
+        self.conditions: list = []  # (condition, message, loc) on values in free symbols
         self.max_nodes = limits.current().max_nodes
         self.input_rank = 3  # the network input's axes, for hints (set once it is read)
         self.progress = progress()  # the value or layer at hand, for a time-out's message
@@ -239,7 +240,15 @@ class _Builder:
                                         lambda node, what: self.value(node, env, what))
         return Graph(title, self.file, shape, symbols, self.nodes, self.groups, self.rows, out,
                      written_in, source, bound, root if source is not None else None,
-                     estimates)
+                     estimates, self.distinct_conditions())
+
+    def distinct_conditions(self) -> tuple:
+        """The recorded conditions, each once (where it first arose: a symbol h = d/2 and
+        every argument that uses h give the same condition)."""
+        seen: dict = {}
+        for entry in self.conditions:
+            seen.setdefault(entry[0], entry)
+        return tuple(seen.values())
 
     def symbols(self, node: Y | None, overrides: dict) -> dict:
         declared: dict[str, Any] = {}
@@ -257,19 +266,20 @@ class _Builder:
                         self.check_size_override(key, overrides[key], tuple(node.value))
                 elif value.value is None:
                     declared[key] = None
-                else:
-                    declared[key] = self.number(value, {k: v for k, v in declared.items()
-                                                        if v is not None}, what=f"symbol {key}")
+                else:  # a default may be an expression of the symbols before it, free or not
+                    declared[key] = self.number(value, dict(declared), what=f"symbol {key}")
+                    if dims.is_integer_valued(declared[key]) is None:
+                        self.conditions.append((dims.whole(declared[key]),
+                                                f"symbol {key}: {declared[key]} is a whole "
+                                                "number", loc))
+                if declared[key] is None:  # free: a positive whole number
+                    import sympy as sp
+
+                    declared[key] = sp.Symbol(key, integer=True, positive=True)
         for key in overrides:
             if key not in declared:
                 raise SymbolError(key, overrides[key], "unknown", tuple(declared),
                                   Loc(self.file), self.origins.get(key, "cli"))
-        free = [k for k, v in declared.items() if v is None]
-        if free:
-            import sympy as sp
-
-            for k in free:
-                declared[k] = sp.Symbol(k, integer=True, positive=True)
         return declared
 
     def check_size_override(self, key: str, value: Any, declared: tuple) -> None:
@@ -347,6 +357,8 @@ class _Builder:
         ok = dims.is_integer_valued(v)
         if ok is False:
             raise SpecError(f"{what} must be a whole number, got {v}", node.loc)
+        if ok is None:  # d_model/n_head with free symbols: whole only for some values
+            self.conditions.append((dims.whole(v), f"{what} {v} is a whole number", node.loc))
         if ok is True and not dims.is_symbolic(v):
             v = int(v)
         if minimum is not None:
