@@ -22,7 +22,8 @@ _WHAT = {
 }
 
 
-def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width, limit) -> None:
+def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width, limit,
+             free=None) -> None:
     from ..analysis import analyse
     from ..report.render import render
     from ..spec.loader import load
@@ -30,15 +31,16 @@ def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width
     c.apply_limits(limit)
     conv = conventions.get(convention)
     fmt = c.check_format(fmt)
-    analysis = conv.apply(analyse(load(spec, c.parse_set(set_))))
+    analysis = conv.apply(analyse(load(spec, c.parse_set(set_, free))))
     c.emit(render(analysis, verb, fmt, conv, width=width, max_depth=depth))
 
 
 def _make(verb: str):
-    def command(spec: c.Spec, set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
-                convention: c.ConventionOpt = "pytorch", depth: c.DepthOpt = None,
-                width: c.WidthOpt = 100, limit: c.LimitOpt = None) -> None:
-        c.guarded(run_verb)(verb, spec, set_, fmt, convention, depth, width, limit)
+    def command(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
+                fmt: c.FormatOpt = "table", convention: c.ConventionOpt = "pytorch",
+                depth: c.DepthOpt = None, width: c.WidthOpt = 100,
+                limit: c.LimitOpt = None) -> None:
+        c.guarded(run_verb)(verb, spec, set_, fmt, convention, depth, width, limit, free)
 
     command.__doc__ = (f"{_WHAT[verb]}\n\nExamples:\n\n    {_EXAMPLES[verb]}\n\n"
                        "Conventions: params as PyTorch's parameters(); MACs = multiply-"

@@ -17,6 +17,10 @@ SetOpt = Annotated[Optional[List[str]], typer.Option(
     "--set", "-s", metavar="NAME=VALUE",
     help="Bind a symbol: override its default or give a free symbol a value "
          "(repeatable; 'H=299,W=299' also works).")]
+FreeOpt = Annotated[Optional[List[str]], typer.Option(
+    "--free", metavar="NAME",
+    help="Leave a symbol free even though the spec gives it a default, so that the results "
+         "are closed forms in it (repeatable; 'n_layer,d_model' also works).")]
 FormatOpt = Annotated[str, typer.Option(
     "--format", "-f", help="Output format: table, markdown, latex, csv or json.")]
 ConventionOpt = Annotated[str, typer.Option(
@@ -45,12 +49,20 @@ def parse_assignments(items: list[str] | None, what: str) -> dict[str, str]:
     return out
 
 
-def parse_set(items: list[str] | None) -> dict:
-    """--set values: numbers or constant expressions ('2**8'), never symbols."""
+def parse_set(items: list[str] | None, free: list[str] | None = None) -> dict:
+    """--set values: numbers or constant expressions ('2**8'), never symbols; each --free
+    name maps to None (the loader leaves it a free symbol)."""
     from .. import expr
 
     out = {}
+    for item in free or []:
+        for name in item.split(","):
+            if not name.strip():
+                raise SpecError(f"--free '{item}': expected symbol names, e.g. n_layer,d_model")
+            out[name.strip()] = None
     for name, text in parse_assignments(items, "--set").items():
+        if name in out and out[name] is None:
+            raise SpecError(f"--set {name}={text} and --free {name}: give one of them")
         try:
             out[name] = expr.constant(text)
         except SpecError as e:
@@ -122,7 +134,9 @@ def _worded(err: BaseException) -> BaseException:
         return SpecError(err.worded("--set"), err.loc, err.layer)
     err = restate(err)
     if isinstance(err, SymbolError):
-        return SpecError(err.worded(FLAGS.get(err.origin, "--set")), err.loc, err.layer)
+        flag = "--free" if err.value is None and err.origin == "cli" else \
+            FLAGS.get(err.origin, "--set")
+        return SpecError(err.worded(flag), err.loc, err.layer)
     if isinstance(err, SetViolation):
         return SpecError(err.worded(lambda v: f"--set {plain_values(v)}"), err.loc, err.layer)
     return err

@@ -29,14 +29,14 @@ CaptionOpt = Annotated[Optional[str], typer.Option("--caption", help="LaTeX tabl
 @app.command("compare")
 def compare(specs: Specs, columns: ColumnsOpt = None, units: UnitsOpt = "exact",
             fmt: c.FormatOpt = "table", per_layer: PerLayerOpt = False,
-            set_: c.SetOpt = None, convention: c.ConventionOpt = "pytorch",
-            depth: c.DepthOpt = None, width: c.WidthOpt = 100,
+            set_: c.SetOpt = None, free: c.FreeOpt = None,
+            convention: c.ConventionOpt = "pytorch", depth: c.DepthOpt = None, width: c.WidthOpt = 100,
             standalone: StandaloneOpt = True, caption: CaptionOpt = None,
             limit: c.LimitOpt = None) -> None:
     """Compare architectures: one row per model, or two models layer by layer.
 
-    Columns are selectable; --per-layer puts two models side by side. --set applies to every
-    spec that has the symbol.
+    Columns are selectable; --per-layer puts two models side by side. --set and --free apply
+    to every spec that has the symbol.
 
     Examples:
 
@@ -50,11 +50,11 @@ def compare(specs: Specs, columns: ColumnsOpt = None, units: UnitsOpt = "exact",
     receptive field of the last feature map (before global pooling). Exit codes: 0 ok, 2 bad input.
     """
     c.guarded(_run)(specs, columns, units, fmt, per_layer, set_, convention, depth, width,
-                    standalone, caption, limit)
+                    standalone, caption, limit, free)
 
 
 def _run(specs, columns, units, fmt, per_layer, set_, convention, depth, width, standalone,
-         caption, limit) -> None:
+         caption, limit, free=None) -> None:
     from ..analysis import analyse
     from ..errors import SpecError
     from ..report import compare as cmp
@@ -64,7 +64,7 @@ def _run(specs, columns, units, fmt, per_layer, set_, convention, depth, width, 
     units = cmp.check_units(units)
     keys = cmp.parse_columns(columns)
     conv = conventions.get(convention)
-    overrides = c.parse_set(set_)
+    overrides = c.parse_set(set_, free)
     models = []
     for path in specs:
         graph = _load_with(path, overrides)

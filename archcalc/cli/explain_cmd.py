@@ -19,7 +19,7 @@ LayerArg = Annotated[Optional[str], typer.Argument(
 
 @app.command("explain")
 def explain(spec: c.Spec, layer: LayerArg = None, metric: MetricOpt = None,
-            set_: c.SetOpt = None, fmt: c.FormatOpt = "table",
+            set_: c.SetOpt = None, free: c.FreeOpt = None, fmt: c.FormatOpt = "table",
             convention: c.ConventionOpt = "pytorch", limit: c.LimitOpt = None) -> None:
     """Show how a number is computed: the formula, with numbers, and the value.
 
@@ -34,10 +34,10 @@ def explain(spec: c.Spec, layer: LayerArg = None, metric: MetricOpt = None,
 
     Exit codes: 0 ok, 2 bad input.
     """
-    c.guarded(_run)(spec, layer, metric, set_, fmt, convention, limit)
+    c.guarded(_run)(spec, layer, metric, set_, fmt, convention, limit, free)
 
 
-def _run(spec, layer, metric, set_, fmt, convention, limit) -> None:
+def _run(spec, layer, metric, set_, fmt, convention, limit, free=None) -> None:
     from ..analysis import analyse
     from ..errors import SpecError, did_you_mean
     from ..report.explain import METRICS, explain as explain_, render
@@ -49,5 +49,5 @@ def _run(spec, layer, metric, set_, fmt, convention, limit) -> None:
     if metric is not None and metric not in METRICS:
         raise SpecError(f"--metric {metric}: choose from {', '.join(METRICS)}"
                         f"{did_you_mean(metric, METRICS)}")
-    analysis = conv.apply(analyse(load(spec, c.parse_set(set_))))
+    analysis = conv.apply(analyse(load(spec, c.parse_set(set_, free))))
     c.emit(render(explain_(analysis, layer, metric, conv), fmt, analysis.graph.name))

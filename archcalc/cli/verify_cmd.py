@@ -30,7 +30,8 @@ FORMATS = ("table", "markdown", "latex", "csv", "json")
 
 
 @app.command("verify")
-def verify_command(spec: c.Spec, set_: c.SetOpt = None, device: DeviceOpt = "auto",
+def verify_command(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
+                   device: DeviceOpt = "auto",
                    samples: SamplesOpt = 5, seed: SeedOpt = 0, rf: RfOpt = "auto",
                    range_: RangeOpt = None, fmt: c.FormatOpt = "table",
                    width: c.WidthOpt = 120, limit: c.LimitOpt = None) -> None:
@@ -56,11 +57,12 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, device: DeviceOpt = "aut
 
     Exit codes: 0 every value matches, 1 a mismatch, 2 bad input or PyTorch missing.
     """
-    code = c.guarded(_run)(spec, set_, device, samples, seed, rf, range_, fmt, width, limit)
+    code = c.guarded(_run)(spec, set_, device, samples, seed, rf, range_, fmt, width, limit,
+                           free)
     raise typer.Exit(code)
 
 
-def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit) -> int:
+def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=None) -> int:
     from ..errors import SpecError, did_you_mean
     from ..verification import verify
 
@@ -71,7 +73,7 @@ def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit) -> in
                         f"{did_you_mean(device, _DEVICES)}")
     if rf not in ("auto", "on", "off"):
         raise SpecError(f"--rf {rf}: choose from auto, on, off")
-    result = verify(spec, c.parse_set(set_), device=device, samples=samples, seed=seed, rf=rf,
+    result = verify(spec, c.parse_set(set_, free), device=device, samples=samples, seed=seed, rf=rf,
                     ranges=parse_ranges(range_))
     from ..report import writers
 
