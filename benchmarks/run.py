@@ -5,7 +5,8 @@ on a shared machine), with the largest peak RSS.
 
     python benchmarks/run.py                 # everything (a few minutes)
     python benchmarks/run.py --quick         # fewer repeats, no 100,000-layer CLI run
-    python benchmarks/run.py --only cold     # one section: cold, scaling, symbolic, sweep
+    python benchmarks/run.py --only cold     # one section: cold, scaling, symbolic, sweep,
+                                             # transformers
 
 Prints Markdown tables (pasted into docs/performance.md) and writes benchmarks/results.json.
 Specs come from specs/ when present, else examples/ (VGG16 only); generated
@@ -173,6 +174,26 @@ def sweeps(repeats: int, tmp: Path) -> list[dict]:
     return rows
 
 
+GPT2_SIZES = "n_layer,d_model,n_head,n_ctx,vocab"  # every size of specs/gpt2.yaml free
+
+
+def transformers(repeats: int) -> list[dict]:
+    """Language-model specs from a cold interpreter, beside VGG16: the 7B models (a few
+    hundred layers) and GPT-2 with its five sizes free."""
+    cases = [("params", "vgg16", []), ("params", "llama-7b", []), ("params", "mistral-7b", []),
+             ("params", "gpt2", []), ("params", "gpt2", ["--free", GPT2_SIZES]),
+             ("flops", "gpt2", ["--free", GPT2_SIZES])]
+    rows = []
+    for verb, model, extra in cases:
+        spec = spec_path(f"{model}.yaml")
+        if spec is None:
+            continue
+        free = " (5 sizes free)" if extra else ""
+        rows.append(dict(case=f"archcalc {verb} {model}{free}",
+                         **measure([ARCHCALC, verb, str(spec), *extra], repeats)))
+    return rows
+
+
 # ------------------------------------------------------------------ report
 def machine() -> dict:
     info = {"python": platform.python_version(), "platform": platform.platform()}
@@ -242,6 +263,13 @@ def markdown(results: dict) -> str:
                        f"{_f(r['peak_mib'], 0)} | {_f(r.get('cli_wall_s'))} | "
                        f"{_f(r.get('cli_cpu_s'))} | {r['widest_shape_chars']} | `{h}` |")
         out.append("")
+    if "transformers" in results:
+        out += ["| command | wall median (s) | wall min (s) | CPU median (s) | peak RSS (MiB) |",
+                "|---|---:|---:|---:|---:|"]
+        for r in results["transformers"]:
+            out.append(f"| `{r['cmd']}` | {_f(r['wall_s'])} | {_f(r['wall_min_s'])} | "
+                       f"{_f(r['cpu_s'])} | {_f(r['peak_mib'], 0)} |")
+        out.append("")
     if "sweep" in results:
         out += ["| sweep | points | analyse (s) | numpy import (s) | sweep (s) | peak RSS (MiB) | "
                 "CLI to CSV wall (s) | CLI CPU (s) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -257,7 +285,8 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=("cold", "scaling", "symbolic", "sweep"))
+    parser.add_argument("--only", choices=("cold", "scaling", "symbolic", "sweep",
+                                           "transformers"))
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--out", default=str(HERE / "results.json"))
     args = parser.parse_args()
@@ -271,6 +300,7 @@ def main() -> None:
             "scaling": lambda: scaling(max(1, repeats // 3), args.quick, tmp_path),
             "symbolic": lambda: symbolic(max(1, repeats // 3), tmp_path),
             "sweep": lambda: sweeps(max(1, repeats // 3), tmp_path),
+            "transformers": lambda: transformers(repeats),
         }
         for name, fn in sections.items():
             if args.only and name != args.only:
