@@ -142,8 +142,8 @@ def attention(ctx: Ctx) -> Out:
                 f"heads = {heads} is not a multiple of kv_heads = {kv_heads}")
     if ctx.head_dim is None:
         ctx.require(divides(heads, embed),
-                    f"embedding size E = {embed} is not divisible by heads = {heads} "
-                    f"(head_dim sets the features per head)")
+                    f"embedding size E = {embed} is not divisible by heads = {heads}; "
+                    f"head_dim sets the features per head")
     if ctx.causal:
         ctx.require(eq(source[-2], length),
                     f"causal attention needs as many keys as queries: S = {source[-2]}, "
