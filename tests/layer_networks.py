@@ -83,6 +83,15 @@ NETWORKS = {
                                  add_bias_kv: true, bias: false}      # cross-attention
           - linear: {out: 5}
     """,
+    "embeddings": """
+        input: [2, 9]                                                 # token ids
+        layers:
+          - embedding: {name: words, vocab: 50, dim: 12, padding_idx: -1}
+          - embedding: {name: types, from: input, vocab: 2, dim: 12}  # ids read modulo 2
+          - add: {from: words, with: [types]}
+          - layernorm
+          - linear: {out: 50}
+    """,
     "branches_and_merges": """
         input: [3, 16, 16]
         layers:
