@@ -584,6 +584,29 @@ def test_attention_params_equal_multiheadattention(data):
     assert a.macs == m.macs
 
 
+@FEW
+@given(st.data())
+def test_embedding_matches_torch(data):
+    """nn.Embedding with random vocab, dim and padding_idx (inside and just outside
+    −vocab..vocab−1, where torch refuses it) on ids of rank 1 to 3."""
+    draw = data.draw
+    vocab, dim = draw(st.integers(1, 40)), draw(st.integers(1, 9))
+    pad = draw(st.sampled_from([None, draw(st.integers(-vocab - 2, vocab + 1))]))
+    ids = draw(st.lists(st.integers(1, 5), min_size=1, max_size=3))
+    args = {"vocab": vocab, "dim": dim, **({} if pad is None else {"padding_idx": pad})}
+    rec = closed("embedding", args, ids)
+    try:
+        module = nn.Embedding(vocab, dim, padding_idx=pad).eval()
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            y = module(torch.randint(0, vocab, (1, *ids)))
+        got = (tuple(y.shape[1:]), sum(p.numel() for p in module.parameters()),
+               counter.get_total_flops())
+    except TORCH_ERRORS as err:
+        got = err
+    agree(rec, got, "embedding")
+
+
 # ---------------------------------------------------------------- refusals at the edges
 _F32 = 3.4028234663852886e38  # the largest float32; the next double up overflows it
 _PAST_F32 = float.fromhex("0x1.fffffe0000001p+127")  # the double just above _F32
