@@ -420,6 +420,50 @@ def test_embedding_matches_torch(data):
     agree(rec, got, "embedding")
 
 
+@FEW
+@given(st.data())
+def test_parameter_matches_torch(data):
+    """A learned tensor added, multiplied (broadcasting: sizes equal, 1 or other) or
+    concatenated (before or after, any axis), whole or its first rows, against the same
+    torch operations written here on an nn.Parameter (tables of no more axes than the
+    input: without a batch axis, a further axis would meet the batch axis)."""
+    draw = data.draw
+    x = draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))
+    op = draw(st.sampled_from(["add", "mul", "concat"]))
+    rank = len(x)
+    dim = draw(st.integers(-rank, rank - 1))
+    axis = dim % rank
+    position, prefix = draw(st.sampled_from(["before", "after"])), draw(st.booleans())
+    if op == "concat":
+        table = [draw(st.integers(1, 3)) if i == axis else
+                 draw(st.sampled_from([n, n, draw(st.integers(1, 4))])) for i, n in enumerate(x)]
+    else:
+        table = [draw(st.sampled_from([n, 1, draw(st.integers(1, 5))]))
+                 for n in x][draw(st.integers(0, rank - 1)):]
+    lead = rank - len(table)
+    prefix = prefix and axis >= lead
+    args = {"shape": table, "op": op, "dim": dim, "position": position,
+            "rows": "prefix" if prefix else "all"}
+    rec = closed("parameter", args, x)
+    try:
+        p = nn.Parameter(torch.zeros(table))
+        xt = torch.randn(1, *x)
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            used = p.narrow(axis - lead, 0, x[axis]) if prefix else p
+            if op == "add":
+                y = xt + used
+            elif op == "mul":
+                y = xt * used
+            else:
+                used = used.expand(1, *used.shape)
+                y = torch.cat([used, xt] if position == "before" else [xt, used], dim=axis + 1)
+        got = (tuple(y.shape[1:]), p.numel(), counter.get_total_flops())
+    except TORCH_ERRORS as err:
+        got = err
+    agree(rec, got, "parameter")
+
+
 # ---------------------------------------------------------------- refusals at the edges
 _F32 = 3.4028234663852886e38  # the largest float32; the next double up overflows it
 _PAST_F32 = float.fromhex("0x1.fffffe0000001p+127")  # the double just above _F32

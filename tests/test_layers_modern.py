@@ -500,3 +500,33 @@ def test_embedding_rejects():
           "padding_idx = 10 is not below vocab = 10")
     fails("[4]", "embedding: {vocab: 10, dim: 3, padding_idx: -11}",
           "padding_idx = -11 is below -vocab (vocab = 10)")
+
+
+def test_parameter_class_token_and_positions_closed_form():
+    # torchvision VisionTransformer (vision_transformer.py): class_token [1, 1, D] put first
+    # with torch.cat([batch_class_token, x], dim=1), then pos_embedding [1, S, D] added.
+    a = spec("[196, 768]", "parameter: {shape: [1, 768], op: concat}",
+             "parameter: {shape: [197, 768], op: add}")
+    cls, pos = a.layers[1], a.layers[2]
+    assert (cls.output_shape, cls.params, cls.macs) == ((197, 768), 768, 0)
+    assert (pos.output_shape, pos.params, pos.macs) == ((197, 768), 197 * 768, 0)
+
+
+def test_parameter_prefix_rows_symbolic_length():
+    # GPT-2's wpe = nn.Embedding(1024, 768) read at arange(L) (nanoGPT model.py, GPT.forward):
+    # the whole table is parameters, L ≤ 1024 a condition.
+    L = sym("L")
+    a = spec("[L, 768]", "parameter: {shape: [1024, 768], op: add, rows: prefix}",
+             symbols="{L: null}")
+    assert a.total.params == 1024 * 768 and a.layers[1].output_shape == (L, 768)
+    assert any("more than the 1024 rows" in m for _, m, _ in a.conditions)
+
+
+def test_parameter_rejects():
+    fails("[5, 8]", "parameter: {shape: [4, 8], op: add, rows: prefix}",
+          "the input has 5 entries along axis 0, more than the 4 rows of the table [4, 8]")
+    fails("[5, 8]", "parameter: {shape: [1, 7], op: concat}", "axis 1 differs (7 and 8)")
+    fails("[5, 8]", "parameter: {shape: [8], op: concat}", "needs a learned tensor of the "
+          "input's rank 2")
+    fails("[5, 8]", "parameter: {shape: [2, 5, 8]}", "has more axes than its input")
+    fails("[5, 8]", "parameter: {shape: [3, 8], op: mul}", "axis 0 has sizes 3 and 5")
