@@ -89,8 +89,9 @@ NETWORKS = {
           - embedding: {name: words, vocab: 50, dim: 12, padding_idx: -1}
           - embedding: {name: types, from: input, vocab: 2, dim: 12}  # ids read modulo 2
           - add: {from: words, with: [types]}
-          - layernorm
-          - linear: {out: 50}
+          - layernorm: {name: final}
+          - linear: {name: head, out: 50, bias: false, tie: words}     # counted at words
+          - linear: {from: final, out: 50, tie: head}                  # the same weight again
     """,
     "learned_tensors": """
         input: [3, 16, 16]

@@ -22,7 +22,7 @@ entries along one axis, n the input's size there: GPT-2's and BERT's position ta
 from __future__ import annotations
 
 from ..dims import eq, prod, resolve
-from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer
+from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer, weight_shape
 from .costs import counts, counts_zero, record_params
 from .terms import named
 
@@ -49,6 +49,13 @@ def embedding(ctx: Ctx) -> Out:
                     f"padding_idx = {pad} is below -vocab (vocab = {ctx.vocab})")
     rank = len(ctx.x) + 1
     return Out(shape=(*ctx.x, named("D", d)), params=v * d, rf=(None,) * rank)
+
+
+@weight_shape("embedding")
+def _embedding_weight(args: dict, x: tuple) -> tuple:
+    """nn.Embedding.weight: [num_embeddings, embedding_dim] (sparse.py:165); a linear layer
+    tied to it maps D features to V."""
+    return (args["vocab"], args["dim"])
 
 
 @register_layer(
