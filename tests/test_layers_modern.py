@@ -545,3 +545,83 @@ def test_embedding_rejects():
           "padding_idx = 10 is not below vocab = 10")
     fails("[4]", "embedding: {vocab: 10, dim: 3, padding_idx: -11}",
           "padding_idx = -11 is below -vocab (vocab = 10)")
+
+
+def test_parameter_class_token_and_positions_closed_form():
+    # torchvision VisionTransformer (vision_transformer.py): class_token [1, 1, D] put first
+    # with torch.cat([batch_class_token, x], dim=1), then pos_embedding [1, S, D] added.
+    a = spec("[196, 768]", "parameter: {shape: [1, 768], op: concat}",
+             "parameter: {shape: [197, 768], op: add}")
+    cls, pos = a.layers[1], a.layers[2]
+    assert (cls.output_shape, cls.params, cls.macs) == ((197, 768), 768, 0)
+    assert (pos.output_shape, pos.params, pos.macs) == ((197, 768), 197 * 768, 0)
+
+
+def test_parameter_prefix_rows_symbolic_length():
+    # GPT-2's wpe = nn.Embedding(1024, 768) read at arange(L) (nanoGPT model.py, GPT.forward):
+    # the whole table is parameters, L ≤ 1024 a condition.
+    L = sym("L")
+    a = spec("[L, 768]", "parameter: {shape: [1024, 768], op: add, rows: prefix}",
+             symbols="{L: null}")
+    assert a.total.params == 1024 * 768 and a.layers[1].output_shape == (L, 768)
+    assert any("more than the 1024 rows" in m for _, m, _ in a.conditions)
+
+
+def test_parameter_rejects():
+    fails("[5, 8]", "parameter: {shape: [4, 8], op: add, rows: prefix}",
+          "the input has 5 entries along axis 0, more than the 4 rows of the table [4, 8]")
+    fails("[5, 8]", "parameter: {shape: [1, 7], op: concat}", "axis 1 differs (7 and 8)")
+    fails("[5, 8]", "parameter: {shape: [8], op: concat}", "needs a learned tensor of the "
+          "input's rank 2")
+    fails("[5, 8]", "parameter: {shape: [2, 5, 8]}", "has more axes than its input")
+    fails("[5, 8]", "parameter: {shape: [3, 8], op: mul}", "axis 0 has sizes 3 and 5")
+
+
+# ------------------------------------------------------------ tied weights
+class TiedLM(nn.Module):
+    """A token table and an output layer sharing it, as nanoGPT's GPT ties lm_head to wte
+    (model.py: self.transformer.wte.weight = self.lm_head.weight)."""
+
+    def __init__(self, vocab, dim, bias):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.lm_head = nn.Linear(dim, vocab, bias=bias)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, ids):
+        return self.lm_head(self.norm(self.wte(ids)))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_tied_linear_counts_its_weight_once(bias):
+    vocab, dim, length = 120, 24, 9
+    a = spec(f"[{length}]", f"embedding: {{name: wte, vocab: {vocab}, dim: {dim}}}", "layernorm",
+             f"linear: {{out: {vocab}, bias: {str(bias).lower()}, tie: wte}}")
+    head = a.layers[3]
+    assert head.params == (vocab if bias else 0)  # the weight is wte's
+    assert head.macs == length * dim * vocab  # the product is computed all the same
+    model = TiedLM(vocab, dim, bias)
+    # parameters() yields the shared Parameter once: V·D + 2D (+ V)
+    assert a.total.params == sum(p.numel() for p in model.parameters()) \
+        == vocab * dim + 2 * dim + (vocab if bias else 0)
+    assert measure_lookup(model, (length,), vocab) == (a.total.params, (length, vocab),
+                                                        a.total.macs)
+
+
+def test_tie_symbolic_shapes_are_conditions():
+    a = spec("[L]", "embedding: {name: wte, vocab: V, dim: D}", "linear: {out: W, tie: wte}",
+             symbols="{L: null, V: null, D: null, W: null}")
+    V, D, W = sym("V", "D", "W")
+    assert a.total.params == V * D + W
+    assert any("the weight of embedding 'wte' is [V, D], not this layer's [out, in] = [W, D]"
+               in m for _, m, _ in a.conditions)
+
+
+def test_tie_rejects():
+    fails("[6, 8]", "linear: {out: 4, tie: input}", "tie: 'input' (input) is not an embedding")
+    with pytest.raises(SpecError, match=r"tie: 'conv' \(conv1d\) is not an embedding or linear"):
+        spec("[6, 8]", "conv1d: {name: conv, out: 6, kernel: 1}", "linear: {out: 6, tie: conv}")
+    with pytest.raises(SpecError, match=r"tie: the weight of embedding 'wte' is \[10, 4\], "
+                                        r"not this layer's \[out, in\] = \[9, 4\]"):
+        spec("[6]", "embedding: {name: wte, vocab: 10, dim: 4}", "linear: {out: 9, tie: wte}")
