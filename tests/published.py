@@ -163,5 +163,9 @@ TRANSFORMERS = {
         "num_params": 7_241_732_096,
         "source": "keras-team/keras-hub keras_hub/src/models/mistral/mistral_presets.py "
                   "(commit 0e1444f), \"mistral_7b_en\" \"params\"",
+    },    "t5-small": {
+        "num_params": 60_506_624,
+        "source": "KerasNLP keras_nlp/models/t5/t5_presets.py (the mattdangerw/keras-hub "
+                  "copy of its history, commit 0df99da), \"t5_small\" \"params\"",
     },
 }
