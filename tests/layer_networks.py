@@ -83,6 +83,44 @@ NETWORKS = {
                                  add_bias_kv: true, bias: false}      # cross-attention
           - linear: {out: 5}
     """,
+    "general_attention": """
+        input: [3, 8, 8]
+        layers:
+          - conv2d: {out: 16, kernel: 2, stride: 2}                    # [16, 4, 4]
+          - permute: {dims: [1, 2, 0]}                                 # 4 rows of 4 tokens
+          - rmsnorm: {name: tokens}
+          - attention: {heads: 4, kv_heads: 2, causal: true, rotary: true, bias_table: 7,
+                        bias: false}                                   # grouped-query
+          - add: {with: [tokens]}
+          - linear: {name: memory, out: 10}
+          - attention: {from: tokens, heads: 2, head_dim: 5, kv: memory, out: 12,
+                        o_bias: false, scale: 1.0}                     # cross-attention
+          - attention: {heads: 3, kv_heads: 1, head_dim: 2, q_bias: false}  # multi-query
+    """,
+    "embeddings": """
+        input: [2, 9]                                                 # token ids
+        layers:
+          - embedding: {name: words, vocab: 50, dim: 12, padding_idx: -1}
+          - embedding: {name: types, from: input, vocab: 2, dim: 12}  # ids read modulo 2
+          - add: {from: words, with: [types]}
+          - layernorm: {name: final}
+          - linear: {name: head, out: 50, bias: false, tie: words}     # counted at words
+          - linear: {from: final, out: 50, tie: head}                  # the same weight again
+    """,
+    "learned_tensors": """
+        input: [3, 16, 16]
+        layers:
+          - conv2d: {out: 8, kernel: 4, stride: 4}
+          - parameter: {shape: [8, 1, 4], op: concat, dim: 1}        # a row put first
+          - parameter: {shape: [8, 5, 4], op: add, init: normal}
+          - parameter: {shape: [4], op: mul}                          # broadcast
+          - parameter: {shape: [8, 5, 1], op: concat, dim: 2, position: after}
+          - parameter: {shape: [8, 20, 5], op: add, rows: prefix, dim: 1}
+          - flatten: {start: 1}
+          - permute: {dims: [1, 0]}
+          - parameter: {shape: [1, 8], op: concat}                    # a class token
+          - parameter: {shape: [50, 8], op: add, rows: prefix}        # positions 0..25
+    """,
     "branches_and_merges": """
         input: [3, 16, 16]
         layers:

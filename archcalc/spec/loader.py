@@ -562,7 +562,7 @@ class _Builder:
                                 f"{describe(node)}{did_you_mean(str(node.value), spec.choices)}",
                                 node.loc)
             return node.value
-        if k == "ref":
+        if k in ("ref", "weight"):
             return self.ref(node, scope, what)
         if k == "refs":
             nodes = node.value if node.is_seq else [node]

@@ -6,3 +6,4 @@ and measures it, an independent check of the rules' arithmetic.
 
 from . import activation, conv, linear, merge, norm, pool, tensor  # noqa: F401  (register)
 from . import attention  # noqa: F401  (register)
+from . import embedding  # noqa: F401  (register)
