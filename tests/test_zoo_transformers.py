@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from archcalc.errors import SpecError
 from conftest import SPECS
 from helpers import analyse_file, analyse_text
 from published import TORCHVISION_TRANSFORMERS
@@ -58,6 +59,25 @@ def test_matches_hand_written_torch_model(name, analyses):
 
 
 # ----------------------------------------------------------------------------- MaxViT-T
+@pytest.mark.parametrize("res", [448, 672])
+def test_maxvit_at_other_input_sizes_matches_torch(res):
+    # torchvision's MaxVit takes any input_size whose stage sides 7 divides (ceil(res/4) ...
+    # ceil(res/32)): the attention's share grows with the windows and grids.
+    pytest.importorskip("torch")
+    import torch_transformer_models as ref
+
+    a = analyse_file(SPECS / "maxvit_t.yaml", res=res)
+    params, shape, macs = ref.measure(ref.maxvit_t, (3, res, res))
+    assert (a.total.params, a.total.output_shape, a.total.macs) == (params, shape, macs)
+    assert a.record("blocks.3.1").output_shape == (512, res // 32, res // 32)
+
+
+def test_maxvit_rejects_an_input_the_partitions_do_not_divide():
+    # 256: stage 1 is 64 x 64, which torchvision's _make_block_input_shapes check refuses too
+    with pytest.raises(SpecError, match="height 64 is not divisible by the window height 7"):
+        analyse_file(SPECS / "maxvit_t.yaml", res=256)
+
+
 # Derived by hand from torchvision/models/maxvit.py for one stage-3 layer (C = 256 on a
 # 14 x 14 map; 256/32 = 8 heads; partition 7: 4 windows, or a 2 x 2 grid, of 49 tokens).
 C, HW, HEADS, TOKENS = 256, 14, 8, 49
