@@ -83,6 +83,29 @@ NETWORKS = {
                                  add_bias_kv: true, bias: false}      # cross-attention
           - linear: {out: 5}
     """,
+    "general_attention": """
+        input: [3, 8, 8]
+        layers:
+          - conv2d: {out: 16, kernel: 2, stride: 2}                    # [16, 4, 4]
+          - permute: {dims: [1, 2, 0]}                                 # 4 rows of 4 tokens
+          - rmsnorm: {name: tokens}
+          - attention: {heads: 4, kv_heads: 2, causal: true, rotary: true, bias_table: 7,
+                        bias: false}                                   # grouped-query
+          - add: {with: [tokens]}
+          - linear: {name: memory, out: 10}
+          - attention: {from: tokens, heads: 2, head_dim: 5, kv: memory, out: 12,
+                        o_bias: false, scale: 1.0}                     # cross-attention
+          - attention: {heads: 3, kv_heads: 1, head_dim: 2, q_bias: false}  # multi-query
+    """,
+    "embeddings": """
+        input: [2, 9]                                                 # token ids
+        layers:
+          - embedding: {name: words, vocab: 50, dim: 12, padding_idx: -1}
+          - embedding: {name: types, from: input, vocab: 2, dim: 12}  # ids read modulo 2
+          - add: {from: words, with: [types]}
+          - layernorm
+          - linear: {out: 50}
+    """,
     "windows": """
         input: [6, 14, 12]
         layers:

@@ -5,13 +5,26 @@ Counts follow torch 2.13 (torch/nn/modules/activation.py, class MultiheadAttenti
 torch/nn/functional.py, multi_head_attention_forward): the parameters are exactly
 ``sum(p.numel() for p in m.parameters())``; the MACs are those FlopCounterMode counts when
 the module is called with ``need_weights=True`` (explicit matrix products; the fused
-scaled_dot_product_attention path of need_weights=False is not counted by it)."""
+scaled_dot_product_attention path of need_weights=False is not counted by it).
+
+``attention`` is the general layer of decoder-only and encoder-decoder transformers and of
+windowed vision transformers: any leading batch-like axes ``[.., L, E]``, separate q/k/v/o
+projections (nn.Linear each, as HF LlamaAttention / T5Attention write them), grouped-query
+heads, a causal mask, rotary embeddings and a relative-position bias table. Its parameters
+are those four Linear layers' and the table's ``N·H``; its MACs the four projections plus
+Q·Kᵀ and A·V, ``L·S·H·d`` each (as torchvision's ``_ops`` and nanoGPT count the two
+products: 2·L²·D per layer of full self-attention), per index of the leading axes. Softmax,
+the mask, the rotation (element-wise multiplies and adds of q and k), the scale and the
+table's gather and add are not multiply-accumulates of a product and count zero, as
+FlopCounterMode counts them."""
 
 from __future__ import annotations
 
-from ..dims import divides, eq, resolve
+from .. import dims
+from ..dims import divides, eq, floordiv, prod, resolve
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
 from .costs import counts, record_macs
+from .terms import named
 
 
 @register_layer(
@@ -74,3 +87,117 @@ def multiheadattention(ctx: Ctx) -> Out:
 # FlopCounterMode (torch/utils/flop_counter.py): mm, addmm and bmm at 2 FLOPs per MAC, the
 # products above exactly (measured in tests/test_differential_layers.py).
 counts("flopcounter", "multiheadattention")(record_macs)
+
+
+# ---------------------------------------------------------------- general attention
+def _default(value, fallback):
+    return fallback if value is None else value
+
+
+@register_layer(
+    "attention", family="attention",
+    args={"heads": Arg("int", min=1, doc="query heads H"),
+          "kv_heads": Arg("int", None, min=1,
+                          doc="key/value heads; default heads; fewer: grouped-query "
+                              "attention (1: multi-query), must divide heads"),
+          "head_dim": Arg("int", None, min=1, doc="features per head; default E/heads"),
+          "out": Arg("int", None, min=1, doc="output features; default E"),
+          "bias": Arg("bool", True, doc="default of q_bias, k_bias, v_bias, o_bias"),
+          "q_bias": Arg("bool", None, doc="query projection bias; default bias"),
+          "k_bias": Arg("bool", None, doc="key projection bias; default bias"),
+          "v_bias": Arg("bool", None, doc="value projection bias; default bias"),
+          "o_bias": Arg("bool", None, doc="output projection bias; default bias"),
+          "causal": Arg("bool", False, doc="mask later keys (S = L); counted in full, "
+                                           "--convention megatron halves the products"),
+          "kv": Arg("ref", None, tensor=True,
+                    doc="keys and values from this named output [.., S, E_kv] "
+                        "(cross-attention); default the input (S = L)"),
+          "rotary": Arg("bool", False, doc="rotary position embedding of queries and keys: "
+                                           "no parameters, no MACs (element-wise)"),
+          "bias_table": Arg("int", 0, min=0,
+                            doc="rows N of a learned relative-position bias table [N, heads] "
+                                "added to the scores (Swin (2W−1)², T5 32); no MACs"),
+          "scale": Arg("float", None, doc="score scale; default 1/√head_dim (no effect on "
+                                          "counts)")},
+)
+def attention(ctx: Ctx) -> Out:
+    """General attention [.., L, E] → [.., L, out]: separate q/k/v/o projections (grouped-query
+    with kv_heads < heads), Q·Kᵀ and A·V per head; rotary embeddings cost nothing."""
+    x = ctx.x
+    if len(x) < 2:
+        ctx.fail(f"expects a sequence [.., L, E], got {fmt_shape(x)} (rank {len(x)})")
+    lead, (length, embed) = x[:-2], x[-2:]
+    source = x if ctx.kv is None else ctx.kv
+    if ctx.kv is not None:
+        what = f"'kv' {fmt_shape(ctx.kv)}"
+        if len(source) != len(x):
+            ctx.fail(f"{what} must be a sequence with the same leading axes as the input "
+                     f"{fmt_shape(x)} (rank {len(x)}), got rank {len(source)}")
+        for i, (a, b) in enumerate(zip(lead, source[:-2])):
+            ctx.require(eq(a, b), f"{what} has {b} along leading axis {i}, the input {a}")
+    heads = ctx.heads
+    kv_heads = _default(ctx.kv_heads, heads)
+    # grouped-query attention: each key/value head serves heads/kv_heads query heads
+    ctx.require(divides(kv_heads, heads),
+                f"heads = {heads} is not a multiple of kv_heads = {kv_heads}")
+    if ctx.head_dim is None:
+        ctx.require(divides(heads, embed),
+                    f"embedding size E = {embed} is not divisible by heads = {heads}; "
+                    f"head_dim sets the features per head")
+    if ctx.causal:
+        ctx.require(eq(source[-2], length),
+                    f"causal attention needs as many keys as queries: S = {source[-2]}, "
+                    f"L = {length}")
+    if ctx.rotary:  # rotates pairs of features (the two halves of each head)
+        ctx.require(divides(2, _default(ctx.head_dim, floordiv(embed, heads))),
+                    f"rotary embeddings need an even head_dim, got "
+                    f"{_default(ctx.head_dim, floordiv(embed, heads))}")
+    e = ctx.term("E", embed)
+    big_l = ctx.term("L", length)
+    big_s = big_l if ctx.kv is None else ctx.term("S", source[-2])
+    e_kv = e if ctx.kv is None else ctx.term("E_kv", source[-1])
+    h = ctx.term("H", heads)
+    h_kv = h if ctx.kv_heads is None else ctx.term("H_kv", kv_heads)
+    d = ctx.term("d", _default(ctx.head_dim, floordiv(embed, heads)))
+    out = e if ctx.out is None else ctx.term("out", ctx.out)
+    flags = {k: _default(ctx.a[f"{k}_bias"], ctx.bias) for k in "qkvo"}
+    params = e * h * d + e_kv * h_kv * d + e_kv * h_kv * d + h * d * out
+    for k, size in (("q", h * d), ("k", h_kv * d), ("v", h_kv * d), ("o", out)):
+        if flags[k]:
+            params = params + size
+    if dims.resolve(eq(ctx.bias_table, 0)) is not True:
+        params = params + ctx.term("N", ctx.bias_table) * h
+    # q, k, v and o projections, Q·Kᵀ and A·V: L·S·H·d multiply-accumulates each.
+    macs = big_l * e * h * d + big_s * e_kv * h_kv * d + big_s * e_kv * h_kv * d + \
+        2 * big_l * big_s * h * d + big_l * h * d * out
+    if lead:
+        macs = ctx.term("∏leading", prod(lead)) * macs
+    shape = (*lead, length, named("features_out", out))
+    return Out(shape=shape, params=params, macs=macs, rf=(*range(len(lead)), None, None))
+
+
+# FlopCounterMode: the four projections (addmm/mm) and the two products (bmm) at 2 FLOPs
+# per MAC (measured in tests/test_differential_layers.py); the rotary and mask arithmetic
+# and the bias-table gather are element-wise and not counted.
+counts("flopcounter", "attention")(record_macs)
+
+
+# Megatron-LM, megatron/training/training.py num_floating_point_operations (commit 001b00c,
+# transformer_flops, "MHA or GQA"): per token and layer the core attention is
+# query_projection_size · seq_length / 2 ("causal mask (only half of the mask is non-zero)")
+# · 2 ("QK^T and (QK^T)V"), at 2 FLOPs per multiply-add, ×3 for forward and backward; the
+# projections hidden_size·(q + k + v sizes) and query_projection_size·hidden_size in full.
+@counts("megatron", "attention")
+def _megatron_attention(v):
+    """The projections, and Q·Kᵀ and A·V at L·S·H·d/2 each when causal (Megatron-LM)."""
+    x = v.x
+    kv = v.inputs[1] if len(v.inputs) > 1 else x
+    heads = v.arg("heads")
+    kv_heads = v.arg("kv_heads") or heads
+    d = v.arg("head_dim") or floordiv(x[-1], heads)
+    length, keys, out = x[-2], kv[-2], v.output[-1]
+    products = length * keys * heads * d  # both together, half of 2·L·S·H·d
+    if not v.arg("causal", False):
+        products = 2 * products
+    return prod(x[:-2]) * (length * x[-1] * heads * d + 2 * keys * kv[-1] * kv_heads * d +
+                           products + length * heads * d * out)

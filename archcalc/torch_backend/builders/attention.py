@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ..registry import BuildCtx, builds
@@ -41,3 +42,82 @@ def multiheadattention(b: BuildCtx) -> nn.Module:
     layer = nn.MultiheadAttention(embed, heads, bias=b.a["bias"], kdim=kdim, vdim=vdim,
                                   add_bias_kv=b.a["add_bias_kv"], batch_first=True)
     return SequenceAttention(constant_weights(layer) if b.linear else layer)
+
+
+class Attention(nn.Module):
+    """General attention on [B, .., L, E] (keys and values from a second tensor
+    [B, .., S, E_kv] for cross-attention), written in plain PyTorch as HF's LlamaAttention
+    does: nn.Linear q/k/v/o, explicit torch.matmul for Q·Kᵀ and A·V (which FlopCounterMode
+    counts as bmm; F.scaled_dot_product_attention on the CPU is not counted by it), key and
+    value heads repeated for grouped-query attention (repeat_interleave: no products), the
+    rotary rotation of q and k, a causal mask and a bias table [N, H] gathered into the
+    scores (element-wise: FlopCounterMode counts none of them)."""
+
+    def __init__(self, embed, kv_embed, heads, kv_heads, head_dim, out, flags, causal,
+                 rotary, table, scale):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+        self.q = nn.Linear(embed, heads * head_dim, bias=flags["q"])
+        self.k = nn.Linear(kv_embed, kv_heads * head_dim, bias=flags["k"])
+        self.v = nn.Linear(kv_embed, kv_heads * head_dim, bias=flags["v"])
+        self.o = nn.Linear(heads * head_dim, out, bias=flags["o"])
+        self.causal, self.rotary = causal, rotary
+        self.scale = head_dim ** -0.5 if scale is None else scale
+        self.table = nn.Parameter(torch.zeros(table, heads)) if table else None
+
+    def _heads(self, t, n):  # [B, .., T, n·d] -> [B, .., n, T, d]
+        return t.unflatten(-1, (n, self.head_dim)).transpose(-3, -2)
+
+    def _rotate(self, t):
+        """Rotary embedding (Su et al. 2021, as HF's rotate_half writes it): each half of
+        a head rotated by position-dependent angles; element-wise only."""
+        half = self.head_dim // 2
+        pos = torch.arange(t.shape[-2], dtype=t.dtype, device=t.device)
+        inv = 10000.0 ** (-torch.arange(half, dtype=t.dtype, device=t.device) / half)
+        angles = pos[:, None] * inv[None, :]
+        angles = torch.cat((angles, angles), dim=-1)
+        first, second = t[..., :half], t[..., half:]
+        return t * angles.cos() + torch.cat((-second, first), dim=-1) * angles.sin()
+
+    def forward(self, x, kv=None):
+        kv = x if kv is None else kv
+        q = self._heads(self.q(x), self.heads)
+        k = self._heads(self.k(kv), self.kv_heads)
+        v = self._heads(self.v(kv), self.kv_heads)
+        if self.rotary:
+            q, k = self._rotate(q), self._rotate(k)
+        group = self.heads // self.kv_heads
+        if group > 1:
+            k = k.repeat_interleave(group, dim=-3)
+            v = v.repeat_interleave(group, dim=-3)
+        scores = torch.matmul(q * self.scale, k.transpose(-2, -1))  # [B, .., H, L, S]
+        length, keys = scores.shape[-2], scores.shape[-1]
+        if self.table is not None:  # a fixed relative-position pattern into the table
+            rel = torch.arange(length, device=x.device)[:, None] - \
+                torch.arange(keys, device=x.device)[None, :]
+            bias = self.table[rel.remainder(self.table.shape[0])]  # [L, S, H]
+            scores = scores + bias.permute(2, 0, 1)
+        if self.causal:
+            later = torch.ones(length, keys, dtype=torch.bool, device=x.device).triu(1)
+            scores = scores.masked_fill(later, float("-inf"))
+        attended = torch.matmul(scores.softmax(dim=-1), v)  # [B, .., H, L, d]
+        return self.o(attended.transpose(-3, -2).flatten(-2))
+
+
+@builds("attention")
+def attention(b: BuildCtx) -> nn.Module:
+    """In the narrow copy a narrowed embedding (one feature) gives one output feature."""
+    embed = b.x[-1]
+    kv = b.xs[1] if len(b.xs) > 1 else b.x
+    heads = b.a["heads"]
+    kv_heads = heads if b.a["kv_heads"] is None else b.a["kv_heads"]
+    head_dim = b.a["head_dim"]
+    if head_dim is None:
+        head_dim = max(1, (b.wide_xs[0][-1] if b.narrowed_last else embed) // heads)
+    out = b.a["out"] if b.a["out"] is not None else embed
+    if b.narrowed_last:
+        out = 1
+    flags = {k: b.a["bias"] if b.a[f"{k}_bias"] is None else b.a[f"{k}_bias"] for k in "qkvo"}
+    layer = Attention(embed, kv[-1], heads, kv_heads, head_dim, out, flags, b.a["causal"],
+                      b.a["rotary"], b.a["bias_table"], b.a["scale"])
+    return constant_weights(layer) if b.linear else layer
