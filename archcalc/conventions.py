@@ -106,8 +106,16 @@ TORCHINFO = Convention(
     macs_note="MACs column = torchinfo's mult-adds: conv (weight + bias)·∏output spatial, "
               "other layers their parameter count once",
 )
+MEGATRON = Convention(
+    "megatron", "Megatron-LM: FLOPs = 2 × MACs, causal attention's Q·Kᵀ and A·V halved",
+    source="megatron/training/training.py num_floating_point_operations (NVIDIA/Megatron-LM "
+           "001b00c)", tool="megatron",
+    printed_as="num_floating_point_operations() / 3 (the forward pass)",
+    macs_note="MACs = conv, linear and attention multiply-accumulates, bias excluded; a "
+              "causal attention layer's two products counted half (its unmasked half)",
+)
 CONVENTIONS = {c.name: c for c in (DEFAULT, KERAS, FLOPCOUNTER, FVCORE, PTFLOPS, PTFLOPS_ATEN,
-                                   THOP, TORCHINFO)}
+                                   THOP, TORCHINFO, MEGATRON)}
 
 
 def get(name: str) -> Convention:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from . import dims
 from .layers import REGISTRY  # noqa: F401  (importing the families registers their costs)
-from .layers.costs import RULES
+from .layers.costs import DEFAULT_ELSEWHERE, RULES
 
 @dataclass(frozen=True)
 class LayerView:
@@ -60,9 +60,12 @@ PARAM_RULES: dict[str, Callable[[LayerView], Any]] = {  # tool -> params of a la
 
 
 def count(tool: str, view: LayerView):
-    """The tool's count for one layer; a type without a rule costs 0 in that tool."""
+    """The tool's count for one layer; a type without a rule costs 0 in that tool (archcalc's
+    MACs in a convention that differs for a few types only, DEFAULT_ELSEWHERE)."""
     rule = RULES[tool].get(view.type)
-    return 0 if rule is None else rule(view)
+    if rule is None:
+        return view.record.macs if tool in DEFAULT_ELSEWHERE else 0
+    return rule(view)
 
 
 def params(tool: str, view: LayerView):

@@ -463,11 +463,15 @@ def _compare(rec, metric: str, expected, measured, point: dict, device: str) -> 
 # ---------------------------------------------------------------- receptive fields
 def _check_fields(analysis, graph, point, subs, measured, device, rf, notes) -> list:
     from .torch_backend.measure import measure_planned, narrow_safe, plan_fields, \
-        resolve_device
+        reads_ids, resolve_device
     from .torch_backend.network import TorchRejected
 
     if rf == "off":
         notes.append(f"receptive fields not measured ({option('rf', 'off')})")
+        return []
+    if reads_ids(graph):
+        notes.append("receptive fields not measured: the network's input is token ids read "
+                     "by embeddings (a lookup has no gradient with respect to its ids)")
         return []
     wanted, fits = {}, {}
     for node in graph.nodes[1:]:

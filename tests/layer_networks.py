@@ -97,6 +97,15 @@ NETWORKS = {
                         o_bias: false, scale: 1.0}                     # cross-attention
           - attention: {heads: 3, kv_heads: 1, head_dim: 2, q_bias: false}  # multi-query
     """,
+    "embeddings": """
+        input: [2, 9]                                                 # token ids
+        layers:
+          - embedding: {name: words, vocab: 50, dim: 12, padding_idx: -1}
+          - embedding: {name: types, from: input, vocab: 2, dim: 12}  # ids read modulo 2
+          - add: {from: words, with: [types]}
+          - layernorm
+          - linear: {out: 50}
+    """,
     "windows": """
         input: [6, 14, 12]
         layers:

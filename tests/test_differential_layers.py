@@ -397,6 +397,326 @@ def test_multiheadattention_matches_torch(data):
     agree(rec, got, "multiheadattention")
 
 
+class ReferenceAttention(nn.Module):
+    """General attention written here, apart from archcalc's builder, the way Meta's LLaMA
+    reference and HF's T5Attention write it: q/k/v/o nn.Linear, the scores and A·V with
+    torch.matmul broadcast over key/value groups (grouped-query heads not repeated), the
+    rotary rotation as a complex product of feature pairs (llama/model.py
+    apply_rotary_emb), the bias table as an nn.Embedding(N, H) looked up by relative
+    position (T5's relative_attention_bias), the causal mask from torch.tril."""
+
+    def __init__(self, e, e_kv, heads, kv_heads, head_dim, out, bias, causal, rotary, table):
+        super().__init__()
+        self.h, self.g, self.d = heads, heads // kv_heads, head_dim
+        self.q_proj = nn.Linear(e, heads * head_dim, bias=bias["q"])
+        self.k_proj = nn.Linear(e_kv, kv_heads * head_dim, bias=bias["k"])
+        self.v_proj = nn.Linear(e_kv, kv_heads * head_dim, bias=bias["v"])
+        self.o_proj = nn.Linear(heads * head_dim, out, bias=bias["o"])
+        self.causal, self.rotary = causal, rotary
+        self.rel = nn.Embedding(table, heads) if table else None
+
+    def rope(self, t):  # [B, T, n, d]: pairs (2i, 2i+1) rotated by position·θ_i
+        pairs = torch.view_as_complex(t.reshape(*t.shape[:-1], -1, 2).contiguous())
+        theta = 10000.0 ** (-torch.arange(0, self.d, 2).float() / self.d)
+        turn = torch.polar(torch.ones(t.shape[1], self.d // 2),
+                           torch.arange(t.shape[1]).float()[:, None] * theta[None, :])
+        return torch.view_as_real(pairs * turn[None, :, None, :]).flatten(-2)
+
+    def forward(self, x, kv):
+        lead = x.shape[:-2]
+        x, kv = x.flatten(0, -3), kv.flatten(0, -3)  # leading axes as one batch axis
+        b, n, m = x.shape[0], x.shape[1], kv.shape[1]
+        q = self.q_proj(x).view(b, n, self.h, self.d)
+        k = self.k_proj(kv).view(b, m, self.h // self.g, self.d)
+        v = self.v_proj(kv).view(b, m, self.h // self.g, self.d)
+        if self.rotary:
+            q, k = self.rope(q), self.rope(k)
+        q = q.view(b, n, self.h // self.g, self.g, self.d).permute(0, 2, 3, 1, 4)
+        k, v = k.transpose(1, 2)[:, :, None], v.transpose(1, 2)[:, :, None]  # [b, k, 1, S, d]
+        scores = torch.matmul(q, k.transpose(-2, -1)) / self.d ** 0.5  # broadcast over g
+        if self.rel is not None:
+            pos = torch.arange(m)[None, :] - torch.arange(n)[:, None]
+            bias = self.rel(pos.remainder(self.rel.num_embeddings))  # [L, S, H]
+            scores = scores + bias.permute(2, 0, 1).reshape(self.h // self.g, self.g, n, m)
+        if self.causal:
+            scores = scores.masked_fill(torch.tril(torch.ones(n, m)) == 0, float("-inf"))
+        y = torch.matmul(scores.softmax(-1), v)  # [b, k, g, L, d]
+        y = y.permute(0, 3, 1, 2, 4).reshape(b, n, self.h * self.d)
+        return self.o_proj(y).view(*lead, n, -1)
+
+
+def _attention_case(draw):
+    """A random configuration: (archcalc args, spec text, query shape, kv shape or None,
+    reference module maker)."""
+    kv_heads = draw(st.integers(1, 3))
+    heads = kv_heads * draw(st.integers(1, 3))
+    rotary = draw(st.booleans())
+    head_dim = draw(st.sampled_from([2, 4]) if rotary else st.integers(1, 4))
+    explicit_dim = draw(st.booleans())
+    e = draw(st.integers(1, 9)) if explicit_dim else heads * head_dim
+    if not explicit_dim:
+        head_dim = e // heads
+    lead = [draw(st.integers(1, 3)) for _ in range(draw(st.integers(0, 2)))]
+    length = draw(st.integers(1, 5))
+    cross = draw(st.booleans())
+    causal = draw(st.booleans())
+    s = length if (causal or not cross) else draw(st.integers(1, 5))
+    e_kv = draw(st.integers(1, 7)) if cross else e
+    out = draw(st.one_of(st.none(), st.integers(1, 6)))
+    table = draw(st.sampled_from([0, 0, 1, 5]))
+    flags = {"bias": draw(st.booleans())}
+    for k in "qkvo":
+        if draw(st.booleans()):
+            flags[f"{k}_bias"] = draw(st.booleans())
+    args = {"heads": heads, "causal": causal, "rotary": rotary, "bias_table": table, **flags}
+    if kv_heads != heads or draw(st.booleans()):
+        args["kv_heads"] = kv_heads
+    if explicit_dim:
+        args["head_dim"] = head_dim
+    if out is not None:
+        args["out"] = out
+    shape = [*lead, length, e]
+    layers = ""
+    if cross:  # keys and values [.., S, E_kv] made from the input: pad or cut L to S, project
+        args.update({"from": "input", "kv": "memory"})
+        axis = len(lead)  # the sequence axis of [.., L, E]
+        layers = (f"  - permute: {{dims: {json.dumps([axis, *range(axis), axis + 1])}}}\n"
+                  f"  - padchannels: {{after: {max(s - length, 0)}}}\n"
+                  f"  - slice: {{stop: {s}}}\n"
+                  f"  - permute: {{dims: {json.dumps([*range(1, axis + 1), 0, axis + 1])}}}\n"
+                  f"  - linear: {{name: memory, out: {e_kv}}}\n")
+    text = f"input: {json.dumps(shape)}\nlayers:\n{layers}  - attention: {json.dumps(args)}\n"
+    bias = {k: flags.get(f"{k}_bias", flags["bias"]) for k in "qkvo"}
+    make = lambda: ReferenceAttention(e, e_kv, heads, kv_heads, head_dim,  # noqa: E731
+                                      e if out is None else out, bias, causal, rotary, table)
+    return args, text, shape, ([*lead, s, e_kv] if cross else None), make
+
+
+@FEW
+@given(st.data())
+def test_attention_matches_reference_torch(data):
+    """Random heads, kv_heads (dividing heads), head_dim, bias flags, causal, cross-attention
+    (S ≠ L), rotary, bias table and leading axes: archcalc's shape, parameters and FLOPs
+    against ReferenceAttention (built here, not by archcalc's backend) under
+    FlopCounterMode, which counts its four linear layers and two matmuls (bmm) and none of
+    the rotation, mask, table lookup or softmax."""
+    args, text, shape, kv_shape, make = _attention_case(data.draw)
+    rec = analyse_text(text).layers[-1]
+    module = make().eval()
+    x = torch.randn(1, *shape)
+    kv = x if kv_shape is None else torch.randn(1, *kv_shape)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        y = module(x, kv)
+    got = (tuple(y.shape[1:]), sum(p.numel() for p in module.parameters()),
+           counter.get_total_flops())
+    assert (rec.output_shape, rec.params, rec.flops) == got, args
+
+
+@FEW
+@given(st.data())
+def test_attention_builder_matches_reference_torch(data):
+    """archcalc's own builder (what verify runs) measures what the reference measures."""
+    from archcalc.torch_backend.builders.attention import attention as build
+    from archcalc.torch_backend.registry import BuildCtx
+
+    args, _, shape, kv_shape, make = _attention_case(data.draw)
+    full = {k: None for k in ("kv_heads", "head_dim", "out", "q_bias", "k_bias", "v_bias",
+                              "o_bias", "scale")}
+    full.update({k: v for k, v in args.items() if k not in ("from", "kv")})
+    xs = [tuple(shape)] + ([tuple(kv_shape)] if kv_shape else [])
+    ours, ref = build(BuildCtx("attention", full, xs)).eval(), make().eval()
+    x = torch.randn(1, *shape)
+    inputs = (x,) if kv_shape is None else (x, torch.randn(1, *kv_shape))
+    results = []
+    for module in (ours, ref):
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            y = module(*inputs) if module is ours else module(x, inputs[-1])
+        results.append((tuple(y.shape), sum(p.numel() for p in module.parameters()),
+                        counter.get_total_flops()))
+    assert results[0] == results[1], args
+
+
+def test_attention_elementwise_parts_are_not_counted():
+    """FlopCounterMode (torch 2.13) counts no FLOPs for the rotation, the mask, the table's
+    gather and add, the scale, repeat_interleave or softmax: the same layer with and without
+    them measures the same."""
+    from archcalc.torch_backend.builders.attention import Attention
+
+    flags = dict.fromkeys("qkvo", True)
+    x = torch.randn(2, 3, 6, 16)
+    totals = []
+    for causal, rotary, table, kv_heads in ((False, False, 0, 4), (True, True, 9, 2)):
+        module = Attention(16, 16, 4, kv_heads, 4, 16, flags, causal, rotary, table, None)
+        module.k, module.v = nn.Linear(16, 16), nn.Linear(16, 16)  # same projections
+        module.kv_heads = 4
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            module(x)
+        totals.append(counter.get_total_flops())
+    # 2·3 windows × 2 FLOPs × (4 projections L·E·E + 2 products L·L·E), L = 6, E = 16
+    assert totals[0] == totals[1] == 2 * 3 * 2 * (4 * 6 * 16 * 16 + 2 * 6 * 6 * 16)
+
+
+@FEW
+@given(st.data())
+def test_attention_params_equal_multiheadattention(data):
+    """nn.MultiheadAttention(E, H, kdim=vdim=E_kv) has the parameters of `attention` with
+    heads H and bias true (in_proj_weight or q/k/v_proj_weight, in_proj_bias, out_proj),
+    and FlopCounterMode measures the same products: the two rules agree."""
+    draw = data.draw
+    heads = draw(st.integers(1, 4))
+    e = heads * draw(st.integers(1, 4))
+    length, s = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    e_kv = draw(st.one_of(st.none(), st.integers(1, 7)))
+    layers = "" if e_kv is None else f"  - linear: {{name: memory, out: {e_kv}}}\n"
+    common = "" if e_kv is None else ", from: input, kv: memory"
+    extra = "" if e_kv is None else f", kdim: {e_kv}, vdim: {e_kv}"
+    prelude = "" if e_kv is None else (f"  - padchannels: {{after: {max(s - length, 0)}}}\n"
+                                       f"  - slice: {{stop: {s}}}\n")
+    text = f"input: [{length}, {e}]\nlayers:\n{prelude}{layers}"
+    a = analyse_text(text + f"  - attention: {{heads: {heads}{common}}}\n").layers[-1]
+    m = analyse_text(text + f"  - multiheadattention: {{heads: {heads}{common}{extra}}}\n"
+                     ).layers[-1]
+    module = nn.MultiheadAttention(e, heads, kdim=e_kv, vdim=e_kv, batch_first=True)
+    assert a.params == m.params == sum(p.numel() for p in module.parameters())
+    assert a.macs == m.macs
+
+
+@FEW
+@given(st.data())
+def test_embedding_matches_torch(data):
+    """nn.Embedding with random vocab, dim and padding_idx (inside and just outside
+    −vocab..vocab−1, where torch refuses it) on ids of rank 1 to 3."""
+    draw = data.draw
+    vocab, dim = draw(st.integers(1, 40)), draw(st.integers(1, 9))
+    pad = draw(st.sampled_from([None, draw(st.integers(-vocab - 2, vocab + 1))]))
+    ids = draw(st.lists(st.integers(1, 5), min_size=1, max_size=3))
+    args = {"vocab": vocab, "dim": dim, **({} if pad is None else {"padding_idx": pad})}
+    rec = closed("embedding", args, ids)
+    try:
+        module = nn.Embedding(vocab, dim, padding_idx=pad).eval()
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            y = module(torch.randint(0, vocab, (1, *ids)))
+        got = (tuple(y.shape[1:]), sum(p.numel() for p in module.parameters()),
+               counter.get_total_flops())
+    except TORCH_ERRORS as err:
+        got = err
+    agree(rec, got, "embedding")
+
+
+# ---------------------------------------------------------------- products and rolls
+def _with_operand(x_shape: list, y_shape: list, layer: str, args: dict):
+    """archcalc's record of ``layer`` on the input (shape x) and a named output of shape y
+    (made from the input by flatten, linear and reshape), or the SpecError it raises."""
+    n = 1
+    for d in y_shape:
+        n *= d
+    text = (f"input: {json.dumps(x_shape)}\nlayers:\n  - flatten\n"
+            f"  - linear: {{out: {n}}}\n  - reshape: {{shape: {json.dumps(y_shape)}, name: y}}\n"
+            f"  - {layer}: {json.dumps({'from': 'input', **args})}\n")
+    try:
+        return analyse_text(text).layers[-1]
+    except SpecError as e:
+        return e
+
+
+def _counted(fn, *xs):
+    """(shape, 0 params, FLOPs) of one call of ``fn`` on unbatched tensors, or the error."""
+    try:
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            y = fn(*xs)
+    except TORCH_ERRORS as e:
+        return e
+    return tuple(y.shape), 0, counter.get_total_flops()
+
+
+@SETTINGS
+@given(st.data())
+def test_matmul_matches_torch(data):
+    """torch.matmul on the spec's (unbatched) tensors: random matrices of rank 2 to 4 with
+    broadcast leading axes (size 1, equal, or not broadcastable), inner sizes equal or
+    not, the other transposed or not. Rank 1 is left out on purpose: archcalc refuses a
+    vector (it would meet the batch axis)."""
+    draw = data.draw
+    n, k, m = (draw(st.integers(1, 5)) for _ in range(3))
+    lead = [draw(st.integers(1, 3)) for _ in range(draw(st.integers(0, 2)))]
+    x_lead = [draw(st.sampled_from([1, d, draw(st.integers(1, 3))])) for d in lead]
+    y_lead = [draw(st.sampled_from([1, d])) for d in lead][draw(st.integers(0, len(lead))):]
+    k2 = draw(st.sampled_from([k, k, draw(st.integers(1, 5))]))
+    transpose = draw(st.booleans())
+    x_shape, y_shape = [*x_lead, n, k], [*y_lead, *((m, k2) if transpose else (k2, m))]
+    rec = _with_operand(x_shape, y_shape, "matmul", {"with": "y", "transpose": transpose})
+    x, y = torch.randn(*x_shape), torch.randn(*y_shape)
+    got = _counted(lambda a, b: torch.matmul(a, b.mT if transpose else b), x, y)
+    agree(rec, got, "matmul")
+
+
+_LABELS = "abcAB"
+
+
+@SETTINGS
+@given(st.data())
+def test_einsum_matches_torch(data):
+    """torch.einsum with one or two operands: random subscripts (batch axes shared with the
+    output, contracted axes, axes only one operand has, repeated subscripts taking a
+    diagonal, size-1 axes that broadcast, sizes that do not match), explicit or implicit
+    output; shapes and FlopCounterMode's FLOPs, or a refusal where torch refuses."""
+    draw = data.draw
+    sizes = {c: draw(st.integers(1, 4)) for c in _LABELS}
+    ops = [draw(st.text(_LABELS, min_size=1, max_size=4))
+           for _ in range(draw(st.sampled_from([1, 2, 2, 2])))]
+    shapes = [[draw(st.sampled_from([sizes[c], sizes[c], 1, draw(st.integers(1, 4))]))
+               for c in op] for op in ops]
+    seen = sorted(set("".join(ops)))
+    if draw(st.booleans()):
+        out = "".join(draw(st.permutations(seen))[:draw(st.integers(0, len(seen)))])
+        if draw(st.integers(0, 9)) == 0:
+            out += draw(st.sampled_from(_LABELS + "z"))  # a repeated or unknown subscript
+        equation = ",".join(ops) + "->" + out
+    else:
+        equation = ",".join(ops)
+    tensors = [torch.randn(*shape) for shape in shapes]
+    got = _counted(lambda *xs: torch.einsum(equation, *xs), *tensors)
+    if len(ops) == 1:
+        text = (f"input: {json.dumps(shapes[0])}\nlayers:\n"
+                f"  - einsum: {json.dumps({'equation': equation})}\n")
+        try:
+            rec = analyse_text(text).layers[-1]
+        except SpecError as e:
+            rec = e
+    else:
+        rec = _with_operand(shapes[0], shapes[1], "einsum", {"equation": equation,
+                                                            "with": ["y"]})
+    agree(rec, got, "einsum")
+
+
+@FEW
+@given(st.data())
+def test_roll_matches_torch(data):
+    """torch.roll with one shift per axis (negative shifts and axes, an axis twice, shifts
+    past the length), or one shift of the flattened tensor; lengths that differ refused."""
+    draw = data.draw
+    shape = [draw(st.integers(1, 5)) for _ in range(draw(st.integers(1, 3)))]
+    n = draw(st.integers(1, 3))
+    shifts = [draw(st.integers(-7, 7)) for _ in range(n)]
+    if draw(st.booleans()):
+        shift = shifts[0] if draw(st.integers(0, 3)) else shifts  # a list: one, or refused
+        args = {"shifts": shift}
+        make = lambda: lambda x: torch.roll(x, shift)  # noqa: E731
+    else:
+        dims = [draw(st.integers(-len(shape), len(shape) - 1)) if draw(st.integers(0, 9))
+                else draw(st.sampled_from([-len(shape) - 1, len(shape)]))  # out of range
+                for _ in range(draw(st.sampled_from([n, n, n, n + 1])))]
+        args = {"shifts": shifts, "dims": dims}
+        make = lambda: lambda x: torch.roll(x, shifts, dims)  # noqa: E731
+    rec = closed("roll", args, shape)
+    agree(rec, _counted(make(), torch.randn(*shape)), "roll")
+
+
 # ---------------------------------------------------------------- refusals at the edges
 _F32 = 3.4028234663852886e38  # the largest float32; the next double up overflows it
 _PAST_F32 = float.fromhex("0x1.fffffe0000001p+127")  # the double just above _F32

@@ -454,3 +454,49 @@ def test_multiheadattention_rejects():
     fails("[3, 10, 30]", "multiheadattention: {heads: 3}", "expects a sequence [L, E]")
     fails("[10, 30]", "multiheadattention: {heads: 3, kdim: 12}",
           "the input (self-attention) has 30 features, not kdim = 12")
+
+
+# ------------------------------------------------------------ embeddings
+def measure_lookup(module, ids_shape, vocab):
+    """(parameters, output shape without batch, MACs) of a batch-1 pass on random ids."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    params = sum(p.numel() for p in module.parameters())
+    ids = torch.randint(0, vocab, (1, *ids_shape))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y = module.eval()(ids)
+    return params, tuple(y.shape[1:]), counter.get_total_flops() // 2
+
+
+def test_embedding_closed_form():
+    # GPT-2's token table (Radford et al. 2019; nanoGPT model.py: wte = nn.Embedding(50257,
+    # 768)): V·D = 50257·768 = 38,597,376 parameters; a lookup multiplies nothing.
+    a = spec("[12]", "embedding: {vocab: 50257, dim: 768}")
+    r = a.layers[1]
+    assert r.params == 50257 * 768 == 38_597_376
+    assert r.macs == 0 and r.output_shape == (12, 768)
+    assert a.total.rf is None  # ids have no receptive field
+    assert measure_lookup(nn.Embedding(50257, 768), (12,), 50257) == (r.params, (12, 768), 0)
+
+
+def test_embedding_any_id_shape_and_padding_row():
+    r = spec("[3, 5]", "embedding: {vocab: 10, dim: 4, padding_idx: 0}").layers[1]
+    # the padding row is zeroed, still a parameter (sparse.py: _fill_padding_idx_with_zero)
+    assert (r.params, r.output_shape) == (40, (3, 5, 4))
+    assert measure_lookup(nn.Embedding(10, 4, padding_idx=0), (3, 5), 10) == (40, (3, 5, 4), 0)
+
+
+def test_embedding_symbolic_length_and_vocab():
+    L, V = sym("L", "V")
+    a = spec("[L]", "embedding: {vocab: V, dim: 8, padding_idx: 3}",
+             symbols="{L: null, V: null}")
+    assert a.layers[1].output_shape == (L, 8)
+    assert a.total.params == 8 * V
+    assert any("padding_idx = 3 is not below vocab = V" in m for _, m, _ in a.conditions)
+
+
+def test_embedding_rejects():
+    fails("[4]", "embedding: {vocab: 10, dim: 3, padding_idx: 10}",
+          "padding_idx = 10 is not below vocab = 10")
+    fails("[4]", "embedding: {vocab: 10, dim: 3, padding_idx: -11}",
+          "padding_idx = -11 is below -vocab (vocab = 10)")

@@ -39,7 +39,8 @@ from helpers import analyse_file
 
 NETS = ROOT / "tests" / "fixtures" / "profiles"
 PATHS = {"tinynet": NETS / "tinynet.yaml", "resnetlet": NETS / "resnetlet.yaml",
-         "decoder": NETS / "decoder.yaml",
+         "decoder": NETS / "decoder.yaml", "gptlet": NETS / "gptlet.yaml",
+         "gqalet": NETS / "gqalet.yaml",
          "resnet18": ROOT / "tests" / "fixtures" / "sheets" / "resnet18.yaml"}
 
 # (network, convention) -> (the tool's printed number, its params), measured as above.
@@ -68,6 +69,10 @@ MEASURED = {
     ("resnet18", "ptflops-aten"): (1_814_074_344, 11_689_512),
     ("resnet18", "thop"): (1_824_033_792, 11_689_512),
     ("resnet18", "torchinfo"): (1_814_083_944, 11_689_512),
+    # Not a tool run: Megatron-LM's formula (megatron_forward_flops below, from its source)
+    # for the two decoders; the parameters are parameters() (archcalc verify matches them).
+    ("gptlet", "megatron"): (692_224, 20_768),
+    ("gqalet", "megatron"): (1_193_472, 48_288),
 }
 
 _CACHE: dict = {}
@@ -196,3 +201,57 @@ def test_tool_rules_live_in_their_layer_family():
                     (tool, type_, rule.__module__)
     assert profiles.THOP_TYPES_WITH_RULES == frozenset(RULES["thop"])
     assert {"relu", "maxpool2d", "zeropad"} <= profiles.THOP_TYPES_WITH_RULES  # zero rules
+
+
+# ---------------------------------------------------------------- megatron
+def megatron_forward_flops(*, seq, hidden, heads, kv_channels, groups, ffn, swiglu, layers,
+                           vocab, batch=1):
+    """NVIDIA/Megatron-LM megatron/training/training.py (commit 001b00c),
+    num_floating_point_operations → transformer_flops, dense layers, "MHA or GQA", no MTP,
+    no output gate, written out: batch · seq · (3 · 2 · hidden · ffn · (3 if swiglu else 2)
+    · layers + 3 · 2 · (hidden · (q + k + v) + q · seq / 2 · 2 + q · hidden) · layers
+    + 3 · 2 · hidden · vocab), q = kv_channels · heads, k = v = kv_channels · groups; the
+    3 is its forward_backward_expansion_factor, so the forward pass is a third."""
+    q, kv = kv_channels * heads, kv_channels * groups
+    attn = hidden * (q + kv + kv) + q * seq // 2 * 2 + q * hidden
+    mlp = hidden * ffn * (3 if swiglu else 2)
+    total = batch * seq * (3 * 2 * mlp * layers + 3 * 2 * attn * layers + 3 * 2 * hidden * vocab)
+    assert total % 3 == 0
+    return total // 3
+
+
+MEGATRON_ARGS = {
+    "gptlet": dict(seq=16, hidden=32, heads=4, kv_channels=8, groups=4, ffn=48, swiglu=True,
+                   layers=2, vocab=100),
+    "gqalet": dict(seq=12, hidden=48, heads=8, kv_channels=6, groups=2, ffn=96, swiglu=False,
+                   layers=3, vocab=64),
+}
+
+
+@pytest.mark.parametrize("net", sorted(MEGATRON_ARGS))
+def test_megatron_convention_is_megatron_lm_formula(net):
+    """--convention megatron on a decoder Megatron-LM describes equals its formula, which
+    halves the causal products; the default counts them in full (L·L·H·d more per layer)."""
+    a = analysis(net)
+    flops = 2 * conventions.get("megatron").apply(a).total.macs
+    assert flops == megatron_forward_flops(**MEGATRON_ARGS[net]) == MEASURED[net, "megatron"][0]
+    m = MEGATRON_ARGS[net]
+    full = 2 * m["layers"] * m["seq"] * m["seq"] * m["heads"] * m["kv_channels"]
+    assert 2 * a.total.macs == flops + full
+
+
+def test_megatron_counts_non_causal_layers_as_the_default():
+    from helpers import analyse_text
+
+    a = analyse_text("""
+        input: [3, 8, 8]
+        layers:
+          - conv2d: {out: 8, kernel: 3}
+          - permute: {dims: [1, 2, 0]}
+          - attention: {heads: 2}
+          - reshape: {name: tokens, shape: [36, 8]}
+          - multiheadattention: {heads: 2}
+          - attention: {from: tokens, heads: 4, kv_heads: 1, kv: multiheadattention_1}
+    """)
+    m = conventions.get("megatron").apply(a)
+    assert [r.macs for r in m.layers] == [r.macs for r in a.layers]

@@ -23,7 +23,8 @@ ConventionOpt = Annotated[str, typer.Option(
     "--convention", "-c",
     help="Counting convention: pytorch (params = parameters(); FLOPs = 2×MACs), keras "
          "(BatchNorm moving statistics counted as non-trainable params), or what a tool "
-         "reports: flopcounter, fvcore, ptflops, ptflops-aten, thop, torchinfo "
+         "reports: flopcounter, fvcore, ptflops, ptflops-aten, thop, torchinfo; megatron "
+         "(causal attention's products halved, as Megatron-LM counts) "
          "(see docs/conventions.md).")]
 DepthOpt = Annotated[Optional[int], typer.Option(
     "--depth", "-d", help="Show rows down to this nesting depth (0 = top level only).")]

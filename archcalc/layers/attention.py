@@ -142,8 +142,8 @@ def attention(ctx: Ctx) -> Out:
                 f"heads = {heads} is not a multiple of kv_heads = {kv_heads}")
     if ctx.head_dim is None:
         ctx.require(divides(heads, embed),
-                    f"embedding size E = {embed} is not divisible by heads = {heads} "
-                    f"(head_dim sets the features per head)")
+                    f"embedding size E = {embed} is not divisible by heads = {heads}; "
+                    f"head_dim sets the features per head")
     if ctx.causal:
         ctx.require(eq(source[-2], length),
                     f"causal attention needs as many keys as queries: S = {source[-2]}, "
@@ -180,3 +180,24 @@ def attention(ctx: Ctx) -> Out:
 # per MAC (measured in tests/test_differential_layers.py); the rotary and mask arithmetic
 # and the bias-table gather are element-wise and not counted.
 counts("flopcounter", "attention")(record_macs)
+
+
+# Megatron-LM, megatron/training/training.py num_floating_point_operations (commit 001b00c,
+# transformer_flops, "MHA or GQA"): per token and layer the core attention is
+# query_projection_size · seq_length / 2 ("causal mask (only half of the mask is non-zero)")
+# · 2 ("QK^T and (QK^T)V"), at 2 FLOPs per multiply-add, ×3 for forward and backward; the
+# projections hidden_size·(q + k + v sizes) and query_projection_size·hidden_size in full.
+@counts("megatron", "attention")
+def _megatron_attention(v):
+    """The projections, and Q·Kᵀ and A·V at L·S·H·d/2 each when causal (Megatron-LM)."""
+    x = v.x
+    kv = v.inputs[1] if len(v.inputs) > 1 else x
+    heads = v.arg("heads")
+    kv_heads = v.arg("kv_heads") or heads
+    d = v.arg("head_dim") or floordiv(x[-1], heads)
+    length, keys, out = x[-2], kv[-2], v.output[-1]
+    products = length * keys * heads * d  # both together, half of 2·L·S·H·d
+    if not v.arg("causal", False):
+        products = 2 * products
+    return prod(x[:-2]) * (length * x[-1] * heads * d + 2 * keys * kv[-1] * kv_heads * d +
+                           products + length * heads * d * out)

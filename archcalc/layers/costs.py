@@ -15,7 +15,11 @@ from typing import Any, Callable
 
 from .base import register_once
 
-TOOLS = ("flopcounter", "fvcore", "ptflops", "ptflops-aten", "thop", "torchinfo")
+TOOLS = ("flopcounter", "fvcore", "ptflops", "ptflops-aten", "thop", "torchinfo", "megatron")
+# Counts that differ from archcalc's own for a few types only: a type without a rule counts
+# archcalc's MACs (megatron: Megatron-LM's formula halves causal attention's products and is
+# archcalc's count elsewhere), instead of zero.
+DEFAULT_ELSEWHERE = frozenset({"megatron"})
 
 Rule = Callable[[Any], Any]
 RULES: dict[str, dict[str, Rule]] = {tool: {} for tool in TOOLS}  # tool -> type -> count

@@ -184,12 +184,13 @@ def _cost_lines(analysis, node, metric: str, conv, order) -> list:
 
 
 def _tool_line(analysis, node, conv, order) -> Line:
-    from ..profiles import RULES, count
+    from ..profiles import DEFAULT_ELSEWHERE, RULES, count
 
     v = view(analysis, node)
     rule = RULES[conv.tool].get(node.type)
     how = (rule.__doc__ or "").strip().splitlines()[0] if rule and rule.__doc__ else \
-        ("archcalc's MACs" if rule else f"{conv.name} counts nothing for {node.type}")
+        ("archcalc's MACs" if rule or conv.tool in DEFAULT_ELSEWHERE
+         else f"{conv.name} counts nothing for {node.type}")
     return Line(f"macs[{conv.name}]({node.name})", "", "", human(count(conv.tool, v), order),
                 how)
 

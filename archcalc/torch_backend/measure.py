@@ -9,7 +9,7 @@ import torch
 
 from .weights import constant_weights
 from .network import build_and_run
-from .shapes import BYTES_PER_ELEMENT, batch_size, narrow_safe  # noqa: F401  (its interface)
+from .shapes import BYTES_PER_ELEMENT, batch_size, id_range, narrow_safe, reads_ids  # noqa: F401
 
 @dataclass(frozen=True)
 class Measured:
@@ -28,14 +28,19 @@ def resolve_device(device: str) -> str:
 
 def measure_layers(graph, device: str, seed: int = 0) -> dict:
     """One forward pass (eval mode, no grad): a ``Measured`` per node id. Each layer's
-    module and each output are let go as soon as no later layer needs them."""
+    module and each output are let go as soon as no later layer needs them. A network
+    with embeddings reads token ids: int64 ids drawn from ``id_range`` (on the meta device
+    an int64 tensor without values), else float32 values."""
     batch = batch_size(graph)
     shape = (batch, *graph.input_shape)
+    ids = reads_ids(graph)
     if device == "meta":
-        x = torch.empty(shape, device="meta")
+        x = torch.empty(shape, dtype=torch.long if ids else torch.float32, device="meta")
     else:
         gen = torch.Generator().manual_seed(seed)
-        x = torch.randn(shape, generator=gen).to(device)
+        x = torch.randint(0, id_range(graph), shape, generator=gen) if ids else \
+            torch.randn(shape, generator=gen)
+        x = x.to(device)
     with torch.no_grad():
         trace = build_and_run(graph, x, release=True)
     return {node.id: Measured(trace.shapes[node.id], *trace.counts[node.id], trace.flops[node.id])

@@ -75,7 +75,8 @@ def _ctx(node, rule_args: dict, shapes: dict, xs: list, linear: bool, narrow: bo
 def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
                   count_flops: bool = True, release: bool = False,
                   wide: dict | None = None) -> Trace:
-    """Build every node on ``x``'s device and dtype, running each once as it is built.
+    """Build every node on ``x``'s device and dtype (float32 when ``x`` holds token ids),
+    running each once as it is built.
 
     ``release``: keep neither modules nor outputs once no later node needs them (the
     parameter and buffer counts are kept in ``counts``), so that memory holds one layer's
@@ -87,6 +88,7 @@ def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
     trace = Trace(net, [x])
     trace.shapes[0] = tuple(x.shape[1:])
     batch = x.shape[0]
+    dtype = x.dtype if x.is_floating_point() else torch.float32
     last_use = _last_use(graph) if release else {}
     counter = FlopCounterMode(display=False) if count_flops else contextlib.nullcontext()
     with counter:
@@ -96,7 +98,7 @@ def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
                 with torch.device(x.device):
                     module = BUILDERS[node.type](_ctx(node, REGISTRY[node.type].args,
                                                       trace.shapes, xs, linear, narrow, wide))
-                module = module.to(dtype=x.dtype).eval()
+                module = module.to(dtype=dtype).eval()
                 handle = module.register_forward_hook(_record_shape(trace, node.id))
                 before = counter.get_total_flops() if count_flops else 0
                 y = module(*xs)

@@ -1,6 +1,6 @@
 """What verify decides about the PyTorch copies from the graph alone, before torch is
-imported: the batch size of the forward pass, and whether the receptive-field copy may use
-one channel."""
+imported: the batch size of the forward pass, whether the receptive-field copy may use
+one channel, and whether the input is token ids (and their range)."""
 
 from __future__ import annotations
 
@@ -34,3 +34,18 @@ def narrow_safe(graph) -> bool:
 
 def _has_permute(graph) -> bool:
     return any(node.type == "permute" for node in graph.nodes)
+
+
+def reads_ids(graph) -> bool:
+    """True when the network's input is token ids: the network has an embedding. No layer
+    makes integer tensors, so an embedding reads the input itself or a shape operation of it
+    (archcalc/layers/embedding.py)."""
+    return any(node.type == "embedding" for node in graph.nodes)
+
+
+def id_range(graph) -> int:
+    """The ids verify feeds are drawn from 0..n−1, n the largest ``vocab`` of the network's
+    embeddings (at a sample point every size is a number): the largest table is read across
+    its rows, and each embedding's builder reads the ids modulo its own vocab, so that a
+    smaller table sharing the input (BERT's token types, vocab 2) stays in range."""
+    return max(int(node.args["vocab"]) for node in graph.nodes if node.type == "embedding")
