@@ -456,6 +456,51 @@ def test_multiheadattention_rejects():
           "the input (self-attention) has 30 features, not kdim = 12")
 
 
+def test_attention_llama_layer_closed_form():
+    """One LLaMA-7B attention layer (D = 4096, 32 heads of 128, no bias, causal, rotary) at
+    L = 2048: 4·D² parameters; projections 4·L·D², Q·Kᵀ and A·V L²·D each."""
+    d, length = 4096, 2048
+    a = spec(f"[{length}, {d}]", "attention: {heads: 32, causal: true, rotary: true, "
+             "bias: false}")
+    r = a.layers[1]
+    assert r.params == 4 * d * d == 67_108_864
+    assert r.macs == 4 * length * d * d + 2 * length * length * d == 171_798_691_840
+    assert r.output_shape == (length, d) and a.total.rf is None
+
+
+def test_attention_grouped_query_and_biases():
+    """Mistral's grouping (32 heads, 8 key/value heads of 128) on D = 4096, with every bias:
+    q and o D² + D each, k and v D·1024 + 1024 each."""
+    d, length = 4096, 16
+    r = spec(f"[{length}, {d}]", "attention: {heads: 32, kv_heads: 8}").layers[1]
+    assert r.params == 2 * (d * d + d) + 2 * (d * 1024 + 1024) == 41_953_280
+    assert r.macs == 2 * length * d * d + 2 * length * d * 1024 + 2 * length * length * d
+
+
+def test_attention_windows_cross_and_table():
+    """Leading axes multiply the MACs (Swin's windows [nW, T, C]); a bias table adds N·H
+    parameters and no MACs; cross-attention reads S keys of E_kv features."""
+    r = spec("[4, 49, 96]", "attention: {heads: 3, bias_table: 169}").layers[1]
+    assert r.params == 4 * (96 * 96 + 96) + 169 * 3  # Swin-T stage 1: (2·7 − 1)² rows
+    assert r.macs == 4 * (4 * 49 * 96 * 96 + 2 * 49 * 49 * 96)
+    a = spec("[5, 32]", "slice: {stop: 3}", "linear: {name: memory, out: 10}",
+             "attention: {from: input, heads: 2, head_dim: 8, kv: memory, out: 6, "
+             "bias: false, o_bias: true}")
+    r = a.layers[3]
+    assert r.output_shape == (5, 6)
+    # q 32·16, k and v 10·16 each, o 16·6 + 6
+    assert r.params == 32 * 16 + 2 * 10 * 16 + 16 * 6 + 6
+    assert r.macs == 5 * 32 * 16 + 2 * 3 * 10 * 16 + 2 * 5 * 3 * 16 + 5 * 16 * 6
+
+
+def test_attention_rejects():
+    fails("[10, 32]", "attention: {heads: 8, kv_heads: 3}",
+          "heads = 8 is not a multiple of kv_heads = 3")
+    fails("[10, 30]", "attention: {heads: 4}", "E = 30 is not divisible by heads = 4")
+    fails("[10, 16]", "attention: {heads: 2, head_dim: 5, rotary: true}",
+          "rotary embeddings need an even head_dim, got 5")
+
+
 # ------------------------------------------------------------ embeddings
 def measure_lookup(module, ids_shape, vocab):
     """(parameters, output shape without batch, MACs) of a batch-1 pass on random ids."""
