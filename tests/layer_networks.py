@@ -121,6 +121,27 @@ NETWORKS = {
           - parameter: {shape: [1, 8], op: concat}                    # a class token
           - parameter: {shape: [50, 8], op: add, rows: prefix}        # positions 0..25
     """,
+    "windows": """
+        input: [6, 14, 12]
+        layers:
+          - permute: {dims: [1, 2, 0]}                               # [H, W, C]
+          - roll: {name: shifted, shifts: [-3, 2], dims: [0, -2]}
+          - windowpartition: {name: windows, size: [7, 4]}            # [6, 28, 6]
+          - linear: {name: q, out: 8}
+          - linear: {name: k, from: windows, out: 8}
+          - matmul: {from: q, with: k, transpose: true}               # [6, 28, 28]
+          - softmax: {dim: -1}
+          - einsum: {equation: "wts,wsc->wtc", with: [windows]}       # [6, 28, 6]
+          - windowmerge: {size: [7, 4], height: 14, width: 12}
+          - roll: {shifts: [3, -2], dims: [0, 1]}
+          - windowpartition: {name: grid, size: [2, 3], grid: true}   # [28, 6, 6]
+          - linear: {name: values, out: 6}
+          - einsum: {from: grid, equation: "gtc, gtc -> gtc", with: [values]}  # element-wise
+          - windowmerge: {size: [2, 3], height: 14, width: 12, grid: true}
+          - linear: {name: pooled, out: 5}
+          - einsum: {equation: "hwc,hwd", from: windowmerge_2, with: [pooled]}  # implicit: cd
+          - roll: {shifts: 5}
+    """,
     "branches_and_merges": """
         input: [3, 16, 16]
         layers:

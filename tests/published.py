@@ -150,6 +150,18 @@ KERAS_MOBILE = {
                      "source": "keras.io/applications (Keras 2.x table): MobileNetV2"},
 }
 
+# torchvision's attention networks, same source and meaning as TORCHVISION_MOBILE: the
+# IMAGENET1K_V1 weights' meta in pytorch/vision torchvision/models/<module>.py. For these
+# "_ops" counts the matrix products of the attention too: torchvision measures it with its
+# FlopCounterMode (test/common_extended_utils.py, get_ops), which counts mm, addmm, bmm and
+# convolution, one per multiply-accumulate, and torch.einsum runs as bmm.
+TORCHVISION_TRANSFORMERS = {
+    "maxvit_t": {
+        "num_params": 30_919_624, "gflops": 5.558,
+        "source": "torchvision/models/maxvit.py, MaxVit_T_Weights.IMAGENET1K_V1",
+    },
+}
+
 # Transformer language models: the parameter count (parameters() of the Hugging Face model
 # with the published configuration) that KerasNLP / KerasHub list in each preset's metadata
 # ("params"), with the preset file as stored in the repository named.

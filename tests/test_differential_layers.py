@@ -652,6 +652,93 @@ def test_parameter_matches_torch(data):
     agree(rec, got, "parameter")
 
 
+# ---------------------------------------------------------------- products and rolls
+def _with_operand(x_shape: list, y_shape: list, layer: str, args: dict):
+    """archcalc's record of ``layer`` on the input (shape x) and a named output of shape y
+    (made from the input by flatten, linear and reshape), or the SpecError it raises."""
+    n = 1
+    for d in y_shape:
+        n *= d
+    text = (f"input: {json.dumps(x_shape)}\nlayers:\n  - flatten\n"
+            f"  - linear: {{out: {n}}}\n  - reshape: {{shape: {json.dumps(y_shape)}, name: y}}\n"
+            f"  - {layer}: {json.dumps({'from': 'input', **args})}\n")
+    try:
+        return analyse_text(text).layers[-1]
+    except SpecError as e:
+        return e
+
+
+def _counted(fn, *xs):
+    """(shape, 0 params, FLOPs) of one call of ``fn`` on unbatched tensors, or the error."""
+    try:
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            y = fn(*xs)
+    except TORCH_ERRORS as e:
+        return e
+    return tuple(y.shape), 0, counter.get_total_flops()
+
+
+@SETTINGS
+@given(st.data())
+def test_matmul_matches_torch(data):
+    """torch.matmul on the spec's (unbatched) tensors: random matrices of rank 2 to 4 with
+    broadcast leading axes (size 1, equal, or not broadcastable), inner sizes equal or
+    not, the other transposed or not. Rank 1 is left out on purpose: archcalc refuses a
+    vector (it would meet the batch axis)."""
+    draw = data.draw
+    n, k, m = (draw(st.integers(1, 5)) for _ in range(3))
+    lead = [draw(st.integers(1, 3)) for _ in range(draw(st.integers(0, 2)))]
+    x_lead = [draw(st.sampled_from([1, d, draw(st.integers(1, 3))])) for d in lead]
+    y_lead = [draw(st.sampled_from([1, d])) for d in lead][draw(st.integers(0, len(lead))):]
+    k2 = draw(st.sampled_from([k, k, draw(st.integers(1, 5))]))
+    transpose = draw(st.booleans())
+    x_shape, y_shape = [*x_lead, n, k], [*y_lead, *((m, k2) if transpose else (k2, m))]
+    rec = _with_operand(x_shape, y_shape, "matmul", {"with": "y", "transpose": transpose})
+    x, y = torch.randn(*x_shape), torch.randn(*y_shape)
+    got = _counted(lambda a, b: torch.matmul(a, b.mT if transpose else b), x, y)
+    agree(rec, got, "matmul")
+
+
+_LABELS = "abcAB"
+
+
+@SETTINGS
+@given(st.data())
+def test_einsum_matches_torch(data):
+    """torch.einsum with one or two operands: random subscripts (batch axes shared with the
+    output, contracted axes, axes only one operand has, repeated subscripts taking a
+    diagonal, size-1 axes that broadcast, sizes that do not match), explicit or implicit
+    output; shapes and FlopCounterMode's FLOPs, or a refusal where torch refuses."""
+    draw = data.draw
+    sizes = {c: draw(st.integers(1, 4)) for c in _LABELS}
+    ops = [draw(st.text(_LABELS, min_size=1, max_size=4))
+           for _ in range(draw(st.sampled_from([1, 2, 2, 2])))]
+    shapes = [[draw(st.sampled_from([sizes[c], sizes[c], 1, draw(st.integers(1, 4))]))
+               for c in op] for op in ops]
+    seen = sorted(set("".join(ops)))
+    if draw(st.booleans()):
+        out = "".join(draw(st.permutations(seen))[:draw(st.integers(0, len(seen)))])
+        if draw(st.integers(0, 9)) == 0:
+            out += draw(st.sampled_from(_LABELS + "z"))  # a repeated or unknown subscript
+        equation = ",".join(ops) + "->" + out
+    else:
+        equation = ",".join(ops)
+    tensors = [torch.randn(*shape) for shape in shapes]
+    got = _counted(lambda *xs: torch.einsum(equation, *xs), *tensors)
+    if len(ops) == 1:
+        text = (f"input: {json.dumps(shapes[0])}\nlayers:\n"
+                f"  - einsum: {json.dumps({'equation': equation})}\n")
+        try:
+            rec = analyse_text(text).layers[-1]
+        except SpecError as e:
+            rec = e
+    else:
+        rec = _with_operand(shapes[0], shapes[1], "einsum", {"equation": equation,
+                                                            "with": ["y"]})
+    agree(rec, got, "einsum")
+
+
 @FEW
 @given(st.data())
 def test_tied_linear_matches_torch(data):
@@ -688,6 +775,29 @@ def test_tied_linear_matches_torch(data):
     except TORCH_ERRORS as err:
         got = err
     agree(rec, got, "linear")
+
+
+@FEW
+@given(st.data())
+def test_roll_matches_torch(data):
+    """torch.roll with one shift per axis (negative shifts and axes, an axis twice, shifts
+    past the length), or one shift of the flattened tensor; lengths that differ refused."""
+    draw = data.draw
+    shape = [draw(st.integers(1, 5)) for _ in range(draw(st.integers(1, 3)))]
+    n = draw(st.integers(1, 3))
+    shifts = [draw(st.integers(-7, 7)) for _ in range(n)]
+    if draw(st.booleans()):
+        shift = shifts[0] if draw(st.integers(0, 3)) else shifts  # a list: one, or refused
+        args = {"shifts": shift}
+        make = lambda: lambda x: torch.roll(x, shift)  # noqa: E731
+    else:
+        dims = [draw(st.integers(-len(shape), len(shape) - 1)) if draw(st.integers(0, 9))
+                else draw(st.sampled_from([-len(shape) - 1, len(shape)]))  # out of range
+                for _ in range(draw(st.sampled_from([n, n, n, n + 1])))]
+        args = {"shifts": shifts, "dims": dims}
+        make = lambda: lambda x: torch.roll(x, shifts, dims)  # noqa: E731
+    rec = closed("roll", args, shape)
+    agree(rec, _counted(make(), torch.randn(*shape)), "roll")
 
 
 # ---------------------------------------------------------------- refusals at the edges

@@ -94,7 +94,9 @@ PAPERS = {
 
 SOURCES = {
     "tv": "torchvision's weights meta: `num_params` and `_ops` (GFLOPS, i.e. G multiply-"
-          "accumulates of conv + linear layers, bias excluded) of the builder's "
+          "accumulates of conv + linear layers and of attention's matrix products, bias "
+          "excluded, as torchvision's own FlopCounterMode in `test/common_extended_utils.py` "
+          "counts them) of the builder's "
           "`*_Weights.IMAGENET1K_V1` in pytorch/vision `torchvision/models/<module>.py` "
           "(collected with their sources in `tests/published.py`).",
     "keras": "Keras's applications table, keras.io/api/applications (keras-team/keras-io "
@@ -140,8 +142,10 @@ PAPER_SPECS = ("lenet5", "alexnet-paper", "nin", "googlenet-paper", "resnet110-c
 def sections(published) -> list:
     classic = tuple(published.TORCHVISION)
     mobile = tuple(published.TORCHVISION_MOBILE)
+    vision = tuple(published.TORCHVISION_TRANSFORMERS)
     transformers = tuple(published.TRANSFORMERS)
-    listed = set(classic) | set(mobile) | set(PAPER_SPECS) | set(transformers)
+    listed = (set(classic) | set(mobile) | set(vision) | set(PAPER_SPECS)
+              | set(transformers))
     others = tuple(sorted(p.stem for p in SPECS.glob("*.yaml") if p.stem not in listed))
     return [
         Section("torchvision: classic CNNs",
@@ -150,6 +154,10 @@ def sections(published) -> list:
         Section("torchvision: mobile and modern CNNs",
                 "Each spec builds what the torchvision builder of the same name builds.",
                 mobile),
+        Section("torchvision: attention networks",
+                "Each spec builds what the torchvision builder of the same name builds; "
+                "torchvision's GFLOPS count the attention's matrix products too.",
+                vision),
         Section("Networks as their papers describe them",
                 "Each spec follows its paper (its header says where and why it departs).",
                 PAPER_SPECS),
@@ -287,6 +295,16 @@ def _unet_note(a: Analysis) -> str:
             f"the recurrence; the bottom (enc5) sees {bottom.size} × {bottom.size}")
 
 
+def _maxvit_note(a: Analysis) -> str:
+    before = a.record("blocks.0.0.MBconv").rf
+    _check(before is not None and a.record("blocks.0.0.window_attention").rf is None,
+           "maxvit_t: the field no longer ends at the first window partition")
+    return (f"no field from the first window attention on: its partition regroups rows and "
+            f"columns into window and token axes, which a per-axis field cannot follow (the "
+            f"first MBConv, with its squeeze-and-excitation, sees {before[0].size} × "
+            f"{before[1].size})")
+
+
 def _nin_note(a: Analysis) -> str:
     return "no published count: the ImageNet model is the author's released Caffe model"
 
@@ -302,6 +320,7 @@ NOTES = {
     "googlenet-paper": _googlenet_paper_note,
     "unet": _unet_note,
     "nin": _nin_note,
+    "maxvit_t": _maxvit_note,
 }
 
 
@@ -316,7 +335,8 @@ def _check(condition: bool, message: str) -> None:
 
 # ------------------------------------------------------------------------- one row
 def figures_for(name: str, published) -> list:
-    tv = published.TORCHVISION.get(name) or published.TORCHVISION_MOBILE.get(name)
+    tv = (published.TORCHVISION.get(name) or published.TORCHVISION_MOBILE.get(name)
+          or published.TORCHVISION_TRANSFORMERS.get(name))
     figures = []
     if tv:
         figures += [Figure("params", tv["num_params"], "tv"),
@@ -390,7 +410,8 @@ network. Regenerate with `python tools/make_zoo_table.py`.
 
 - **params**: PyTorch's `sum(p.numel() for p in model.parameters())`, biases and BatchNorm's
   scale and shift included; BatchNorm's running mean and variance are buffers, not parameters.
-- **MACs**: multiply-accumulates of convolutions and linear layers, bias excluded, at the
+- **MACs**: multiply-accumulates of convolutions, linear layers and attention (its
+  projections and its two matrix products, Q·Kᵀ and A·V), bias excluded, at the
   input size shown (batch 1). This is what torchvision publishes as "GFLOPS" and what papers
   call "multiply-adds" or "FLOPs"; `torch.utils.flop_counter` reports twice as many FLOPs.
 - **last feature map**: the input of the global pooling, i.e. the last layer output that

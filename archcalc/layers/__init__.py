@@ -2,6 +2,7 @@
 
 from .base import REGISTRY, UNION, Arg, Ctx, LayerError, Out, Rule, Window, register_layer
 from . import activation, conv, linear, merge, norm, pool, tensor  # noqa: F401  (registers)
+from . import partition, product  # noqa: F401  (registers)
 from . import attention  # noqa: F401  (registers; last in list-layers)
 from . import embedding  # noqa: F401  (registers)
 

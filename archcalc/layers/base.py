@@ -25,8 +25,10 @@ class Arg:
     ``bool``, ``str`` (one of ``choices``), ``padding`` (ints, ``same``/``valid``), ``ref``
     (a named output), ``refs`` (one or more), ``weight`` (a named earlier layer whose
     weight the layer shares: the rule sees a ``Weight``), ``shape`` (a list of ints, -1
-    allowed), ``any`` (left to the rule). ``tensor``: a ``ref`` whose output the layer also reads as
-    a further input (attention's keys and values), not only its shape.
+    allowed), ``text`` (a string kept as written: einsum's equation), ``any`` (left to the
+    rule). ``tensor``: a ``ref`` whose output the layer also reads as a further input
+    (attention's keys and values), not only its shape. ``example``: the value the layer
+    reference calls the rule with for a required argument that no generic sample fits.
     """
 
     kind: str
@@ -36,6 +38,7 @@ class Arg:
     doc: str = ""
     nullable: bool = False
     tensor: bool = False
+    example: Any = None
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,8 @@ def reference(rule) -> dict:
     from .base import REQUIRED, Ctx
 
     sample = {"int": 1, "ints": 1, "refs": (), "ref": None, "weight": None, "shape": (1,)}
-    args = {k: (sample.get(a.kind, 1) if a.default is REQUIRED else a.default)
-            for k, a in rule.args.items()}
+    args = {k: (a.example if a.example is not None else sample.get(a.kind, 1))
+            if a.default is REQUIRED else a.default for k, a in rule.args.items()}
     rank = (rule.nd or 2) + 1
     shape = tuple(4 for _ in range(rank))
     try:

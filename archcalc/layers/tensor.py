@@ -238,6 +238,37 @@ def slice_(ctx: Ctx) -> Out:
     return Out(shape=shape, rf=rf)
 
 
+
+@register_layer("roll", family="tensor", zero=ZERO,
+                args={"shifts": Arg("ints", doc="places each axis moves (torch.roll's shifts)"),
+                      "dims": Arg("ints", None, nullable=True,
+                                  doc="axes rolled (no batch axis; negative from the end); "
+                                      "default: the flattened tensor")})
+def roll(ctx: Ctx) -> Out:
+    """Cyclic shift, as torch.roll: same shape; no field along a rolled axis (it wraps)."""
+    shifts = ctx.shifts if isinstance(ctx.shifts, tuple) else (ctx.shifts,)
+    if ctx.dims is None:
+        if len(shifts) != 1:  # torch: "shifts and dimensions must align"
+            ctx.fail(f"{len(shifts)} shifts need as many 'dims' (without dims the flattened "
+                     "tensor is rolled by one shift)")
+        if resolve(eq(shifts[0] % prod(ctx.x), 0)) is True:
+            return Out(shape=ctx.x)  # a whole number of turns: the identity
+        return Out(shape=ctx.x, rf=(None,) * len(ctx.x))
+    axes = ctx.dims if isinstance(ctx.dims, tuple) else (ctx.dims,)
+    if len(axes) != len(shifts):
+        ctx.fail(f"{len(shifts)} shifts and {len(axes)} dims: torch.roll needs one shift per "
+                 "axis")
+    net: dict = {}
+    for shift, dim in zip(shifts, axes):
+        axis = _axis(ctx, dim, "dims entry")
+        net[axis] = net.get(axis, 0) + shift
+    # torch.roll moves element i to (i + shift) mod n. Output unit j reads input
+    # (j − shift) mod n: one position, but where it wraps the position jumps by n, which no
+    # (size, jump, start) describes; a shift ≡ 0 (mod n) leaves the axis as it is.
+    moved = {a for a, s in net.items() if resolve(eq(s % ctx.x[a], 0)) is not True}
+    return Out(shape=ctx.x, rf=tuple(None if i in moved else i for i in range(len(ctx.x))))
+
+
 # ---------------------------------------------------------------- other tools' counts
 @counts("fvcore", "upsample")
 def _fvcore_upsample(v):

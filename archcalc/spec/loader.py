@@ -562,6 +562,10 @@ class _Builder:
                                 f"{describe(node)}{did_you_mean(str(node.value), spec.choices)}",
                                 node.loc)
             return node.value
+        if k == "text":
+            if not isinstance(node.value, str):
+                raise SpecError(f"{what} must be a string, got {describe(node)}", node.loc)
+            return node.value
         if k in ("ref", "weight"):
             return self.ref(node, scope, what)
         if k == "refs":

@@ -22,9 +22,10 @@ def narrow_safe(graph) -> bool:
     the union over channels; every layer that keeps all channels (convolutions with or
     without groups, shuffles, concatenations) has the same union at one channel. Layers
     that drop channels (a channel slice) or move channels into space (reshape, pixel
-    shuffles) need the full width."""
+    shuffles), and products whose operands need not narrow alike (matmul, einsum), need
+    the full width."""
     for node in graph.nodes[1:]:
-        if node.type in ("pixelshuffle", "pixelunshuffle", "reshape"):
+        if node.type in ("pixelshuffle", "pixelunshuffle", "reshape", "matmul", "einsum"):
             return False
         if node.type == "slice" and (node.args.get("dim", 0) <= 0 or _has_permute(graph)):
             return False

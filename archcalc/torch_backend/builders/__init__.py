@@ -5,5 +5,6 @@ and measures it, an independent check of the rules' arithmetic.
 """
 
 from . import activation, conv, linear, merge, norm, pool, tensor  # noqa: F401  (register)
+from . import partition, product  # noqa: F401  (register)
 from . import attention  # noqa: F401  (register)
 from . import embedding  # noqa: F401  (register)

@@ -116,3 +116,17 @@ def slice_(b: BuildCtx) -> nn.Module:
         return x[(slice(None),) * axis + (slice(start, stop),)]
 
     return Lambda(keep, f"dim={dim}, start={start}, stop={stop}")
+
+
+@builds("roll")
+def roll(b: BuildCtx) -> nn.Module:
+    """torch.roll on the spec's axes (shifted past the batch axis); without dims each
+    sample's flattened tensor is rolled, never the batch."""
+    shifts, dims = b.a["shifts"], b.a["dims"]
+    shifts = tuple(shifts) if isinstance(shifts, (list, tuple)) else (shifts,)
+    if dims is None:
+        return Lambda(lambda x: x.flatten(1).roll(shifts[0], 1).view(x.shape),
+                      f"shifts={shifts[0]}, flattened")
+    dims = tuple(dims) if isinstance(dims, (list, tuple)) else (dims,)
+    axes = tuple(batch_dim(d) for d in dims)
+    return Lambda(lambda x: x.roll(shifts, axes), f"shifts={list(shifts)}, dims={list(axes)}")

@@ -1,0 +1,64 @@
+"""Builders for products of tensors (mirrors archcalc/layers/product.py).
+
+Every operand carries the batch axis here. matmul aligns the two operands' ranks by
+inserting size-1 axes after the batch axis (as broadcasting the unbatched tensors would
+align them), then calls torch.matmul; einsum gives the batch axis a letter the equation does
+not use and calls torch.einsum with it in front of every operand and of the output.
+"""
+
+from __future__ import annotations
+
+import string
+
+import torch
+from torch import nn
+
+from ..registry import BuildCtx, builds
+
+
+def _lift(x, rank: int):
+    """[B, *s] → [B, 1, …, 1, *s] of ``rank`` + 1 axes."""
+    return x.reshape(x.shape[0], *(1,) * (rank - (x.dim() - 1)), *x.shape[1:])
+
+
+class MatMul(nn.Module):
+    def __init__(self, transpose: bool):
+        super().__init__()
+        self.transpose = transpose
+
+    def forward(self, x, other):
+        if self.transpose:
+            other = other.transpose(-1, -2)
+        rank = max(x.dim(), other.dim()) - 1
+        return torch.matmul(_lift(x, rank), _lift(other, rank))
+
+    def extra_repr(self) -> str:
+        return f"transpose={self.transpose}"
+
+
+class Einsum(nn.Module):
+    def __init__(self, equation: str):
+        super().__init__()
+        text = equation.replace(" ", "")
+        lhs, arrow, rhs = text.partition("->")
+        if not arrow:  # torch's implicit output: the labels seen once, in ASCII order
+            counts = {c: lhs.count(c) for c in lhs if c.isalpha()}
+            rhs = "".join(sorted(c for c, n in counts.items() if n == 1))
+        batch = next(c for c in string.ascii_letters if c not in text)
+        self.equation = ",".join(batch + op for op in lhs.split(",")) + "->" + batch + rhs
+
+    def forward(self, *xs):
+        return torch.einsum(self.equation, *xs)
+
+    def extra_repr(self) -> str:
+        return repr(self.equation)
+
+
+@builds("matmul")
+def matmul(b: BuildCtx) -> nn.Module:
+    return MatMul(b.a["transpose"])
+
+
+@builds("einsum")
+def einsum(b: BuildCtx) -> nn.Module:
+    return Einsum(b.a["equation"])

@@ -1,0 +1,156 @@
+"""Hand-written PyTorch models of the attention networks in specs/ and of a ViT encoder block.
+
+Written from the structure of torchvision's builders (torchvision/models/maxvit.py: MBConv,
+RelativePositionalMultiHeadAttention, PartitionAttentionLayer, MaxVit;
+torchvision/models/vision_transformer.py: MLPBlock, EncoderBlock) independently of archcalc
+and of the specs, so that the zoo tests can compare archcalc's closed forms with what PyTorch
+counts, exactly rather than to the three decimals torchvision publishes. Nothing here imports
+archcalc.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def measure(make_model, input_shape, dtype=torch.float32) -> tuple[int, tuple, int]:
+    """(parameters, output shape without batch, MACs) of one batch-1 forward pass in eval mode
+    on the meta device: no memory, no arithmetic; FlopCounterMode counts 2 FLOPs per MAC."""
+    with torch.device("meta"):
+        model = make_model()
+        x = torch.empty(1, *input_shape, dtype=dtype)
+    params = sum(p.numel() for p in model.parameters())
+    with FlopCounterMode(display=False) as counter:
+        y = model.eval()(x)
+    flops = counter.get_total_flops()
+    assert flops % 2 == 0
+    return params, tuple(y.shape[1:]), flops // 2
+
+
+# ----------------------------------------------------------------------------- MaxViT-T
+# torchvision maxvit_t: stem 64, block_channels 64, 128, 256, 512, block_layers 2, 2, 5, 2,
+# head_dim 32, partition_size 7, expansion 4, squeeze ratio 0.25 of the output width, MLP
+# ratio 4, GELU, BatchNorm2d(eps=1e-3, momentum=0.99) in the convolutions, LayerNorm in the
+# attention layers, stochastic depth 0.2 spread linearly over the 11 layers.
+class MaxVitMBConv(nn.Module):
+    def __init__(self, cin, c, stride, p):
+        super().__init__()
+        mid, squeeze = 4 * c, c // 4
+        if stride != 1 or cin != c:
+            pool = [nn.AvgPool2d(3, stride, 1)] if stride == 2 else []
+            self.shortcut = nn.Sequential(*pool, nn.Conv2d(cin, c, 1))
+        else:
+            self.shortcut = nn.Identity()
+
+        def bn(n):
+            return nn.BatchNorm2d(n, eps=1e-3, momentum=0.99)
+
+        self.body = nn.Sequential(
+            bn(cin),
+            nn.Conv2d(cin, mid, 1, bias=False), bn(mid), nn.GELU(),
+            nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False), bn(mid), nn.GELU())
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(mid, squeeze, 1), nn.SiLU(),
+                                  nn.Conv2d(squeeze, mid, 1), nn.Sigmoid())
+        self.project = nn.Conv2d(mid, c, 1)
+        self.p = p  # stochastic depth: the identity in eval mode
+
+    def forward(self, x):
+        y = self.body(x)
+        return self.shortcut(x) + self.project(y * self.gate(y))
+
+
+class RelativeAttention(nn.Module):
+    """Self-attention within each group of tokens [B, G, T, C], T = size², with a learned
+    bias per head and relative offset ((2·size − 1)² offsets), added to the scores."""
+
+    def __init__(self, c, head_dim, size):
+        super().__init__()
+        self.heads, self.head_dim = c // head_dim, head_dim
+        self.qkv = nn.Linear(c, 3 * c)
+        self.out = nn.Linear(c, c)
+        self.table = nn.Parameter(torch.zeros((2 * size - 1) ** 2, self.heads))
+        ys, xs = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+        ys, xs = ys.flatten(), xs.flatten()
+        offset = (ys[:, None] - ys[None, :] + size - 1) * (2 * size - 1) \
+            + (xs[:, None] - xs[None, :] + size - 1)
+        self.register_buffer("offset", offset, persistent=False)
+        self.scale = c ** -0.5  # torchvision scales by the feature size, not the head size
+
+    def forward(self, x):
+        b, g, t, c = x.shape
+        q, k, v = (z.reshape(b, g, t, self.heads, self.head_dim).transpose(2, 3)
+                   for z in self.qkv(x).chunk(3, dim=-1))
+        scores = torch.einsum("bghid,bghjd->bghij", q, k * self.scale)
+        bias = self.table[self.offset.reshape(-1)].reshape(t, t, self.heads).permute(2, 0, 1)
+        weights = torch.softmax(scores + bias, dim=-1)
+        y = torch.einsum("bghij,bghjd->bghid", weights, v)
+        return self.out(y.transpose(2, 3).reshape(b, g, t, c))
+
+
+class PartitionAttention(nn.Module):
+    """Window ("block") or grid attention on [B, C, H, W] with partition size P."""
+
+    def __init__(self, c, size, grid, p):
+        super().__init__()
+        self.size, self.grid = size, grid
+        self.attention = nn.Sequential(nn.LayerNorm(c), RelativeAttention(c, 32, size))
+        self.mlp = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, 4 * c), nn.GELU(),
+                                 nn.Linear(4 * c, c))
+        self.p = p
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        s = self.size
+        if self.grid:  # token (i, j) of window (a, b) sits at (i·H/s + a, j·W/s + b)
+            t = x.reshape(b, c, s, h // s, s, w // s).permute(0, 3, 5, 2, 4, 1)
+        else:  # token (i, j) of window (a, b) sits at (a·s + i, b·s + j)
+            t = x.reshape(b, c, h // s, s, w // s, s).permute(0, 2, 4, 3, 5, 1)
+        shape = t.shape
+        t = t.reshape(b, -1, s * s, c)
+        t = t + self.attention(t)
+        t = t + self.mlp(t)
+        t = t.reshape(shape)
+        order = (0, 5, 3, 1, 4, 2) if self.grid else (0, 5, 1, 3, 2, 4)
+        return t.permute(*order).reshape(b, c, h, w)
+
+
+def maxvit_t():
+    bn = nn.BatchNorm2d(64, eps=1e-3, momentum=0.99)
+    layers = [nn.Conv2d(3, 64, 3, 2, 1, bias=False), bn, nn.GELU(), nn.Conv2d(64, 64, 3, 1, 1)]
+    cin, index = 64, 0
+    for c, n in zip((64, 128, 256, 512), (2, 2, 5, 2)):
+        for i in range(n):
+            p = 0.2 * index / 10
+            layers += [MaxVitMBConv(cin if i == 0 else c, c, 2 if i == 0 else 1, p),
+                       PartitionAttention(c, 7, False, p), PartitionAttention(c, 7, True, p)]
+            index += 1
+        cin = c
+    head = [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.LayerNorm(512), nn.Linear(512, 512),
+            nn.Tanh(), nn.Linear(512, 1000, bias=False)]
+    return nn.Sequential(*layers, *head)
+
+
+MODELS = {f.__name__: f for f in (maxvit_t,)}
+
+
+# ----------------------------------------------------------------------------- ViT encoder block
+class EncoderBlock(nn.Module):
+    """torchvision's ViT EncoderBlock on [B, L, E]: x = input + dropout(attention(ln_1(input)))
+    then x + mlp(ln_2(x)), LayerNorm eps 1e-6, MLP Linear(E, M), GELU, Dropout, Linear(M, E),
+    Dropout; the attention is called as torchvision calls it, need_weights=False."""
+
+    def __init__(self, heads, hidden, mlp, dropout=0.0):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(hidden, eps=1e-6)
+        self.self_attention = nn.MultiheadAttention(hidden, heads, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.ln_2 = nn.LayerNorm(hidden, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(hidden, mlp), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(mlp, hidden), nn.Dropout(dropout))
+
+    def forward(self, tokens):
+        x = self.ln_1(tokens)
+        x = self.dropout(self.self_attention(x, x, x, need_weights=False)[0]) + tokens
+        return x + self.mlp(self.ln_2(x))
