@@ -129,7 +129,7 @@ def _walk(graph: Graph, at) -> Analysis:
     sources: list = [input_sources(graph.input_shape)]
     steps: list = [None]
     layers: list = [_record_for_input(graph)]
-    conditions: list = list(graph.conditions)  # the loader's: values that must be whole
+    conditions: list = list(graph.whole_values)  # the loader's: values that must be whole
     seen: set = set()
     bounds = (expr.int_bits_limit(), limits.current().max_form_size)  # read once, not per layer
     closing = _repeats_closing(graph)

@@ -66,8 +66,9 @@ class Graph:
     overrides: dict = field(default_factory=dict)  # the --set values that bound symbols
     spec: Any = field(default=None, repr=False)  # the text as parsed YAML, to build it again
     approximations: tuple = ()  # spec.approximations.Approximation: estimates explain shows
-    conditions: tuple = ()  # (condition, message, loc): values in free symbols that must be
-    # whole numbers (d_model/n_head), for the analysis's conditions
+    # (condition, message, loc): values the spec writes in free symbols that must be whole
+    # numbers (head_dim: d_model/n_head); the analysis starts its conditions with them
+    whole_values: tuple = ()
 
     def passes(self) -> tuple | None:
         """Per node id, how many times its layer runs (the product of the counts of the
