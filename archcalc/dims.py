@@ -258,6 +258,14 @@ def eq(a: Any, b: Any) -> Any:
     return sp.Eq(a, b)
 
 
+def exactdiv(a: Dim, b: Dim) -> Dim:
+    """``a / b`` for a quotient that is whole by a condition the caller states (d_model /
+    n_head with ``divides(n_head, d_model)``): a plain fraction in symbols, not a floor."""
+    if not is_symbolic(a) and not is_symbolic(b):
+        return a // b
+    return simplify(a / b)
+
+
 def divides(d: Any, n: Any) -> Any:
     """The condition ``n % d == 0``."""
     return eq(n - d * floordiv(n, d), 0)

@@ -175,9 +175,36 @@ TRANSFORMERS = {
         "num_params": 7_241_732_096,
         "source": "keras-team/keras-hub keras_hub/src/models/mistral/mistral_presets.py "
                   "(commit 0e1444f), \"mistral_7b_en\" \"params\"",
-    },    "t5-small": {
+    },
+    "gpt2": {
+        "num_params": 124_439_808,
+        "source": "keras-team/keras-hub keras_hub/src/models/gpt2/gpt2_presets.py, "
+                  "\"gpt2_base_en\" \"params\" (the sizes of gpt2_medium_en, gpt2_large_en "
+                  "and gpt2_extra_large_en in GPT2_SIZES)",
+    },
+    "t5-small": {
         "num_params": 60_506_624,
         "source": "KerasNLP keras_nlp/models/t5/t5_presets.py (the mattdangerw/keras-hub "
                   "copy of its history, commit 0df99da), \"t5_small\" \"params\"",
     },
+}
+
+# GPT-2's other published sizes, the same source's presets: (n_layer, d_model, n_head) →
+# parameters.
+GPT2_SIZES = {
+    "gpt2_medium_en": ((24, 1024, 16), 354_823_168),
+    "gpt2_large_en": ((36, 1280, 20), 774_030_080),
+    "gpt2_extra_large_en": ((48, 1600, 25), 1_557_611_200),
+}
+
+# nanoGPT's transformer_sizing.ipynb (karpathy/nanoGPT, commit 0bb96d3), GPT-2 small with
+# bias=False at block_size 1024: params() "total" and flops() "forward_total", and its
+# per-part forward FLOPs of one block.
+NANOGPT = {
+    "params": 124_337_664,
+    "forward_flops": 291_648_307_200,
+    "block_flops": {"attention/kqv": 3_623_878_656, "attention/scores": 1_610_612_736,
+                    "attention/reduce": 1_610_612_736, "attention/proj": 1_207_959_552,
+                    "mlp/ffw1": 4_831_838_208, "mlp/ffw2": 4_831_838_208},
+    "dense_flops": 79_047_426_048,
 }

@@ -21,7 +21,7 @@ FlopCounterMode counts them."""
 from __future__ import annotations
 
 from .. import dims
-from ..dims import divides, eq, floordiv, prod, resolve
+from ..dims import divides, eq, exactdiv, prod, resolve
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
 from .costs import counts, record_macs
 from .terms import named
@@ -149,16 +149,16 @@ def attention(ctx: Ctx) -> Out:
                     f"causal attention needs as many keys as queries: S = {source[-2]}, "
                     f"L = {length}")
     if ctx.rotary:  # rotates pairs of features (the two halves of each head)
-        ctx.require(divides(2, _default(ctx.head_dim, floordiv(embed, heads))),
+        ctx.require(divides(2, _default(ctx.head_dim, exactdiv(embed, heads))),
                     f"rotary embeddings need an even head_dim, got "
-                    f"{_default(ctx.head_dim, floordiv(embed, heads))}")
+                    f"{_default(ctx.head_dim, exactdiv(embed, heads))}")
     e = ctx.term("E", embed)
     big_l = ctx.term("L", length)
     big_s = big_l if ctx.kv is None else ctx.term("S", source[-2])
     e_kv = e if ctx.kv is None else ctx.term("E_kv", source[-1])
     h = ctx.term("H", heads)
     h_kv = h if ctx.kv_heads is None else ctx.term("H_kv", kv_heads)
-    d = ctx.term("d", _default(ctx.head_dim, floordiv(embed, heads)))
+    d = ctx.term("d", _default(ctx.head_dim, exactdiv(embed, heads)))
     out = e if ctx.out is None else ctx.term("out", ctx.out)
     flags = {k: _default(ctx.a[f"{k}_bias"], ctx.bias) for k in "qkvo"}
     params = e * h * d + e_kv * h_kv * d + e_kv * h_kv * d + h * d * out
@@ -194,7 +194,7 @@ def _megatron_attention(v):
     kv = v.inputs[1] if len(v.inputs) > 1 else x
     heads = v.arg("heads")
     kv_heads = v.arg("kv_heads") or heads
-    d = v.arg("head_dim") or floordiv(x[-1], heads)
+    d = v.arg("head_dim") or exactdiv(x[-1], heads)
     length, keys, out = x[-2], kv[-2], v.output[-1]
     products = length * keys * heads * d  # both together, half of 2·L·S·H·d
     if not v.arg("causal", False):
