@@ -97,6 +97,13 @@ SOURCES = {
           "accumulates of conv + linear layers, bias excluded) of the builder's "
           "`*_Weights.IMAGENET1K_V1` in pytorch/vision `torchvision/models/<module>.py` "
           "(collected with their sources in `tests/published.py`).",
+    "tv-vit": "torchvision's weights meta for its vision transformers: `num_params` and `_ops` "
+              "(GFLOPS: G multiply-accumulates of conv and linear layers and of attention's "
+              "Q·Kᵀ and A·V, bias excluded) of `ViT_*_Weights.IMAGENET1K_V1` in pytorch/vision "
+              "`torchvision/models/vision_transformer.py` (in `tests/published.py`).",
+    "HF": "Hugging Face transformers' `BertModel` (with its pooler): `sum(p.numel() for p in "
+          "BertModel.from_pretrained(\"bert-base-uncased\").parameters())` (in "
+          "`tests/published.py`; Devlin et al. 2019, arXiv:1810.04805, round it to 110M).",
     "keras": "Keras's applications table, keras.io/api/applications (keras-team/keras-io "
              "`templates/api/applications/index.md` as of commit 01b6d6c; the page now rounds "
              "to 0.1M): the \"Parameters\" column, which is `model.summary()`'s total and "
@@ -137,7 +144,10 @@ PAPER_SPECS = ("lenet5", "alexnet-paper", "nin", "googlenet-paper", "resnet110-c
 def sections(published) -> list:
     classic = tuple(published.TORCHVISION)
     mobile = tuple(published.TORCHVISION_MOBILE)
-    listed = set(classic) | set(mobile) | set(PAPER_SPECS)
+    transformers = (*published.TORCHVISION_VIT, "bert-base")
+    large = published.BERT["bert-large-uncased"]
+    large_set = " ".join(f"{k}={v}" for k, v in large["set"].items())
+    listed = set(classic) | set(mobile) | set(PAPER_SPECS) | set(transformers)
     others = tuple(sorted(p.stem for p in SPECS.glob("*.yaml") if p.stem not in listed))
     return [
         Section("torchvision: classic CNNs",
@@ -146,6 +156,14 @@ def sections(published) -> list:
         Section("torchvision: mobile and modern CNNs",
                 "Each spec builds what the torchvision builder of the same name builds.",
                 mobile),
+        Section("Transformers",
+                "Each ViT spec builds what the torchvision builder of the same name builds; "
+                "`bert-base` builds Hugging Face's `BertModel` at 128 tokens (`--set "
+                f"{large_set}` gives bert-large-uncased's {large['num_params']:,} [HF], "
+                "tests/test_zoo_transformers.py). Attention mixes every position of a "
+                "sequence, so the map shown (the class token, the first token) has no "
+                "receptive field; a ViT's patch embedding `conv_proj` sees one patch.",
+                transformers),
         Section("Networks as their papers describe them",
                 "Each spec follows its paper (its header says where and why it departs).",
                 PAPER_SPECS),
@@ -307,10 +325,16 @@ def _check(condition: bool, message: str) -> None:
 # ------------------------------------------------------------------------- one row
 def figures_for(name: str, published) -> list:
     tv = published.TORCHVISION.get(name) or published.TORCHVISION_MOBILE.get(name)
+    vit = published.TORCHVISION_VIT.get(name)
     figures = []
     if tv:
         figures += [Figure("params", tv["num_params"], "tv"),
                     Figure("macs", tv["gflops"], "tv", G, 3)]
+    if vit:
+        figures += [Figure("params", vit["num_params"], "tv-vit"),
+                    Figure("macs", vit["gflops"], "tv-vit", G, 3)]
+    if name == "bert-base":
+        figures.append(Figure("params", published.BERT["bert-base-uncased"]["num_params"], "HF"))
     figures += PAPERS.get(name, [])
     if name in KERAS_TABLE:
         figures.append(Figure("keras", KERAS_TABLE[name], "keras"))
@@ -377,8 +401,8 @@ network. Regenerate with `python tools/make_zoo_table.py`.
 
 - **params**: PyTorch's `sum(p.numel() for p in model.parameters())`, biases and BatchNorm's
   scale and shift included; BatchNorm's running mean and variance are buffers, not parameters.
-- **MACs**: multiply-accumulates of convolutions and linear layers, bias excluded, at the
-  input size shown (batch 1). This is what torchvision publishes as "GFLOPS" and what papers
+- **MACs**: multiply-accumulates of convolutions and linear layers (and of attention's
+  two matrix products, Q·Kᵀ and A·V), bias excluded, at the input size shown (batch 1). This is what torchvision publishes as "GFLOPS" and what papers
   call "multiply-adds" or "FLOPs"; `torch.utils.flop_counter` reports twice as many FLOPs.
 - **last feature map**: the input of the global pooling, i.e. the last layer output that
   still has spatial extent before the network pools or flattens it away (the output itself
