@@ -208,3 +208,43 @@ NANOGPT = {
                     "mlp/ffw1": 4_831_838_208, "mlp/ffw2": 4_831_838_208},
     "dense_flops": 79_047_426_048,
 }
+
+# torchvision's vision transformers: the IMAGENET1K_V1 weights' meta in pytorch/vision
+# torchvision/models/vision_transformer.py (ViT_*_Weights), "num_params" and "_ops" to three
+# decimals (releases before the three-decimal figures printed 17.6, 4.4, 61.6). Their "_ops"
+# counts attention's two matrix products (Q·Kᵀ, A·V) with the conv and linear layers.
+TORCHVISION_VIT = {
+    "vit_b_16": {
+        "num_params": 86_567_656, "gflops": 17.564,
+        "source": "torchvision/models/vision_transformer.py, ViT_B_16_Weights.IMAGENET1K_V1",
+    },
+    "vit_b_32": {
+        "num_params": 88_224_232, "gflops": 4.409,
+        "source": "torchvision/models/vision_transformer.py, ViT_B_32_Weights.IMAGENET1K_V1",
+    },
+    "vit_l_16": {
+        "num_params": 304_326_632, "gflops": 61.555,
+        "source": "torchvision/models/vision_transformer.py, ViT_L_16_Weights.IMAGENET1K_V1",
+    },
+}
+
+
+# BERT as Hugging Face transformers builds it (BertModel, models/bert/modeling_bert.py, with
+# the pooler): sum(p.numel() for p in BertModel.from_pretrained(NAME).parameters()), the
+# figure users of bert-base-uncased and bert-large-uncased print (Devlin et al. 2019,
+# arXiv:1810.04805, Section 3, round them to 110M and 340M). ``set``: the spec's symbols for
+# the configuration (bert-large: config.json num_hidden_layers 24, hidden_size 1024,
+# num_attention_heads 16, intermediate_size 4096).
+BERT = {
+    "bert-base-uncased": {
+        "num_params": 109_482_240, "set": {},
+        "source": "transformers BertModel, bert-base-uncased (vocab 30522, 512 positions, "
+                  "2 token types, 12 layers, 768 hidden, 12 heads, FFN 3072)",
+    },
+    "bert-large-uncased": {
+        "num_params": 335_141_888,
+        "set": {"layers": 24, "hidden": 1024, "heads": 16, "ffn": 4096},
+        "source": "transformers BertModel, bert-large-uncased (24 layers, 1024 hidden, "
+                  "16 heads, FFN 4096)",
+    },
+}

@@ -400,3 +400,44 @@ def test_plain_table_is_the_text_rich_prints(monkeypatch):
             m.setattr(plain_table, "render", lambda *a: None)
             assert verify_cmd.table(result) == fast
         assert "✓" in fast
+
+
+# ---------------------------------------------------------------- token ids and tied weights
+TOKENS = """
+    symbols: {L: null}
+    input: [L]
+    layers:
+      - embedding: {name: wte, vocab: 300, dim: 16}
+      - embedding: {name: types, from: input, vocab: 2, dim: 16}
+      - add: {from: wte, with: [types]}
+      - parameter: {shape: [64, 16], op: add, rows: prefix}
+      - layernorm
+      - linear: {name: lm_head, out: 300, bias: false, tie: wte}
+"""
+
+
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_token_ids_at_symbolic_lengths(tmp_path, device):
+    """int64 ids for an input [L] at each sampled L (ids ≥ 2 reach the two-row table only
+    modulo 2); no receptive field, said in a note; the tied head counts no weight."""
+    result = verify(write(tmp_path, TOKENS), device=device, samples=3)
+    assert result.ok and {r.metric for r in result.results} == {"shape", "params", "buffers",
+                                                                "flops"}
+    assert any("token ids read by embeddings" in n for n in result.notes)
+    assert {by_point.measured for by_point in result.results
+            if by_point.layer == "lm_head" and by_point.metric == "params"} == {0}
+    assert len({tuple(r.symbols.items()) for r in result.results}) == 3
+
+
+def test_ids_are_drawn_below_the_largest_vocab():
+    from archcalc.spec.loader import load_string
+    from archcalc.torch_backend.shapes import id_range, reads_ids
+
+    graph = load_string(textwrap.dedent(TOKENS), "t.yaml", {"L": 8})
+    assert reads_ids(graph) and id_range(graph) == 300
+    from archcalc.torch_backend.measure import measure_layers
+
+    measured = measure_layers(graph, "cpu")
+    assert measured[1].shape == (8, 16) and measured[1].params == 300 * 16
+    assert measured[6].params == 0  # lm_head: the weight is wte's, counted there
+    assert sum(m.params for m in measured.values()) == 300 * 16 + 2 * 16 + 64 * 16 + 2 * 16

@@ -1,9 +1,11 @@
-"""The torchvision classic CNN specs reproduce torchvision's published figures exactly.
+"""The torchvision classic CNN and vision transformer specs reproduce torchvision's
+published figures exactly.
 
 Each spec in specs/ named after its torchvision builder must give the builder's weights-meta
 ``num_params`` exactly and its ``_ops`` GFLOPS (multiply-accumulates of conv + linear layers,
-bias excluded) to the published three decimals. The figures and their sources are in
-``published.TORCHVISION``. Analysis only: no torch.
+and of attention's two matrix products in the vision transformers, bias excluded) to the
+published three decimals. The figures and their sources are in ``published.TORCHVISION`` and
+``published.TORCHVISION_VIT``. Analysis only: no torch.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ import pytest
 
 from conftest import SPECS
 from helpers import analyse_file
-from published import TORCHVISION
+from published import TORCHVISION, TORCHVISION_VIT
+
+MODELS = {**TORCHVISION, **TORCHVISION_VIT}
 
 # inception_v3's published num_params counts the AuxLogits head, which its _ops does not:
 # the spec switches the head with the symbol ``aux`` (see the spec's header).
 PARAMS_OVERRIDES = {"inception_v3": {"aux": 1}}
 
 
-@pytest.mark.parametrize("model", sorted(TORCHVISION))
+@pytest.mark.parametrize("model", sorted(MODELS))
 def test_published_num_params_and_gflops(model):
-    figures = TORCHVISION[model]
+    figures = MODELS[model]
     spec = SPECS / f"{model}.yaml"
     counted = analyse_file(spec, **PARAMS_OVERRIDES.get(model, {}))
     assert counted.total.params == figures["num_params"], figures["source"]
@@ -29,9 +33,9 @@ def test_published_num_params_and_gflops(model):
     assert counted.total.output_shape == (1000,)
 
 
-@pytest.mark.parametrize("model", sorted(TORCHVISION))
+@pytest.mark.parametrize("model", sorted(MODELS))
 def test_header_cites_the_published_figures(model):
-    figures = TORCHVISION[model]
+    figures = MODELS[model]
     text = (SPECS / f"{model}.yaml").read_text()
     comment = text[: text.index("\nname:")]
     header = " ".join(line.lstrip("#").strip() for line in comment.splitlines())
@@ -44,7 +48,9 @@ def test_header_cites_the_published_figures(model):
 
 # The feature map whose receptive field each header records.
 LAST_FEATURE_MAP = {"alexnet": "pool5", "googlenet": "inception5b", "inception_v3": "Mixed_7c",
-                    "squeezenet1_0": "fire9", "squeezenet1_1": "fire9"}
+                    "squeezenet1_0": "fire9", "squeezenet1_1": "fire9",
+                    # the patch embedding: the tokens after it have no receptive field
+                    "vit_b_16": "conv_proj", "vit_b_32": "conv_proj", "vit_l_16": "conv_proj"}
 
 
 def _last_feature_map(model: str) -> str:
@@ -54,7 +60,7 @@ def _last_feature_map(model: str) -> str:
         else "layer4"
 
 
-@pytest.mark.parametrize("model", sorted(TORCHVISION))
+@pytest.mark.parametrize("model", sorted(MODELS))
 def test_header_records_what_archcalc_computes(model):
     # The header's "archcalc:" line and receptive field are archcalc's own results; they must
     # stay true when the spec or a layer rule changes.

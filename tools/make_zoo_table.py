@@ -99,6 +99,13 @@ SOURCES = {
           "counts them) of the builder's "
           "`*_Weights.IMAGENET1K_V1` in pytorch/vision `torchvision/models/<module>.py` "
           "(collected with their sources in `tests/published.py`).",
+    "tv-vit": "torchvision's weights meta for its vision transformers: `num_params` and `_ops` "
+              "(GFLOPS: G multiply-accumulates of conv and linear layers and of attention's "
+              "Q·Kᵀ and A·V, bias excluded) of `ViT_*_Weights.IMAGENET1K_V1` in pytorch/vision "
+              "`torchvision/models/vision_transformer.py` (in `tests/published.py`).",
+    "HF": "Hugging Face transformers' `BertModel` (with its pooler): `sum(p.numel() for p in "
+          "BertModel.from_pretrained(\"bert-base-uncased\").parameters())` (in "
+          "`tests/published.py`; Devlin et al. 2019, arXiv:1810.04805, round it to 110M).",
     "keras": "Keras's applications table, keras.io/api/applications (keras-team/keras-io "
              "`templates/api/applications/index.md` as of commit 01b6d6c; the page now rounds "
              "to 0.1M): the \"Parameters\" column, which is `model.summary()`'s total and "
@@ -142,8 +149,10 @@ PAPER_SPECS = ("lenet5", "alexnet-paper", "nin", "googlenet-paper", "resnet110-c
 def sections(published) -> list:
     classic = tuple(published.TORCHVISION)
     mobile = tuple(published.TORCHVISION_MOBILE)
-    vision = tuple(published.TORCHVISION_TRANSFORMERS)
-    transformers = tuple(published.TRANSFORMERS)
+    vision = (*published.TORCHVISION_VIT, *published.TORCHVISION_TRANSFORMERS)
+    large = published.BERT["bert-large-uncased"]
+    large_set = " ".join(f"{k}={v}" for k, v in large["set"].items())
+    transformers = (*published.TRANSFORMERS, "bert-base")
     listed = (set(classic) | set(mobile) | set(vision) | set(PAPER_SPECS)
               | set(transformers))
     others = tuple(sorted(p.stem for p in SPECS.glob("*.yaml") if p.stem not in listed))
@@ -156,7 +165,9 @@ def sections(published) -> list:
                 mobile),
         Section("torchvision: attention networks",
                 "Each spec builds what the torchvision builder of the same name builds; "
-                "torchvision's GFLOPS count the attention's matrix products too.",
+                "torchvision's GFLOPS count the attention's matrix products too. Attention "
+                "mixes every position of a sequence, so a ViT's map shown (the class token) "
+                "has no receptive field; its patch embedding `conv_proj` sees one patch.",
                 vision),
         Section("Networks as their papers describe them",
                 "Each spec follows its paper (its header says where and why it departs).",
@@ -165,7 +176,9 @@ def sections(published) -> list:
                 "Each spec builds what the Hugging Face model class its header names builds, "
                 "with the published configuration; the input is a sequence of token ids, "
                 "so there is no feature map or receptive field, and the MACs are at the "
-                "sequence length the header gives.",
+                f"sequence length the header gives. `bert-base` builds `BertModel` with its "
+                f"pooler at 128 tokens (`--set {large_set}` gives bert-large-uncased's "
+                f"{large['num_params']:,} [HF]).",
                 transformers),
     ] + ([Section("Other specs", "No published figures collected for these yet.", others)]
          if others else [])
@@ -337,6 +350,7 @@ def _check(condition: bool, message: str) -> None:
 def figures_for(name: str, published) -> list:
     tv = (published.TORCHVISION.get(name) or published.TORCHVISION_MOBILE.get(name)
           or published.TORCHVISION_TRANSFORMERS.get(name))
+    vit = published.TORCHVISION_VIT.get(name)
     figures = []
     if tv:
         figures += [Figure("params", tv["num_params"], "tv"),
@@ -344,6 +358,11 @@ def figures_for(name: str, published) -> list:
     lm = published.TRANSFORMERS.get(name)
     if lm:
         figures.append(Figure("params", lm["num_params"], "kerashub"))
+    if vit:
+        figures += [Figure("params", vit["num_params"], "tv-vit"),
+                    Figure("macs", vit["gflops"], "tv-vit", G, 3)]
+    if name == "bert-base":
+        figures.append(Figure("params", published.BERT["bert-base-uncased"]["num_params"], "HF"))
     figures += PAPERS.get(name, [])
     if name in KERAS_TABLE:
         figures.append(Figure("keras", KERAS_TABLE[name], "keras"))

@@ -103,9 +103,9 @@ def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
                     module = BUILDERS[node.type](_ctx(node, REGISTRY[node.type].args,
                                                       trace.shapes, xs, linear, narrow, wide,
                                                       weights))
+                module = module.to(dtype=dtype).eval()
                 if node.id in shared:
                     weights[node.id] = module.weight
-                module = module.to(dtype=dtype).eval()
                 handle = module.register_forward_hook(_record_shape(trace, node.id))
                 before = counter.get_total_flops() if count_flops else 0
                 y = module(*xs)
@@ -117,8 +117,8 @@ def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
                 raise TorchRejected(node, e) from None
             trace.outputs.append(y)
             if release:
-                others = [w for i, w in weights.items() if i != node.id]
-                trace.counts[node.id] = _counts(module, others)
+                earlier = [w for i, w in weights.items() if i != node.id]
+                trace.counts[node.id] = _counts(module, earlier)
                 for i in set(node.inputs):
                     if last_use[i] == node.id:
                         trace.outputs[i] = None
@@ -153,11 +153,13 @@ def _shared(graph, registry) -> set:
     return out
 
 
-def _counts(module, owned_elsewhere: list) -> tuple:
-    """(parameters, buffers) of one node's module; a weight it shares with an earlier
-    node (tie) is that node's, counted once as Module.parameters() does for a model."""
+def _counts(module, earlier: list) -> tuple:
+    """(parameters, buffers) of one node's module. ``earlier``: the shared weights of the
+    nodes built before it (a node's own weight is shared only with later ones, so it is
+    never among them); a parameter among them is that earlier node's, counted once, as
+    Module.parameters() yields a shared Parameter once for a model."""
     params = sum(p.numel() for p in module.parameters()
-                 if not any(p is w for w in owned_elsewhere))
+                 if not any(p is w for w in earlier))
     buffers = sum(b.numel() for name, b in module.named_buffers()
                   if name.rsplit(".", 1)[-1] not in _NOT_COUNTED_BUFFERS)
     return params, buffers
