@@ -77,6 +77,7 @@ class Analysis:
     # The output node of each repeat over free symbols → [(group, the field before its
     # passes were counted)], innermost first: the field there after one pass.
     pass_fields: dict = field(default_factory=dict)
+    counted_by: str | None = None  # the tool profile whose counts the records hold, if any
 
     def axis_fields(self, node_id: int) -> tuple:
         """Per output axis of the node: (the network-input axis it follows, or None; its

@@ -82,14 +82,19 @@ def view_of(analysis, node) -> LayerView:
 
 def recount(analysis, tool: str):
     """The analysis with every layer's MACs (and params) replaced by ``tool``'s count;
-    groups and the total are summed again from the layers."""
+    groups and the total are summed again from the layers. An analysis that holds
+    ``tool``'s counts already is returned as it is."""
+    if analysis.counted_by == tool:
+        return analysis
+    if analysis.counted_by is not None:
+        raise ValueError(f"the analysis holds {analysis.counted_by}'s counts, not archcalc's")
     g = analysis.graph
     layers = [analysis.layers[0]]
     for node in g.nodes[1:]:
         v = view_of(analysis, node)
         layers.append(replace(v.record, macs=dims.simplify(count(tool, v)),
                               params=dims.simplify(params(tool, v))))
-    return analysis.resummed(layers)
+    return replace(analysis.resummed(layers), counted_by=tool)
 
 
 def layer_counts(analysis, tool: str) -> dict:

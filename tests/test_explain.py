@@ -217,3 +217,24 @@ def test_formulas_are_the_rules_own_arithmetic():
     assert (same.formula, same.substituted, same.value) == ("⌈H/s⌉", "⌈5/2⌉", "3")
     scale = ex.explain(a, "layerscale_1", "params")[0].lines[0]
     assert (scale.formula, scale.value) == ("D", "36")  # flatten: 4·3·3 features
+
+
+@pytest.mark.parametrize("tool", ["ptflops", "ptflops-aten", "fvcore", "thop", "torchinfo",
+                                  "flopcounter", "megatron"])
+def test_a_tool_layer_line_is_the_count_its_table_shows(tool):
+    # explain is given the analysis the convention recounted; its line must show that count,
+    # not the tool's rule applied a second time (ptflops' linear would add its bias twice).
+    from archcalc import conventions
+    from archcalc.analysis import analyse
+    from archcalc.report.explain import explain_record
+    from archcalc.report.values import human
+    from archcalc.spec.loader import load
+    from conftest import EXAMPLES, SPECS
+
+    conv = conventions.get(tool)
+    for path in (EXAMPLES / "vgg16.yaml", SPECS / "gpt2.yaml"):
+        a = conv.apply(analyse(load(str(path))))
+        assert conv.apply(a) is a  # recounting a recounted analysis changes nothing
+        for node in a.graph.nodes[1:]:
+            line = explain_record(a, "node", node, "macs", conv).lines[-1]
+            assert line.value == human(a.layers[node.id].macs, []), (tool, node.name)

@@ -209,8 +209,11 @@ def _tool_line(analysis, node, conv, order) -> Line:
     how = (rule.__doc__ or "").strip().splitlines()[0] if rule and rule.__doc__ else \
         ("archcalc's MACs" if rule or conv.tool in DEFAULT_ELSEWHERE
          else f"{conv.name} counts nothing for {node.type}")
-    return Line(f"macs[{conv.name}]({node.name})", "", "", human(count(conv.tool, v), order),
-                how)
+    # an analysis recounted by the tool holds its count already (counting again would add
+    # a bias twice)
+    value = analysis.layers[node.id].macs if analysis.counted_by == conv.tool else \
+        count(conv.tool, v)
+    return Line(f"macs[{conv.name}]({node.name})", "", "", human(value, order), how)
 
 
 def _children(analysis, kind, obj) -> list:
