@@ -49,9 +49,9 @@ def test_vit_counts_follow_the_derivation_and_the_published_figures(name):
 def bert_params(vocab=30522, positions=512, types=2, layers=12, hidden=768, ffn=3072,
                 heads=12):
     """BertModel (transformers, models/bert/modeling_bert.py) counted by hand (the heads
-    split H, they add no parameters): embeddings
-    (V + P + T)·H + LayerNorm 2H; per layer query, key, value, output dense 4(H² + H),
-    two LayerNorms 4H, intermediate H·F + F, output F·H + H; pooler H² + H."""
+    split H and add no parameters): embeddings (V + P + T)·H + LayerNorm 2H; per layer
+    query, key, value, output dense 4(H² + H), two LayerNorms 4H, intermediate H·F + F,
+    output F·H + H; pooler H² + H."""
     per_layer = 4 * (hidden**2 + hidden) + 4 * hidden + (hidden * ffn + ffn) + \
         (ffn * hidden + hidden)
     return (vocab + positions + types) * hidden + 2 * hidden + layers * per_layer + \
@@ -83,37 +83,43 @@ def test_bert_sequence_is_at_most_the_position_table():
 
 
 # ---------------------------------------------------------------- the same network in torch
-torch = pytest.importorskip("torch")
-nn = torch.nn
-
-
-class BertLike(nn.Module):
-    """BertModel's parameters written with torch.nn: nn.TransformerEncoderLayer (post-norm:
-    self_attn = nn.MultiheadAttention(H, A) whose in_proj and out_proj are BERT's query,
-    key, value and output dense; linear1, linear2 its intermediate and output; norm1,
-    norm2 its two LayerNorms) has exactly a BertLayer's parameters."""
-
-    def __init__(self, vocab, positions, types, layers, hidden, heads, ffn):
-        super().__init__()
-        kw = {"device": "meta"}
-        self.word = nn.Embedding(vocab, hidden, padding_idx=0, **kw)
-        self.position = nn.Embedding(positions, hidden, **kw)
-        self.token_type = nn.Embedding(types, hidden, **kw)
-        self.norm = nn.LayerNorm(hidden, eps=1e-12, **kw)
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(hidden, heads, ffn, activation="gelu",
-                                       layer_norm_eps=1e-12, batch_first=True, **kw)
-            for _ in range(layers))
-        self.pooler = nn.Linear(hidden, hidden, **kw)
+def bert_like(vocab, positions, types, layers, hidden, heads, ffn):
+    """BertModel's parameters written with torch.nn on the meta device (nothing allocated):
+    nn.TransformerEncoderLayer (post-norm: self_attn = nn.MultiheadAttention(H, A), whose
+    in_proj and out_proj are BERT's query, key, value and output dense; linear1, linear2 its
+    intermediate and output; norm1, norm2 its two LayerNorms) has exactly a BertLayer's.
+    Torch is imported here, so that the analysis tests above run without it."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    with torch.device("meta"):
+        return nn.ModuleList([
+            nn.Embedding(vocab, hidden, padding_idx=0), nn.Embedding(positions, hidden),
+            nn.Embedding(types, hidden), nn.LayerNorm(hidden, eps=1e-12),
+            *(nn.TransformerEncoderLayer(hidden, heads, ffn, activation="gelu",
+                                         layer_norm_eps=1e-12, batch_first=True)
+              for _ in range(layers)),
+            nn.Linear(hidden, hidden)])  # the pooler
 
 
 @pytest.mark.parametrize("model", sorted(BERT))
 def test_bert_params_equal_torch_modules(model):
     config = {"vocab": 30522, "positions": 512, "types": 2, "layers": 12, "hidden": 768,
               "heads": 12, "ffn": 3072, **BERT[model]["set"]}
-    module = BertLike(**config)
+    module = bert_like(**config)
     assert sum(p.numel() for p in module.parameters()) == \
         analyse_file(BERT_SPEC, **BERT[model]["set"]).total.params
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_VIT))
+def test_vit_matches_hand_written_torch_model(name):
+    """Parameters, output shape and FlopCounterMode's MACs of torchvision's VisionTransformer
+    written with torch.nn (tests/torch_transformer_models.py), on the meta device."""
+    pytest.importorskip("torch")
+    import torch_transformer_models as ref
+
+    a = analyse_file(SPECS / f"{name}.yaml")
+    params, shape, macs = ref.measure(ref.VITS[name], a.graph.input_shape)
+    assert (a.total.params, a.total.output_shape, a.total.macs) == (params, shape, macs)
 
 
 def test_specs_cite_their_published_figures():

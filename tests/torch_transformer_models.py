@@ -154,3 +154,34 @@ class EncoderBlock(nn.Module):
         x = self.ln_1(tokens)
         x = self.dropout(self.self_attention(x, x, x, need_weights=False)[0]) + tokens
         return x + self.mlp(self.ln_2(x))
+
+
+# ----------------------------------------------------------------------------- ViT
+class VisionTransformer(nn.Module):
+    """torchvision's VisionTransformer (vision_transformer.py) at 224 × 224: conv_proj
+    Conv2d(3, E, p, stride p), reshape and permute to tokens, the class token [1, 1, E] put
+    first (torch.cat along the tokens), pos_embedding [1, S, E] added, the encoder blocks,
+    LayerNorm(E, eps 1e-6), the class token x[:, 0], heads.head Linear(E, 1000)."""
+
+    def __init__(self, patch, layers, heads, hidden, mlp, image=224):
+        super().__init__()
+        self.conv_proj = nn.Conv2d(3, hidden, patch, stride=patch)
+        seq = (image // patch) ** 2 + 1
+        self.class_token = nn.Parameter(torch.zeros(1, 1, hidden))
+        self.pos_embedding = nn.Parameter(torch.empty(1, seq, hidden).normal_(std=0.02))
+        self.layers = nn.Sequential(*(EncoderBlock(heads, hidden, mlp) for _ in range(layers)))
+        self.ln = nn.LayerNorm(hidden, eps=1e-6)
+        self.head = nn.Linear(hidden, 1000)
+
+    def forward(self, x):
+        x = self.conv_proj(x)
+        x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+        x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = self.ln(self.layers(x + self.pos_embedding))
+        return self.head(x[:, 0])
+
+
+# torchvision's builders: patch_size, num_layers, num_heads, hidden_dim, mlp_dim
+VITS = {"vit_b_16": lambda: VisionTransformer(16, 12, 12, 768, 3072),
+        "vit_b_32": lambda: VisionTransformer(32, 12, 12, 768, 3072),
+        "vit_l_16": lambda: VisionTransformer(16, 24, 16, 1024, 4096)}
