@@ -200,3 +200,18 @@ def test_einsum_builder_adds_the_batch_axis_to_every_operand(equation, x_shape, 
     got = _build("einsum", {"equation": equation, "with": (y_shape,)}, x, y)
     for i in range(2):
         assert torch.allclose(got[i], torch.einsum(equation, x[i], y[i]))
+
+
+def test_fvcore_and_ptflops_count_matmul_from_the_input_shape():
+    # fvcore matmul_flop_jit and ptflops _matmul_tensor_flops_hook: prod(input.shape) ·
+    # other.shape[-1]. [4, 5] @ [3, 5, 6]: 4·5·6 = 120 (the other's 3 leading copies are
+    # missed), where FlopCounterMode's bmm counts 3·4·5·6 = 360; einsum counts 0 in both.
+    from archcalc.profiles import recount
+
+    a = spec([4, 5], "reshape: {shape: [2, 10]}", "linear: {out: 45}",
+             "reshape: {name: other, shape: [3, 5, 6]}", "matmul: {from: input, with: other}",
+             "einsum: {equation: 'bij->bji'}")
+    assert a.layers[4].macs == 360
+    for tool in ("fvcore", "ptflops"):
+        counted = recount(a, tool)
+        assert (counted.layers[4].macs, counted.layers[5].macs) == (120, 0), tool

@@ -178,3 +178,17 @@ def einsum(ctx: Ctx) -> Out:
 # FlopCounterMode: mm and bmm at 2 FLOPs per MAC, the products above exactly (measured in
 # tests/test_differential_layers.py).
 counts("flopcounter", "matmul", "einsum")(record_macs)
+
+
+# fvcore/nn/jit_handles.py (0.1.5.post20221221) matmul_flop_jit, and ptflops/pytorch_ops.py
+# (0.7.5) _matmul_tensor_flops_hook for the patched torch.matmul: both count
+# prod(input.shape) · other.shape[-1], the input's own leading axes only (an operand with
+# more leading axes than the input is undercounted). Read from the sources, not measured.
+# Neither counts einsum as archcalc does (fvcore asks numpy's einsum_path for an estimate;
+# ptflops patches no einsum): their profiles count einsum as 0.
+@counts("fvcore", "matmul")
+@counts("ptflops", "matmul")
+def _matmul_input_times_columns(v):
+    """prod(input shape) · the other operand's last size (after the transpose)."""
+    other = v.inputs[1]
+    return prod(v.x) * (other[-2] if v.arg("transpose", False) else other[-1])
