@@ -658,22 +658,35 @@ def test_matmul_matches_torch(data):
 _LABELS = "abcAB"
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=400)
 @given(st.data())
 def test_einsum_matches_torch(data):
     """torch.einsum with one or two operands: random subscripts (batch axes shared with the
     output, contracted axes, axes only one operand has, repeated subscripts taking a
-    diagonal, size-1 axes that broadcast, sizes that do not match), explicit or implicit
-    output; shapes and FlopCounterMode's FLOPs, or a refusal where torch refuses."""
+    diagonal, size-1 axes that broadcast, sizes that do not match, ellipses over broadcast
+    axes), explicit or implicit output; shapes and FlopCounterMode's FLOPs, or a refusal
+    where torch refuses."""
     draw = data.draw
     sizes = {c: draw(st.integers(1, 4)) for c in _LABELS}
     ops = [draw(st.text(_LABELS, min_size=1, max_size=4))
            for _ in range(draw(st.sampled_from([1, 2, 2, 2])))]
+    if len(ops) == 2 and draw(st.booleans()):  # a subscript both operands hold
+        ops[1] += draw(st.sampled_from(ops[0]))
     shapes = [[draw(st.sampled_from([sizes[c], sizes[c], 1, draw(st.integers(1, 4))]))
                for c in op] for op in ops]
     seen = sorted(set("".join(ops)))
+    ellipsis = [draw(st.integers(0, 3)) == 0 for _ in ops]  # "..." over 0-2 axes (broadcast)
+    extra = [draw(st.sampled_from([1, 2, 3])) for _ in range(2)]
+    for i, has in enumerate(ellipsis):
+        if has:
+            at, n = draw(st.integers(0, len(ops[i]))), draw(st.integers(0, 2))
+            ops[i] = ops[i][:at] + "..." + ops[i][at:]
+            shapes[i][at:at] = [draw(st.sampled_from([1, d])) for d in extra[2 - n:]]
     if draw(st.booleans()):
         out = "".join(draw(st.permutations(seen))[:draw(st.integers(0, len(seen)))])
+        if any(ellipsis) and draw(st.booleans()):
+            at = draw(st.integers(0, len(out)))
+            out = out[:at] + "..." + out[at:]
         if draw(st.integers(0, 9)) == 0:
             out += draw(st.sampled_from(_LABELS + "z"))  # a repeated or unknown subscript
         equation = ",".join(ops) + "->" + out

@@ -105,7 +105,10 @@ def test_einsum_implicit_output_puts_upper_case_first():
 
 
 @pytest.mark.parametrize("equation, message", [
-    ("ij...,jk->ik", "ellipsis"),
+    ("i.j,jk->ik", "not part of an ellipsis"),
+    ("...i...j,jk->ik", "more than one ellipsis"),
+    ("ij,jkl->ik", "has 3 subscripts but its shape"),
+    ("ijk...,jk->ik", "3 subscripts besides its ellipsis"),
     ("ij,jk->iq", "output subscript 'q' appears in no operand"),
     ("ij,jk->ii", "appears more than once"),
     ("i1,jk->ik", "subscripts are letters"),
@@ -193,7 +196,8 @@ def test_matmul_builder_adds_the_batch_axis_to_both_operands(x_shape, y_shape, t
 
 @pytest.mark.parametrize("equation, x_shape, y_shape", [
     ("wts,wsc->wtc", (3, 4, 5), (3, 5, 2)), ("ij,jk", (4, 5), (5, 3)),
-    ("ii,bi->b", (3, 3), (2, 3)), ("Ab,bz->zA", (2, 3), (3, 4))])
+    ("ii,bi->b", (3, 3), (2, 3)), ("Ab,bz->zA", (2, 3), (3, 4)),
+    ("...ij,jk", (2, 3, 4, 5), (5, 6)), ("i...,i...->...", (3, 4), (3, 2, 1))])
 def test_einsum_builder_adds_the_batch_axis_to_every_operand(equation, x_shape, y_shape):
     # The batch letter is one the equation does not use ("ij,jk" → "aij,ajk->aik").
     x, y = torch.randn(2, *x_shape), torch.randn(2, *y_shape)
