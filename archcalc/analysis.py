@@ -13,7 +13,7 @@ from . import dims, expr, limits
 from .errors import LimitReached, SpecError, TimeLimitExceeded, progress
 from .graph import Graph
 from .layers import REGISTRY, Window
-from .layers.base import Ctx, LayerError, fmt_shape
+from .layers.base import WEIGHT_SHAPES, Ctx, LayerError, Weight, fmt_shape
 from .layers.base import UNION
 
 
@@ -131,7 +131,7 @@ def _walk(graph: Graph, at) -> Analysis:
     for node in graph.nodes[1:]:
         at.loc = node.loc
         rule = REGISTRY[node.type]
-        ctx = rule_context(node, shapes)
+        ctx = rule_context(node, shapes, graph.nodes)
         try:
             out = rule.fn(ctx)
         except LayerError as e:
@@ -168,20 +168,26 @@ def _walk(graph: Graph, at) -> Analysis:
                     tuple(conditions), tuple(steps), tuple(rfs), tuple(sources))
 
 
-def rule_context(node, shapes: list) -> Ctx:
+def rule_context(node, shapes: list, nodes: list) -> Ctx:
     """What a node's rule is called with, given the output shape of every node so far
-    ('ref' arguments become the referenced shapes). Verify and explain replay rules with it."""
+    ('ref' arguments become the referenced shapes, 'weight' arguments the named layer's
+    ``Weight``; ``nodes``: the graph's nodes). Verify and explain replay rules with it."""
     rule = REGISTRY[node.type]
-    args = {k: _resolve_ref(v, rule.args[k].kind, shapes) if k in rule.args else v
+    args = {k: _resolve_ref(v, rule.args[k].kind, shapes, nodes) if k in rule.args else v
             for k, v in node.args.items()}
     return Ctx(node.type, [shapes[i] for i in node.inputs], args, rule.nd)
 
 
-def _resolve_ref(value, kind: str, shapes: list):
+def _resolve_ref(value, kind: str, shapes: list, nodes: list):
     if kind == "ref" and value is not None:
         return shapes[value]
     if kind == "refs":
         return tuple(shapes[v] for v in value)
+    if kind == "weight" and value is not None:
+        target = nodes[value]
+        of = WEIGHT_SHAPES.get(target.type)
+        shape = None if of is None else tuple(of(target.args, shapes[target.inputs[0]]))
+        return Weight(target.type, target.local, shape)
     return value
 
 

@@ -18,7 +18,7 @@ class Node:
     type: str
     name: str  # qualified and unique: "stage1.conv2d_2"
     local: str  # the name shown in tables: "conv2d_2"
-    args: dict  # evaluated arguments; 'ref'/'refs' arguments hold node ids
+    args: dict  # evaluated arguments; 'ref'/'refs'/'weight' arguments hold node ids
     inputs: tuple  # node ids, main input first
     depth: int
     loc: Loc

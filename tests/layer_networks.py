@@ -103,8 +103,23 @@ NETWORKS = {
           - embedding: {name: words, vocab: 50, dim: 12, padding_idx: -1}
           - embedding: {name: types, from: input, vocab: 2, dim: 12}  # ids read modulo 2
           - add: {from: words, with: [types]}
-          - layernorm
-          - linear: {out: 50}
+          - layernorm: {name: final}
+          - linear: {name: head, out: 50, bias: false, tie: words}     # counted at words
+          - linear: {from: final, out: 50, tie: head}                  # the same weight again
+    """,
+    "learned_tensors": """
+        input: [3, 16, 16]
+        layers:
+          - conv2d: {out: 8, kernel: 4, stride: 4}
+          - parameter: {shape: [8, 1, 4], op: concat, dim: 1}        # a row put first
+          - parameter: {shape: [8, 5, 4], op: add, init: normal}
+          - parameter: {shape: [4], op: mul}                          # broadcast
+          - parameter: {shape: [8, 5, 1], op: concat, dim: 2, position: after}
+          - parameter: {shape: [8, 20, 5], op: add, rows: prefix, dim: 1}
+          - flatten: {start: 1}
+          - permute: {dims: [1, 0]}
+          - parameter: {shape: [1, 8], op: concat}                    # a class token
+          - parameter: {shape: [50, 8], op: add, rows: prefix}        # positions 0..25
     """,
     "windows": """
         input: [6, 14, 12]

@@ -165,3 +165,23 @@ TORCHVISION_TRANSFORMERS = {
         "source": "torchvision/models/swin_transformer.py, Swin_T_Weights.IMAGENET1K_V1",
     },
 }
+
+# Transformer language models: the parameter count (parameters() of the Hugging Face model
+# with the published configuration) that KerasNLP / KerasHub list in each preset's metadata
+# ("params"), with the preset file as stored in the repository named.
+TRANSFORMERS = {
+    "llama-7b": {
+        "num_params": 6_738_415_616,
+        "source": "keras-team/keras-hub keras_nlp/models/llama/llama_presets.py (commit "
+                  "ec00c02), \"llama_7b_en\" \"params\"",
+    },
+    "mistral-7b": {
+        "num_params": 7_241_732_096,
+        "source": "keras-team/keras-hub keras_hub/src/models/mistral/mistral_presets.py "
+                  "(commit 0e1444f), \"mistral_7b_en\" \"params\"",
+    },    "t5-small": {
+        "num_params": 60_506_624,
+        "source": "KerasNLP keras_nlp/models/t5/t5_presets.py (the mattdangerw/keras-hub "
+                  "copy of its history, commit 0df99da), \"t5_small\" \"params\"",
+    },
+}

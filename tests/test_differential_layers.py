@@ -14,6 +14,7 @@ Deliberate exclusions from the "torch rejects" comparison (archcalc is right to 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -605,6 +606,88 @@ def test_embedding_matches_torch(data):
     except TORCH_ERRORS as err:
         got = err
     agree(rec, got, "embedding")
+
+
+@FEW
+@given(st.data())
+def test_parameter_matches_torch(data):
+    """A learned tensor added, multiplied (broadcasting: sizes equal, 1 or other) or
+    concatenated (before or after, any axis), whole or its first rows, against the same
+    torch operations written here on an nn.Parameter (tables of no more axes than the
+    input: without a batch axis, a further axis would meet the batch axis)."""
+    draw = data.draw
+    x = draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))
+    op = draw(st.sampled_from(["add", "mul", "concat"]))
+    rank = len(x)
+    dim = draw(st.integers(-rank, rank - 1))
+    axis = dim % rank
+    position, prefix = draw(st.sampled_from(["before", "after"])), draw(st.booleans())
+    if op == "concat":
+        table = [draw(st.integers(1, 3)) if i == axis else
+                 draw(st.sampled_from([n, n, draw(st.integers(1, 4))])) for i, n in enumerate(x)]
+    else:
+        table = [draw(st.sampled_from([n, 1, draw(st.integers(1, 5))]))
+                 for n in x][draw(st.integers(0, rank - 1)):]
+    lead = rank - len(table)
+    prefix = prefix and axis >= lead
+    args = {"shape": table, "op": op, "dim": dim, "position": position,
+            "rows": "prefix" if prefix else "all"}
+    rec = closed("parameter", args, x)
+    try:
+        p = nn.Parameter(torch.zeros(table))
+        xt = torch.randn(1, *x)
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            used = p.narrow(axis - lead, 0, x[axis]) if prefix else p
+            if op == "add":
+                y = xt + used
+            elif op == "mul":
+                y = xt * used
+            else:
+                used = used.expand(1, *used.shape)
+                y = torch.cat([used, xt] if position == "before" else [xt, used], dim=axis + 1)
+        got = (tuple(y.shape[1:]), p.numel(), counter.get_total_flops())
+    except TORCH_ERRORS as err:
+        got = err
+    agree(rec, got, "parameter")
+
+
+@FEW
+@given(st.data())
+def test_tied_linear_matches_torch(data):
+    """ids → embedding [V, D] → linear to F features → linear {out: O, tie: the embedding},
+    against the same modules with the second linear's weight set to the embedding's
+    Parameter (nanoGPT's tying): whole-model parameters() (the shared weight once), shape
+    and FLOPs. Torch runs any tie whose weight fits the input (F = D); a module whose
+    out_features O is not the weight's V is inconsistent, which archcalc refuses too."""
+    draw = data.draw
+    vocab, dim = draw(st.integers(1, 12)), draw(st.integers(1, 6))
+    feat = draw(st.sampled_from([dim, draw(st.integers(1, 6))]))
+    out = draw(st.sampled_from([vocab, draw(st.integers(1, 12))]))
+    bias, length = draw(st.booleans()), draw(st.integers(1, 4))
+    text = (f"input: [{length}]\nlayers:\n"
+            f"  - embedding: {{name: wte, vocab: {vocab}, dim: {dim}}}\n"
+            f"  - linear: {{out: {feat}}}\n"
+            f"  - linear: {{out: {out}, bias: {str(bias).lower()}, tie: wte}}\n")
+    try:
+        a = analyse_text(text)
+        rec = dataclasses.replace(a.layers[-1], params=a.total.params, macs=a.total.macs)
+    except SpecError as err:
+        rec = err
+    model = nn.Sequential(nn.Embedding(vocab, dim), nn.Linear(dim, feat),
+                          nn.Linear(feat, out, bias=bias)).eval()
+    model[2].weight = model[0].weight
+    try:
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            y = model(torch.randint(0, vocab, (1, length)))
+        if y.shape[-1] != out:
+            raise ValueError(f"out_features {out}, but the tied weight gives {y.shape[-1]}")
+        got = (tuple(y.shape[1:]), sum(p.numel() for p in model.parameters()),
+               counter.get_total_flops())
+    except TORCH_ERRORS as err:
+        got = err
+    agree(rec, got, "linear")
 
 
 # ---------------------------------------------------------------- products and rolls

@@ -156,7 +156,7 @@ def _good_value(draw, spec):
         return draw(st.booleans())
     if kind == "str":
         return draw(st.sampled_from(spec.choices or ("x",)))
-    if kind in ("ref", "refs"):
+    if kind in ("ref", "refs", "weight"):
         return draw(st.sampled_from(NAMES))
     if kind == "shape":
         return draw(st.lists(st.integers(-1, 8), min_size=1, max_size=3))

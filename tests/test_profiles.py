@@ -255,3 +255,25 @@ def test_megatron_counts_non_causal_layers_as_the_default():
     """)
     m = conventions.get("megatron").apply(a)
     assert [r.macs for r in m.layers] == [r.macs for r in a.layers]
+
+
+def test_torchinfo_attention_counts_the_projections_parameters():
+    """torchinfo 1.8.0 on archcalc's attention module: the four Linear layers' parameters,
+    whatever the leading axes; the bias table (a parameter of the module itself) adds none."""
+    torch = pytest.importorskip("torch")
+    torchinfo = pytest.importorskip("torchinfo")
+    from helpers import analyse_text
+    from archcalc.torch_backend.builders.attention import Attention
+
+    a = analyse_text("""
+        input: [3, 6, 16]
+        layers:
+          - attention: {heads: 4, kv_heads: 2, head_dim: 4, out: 12, k_bias: false,
+                        causal: true, rotary: true, bias_table: 7}
+    """)
+    flags = dict(q=True, k=False, v=True, o=True)
+    module = Attention(16, 16, 4, 2, 4, 12, flags, True, True, 7, None).eval()
+    stats = torchinfo.summary(module, input_data=[torch.randn(1, 3, 6, 16)], verbose=0)
+    assert profiles.layer_counts(a, "torchinfo")["attention_1"] == stats.total_mult_adds \
+        == a.total.params - 7 * 4
+    assert stats.total_params == a.total.params

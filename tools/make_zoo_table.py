@@ -118,6 +118,9 @@ SOURCES = {
                  "Section 5 (\"1.5 billion multiply-adds at inference time\").",
     "Huang17": "Huang, Liu, van der Maaten & Weinberger, \"Densely Connected Convolutional "
                "Networks\", CVPR 2017, Table 2.",
+    "kerashub": "KerasNLP / KerasHub presets' metadata `params` (the parameter count of the "
+                "released checkpoint), each preset file named with its commit in "
+                "`tests/published.py` (`TRANSFORMERS`).",
     "Howard17": "Howard et al., \"MobileNets\" (arXiv:1704.04861), Table 8 (1.0 MobileNet-224: "
                 "569 million mult-adds, 4.2 million parameters).",
 }
@@ -139,8 +142,9 @@ PAPER_SPECS = ("lenet5", "alexnet-paper", "nin", "googlenet-paper", "resnet110-c
 def sections(published) -> list:
     classic = tuple(published.TORCHVISION)
     mobile = tuple(published.TORCHVISION_MOBILE)
-    transformers = tuple(published.TORCHVISION_TRANSFORMERS)
-    listed = set(classic) | set(mobile) | set(transformers) | set(PAPER_SPECS)
+    vision = tuple(published.TORCHVISION_TRANSFORMERS)
+    transformers = tuple(published.TRANSFORMERS)
+    listed = set(classic) | set(mobile) | set(vision) | set(PAPER_SPECS) | set(transformers)
     others = tuple(sorted(p.stem for p in SPECS.glob("*.yaml") if p.stem not in listed))
     return [
         Section("torchvision: classic CNNs",
@@ -152,10 +156,16 @@ def sections(published) -> list:
         Section("torchvision: attention networks",
                 "Each spec builds what the torchvision builder of the same name builds; "
                 "torchvision's GFLOPS count the attention's matrix products too.",
-                transformers),
+                vision),
         Section("Networks as their papers describe them",
                 "Each spec follows its paper (its header says where and why it departs).",
                 PAPER_SPECS),
+        Section("Transformers",
+                "Each spec builds what the Hugging Face model class its header names builds, "
+                "with the published configuration; the input is a sequence of token ids, "
+                "so there is no feature map or receptive field, and the MACs are at the "
+                "sequence length the header gives.",
+                transformers),
     ] + ([Section("Other specs", "No published figures collected for these yet.", others)]
          if others else [])
 
@@ -341,6 +351,9 @@ def figures_for(name: str, published) -> list:
     if tv:
         figures += [Figure("params", tv["num_params"], "tv"),
                     Figure("macs", tv["gflops"], "tv", G, 3)]
+    lm = published.TRANSFORMERS.get(name)
+    if lm:
+        figures.append(Figure("params", lm["num_params"], "kerashub"))
     figures += PAPERS.get(name, [])
     if name in KERAS_TABLE:
         figures.append(Figure("keras", KERAS_TABLE[name], "keras"))

@@ -201,3 +201,14 @@ def _megatron_attention(v):
         products = 2 * products
     return prod(x[:-2]) * (length * x[-1] * heads * d + 2 * keys * kv[-1] * kv_heads * d +
                            products + length * heads * d * out)
+
+
+# torchinfo/layer_info.py calculate_macs (1.8.0): each Linear adds its weight and bias numel
+# × batch; the bias table is a parameter of the attention module itself, named `table` in
+# archcalc's builder, neither "weight" nor "bias", so it adds nothing (measured in
+# tests/test_profiles.py; an implementation naming it relative_position_bias_table, as
+# Swin's does, would add it once per output row).
+@counts("torchinfo", "attention")
+def _torchinfo_attention(v):
+    """The q, k, v and o projections' parameters × batch (1); not the bias table."""
+    return v.record.params - v.arg("bias_table", 0) * v.arg("heads")

@@ -23,11 +23,12 @@ class Arg:
 
     kind: ``int`` (a whole number, or expression), ``ints`` (one or one per axis), ``float``,
     ``bool``, ``str`` (one of ``choices``), ``padding`` (ints, ``same``/``valid``), ``ref``
-    (a named output), ``refs`` (one or more), ``shape`` (a list of ints, -1 allowed),
-    ``text`` (a string kept as written: einsum's equation), ``any`` (left to the rule).
-    ``tensor``: a ``ref`` whose output the layer also reads as a further input (attention's
-    keys and values), not only its shape. ``example``: the value the layer reference calls
-    the rule with for a required argument that no generic sample fits.
+    (a named output), ``refs`` (one or more), ``weight`` (a named earlier layer whose
+    weight the layer shares: the rule sees a ``Weight``), ``shape`` (a list of ints, -1
+    allowed), ``text`` (a string kept as written: einsum's equation), ``any`` (left to the
+    rule). ``tensor``: a ``ref`` whose output the layer also reads as a further input
+    (attention's keys and values), not only its shape. ``example``: the value the layer
+    reference calls the rule with for a required argument that no generic sample fits.
     """
 
     kind: str
@@ -128,6 +129,32 @@ def register_layer(
                 name, fn, dict(args or {}), family, (nd or {}).get(name), merge, doc,
                 dict(zero or {}),
             ), "layer type")
+        return fn
+
+    return wrap
+
+
+@dataclass(frozen=True)
+class Weight:
+    """What a ``weight`` argument gives a rule: the named layer's type, name and weight
+    shape (None for a type whose weight cannot be shared)."""
+
+    type: str
+    name: str
+    shape: tuple | None
+
+
+# layer type -> fn(args, input shape) -> its weight's shape, for the types whose weight
+# another layer may share (``tie``); registered by their family modules.
+WEIGHT_SHAPES: dict[str, Callable] = {}
+
+
+def weight_shape(*names: str):
+    """Register ``fn(args, input_shape) -> shape``: the weight these types let others share."""
+
+    def wrap(fn):
+        for name in names:
+            register_once(WEIGHT_SHAPES, name, fn, "weight shape of")
         return fn
 
     return wrap

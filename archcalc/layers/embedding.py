@@ -10,15 +10,25 @@ sparse.py:183-186); the forward pass is ``F.embedding``, a gather: no multiply-a
 
 A lookup has no gradient with respect to its ids, so nothing downstream of an embedding has
 a receptive field on the network's input: every output axis is marked as following none.
+
+``parameter`` is a learned tensor (an ``nn.Parameter`` of the given shape, ∏shape
+parameters) combined with the input: added or multiplied with PyTorch broadcasting, or
+concatenated along one axis (a class token put first, as torchvision's VisionTransformer
+does, ``torch.cat([class_token, x], dim=1)``). ``rows: prefix`` uses only its first n
+entries along one axis, n the input's size there: GPT-2's and BERT's position tables
+(``nn.Embedding(n_ctx, D)`` read at ``arange(L)``), whose L may be any length up to n_ctx.
 """
 
 from __future__ import annotations
 
-from .base import Arg, Ctx, Out, register_layer
+from ..dims import eq, prod, resolve
+from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer, weight_shape
 from .costs import counts, counts_zero, record_params
 from .terms import named
 
 ZERO_MACS = {"macs": "a lookup (a gather of rows): no multiply-accumulates (zero on purpose)"}
+ZERO_MACS_TENSOR = {"macs": "an element-wise add or mul, or a concatenation: no "
+                            "multiply-accumulates (zero on purpose)"}
 
 
 @register_layer(
@@ -39,6 +49,81 @@ def embedding(ctx: Ctx) -> Out:
                     f"padding_idx = {pad} is below -vocab (vocab = {ctx.vocab})")
     rank = len(ctx.x) + 1
     return Out(shape=(*ctx.x, named("D", d)), params=v * d, rf=(None,) * rank)
+
+
+@weight_shape("embedding")
+def _embedding_weight(args: dict, x: tuple) -> tuple:
+    """nn.Embedding.weight: [num_embeddings, embedding_dim] (sparse.py:165); a linear layer
+    tied to it maps D features to V."""
+    return (args["vocab"], args["dim"])
+
+
+@register_layer(
+    "parameter", family="embedding", zero=ZERO_MACS_TENSOR,
+    args={"shape": Arg("shape", doc="the learned tensor's shape (no batch axis), aligned with "
+                                    "the input's trailing axes"),
+          "op": Arg("str", "add", choices=("add", "concat", "mul"),
+                    doc="x + p, torch.cat of p and x along dim, or x · p"),
+          "dim": Arg("int", 0, doc="concat: the axis (no batch axis); rows: prefix: the axis "
+                                   "the table is cut along"),
+          "position": Arg("str", "before", choices=("before", "after"),
+                          doc="concat: p before x (a class token first) or after it"),
+          "rows": Arg("str", "all", choices=("all", "prefix"),
+                      doc="prefix: only the first n entries of the table along dim, n the "
+                          "input's size there (positions 0..n−1 of a longer table)"),
+          "init": Arg("str", "zeros", choices=("zeros", "normal"),
+                      doc="the values PyTorch starts from (no count depends on them)")},
+)
+def parameter(ctx: Ctx) -> Out:
+    """A learned tensor added, multiplied or concatenated (class token, positions): ∏shape."""
+    x, table = tuple(ctx.x), tuple(ctx.shape)
+    if any(resolve(d >= 1) is False for d in table):
+        ctx.fail(f"a learned tensor's sizes must be positive, got {fmt_shape(table)}")
+    if len(table) > len(x):
+        ctx.fail(f"a learned tensor {fmt_shape(table)} has more axes than its input "
+                 f"{fmt_shape(x)} (it is aligned with the input's trailing axes)")
+    params = ctx.term("∏shape", prod(table))
+    rank, lead = len(x), len(x) - len(table)
+    if not -rank <= ctx.dim < rank:
+        ctx.fail(f"dim {ctx.dim} is out of range for a rank-{rank} input {fmt_shape(x)}")
+    axis = ctx.dim % rank
+    used = list(table)
+    if ctx.rows == "prefix":
+        if axis < lead:
+            ctx.fail(f"rows: prefix cuts axis {axis} of the input, which the learned tensor "
+                     f"{fmt_shape(table)} does not have")
+        n, have = x[axis], table[axis - lead]
+        ctx.require(n <= have, f"the input has {n} entries along axis {axis}, more than the "
+                               f"{have} rows of the table {fmt_shape(table)}")
+        used[axis - lead] = n
+    if ctx.op == "concat":
+        if len(table) != rank:
+            ctx.fail(f"concat needs a learned tensor of the input's rank {rank}, got "
+                     f"{fmt_shape(table)}")
+        for i in range(rank):
+            if i != axis and resolve(eq(used[i], x[i])) is not True:
+                ctx.require(eq(used[i], x[i]),
+                            f"cannot concatenate {fmt_shape(used)} and {fmt_shape(x)} along "
+                            f"axis {axis}: axis {i} differs ({used[i]} and {x[i]})")
+        shape = tuple(used[i] + x[i] if i == axis else x[i] for i in range(rank))
+        step = tuple(Window(1, 1, used[axis]) if i == axis and ctx.position == "before" else i
+                     for i in range(rank))
+        return Out(shape=shape, params=params, rf=step)
+    shape, step = [], []
+    for i, n in enumerate(x):
+        t = used[i - lead] if i >= lead else 1
+        if resolve(eq(t, 1)) is True or resolve(eq(t, n)) is True:
+            shape.append(n)
+            step.append(i)
+        elif resolve(eq(n, 1)) is True:  # the input broadcast along the table's axis
+            shape.append(t)
+            step.append(None)
+        else:
+            ctx.require(eq(t, n), f"cannot {ctx.op} {fmt_shape(used)} to {fmt_shape(x)}: axis "
+                                  f"{i} has sizes {t} and {n}")
+            shape.append(n)
+            step.append(i)
+    return Out(shape=tuple(shape), params=params, rf=tuple(step))
 
 
 # ---------------------------------------------------------------- other tools' counts

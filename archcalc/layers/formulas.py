@@ -29,7 +29,7 @@ def of(analysis, node) -> dict:
     otherwise."""
     from ..analysis import rule_context
 
-    ctx = rule_context(node, RecordedShapes(analysis.layers))
+    ctx = rule_context(node, RecordedShapes(analysis.layers), analysis.graph.nodes)
     ctx.terms = True
     out = REGISTRY[node.type].fn(ctx)
     shape = [(t.name, t, i) for i, t in enumerate(out.shape) if isinstance(t, Term)]
@@ -92,7 +92,7 @@ def reference(rule) -> dict:
     a sample input with its default arguments, or ``{"zero": "the declared reason"}``."""
     from .base import REQUIRED, Ctx
 
-    sample = {"int": 1, "ints": 1, "refs": (), "ref": None, "shape": None}
+    sample = {"int": 1, "ints": 1, "refs": (), "ref": None, "weight": None, "shape": (1,)}
     args = {k: (a.example if a.example is not None else sample.get(a.kind, 1))
             if a.default is REQUIRED else a.default for k, a in rule.args.items()}
     rank = (rule.nd or 2) + 1

@@ -519,7 +519,7 @@ class _Builder:
             if not isinstance(node.value, str):
                 raise SpecError(f"{what} must be a string, got {describe(node)}", node.loc)
             return node.value
-        if k == "ref":
+        if k in ("ref", "weight"):
             return self.ref(node, scope, what)
         if k == "refs":
             nodes = node.value if node.is_seq else [node]

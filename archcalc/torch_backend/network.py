@@ -60,12 +60,14 @@ _NOT_COUNTED_BUFFERS = ("num_batches_tracked",)
 
 
 def _ctx(node, rule_args: dict, shapes: dict, xs: list, linear: bool, narrow: bool,
-         wide: dict | None) -> BuildCtx:
+         wide: dict | None, weights: dict) -> BuildCtx:
     args = {}
     for key, value in node.args.items():
         kind = rule_args[key].kind if key in rule_args else "any"
         if kind == "ref" and value is not None:
             value = shapes[value]
+        if kind == "weight" and value is not None:
+            value = weights[value]
         args[key] = value
     in_shapes = [tuple(x.shape[1:]) for x in xs]
     wide_xs = [tuple(wide[i]) for i in node.inputs] if wide is not None else None
@@ -90,6 +92,8 @@ def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
     batch = x.shape[0]
     dtype = x.dtype if x.is_floating_point() else torch.float32
     last_use = _last_use(graph) if release else {}
+    shared = _shared(graph, REGISTRY)
+    weights: dict = {}  # node id -> the weight another layer shares (kept to the end)
     counter = FlopCounterMode(display=False) if count_flops else contextlib.nullcontext()
     with counter:
         for node in graph.nodes[1:]:
@@ -97,7 +101,10 @@ def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
             try:
                 with torch.device(x.device):
                     module = BUILDERS[node.type](_ctx(node, REGISTRY[node.type].args,
-                                                      trace.shapes, xs, linear, narrow, wide))
+                                                      trace.shapes, xs, linear, narrow, wide,
+                                                      weights))
+                if node.id in shared:
+                    weights[node.id] = module.weight
                 module = module.to(dtype=dtype).eval()
                 handle = module.register_forward_hook(_record_shape(trace, node.id))
                 before = counter.get_total_flops() if count_flops else 0
@@ -110,7 +117,8 @@ def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
                 raise TorchRejected(node, e) from None
             trace.outputs.append(y)
             if release:
-                trace.counts[node.id] = _counts(module)
+                others = [w for i, w in weights.items() if i != node.id]
+                trace.counts[node.id] = _counts(module, others)
                 for i in set(node.inputs):
                     if last_use[i] == node.id:
                         trace.outputs[i] = None
@@ -135,8 +143,21 @@ def _last_use(graph) -> dict:
     return last
 
 
-def _counts(module) -> tuple:
-    params = sum(p.numel() for p in module.parameters())
+def _shared(graph, registry) -> set:
+    """The ids of the nodes whose weight a later layer shares (a 'weight' argument, tie)."""
+    out = set()
+    for node in graph.nodes[1:]:
+        for key, arg in registry[node.type].args.items():
+            if arg.kind == "weight" and node.args.get(key) is not None:
+                out.add(node.args[key])
+    return out
+
+
+def _counts(module, owned_elsewhere: list) -> tuple:
+    """(parameters, buffers) of one node's module; a weight it shares with an earlier
+    node (tie) is that node's, counted once as Module.parameters() does for a model."""
+    params = sum(p.numel() for p in module.parameters()
+                 if not any(p is w for w in owned_elsewhere))
     buffers = sum(b.numel() for name, b in module.named_buffers()
                   if name.rsplit(".", 1)[-1] not in _NOT_COUNTED_BUFFERS)
     return params, buffers

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-from ..registry import BuildCtx, builds
+from ..registry import BuildCtx, batch_dim, builds
 
 
 class Lookup(nn.Module):
@@ -29,3 +30,44 @@ class Lookup(nn.Module):
 @builds("embedding")
 def embedding(b: BuildCtx) -> nn.Module:
     return Lookup(nn.Embedding(b.a["vocab"], b.a["dim"], padding_idx=b.a["padding_idx"]))
+
+
+class LearnedTensor(nn.Module):
+    """x + p, x · p (broadcasting; p has no batch axis, so it aligns with x's trailing
+    axes), or torch.cat([p, x]) / torch.cat([x, p]) along ``dim`` with p expanded over the
+    batch (torchvision's VisionTransformer: class_token.expand(n, -1, -1)). ``prefix``: the
+    axis of p cut to x's size along ``dim`` before it is used (positions 0..n−1)."""
+
+    def __init__(self, shape, op: str, dim: int, position: str, prefix: int | None,
+                 init: str):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(shape) if init == "zeros" else
+                                   torch.randn(shape) * 0.02)
+        self.op, self.dim, self.position, self.prefix = op, dim, position, prefix
+
+    def forward(self, x):
+        p = self.weight
+        if self.prefix is not None:
+            p = p.narrow(self.prefix, 0, x.shape[self.dim])
+        if self.op == "add":
+            return x + p
+        if self.op == "mul":
+            return x * p
+        p = p.expand(x.shape[0], *p.shape)
+        return torch.cat([p, x] if self.position == "before" else [x, p], dim=self.dim)
+
+
+@builds("parameter")
+def parameter(b: BuildCtx) -> nn.Module:
+    """In the receptive-field copies add and mul are the identity (element-wise: each unit
+    keeps its input's field) and a concatenated tensor takes the input's sizes off the
+    concatenation axis (a narrow copy has fewer channels)."""
+    shape, op = tuple(b.a["shape"]), b.a["op"]
+    rank = len(b.x)
+    axis = b.a["dim"] % rank
+    if b.linear or b.narrow:
+        if op != "concat":
+            return nn.Identity()
+        shape = tuple(shape[axis] if i == axis else n for i, n in enumerate(b.x))
+    prefix = axis - (rank - len(shape)) if b.a["rows"] == "prefix" else None
+    return LearnedTensor(shape, op, batch_dim(axis), b.a["position"], prefix, b.a["init"])
