@@ -8,6 +8,10 @@ archcalc exactly where torch rejects them, with archcalc's located one-line mess
 Deliberate exclusions from the "torch rejects" comparison (archcalc is right to differ):
 * ``padding: same`` with a stride > 1: torch refuses it; archcalc follows Keras (out =
   ceil(n/s)), checked against an explicit asymmetric F.pad in tests/test_differential_nets.py;
+* ``windowmerge`` of windows whose count and size are wrong but multiply to the map's size:
+  torch's view takes them, archcalc refuses them (they are not a partition's inverse);
+* ``matmul`` with a vector (rank 1): torch multiplies it, archcalc refuses it (in the
+  network the vector would meet the batch axis);
 * a transposed convolution whose output size is exactly 0: torch returns an empty tensor
   or raises depending on the CPU backend (docs/pytorch-semantics.md §1.4); archcalc rejects it.
 """
@@ -811,6 +815,62 @@ def test_roll_matches_torch(data):
         make = lambda: lambda x: torch.roll(x, shifts, dims)  # noqa: E731
     rec = closed("roll", args, shape)
     agree(rec, _counted(make(), torch.randn(*shape)), "roll")
+
+
+
+def _torchvision_partition(x, wh, ww, grid):
+    """[B, H, W, C] → windows, by torchvision's operations: Swin's view/permute/reshape
+    (swin_transformer.py, shifted_window_attention) or, for the grid, MaxViT's
+    WindowPartition on [B, C, H, W] with p = H/gh (one p per axis here) and SwapAxes(-2, -3)
+    (maxvit.py), after PartitionAttentionLayer's check that the grid divides the map."""
+    b, h, w, c = x.shape
+    if not grid:
+        x = x.view(b, h // wh, wh, w // ww, ww, c).permute(0, 1, 3, 2, 4, 5)
+        return x.reshape(b, (h // wh) * (w // ww), wh * ww, c)
+    if h % wh or w % ww:
+        raise AssertionError("Grid size must be divisible by partition size")
+    ph, pw = h // wh, w // ww
+    x = x.permute(0, 3, 1, 2).reshape(b, c, h // ph, ph, w // pw, pw).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(b, (h // ph) * (w // pw), ph * pw, c).swapaxes(-2, -3)
+
+
+@FEW
+@given(st.data())
+def test_window_partition_matches_torchvision(data):
+    """windowpartition's shape (and refusal when the window does not divide the map) against
+    torchvision's operations on a random map; then windowmerge of the windows back to the
+    map. torch's view would also accept a merge whose window count and size are wrong but
+    multiply to the same numbers; archcalc refuses those (they are not a partition's
+    inverse), checked by hand below."""
+    draw = data.draw
+    h, w, c = draw(st.integers(1, 12)), draw(st.integers(1, 12)), draw(st.integers(1, 3))
+    wh, ww = (draw(st.one_of(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]),
+                             st.integers(1, 6))) for n in (h, w))  # mostly a divisor
+    grid = draw(st.booleans())
+    args = {"size": [wh, ww], "grid": grid}
+    got = _counted(lambda x: _torchvision_partition(x, wh, ww, grid)[0],
+                   torch.randn(1, h, w, c))
+    text = (f"input: [{c}, {h}, {w}]\nlayers:\n  - permute: {{dims: [1, 2, 0]}}\n"
+            f"  - windowpartition: {json.dumps(args)}\n"
+            f"  - windowmerge: {json.dumps({**args, 'height': h, 'width': w})}\n")
+    try:
+        a = analyse_text(text)
+        part, merge = a.layers[2], a.layers[3]
+    except SpecError as e:
+        part = merge = e
+    agree(part, got, "windowpartition")
+    if not isinstance(got, Exception):
+        assert merge.output_shape == (h, w, c)
+
+
+def test_windowmerge_refuses_what_only_multiplies_right():
+    # [2, 98, 3] holds 196·3 elements, as a 14×14×3 map does, and torch's view(B, 2, 2, 7, 7,
+    # C) takes it; but 98 tokens are not 7·7 windows: archcalc refuses.
+    x = torch.randn(1, 2, 98, 3)
+    assert x.view(1, 2, 2, 7, 7, 3).shape == (1, 2, 2, 7, 7, 3)
+    rec = _with_operand([2, 98, 3], [2, 98, 3], "windowmerge",
+                        {"size": 7, "height": 14, "width": 14})
+    assert isinstance(rec, SpecError) and "98 tokens per window is not window 7·7" in str(rec)
 
 
 # ---------------------------------------------------------------- refusals at the edges
