@@ -237,11 +237,38 @@ def test_swin_block(block, analyses):
     assert record.output_shape == (SIDE, SIDE, SC)
 
 
+def _rolled(a) -> list:
+    return sorted({n.name.rsplit(".", 1)[0] for n in a.graph.nodes if n.type == "roll"})
+
+
 def test_swin_shifts_where_torchvision_does(analyses):
-    # shift 3 on odd blocks, except stage 4, whose 7 x 7 map is no larger than the window
-    graph = analyses["swin_t"].graph
-    rolled = sorted({n.name.rsplit(".", 1)[0] for n in graph.nodes if n.type == "roll"})
-    assert rolled == ["stage1.1", "stage2.1", "stage3.1", "stage3.3", "stage3.5"]
+    # shift 3 on odd blocks, except stage 4 at 224, whose 7 x 7 map is no larger than the
+    # window; at 256 stage 4's 8 x 8 map is padded to 14 x 14, and it shifts.
+    odd = ["stage1.1", "stage2.1", "stage3.1", "stage3.3", "stage3.5"]
+    assert _rolled(analyses["swin_t"]) == odd
+    assert _rolled(analyse_file(SPECS / "swin_t.yaml", res=256)) == [*odd, "stage4.1"]
+
+
+@pytest.mark.parametrize("res", [160, 200, 256])
+def test_swin_other_resolutions_match_hand_written_torch_model(res):
+    # 200: sides 50, 25, 13, 7: windows padded to 56, 28, 14 and odd sides padded for
+    # PatchMerging; 256: sides 64, 32, 16, 8, each padded to whole windows.
+    pytest.importorskip("torch")
+    import torch_transformer_models as ref
+
+    a = analyse_file(SPECS / "swin_t.yaml", res=res)
+    params, shape, macs = ref.measure(ref.MODELS["swin_t"], (3, res, res))
+    assert (a.total.params, a.total.output_shape, a.total.macs) == (params, shape, macs)
+
+
+def test_swin_padded_window_attention_counts_the_padded_map():
+    # res 200, stage 1: a 50 x 50 map padded to 56 x 56 = 64 windows of 49 tokens; the qkv,
+    # proj and products run on all 56² tokens (torchvision pads before them), C = 96.
+    a = analyse_file(SPECS / "swin_t.yaml", res=200)
+    attention = a.record("stage1.0.attention_1")
+    assert attention.output_shape == (64, 49, 96)
+    assert attention.macs == 56 * 56 * 96 * 4 * 96 + 2 * 56 * 56 * 49 * 96
+    assert a.record("stage1.0").output_shape == (50, 50, 96)
 
 
 def test_swin_patch_merging_and_stages(analyses):

@@ -136,7 +136,8 @@ def maxvit_t():
 
 # ----------------------------------------------------------------------------- Swin-T
 # torchvision swin_t: patch 4x4, embed_dim 96, depths 2, 2, 6, 2, heads 3, 6, 12, 24, window 7,
-# shift 3 on odd blocks (none where the map is no larger than the window), MLP ratio 4,
+# maps padded at the bottom and right to whole windows (and cut back), shift 3 on odd
+# blocks (none where the padded map is no larger than the window), MLP ratio 4,
 # GELU, LayerNorm eps 1e-5, PatchMerging between stages, stochastic depth 0.2 (the identity
 # in eval mode). The attention packs q, k, v in one Linear(C, 3C), as torchvision does.
 class WindowAttention(nn.Module):
@@ -161,8 +162,11 @@ class WindowAttention(nn.Module):
         return x.reshape(b * (h // s) * (w // s), s * s, c)
 
     def forward(self, x):
-        b, h, w, c = x.shape
-        s, shift = self.window, self.shift if self.window < h else 0
+        b, height, width, c = x.shape
+        s = self.window
+        x = nn.functional.pad(x, (0, 0, 0, -width % s, 0, -height % s))  # whole windows
+        h, w = x.shape[1:3]
+        shift = self.shift if s < h else 0  # no shift where the window covers the map
         if shift:
             x = torch.roll(x, (-shift, -shift), (1, 2))
         t = self.windows(x)
@@ -184,7 +188,8 @@ class WindowAttention(nn.Module):
         y = (scores.softmax(-1) @ v).transpose(1, 2).reshape(n, tokens, c)
         y = self.proj(y).reshape(b, h // s, w // s, s, s, c).permute(0, 1, 3, 2, 4, 5)
         y = y.reshape(b, h, w, c)
-        return torch.roll(y, (shift, shift), (1, 2)) if shift else y
+        y = torch.roll(y, (shift, shift), (1, 2)) if shift else y
+        return y[:, :height, :width]
 
 
 class SwinBlock(nn.Module):
@@ -201,14 +206,15 @@ class SwinBlock(nn.Module):
 
 
 class PatchMerging(nn.Module):
-    """The four 2x2 phases of [B, H, W, C] side by side: [B, H/2, W/2, 4C], LayerNorm(4C),
-    Linear(4C, 2C) without bias."""
+    """The four 2x2 phases of [B, H, W, C] (padded to even sides) side by side:
+    [B, ⌈H/2⌉, ⌈W/2⌉, 4C], LayerNorm(4C), Linear(4C, 2C) without bias."""
 
     def __init__(self, c):
         super().__init__()
         self.norm, self.reduction = nn.LayerNorm(4 * c), nn.Linear(4 * c, 2 * c, bias=False)
 
     def forward(self, x):
+        x = nn.functional.pad(x, (0, 0, 0, x.shape[2] % 2, 0, x.shape[1] % 2))  # odd sides
         phases = [x[:, i::2, j::2] for j in (0, 1) for i in (0, 1)]
         return self.reduction(self.norm(torch.cat(phases, -1)))
 
