@@ -160,6 +160,10 @@ TORCHVISION_TRANSFORMERS = {
         "num_params": 30_919_624, "gflops": 5.558,
         "source": "torchvision/models/maxvit.py, MaxVit_T_Weights.IMAGENET1K_V1",
     },
+    "swin_t": {
+        "num_params": 28_288_354, "gflops": 4.491,
+        "source": "torchvision/models/swin_transformer.py, Swin_T_Weights.IMAGENET1K_V1",
+    },
 }
 
 # Transformer language models: the parameter count (parameters() of the Hugging Face model

@@ -8,6 +8,10 @@ archcalc exactly where torch rejects them, with archcalc's located one-line mess
 Deliberate exclusions from the "torch rejects" comparison (archcalc is right to differ):
 * ``padding: same`` with a stride > 1: torch refuses it; archcalc follows Keras (out =
   ceil(n/s)), checked against an explicit asymmetric F.pad in tests/test_differential_nets.py;
+* ``windowmerge`` of windows whose count and size are wrong but multiply to the map's size:
+  torch's view takes them, archcalc refuses them (they are not a partition's inverse);
+* ``matmul`` with a vector (rank 1): torch multiplies it, archcalc refuses it (in the
+  network the vector would meet the batch axis);
 * a transposed convolution whose output size is exactly 0: torch returns an empty tensor
   or raises depending on the CPU backend (docs/pytorch-semantics.md §1.4); archcalc rejects it.
 """
@@ -652,6 +656,44 @@ def test_parameter_matches_torch(data):
     agree(rec, got, "parameter")
 
 
+@FEW
+@given(st.data())
+def test_tied_linear_matches_torch(data):
+    """ids → embedding [V, D] → linear to F features → linear {out: O, tie: the embedding},
+    against the same modules with the second linear's weight set to the embedding's
+    Parameter (nanoGPT's tying): whole-model parameters() (the shared weight once), shape
+    and FLOPs. Torch runs any tie whose weight fits the input (F = D); a module whose
+    out_features O is not the weight's V is inconsistent, which archcalc refuses too."""
+    draw = data.draw
+    vocab, dim = draw(st.integers(1, 12)), draw(st.integers(1, 6))
+    feat = draw(st.sampled_from([dim, draw(st.integers(1, 6))]))
+    out = draw(st.sampled_from([vocab, draw(st.integers(1, 12))]))
+    bias, length = draw(st.booleans()), draw(st.integers(1, 4))
+    text = (f"input: [{length}]\nlayers:\n"
+            f"  - embedding: {{name: wte, vocab: {vocab}, dim: {dim}}}\n"
+            f"  - linear: {{out: {feat}}}\n"
+            f"  - linear: {{out: {out}, bias: {str(bias).lower()}, tie: wte}}\n")
+    try:
+        a = analyse_text(text)
+        rec = dataclasses.replace(a.layers[-1], params=a.total.params, macs=a.total.macs)
+    except SpecError as err:
+        rec = err
+    model = nn.Sequential(nn.Embedding(vocab, dim), nn.Linear(dim, feat),
+                          nn.Linear(feat, out, bias=bias)).eval()
+    model[2].weight = model[0].weight
+    try:
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            y = model(torch.randint(0, vocab, (1, length)))
+        if y.shape[-1] != out:
+            raise ValueError(f"out_features {out}, but the tied weight gives {y.shape[-1]}")
+        got = (tuple(y.shape[1:]), sum(p.numel() for p in model.parameters()),
+               counter.get_total_flops())
+    except TORCH_ERRORS as err:
+        got = err
+    agree(rec, got, "linear")
+
+
 # ---------------------------------------------------------------- products and rolls
 def _with_operand(x_shape: list, y_shape: list, layer: str, args: dict):
     """archcalc's record of ``layer`` on the input (shape x) and a named output of shape y
@@ -703,22 +745,35 @@ def test_matmul_matches_torch(data):
 _LABELS = "abcAB"
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=400)
 @given(st.data())
 def test_einsum_matches_torch(data):
     """torch.einsum with one or two operands: random subscripts (batch axes shared with the
     output, contracted axes, axes only one operand has, repeated subscripts taking a
-    diagonal, size-1 axes that broadcast, sizes that do not match), explicit or implicit
-    output; shapes and FlopCounterMode's FLOPs, or a refusal where torch refuses."""
+    diagonal, size-1 axes that broadcast, sizes that do not match, ellipses over broadcast
+    axes), explicit or implicit output; shapes and FlopCounterMode's FLOPs, or a refusal
+    where torch refuses."""
     draw = data.draw
     sizes = {c: draw(st.integers(1, 4)) for c in _LABELS}
     ops = [draw(st.text(_LABELS, min_size=1, max_size=4))
            for _ in range(draw(st.sampled_from([1, 2, 2, 2])))]
+    if len(ops) == 2 and draw(st.booleans()):  # a subscript both operands hold
+        ops[1] += draw(st.sampled_from(ops[0]))
     shapes = [[draw(st.sampled_from([sizes[c], sizes[c], 1, draw(st.integers(1, 4))]))
                for c in op] for op in ops]
     seen = sorted(set("".join(ops)))
+    ellipsis = [draw(st.integers(0, 3)) == 0 for _ in ops]  # "..." over 0-2 axes (broadcast)
+    extra = [draw(st.sampled_from([1, 2, 3])) for _ in range(2)]
+    for i, has in enumerate(ellipsis):
+        if has:
+            at, n = draw(st.integers(0, len(ops[i]))), draw(st.integers(0, 2))
+            ops[i] = ops[i][:at] + "..." + ops[i][at:]
+            shapes[i][at:at] = [draw(st.sampled_from([1, d])) for d in extra[2 - n:]]
     if draw(st.booleans()):
         out = "".join(draw(st.permutations(seen))[:draw(st.integers(0, len(seen)))])
+        if any(ellipsis) and draw(st.booleans()):
+            at = draw(st.integers(0, len(out)))
+            out = out[:at] + "..." + out[at:]
         if draw(st.integers(0, 9)) == 0:
             out += draw(st.sampled_from(_LABELS + "z"))  # a repeated or unknown subscript
         equation = ",".join(ops) + "->" + out
@@ -737,44 +792,6 @@ def test_einsum_matches_torch(data):
         rec = _with_operand(shapes[0], shapes[1], "einsum", {"equation": equation,
                                                             "with": ["y"]})
     agree(rec, got, "einsum")
-
-
-@FEW
-@given(st.data())
-def test_tied_linear_matches_torch(data):
-    """ids → embedding [V, D] → linear to F features → linear {out: O, tie: the embedding},
-    against the same modules with the second linear's weight set to the embedding's
-    Parameter (nanoGPT's tying): whole-model parameters() (the shared weight once), shape
-    and FLOPs. Torch runs any tie whose weight fits the input (F = D); a module whose
-    out_features O is not the weight's V is inconsistent, which archcalc refuses too."""
-    draw = data.draw
-    vocab, dim = draw(st.integers(1, 12)), draw(st.integers(1, 6))
-    feat = draw(st.sampled_from([dim, draw(st.integers(1, 6))]))
-    out = draw(st.sampled_from([vocab, draw(st.integers(1, 12))]))
-    bias, length = draw(st.booleans()), draw(st.integers(1, 4))
-    text = (f"input: [{length}]\nlayers:\n"
-            f"  - embedding: {{name: wte, vocab: {vocab}, dim: {dim}}}\n"
-            f"  - linear: {{out: {feat}}}\n"
-            f"  - linear: {{out: {out}, bias: {str(bias).lower()}, tie: wte}}\n")
-    try:
-        a = analyse_text(text)
-        rec = dataclasses.replace(a.layers[-1], params=a.total.params, macs=a.total.macs)
-    except SpecError as err:
-        rec = err
-    model = nn.Sequential(nn.Embedding(vocab, dim), nn.Linear(dim, feat),
-                          nn.Linear(feat, out, bias=bias)).eval()
-    model[2].weight = model[0].weight
-    try:
-        counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
-            y = model(torch.randint(0, vocab, (1, length)))
-        if y.shape[-1] != out:
-            raise ValueError(f"out_features {out}, but the tied weight gives {y.shape[-1]}")
-        got = (tuple(y.shape[1:]), sum(p.numel() for p in model.parameters()),
-               counter.get_total_flops())
-    except TORCH_ERRORS as err:
-        got = err
-    agree(rec, got, "linear")
 
 
 @FEW
@@ -798,6 +815,62 @@ def test_roll_matches_torch(data):
         make = lambda: lambda x: torch.roll(x, shifts, dims)  # noqa: E731
     rec = closed("roll", args, shape)
     agree(rec, _counted(make(), torch.randn(*shape)), "roll")
+
+
+
+def _torchvision_partition(x, wh, ww, grid):
+    """[B, H, W, C] → windows, by torchvision's operations: Swin's view/permute/reshape
+    (swin_transformer.py, shifted_window_attention) or, for the grid, MaxViT's
+    WindowPartition on [B, C, H, W] with p = H/gh (one p per axis here) and SwapAxes(-2, -3)
+    (maxvit.py), after PartitionAttentionLayer's check that the grid divides the map."""
+    b, h, w, c = x.shape
+    if not grid:
+        x = x.view(b, h // wh, wh, w // ww, ww, c).permute(0, 1, 3, 2, 4, 5)
+        return x.reshape(b, (h // wh) * (w // ww), wh * ww, c)
+    if h % wh or w % ww:
+        raise AssertionError("Grid size must be divisible by partition size")
+    ph, pw = h // wh, w // ww
+    x = x.permute(0, 3, 1, 2).reshape(b, c, h // ph, ph, w // pw, pw).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(b, (h // ph) * (w // pw), ph * pw, c).swapaxes(-2, -3)
+
+
+@FEW
+@given(st.data())
+def test_window_partition_matches_torchvision(data):
+    """windowpartition's shape (and refusal when the window does not divide the map) against
+    torchvision's operations on a random map; then windowmerge of the windows back to the
+    map. torch's view would also accept a merge whose window count and size are wrong but
+    multiply to the same numbers; archcalc refuses those (they are not a partition's
+    inverse), checked by hand below."""
+    draw = data.draw
+    h, w, c = draw(st.integers(1, 12)), draw(st.integers(1, 12)), draw(st.integers(1, 3))
+    wh, ww = (draw(st.one_of(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]),
+                             st.integers(1, 6))) for n in (h, w))  # mostly a divisor
+    grid = draw(st.booleans())
+    args = {"size": [wh, ww], "grid": grid}
+    got = _counted(lambda x: _torchvision_partition(x, wh, ww, grid)[0],
+                   torch.randn(1, h, w, c))
+    text = (f"input: [{c}, {h}, {w}]\nlayers:\n  - permute: {{dims: [1, 2, 0]}}\n"
+            f"  - windowpartition: {json.dumps(args)}\n"
+            f"  - windowmerge: {json.dumps({**args, 'height': h, 'width': w})}\n")
+    try:
+        a = analyse_text(text)
+        part, merge = a.layers[2], a.layers[3]
+    except SpecError as e:
+        part = merge = e
+    agree(part, got, "windowpartition")
+    if not isinstance(got, Exception):
+        assert merge.output_shape == (h, w, c)
+
+
+def test_windowmerge_refuses_what_only_multiplies_right():
+    # [2, 98, 3] holds 196·3 elements, as a 14×14×3 map does, and torch's view(B, 2, 2, 7, 7,
+    # C) takes it; but 98 tokens are not 7·7 windows: archcalc refuses.
+    x = torch.randn(1, 2, 98, 3)
+    assert x.view(1, 2, 2, 7, 7, 3).shape == (1, 2, 2, 7, 7, 3)
+    rec = _with_operand([2, 98, 3], [2, 98, 3], "windowmerge",
+                        {"size": 7, "height": 14, "width": 14})
+    assert isinstance(rec, SpecError) and "98 tokens per window is not window 7·7" in str(rec)
 
 
 # ---------------------------------------------------------------- refusals at the edges

@@ -105,7 +105,10 @@ def test_einsum_implicit_output_puts_upper_case_first():
 
 
 @pytest.mark.parametrize("equation, message", [
-    ("ij...,jk->ik", "ellipsis"),
+    ("i.j,jk->ik", "not part of an ellipsis"),
+    ("...i...j,jk->ik", "more than one ellipsis"),
+    ("ij,jkl->ik", "has 3 subscripts but its shape"),
+    ("ijk...,jk->ik", "3 subscripts besides its ellipsis"),
     ("ij,jk->iq", "output subscript 'q' appears in no operand"),
     ("ij,jk->ii", "appears more than once"),
     ("i1,jk->ik", "subscripts are letters"),
@@ -193,10 +196,26 @@ def test_matmul_builder_adds_the_batch_axis_to_both_operands(x_shape, y_shape, t
 
 @pytest.mark.parametrize("equation, x_shape, y_shape", [
     ("wts,wsc->wtc", (3, 4, 5), (3, 5, 2)), ("ij,jk", (4, 5), (5, 3)),
-    ("ii,bi->b", (3, 3), (2, 3)), ("Ab,bz->zA", (2, 3), (3, 4))])
+    ("ii,bi->b", (3, 3), (2, 3)), ("Ab,bz->zA", (2, 3), (3, 4)),
+    ("...ij,jk", (2, 3, 4, 5), (5, 6)), ("i...,i...->...", (3, 4), (3, 2, 1))])
 def test_einsum_builder_adds_the_batch_axis_to_every_operand(equation, x_shape, y_shape):
     # The batch letter is one the equation does not use ("ij,jk" → "aij,ajk->aik").
     x, y = torch.randn(2, *x_shape), torch.randn(2, *y_shape)
     got = _build("einsum", {"equation": equation, "with": (y_shape,)}, x, y)
     for i in range(2):
         assert torch.allclose(got[i], torch.einsum(equation, x[i], y[i]))
+
+
+def test_fvcore_and_ptflops_count_matmul_from_the_input_shape():
+    # fvcore matmul_flop_jit and ptflops _matmul_tensor_flops_hook: prod(input.shape) ·
+    # other.shape[-1]. [4, 5] @ [3, 5, 6]: 4·5·6 = 120 (the other's 3 leading copies are
+    # missed), where FlopCounterMode's bmm counts 3·4·5·6 = 360; einsum counts 0 in both.
+    from archcalc.profiles import recount
+
+    a = spec([4, 5], "reshape: {shape: [2, 10]}", "linear: {out: 45}",
+             "reshape: {name: other, shape: [3, 5, 6]}", "matmul: {from: input, with: other}",
+             "einsum: {equation: 'bij->bji'}")
+    assert a.layers[4].macs == 360
+    for tool in ("fvcore", "ptflops"):
+        counted = recount(a, tool)
+        assert (counted.layers[4].macs, counted.layers[5].macs) == (120, 0), tool

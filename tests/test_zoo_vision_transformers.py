@@ -131,6 +131,79 @@ def test_maxvit_stages_and_classifier(analyses):
     assert a.record("classifier.5").params == 512_000
 
 
+# ----------------------------------------------------------------------------- Swin-T
+# Derived by hand from torchvision/models/swin_transformer.py for a stage-3 block (C = 384 on
+# a 14 x 14 map, 12 heads, window 7: 4 windows of 49 tokens).
+SC, SIDE, SHEADS = 384, 14, 12
+SL = SIDE * SIDE
+SWIN_PARAMS = (2 * SC                       # norm1
+               + SC * 3 * SC + 3 * SC        # qkv Linear(C, 3C)
+               + SC * SC + SC                # proj Linear(C, C)
+               + (2 * 7 - 1) ** 2 * SHEADS   # relative_position_bias_table [169, heads]
+               + 2 * SC                      # norm2
+               + SC * 4 * SC + 4 * SC + 4 * SC * SC + SC)  # MLP Linear(C, 4C), Linear(4C, C)
+SWIN_MACS = (SL * SC * 3 * SC + SL * SC * SC  # qkv, proj
+             + 2 * SL * 49 * SC               # Q·Kᵀ and A·V: per window 49·49 per feature
+             + 2 * SL * SC * 4 * SC)          # MLP
+
+
+@pytest.mark.parametrize("block", ["stage3.0", "stage3.1"])
+def test_swin_block(block, analyses):
+    # A shifted block (stage3.1) costs what an unshifted one does: the roll, the mask and
+    # the bias table's gather and add count nothing.
+    record = analyses["swin_t"].record(block)
+    assert record.params == SWIN_PARAMS == 1_776_492  # 12·C² + 13·C + 169·heads
+    assert record.macs == SWIN_MACS == 354_192_384
+    assert record.output_shape == (SIDE, SIDE, SC)
+
+
+def _rolled(a) -> list:
+    return sorted({n.name.rsplit(".", 1)[0] for n in a.graph.nodes if n.type == "roll"})
+
+
+def test_swin_shifts_where_torchvision_does(analyses):
+    # shift 3 on odd blocks, except stage 4 at 224, whose 7 x 7 map is no larger than the
+    # window; at 256 stage 4's 8 x 8 map is padded to 14 x 14, and it shifts.
+    odd = ["stage1.1", "stage2.1", "stage3.1", "stage3.3", "stage3.5"]
+    assert _rolled(analyses["swin_t"]) == odd
+    assert _rolled(analyse_file(SPECS / "swin_t.yaml", res=256)) == [*odd, "stage4.1"]
+
+
+@pytest.mark.parametrize("res", [160, 200, 256])
+def test_swin_other_resolutions_match_hand_written_torch_model(res):
+    # 200: sides 50, 25, 13, 7: windows padded to 56, 28, 14 and odd sides padded for
+    # PatchMerging; 256: sides 64, 32, 16, 8, each padded to whole windows.
+    pytest.importorskip("torch")
+    import torch_transformer_models as ref
+
+    a = analyse_file(SPECS / "swin_t.yaml", res=res)
+    params, shape, macs = ref.measure(ref.MODELS["swin_t"], (3, res, res))
+    assert (a.total.params, a.total.output_shape, a.total.macs) == (params, shape, macs)
+
+
+def test_swin_padded_window_attention_counts_the_padded_map():
+    # res 200, stage 1: a 50 x 50 map padded to 56 x 56 = 64 windows of 49 tokens; the qkv,
+    # proj and products run on all 56² tokens (torchvision pads before them), C = 96.
+    a = analyse_file(SPECS / "swin_t.yaml", res=200)
+    attention = a.record("stage1.0.attention_1")
+    assert attention.output_shape == (64, 49, 96)
+    assert attention.macs == 56 * 56 * 96 * 4 * 96 + 2 * 56 * 56 * 49 * 96
+    assert a.record("stage1.0").output_shape == (50, 50, 96)
+
+
+def test_swin_patch_merging_and_stages(analyses):
+    a = analyses["swin_t"]
+    # PatchMerging(C): LayerNorm(4C) + Linear(4C, 2C, bias=False) on the (H/2)·(W/2) map
+    for name, c, side in (("merge1", 96, 56), ("merge2", 192, 28), ("merge3", 384, 14)):
+        record = a.record(name)
+        assert record.params == 8 * c + 8 * c * c
+        assert record.macs == (side // 2) ** 2 * 4 * c * 2 * c
+        assert record.output_shape == (side // 2, side // 2, 2 * c)
+    # patch embedding: Conv2d(3, 96, 4, stride 4) at 56 x 56
+    assert a.record("patch_embed").macs == 56 * 56 * 96 * 3 * 4 * 4
+    assert a.record("head").params == 768 * 1000 + 1000
+
+
 # ----------------------------------------------------------------------------- ViT block
 VIT_BLOCK = """
 name: vit-encoder-block

@@ -2,6 +2,8 @@
 
 Written from the structure of torchvision's builders (torchvision/models/maxvit.py: MBConv,
 RelativePositionalMultiHeadAttention, PartitionAttentionLayer, MaxVit;
+torchvision/models/swin_transformer.py: ShiftedWindowAttention, SwinTransformerBlock,
+PatchMerging, SwinTransformer;
 torchvision/models/vision_transformer.py: MLPBlock, EncoderBlock) independently of archcalc
 and of the specs, so that the zoo tests can compare archcalc's closed forms with what PyTorch
 counts, exactly rather than to the three decimals torchvision publishes. Nothing here imports
@@ -132,7 +134,113 @@ def maxvit_t():
     return nn.Sequential(*layers, *head)
 
 
-MODELS = {f.__name__: f for f in (maxvit_t,)}
+# ----------------------------------------------------------------------------- Swin-T
+# torchvision swin_t: patch 4x4, embed_dim 96, depths 2, 2, 6, 2, heads 3, 6, 12, 24, window 7,
+# maps padded at the bottom and right to whole windows (and cut back), shift 3 on odd
+# blocks (none where the padded map is no larger than the window), MLP ratio 4,
+# GELU, LayerNorm eps 1e-5, PatchMerging between stages, stochastic depth 0.2 (the identity
+# in eval mode). The attention packs q, k, v in one Linear(C, 3C), as torchvision does.
+class WindowAttention(nn.Module):
+    """(Shifted) window self-attention on a channels-last map [B, H, W, C]."""
+
+    def __init__(self, c, heads, window, shift):
+        super().__init__()
+        self.heads, self.window, self.shift = heads, window, shift
+        self.qkv = nn.Linear(c, 3 * c)
+        self.proj = nn.Linear(c, c)
+        self.table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+        ys, xs = torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")
+        ys, xs = ys.flatten(), xs.flatten()
+        offset = (ys[:, None] - ys[None, :] + window - 1) * (2 * window - 1) \
+            + (xs[:, None] - xs[None, :] + window - 1)
+        self.register_buffer("offset", offset, persistent=False)
+
+    def windows(self, x):
+        b, h, w, c = x.shape
+        s = self.window
+        x = x.reshape(b, h // s, s, w // s, s, c).permute(0, 1, 3, 2, 4, 5)
+        return x.reshape(b * (h // s) * (w // s), s * s, c)
+
+    def forward(self, x):
+        b, height, width, c = x.shape
+        s = self.window
+        x = nn.functional.pad(x, (0, 0, 0, -width % s, 0, -height % s))  # whole windows
+        h, w = x.shape[1:3]
+        shift = self.shift if s < h else 0  # no shift where the window covers the map
+        if shift:
+            x = torch.roll(x, (-shift, -shift), (1, 2))
+        t = self.windows(x)
+        n, tokens, _ = t.shape
+        q, k, v = self.qkv(t).reshape(n, tokens, 3, self.heads, c // self.heads) \
+            .permute(2, 0, 3, 1, 4)
+        scores = (q * (c // self.heads) ** -0.5) @ k.transpose(-2, -1)
+        bias = self.table[self.offset.reshape(-1)].reshape(tokens, tokens, -1).permute(2, 0, 1)
+        scores = scores + bias
+        if shift:  # tokens from different regions of the rolled map may not attend
+            region = x.new_zeros(1, h, w, 1)
+            for i, rows in enumerate((slice(0, -s), slice(-s, -shift), slice(-shift, None))):
+                for j, cols in enumerate((slice(0, -s), slice(-s, -shift), slice(-shift, None))):
+                    region[:, rows, cols] = 3 * i + j
+            region = self.windows(region).squeeze(-1)
+            mask = (region[:, None, :] != region[:, :, None]).to(x.dtype) * -100.0
+            scores = (scores.reshape(b, -1, self.heads, tokens, tokens) + mask[None, :, None]) \
+                .reshape(n, self.heads, tokens, tokens)
+        y = (scores.softmax(-1) @ v).transpose(1, 2).reshape(n, tokens, c)
+        y = self.proj(y).reshape(b, h // s, w // s, s, s, c).permute(0, 1, 3, 2, 4, 5)
+        y = y.reshape(b, h, w, c)
+        y = torch.roll(y, (shift, shift), (1, 2)) if shift else y
+        return y[:, :height, :width]
+
+
+class SwinBlock(nn.Module):
+    def __init__(self, c, heads, shift):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(c), nn.LayerNorm(c)
+        self.attention = WindowAttention(c, heads, 7, shift)
+        self.mlp = nn.Sequential(nn.Linear(c, 4 * c), nn.GELU(), nn.Dropout(0.0),
+                                 nn.Linear(4 * c, c), nn.Dropout(0.0))
+
+    def forward(self, x):
+        x = x + self.attention(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchMerging(nn.Module):
+    """The four 2x2 phases of [B, H, W, C] (padded to even sides) side by side:
+    [B, ⌈H/2⌉, ⌈W/2⌉, 4C], LayerNorm(4C), Linear(4C, 2C) without bias."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.norm, self.reduction = nn.LayerNorm(4 * c), nn.Linear(4 * c, 2 * c, bias=False)
+
+    def forward(self, x):
+        x = nn.functional.pad(x, (0, 0, 0, x.shape[2] % 2, 0, x.shape[1] % 2))  # odd sides
+        phases = [x[:, i::2, j::2] for j in (0, 1) for i in (0, 1)]
+        return self.reduction(self.norm(torch.cat(phases, -1)))
+
+
+class Permute(nn.Module):
+    def __init__(self, *order):
+        super().__init__()
+        self.order = order
+
+    def forward(self, x):
+        return x.permute(*self.order)
+
+
+def swin_t():
+    layers = [nn.Conv2d(3, 96, 4, 4), Permute(0, 2, 3, 1), nn.LayerNorm(96)]
+    for stage, (depth, heads) in enumerate(zip((2, 2, 6, 2), (3, 6, 12, 24))):
+        c = 96 * 2 ** stage
+        layers += [SwinBlock(c, heads, 0 if i % 2 == 0 else 3) for i in range(depth)]
+        if stage < 3:
+            layers.append(PatchMerging(c))
+    head = [nn.LayerNorm(768), Permute(0, 3, 1, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(768, 1000)]
+    return nn.Sequential(*layers, *head)
+
+
+MODELS = {f.__name__: f for f in (maxvit_t, swin_t)}
 
 
 # ----------------------------------------------------------------------------- ViT encoder block

@@ -318,6 +318,16 @@ def _maxvit_note(a: Analysis) -> str:
             f"{before[1].size})")
 
 
+def _swin_note(a: Analysis) -> str:
+    embed = a.record("patch_embed").rf
+    _check(embed is not None and a.record("stage1.0").rf is None,
+           "swin_t: the field no longer ends at the first window partition")
+    return (f"no field from the first window attention on: its partition regroups rows and "
+            f"columns into window and token axes (and shifted blocks roll them), which a "
+            f"per-axis field cannot follow (the patch embedding sees {embed[0].size} × "
+            f"{embed[1].size})")
+
+
 def _nin_note(a: Analysis) -> str:
     return "no published count: the ImageNet model is the author's released Caffe model"
 
@@ -334,6 +344,7 @@ NOTES = {
     "unet": _unet_note,
     "nin": _nin_note,
     "maxvit_t": _maxvit_note,
+    "swin_t": _swin_note,
 }
 
 

@@ -82,17 +82,32 @@ def matmul(ctx: Ctx) -> Out:
 
 
 # ---------------------------------------------------------------- einsum
-def _labels(ctx: Ctx, text: str, what: str) -> str:
-    if "." in text:
-        ctx.fail(f"{what} '{text}' has an ellipsis (...): write every axis as a letter")
-    bad = [c for c in text if not ("a" <= c <= "z" or "A" <= c <= "Z")]
-    if bad:
-        ctx.fail(f"{what} '{text}' has '{bad[0]}'; subscripts are letters a-z, A-Z")
-    return text
+ELLIPSIS = "..."
+
+
+def _tokens(ctx: Ctx, text: str, what: str) -> list:
+    """The subscripts of one operand (or the output): letters, and at most one '...'."""
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c == ".":
+            if text[i:i + 3] != ELLIPSIS:
+                ctx.fail(f"{what} '{text}' has a '.' that is not part of an ellipsis (...)")
+            if ELLIPSIS in out:
+                ctx.fail(f"{what} '{text}' has more than one ellipsis (...)")
+            out.append(ELLIPSIS)
+            i += 3
+            continue
+        if not ("a" <= c <= "z" or "A" <= c <= "Z"):
+            ctx.fail(f"{what} '{text}' has '{c}'; subscripts are letters a-z, A-Z (and ...)")
+        out.append(c)
+        i += 1
+    return out
 
 
 def _parse(ctx: Ctx, equation, n_ops: int) -> tuple:
-    """(operand labels, output labels) of a torch.einsum equation without ellipsis."""
+    """(per operand its subscripts, the output's subscripts or None when implicit) of a
+    torch.einsum equation (aten/src/ATen/native/Linear.cpp, einsum: spaces ignored)."""
     if not isinstance(equation, str):
         ctx.fail(f"'equation' must be a string such as \"ij,jk->ik\", got {equation!r}")
     text = equation.replace(" ", "")
@@ -103,22 +118,48 @@ def _parse(ctx: Ctx, equation, n_ops: int) -> tuple:
     if len(ops) != n_ops:
         ctx.fail(f"equation '{equation}' names {len(ops)} operand(s), but einsum has {n_ops} "
                  f"(the input and {n_ops - 1} named in 'with')")
-    ops = [_labels(ctx, op, f"operand {i}") for i, op in enumerate(ops)]
-    count: dict = {}
-    for op in ops:
-        for c in op:
-            count[c] = count.get(c, 0) + 1
-    if arrow:
-        out = _labels(ctx, rhs, "output")
-        for c in out:
-            if c not in count:
-                ctx.fail(f"output subscript '{c}' appears in no operand of '{equation}'")
-            if out.count(c) > 1:
-                ctx.fail(f"output subscript '{c}' appears more than once in '{equation}'")
-    else:  # implicit output: the labels seen once, upper case first (Linear.cpp, einsum)
-        out = "".join(sorted((c for c, n in count.items() if n == 1),
-                             key=lambda c: (c.islower(), c)))
+    ops = [_tokens(ctx, op, f"operand {i}") for i, op in enumerate(ops)]
+    if not arrow:
+        return ops, None
+    out = _tokens(ctx, rhs, "output")
+    for c in out:
+        if c != ELLIPSIS and not any(c in op for op in ops):
+            ctx.fail(f"output subscript '{c}' appears in no operand of '{equation}'")
+        if c != ELLIPSIS and out.count(c) > 1:
+            ctx.fail(f"output subscript '{c}' appears more than once in '{equation}'")
     return ops, out
+
+
+def _expand(ctx: Ctx, ops: list, out, shapes: list) -> tuple:
+    """Subscripts with each ellipsis written out as labels ``…0``, ``…1``, …: an operand's
+    ellipsis covers its last axes of the broadcast ellipsis (aligned at the right), as
+    torch aligns them; the implicit output is the ellipsis, then the letters seen once
+    in the order A..Z, a..z."""
+    spans = []
+    for i, (tokens, shape) in enumerate(zip(ops, shapes)):
+        letters = len(tokens) - (ELLIPSIS in tokens)
+        if ELLIPSIS in tokens and letters > len(shape):
+            ctx.fail(f"operand {i} has {letters} subscripts besides its ellipsis, more than "
+                     f"the {len(shape)} axes of its shape {fmt_shape(shape)}")
+        if ELLIPSIS not in tokens and letters != len(shape):
+            ctx.fail(f"operand {i} '{''.join(tokens)}' has {letters} subscripts but its shape "
+                     f"{fmt_shape(shape)} has {len(shape)} axes")
+        spans.append(len(shape) - letters if ELLIPSIS in tokens else 0)
+    width = max(spans, default=0)
+    ell = [f"…{j}" for j in range(width)]
+    labels = []
+    for tokens, n in zip(ops, spans):
+        labels.append([c for t in tokens for c in ((ell[width - n:]) if t == ELLIPSIS
+                                                   else (t,))])
+    if out is None:  # Linear.cpp: "Implicit output is ellipsis (...) + labels seen only once"
+        count: dict = {}
+        for tokens in ops:
+            for c in tokens:
+                if c != ELLIPSIS:
+                    count[c] = count.get(c, 0) + 1
+        once = sorted((c for c, n in count.items() if n == 1), key=lambda c: (c.islower(), c))
+        return labels, ell + once
+    return labels, [c for t in out for c in (ell if t == ELLIPSIS else (t,))]
 
 
 @register_layer(
@@ -133,18 +174,15 @@ def einsum(ctx: Ctx) -> Out:
         ctx.fail(f"{len(ctx.xs)} operands: torch.einsum contracts three or more in an order "
                  "that depends on opt_einsum (installed or not, its strategy), so archcalc "
                  "cannot count it exactly; chain einsums of two operands")
-    ops, out = _parse(ctx, ctx.equation, len(ctx.xs))
+    ops, out = _expand(ctx, *_parse(ctx, ctx.equation, len(ctx.xs)), ctx.xs)
     sizes: list = []  # per operand: label -> size, after taking diagonals
     size: dict = {}  # label -> broadcast size
     for i, (labels, shape) in enumerate(zip(ops, ctx.xs)):
-        if len(labels) != len(shape):
-            ctx.fail(f"operand {i} '{labels}' has {len(labels)} subscripts but its shape "
-                     f"{fmt_shape(shape)} has {len(shape)} axes")
         own: dict = {}
         for c, d in zip(labels, shape):
             if c in own:  # a repeated label takes the diagonal: sizes must match exactly
                 ctx.require(eq(own[c], d), f"subscript '{c}' is repeated in operand {i} with "
-                                           f"sizes {own[c]} and {d}")
+                                           f"sizes {own[c]} and {d}")  # (never an ellipsis's)
                 continue
             own[c] = d
             if _is_one(d):
@@ -152,8 +190,10 @@ def einsum(ctx: Ctx) -> Out:
             elif c not in size or _is_one(size[c]):
                 size[c] = d
             else:
-                ctx.require(eq(size[c], d), f"subscript '{c}' has size {d} in operand {i}, "
-                                            f"which does not broadcast with size {size[c]}")
+                what = f"subscript '{c}'" if c[0] != "…" else \
+                    f"axis {c[1:]} of the ellipsis (counted over all operands' ellipses)"
+                ctx.require(eq(size[c], d), f"{what} has size {d} in operand {i}, which does "
+                                            f"not broadcast with size {size[c]}")
         sizes.append(own)
     shape = tuple(named(c, ctx.term(c, size[c])) for c in out)
     if len(ops) == 1:
@@ -178,3 +218,17 @@ def einsum(ctx: Ctx) -> Out:
 # FlopCounterMode: mm and bmm at 2 FLOPs per MAC, the products above exactly (measured in
 # tests/test_differential_layers.py).
 counts("flopcounter", "matmul", "einsum")(record_macs)
+
+
+# fvcore/nn/jit_handles.py (0.1.5.post20221221) matmul_flop_jit, and ptflops/pytorch_ops.py
+# (0.7.5) _matmul_tensor_flops_hook for the patched torch.matmul: both count
+# prod(input.shape) · other.shape[-1], the input's own leading axes only (an operand with
+# more leading axes than the input is undercounted). Read from the sources, not measured.
+# Neither counts einsum as archcalc does (fvcore asks numpy's einsum_path for an estimate;
+# ptflops patches no einsum): their profiles count einsum as 0.
+@counts("fvcore", "matmul")
+@counts("ptflops", "matmul")
+def _matmul_input_times_columns(v):
+    """prod(input shape) · the other operand's last size (after the transpose)."""
+    other = v.inputs[1]
+    return prod(v.x) * (other[-2] if v.arg("transpose", False) else other[-1])

@@ -41,9 +41,10 @@ class Einsum(nn.Module):
         super().__init__()
         text = equation.replace(" ", "")
         lhs, arrow, rhs = text.partition("->")
-        if not arrow:  # torch's implicit output: the labels seen once, in ASCII order
-            counts = {c: lhs.count(c) for c in lhs if c.isalpha()}
-            rhs = "".join(sorted(c for c, n in counts.items() if n == 1))
+        if not arrow:  # torch's implicit output: the ellipsis, then the labels seen once,
+            counts = {c: lhs.count(c) for c in lhs if c.isalpha()}  # in ASCII order
+            rhs = ("..." if "..." in lhs else "") + \
+                "".join(sorted(c for c, n in counts.items() if n == 1))
         batch = next(c for c in string.ascii_letters if c not in text)
         self.equation = ",".join(batch + op for op in lhs.split(",")) + "->" + batch + rhs
 
