@@ -14,6 +14,17 @@ SPECS = ROOT / "specs"
 
 
 @pytest.fixture
+def spec_file(tmp_path):
+    """Write a spec's text to a file in the test's folder: ``spec_file(text)`` → its path."""
+    def write(text: str, name: str = "net.yaml") -> str:
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
 def cli():
     """Run the archcalc CLI in-process: returns (exit code, stdout, stderr)."""
     from typer.testing import CliRunner

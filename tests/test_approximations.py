@@ -19,10 +19,8 @@ layers:
 
 
 @pytest.fixture
-def path(tmp_path):
-    p = tmp_path / "net.yaml"
-    p.write_text(SPEC)
-    return str(p)
+def path(spec_file):
+    return spec_file(SPEC)
 
 
 def _lines(cli, *args):

@@ -26,13 +26,8 @@ layers:
 
 
 @pytest.fixture
-def spec(tmp_path):
-    def write(text: str, name: str = "net.yaml"):
-        path = tmp_path / name
-        path.write_text(text)
-        return str(path)
-
-    return write
+def spec(spec_file):
+    return spec_file
 
 
 def _json(cli, *args):

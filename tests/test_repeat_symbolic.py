@@ -16,13 +16,8 @@ from helpers import analyse_text, sym
 
 
 @pytest.fixture
-def spec(tmp_path):
-    def write(text: str):
-        path = tmp_path / "net.yaml"
-        path.write_text(text)
-        return str(path)
-
-    return write
+def spec(spec_file):
+    return spec_file
 
 # Bodies that keep a [C, H, W] input's shape: stride-1 convolutions padded to keep the size
 # (odd kernels, dilations), element-wise layers, a residual.

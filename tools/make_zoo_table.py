@@ -308,24 +308,26 @@ def _unet_note(a: Analysis) -> str:
             f"the recurrence; the bottom (enc5) sees {bottom.size} × {bottom.size}")
 
 
-def _maxvit_note(a: Analysis) -> str:
-    before = a.record("blocks.0.0.MBconv").rf
-    _check(before is not None and a.record("blocks.0.0.window_attention").rf is None,
-           "maxvit_t: the field no longer ends at the first window partition")
+def _partition_note(a: Analysis, name: str, seen: str, first: str, sees_what: str,
+                    how: str = "") -> str:
+    """Why an attention network's map has no field: it ends at the first window partition,
+    in the row ``first`` (the row ``seen`` before it still has one)."""
+    before = a.record(seen).rf
+    _check(before is not None and a.record(first).rf is None,
+           f"{name}: the field no longer ends at the first window partition")
     return (f"no field from the first window attention on: its partition regroups rows and "
-            f"columns into window and token axes, which a per-axis field cannot follow (the "
-            f"first MBConv, with its squeeze-and-excitation, sees {before[0].size} × "
-            f"{before[1].size})")
+            f"columns into window and token axes{how}, which a per-axis field cannot follow "
+            f"({sees_what} sees {before[0].size} × {before[1].size})")
+
+
+def _maxvit_note(a: Analysis) -> str:
+    return _partition_note(a, "maxvit_t", "blocks.0.0.MBconv", "blocks.0.0.window_attention",
+                           "the first MBConv, with its squeeze-and-excitation,")
 
 
 def _swin_note(a: Analysis) -> str:
-    embed = a.record("patch_embed").rf
-    _check(embed is not None and a.record("stage1.0").rf is None,
-           "swin_t: the field no longer ends at the first window partition")
-    return (f"no field from the first window attention on: its partition regroups rows and "
-            f"columns into window and token axes (and shifted blocks roll them), which a "
-            f"per-axis field cannot follow (the patch embedding sees {embed[0].size} × "
-            f"{embed[1].size})")
+    return _partition_note(a, "swin_t", "patch_embed", "stage1.0", "the patch embedding",
+                           " (and shifted blocks roll them)")
 
 
 def _nin_note(a: Analysis) -> str:
