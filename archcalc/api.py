@@ -36,13 +36,15 @@ class Total:
 class Layer(Total):
     """One row of the analysis: a layer, or a named block, repeat or branches item (its
     subtree's totals). ``rf`` holds one ``AxisRF(size, jump, start)`` per spatial axis, or
-    None where the receptive-field recurrence ends."""
+    None where the receptive-field recurrence ends. ``times``: a repeat over free symbols
+    counts its body that many times (1 for every other row)."""
 
     name: str
     type: str
     depth: int
     kind: str
     rf: tuple | None
+    times: Any = 1
 
 
 class Analysis:
@@ -58,8 +60,8 @@ class Analysis:
         from .frozen import counter
 
         held = counter(result) or (lambda r: 0)
-        self.layers = tuple(Layer(*_counts(r, conv, held), r.name, r.type, r.depth, r.kind, r.rf)
-                            for r in result.records)
+        self.layers = tuple(Layer(*_counts(r, conv, held), r.name, r.type, r.depth, r.kind, r.rf,
+                                  r.times) for r in result.records)
         self.total = Total(*_counts(result.total, conv, held))
 
     @property
