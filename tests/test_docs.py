@@ -18,3 +18,31 @@ def test_spec_format_layer_reference_is_the_registry(cli):
     assert embedded == listing, "regenerate with: archcalc list-layers --format markdown"
     for name in REGISTRY:
         assert f"| `{name}` |" in embedded
+
+
+def _yaml_blocks(name: str) -> list:
+    import re
+
+    return re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / name).read_text(), re.S)
+
+
+def test_every_spec_format_example_loads_and_gives_the_numbers_it_states():
+    # a fragment (a block definition alone) is called on a fitting input
+    from helpers import analyse_text, sym
+
+    examples = _yaml_blocks("spec-format.md")
+    assert len(examples) == 4
+    results = []
+    for text in examples:
+        if "layers:" in text and "input:" not in text:
+            text += "input: [64, 8, 8]\nlayers: [basic: {c: 64, s: 1}]\n"
+        results.append(analyse_text(text))
+    vgg, encoder, decoder, basic = results
+    assert vgg.total.output_shape == (1000,)
+    n, length = sym("n_layer", "L")
+    d = 768  # per block: attention 4d² + 4d, MLP 8d² + 5d, two layer norms 4d
+    assert encoder.total.params == (12 * d * d + 13 * d) * n == 7087872 * n
+    assert encoder.total.macs == 7077888 * length * n + 1536 * length**2 * n
+    # embedding 1000·64, attention 2·64·64 + 2·64·16, MLP 2·64·256 + 256·64, norms 3·64
+    assert decoder.total.params == 64000 + 10240 + 49152 + 192 == 123_584
+    assert basic.total.output_shape == (64, 8, 8)
