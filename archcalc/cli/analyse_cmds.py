@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from .. import conventions
+from ..errors import SpecError
 from . import common as c
 from .app import app
 
@@ -10,7 +15,7 @@ _EXAMPLES = {
     "summary": "archcalc summary specs/vgg16.yaml\n\n    archcalc summary specs/resnet50.yaml --depth 1",
     "params": "archcalc params specs/vgg16.yaml\n\n    archcalc params specs/densenet121.yaml --convention keras",
     "shapes": "archcalc shapes examples/dilated.yaml\n\n    archcalc shapes specs/unet.yaml --set H=512",
-    "flops": "archcalc flops specs/resnet50.yaml --format markdown",
+    "flops": "archcalc flops specs/resnet50.yaml --format markdown\n\n    archcalc flops specs/vgg16.yaml --train",
     "rf": "archcalc rf specs/vgg16.yaml\n\n    archcalc rf net.yaml --format json",
 }
 _WHAT = {
@@ -23,7 +28,7 @@ _WHAT = {
 
 
 def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width, limit,
-             free=None) -> None:
+             free=None, train: bool = False) -> None:
     from ..analysis import analyse
     from ..report.render import render
     from ..spec.loader import load
@@ -31,8 +36,23 @@ def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width
     c.apply_limits(limit)
     conv = conventions.get(convention)
     fmt = c.check_format(fmt)
+    if train and conv.tool is not None:
+        raise SpecError(f"--train counts the products PyTorch's autograd computes; the "
+                        f"convention '{convention}' recounts the forward as {conv.tool} does "
+                        "and has no training count (use --convention pytorch)")
     analysis = conv.apply(analyse(load(spec, c.parse_set(set_, free))))
-    c.emit(render(analysis, verb, fmt, conv, width=width, max_depth=depth))
+    counts = None
+    if train:
+        from ..training import training
+
+        counts = training(analysis)
+    c.emit(render(analysis, verb, fmt, conv, width=width, max_depth=depth, train=counts))
+
+
+TrainOpt = Annotated[bool, typer.Option(
+    "--train", help="Training FLOPs: forward, input gradients, weight gradients and their "
+                    "sum per layer, as PyTorch's autograd computes them (frozen layers: "
+                    "trainable: false).")]
 
 
 def _make(verb: str):
@@ -41,6 +61,16 @@ def _make(verb: str):
                 depth: c.DepthOpt = None, width: c.WidthOpt = 100,
                 limit: c.LimitOpt = None) -> None:
         c.guarded(run_verb)(verb, spec, set_, fmt, convention, depth, width, limit, free)
+
+    def flops(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
+              fmt: c.FormatOpt = "table", convention: c.ConventionOpt = "pytorch",
+              depth: c.DepthOpt = None, width: c.WidthOpt = 100,
+              limit: c.LimitOpt = None, train: TrainOpt = False) -> None:
+        c.guarded(run_verb)(verb, spec, set_, fmt, convention, depth, width, limit, free,
+                            train)
+
+    if verb == "flops":
+        command = flops
 
     command.__doc__ = (f"{_WHAT[verb]}\n\nExamples:\n\n    {_EXAMPLES[verb]}\n\n"
                        "Conventions: params as PyTorch's parameters(); MACs = multiply-"

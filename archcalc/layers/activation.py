@@ -6,6 +6,7 @@ accumulates in the default convention (docs/conventions.md lists profiles that c
 
 from __future__ import annotations
 
+from .backward import backward_zero
 from .base import Arg, Ctx, Out, register_layer
 from .costs import counts, counts_zero, record_params
 
@@ -129,3 +130,12 @@ def _thop_softmax(v):
 
 # torchinfo/layer_info.py calculate_macs (1.8.0): each weight numel × batch.
 counts("torchinfo", "prelu")(record_params)
+
+
+# The backward pass (archcalc/layers/backward.py): no multiply-accumulates.
+backward_zero(
+    "element-wise derivatives (a mask or a product per element): no products",
+    "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid",
+    "mish", "elu", "leakyrelu", "softplus", "hardtanh", "identity", "dropout",
+    "dropout1d", "dropout2d", "dropout3d", "stochasticdepth", "softmax", "logsoftmax",
+    "prelu", "layerscale")

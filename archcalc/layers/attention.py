@@ -23,6 +23,7 @@ from __future__ import annotations
 from .. import dims
 from ..dims import divides, eq, exactdiv, prod, resolve
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
+from .backward import backward
 from .costs import counts, record_macs
 from .terms import named
 
@@ -212,3 +213,52 @@ def _megatron_attention(v):
 def _torchinfo_attention(v):
     """The q, k, v and o projections' parameters × batch (1); not the bias table."""
     return v.record.params - v.arg("bias_table", 0) * v.arg("heads")
+
+
+
+# Backward of the explicit products both builders use (matmul/bmm and the projections'
+# linear; tools/autograd/derivatives.yaml): each projection's input gradient where its input
+# needs one, its weight gradient when trained; Q·Kᵀ gives Q and K a product each, A·V gives A
+# and V one each, where they need a gradient (Q needs one when the queries' input does or the
+# projections are trained; K and V likewise with the keys' input; A when Q or K does). Softmax,
+# the scale, masks, rotary and the bias table's gather have element-wise derivatives: no MACs.
+def _attention_parts(v, lead, q_proj, kv_proj, products, o_proj, need):
+    """(input grad, weight grad) of one attention layer from its parts' MACs (``kv_proj``:
+    the k and v projections together; ``products``: one of Q·Kᵀ and A·V)."""
+    need_x = need.inputs[0]
+    need_kv = need.inputs[1] if len(need.inputs) > 1 else need_x
+    q_n, kv_n = need_x or need.weights, need_kv or need.weights
+    a_n = q_n or kv_n
+    grads = (q_proj if need_x else 0) + (kv_proj if need_kv else 0)
+    grads = grads + products * (int(q_n) + int(kv_n))  # Q·Kᵀ: dQ, dK
+    grads = grads + products * (int(a_n) + int(kv_n))  # A·V: dA, dV
+    grads = grads + (o_proj if a_n else 0)  # the output projection's input
+    weights = q_proj + kv_proj + o_proj if need.weights else 0
+    return lead * grads, lead * weights
+
+
+@backward("multiheadattention")
+def _mha_backward(v, need):
+    """The projections' and products' gradients that autograd needs (Q·Kᵀ and A·V: two
+    operands each)."""
+    length, embed = v.x
+    kv = v.inputs[1] if len(v.inputs) > 1 else v.x
+    kdim, vdim = v.arg("kdim") or embed, v.arg("vdim") or embed
+    keys = kv[0] + (1 if v.arg("add_bias_kv", False) else 0)
+    return _attention_parts(v, 1, length * embed * embed, kv[0] * (kdim + vdim) * embed,
+                            length * keys * embed, length * embed * embed, need)
+
+
+@backward("attention")
+def _attention_backward(v, need):
+    """The projections' and products' gradients that autograd needs (Q·Kᵀ and A·V: two
+    operands each), per index of the leading axes."""
+    x = v.x
+    kv = v.inputs[1] if len(v.inputs) > 1 else x
+    heads = v.arg("heads")
+    kv_heads = v.arg("kv_heads") or heads
+    d = v.arg("head_dim") or exactdiv(x[-1], heads)
+    length, keys, out = x[-2], kv[-2], v.output[-1]
+    return _attention_parts(v, prod(x[:-2]), length * x[-1] * heads * d,
+                            2 * keys * kv[-1] * kv_heads * d, length * keys * heads * d,
+                            length * heads * d * out, need)

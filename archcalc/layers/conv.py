@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..dims import divides, dmax, eq, resolve
 from .base import Arg, Ctx, Out, Window, per_axis, register_layer
+from .backward import backward, each_needed, flopcounter_backward
 from .costs import bias_adds, counts, record_macs
 from .terms import named, prod
 from .terms import value as value_of
@@ -182,3 +183,20 @@ def _thop_conv(v):
 def _torchinfo_conv(v):
     """(weight + bias)·∏output spatial — bias included, the OUTPUT size when transposed."""
     return v.record.params * prod(v.output[1:])
+
+
+# Backward (torch/utils/flop_counter.py conv_backward_flop): grad_input is one transposed
+# convolution of grad_out with the weight (a convolution for a transposed layer), grad_weight
+# one convolution of the input with grad_out, each the forward's MACs, counted only where
+# convolution_backward's output_mask asks for it; grad_bias is a sum (no MACs).
+backward(*CONVS, *CONV_TRANSPOSES)(each_needed)
+
+
+# FlopCounterMode's grad_weight of a grouped convolution (conv_backward_flop, "grad_weight as
+# conv(inp, grad_out)") swaps the batch and channel axes of the input and grad_out and counts
+# that convolution as if ungrouped: groups × the MACs autograd's grouped convolution does
+# (measured in tests/test_training.py). Verify compares its measurement with this count.
+@flopcounter_backward(*CONVS, *CONV_TRANSPOSES)
+def _flopcounter_conv_backward(v, grads):
+    """grad_input as computed; grad_weight counted groups times."""
+    return grads[0] + v.arg("groups", 1) * grads[1]

@@ -22,6 +22,7 @@ entries along one axis, n the input's size there: GPT-2's and BERT's position ta
 from __future__ import annotations
 
 from ..dims import eq, prod, resolve
+from .backward import backward_zero
 from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer, weight_shape
 from .costs import counts, counts_zero, record_params
 from .terms import named
@@ -131,3 +132,12 @@ def parameter(ctx: Ctx) -> Out:
 counts_zero("flopcounter", "embedding")
 # torchinfo: a non-conv layer adds each weight and bias numel × batch (as for linear).
 counts("torchinfo", "embedding")(record_params)
+
+
+# The backward pass (archcalc/layers/backward.py): no multiply-accumulates.
+backward_zero(
+    "an embedding's weight gradient is a scatter-add of the output gradient into the "
+    "rows read (embedding_dense_backward, which FlopCounterMode does not count) and "
+    "token ids take no gradient; a learned tensor's gradient is the output's: no "
+    "products",
+    "embedding", "parameter")

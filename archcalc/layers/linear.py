@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..dims import eq, prod
 from .base import Arg, Ctx, Out, fmt_shape, register_layer, weight_shape
+from .backward import backward, each_needed
 from .costs import bias_adds, counts, record_macs
 from .terms import named, note
 
@@ -91,3 +92,10 @@ def _torchinfo_linear(v):
     the leading sizes; a tied weight too (the module's parameters include it)."""
     out = v.arg("out")
     return v.x[-1] * out + (out if v.arg("bias", True) else 0)
+
+
+# Backward (tools/autograd/derivatives.yaml, mm/addmm: mat1 grad.mm(mat2.t()), mat2
+# mat1.t().mm(grad)): the input's gradient and the weight's are one mm each of the forward's
+# size (a [.., in] input folded into rows, as F.linear's matmul folds it); the bias's is a sum.
+# A tied weight is trained where its owner is trained (archcalc/training.py).
+backward("linear")(each_needed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..dims import resolve
+from .backward import backward_zero
 from .base import UNION, Arg, Ctx, Out, fmt_shape, register_layer
 
 # Why each metric without a formula is zero (checked by tests/test_explain.py).
@@ -75,3 +76,8 @@ def concat(ctx: Ctx) -> Out:
     return Out(shape=shape, rf=UNION)
 
 
+# The backward pass (archcalc/layers/backward.py): no multiply-accumulates.
+backward_zero(
+    "add's and concat's backward pass the gradient on (mul's multiplies it per "
+    "element): no products",
+    "add", "mul", "concat")

@@ -7,6 +7,7 @@ as spatial dependence (as for BatchNorm at inference; docs/conventions.md)."""
 from __future__ import annotations
 
 from ..dims import divides, prod
+from .backward import backward_zero
 from .base import Arg, Ctx, Out, register_layer
 from .costs import affine, counts, record_params
 from .terms import note
@@ -187,3 +188,12 @@ def _thop_norm(v):
 # above) have no handle or hook for RMSNorm: zero there (thop: zero parameters too).
 counts("torchinfo", *_BN_ND, *_IN_ND, "groupnorm", "layernorm", "layernorm2d",
        "rmsnorm")(record_params)
+
+
+# The backward pass (archcalc/layers/backward.py): no multiply-accumulates.
+backward_zero(
+    "normalisation's backward is element-wise arithmetic and sums over the normalised "
+    "axes (native_batch_norm_backward, native_layer_norm_backward: FlopCounterMode "
+    "counts none): no products",
+    "batchnorm1d", "batchnorm2d", "batchnorm3d", "instancenorm1d", "instancenorm2d",
+    "instancenorm3d", "layernorm", "rmsnorm", "layernorm2d", "groupnorm", "lrn")

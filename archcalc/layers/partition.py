@@ -25,6 +25,7 @@ reports no field along them, and keeps the channel axis's (none either, for chan
 from __future__ import annotations
 
 from ..dims import divides, eq, floordiv
+from .backward import backward_zero
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
 
 ZERO = {"params": "{type} has no parameters", "macs": "data movement only (zero on purpose)"}
@@ -78,3 +79,9 @@ def windowmerge(ctx: Ctx) -> Out:
                 f"{n_windows} windows is not (height/{wh})·(width/{ww}) = {expected} for a "
                 f"{h}×{w} map")
     return Out(shape=(h, w, c), rf=(None, None, 2))
+
+
+# The backward pass (archcalc/layers/backward.py): no multiply-accumulates.
+backward_zero(
+    "a window partition's backward is the inverse permutation: no products",
+    "windowpartition", "windowmerge")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..dims import divides, floordiv, resolve
+from .backward import backward_zero
 from .base import Arg, Ctx, Out, Window, register_layer
 from .conv import AXES, sliding_axis
 from .costs import counts, counts_zero
@@ -139,3 +140,12 @@ def _thop_avgpool(v):
 def _thop_adaptive_avg(v):
     """count_adap_avgpool: (∏(in/out) + 1)·output numel = input numel + output numel."""
     return v.n_in + v.n_out
+
+
+# The backward pass (archcalc/layers/backward.py): no multiply-accumulates.
+backward_zero(
+    "a pool's backward scatters or spreads the gradient over its window "
+    "(max_pool2d_with_indices_backward, avg_pool2d_backward): no products",
+    "maxpool1d", "maxpool2d", "maxpool3d", "avgpool1d", "avgpool2d", "avgpool3d",
+    "adaptiveavgpool1d", "adaptiveavgpool2d", "adaptiveavgpool3d", "adaptivemaxpool1d",
+    "adaptivemaxpool2d", "adaptivemaxpool3d", "globalavgpool", "globalmaxpool")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ..dims import eq, prod, resolve
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
+from .backward import backward
 from .costs import counts, record_macs
 from .terms import named, note
 from .terms import prod as product
@@ -232,3 +233,14 @@ def _matmul_input_times_columns(v):
     """prod(input shape) · the other operand's last size (after the transpose)."""
     other = v.inputs[1]
     return prod(v.x) * (other[-2] if v.arg("transpose", False) else other[-1])
+
+
+
+# Backward: bmm/mm's derivatives (tools/autograd/derivatives.yaml) give each operand that
+# needs a gradient one product of the forward's size (a broadcast operand's is the same
+# product, then summed over the broadcast axes: no MACs); einsum's is that of the bmm it
+# decomposes into (an element-wise product has none, as its forward).
+@backward("matmul", "einsum")
+def _product_backward(v, need):
+    """One product of the forward's size per operand that needs a gradient."""
+    return (sum(v.record.macs for n in need.inputs if n), 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..dims import divides, eq, floordiv, is_symbolic, prod, resolve
+from .backward import backward_zero
 from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer
 from .costs import counts, counts_zero
 
@@ -295,3 +296,10 @@ def _thop_upsample(v):
     (bicubic); trilinear is not implemented (0)."""
     return {"nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 259}.get(
         v.arg("mode"), 0) * v.n_out
+
+
+# The backward pass (archcalc/layers/backward.py): no multiply-accumulates.
+backward_zero(
+    "a shape operation's backward moves, pads or sums the gradient back: no products",
+    "flatten", "reshape", "permute", "zeropad", "padchannels", "crop", "upsample",
+    "pixelshuffle", "pixelunshuffle", "channelshuffle", "slice", "roll")

@@ -181,8 +181,75 @@ def to_json(analysis, conv: Convention) -> dict:
 
 
 def render(analysis, verb: str, fmt: str, conv: Convention, width: int = 100,
-           max_depth=None) -> str:
-    """The verb's report in ``fmt`` (JSON: ``to_json``, docs/json-format.md)."""
+           max_depth=None, train=None) -> str:
+    """The verb's report in ``fmt`` (JSON: ``to_json``, docs/json-format.md). ``train``: the
+    analysis's ``training.Training``, for the flops verb's training columns."""
     if fmt == "json":
-        return writers.write(None, fmt, to_json(analysis, conv))
+        obj = to_json(analysis, conv)
+        return writers.write(None, fmt, obj if train is None else
+                             with_training(obj, analysis, train, conv))
+    if train is not None:
+        return writers.write(train_model(analysis, train, conv, max_depth), fmt, width=width)
     return writers.write(model(analysis, verb, conv, max_depth), fmt, width=width)
+
+
+# ---------------------------------------------------------------- training FLOPs
+TRAIN_PARTS = (("forward", "Forward"), ("input_grad", "Input grad"),
+               ("weight_grad", "Weight grad"), ("training", "Training"))
+
+
+def _train_values(rec, conv: Convention) -> list:
+    k = conv.flops_per_mac
+    return [k * rec.forward, k * rec.input_grad, k * rec.weight_grad, k * rec.macs]
+
+
+def train_model(analysis, train, conv: Convention, max_depth=None) -> Table:
+    """The flops verb's training table: per row the FLOPs of the forward pass, of the input
+    gradients and of the weight gradients, and their sum (archcalc/training.py)."""
+    from ..layout import of, shown as in_order
+
+    order = list(analysis.graph.symbols)
+    written_in = of(analysis.graph)
+    shown = [(r, [r.local, COLUMNS["type"].get(r, conv), in_order(r.output_shape, written_in),
+                  *_train_values(train.of(r), conv)])
+             for r in analysis.records if max_depth is None or r.depth <= max_depth]
+    kinds = ["text", "text", "shape", "number", "number", "number", "number"]
+    body = LazyRows(lambda: [Row([cell(v, kind, order) for v, kind in zip(values, kinds)],
+                                 r.kind == "group", max(r.depth, 0)) for r, values in shown])
+
+    def machine():
+        for r, values in shown:
+            yield [printable(r.name), str(r.depth), r.kind,
+                   *(raw(v, kind, order) for v, kind in zip(values[1:], kinds[1:]))]
+    t = train.total
+    f, i, w, total = (human(v, order) for v in _train_values(t, conv))
+    headers = ["Layer", "Type", "Output shape", *(h for _, h in TRAIN_PARTS)]
+    return Table(
+        columns=[Column(h, kind in ("number", "rf"), kind == "text")
+                 for h, kind in zip(headers, kinds)],
+        rows=body, title=printable(analysis.graph.name),
+        footnotes=[f"Training FLOPs: {total} = forward {f} + input gradients {i} + weight "
+                   f"gradients {w} (one forward and backward pass; {conv.flops_per_mac} FLOPs "
+                   "per MAC)",
+                   "Counted: the products of convolutions, linear layers, matmul, einsum and "
+                   "attention, and their gradients where autograd computes them; not counted: "
+                   "norms, activations, softmax, pools (no products).",
+                   *(printable(f"Holds when {condition_text(c, order)}  "
+                               f"[{m.split(':', 1)[0]}, {loc}]")
+                     for c, m, loc in analysis.conditions)],
+        raw_header=["name", "depth", "kind", "type", "shape",
+                    *(k for k, _ in TRAIN_PARTS)], machine=machine,
+        summary=f"Training FLOPs: {total}")
+
+
+def with_training(obj: dict, analysis, train, conv: Convention) -> dict:
+    """``to_json``'s object with a ``train_flops`` object per row and in the total."""
+    order = list(analysis.graph.symbols)
+
+    def part(rec) -> dict:
+        return {k: json_value(v, order)
+                for (k, _), v in zip(TRAIN_PARTS, _train_values(rec, conv))}
+    for entry, r in zip(obj["layers"], analysis.records):
+        entry["train_flops"] = part(train.of(r))
+    obj["total"]["train_flops"] = part(train.total)
+    return obj

@@ -173,3 +173,65 @@ def _box(grad):
         return None
     lo, hi = hit.min(0).values.tolist(), hit.max(0).values.tolist()
     return tuple(zip(lo, hi))
+
+
+@dataclass(frozen=True)
+class TrainMeasured:
+    forward: int  # FlopCounterMode over the node's forward, for one sample
+    backward: int  # FlopCounterMode over the node's part of the backward of out.sum()
+
+
+def measure_training(graph, device: str, seed: int = 0) -> dict:
+    """FLOPs of one training step, ``out.sum().backward()``, per node id: the network built
+    with the parameters of ``trainable: false`` layers set ``requires_grad=False`` (a tied
+    weight with them, as it is one Parameter), run forward under FlopCounterMode, then
+    backward node by node in reverse order: each node reads its inputs as leaves that
+    require a gradient exactly when the tensor they stand for does (PyTorch's own
+    propagation), so the FLOPs of each node's share of the backward are counted apart;
+    gradients reaching a tensor from several readers accumulate in its leaf's ``grad``
+    (additions, no products)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .network import TorchRejected
+
+    batch = batch_size(graph)
+    shape = (batch, *graph.input_shape)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, id_range(graph), shape, generator=gen) if reads_ids(graph) else \
+        torch.randn(shape, generator=gen)
+    x = x.to(device)
+    trace = build_and_run(graph, x, count_flops=False)  # builds every module (kept)
+    net = trace.net
+    for node in graph.nodes[1:]:
+        if node.args.get("trainable") is False:
+            for p in net.nodes[str(node.id)].parameters():
+                p.requires_grad_(False)
+    counter = FlopCounterMode(display=False)
+    leaves, outs, fwd = {0: x}, {}, {}
+    try:
+        with counter:
+            for node in graph.nodes[1:]:
+                before = counter.get_total_flops()
+                y = net.nodes[str(node.id)](*(leaves[i] for i in node.inputs))
+                fwd[node.id] = (counter.get_total_flops() - before) // batch
+                outs[node.id] = y
+                leaves[node.id] = y.detach().requires_grad_(y.requires_grad) \
+                    if y.is_floating_point() else y
+            grads = {graph.output: torch.ones_like(outs[graph.output])}
+            bwd = {}
+            for node in reversed(graph.nodes[1:]):
+                y = outs[node.id]
+                g = grads.get(node.id)
+                if g is None and leaves[node.id] is not y:
+                    g = leaves[node.id].grad  # the sum of what its readers gave back
+                before = counter.get_total_flops()
+                if g is not None and y.requires_grad:
+                    wanted = [leaves[i] for i in node.inputs if leaves[i].requires_grad]
+                    wanted += [p for p in net.nodes[str(node.id)].parameters()
+                               if p.requires_grad]
+                    torch.autograd.backward(y, g, inputs=wanted)
+                bwd[node.id] = (counter.get_total_flops() - before) // batch
+    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError,
+            NotImplementedError, MemoryError) as e:
+        raise TorchRejected(node, e) from None
+    return {i: TrainMeasured(fwd[i], bwd[i]) for i in fwd}
