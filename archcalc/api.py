@@ -16,7 +16,19 @@ from typing import Any, Mapping
 from . import conventions
 from .errors import SpecError
 
-__all__ = ["Analysis", "Layer", "Total", "analyse", "check", "verify"]
+__all__ = ["Analysis", "Layer", "Total", "TrainFlops", "analyse", "check", "verify"]
+
+
+@dataclass(frozen=True)
+class TrainFlops:
+    """One row's training FLOPs (archcalc/training.py, docs/conventions.md "Training FLOPs"):
+    the forward pass, the gradients of the inputs that need one, the gradients of the trained
+    weights, and their sum ``training``; 2 FLOPs per MAC."""
+
+    forward: Any
+    input_grad: Any
+    weight_grad: Any
+    training: Any
 
 
 @dataclass(frozen=True)
@@ -105,16 +117,41 @@ class Analysis:
     def __len__(self) -> int:
         return len(self.layers)
 
-    def to_dict(self) -> dict:
-        """The object ``--format json`` prints (docs/json-format.md), values as JSON has them."""
-        from .report.render import to_json
+    def train_flops(self, name: str = "total") -> TrainFlops:
+        """Training FLOPs of one row (a layer or block by name, as ``analysis[name]``) or of
+        the whole network (``"total"``): one forward and backward pass as PyTorch's autograd
+        computes them, frozen layers (``trainable: false``) not trained. Only in the
+        pytorch and keras conventions (archcalc's own MACs)."""
+        t = self._training()
+        if name == "total":
+            rec = t.total
+        else:
+            layer = self[name]
+            rec = t.of(self._result.records[self.layers.index(layer)])
+        return TrainFlops(*(self._conv.flops_per_mac * v
+                            for v in (rec.forward, rec.input_grad, rec.weight_grad, rec.macs)))
 
-        return to_json(self._result, self._conv)
+    def _training(self):
+        if getattr(self, "_train", None) is None:
+            from .training import training
+
+            with _Worded():
+                self._train = training(self._result)
+        return self._train
+
+    def to_dict(self, train: bool = False) -> dict:
+        """The object ``--format json`` prints (docs/json-format.md), values as JSON has them;
+        ``train``: with the ``train_flops`` objects of ``flops --train``."""
+        from .report.render import to_json, with_training
+
+        obj = to_json(self._result, self._conv)
+        return with_training(obj, self._result, self._training(), self._conv) if train else obj
 
     def table(self, format: str = "table", verb: str = "summary", width: int = 100,
-              depth: int | None = None) -> str:
+              depth: int | None = None, train: bool = False) -> str:
         """The CLI's report: ``format`` table, markdown, latex, csv or json; ``verb`` summary,
-        params, shapes, flops or rf (the columns)."""
+        params, shapes, flops or rf (the columns); ``train``: the flops verb's training
+        columns (``archcalc flops --train``)."""
         from .report.columns import VERB_COLUMNS
         from .report.render import render
 
@@ -122,7 +159,8 @@ class Analysis:
             raise ValueError(f"verb {verb!r}: choose {', '.join(VERB_COLUMNS)}")
         if format not in ("table", "markdown", "latex", "csv", "json"):
             raise ValueError(f"format {format!r}: choose table, markdown, latex, csv or json")
-        return render(self._result, verb, format, self._conv, width=width, max_depth=depth)
+        return render(self._result, verb, format, self._conv, width=width, max_depth=depth,
+                      train=self._training() if train else None)
 
     def explain(self, layer: str | None = None, metric: str | None = None,
                 format: str = "table") -> str:

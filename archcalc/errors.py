@@ -78,7 +78,7 @@ class SpecError(Exception):
 # OPTION_MARK, the option's parameter name, VALUE_MARK and its value (optional), OPTION_MARK.
 # Reading an error's ``message`` words it as the running caller does (``words_of``).
 OPTION_MARK, VALUE_MARK = "\x1f", "\x1e"
-OPTIONS = ("limits", "samples", "ranges", "rf", "device", "set")
+OPTIONS = ("limits", "samples", "ranges", "rf", "device", "set", "convention")
 _OPTION = re.compile(f"{OPTION_MARK}({'|'.join(OPTIONS)})(?:{VALUE_MARK}([^{OPTION_MARK}]*))?"
                      f"{OPTION_MARK}")
 
@@ -126,7 +126,7 @@ def neutral_option(name: str, value: str | None) -> str:
 
 
 OPTION_FLAGS = {"samples": "--samples", "ranges": "--range", "rf": "--rf", "device": "--device",
-                "set": "--set"}
+                "set": "--set", "convention": "--convention"}
 
 
 def flag_option(name: str, value: str | None) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import dims
-from .errors import SpecError
+from .errors import SpecError, option
 from .layers import REGISTRY
 from .layers.backward import BACKWARD, ZERO_BACKWARD, Need
 
@@ -106,6 +106,10 @@ def training(analysis) -> Training:
     """Forward, input-gradient and weight-gradient MACs per layer, group and in total."""
     from .profiles import view_of
 
+    if analysis.counted_by is not None:
+        raise SpecError(f"training FLOPs count the products PyTorch's autograd computes, from "
+                        f"archcalc's own MACs; this analysis holds {analysis.counted_by}'s "
+                        f"forward counts (use {option('convention', 'pytorch')})")
     graph = analysis.graph
     train = trained(graph, analysis)
     needs = [False]

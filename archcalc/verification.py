@@ -81,14 +81,15 @@ class Verification:
 
 def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
            samples: int = 5, seed: int = 0, rf: str = "auto",
-           ranges: dict | None = None, words=flag_option) -> Verification:
+           ranges: dict | None = None, words=flag_option, train: bool = False) -> Verification:
     """Verify the spec at ``path`` (``overrides`` as ``--set``); see the module docstring.
 
     ``rf``: 'on' measures every receptive field, 'off' none, 'auto' as many as fit in
     ``max_rf_work`` (and a full-width copy only when it fits). ``ranges``: free symbol →
     (lo, hi), the values drawn (``--range``). ``words(name, value)``: how the notes name
     the options they advise (``errors.option``); the command line's flags unless the caller
-    has its own."""
+    has its own. ``train``: also run the backward pass of ``out.sum()`` and compare each
+    layer's backward FLOPs (metric ``backward``) and the total with archcalc/training.py's."""
     from .torch_backend import check_installed, require_torch
 
     check_installed()
@@ -130,6 +131,8 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
                     results += _check_unrolled(analysis, at, point, device, rf, notes)
                 else:
                     results += _check_point(analysis, at.graph, point, device, rf, notes)
+                if train and not any(r.metric == "torch" for r in results):
+                    results += _check_training(analysis, at, point, device, notes)
     finally:
         torch.set_num_threads(threads)
     notes = [worded(n, words) for n in notes]
@@ -488,6 +491,56 @@ def _compare(rec, metric: str, expected, measured, point: dict, device: str) -> 
     if metric == "flops" and not match and gap and measured < expected:
         match, note = True, gap
     return Check(rec.name, metric, expected, measured, match, dict(point), note)
+
+
+# ---------------------------------------------------------------- training
+def _check_training(analysis: Analysis, at: Analysis, point: dict, device: str,
+                    notes: list) -> list:
+    """Each layer's backward FLOPs, and the network's training FLOPs, against one forward and
+    backward pass of ``out.sum()`` under FlopCounterMode (torch_backend/measure.py
+    ``measure_training``). Where FlopCounterMode counts a layer's backward otherwise than
+    autograd computes it (a grouped convolution's weight gradient), the layer is compared
+    with FlopCounterMode's count and a note gives the exact one."""
+    from .layers.backward import flopcounter_count
+    from .profiles import view_of
+    from .torch_backend.measure import measure_training
+    from .torch_backend.network import TorchRejected
+    from .training import training
+
+    if device == "meta":
+        notes.append("training FLOPs are measured on a device with values (cpu or cuda), "
+                     "not on the meta device")
+        return []
+    try:
+        measured = measure_training(at.graph, device)
+    except TorchRejected as e:
+        rec = at.layers[e.node.id]
+        return [Check(rec.name, "torch", "runs", str(e), False, dict(point),
+                      "PyTorch refused the layer's backward pass")]
+    train, subs = training(at), _subs_map(analysis.graph, point)
+    checks, total_fc, total_measured = [], 0, 0
+    for node in at.graph.nodes[1:]:
+        rec, t = at.layers[node.id], train.layers[node.id]
+        exact = _at(2 * (t.input_grad + t.weight_grad), subs)
+        expected = _at(2 * flopcounter_count(view_of(at, node), (t.input_grad, t.weight_grad)),
+                       subs)
+        note = "" if expected == exact else \
+            f"FlopCounterMode counts a grouped convolution's weight gradient groups times " \
+            "(torch/utils/flop_counter.py conv_backward_flop; pytorch/pytorch#183405): " \
+            "compared with FlopCounterMode's count; the training count is autograd's exact one"
+        got = measured[node.id].backward
+        checks.append(Check(rec.name, "backward", expected, got, expected == got,
+                            dict(point), note))
+        total_fc += expected
+        total_measured += got + measured[node.id].forward
+    whole = training(analysis).total
+    exact = _at(whole.flops, subs)
+    expected = exact + total_fc - _at(2 * (whole.input_grad + whole.weight_grad), subs)
+    note = "" if expected == exact else \
+        f"FlopCounterMode's count; the exact training FLOPs are {exact:,}"
+    checks.append(Check("total", "train", expected, total_measured,
+                        expected == total_measured, dict(point), note))
+    return checks
 
 
 # ---------------------------------------------------------------- receptive fields

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from .. import conventions
-from ..errors import SpecError
 from . import common as c
 from .app import app
 
@@ -36,10 +35,6 @@ def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width
     c.apply_limits(limit)
     conv = conventions.get(convention)
     fmt = c.check_format(fmt)
-    if train and conv.tool is not None:
-        raise SpecError(f"--train counts the products PyTorch's autograd computes; the "
-                        f"convention '{convention}' recounts the forward as {conv.tool} does "
-                        "and has no training count (use --convention pytorch)")
     analysis = conv.apply(analyse(load(spec, c.parse_set(set_, free))))
     counts = None
     if train:

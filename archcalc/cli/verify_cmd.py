@@ -20,6 +20,8 @@ SamplesOpt = Annotated[int, typer.Option(
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for the random points.")]
 RfOpt = Annotated[str, typer.Option(
     "--rf", help="Receptive fields: auto (as many as fit in max_rf_work), on (all), or off.")]
+TrainOpt = Annotated[bool, typer.Option(
+    "--train", help="Also measure the backward pass and compare training FLOPs.")]
 RangeOpt = Annotated[Optional[List[str]], typer.Option(
     "--range", "-r", metavar="NAME=LO:HI",
     help="Draw a free symbol from LO..HI (repeatable; 'H=32:512,W=32:512' also works). "
@@ -34,7 +36,8 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
                    device: DeviceOpt = "auto",
                    samples: SamplesOpt = 5, seed: SeedOpt = 0, rf: RfOpt = "auto",
                    range_: RangeOpt = None, fmt: c.FormatOpt = "table",
-                   width: c.WidthOpt = 120, limit: c.LimitOpt = None) -> None:
+                   width: c.WidthOpt = 120, limit: c.LimitOpt = None,
+                   train: TrainOpt = False) -> None:
     """Prove the closed forms: build the network in PyTorch and compare, layer by layer.
 
     Checks each layer's output shape (forward hooks), parameters and buffers
@@ -55,14 +58,21 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
 
         archcalc verify examples/dilated.yaml --range M=32:512,N=32:512
 
+        archcalc verify specs/resnet18.yaml --train
+
+    With --train, each layer's backward FLOPs (one backward pass of out.sum(), frozen
+    layers' parameters with requires_grad=False) and the total training FLOPs are compared
+    too (archcalc flops --train).
+
     Exit codes: 0 every value matches, 1 a mismatch, 2 bad input or PyTorch missing.
     """
     code = c.guarded(_run)(spec, set_, device, samples, seed, rf, range_, fmt, width, limit,
-                           free)
+                           free, train)
     raise typer.Exit(code)
 
 
-def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=None) -> int:
+def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=None,
+         train: bool = False) -> int:
     from ..errors import SpecError, did_you_mean
     from ..verification import verify
 
@@ -74,7 +84,7 @@ def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=
     if rf not in ("auto", "on", "off"):
         raise SpecError(f"--rf {rf}: choose from auto, on, off")
     result = verify(spec, c.parse_set(set_, free), device=device, samples=samples, seed=seed, rf=rf,
-                    ranges=parse_ranges(range_))
+                    ranges=parse_ranges(range_), train=train)
     from ..report import writers
 
     own = {"json": lambda: json.dumps(result.to_json(), indent=2) + "\n",
@@ -104,14 +114,17 @@ def parse_ranges(items) -> dict:
 
 # ---------------------------------------------------------------- the table
 _COLUMNS = (("shape", "Output shape"), ("params", "Params"), ("buffers", "Buffers"),
-            ("flops", "FLOPs"), ("rf", "Receptive field"))
+            ("flops", "FLOPs"), ("backward", "Backward FLOPs"), ("train", "Training FLOPs"),
+            ("rf", "Receptive field"))
 
 
 def _columns(result) -> list:
     """(metric, header) of the columns shown: buffers only when some layer has them."""
     shown_buffers = any(r.metric == "buffers" and (r.expected or r.measured)
                         for r in result.results)
-    return [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
+    metrics = {r.metric for r in result.results}
+    return [(m, h) for m, h in _COLUMNS if (m != "buffers" or shown_buffers) and
+            (m not in ("backward", "train") or m in metrics)]
 
 
 def _text(metric: str, value) -> str:
@@ -229,7 +242,8 @@ def _raw(checks: dict, columns) -> list:
             out += ["", str(bad.measured) if bad is not None and m == "shape" else "",
                     "0" if bad is not None else ""]
             continue
-        text = (lambda v: "" if v is None else str(v)) if m in ("params", "buffers", "flops") \
+        text = (lambda v: "" if v is None else str(v)) if m in ("params", "buffers", "flops",
+                                                                  "backward", "train") \
             else (lambda v: "" if v is None else _text(m, v).replace("×", "x"))
         out += [text(check.expected), text(check.measured), str(int(bool(check.match)))]
     return out
@@ -240,7 +254,7 @@ def _row(layer: str, checks: dict, columns) -> list:
         bad = checks["torch"]
         return [layer, f"✗ PyTorch refused this layer: {bad.measured}", *([""] * (len(columns) - 1))]
     cells = [_cell(checks.get(m)) for m, _ in columns]
-    if "rf" not in checks and not checks["shape"].match:
+    if "rf" not in checks and "shape" in checks and not checks["shape"].match:
         cells[-1] = "not compared"  # no unit to pick when the shapes differ
     return [layer, *cells]
 
@@ -250,6 +264,10 @@ def _footer(result) -> list:
              "params from parameters(), FLOPs from FlopCounterMode, receptive field (the "
              "input region, clipped to the input) from the gradient of one output unit near "
              "the centre."]
+    if any(r.metric == "train" for r in result.results):
+        lines.append("Backward FLOPs: FlopCounterMode over each layer's share of the backward "
+                     "pass of out.sum() (frozen layers' parameters requires_grad=False); "
+                     "training FLOPs: forward and backward of the whole network.")
     for n in result.notes:
         lines.append(f"Note: {n}.")
     grouped: dict = {}  # one line per distinct note, naming the layers it applies to

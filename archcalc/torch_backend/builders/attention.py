@@ -23,8 +23,9 @@ class SequenceAttention(nn.Module):
         # Self-attention as a view of x: with query, key and value the same tensor an eval
         # module takes the fused fast path (torch/nn/modules/activation.py:1365,
         # torch._native_multi_head_attention), whose products FlopCounterMode does not
-        # count. The values are the same; the packed in-projection's MACs too.
-        kv = x.view(x.shape) if kv is None else kv
+        # count. The values are the same; the packed in-projection's MACs too. Keys read from
+        # a named output that is the current tensor itself are the same case.
+        kv = x.view(x.shape) if kv is None or kv is x else kv
         return self.attention(x, kv, kv, need_weights=True)[0]
 
 
