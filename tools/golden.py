@@ -53,6 +53,9 @@ def commands() -> list[str]:
             f"--format {fmt}" for fmt in FORMATS]
     out += [f"archcalc {verb} examples/dilated.yaml --set M=32,N=20 --format {fmt}"
             for verb in ("summary", "explain") for fmt in FORMATS]
+    out += [f"archcalc flops {spec} --train --format {fmt}" for spec in
+            ("examples/dilated.yaml", "examples/vit-block.yaml", "specs/vgg16.yaml",
+             "specs/gpt2.yaml", "specs/mobilenet_v2.yaml") for fmt in FORMATS]
     return out
 
 
