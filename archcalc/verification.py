@@ -137,7 +137,7 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
         torch.set_num_threads(threads)
     notes = [worded(n, words) for n in notes]
     return Verification(graph.name, device, tuple(results), tuple(dict.fromkeys(notes)),
-                        _formulas(analysis) if graph.free_symbols else ())
+                        _formulas(analysis, train) if graph.free_symbols else ())
 
 
 class VerifyTimeLimit(TimeLimitExceeded):
@@ -297,19 +297,37 @@ def largest_tensor(analysis: Analysis) -> tuple:
     return best
 
 
-def _formulas(analysis: Analysis) -> tuple:
-    """The closed forms that the sampled points check, as text in the spec's symbol order."""
+def _formulas(analysis: Analysis, train: bool = False) -> tuple:
+    """The closed forms that the sampled points check, as text in the spec's symbol order
+    (``train``: each layer's backward FLOPs as FlopCounterMode counts them)."""
     from .report.values import expr_text
 
     order = list(analysis.graph.symbols)
+    backward = _backward_forms(analysis) if train else {}
     out = []
     for rec in analysis.layers[1:]:
         rf = "×".join(dict.fromkeys(expr_text(a.size, order) for a in rec.rf)) if rec.rf else ""
-        out.append((rec.name, {
+        texts = {
             "shape": "[" + ", ".join(expr_text(d, order) for d in rec.output_shape) + "]",
             "params": expr_text(rec.params, order), "buffers": expr_text(rec.buffers, order),
-            "flops": expr_text(rec.flops, order), "rf": rf}))
+            "flops": expr_text(rec.flops, order), "rf": rf}
+        if rec.id in backward:
+            texts["backward"] = expr_text(backward[rec.id], order)
+        out.append((rec.name, texts))
     return tuple(out)
+
+
+def _backward_forms(analysis: Analysis) -> dict:
+    """Node id → its backward FLOPs in FlopCounterMode's terms, as closed forms."""
+    from .layers.backward import flopcounter_count
+    from .profiles import view_of
+    from .training import training
+
+    t = training(analysis)
+    return {node.id: dims.simplify(2 * flopcounter_count(
+                view_of(analysis, node), (t.layers[node.id].input_grad,
+                                          t.layers[node.id].weight_grad)))
+            for node in analysis.graph.nodes[1:]}
 
 
 # ---------------------------------------------------------------- symbols

@@ -362,3 +362,45 @@ def test_products_against_torch():
     a = analyse_text(both)
     assert training(a).of(a.record("scores")).input_grad == 2 * 128
     assert _compare_with_torch(a) == []
+
+
+REPEAT = """
+symbols: {n: null}
+input: [4, 8]
+layers:
+  - linear: {out: 8}
+  - repeat: n
+    name: body
+    layers:
+      - linear: {out: 8}
+      - relu
+  - linear: {out: 2, trainable: false}
+"""
+
+
+def test_repeat_over_a_free_symbol_closed_form():
+    """The first linear reads the input (weight gradient only), the n linears of the body
+    are 3 × their forward of 4·8·8, the frozen head 2 × its forward of 4·8·2."""
+    a = analyse_text(REPEAT)
+    n = sym("n")
+    t = training(a)
+    assert (t.total.macs - (256 * 2 + 3 * 256 * n + 64 * 2)).expand() == 0
+
+
+@torch_needed
+def test_verify_train_at_sampled_points(cli, spec_file):
+    """Free symbols: each point's layers and the closed-form total against torch (a repeat
+    over n built pass by pass)."""
+    code, out, err = cli("verify", spec_file(REPEAT), "--train", "--samples", "2", "--rf",
+                         "off", "--format", "json")
+    assert code == 0, out + err
+    results = json.loads(out)["results"]
+    totals = [r for r in results if r["metric"] == "train"]
+    assert len(totals) == 2
+    for r in totals:
+        n = r["symbols"]["n"]
+        assert r["match"] and r["expected"] == 2 * (256 * 2 + 3 * 256 * n + 64 * 2)
+    code, out, err = cli("verify", "examples/dilated.yaml", "--train", "--samples", "2",
+                         "--rf", "off")
+    assert code == 0, out + err
+    assert "Backward FLOPs" in out
