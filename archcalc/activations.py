@@ -109,7 +109,7 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
                             node.name) from None
         for k in kept:
             if k.of == "new":
-                per = dtype_bytes if k.kind == "float" else FIXED_BYTES[k.kind]
+                per = FIXED_BYTES.get(k.kind, dtype_bytes)
                 storage = new(k.elements * per)
             elif k.of == "output":
                 storage = key[node.id]

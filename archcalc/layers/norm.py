@@ -197,7 +197,7 @@ counts("torchinfo", *_BN_ND, *_IN_ND, "groupnorm", "layernorm", "layernorm2d",
 # result2; the running statistics and the weight are module state); native_layer_norm its
 # input (made contiguous first, layer_norm_cpu) and a mean and rstd per normalised row;
 # native_group_norm its input and a mean and rstd per sample and group. The statistics are
-# float32 (ATen's accumulate type).
+# in the activation dtype (measured with the whole network in that dtype).
 def _batch_norm_keeps(v) -> list:
     if v.device == "cuda":
         raise NotModelled("the tensors cuDNN's batch norm keeps (its reserve space) are not "

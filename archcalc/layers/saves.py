@@ -29,9 +29,10 @@ from .. import dims
 from .base import register_once
 
 FLOAT, INT64, BOOL, STATS = "float", "int64", "bool", "stats"
-# bytes per element of each kind: FLOAT is the activation dtype's; STATS are the float32
-# statistics batch and layer norms keep (ATen's accumulate type: float for half/bfloat16)
-FIXED_BYTES = {INT64: 8, BOOL: 1, STATS: 4}
+# bytes per element of each kind: FLOAT and STATS (the statistics norms keep) take the
+# activation dtype's (measured on a CPU for float16, bfloat16, float32 and float64 with the
+# whole network in that dtype); int64 indices 8, bool masks 1
+FIXED_BYTES = {INT64: 8, BOOL: 1}
 
 
 @dataclass(frozen=True)
