@@ -29,7 +29,7 @@ class SavedMeasure:
 
 
 def measure_saved(graph, batch: int, dtype=torch.float32, seed: int = 0,
-                  frozen: frozenset = frozenset()) -> SavedMeasure:
+                  frozen: frozenset = frozenset(), device: str = "cpu") -> SavedMeasure:
     """Bytes autograd saves per node for one training-mode forward pass of ``batch``
     samples in ``dtype`` (token ids for a network with embeddings). ``frozen``: node ids
     whose parameters need no gradient."""
@@ -39,6 +39,7 @@ def measure_saved(graph, batch: int, dtype=torch.float32, seed: int = 0,
         x = torch.randint(0, id_range(graph), shape, generator=gen)
     else:
         x = torch.randn(shape, generator=gen).to(dtype)
+    x = x.to(device)
     torch.manual_seed(seed)
     trace = build_and_run(graph, x, count_flops=False)
     net = trace.net.train()
