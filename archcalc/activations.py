@@ -141,26 +141,19 @@ class TorchinfoMemory:
     params: Any  # "Params size": each parameter's bytes, a shared one once
 
     def lines(self) -> list:
-        """The lines as torchinfo prints them, in its units (MB = 10^6 bytes, 2 decimals,
-        torchinfo's to_readable; the bytes must be numbers)."""
+        """The lines as torchinfo prints them by default (summary()'s sizes in megabytes,
+        10^6 bytes: README's ResNet-152 example), through ModelStatistics.format_output_num
+        (model_statistics.py): a whole number without decimals, else two."""
         total = self.input + self.forward_backward + self.params
-        return [f"Input size{_readable(self.input)}",
-                f"Forward/backward pass size{_readable(self.forward_backward)}",
-                f"Params size{_readable(self.params)}",
-                f"Estimated Total Size{_readable(total)}"]
+        return [f"Input size (MB): {_megabytes(self.input)}",
+                f"Forward/backward pass size (MB): {_megabytes(self.forward_backward)}",
+                f"Params size (MB): {_megabytes(self.params)}",
+                f"Estimated Total Size (MB): {_megabytes(total)}"]
 
 
-def _readable(num: int) -> str:
-    """torchinfo's format_output_num for bytes with units AUTO (formatting.py, to_readable):
-    TB/GB/MB/KB by powers of 10³, an integer shown without decimals, else two."""
-    for unit, factor in (("TB", 10 ** 12), ("GB", 10 ** 9), ("MB", 10 ** 6), ("KB", 10 ** 3)):
-        if num >= factor:
-            value = num / factor
-            break
-    else:
-        unit, value = "", float(num)
-    shown = f"{int(value):,d}" if float(value).is_integer() else f"{value:,.2f}"
-    return f" ({unit}): {shown}" if unit else f": {shown}"
+def _megabytes(num: int) -> str:
+    value = num / 10 ** 6
+    return f"{int(value):,d}" if value.is_integer() else f"{value:,.2f}"
 
 
 def torchinfo_memory(analysis, dtype_bytes: int = 4, batch: Any = 1) -> TorchinfoMemory:

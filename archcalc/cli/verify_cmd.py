@@ -184,7 +184,8 @@ def text_blocks(result) -> list:
                       [])])]
     if result.formulas:  # names never wrap here; the closed forms may
         head = [Column("Layer", wrap=False), *(Column(h, split=True) for _, h in columns)]
-        rows = [Row([printable(x) for x in [layer, *(texts[m] or "n/a" for m, _ in columns)]])
+        rows = [Row([printable(x) for x in
+                     [layer, *(texts.get(m) or "n/a" for m, _ in columns)]])
                 for layer, texts in result.formulas]
         blocks.append(Table(head, rows, title="closed forms, checked at each point below"))
     head = [Column("Layer", split=True),  # long names wrap; numbers are never cut
