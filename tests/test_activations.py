@@ -299,3 +299,23 @@ def test_verify_saved_cli(cli):
     assert code == 0, out
     assert "Saved for backward" in out
     assert "123,104 ✓" in out  # the total at batch 2, as test_zoo_exact measures
+
+
+def test_verify_saved_json_and_bad_batch(cli):
+    import json
+
+    code, out, _ = cli("verify", str(ROOT / "specs/lenet5.yaml"), "--saved", "--rf", "off",
+                       "--saved-batch", "1", "--format", "json")
+    assert code == 0
+    rows = [r for r in json.loads(out)["results"] if r["metric"] == "saved"]
+    assert rows[-1] == {"layer": "total", "metric": "saved", "expected": 61552,
+                        "measured": 61552, "match": True, "symbols": {}}
+    code, _, err = cli("verify", str(ROOT / "specs/lenet5.yaml"), "--saved-batch", "0")
+    assert code == 2
+
+
+def test_verify_saved_notes_what_is_not_modelled(cli):
+    code, out, _ = cli("verify", str(ROOT / "examples/vit-block.yaml"), "--saved", "--rf",
+                       "off", "-n", "1")
+    assert code == 0
+    assert "bytes kept for backward not compared: multiheadattention" in out
