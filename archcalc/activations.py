@@ -29,6 +29,7 @@ from .layers import REGISTRY  # noqa: F401  (importing the families registers th
 from .layers.saves import FIXED_BYTES, INT64, RULES, VIEWS, NotModelled, SavedView
 
 DEVICES = ("cpu", "cuda")
+_DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "stochasticdepth")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
         rec = analysis.layers[node.id]
         src = node.inputs[0] if node.inputs else 0
         mode = VIEWS.get(node.type)
+        if node.type in _DROPOUTS and node.args.get("p") == 0:
+            mode = "same"  # ATen's _dropout_impl returns the input itself when p = 0
         is_float = node.type == "embedding" or float_of[src]
         if mode == "same":
             key.append(key[src])

@@ -104,6 +104,20 @@ def test_hand_derivation():
     _assert_exact(a, 3)
 
 
+def test_dropout_with_p_zero_returns_its_input():
+    """relu keeps its output; dropout with p = 0 returns that very tensor, which the linear
+    keeps too: counted once."""
+    a = _analysis("""
+        input: [5]
+        layers:
+          - linear: {out: 6}
+          - relu
+          - dropout: {p: 0.0}
+          - linear: {out: 2}
+    """)
+    assert _assert_exact(a, 3).total == 3 * 5 * 4 + 3 * 6 * 4
+
+
 def test_frozen_layers_keep_nothing_before_the_first_trainable_one():
     """Frozen layers whose inputs need no gradient create no autograd node; a frozen
     linear after trainable ones keeps nothing for its (frozen) weight's gradient; a mul
