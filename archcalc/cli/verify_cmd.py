@@ -27,6 +27,12 @@ RangeOpt = Annotated[Optional[List[str]], typer.Option(
     help="Draw a free symbol from LO..HI (repeatable; 'H=32:512,W=32:512' also works). "
          "Default: 20 values from the least at which the spec's conditions on it hold.")]
 
+SavedOpt = Annotated[bool, typer.Option(
+    "--saved", help="Also compare the bytes autograd keeps for backward (float32, a "
+                    "training-mode pass of --saved-batch samples), per layer and in total.")]
+SavedBatchOpt = Annotated[int, typer.Option(
+    "--saved-batch", min=1, help="The batch of the --saved comparison.")]
+
 _DEVICES = ("auto", "cuda", "cpu", "meta")
 FORMATS = ("table", "markdown", "latex", "csv", "json")
 
@@ -37,7 +43,8 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
                    samples: SamplesOpt = 5, seed: SeedOpt = 0, rf: RfOpt = "auto",
                    range_: RangeOpt = None, fmt: c.FormatOpt = "table",
                    width: c.WidthOpt = 120, limit: c.LimitOpt = None,
-                   train: TrainOpt = False) -> None:
+                   train: TrainOpt = False, saved: SavedOpt = False,
+                   saved_batch: SavedBatchOpt = 2) -> None:
     """Prove the closed forms: build the network in PyTorch and compare, layer by layer.
 
     Checks each layer's output shape (forward hooks), parameters and buffers
@@ -67,12 +74,12 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
     Exit codes: 0 every value matches, 1 a mismatch, 2 bad input or PyTorch missing.
     """
     code = c.guarded(_run)(spec, set_, device, samples, seed, rf, range_, fmt, width, limit,
-                           free, train)
+                           free, train, saved, saved_batch)
     raise typer.Exit(code)
 
 
 def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=None,
-         train: bool = False) -> int:
+         train: bool = False, saved=False, saved_batch=2) -> int:
     from ..errors import SpecError, did_you_mean
     from ..verification import verify
 
@@ -84,7 +91,8 @@ def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=
     if rf not in ("auto", "on", "off"):
         raise SpecError(f"--rf {rf}: choose from auto, on, off")
     result = verify(spec, c.parse_set(set_, free), device=device, samples=samples, seed=seed, rf=rf,
-                    ranges=parse_ranges(range_), train=train)
+                    ranges=parse_ranges(range_), train=train, saved=saved,
+                    saved_batch=saved_batch)
     from ..report import writers
 
     own = {"json": lambda: json.dumps(result.to_json(), indent=2) + "\n",
@@ -115,7 +123,7 @@ def parse_ranges(items) -> dict:
 # ---------------------------------------------------------------- the table
 _COLUMNS = (("shape", "Output shape"), ("params", "Params"), ("buffers", "Buffers"),
             ("flops", "FLOPs"), ("backward", "Backward FLOPs"), ("train", "Training FLOPs"),
-            ("rf", "Receptive field"))
+            ("rf", "Receptive field"), ("saved", "Saved for backward"))
 
 
 def _columns(result) -> list:
@@ -124,7 +132,7 @@ def _columns(result) -> list:
                         for r in result.results)
     metrics = {r.metric for r in result.results}
     return [(m, h) for m, h in _COLUMNS if (m != "buffers" or shown_buffers) and
-            (m not in ("backward", "train") or m in metrics)]
+            (m not in ("backward", "train", "saved") or m in metrics)]
 
 
 def _text(metric: str, value) -> str:
@@ -187,7 +195,8 @@ def text_blocks(result) -> list:
                       [])])]
     if result.formulas:  # names never wrap here; the closed forms may
         head = [Column("Layer", wrap=False), *(Column(h, split=True) for _, h in columns)]
-        rows = [Row([printable(x) for x in [layer, *(texts.get(m) or "n/a" for m, _ in columns)]])
+        rows = [Row([printable(x) for x in
+                     [layer, *(texts.get(m) or "n/a" for m, _ in columns)]])
                 for layer, texts in result.formulas]
         blocks.append(Table(head, rows, title="closed forms, checked at each point below"))
     head = [Column("Layer", split=True),  # long names wrap; numbers are never cut
@@ -242,8 +251,8 @@ def _raw(checks: dict, columns) -> list:
             out += ["", str(bad.measured) if bad is not None and m == "shape" else "",
                     "0" if bad is not None else ""]
             continue
-        text = (lambda v: "" if v is None else str(v)) if m in ("params", "buffers", "flops",
-                                                                  "backward", "train") \
+        numbers = ("params", "buffers", "flops", "backward", "train", "saved")
+        text = (lambda v: "" if v is None else str(v)) if m in numbers \
             else (lambda v: "" if v is None else _text(m, v).replace("×", "x"))
         out += [text(check.expected), text(check.measured), str(int(bool(check.match)))]
     return out
@@ -255,7 +264,7 @@ def _row(layer: str, checks: dict, columns) -> list:
         return [layer, f"✗ PyTorch refused this layer: {bad.measured}", *([""] * (len(columns) - 1))]
     cells = [_cell(checks.get(m)) for m, _ in columns]
     if "rf" not in checks and "shape" in checks and not checks["shape"].match:
-        cells[-1] = "not compared"  # no unit to pick when the shapes differ
+        cells[[m for m, _ in columns].index("rf")] = "not compared"  # no unit to pick
     return [layer, *cells]
 
 

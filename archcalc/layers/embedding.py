@@ -25,6 +25,7 @@ from ..dims import eq, prod, resolve
 from .backward import backward_zero
 from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer, weight_shape
 from .costs import counts, counts_zero, record_params
+from .saves import INT64, kept_input, kept_new, saves
 from .terms import named
 
 ZERO_MACS = {"macs": "a lookup (a gather of rows): no multiply-accumulates (zero on purpose)"}
@@ -141,3 +142,19 @@ backward_zero(
     "token ids take no gradient; a learned tensor's gradient is the output's: no "
     "products",
     "embedding", "parameter")
+
+# ---------------------------------------------------------------- kept for backward
+# tools/autograd/derivatives.yaml, embedding: the weight's gradient reads the ids (int64),
+# kept when the table is trainable. Each embedding is taken to read its own ids tensor
+# (BERT's token types are a second input; verify's copy reads the ids modulo the vocab,
+# a new tensor per table).
+@saves("embedding")
+def _embedding_keeps(v) -> list:
+    return [kept_new(v.elements(v.x), INT64)] if v.trainable else []
+
+
+@saves("parameter")
+def _parameter_keeps(v) -> list:
+    """Adding or concatenating a learned tensor keeps nothing; multiplying by it keeps the
+    input (for the tensor's gradient)."""
+    return [kept_input()] if v.arg("op") == "mul" and v.trainable else []

@@ -6,6 +6,7 @@ from ..dims import eq, prod
 from .base import Arg, Ctx, Out, fmt_shape, register_layer, weight_shape
 from .backward import backward, each_needed
 from .costs import bias_adds, counts, record_macs
+from .saves import kept_contiguous, saves
 from .terms import named, note
 
 
@@ -99,3 +100,11 @@ def _torchinfo_linear(v):
 # size (a [.., in] input folded into rows, as F.linear's matmul folds it); the bias's is a sum.
 # A tied weight is trained where its owner is trained (archcalc/training.py).
 backward("linear")(each_needed)
+
+# ---------------------------------------------------------------- kept for backward
+# tools/autograd/derivatives.yaml, addmm/mm (F.linear on the input flattened to 2-D, a view
+# of a contiguous input, else a copy): the weight's gradient reads the input, kept when the
+# weight needs a gradient; the input's gradient reads the weight (a parameter).
+@saves("linear")
+def _linear_keeps(v) -> list:
+    return [kept_contiguous()] if v.trainable else []

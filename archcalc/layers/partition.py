@@ -27,6 +27,7 @@ from __future__ import annotations
 from ..dims import divides, eq, floordiv
 from .backward import backward_zero
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
+from .saves import saves_nothing
 
 ZERO = {"params": "{type} has no parameters", "macs": "data movement only (zero on purpose)"}
 
@@ -85,3 +86,8 @@ def windowmerge(ctx: Ctx) -> Out:
 backward_zero(
     "a window partition's backward is the inverse permutation: no products",
     "windowpartition", "windowmerge")
+
+# Kept for backward: a window partition or merge is a reshape and a permutation (a copy):
+# its gradient needs only sizes.
+saves_nothing("{type}'s gradient needs only sizes: nothing kept",
+              "windowpartition", "windowmerge")

@@ -6,6 +6,7 @@ from ..dims import divides, eq, floordiv, is_symbolic, prod, resolve
 from .backward import backward_zero
 from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer
 from .costs import counts, counts_zero
+from .saves import saves_nothing, view_of_input
 
 # Why each metric without a formula is zero (checked by tests/test_explain.py).
 ZERO = {"params": "{type} has no parameters", "macs": "data movement only (zero on purpose)"}
@@ -303,3 +304,13 @@ backward_zero(
     "a shape operation's backward moves, pads or sums the gradient back: no products",
     "flatten", "reshape", "permute", "zeropad", "padchannels", "crop", "upsample",
     "pixelshuffle", "pixelunshuffle", "channelshuffle", "slice", "roll")
+
+# ---------------------------------------------------------------- kept for backward
+# The gradients of views, copies, constant pads, nearest/linear interpolation, shuffles and
+# rolls need only sizes (derivatives.yaml: view, permute, slice, narrow, constant_pad_nd,
+# upsample_*, roll, pixel_shuffle): nothing is kept.
+saves_nothing("{type}'s gradient needs only sizes: nothing kept",
+              "flatten", "reshape", "permute", "zeropad", "padchannels", "crop", "upsample",
+              "pixelshuffle", "pixelunshuffle", "channelshuffle", "slice", "roll")
+view_of_input("view", "flatten", "reshape")
+view_of_input("strided", "permute", "slice", "crop")

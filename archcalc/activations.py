@@ -1,0 +1,217 @@
+"""Bytes PyTorch's autograd keeps for the backward pass, per layer and in total, as closed
+forms in the batch and the free sizes.
+
+Each layer type's rule (registered by its family module, archcalc/layers/saves.py) lists
+the tensors its autograd nodes keep: its input, its output, or new tensors (masks,
+indices, statistics, padded copies). This module follows the storages through the
+network: the network's input and each layer's output have a storage of their own, except
+a view of the input (flatten, reshape of a contiguous tensor, permute, slice, identity),
+which shares its input's. A storage kept by several layers (a ReLU's output that the next
+convolution keeps too, a tensor read by two branches) counts once, at the first layer
+that keeps it; the total is the sum over distinct storages. Parameters and buffers are
+module state, not activations, and are left out.
+
+A layer none of whose inputs needs a gradient and which has no trainable parameter (a
+pool on the network's input, a frozen layer before any trainable one) creates no autograd
+node and keeps nothing. Training mode is assumed (dropout draws masks, batch norm uses
+batch statistics). ``verify`` measures the same quantity with
+``torch.autograd.graph.saved_tensors_hooks`` (archcalc/torch_backend/saved.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import dims
+from .errors import SpecError
+from .layers import REGISTRY  # noqa: F401  (importing the families registers their rules)
+from .layers.saves import FIXED_BYTES, INT64, RULES, VIEWS, NotModelled, SavedView
+
+DEVICES = ("cpu", "cuda")
+_DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "stochasticdepth")
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Bytes kept for backward: per layer (qualified name → bytes first kept there) and in
+    total (distinct storages)."""
+
+    per_layer: dict
+    total: Any
+    dtype_bytes: int
+    batch: Any
+
+
+def _reads_ids(graph) -> bool:
+    return any(node.type == "embedding" for node in graph.nodes)
+
+
+def _trainable(node, record) -> bool:
+    """The layer has parameters that need a gradient: its own, or a weight it shares
+    (``tie``: counted at the layer that owns it)."""
+    if node.args.get("trainable") is False:
+        return False
+    rule = REGISTRY[node.type]
+    if any(a.kind == "weight" and node.args.get(k) is not None for k, a in rule.args.items()):
+        return True
+    return dims.resolve(dims.eq(record.params, 0)) is not True
+
+
+def _is_one(n) -> bool:
+    return dims.resolve(dims.eq(n, 1)) is True
+
+
+def _still_contiguous(node, x: tuple, out: tuple, batch) -> bool:
+    """Whether a view that is strided in general (a permutation, a slice, a crop) of a
+    contiguous tensor is contiguous here (PyTorch's is_contiguous ignores axes of size 1):
+    a permutation that keeps the order of the axes longer than 1; a slice or crop whose
+    first narrowed axis has only axes of size 1 before it (the batch included) and none
+    narrowed after it. Unknown (free sizes, a free batch): not contiguous, the case of a
+    batch of two or more."""
+    full = (batch, *x)
+    if node.type == "permute":
+        order = [0, *(d % len(x) + 1 for d in node.args["dims"])]
+        longer = [i for i in order if not _is_one(full[i])]
+        return longer == sorted(longer)
+    changed = [i for i, (a, b) in enumerate(zip(x, out))
+               if dims.resolve(dims.eq(a, b)) is not True]
+    if not changed:
+        return True
+    first = changed[0]
+    return changed == [first] and _is_one(batch * dims.prod(x[:first]))
+
+
+def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -> Saved:
+    """The bytes autograd keeps for one training step's forward pass of ``batch`` samples
+    whose floating-point activations take ``dtype_bytes`` bytes each (4: float32) on
+    ``device`` ("cpu", or "cuda", where dropout keeps a bool mask). ``batch`` may be a
+    sympy symbol. ``analysis``: an analysis, or the Python API's (``archcalc.analyse``).
+    Raises SpecError at a layer whose kept tensors are not modelled."""
+    analysis = getattr(analysis, "_result", analysis)
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    graph = analysis.graph
+    shapes = [r.output_shape for r in analysis.layers]
+    ids = _reads_ids(graph)
+    # storage key per node output, its bytes, and whether the tensor is contiguous
+    key: list = [0]
+    size: dict = {0: batch * dims.prod(shapes[0]) * (8 if ids else dtype_bytes)}
+    contiguous: list = [True]
+    sliced: set = set()  # nodes whose output is a slice that is not contiguous
+    float_of: list = [not ids]  # does the node's output hold floats
+    grads: list = [False]
+    fresh = [1]
+
+    def new(nbytes) -> int:
+        fresh[0] += 1
+        size[fresh[0]] = nbytes
+        return fresh[0]
+
+    kept_at: dict = {}  # storage key -> node id that first keeps it
+    per_node: dict = {}
+    for node in graph.nodes[1:]:
+        rec = analysis.layers[node.id]
+        src = node.inputs[0] if node.inputs else 0
+        mode = VIEWS.get(node.type)
+        if node.type in _DROPOUTS and node.args.get("p") == 0:
+            mode = "same"  # ATen's _dropout_impl returns the input itself when p = 0
+        is_float = node.type == "embedding" or float_of[src]
+        if mode == "same":
+            key.append(key[src])
+            contiguous.append(contiguous[src])
+        elif mode == "strided":
+            key.append(key[src])
+            contiguous.append(contiguous[src] and _still_contiguous(
+                node, shapes[src], shapes[node.id], batch))
+            if not contiguous[-1] and node.type != "permute":
+                sliced.add(node.id)
+        elif mode == "view" and contiguous[src]:
+            key.append(key[src])
+            contiguous.append(True)
+        else:
+            nbytes = batch * dims.prod(shapes[node.id]) * (dtype_bytes if is_float else 8)
+            key.append(new(nbytes))
+            contiguous.append(True)
+        float_of.append(is_float)
+        trainable = _trainable(node, rec)
+        in_grads = tuple(grads[i] for i in node.inputs)
+        grads.append(trainable or any(in_grads))
+        if not grads[-1]:
+            continue  # no autograd node: nothing kept
+        view = SavedView(node.type, node.args, tuple(shapes[i] for i in node.inputs),
+                         shapes[node.id], batch, in_grads, trainable, device)
+        try:
+            kept = RULES[node.type](view)
+        except NotModelled as e:
+            raise SpecError(f"{node.type} '{node.local}': {e.reason}", node.loc,
+                            node.name) from None
+        for k in kept:
+            if k.of == "new":
+                per = FIXED_BYTES.get(k.kind, dtype_bytes)
+                storage = new(k.elements * per)
+            elif k.of == "output":
+                storage = key[node.id]
+            else:
+                i = node.inputs[k.index]
+                storage = key[i]
+                if k.of == "contiguous" and not contiguous[i] and i in sliced:
+                    raise SpecError(f"{node.type} '{node.local}': what it keeps of a slice "
+                                    "that is not contiguous (a view of the whole tensor, or a "
+                                    "copy) is not modelled", node.loc, node.name)
+                if k.of == "contiguous" and not contiguous[i]:
+                    storage = new(batch * dims.prod(shapes[i]) *
+                                  (dtype_bytes if float_of[i] else FIXED_BYTES[INT64]))
+            if storage not in kept_at:
+                kept_at[storage] = node.id
+                per_node[node.id] = per_node.get(node.id, 0) + size[storage]
+    total = 0
+    for storage in kept_at:
+        total = total + size[storage]
+    per_layer = {node.name: dims.simplify(per_node.get(node.id, 0))
+                 for node in graph.nodes[1:]}
+    return Saved(per_layer, dims.simplify(total), dtype_bytes, batch)
+
+
+# ---------------------------------------------------------------- torchinfo's lines
+@dataclass(frozen=True)
+class TorchinfoMemory:
+    """torchinfo's memory lines (torchinfo/model_statistics.py, ModelStatistics): bytes."""
+
+    input: Any  # "Input size": the input tensor's bytes
+    forward_backward: Any  # "Forward/backward pass size": 2 × output bytes of each leaf
+    #                        layer with parameters ("x2 for gradients")
+    params: Any  # "Params size": each parameter's bytes, a shared one once
+
+    def lines(self) -> list:
+        """The lines as torchinfo prints them by default (summary()'s sizes in megabytes,
+        10^6 bytes: README's ResNet-152 example), through ModelStatistics.format_output_num
+        (model_statistics.py): a whole number without decimals, else two."""
+        total = self.input + self.forward_backward + self.params
+        return [f"Input size (MB): {_megabytes(self.input)}",
+                f"Forward/backward pass size (MB): {_megabytes(self.forward_backward)}",
+                f"Params size (MB): {_megabytes(self.params)}",
+                f"Estimated Total Size (MB): {_megabytes(total)}"]
+
+
+def _megabytes(num: int) -> str:
+    value = num / 10 ** 6
+    return f"{int(value):,d}" if value.is_integer() else f"{value:,.2f}"
+
+
+def torchinfo_memory(analysis, dtype_bytes: int = 4, batch: Any = 1) -> TorchinfoMemory:
+    """torchinfo's three memory figures for the network at ``batch`` samples. Every
+    archcalc layer is one leaf module (torchinfo counts leaves only); ``output_bytes`` is
+    the output's elements × element size with the batch axis; param_bytes counts each
+    parameter once (a tied weight at the layer that owns it, as archcalc's params do)."""
+    analysis = getattr(analysis, "_result", analysis)
+    graph = analysis.graph
+    input_bytes = batch * dims.prod(analysis.layers[0].output_shape) * \
+        (8 if _reads_ids(graph) else dtype_bytes)
+    fb = 0
+    for node in graph.nodes[1:]:
+        rec = analysis.layers[node.id]
+        if dims.resolve(dims.eq(rec.params, 0)) is not True:
+            fb = fb + 2 * batch * rec.activations * dtype_bytes
+    return TorchinfoMemory(dims.simplify(input_bytes), dims.simplify(fb),
+                           dims.simplify(analysis.total.params * dtype_bytes))
