@@ -215,6 +215,16 @@ def _frozen(node) -> bool:
     return node.args.get("trainable") is False
 
 
+def step_counter_bytes(node) -> int:
+    """A batch norm that tracks running statistics also holds ``num_batches_tracked``, an
+    int64 scalar buffer (torch/nn/modules/batchnorm.py, ``_NormBase.__init__``: ``torch.tensor(0,
+    dtype=torch.long)``), which the analysis's buffer count (2C, the statistics) leaves out
+    and ``Module.half()`` does not convert: 8 bytes."""
+    if node.type.startswith("batchnorm") and node.args.get("track_running_stats", True):
+        return ID_BYTES
+    return 0
+
+
 def kv_cache_elements(analysis, node):
     """Elements of one sample's cached keys and values at a causal ``attention`` layer (a
     decoder's): 2 (K and V) · ∏leading · S · kv_heads · head_dim, S the keys' length (= L).
@@ -312,11 +322,11 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
                         "training: it needs training memory")
     b = batch_value(batch)
     graph = analysis.graph
-    if dims.is_symbolic(b) and str(b) in graph.symbols:
+    if dims.is_symbolic(b) and str(b) in graph.free_symbols:
         raise SpecError(f"batch {b}: the spec has a symbol {b} already; name the batch "
                         "another way")
     n_dev = devices_value(devices)
-    if dims.is_symbolic(n_dev) and (str(n_dev) in graph.symbols or n_dev == b):
+    if dims.is_symbolic(n_dev) and (str(n_dev) in graph.free_symbols or n_dev == b):
         raise SpecError(f"devices {n_dev}: the spec or the batch has a symbol {n_dev} "
                         "already; name the devices another way")
     k = OPTIMIZER_STATES[optimizer]
@@ -350,7 +360,10 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
             if saved_available:
                 out.append(("saved for backward", total1["saved"] * batch_))
         else:
-            out.append(("parameters", total1["params"]))
+            (params, buffers), _, _ = _split_params(analysis, prec, k)
+            out.append(("parameters", params))
+            if buffers:
+                out.append(("buffers", buffers))
             if total1["kv_cache"]:
                 out.append(("KV cache", total1["kv_cache"] * batch_))
             out.append(("activations", peak1 * batch_))
@@ -421,16 +434,17 @@ def _split_params(analysis, prec: Precision, k: int) -> tuple:
     layers have neither gradients nor optimizer states."""
     graph = analysis.graph
     passes = graph.passes()
-    params = buffers = trainable = 0
+    params = buffers = trainable = counters = 0
     for node in graph.nodes[1:]:
         r = analysis.layers[node.id]
         n = 1 if passes is None else passes[node.id]
         params = params + n * r.params
         buffers = buffers + n * r.buffers
+        counters = counters + n * step_counter_bytes(node)
         if not _frozen(node):
             trainable = trainable + n * r.params
     return ((dims.simplify(params * prec.bytes("weights")),
-             dims.simplify(buffers * prec.bytes("weights"))),
+             dims.simplify(buffers * prec.bytes("weights") + counters)),
             dims.simplify(trainable * prec.bytes("grads")),
             dims.simplify(trainable * (prec.bytes("master") + k * prec.bytes("states"))))
 
@@ -446,7 +460,8 @@ def _node_rows(analysis, prec: Precision, k: int, train: bool) -> list:
     for node in graph.nodes:
         r = analysis.layers[node.id]
         trainable = 0 if node.id == 0 or _frozen(node) else r.params
-        weights = (r.params + r.buffers) * prec.bytes("weights") if node.id else 0
+        weights = (r.params + r.buffers) * prec.bytes("weights") + step_counter_bytes(node) \
+            if node.id else 0
         grads = trainable * prec.bytes("grads") if train else 0
         opt = trainable * (prec.bytes("master") + k * prec.bytes("states")) if train else 0
         kv = 0 if train or node.id == 0 else kv_cache_elements(analysis, node) * ab
