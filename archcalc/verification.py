@@ -81,14 +81,17 @@ class Verification:
 
 def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
            samples: int = 5, seed: int = 0, rf: str = "auto",
-           ranges: dict | None = None, words=flag_option) -> Verification:
+           ranges: dict | None = None, words=flag_option, saved: bool = False,
+           saved_batch: int = 2) -> Verification:
     """Verify the spec at ``path`` (``overrides`` as ``--set``); see the module docstring.
 
     ``rf``: 'on' measures every receptive field, 'off' none, 'auto' as many as fit in
     ``max_rf_work`` (and a full-width copy only when it fits). ``ranges``: free symbol →
     (lo, hi), the values drawn (``--range``). ``words(name, value)``: how the notes name
     the options they advise (``errors.option``); the command line's flags unless the caller
-    has its own."""
+    has its own. ``saved``: also compare the bytes autograd keeps for backward
+    (archcalc/activations.py) per layer and in total with what a training-mode forward pass
+    of ``saved_batch`` samples keeps (archcalc/torch_backend/saved.py)."""
     from .torch_backend import check_installed, require_torch
 
     check_installed()
@@ -130,6 +133,8 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
                     results += _check_unrolled(analysis, at, point, device, rf, notes)
                 else:
                     results += _check_point(analysis, at.graph, point, device, rf, notes)
+                    if saved:
+                        results += _check_saved(at, point, device, saved_batch, notes)
     finally:
         torch.set_num_threads(threads)
     notes = [worded(n, words) for n in notes]
@@ -425,6 +430,34 @@ def _check_point(analysis: Analysis, graph: Graph, point: dict, device: str, rf:
     if not on_meta:
         checks += _check_fields(analysis, graph, point, subs, measured, device, rf, notes)
     return checks
+
+
+def _check_saved(at: Analysis, point: dict, device: str, batch: int, notes: list) -> list:
+    """Bytes kept for backward at one point (``at``: the analysis with the point's values):
+    the closed form per layer and in total against the distinct storages PyTorch's
+    saved-tensor hooks see in a training-mode forward pass of ``batch`` samples."""
+    from .activations import saved
+    from .torch_backend.saved import measure_saved
+
+    if device == "meta":
+        notes.append("bytes kept for backward not compared on the meta device (no storages)")
+        return []
+    try:
+        expected = saved(at, 4, batch, "cuda" if device == "cuda" else "cpu")
+    except SpecError as e:
+        notes.append(f"bytes kept for backward not compared: {e.message}")
+        return []
+    graph = at.graph
+    frozen = frozenset(n.id for n in graph.nodes[1:] if n.args.get("trainable") is False)
+    measured = measure_saved(graph, batch, frozen=frozen, device=device)
+    notes.append(f"bytes kept for backward: float32, a training-mode forward pass of {batch} "
+                 "samples, distinct storages of the tensors autograd saves (parameters and "
+                 "buffers left out), each at the first layer that keeps it")
+    checks = [Check(n.name, "saved", expected.per_layer[n.name], measured.per_node.get(n.id, 0),
+                    expected.per_layer[n.name] == measured.per_node.get(n.id, 0), dict(point))
+              for n in graph.nodes[1:]]
+    return checks + [Check("total", "saved", expected.total, measured.total,
+                           expected.total == measured.total, dict(point))]
 
 
 def _check_unrolled(analysis: Analysis, at: Analysis, point: dict, device: str, rf: str,

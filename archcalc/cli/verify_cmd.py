@@ -25,6 +25,12 @@ RangeOpt = Annotated[Optional[List[str]], typer.Option(
     help="Draw a free symbol from LO..HI (repeatable; 'H=32:512,W=32:512' also works). "
          "Default: 20 values from the least at which the spec's conditions on it hold.")]
 
+SavedOpt = Annotated[bool, typer.Option(
+    "--saved", help="Also compare the bytes autograd keeps for backward (float32, a "
+                    "training-mode pass of --saved-batch samples), per layer and in total.")]
+SavedBatchOpt = Annotated[int, typer.Option(
+    "--saved-batch", min=1, help="The batch of the --saved comparison.")]
+
 _DEVICES = ("auto", "cuda", "cpu", "meta")
 FORMATS = ("table", "markdown", "latex", "csv", "json")
 
@@ -34,7 +40,8 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
                    device: DeviceOpt = "auto",
                    samples: SamplesOpt = 5, seed: SeedOpt = 0, rf: RfOpt = "auto",
                    range_: RangeOpt = None, fmt: c.FormatOpt = "table",
-                   width: c.WidthOpt = 120, limit: c.LimitOpt = None) -> None:
+                   width: c.WidthOpt = 120, limit: c.LimitOpt = None,
+                   saved: SavedOpt = False, saved_batch: SavedBatchOpt = 2) -> None:
     """Prove the closed forms: build the network in PyTorch and compare, layer by layer.
 
     Checks each layer's output shape (forward hooks), parameters and buffers
@@ -58,11 +65,12 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
     Exit codes: 0 every value matches, 1 a mismatch, 2 bad input or PyTorch missing.
     """
     code = c.guarded(_run)(spec, set_, device, samples, seed, rf, range_, fmt, width, limit,
-                           free)
+                           free, saved, saved_batch)
     raise typer.Exit(code)
 
 
-def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=None) -> int:
+def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=None,
+         saved=False, saved_batch=2) -> int:
     from ..errors import SpecError, did_you_mean
     from ..verification import verify
 
@@ -74,7 +82,7 @@ def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=
     if rf not in ("auto", "on", "off"):
         raise SpecError(f"--rf {rf}: choose from auto, on, off")
     result = verify(spec, c.parse_set(set_, free), device=device, samples=samples, seed=seed, rf=rf,
-                    ranges=parse_ranges(range_))
+                    ranges=parse_ranges(range_), saved=saved, saved_batch=saved_batch)
     from ..report import writers
 
     own = {"json": lambda: json.dumps(result.to_json(), indent=2) + "\n",
@@ -104,14 +112,16 @@ def parse_ranges(items) -> dict:
 
 # ---------------------------------------------------------------- the table
 _COLUMNS = (("shape", "Output shape"), ("params", "Params"), ("buffers", "Buffers"),
-            ("flops", "FLOPs"), ("rf", "Receptive field"))
+            ("flops", "FLOPs"), ("rf", "Receptive field"), ("saved", "Saved for backward"))
 
 
 def _columns(result) -> list:
     """(metric, header) of the columns shown: buffers only when some layer has them."""
     shown_buffers = any(r.metric == "buffers" and (r.expected or r.measured)
                         for r in result.results)
-    return [(m, h) for m, h in _COLUMNS if m != "buffers" or shown_buffers]
+    shown_saved = any(r.metric == "saved" for r in result.results)
+    return [(m, h) for m, h in _COLUMNS if (m != "buffers" or shown_buffers)
+            and (m != "saved" or shown_saved)]
 
 
 def _text(metric: str, value) -> str:
@@ -174,7 +184,8 @@ def text_blocks(result) -> list:
                       [])])]
     if result.formulas:  # names never wrap here; the closed forms may
         head = [Column("Layer", wrap=False), *(Column(h, split=True) for _, h in columns)]
-        rows = [Row([printable(x) for x in [layer, *(texts[m] or "n/a" for m, _ in columns)]])
+        rows = [Row([printable(x) for x in
+                     [layer, *(texts.get(m) or "n/a" for m, _ in columns)]])
                 for layer, texts in result.formulas]
         blocks.append(Table(head, rows, title="closed forms, checked at each point below"))
     head = [Column("Layer", split=True),  # long names wrap; numbers are never cut
@@ -229,7 +240,8 @@ def _raw(checks: dict, columns) -> list:
             out += ["", str(bad.measured) if bad is not None and m == "shape" else "",
                     "0" if bad is not None else ""]
             continue
-        text = (lambda v: "" if v is None else str(v)) if m in ("params", "buffers", "flops") \
+        numbers = ("params", "buffers", "flops", "saved")
+        text = (lambda v: "" if v is None else str(v)) if m in numbers \
             else (lambda v: "" if v is None else _text(m, v).replace("×", "x"))
         out += [text(check.expected), text(check.measured), str(int(bool(check.match)))]
     return out
@@ -240,8 +252,8 @@ def _row(layer: str, checks: dict, columns) -> list:
         bad = checks["torch"]
         return [layer, f"✗ PyTorch refused this layer: {bad.measured}", *([""] * (len(columns) - 1))]
     cells = [_cell(checks.get(m)) for m, _ in columns]
-    if "rf" not in checks and not checks["shape"].match:
-        cells[-1] = "not compared"  # no unit to pick when the shapes differ
+    if "rf" not in checks and "shape" in checks and not checks["shape"].match:
+        cells[[m for m, _ in columns].index("rf")] = "not compared"  # no unit to pick
     return [layer, *cells]
 
 

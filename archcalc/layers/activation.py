@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from .base import Arg, Ctx, Out, register_layer
 from .costs import counts, counts_zero, record_params
+from .saves import BOOL, FLOAT, kept_input, kept_new, kept_output, saves, saves_nothing
+from .saves import view_of_input
+
+_RESULT_KEPT = ("relu", "sigmoid", "tanh", "softmax", "logsoftmax")
+_INPUT_KEPT = ("gelu", "silu", "mish", "hardswish", "hardsigmoid", "elu", "leakyrelu",
+               "softplus", "hardtanh", "relu6", "prelu")
 
 # Why each metric without a formula is zero (checked by tests/test_explain.py).
 ZERO_MACS = {"macs": "element-wise: no multiply-accumulates (counted as zero on purpose)"}
@@ -129,3 +135,56 @@ def _thop_softmax(v):
 
 # torchinfo/layer_info.py calculate_macs (1.8.0): each weight numel × batch.
 counts("torchinfo", "prelu")(record_params)
+
+
+# ---------------------------------------------------------------- kept for backward
+# tools/autograd/derivatives.yaml: relu (threshold_backward(grad, result, 0)), sigmoid
+# (sigmoid_backward(grad, result)), tanh, _softmax and _log_softmax keep their result;
+# gelu, silu, mish, hardswish, hardsigmoid, elu (is_result=false), leaky_relu, softplus and
+# hardtanh (relu6 is hardtanh(0, 6)) keep their input (self); _prelu_kernel keeps its
+# input and weight. An in-place ReLU (torchvision's inplace=True) keeps its result too: the
+# storage it wrote over, which the next layer keeps anyway, so the distinct bytes are the
+# same (tests/test_activations.py measures both).
+saves(*_RESULT_KEPT)(lambda v: [kept_output()])
+saves(*_INPUT_KEPT)(lambda v: [kept_input()])
+
+
+@saves("layerscale")
+def _layerscale_keeps(v) -> list:
+    """x · γ: the gradient of γ reads x (kept when γ is trainable)."""
+    return [kept_input()] if v.trainable else []
+
+
+@saves("dropout")
+def _dropout_keeps(v) -> list:
+    """ATen's dropout (Dropout.cpp): on a CPU a composite ``input * noise`` whose mul keeps
+    the noise (activation dtype, one per element); on a GPU the fused native_dropout,
+    which keeps its bool mask (derivatives.yaml: native_dropout, result1). p = 0 returns
+    the input itself."""
+    if v.arg("p", 0.5) == 0:
+        return []
+    n = v.elements(v.x)
+    return [kept_new(n, BOOL if v.device == "cuda" else FLOAT)]
+
+
+@saves("dropout1d", "dropout2d", "dropout3d")
+def _feature_dropout_keeps(v) -> list:
+    """Feature dropout (ATen's _dropout_impl with feature_dropout): noise of shape
+    [B, C, 1, …] in the activation dtype, kept by the mul, on every device."""
+    if v.arg("p", 0.5) == 0:
+        return []
+    return [kept_new(v.batch * v.x[0])]
+
+
+@saves("stochasticdepth")
+def _stochastic_depth_keeps(v) -> list:
+    """torchvision.ops.stochastic_depth in training: ``input * noise``, noise [B, 1, …]
+    ('row') or [1, …] ('batch') in the activation dtype, kept by the mul; p = 0 returns the
+    input."""
+    if v.arg("p", 0.0) == 0:
+        return []
+    return [kept_new(v.batch if v.arg("mode", "row") == "row" else 1)]
+
+
+saves_nothing("{type} returns its input: no autograd node", "identity")
+view_of_input("view", "identity")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from .. import dims
 from ..dims import divides, dmax, eq, resolve
 from .base import Arg, Ctx, Out, Window, per_axis, register_layer
 from .costs import bias_adds, counts, record_macs
 from .terms import named, prod
 from .terms import value as value_of
-from .window import effective_kernel, paddings, same_out, sliding_out
+from .saves import NotModelled, kept_input, kept_new, saves
+from .window import effective_kernel, keras_same_pads, paddings, same_out, sliding_out
 
 _LAYOUT = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
 AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
@@ -182,3 +184,37 @@ def _thop_conv(v):
 def _torchinfo_conv(v):
     """(weight + bias)·∏output spatial — bias included, the OUTPUT size when transposed."""
     return v.record.params * prod(v.output[1:])
+
+
+# ---------------------------------------------------------------- kept for backward
+# tools/autograd/derivatives.yaml, convolution: the weight's gradient reads the input, the
+# input's gradient the weight (a parameter: not an activation). The input is kept only
+# when the weight needs a gradient (the codegen saves a variable only for the gradients
+# that are needed). A padding that PyTorch applies as a separate pad (Keras 'same' with a
+# stride: the builder's constant pad; torch's own 'same' with an odd total padding along
+# an axis: ATen's _convolution_mode pads the extra element, Convolution.cpp) makes the
+# convolution keep the padded copy instead.
+
+
+@saves(*CONVS, *CONV_TRANSPOSES)
+def _conv_keeps(v) -> list:
+    if not v.trainable:
+        return []
+    if v.arg("padding_mode", "zeros") != "zeros":
+        raise NotModelled(f"the tensors {v.type} keeps with padding_mode "
+                          f"{v.arg('padding_mode')} are not modelled")
+    if v.type in CONV_TRANSPOSES or v.arg("padding") != "same":
+        return [kept_input()]
+    nd = len(v.x) - 1
+    k = per_axis(v.arg("kernel"), nd)
+    s = per_axis(v.arg("stride", 1), nd)
+    d = per_axis(v.arg("dilation", 1), nd)
+    spans = [effective_kernel(ki, di) for ki, di in zip(k, d)]
+    if any(si != 1 for si in s):
+        padded = [n + sum(keras_same_pads(n, e, si)) for n, e, si in zip(v.x[1:], spans, s)]
+    else:
+        odd = [(e - 1) % 2 for e in spans]
+        if not any(odd):
+            return [kept_input()]
+        padded = [n + o for n, o in zip(v.x[1:], odd)]
+    return [kept_new(v.batch * v.x[0] * dims.prod(padded))]

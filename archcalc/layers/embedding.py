@@ -24,6 +24,7 @@ from __future__ import annotations
 from ..dims import eq, prod, resolve
 from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer, weight_shape
 from .costs import counts, counts_zero, record_params
+from .saves import INT64, kept_input, kept_new, saves
 from .terms import named
 
 ZERO_MACS = {"macs": "a lookup (a gather of rows): no multiply-accumulates (zero on purpose)"}
@@ -131,3 +132,20 @@ def parameter(ctx: Ctx) -> Out:
 counts_zero("flopcounter", "embedding")
 # torchinfo: a non-conv layer adds each weight and bias numel × batch (as for linear).
 counts("torchinfo", "embedding")(record_params)
+
+
+# ---------------------------------------------------------------- kept for backward
+# tools/autograd/derivatives.yaml, embedding: the weight's gradient reads the ids (int64),
+# kept when the table is trainable. Each embedding is taken to read its own ids tensor
+# (BERT's token types are a second input; verify's copy reads the ids modulo the vocab,
+# a new tensor per table).
+@saves("embedding")
+def _embedding_keeps(v) -> list:
+    return [kept_new(v.elements(v.x), INT64)] if v.trainable else []
+
+
+@saves("parameter")
+def _parameter_keeps(v) -> list:
+    """Adding or concatenating a learned tensor keeps nothing; multiplying by it keeps the
+    input (for the tensor's gradient)."""
+    return [kept_input()] if v.arg("op") == "mul" and v.trainable else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..dims import eq, prod
 from .base import Arg, Ctx, Out, fmt_shape, register_layer, weight_shape
 from .costs import bias_adds, counts, record_macs
+from .saves import kept_contiguous, saves
 from .terms import named, note
 
 
@@ -91,3 +92,12 @@ def _torchinfo_linear(v):
     the leading sizes; a tied weight too (the module's parameters include it)."""
     out = v.arg("out")
     return v.x[-1] * out + (out if v.arg("bias", True) else 0)
+
+
+# ---------------------------------------------------------------- kept for backward
+# tools/autograd/derivatives.yaml, addmm/mm (F.linear on the input flattened to 2-D, a view
+# of a contiguous input, else a copy): the weight's gradient reads the input, kept when the
+# weight needs a gradient; the input's gradient reads the weight (a parameter).
+@saves("linear")
+def _linear_keeps(v) -> list:
+    return [kept_contiguous()] if v.trainable else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..dims import resolve
 from .base import UNION, Arg, Ctx, Out, fmt_shape, register_layer
+from .saves import NotModelled, kept_input, saves, saves_nothing
 
 # Why each metric without a formula is zero (checked by tests/test_explain.py).
 ZERO = {"params": "{type} has no parameters",
@@ -75,3 +76,19 @@ def concat(ctx: Ctx) -> Out:
     return Out(shape=shape, rf=UNION)
 
 
+
+
+# ---------------------------------------------------------------- kept for backward
+# tools/autograd/derivatives.yaml: add (grad, and grad × alpha) and cat (slices of grad)
+# keep nothing; mul keeps each operand for the other's gradient (self's gradient reads
+# other), so an operand is kept only when the other one needs a gradient.
+saves_nothing("{type}'s gradient is the output's gradient (sliced): nothing kept",
+              "add", "concat")
+
+
+@saves("mul")
+def _mul_keeps(v) -> list:
+    if len(v.inputs) != 2:
+        raise NotModelled("the tensors a product of more than two inputs keeps are not "
+                          "modelled")
+    return [kept_input(1 - i) for i in (0, 1) if v.grads[i]]

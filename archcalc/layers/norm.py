@@ -7,7 +7,9 @@ as spatial dependence (as for BatchNorm at inference; docs/conventions.md)."""
 from __future__ import annotations
 
 from ..dims import divides, prod
+from .. import dims
 from .base import Arg, Ctx, Out, register_layer
+from .saves import STATS, NotModelled, kept_contiguous, kept_input, kept_new, saves
 from .costs import affine, counts, record_params
 from .terms import note
 
@@ -187,3 +189,74 @@ def _thop_norm(v):
 # above) have no handle or hook for RMSNorm: zero there (thop: zero parameters too).
 counts("torchinfo", *_BN_ND, *_IN_ND, "groupnorm", "layernorm", "layernorm2d",
        "rmsnorm")(record_params)
+
+
+# ---------------------------------------------------------------- kept for backward
+# tools/autograd/derivatives.yaml: batch norm in training (_batch_norm_with_update) keeps
+# its input and the batch mean and inverse standard deviation of each channel (result1,
+# result2; the running statistics and the weight are module state); native_layer_norm its
+# input (made contiguous first, layer_norm_cpu) and a mean and rstd per normalised row;
+# native_group_norm its input and a mean and rstd per sample and group. The statistics are
+# in the activation dtype (measured with the whole network in that dtype).
+def _batch_norm_keeps(v) -> list:
+    if v.device == "cuda":
+        raise NotModelled("the tensors cuDNN's batch norm keeps (its reserve space) are not "
+                          "modelled")
+    return [kept_input(), kept_new(2 * v.x[0], STATS)]
+
+
+def _instance_norm_keeps(v) -> list:
+    """F.instance_norm runs batch norm on the input viewed as [1, B·C, …] (the same
+    storage): a mean and rstd per sample and channel, and the running statistics and the
+    weight repeated B times (Normalization.cpp, instance_norm: ``repeat_if_defined``),
+    which autograd keeps as new tensors."""
+    copies = 2 + (2 if v.arg("track_running_stats") else 0) + (1 if v.arg("affine") else 0)
+    return [kept_input(), kept_new(copies * v.batch * v.x[0], STATS)]
+
+
+def _layer_norm_keeps(v) -> list:
+    shape = (v.x[-1],) if v.arg("shape") is None else tuple(v.arg("shape"))
+    rows = v.batch * dims.prod(v.x[:len(v.x) - len(shape)])
+    return [kept_contiguous(), kept_new(2 * rows, STATS)]
+
+
+def _layer_norm2d_keeps(v) -> list:
+    """LayerNorm over channels of x.movedim(1, −1): a view that is not contiguous (unless
+    one of C and ∏spatial is 1), which layer_norm copies before keeping it."""
+    rows = v.batch * dims.prod(v.x[1:])
+    contiguous = dims.resolve(dims.eq(v.x[0], 1)) or dims.resolve(dims.eq(rows, v.batch))
+    return [kept_input() if contiguous else kept_new(v.elements(v.x)),
+            kept_new(2 * rows, STATS)]
+
+
+def _rms_norm_keeps(v) -> list:
+    """On a CPU F.rms_norm is composite (torch/_decomp, rms_norm): x.pow(2) keeps x, the
+    rsqrt its result (one per row), x · rstd both (already kept), and the weight's mul
+    x · rstd (a new tensor) when there is a weight."""
+    if v.device == "cuda":
+        raise NotModelled("the tensors the fused RMS norm keeps on a GPU are not modelled")
+    shape = (v.x[-1],) if v.arg("shape") is None else tuple(v.arg("shape"))
+    rows = v.batch * dims.prod(v.x[:len(v.x) - len(shape)])
+    out = [kept_input(), kept_new(rows)]
+    return out + [kept_new(v.elements(v.x))] if v.arg("affine", True) else out
+
+
+def _group_norm_keeps(v) -> list:
+    return [kept_input(), kept_new(2 * v.batch * v.arg("groups"), STATS)]
+
+
+def _lrn_keeps(v) -> list:
+    """F.local_response_norm: input·input keeps the input, the average pool its padded
+    square ([B, 1, C + size − 1, …]), pow its base and the division its divisor (two new
+    tensors of the input's size)."""
+    padded = v.batch * (v.x[0] + v.arg("size") - 1) * dims.prod(v.x[1:])
+    return [kept_input(), kept_new(padded), kept_new(2 * v.elements(v.x))]
+
+
+saves("batchnorm1d", "batchnorm2d", "batchnorm3d")(_batch_norm_keeps)
+saves("instancenorm1d", "instancenorm2d", "instancenorm3d")(_instance_norm_keeps)
+saves("layernorm")(_layer_norm_keeps)
+saves("layernorm2d")(_layer_norm2d_keeps)
+saves("rmsnorm")(_rms_norm_keeps)
+saves("groupnorm")(_group_norm_keeps)
+saves("lrn")(_lrn_keeps)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from ..dims import divides, eq, floordiv
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
+from .saves import saves_nothing
 
 ZERO = {"params": "{type} has no parameters", "macs": "data movement only (zero on purpose)"}
 
@@ -78,3 +79,9 @@ def windowmerge(ctx: Ctx) -> Out:
                 f"{n_windows} windows is not (height/{wh})·(width/{ww}) = {expected} for a "
                 f"{h}×{w} map")
     return Out(shape=(h, w, c), rf=(None, None, 2))
+
+
+# Kept for backward: a window partition or merge is a reshape and a permutation (a copy):
+# its gradient needs only sizes.
+saves_nothing("{type}'s gradient needs only sizes: nothing kept",
+              "windowpartition", "windowmerge")

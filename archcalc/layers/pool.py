@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from ..dims import divides, floordiv, resolve
-from .base import Arg, Ctx, Out, Window, register_layer
+from .. import dims
+from .base import Arg, Ctx, Out, Window, per_axis, register_layer
 from .conv import AXES, sliding_axis
 from .costs import counts, counts_zero
+from .saves import INT64, NotModelled, kept_input, kept_new, kept_output, saves
+from .saves import saves_nothing
 from .terms import named
 from .terms import value as value_of
 from .window import effective_kernel, keras_same_pads, pool_out_ceil, same_out
@@ -139,3 +142,60 @@ def _thop_avgpool(v):
 def _thop_adaptive_avg(v):
     """count_adap_avgpool: (∏(in/out) + 1)·output numel = input numel + output numel."""
     return v.n_in + v.n_out
+
+
+# ---------------------------------------------------------------- kept for backward
+# tools/autograd/derivatives.yaml: max_pool{1,2,3}d_with_indices and
+# adaptive_max_pool{2,3}d keep their input and their int64 indices (one per output
+# element; 1-d pools run as 2-d on a view); avg_pool{2,3}d and _adaptive_avg_pool{2,3}d
+# keep their input; an adaptive average pool to size 1 along every axis is a mean
+# (AdaptiveAveragePooling.cpp), which keeps nothing, as the global average pool does;
+# amax (the global max pool) keeps its input and its result.
+def _padded(v):
+    """The input as the pool reads it: Keras 'same' padding is a separate pad (a copy)."""
+    if v.arg("padding") != "same":
+        return kept_input()
+    nd = len(v.x) - 1
+    k = per_axis(v.arg("kernel"), nd)
+    s = k if v.arg("stride") is None else per_axis(v.arg("stride"), nd)
+    d = per_axis(v.arg("dilation", 1), nd)
+    spans = [effective_kernel(ki, di) for ki, di in zip(k, d)]
+    padded = [n + sum(keras_same_pads(n, e, si)) for n, e, si in zip(v.x[1:], spans, s)]
+    return kept_new(v.batch * v.x[0] * dims.prod(padded))
+
+
+@saves("maxpool1d", "maxpool2d", "maxpool3d")
+def _max_pool_keeps(v) -> list:
+    return [_padded(v), kept_new(v.elements(v.output), INT64)]
+
+
+@saves("avgpool1d", "avgpool2d", "avgpool3d")
+def _avg_pool_keeps(v) -> list:
+    if v.arg("padding") == "same":
+        raise NotModelled(f"the tensors {v.type} keeps with Keras 'same' padding are not "
+                          "modelled")
+    return [kept_input()]
+
+
+@saves("adaptivemaxpool1d", "adaptivemaxpool2d", "adaptivemaxpool3d")
+def _adaptive_max_keeps(v) -> list:
+    return [kept_input(), kept_new(v.elements(v.output), INT64)]
+
+
+@saves("adaptiveavgpool1d", "adaptiveavgpool2d", "adaptiveavgpool3d")
+def _adaptive_avg_keeps(v) -> list:
+    ones = [resolve(dims.eq(n, 1)) for n in v.output[1:]]
+    if all(ones):
+        return []
+    if any(o is None for o in ones):
+        raise NotModelled(f"{v.type} keeps its input unless every output size is 1, which "
+                          "these free sizes leave open")
+    return [kept_input()]
+
+
+@saves("globalmaxpool")
+def _global_max_keeps(v) -> list:
+    return [kept_input(), kept_output()]
+
+
+saves_nothing("{type} is a mean: its gradient needs only the input's size", "globalavgpool")

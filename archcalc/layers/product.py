@@ -23,6 +23,7 @@ from __future__ import annotations
 from ..dims import eq, prod, resolve
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
 from .costs import counts, record_macs
+from .saves import NotModelled, kept_input, not_modelled, saves
 from .terms import named, note
 from .terms import prod as product
 
@@ -232,3 +233,17 @@ def _matmul_input_times_columns(v):
     """prod(input shape) · the other operand's last size (after the transpose)."""
     other = v.inputs[1]
     return prod(v.x) * (other[-2] if v.arg("transpose", False) else other[-1])
+
+
+# ---------------------------------------------------------------- kept for backward
+# tools/autograd/derivatives.yaml, bmm/mm (torch.matmul folds its operands to them, views
+# when both have the same leading sizes): each operand is kept for the other's gradient.
+@saves("matmul")
+def _matmul_keeps(v) -> list:
+    a, b = v.inputs[0], v.inputs[1]
+    if len(a) != len(b) or tuple(a[:-2]) != tuple(b[:-2]):
+        raise NotModelled("the tensors a broadcasting matmul keeps are not modelled")
+    return [kept_input(1 - i) for i in (0, 1) if v.grads[i]]
+
+
+not_modelled("einsum")

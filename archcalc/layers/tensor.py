@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..dims import divides, eq, floordiv, is_symbolic, prod, resolve
 from .base import Arg, Ctx, Out, Window, fmt_shape, register_layer
 from .costs import counts, counts_zero
+from .saves import saves_nothing, view_of_input
 
 # Why each metric without a formula is zero (checked by tests/test_explain.py).
 ZERO = {"params": "{type} has no parameters", "macs": "data movement only (zero on purpose)"}
@@ -295,3 +296,14 @@ def _thop_upsample(v):
     (bicubic); trilinear is not implemented (0)."""
     return {"nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 259}.get(
         v.arg("mode"), 0) * v.n_out
+
+
+# ---------------------------------------------------------------- kept for backward
+# The gradients of views, copies, constant pads, nearest/linear interpolation, shuffles and
+# rolls need only sizes (derivatives.yaml: view, permute, slice, narrow, constant_pad_nd,
+# upsample_*, roll, pixel_shuffle): nothing is kept.
+saves_nothing("{type}'s gradient needs only sizes: nothing kept",
+              "flatten", "reshape", "permute", "zeropad", "padchannels", "crop", "upsample",
+              "pixelshuffle", "pixelunshuffle", "channelshuffle", "slice", "roll")
+view_of_input("view", "flatten", "reshape")
+view_of_input("strided", "permute", "slice", "crop")

@@ -79,10 +79,33 @@ def footer_lines(analysis, conv: Convention, order) -> list[str]:
         f"Output: {shape_text(_shown(analysis, t.output_shape), order)}",
         f"Convention: {conv.title}; {conv.macs_note}; RF in input pixels.",
     ]
+    if conv.tool == "torchinfo":
+        lines += torchinfo_memory_lines(analysis, order)
     for cond, message, loc in analysis.conditions:
         where = message.split(":", 1)[0]
         lines.append(printable(f"Holds when {condition_text(cond, order)}  [{where}, {loc}]"))
     return lines
+
+
+def torchinfo_memory_lines(analysis, order) -> list:
+    """torchinfo's memory lines for batch 1 in float32, as it prints them (MB = 10^6 bytes,
+    two decimals); in bytes, as closed forms, when sizes are free (archcalc/activations.py,
+    ``torchinfo_memory``)."""
+    from ..activations import torchinfo_memory
+    from .. import dims
+
+    m = torchinfo_memory(analysis)
+    if all(type(v) is int for v in (m.input, m.forward_backward, m.params)):
+        lines = m.lines()
+    else:
+        lines = [f"Input size (bytes): {human(m.input, order)}",
+                 f"Forward/backward pass size (bytes): {human(m.forward_backward, order)}",
+                 f"Params size (bytes): {human(m.params, order)}",
+                 "Estimated Total Size (bytes): "
+                 f"{human(dims.simplify(m.input + m.forward_backward + m.params), order)}"]
+    return lines + ["torchinfo's memory lines (batch 1, float32): forward/backward = 2 × the "
+                    "output bytes of each layer with parameters; not what autograd keeps "
+                    "(archcalc verify --saved measures that)"]
 
 
 def _split_line(analysis, conv: Convention, order) -> list:

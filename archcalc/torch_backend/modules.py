@@ -153,3 +153,20 @@ class Merge(nn.Module):
         for x in xs[1:]:
             out = out * x if self.kind == "mul" else out + x
         return out / len(xs) if self.kind == "mean" else out
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth: the identity in evaluation; in training each sample
+    ('row') or the whole batch ('batch') is kept with probability 1 − p and scaled by
+    1/(1 − p), as ``input * noise`` (what autograd then keeps: the noise)."""
+
+    def __init__(self, p: float, mode: str):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
+        return x * noise.div_(1.0 - self.p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..modules import LayerScale
+from ..modules import LayerScale, StochasticDepth
 from ..registry import BuildCtx, batch_dim, builds
 
 _SIMPLE = {
@@ -18,7 +18,7 @@ _SIMPLE = {
     "hardtanh": lambda a: nn.Hardtanh(a["min"], a["max"]), "identity": lambda a: nn.Identity(),
     "dropout": lambda a: nn.Dropout(a["p"]), "dropout1d": lambda a: nn.Dropout1d(a["p"]),
     "dropout2d": lambda a: nn.Dropout2d(a["p"]), "dropout3d": lambda a: nn.Dropout3d(a["p"]),
-    "stochasticdepth": lambda a: nn.Identity(),  # torchvision's StochasticDepth: identity in eval
+    "stochasticdepth": lambda a: StochasticDepth(a["p"], a["mode"]),  # identity in eval
 }
 
 

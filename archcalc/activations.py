@@ -1,0 +1,173 @@
+"""Bytes PyTorch's autograd keeps for the backward pass, per layer and in total, as closed
+forms in the batch and the free sizes.
+
+Each layer type's rule (registered by its family module, archcalc/layers/saves.py) lists
+the tensors its autograd nodes keep: its input, its output, or new tensors (masks,
+indices, statistics, padded copies). This module follows the storages through the
+network: the network's input and each layer's output have a storage of their own, except
+a view of the input (flatten, reshape of a contiguous tensor, permute, slice, identity),
+which shares its input's. A storage kept by several layers (a ReLU's output that the next
+convolution keeps too, a tensor read by two branches) counts once, at the first layer
+that keeps it; the total is the sum over distinct storages. Parameters and buffers are
+module state, not activations, and are left out.
+
+A layer none of whose inputs needs a gradient and which has no trainable parameter (a
+pool on the network's input, a frozen layer before any trainable one) creates no autograd
+node and keeps nothing. Training mode is assumed (dropout draws masks, batch norm uses
+batch statistics). ``verify`` measures the same quantity with
+``torch.autograd.graph.saved_tensors_hooks`` (archcalc/torch_backend/saved.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import dims
+from .errors import SpecError
+from .layers import REGISTRY  # noqa: F401  (importing the families registers their rules)
+from .layers.saves import FIXED_BYTES, INT64, RULES, VIEWS, NotModelled, SavedView
+
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Bytes kept for backward: per layer (qualified name → bytes first kept there) and in
+    total (distinct storages)."""
+
+    per_layer: dict
+    total: Any
+    dtype_bytes: int
+    batch: Any
+
+
+def _reads_ids(graph) -> bool:
+    return any(node.type == "embedding" for node in graph.nodes)
+
+
+def _trainable(node, record) -> bool:
+    """The layer has parameters that need a gradient: its own, or a weight it shares
+    (``tie``: counted at the layer that owns it)."""
+    if node.args.get("trainable") is False:
+        return False
+    rule = REGISTRY[node.type]
+    if any(a.kind == "weight" and node.args.get(k) is not None for k, a in rule.args.items()):
+        return True
+    return dims.resolve(dims.eq(record.params, 0)) is not True
+
+
+def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -> Saved:
+    """The bytes autograd keeps for one training step's forward pass of ``batch`` samples
+    whose floating-point activations take ``dtype_bytes`` bytes each (4: float32) on
+    ``device`` ("cpu", or "cuda", where dropout keeps a bool mask). ``batch`` may be a
+    sympy symbol. Raises SpecError at a layer whose kept tensors are not modelled."""
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    graph = analysis.graph
+    shapes = [r.output_shape for r in analysis.layers]
+    ids = _reads_ids(graph)
+    # storage key per node output, its bytes, and whether the tensor is contiguous
+    key: list = [0]
+    size: dict = {0: batch * dims.prod(shapes[0]) * (8 if ids else dtype_bytes)}
+    contiguous: list = [True]
+    float_of: list = [not ids]  # does the node's output hold floats
+    grads: list = [False]
+    fresh = [1]
+
+    def new(nbytes) -> int:
+        fresh[0] += 1
+        size[fresh[0]] = nbytes
+        return fresh[0]
+
+    kept_at: dict = {}  # storage key -> node id that first keeps it
+    per_node: dict = {}
+    for node in graph.nodes[1:]:
+        rec = analysis.layers[node.id]
+        src = node.inputs[0] if node.inputs else 0
+        mode = VIEWS.get(node.type)
+        is_float = node.type == "embedding" or float_of[src]
+        if mode == "strided" or (mode == "view" and contiguous[src]):
+            key.append(key[src])
+            contiguous.append(mode == "view")
+        else:
+            nbytes = batch * dims.prod(shapes[node.id]) * (dtype_bytes if is_float else 8)
+            key.append(new(nbytes))
+            contiguous.append(True)
+        float_of.append(is_float)
+        trainable = _trainable(node, rec)
+        in_grads = tuple(grads[i] for i in node.inputs)
+        grads.append(trainable or any(in_grads))
+        if not grads[-1]:
+            continue  # no autograd node: nothing kept
+        view = SavedView(node.type, node.args, tuple(shapes[i] for i in node.inputs),
+                         shapes[node.id], batch, in_grads, trainable, device)
+        try:
+            kept = RULES[node.type](view)
+        except NotModelled as e:
+            raise SpecError(f"{node.type} '{node.local}': {e.reason}", node.loc,
+                            node.name) from None
+        for k in kept:
+            if k.of == "new":
+                per = FIXED_BYTES.get(k.kind, dtype_bytes)
+                storage = new(k.elements * per)
+            elif k.of == "output":
+                storage = key[node.id]
+            else:
+                i = node.inputs[k.index]
+                storage = key[i]
+                if k.of == "contiguous" and not contiguous[i]:
+                    storage = new(batch * dims.prod(shapes[i]) *
+                                  (dtype_bytes if float_of[i] else FIXED_BYTES[INT64]))
+            if storage not in kept_at:
+                kept_at[storage] = node.id
+                per_node[node.id] = per_node.get(node.id, 0) + size[storage]
+    total = 0
+    for storage in kept_at:
+        total = total + size[storage]
+    per_layer = {node.name: dims.simplify(per_node.get(node.id, 0))
+                 for node in graph.nodes[1:]}
+    return Saved(per_layer, dims.simplify(total), dtype_bytes, batch)
+
+
+# ---------------------------------------------------------------- torchinfo's lines
+@dataclass(frozen=True)
+class TorchinfoMemory:
+    """torchinfo's memory lines (torchinfo/model_statistics.py, ModelStatistics): bytes."""
+
+    input: Any  # "Input size": the input tensor's bytes
+    forward_backward: Any  # "Forward/backward pass size": 2 × output bytes of each leaf
+    #                        layer with parameters ("x2 for gradients")
+    params: Any  # "Params size": each parameter's bytes, a shared one once
+
+    def lines(self) -> list:
+        """The lines as torchinfo prints them by default (summary()'s sizes in megabytes,
+        10^6 bytes: README's ResNet-152 example), through ModelStatistics.format_output_num
+        (model_statistics.py): a whole number without decimals, else two."""
+        total = self.input + self.forward_backward + self.params
+        return [f"Input size (MB): {_megabytes(self.input)}",
+                f"Forward/backward pass size (MB): {_megabytes(self.forward_backward)}",
+                f"Params size (MB): {_megabytes(self.params)}",
+                f"Estimated Total Size (MB): {_megabytes(total)}"]
+
+
+def _megabytes(num: int) -> str:
+    value = num / 10 ** 6
+    return f"{int(value):,d}" if value.is_integer() else f"{value:,.2f}"
+
+
+def torchinfo_memory(analysis, dtype_bytes: int = 4, batch: Any = 1) -> TorchinfoMemory:
+    """torchinfo's three memory figures for the network at ``batch`` samples. Every
+    archcalc layer is one leaf module (torchinfo counts leaves only); ``output_bytes`` is
+    the output's elements × element size with the batch axis; param_bytes counts each
+    parameter once (a tied weight at the layer that owns it, as archcalc's params do)."""
+    graph = analysis.graph
+    input_bytes = batch * dims.prod(analysis.layers[0].output_shape) * \
+        (8 if _reads_ids(graph) else dtype_bytes)
+    fb = 0
+    for node in graph.nodes[1:]:
+        rec = analysis.layers[node.id]
+        if dims.resolve(dims.eq(rec.params, 0)) is not True:
+            fb = fb + 2 * batch * rec.activations * dtype_bytes
+    return TorchinfoMemory(dims.simplify(input_bytes), dims.simplify(fb),
+                           dims.simplify(analysis.total.params * dtype_bytes))

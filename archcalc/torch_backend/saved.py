@@ -1,0 +1,74 @@
+"""What PyTorch's autograd keeps for the backward pass, measured.
+
+The graph is built (archcalc/torch_backend/network.py), put in training mode (dropout draws
+its masks, batch norm uses batch statistics) and run node by node under
+``torch.autograd.graph.saved_tensors_hooks``: the pack hook sees every tensor an autograd
+node saves (torch/autograd/graph.py, ``saved_tensors_hooks``). Tensors are told apart by
+their storage (``untyped_storage().data_ptr()``), so a tensor that two layers save, or a
+view of a saved tensor, counts once, at the first layer that saves it; the storages of
+parameters and buffers (module state, not activations) are left out. The hook returns the
+tensor itself, so every saved tensor stays alive until the measurement ends and no storage
+address is reused for another one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .network import build_and_run
+from .shapes import id_range, reads_ids
+
+
+@dataclass
+class SavedMeasure:
+    per_node: dict = field(default_factory=dict)  # node id -> bytes first saved by it
+    total: int = 0  # bytes of the distinct storages saved
+    tensors: dict = field(default_factory=dict)  # node id -> [(shape, dtype, nbytes, new)]
+
+
+def measure_saved(graph, batch: int, dtype=torch.float32, seed: int = 0,
+                  frozen: frozenset = frozenset(), device: str = "cpu") -> SavedMeasure:
+    """Bytes autograd saves per node for one training-mode forward pass of ``batch``
+    samples in ``dtype`` (token ids for a network with embeddings). ``frozen``: node ids
+    whose parameters need no gradient."""
+    gen = torch.Generator().manual_seed(seed)
+    shape = (batch, *graph.input_shape)
+    if reads_ids(graph):
+        x = torch.randint(0, id_range(graph), shape, generator=gen)
+    else:
+        x = torch.randn(shape, generator=gen).to(dtype)
+    x = x.to(device)
+    torch.manual_seed(seed)
+    trace = build_and_run(graph, x, count_flops=False)
+    net = trace.net.train()
+    state = {t.untyped_storage().data_ptr()
+             for t in (*net.parameters(), *net.buffers())}
+    for node_id in frozen:
+        for p in net.nodes[str(node_id)].parameters():
+            p.requires_grad_(False)
+    out = SavedMeasure()
+    seen: set = set()
+    current = [0]
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        nbytes = t.untyped_storage().nbytes()
+        new = ptr not in seen and ptr not in state and nbytes > 0
+        if ptr not in state:
+            out.tensors.setdefault(current[0], []).append(
+                (tuple(t.shape), str(t.dtype).replace("torch.", ""), nbytes, new))
+        if new:
+            seen.add(ptr)
+            out.per_node[current[0]] = out.per_node.get(current[0], 0) + nbytes
+            out.total += nbytes
+        return t
+
+    outputs = [x]
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        for node in graph.nodes[1:]:
+            current[0] = node.id
+            outputs.append(net.nodes[str(node.id)](*(outputs[i] for i in node.inputs)))
+    out.outputs = outputs  # keeps the graph (and with it the saved tensors) alive
+    return out
