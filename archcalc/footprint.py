@@ -287,22 +287,21 @@ def peak_outputs(analysis, act_bytes: int) -> tuple:
 
 
 def saved_hook():
-    """The rule for the bytes autograd keeps for backward, per node, where the package has
-    one: a function ``(analysis, dtype_bytes, batch) -> bytes per node id`` (the input at
-    index 0), else None. The memory verb's "saved for backward" column, and the training
-    total, use it when present; without it the training total leaves activations out and
-    says so."""
-    import importlib
+    """The bytes autograd keeps for backward, per node: a function ``(analysis, bytes per
+    float element, batch) -> bytes per node id`` (the input at index 0), from
+    ``archcalc/activations.py``'s ``saved`` (each storage counted once, at the first layer
+    that keeps it), or None where the package has no such rule. The memory verb's "saved for
+    backward" column and the training total use it."""
+    try:
+        from .activations import saved
+    except ImportError:
+        return None
 
-    for module, name in (("archcalc.activations", "saved_per_node"),
-                         ("archcalc.memory_activations", "saved_bytes")):
-        try:
-            found = importlib.import_module(module)
-        except ImportError:
-            continue
-        if hasattr(found, name):
-            return getattr(found, name)
-    return None
+    def per_node(analysis, dtype_bytes: int, batch) -> list:
+        kept = saved(analysis, dtype_bytes, batch).per_layer
+        return [0] + [kept.get(node.name, 0) for node in analysis.graph.nodes[1:]]
+
+    return per_node
 
 
 def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bool = False,
@@ -330,8 +329,17 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
         raise SpecError(f"devices {n_dev}: the spec or the batch has a symbol {n_dev} "
                         "already; name the devices another way")
     k = OPTIMIZER_STATES[optimizer]
-    one = _node_rows(analysis, prec, k, train)  # activations of one sample
-    by_node = [_scaled(r, b) for r in one]
+    notes = []
+    try:
+        one = _node_rows(analysis, prec, k, train)  # activations of one sample
+    except SpecError as e:  # a layer whose kept tensors have no rule: say so, count the rest
+        notes.append(f"the activations kept for backward are not counted: {e.message}")
+        one = _node_rows(analysis, prec, k, train, saved=False)
+    fixed_rows = [replace(r, saved=None if r.saved is None else f)
+                  for r, f in zip(one[0], one[1])]
+    saved_fixed = _sum(graph, fixed_rows, None)["saved"]
+    one, fixed_saved = one
+    by_node = [_scaled(r, b, f) for r, f in zip(one, fixed_saved)]
     groups = {g.id: g for g in graph.groups}
     display = []
     for kind, i in graph.rows:
@@ -358,7 +366,7 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
             if buffers:
                 out.append(("buffers", buffers))
             if saved_available:
-                out.append(("saved for backward", total1["saved"] * batch_))
+                out.append(("saved for backward", saved_fixed + total1["saved"] * batch_))
         else:
             (params, buffers), _, _ = _split_params(analysis, prec, k)
             out.append(("parameters", params))
@@ -373,8 +381,7 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     total_bytes = dims.simplify(sum(v for _, v in comps))
     fixed = dims.simplify(sum(v for _, v in components(0)))
     per_sample = dims.simplify(sum(v for _, v in components(1)) - fixed)
-    notes = []
-    if train and not saved_available:
+    if train and not saved_available and not notes:
         notes.append("the activations autograd keeps for the backward pass are not counted "
                      "(no rule for them is installed)")
     m = Memory(analysis, prec, b, train, optimizer, zero, n_dev, tuple(display), total,
@@ -449,12 +456,18 @@ def _split_params(analysis, prec: Precision, k: int) -> tuple:
             dims.simplify(trainable * (prec.bytes("master") + k * prec.bytes("states"))))
 
 
-def _node_rows(analysis, prec: Precision, k: int, train: bool) -> list:
-    """One row per node (index = node id) with one sample's activations."""
+def _node_rows(analysis, prec: Precision, k: int, train: bool, saved: bool = True) -> list:
+    """One row per node (index = node id) with one sample's activations; ``saved``: with
+    the bytes kept for backward, where there is a rule for them."""
     graph = analysis.graph
     ab = prec.bytes("activations")
-    hook = saved_hook() if train else None
-    saved = None if hook is None else hook(analysis, ab, 1)
+    hook = saved_hook() if train and saved else None
+    kept = None
+    if hook is not None:  # a SpecError where a layer's kept tensors are not modelled
+        # kept for backward: fixed + per_sample·B per node (a batch norm's per-channel
+        # statistics do not grow with the batch): from the rule at B = 1 and B = 2
+        one, two = hook(analysis, ab, 1), hook(analysis, ab, 2)
+        kept = [(dims.simplify(2 * a - c), dims.simplify(c - a)) for a, c in zip(one, two)]
     per = output_elements_bytes(analysis)
     rows = []
     for node in graph.nodes:
@@ -469,17 +482,17 @@ def _node_rows(analysis, prec: Precision, k: int, train: bool) -> list:
         rows.append(Row(r.name, r.local, r.type, r.depth, "layer",
                         dims.simplify(weights), dims.simplify(grads), dims.simplify(opt),
                         dims.simplify(kv), dims.simplify(elements * (own or ab)),
-                        None if saved is None else dims.simplify(saved[node.id])))
-    return rows
+                        None if kept is None else kept[node.id][1]))
+    return rows, [0 if kept is None else f for f, _ in kept or [(0, 0)] * len(rows)]
 
 
-def _scaled(row: Row, batch) -> Row:
-    """The row at ``batch`` samples: its activations (KV cache, output, saved) times B."""
-    if batch == 1:
-        return row
+def _scaled(row: Row, batch, saved_fixed=0) -> Row:
+    """The row at ``batch`` samples: its activations (KV cache, output) times B, the bytes
+    kept for backward ``saved_fixed`` + B times the per-sample part."""
     return replace(row, kv_cache=dims.simplify(row.kv_cache * batch),
                    output=dims.simplify(row.output * batch),
-                   saved=None if row.saved is None else dims.simplify(row.saved * batch))
+                   saved=None if row.saved is None else
+                   dims.simplify(saved_fixed + row.saved * batch))
 
 
 _KEYS = ("params", "grads", "optimizer", "kv_cache", "output", "saved")

@@ -292,3 +292,42 @@ def test_numeric_memory_imports_no_sympy():
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
     assert "HEAVY []" in proc.stderr, proc.stderr
+
+
+# ---------------------------------------------------------------- saved for backward
+def test_training_total_counts_what_autograd_keeps():
+    """The "saved for backward" column is archcalc/activations.py's count (each storage once,
+    at the first layer that keeps it; measured by verify --saved), at the batch asked: a
+    batch norm's per-channel statistics do not grow with it, so it is fixed + per_sample·B."""
+    from archcalc.activations import saved
+    from archcalc.analysis import analyse
+    from archcalc.spec.loader import load
+
+    analysis = analyse(load("specs/resnet18.yaml", {}))
+    for batch in (1, 3, 7):
+        m = fp.compute(analysis, batch=batch, train=True)
+        assert m.total.saved == saved(analysis, 4, batch).total
+        assert dict(m.components)["saved for backward"] == m.total.saved
+        assert m.total_bytes == m.fixed + m.per_sample * batch
+    kept = saved(analysis, 4, 1).per_layer
+    m = fp.compute(analysis, batch=1, train=True)
+    assert all(r.saved == kept[r.name] for r in m.rows if r.kind == "layer")
+
+
+def test_alexnet_training_fit_on_a_gtx_580():
+    """fp32, SGD with momentum: 3 · 249,513,376 bytes of weights, gradients and momentum,
+    and per image the bytes autograd keeps; on 3 GiB the largest batch is
+    ⌊(3·2³⁰ − 748,540,128) / per image⌋."""
+    from archcalc.activations import saved
+    from archcalc.analysis import analyse
+    from archcalc.spec.loader import load
+
+    per_image = saved(analyse(load(ALEXNET, {})), 4, 1).total
+    m = archcalc.memory(ALEXNET, batch=128, train=True, optimizer="sgd-momentum",
+                        device_memory="3GiB")
+    assert m.fixed == 3 * 249_513_376 and m.per_sample == per_image
+    assert m.total_bytes == 748_540_128 + 128 * per_image
+    assert m.largest_batch == (3 * GIB - 748_540_128) // per_image
+    assert m.fixed + m.largest_batch * per_image <= 3 * GIB < \
+        m.fixed + (m.largest_batch + 1) * per_image
+    assert m.fits is (m.total_bytes <= 3 * GIB)
