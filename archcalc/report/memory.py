@@ -88,8 +88,9 @@ def footer(m, units: str) -> list[str]:
         lines.append(f"  (activations: the live outputs' peak, at {printable(m.peak_at)})")
     lines.append(f"Total{per}: {both(m.total_bytes, order)}")
     if is_symbolic(m.batch) or m.per_sample:
+        per = expr_text(m.per_sample, order)
         lines.append(f"Total in B: {expr_text(m.fixed, order)} + "
-                     f"{expr_text(m.per_sample, order)}·B bytes")
+                     f"{f'({per})' if ' ' in per else per}·B bytes")
     dominant = m.dominant
     if dominant:
         lines.append(f"Dominated by: {dominant}")
