@@ -61,7 +61,9 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
     """The bytes autograd keeps for one training step's forward pass of ``batch`` samples
     whose floating-point activations take ``dtype_bytes`` bytes each (4: float32) on
     ``device`` ("cpu", or "cuda", where dropout keeps a bool mask). ``batch`` may be a
-    sympy symbol. Raises SpecError at a layer whose kept tensors are not modelled."""
+    sympy symbol. ``analysis``: an analysis, or the Python API's (``archcalc.analyse``).
+    Raises SpecError at a layer whose kept tensors are not modelled."""
+    analysis = getattr(analysis, "_result", analysis)
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     graph = analysis.graph
@@ -161,6 +163,7 @@ def torchinfo_memory(analysis, dtype_bytes: int = 4, batch: Any = 1) -> Torchinf
     archcalc layer is one leaf module (torchinfo counts leaves only); ``output_bytes`` is
     the output's elements × element size with the batch axis; param_bytes counts each
     parameter once (a tied weight at the layer that owns it, as archcalc's params do)."""
+    analysis = getattr(analysis, "_result", analysis)
     graph = analysis.graph
     input_bytes = batch * dims.prod(analysis.layers[0].output_shape) * \
         (8 if _reads_ids(graph) else dtype_bytes)

@@ -1,0 +1,254 @@
+"""Bytes autograd keeps for the backward pass (archcalc/activations.py), against PyTorch.
+
+The measurement (archcalc/torch_backend/saved.py) runs a training-mode forward pass under
+torch.autograd.graph.saved_tensors_hooks and sums the distinct storages of the saved
+tensors that are not parameters or buffers, each at the first layer that saves it; the
+closed form must equal it exactly, per layer and in total. torchinfo's memory lines are
+checked against its README (ResNet-152)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from archcalc.activations import saved, torchinfo_memory  # noqa: E402
+from archcalc.analysis import analyse  # noqa: E402
+from archcalc.errors import SpecError  # noqa: E402
+from archcalc.spec.loader import load, load_string  # noqa: E402
+from archcalc.torch_backend.saved import measure_saved  # noqa: E402
+from layer_networks import NETWORKS  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+
+def _analysis(text: str):
+    graph = load_string(textwrap.dedent(text)) if "\n" in text else load(str(ROOT / text))
+    return analyse(graph)
+
+
+def _assert_exact(a, batch: int, dtype=torch.float32, nbytes: int = 4):
+    graph = a.graph
+    expected = saved(a, nbytes, batch)
+    frozen = frozenset(n.id for n in graph.nodes[1:] if n.args.get("trainable") is False)
+    measured = measure_saved(graph, batch, dtype=dtype, frozen=frozen)
+    per_layer = {n.name: measured.per_node.get(n.id, 0) for n in graph.nodes[1:]}
+    assert expected.per_layer == per_layer
+    assert expected.total == measured.total
+    return expected
+
+
+MODELLED = ["norms_and_activations", "channels_and_shuffles", "embeddings", "learned_tensors",
+            "branches_and_merges", "one_d", "three_d"]
+
+
+@pytest.mark.parametrize("name", MODELLED)
+def test_layer_networks_exact(name):
+    """Every modelled layer type, per layer, at batch 2 (per-channel statistics and
+    per-sample tensors told apart)."""
+    _assert_exact(_analysis(NETWORKS[name]), 2)
+
+
+@pytest.mark.parametrize("name", ["one_d", "branches_and_merges", "channels_and_shuffles"])
+@pytest.mark.parametrize("dtype, nbytes", [(torch.float64, 8), (torch.bfloat16, 2)])
+def test_other_dtypes(name, dtype, nbytes):
+    """Floats (statistics included) take the activation dtype; int64 indices 8 bytes."""
+    _assert_exact(_analysis(NETWORKS[name]), 2, dtype, nbytes)
+
+
+@pytest.mark.parametrize("spec", ["specs/lenet5.yaml", "specs/alexnet-paper.yaml",
+                                  "specs/resnet18.yaml"])
+def test_zoo_exact(spec):
+    _assert_exact(_analysis(spec), 1)
+
+
+def test_hand_derivation():
+    """conv → relu → maxpool → flatten → linear at batch 3, float32:
+    conv keeps the input x: 3·1·8·8·4 = 768 B; relu keeps its output [3, 2, 6, 6]:
+    3·72·4 = 864 B; maxpool keeps that same tensor (counted once) and int64 indices of its
+    output [3, 2, 3, 3]: 3·18·8 = 432 B; linear keeps its input, the flattened pool output
+    (a view of it): 3·18·4 = 216 B. Total 2,280 B."""
+    a = _analysis("""
+        input: [1, 8, 8]
+        layers:
+          - conv2d: {out: 2, kernel: 3}
+          - relu
+          - maxpool2d: {kernel: 2}
+          - flatten
+          - linear: {out: 4}
+    """)
+    s = saved(a, 4, 3)
+    assert list(s.per_layer.values()) == [768, 864, 432, 0, 216]
+    assert s.total == 2280
+    _assert_exact(a, 3)
+
+
+def test_frozen_layers_keep_nothing_before_the_first_trainable_one():
+    """Frozen layers whose inputs need no gradient create no autograd node; a frozen
+    linear after trainable ones keeps nothing for its (frozen) weight's gradient; a mul
+    keeps only the operands the other one's gradient needs."""
+    a = _analysis("""
+        input: [3, 12, 12]
+        layers:
+          - conv2d: {out: 4, kernel: 3, trainable: false}
+          - batchnorm2d: {trainable: false}
+          - relu
+          - maxpool2d: {kernel: 2, name: p}
+          - conv2d: {out: 4, kernel: 3, padding: 1}
+          - layernorm
+          - mul: {with: p}
+          - flatten
+          - linear: {out: 3, trainable: false}
+    """)
+    s = _assert_exact(a, 2)
+    assert s.total == 800 + 800 + 160 + 160  # conv input, layernorm input, mean, rstd
+
+
+def test_symbolic_batch_is_the_numeric_one_at_each_batch():
+    import sympy as sp
+
+    a = _analysis(NETWORKS["one_d"])
+    b = sp.Symbol("B", positive=True, integer=True)
+    form = saved(a, 4, b)
+    for n in (1, 2, 5):
+        assert form.total.subs(b, n) == saved(a, 4, n).total
+    # per-channel statistics do not grow with the batch: batchnorm1d keeps 2·4 floats
+    bn = form.per_layer["batchnorm1d_1"]
+    assert sp.expand(bn - b * sp.diff(bn, b)) == 2 * 4 * 4
+
+
+def test_inplace_relu_as_torchvision_keeps_the_same_bytes():
+    """torchvision's ReLU(inplace=True) keeps the tensor it overwrote (the batch norm's
+    output, which the next convolution keeps too): the distinct bytes equal those of the
+    out-of-place ReLU the spec's network uses."""
+    from torch import nn
+
+    def distinct(model, x):
+        seen, total = set(), [0]
+        state = {p.untyped_storage().data_ptr() for p in (*model.parameters(),
+                                                          *model.buffers())}
+
+        def pack(t):
+            ptr = t.untyped_storage().data_ptr()
+            if ptr not in seen and ptr not in state:
+                seen.add(ptr)
+                total[0] += t.untyped_storage().nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            y = model(x)
+        return total[0], y
+
+    def net(inplace):
+        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(inplace=inplace),
+                             nn.Conv2d(4, 5, 3), nn.ReLU(inplace=inplace),
+                             nn.MaxPool2d(2)).train()
+
+    x = torch.randn(2, 3, 10, 10)
+    a = _analysis("""
+        input: [3, 10, 10]
+        layers:
+          - conv2d: {out: 4, kernel: 3}
+          - batchnorm2d
+          - relu
+          - conv2d: {out: 5, kernel: 3}
+          - relu
+          - maxpool2d: {kernel: 2}
+    """)
+    expected = saved(a, 4, 2).total
+    assert distinct(net(True), x)[0] == expected
+    assert distinct(net(False), x)[0] == expected
+
+
+# ---------------------------------------------------------------- random networks
+@st.composite
+def small_cnns(draw):
+    c, h = draw(st.integers(1, 4)), draw(st.integers(8, 14))
+    layers = [f"  - conv2d: {{out: {draw(st.integers(1, 5))}, kernel: "
+              f"{draw(st.integers(1, 3))}, padding: {draw(st.sampled_from([0, 1, 'same']))}}}"]
+    for _ in range(draw(st.integers(1, 6))):
+        layers.append("  - " + draw(st.sampled_from([
+            "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "leakyrelu",
+            "batchnorm2d", "dropout: {p: 0.3}", "dropout2d: {p: 0.2}", "identity",
+            "maxpool2d: {kernel: 2, stride: 1}", "avgpool2d: {kernel: 2, stride: 1}",
+            "conv2d: {out: 3, kernel: 1}", "conv2d: {out: 4, kernel: 2, stride: 2, "
+            "padding: same}", "groupnorm: {groups: 1}", "layernorm2d",
+            "instancenorm2d: {affine: true}", "stochasticdepth: {p: 0.5}",
+            "adaptiveavgpool2d: {out: 2}", "zeropad: {padding: 1}", "lrn: {size: 3}"])))
+    layers.append("  - " + draw(st.sampled_from(["globalavgpool", "globalmaxpool",
+                                                 "flatten"])))
+    layers.append(f"  - linear: {{out: {draw(st.integers(1, 4))}}}")
+    return f"input: [{c}, {h}, {h}]\nlayers:\n" + "\n".join(layers) + "\n"
+
+
+@st.composite
+def sequence_nets(draw):
+    n, d = draw(st.integers(2, 6)), draw(st.sampled_from([4, 8]))
+    layers = [f"  - embedding: {{vocab: 11, dim: {d}}}"] if draw(st.booleans()) else \
+        [f"  - linear: {{out: {d}}}"]
+    for _ in range(draw(st.integers(1, 6))):
+        layers.append("  - " + draw(st.sampled_from([
+            "layernorm", "rmsnorm", "gelu: {approximate: tanh}", "silu", "dropout: {p: 0.1}",
+            f"linear: {{out: {d}}}", f"linear: {{out: {d}, bias: false}}", "softmax: {dim: -1}",
+            "logsoftmax: {dim: -1}", "tanh", f"layerscale: {{dim: -1}}"])))
+    source = "[2, {n}]" if layers[0].startswith("  - embedding") else "[{n}, 3]"
+    return f"input: {source.format(n=n)}\nlayers:\n" + "\n".join(layers) + "\n"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(small_cnns(), st.integers(1, 3))
+def test_random_cnns(text, batch):
+    _assert_exact(analyse(load_string(text)), batch)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(sequence_nets(), st.integers(1, 3))
+def test_random_sequence_networks(text, batch):
+    _assert_exact(analyse(load_string(text)), batch)
+
+
+# ---------------------------------------------------------------- not modelled
+def test_attention_is_refused_at_its_layer():
+    a = _analysis(NETWORKS["attention"])
+    with pytest.raises(SpecError, match="multiheadattention 'multiheadattention_1': the "
+                                        "tensors multiheadattention keeps for backward are "
+                                        "not modelled"):
+        saved(a)
+
+
+def test_every_layer_type_has_a_saved_rule():
+    from archcalc.layers import REGISTRY
+    from archcalc.layers.saves import RULES
+
+    assert set(RULES) == set(REGISTRY)
+
+
+# ---------------------------------------------------------------- torchinfo
+def test_torchinfo_resnet152_readme_lines():
+    """torchinfo's README, ResNet-152 at 1×3×224×224 (summary's default units, MB)."""
+    m = torchinfo_memory(_analysis("specs/resnet152.yaml"))
+    assert m.lines() == ["Input size (MB): 0.60",
+                         "Forward/backward pass size (MB): 360.87",
+                         "Params size (MB): 240.77",
+                         "Estimated Total Size (MB): 602.25"]
+    assert m.params == 60_192_808 * 4  # Total params: 60,192,808 (README)
+
+
+def test_torchinfo_lines_in_the_summary(cli):
+    code, out, _ = cli("summary", str(ROOT / "specs/resnet152.yaml"), "--convention",
+                       "torchinfo")
+    assert code == 0
+    assert "Forward/backward pass size (MB): 360.87" in out
+    assert "Params size (MB): 240.77" in out
+
+
+def test_verify_saved_cli(cli):
+    code, out, _ = cli("verify", str(ROOT / "specs/lenet5.yaml"), "--saved", "--rf", "off")
+    assert code == 0, out
+    assert "Saved for backward" in out
+    assert "123,104 ✓" in out  # the total at batch 2, as test_zoo_exact measures
