@@ -252,32 +252,66 @@ def output_elements_bytes(analysis) -> list:
             for i, r in enumerate(analysis.layers)]
 
 
-def live_walk(graph, size):
+def live_walk(graph, size, owner=None):
     """Each node in the graph's order with the sizes alive just before it runs: yields
     (node, live) where ``live`` sums ``size[i]`` over the outputs made earlier (the input
     included) that a later node still reads. An output is freed after its last reader ran;
-    the network's output is kept. The one liveness walk of the package (verify's memory
-    bound and the inference peak use it)."""
+    the network's output is kept. ``owner`` (per node id, the node whose storage its output
+    is: a view's input's) makes the walk one of storages: a view adds nothing
+    (``size`` of a view is not read) and keeps its input's storage alive until the view's
+    last reader. The one liveness walk of the package (verify's memory bound and the
+    inference peak use it)."""
+    owner = owner or list(range(len(graph.nodes)))
     last = {n.id: n.id for n in graph.nodes}
     for n in graph.nodes[1:]:
         for i in n.inputs:
-            last[i] = n.id
-    live = size[0]
+            last[owner[i]] = max(last[owner[i]], n.id)
+    own = [size[i] if owner[i] == i else 0 for i in range(len(graph.nodes))]
+    live = own[0]
     for n in graph.nodes[1:]:
         yield n, live
-        live = live + size[n.id] - sum(size[i] for i in set(n.inputs) if last[i] == n.id)
+        freed = {owner[i] for i in n.inputs if last[owner[i]] == n.id}
+        live = live + own[n.id] - sum(own[o] for o in freed)
+
+
+# In evaluation mode these return their input itself: torch.nn.functional.dropout (and
+# dropout1d/2d/3d) with training=False, torchvision.ops.stochastic_depth "if not training
+# or p == 0.0: return input".
+EVAL_IDENTITY = ("dropout", "dropout1d", "dropout2d", "dropout3d", "stochasticdepth")
+
+
+def storage_owners(graph, evaluation: bool = True) -> list:
+    """Per node id, the node whose storage holds its output: its own, or for a layer that
+    returns a view of its input (flatten, reshape of a contiguous tensor, identity,
+    permute, slice, crop: ``layers/saves.py`` ``VIEWS``; in ``evaluation`` mode dropout and
+    stochastic depth, which return their input) its input's owner."""
+    from .layers import REGISTRY  # noqa: F401  (the families register their views)
+    from .layers.saves import VIEWS
+
+    owner, contiguous = [0], [True]
+    for n in graph.nodes[1:]:
+        mode = "view" if evaluation and n.type in EVAL_IDENTITY else VIEWS.get(n.type)
+        src = n.inputs[0] if n.inputs else 0
+        if mode == "strided" or (mode == "view" and contiguous[src]):
+            owner.append(owner[src])
+            contiguous.append(mode == "view" and contiguous[src])
+        else:
+            owner.append(n.id)
+            contiguous.append(True)
+    return owner
 
 
 def peak_outputs(analysis, act_bytes: int) -> tuple:
     """(bytes of one sample, node): the most output bytes alive at once in a forward pass
     that keeps each output until its last reader has run (the node's own output counted
-    with the outputs it reads)."""
+    with the outputs it reads); a view of a tensor shares its storage."""
     per = output_elements_bytes(analysis)
     size = [e * (b or act_bytes) for e, b in per]
+    owner = storage_owners(analysis.graph)
     best, at = size[0], analysis.graph.nodes[0]
     symbolic = False
-    for n, live in live_walk(analysis.graph, size):
-        here = live + size[n.id]
+    for n, live in live_walk(analysis.graph, size, owner):
+        here = live + (size[n.id] if owner[n.id] == n.id else 0)
         if dims.is_symbolic(here) or dims.is_symbolic(best):
             symbolic = True
             best = dims.dmax(best, here)

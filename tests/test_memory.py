@@ -331,3 +331,64 @@ def test_alexnet_training_fit_on_a_gtx_580():
     assert m.fixed + m.largest_batch * per_image <= 3 * GIB < \
         m.fixed + (m.largest_batch + 1) * per_image
     assert m.fits is (m.total_bytes <= 3 * GIB)
+
+
+# ---------------------------------------------------------------- the peak, measured
+def _measured_peak(graph) -> int:
+    """Run the network in PyTorch (evaluation mode, batch 1) node by node, dropping each
+    output after its last reader: the most bytes of distinct storages alive at once
+    (``untyped_storage()``: a view, or a dropout that returns its input, shares one)."""
+    import torch
+
+    from archcalc.torch_backend.network import build_and_run
+    from archcalc.torch_backend.shapes import reads_ids
+
+    shape = (1, *graph.input_shape)
+    x = torch.zeros(shape, dtype=torch.long) if reads_ids(graph) else torch.randn(shape)
+    net = build_and_run(graph, x, count_flops=False).net.eval()
+    last = {n.id: n.id for n in graph.nodes}
+    for n in graph.nodes[1:]:
+        for i in n.inputs:
+            last[i] = n.id
+    outputs, peak = {0: x}, 0
+    with torch.no_grad():
+        for n in graph.nodes[1:]:
+            outputs[n.id] = net.nodes[str(n.id)](*(outputs[i] for i in n.inputs))
+            storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                        for t in outputs.values()}
+            peak = max(peak, sum(storages.values()))
+            for i in set(n.inputs):
+                if last[i] == n.id:
+                    del outputs[i]
+    return peak
+
+
+@pytest.mark.parametrize("spec_path, sizes", [
+    (ALEXNET, {}), ("specs/resnet18.yaml", {}), ("specs/squeezenet1_1.yaml", {}),
+    ("specs/shufflenet_v2_x1_0.yaml", {}), ("specs/vgg11.yaml", {}),
+    ("specs/gpt2.yaml", {"L": 8, "n_layer": 2}), ("examples/unet-skip.yaml", {}),
+    ("examples/inception.yaml", {})])
+def test_inference_peak_equals_pytorchs_live_storages(spec_path, sizes):
+    pytest.importorskip("torch")
+    from archcalc.analysis import analyse
+    from archcalc.spec.loader import load
+
+    graph = load(spec_path, {k: v for k, v in sizes.items() if k in _symbols(spec_path)})
+    peak, _ = fp.peak_outputs(analyse(graph), 4)
+    assert peak == _measured_peak(graph)
+
+
+def test_views_and_evaluation_dropout_share_their_input():
+    """conv (16·32·32 out of 8·32·32 in), dropout, flatten, linear: in evaluation mode the
+    dropout returns its input and flatten is a view, so the peak is at the convolution,
+    (8 + 16)·1024 elements; counted as new tensors they would give 2·16·1024 at the dropout."""
+    pytest.importorskip("torch")
+    from archcalc.analysis import analyse
+    from archcalc.spec.loader import load_string
+
+    text = ("input: [8, 32, 32]\nlayers:\n  - conv2d: {out: 16, kernel: 1}\n"
+            "  - dropout: {p: 0.5}\n  - flatten\n  - linear: {out: 2}\n")
+    graph = load_string(text, "<text>", {})
+    peak, at = fp.peak_outputs(analyse(graph), 4)
+    assert peak == 4 * (8 + 16) * 1024 == _measured_peak(graph)
+    assert at.name == "conv2d_1"
