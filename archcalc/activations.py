@@ -57,6 +57,30 @@ def _trainable(node, record) -> bool:
     return dims.resolve(dims.eq(record.params, 0)) is not True
 
 
+def _is_one(n) -> bool:
+    return dims.resolve(dims.eq(n, 1)) is True
+
+
+def _still_contiguous(node, x: tuple, out: tuple, batch) -> bool:
+    """Whether a view that is strided in general (a permutation, a slice, a crop) of a
+    contiguous tensor is contiguous here (PyTorch's is_contiguous ignores axes of size 1):
+    a permutation that keeps the order of the axes longer than 1; a slice or crop whose
+    first narrowed axis has only axes of size 1 before it (the batch included) and none
+    narrowed after it. Unknown (free sizes, a free batch): not contiguous, the case of a
+    batch of two or more."""
+    full = (batch, *x)
+    if node.type == "permute":
+        order = [0, *(d % len(x) + 1 for d in node.args["dims"])]
+        longer = [i for i in order if not _is_one(full[i])]
+        return longer == sorted(longer)
+    changed = [i for i, (a, b) in enumerate(zip(x, out))
+               if dims.resolve(dims.eq(a, b)) is not True]
+    if not changed:
+        return True
+    first = changed[0]
+    return changed == [first] and _is_one(batch * dims.prod(x[:first]))
+
+
 def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -> Saved:
     """The bytes autograd keeps for one training step's forward pass of ``batch`` samples
     whose floating-point activations take ``dtype_bytes`` bytes each (4: float32) on
@@ -73,6 +97,7 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
     key: list = [0]
     size: dict = {0: batch * dims.prod(shapes[0]) * (8 if ids else dtype_bytes)}
     contiguous: list = [True]
+    sliced: set = set()  # nodes whose output is a slice that is not contiguous
     float_of: list = [not ids]  # does the node's output hold floats
     grads: list = [False]
     fresh = [1]
@@ -89,9 +114,18 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
         src = node.inputs[0] if node.inputs else 0
         mode = VIEWS.get(node.type)
         is_float = node.type == "embedding" or float_of[src]
-        if mode == "strided" or (mode == "view" and contiguous[src]):
+        if mode == "same":
             key.append(key[src])
-            contiguous.append(mode == "view")
+            contiguous.append(contiguous[src])
+        elif mode == "strided":
+            key.append(key[src])
+            contiguous.append(contiguous[src] and _still_contiguous(
+                node, shapes[src], shapes[node.id], batch))
+            if not contiguous[-1] and node.type != "permute":
+                sliced.add(node.id)
+        elif mode == "view" and contiguous[src]:
+            key.append(key[src])
+            contiguous.append(True)
         else:
             nbytes = batch * dims.prod(shapes[node.id]) * (dtype_bytes if is_float else 8)
             key.append(new(nbytes))
@@ -118,6 +152,10 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
             else:
                 i = node.inputs[k.index]
                 storage = key[i]
+                if k.of == "contiguous" and not contiguous[i] and i in sliced:
+                    raise SpecError(f"{node.type} '{node.local}': what it keeps of a slice "
+                                    "that is not contiguous (a view of the whole tensor, or a "
+                                    "copy) is not modelled", node.loc, node.name)
                 if k.of == "contiguous" and not contiguous[i]:
                     storage = new(batch * dims.prod(shapes[i]) *
                                   (dtype_bytes if float_of[i] else FIXED_BYTES[INT64]))

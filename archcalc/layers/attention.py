@@ -21,10 +21,10 @@ FlopCounterMode counts them."""
 from __future__ import annotations
 
 from .. import dims
-from ..dims import divides, eq, exactdiv, prod, resolve
+from ..dims import divides, eq, exactdiv, floordiv, prod, resolve
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
 from .costs import counts, record_macs
-from .saves import not_modelled
+from .saves import BOOL, INT64, NotModelled, kept_contiguous, kept_new, not_modelled, saves
 from .terms import named
 
 
@@ -215,6 +215,39 @@ def _torchinfo_attention(v):
     return v.record.params - v.arg("bias_table", 0) * v.arg("heads")
 
 
-# Kept for backward: the projections' inputs, the scores, the probabilities and the
-# dropout masks of attention are not modelled yet.
-not_modelled("multiheadattention", "attention")
+# ---------------------------------------------------------------- kept for backward
+# General attention as its PyTorch copy computes it (plain operations, HF's LlamaAttention):
+# derivatives.yaml keeps the q/k/v projections' inputs (addmm), mul's other operand (the
+# rotary cos and sin tables, [L, d] and [S, d]), masked_fill's bool mask and the bias
+# table's int64 index ([L, S]), softmax's result, and bmm's operands (Q·scale, Kᵀ and V as
+# [N·H, ., .] tensors of their own: the head views cannot be folded without a copy, and a
+# repeated grouped-query head is a new tensor) and the output projection's input (a copy of
+# the heads put back side by side). N = B·∏ leading axes.
+@saves("attention")
+def _attention_keeps(v) -> list:
+    if v.arg("trainable") is False:
+        raise NotModelled("the tensors a frozen attention layer keeps are not modelled")
+    x = v.x
+    kv = v.inputs[1] if len(v.inputs) > 1 else x
+    h = v.arg("heads")
+    d = v.arg("head_dim") or floordiv(x[-1], h)
+    L, S = x[-2], kv[-2]
+    n = v.batch * prod(x[:-2])
+    out = [kept_contiguous(0)]
+    if len(v.inputs) > 1:
+        out.append(kept_contiguous(1))
+    if v.arg("rotary"):
+        out.append(kept_new(2 * (L + S) * d))
+    out += [kept_new(n * h * L * d), kept_new(n * h * S * d)]  # Q·scale, Kᵀ
+    if v.arg("bias_table"):
+        out.append(kept_new(L * S, INT64))
+    if v.arg("causal"):
+        out.append(kept_new(L * S, BOOL))
+    out += [kept_new(n * h * L * S), kept_new(n * h * S * d), kept_new(n * L * h * d)]
+    return out
+
+
+# nn.MultiheadAttention's functional form (in-projection copies, views of the packed
+# projection) depends on whether query, key and value are one tensor, which verify's copy
+# cannot reproduce (its self-attention passes a view): not modelled.
+not_modelled("multiheadattention")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..dims import divides, prod
 from .. import dims
 from .base import Arg, Ctx, Out, register_layer
-from .saves import STATS, NotModelled, kept_contiguous, kept_input, kept_new, saves
+from .saves import STATS, NotModelled, kept_input, kept_new, saves
 from .costs import affine, counts, record_params
 from .terms import note
 
@@ -195,7 +195,8 @@ counts("torchinfo", *_BN_ND, *_IN_ND, "groupnorm", "layernorm", "layernorm2d",
 # tools/autograd/derivatives.yaml: batch norm in training (_batch_norm_with_update) keeps
 # its input and the batch mean and inverse standard deviation of each channel (result1,
 # result2; the running statistics and the weight are module state); native_layer_norm its
-# input (made contiguous first, layer_norm_cpu) and a mean and rstd per normalised row;
+# input as it is given (a view of a larger tensor keeps that tensor) and a mean and rstd
+# per normalised row;
 # native_group_norm its input and a mean and rstd per sample and group. The statistics are
 # in the activation dtype (measured with the whole network in that dtype).
 def _batch_norm_keeps(v) -> list:
@@ -217,16 +218,13 @@ def _instance_norm_keeps(v) -> list:
 def _layer_norm_keeps(v) -> list:
     shape = (v.x[-1],) if v.arg("shape") is None else tuple(v.arg("shape"))
     rows = v.batch * dims.prod(v.x[:len(v.x) - len(shape)])
-    return [kept_contiguous(), kept_new(2 * rows, STATS)]
+    return [kept_input(), kept_new(2 * rows, STATS)]
 
 
 def _layer_norm2d_keeps(v) -> list:
-    """LayerNorm over channels of x.movedim(1, −1): a view that is not contiguous (unless
-    one of C and ∏spatial is 1), which layer_norm copies before keeping it."""
+    """LayerNorm over the channels of x.movedim(1, −1): it keeps that view of the input."""
     rows = v.batch * dims.prod(v.x[1:])
-    contiguous = dims.resolve(dims.eq(v.x[0], 1)) or dims.resolve(dims.eq(rows, v.batch))
-    return [kept_input() if contiguous else kept_new(v.elements(v.x)),
-            kept_new(2 * rows, STATS)]
+    return [kept_input(), kept_new(2 * rows, STATS)]
 
 
 def _rms_norm_keeps(v) -> list:

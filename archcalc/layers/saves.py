@@ -14,10 +14,10 @@ A type that keeps nothing says why (``saves_nothing``); a type or an option whos
 tensors are not modelled raises ``NotModelled``.
 
 ``VIEWS`` says which types return a view of (or the very tensor of) their input: the
-storage a later layer saves is then their input's. "view": a view with the input's memory
-layout (contiguous when the input is); "strided": a view that is not contiguous (a
-permutation, a slice), which a layer that reshapes its input first (linear, layer norm)
-copies before saving.
+storage a later layer saves is then their input's. "same": the input tensor itself;
+"view": a contiguous view of a contiguous input (a copy of any other: flatten, reshape);
+"strided": a view that is not contiguous (a permutation, a slice), which a layer that
+reshapes its input first (linear, layer norm) copies before saving.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ def saves_nothing(reason: str, *types: str) -> None:
 
 
 def view_of_input(mode: str, *types: str) -> None:
-    """These types return a view of their input (``mode``: "view" or "strided")."""
+    """These types return their input or a view of it (``mode``: "same", "view" or
+    "strided")."""
     for t in types:
         register_once(VIEWS, t, mode, "view kind of")
 

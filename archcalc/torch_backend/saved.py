@@ -26,6 +26,7 @@ class SavedMeasure:
     per_node: dict = field(default_factory=dict)  # node id -> bytes first saved by it
     total: int = 0  # bytes of the distinct storages saved
     tensors: dict = field(default_factory=dict)  # node id -> [(shape, dtype, nbytes, new)]
+    outputs: list = field(default_factory=list)  # keeps the graph and its saved tensors alive
 
 
 def measure_saved(graph, batch: int, dtype=torch.float32, seed: int = 0,
@@ -70,5 +71,5 @@ def measure_saved(graph, batch: int, dtype=torch.float32, seed: int = 0,
         for node in graph.nodes[1:]:
             current[0] = node.id
             outputs.append(net.nodes[str(node.id)](*(outputs[i] for i in node.inputs)))
-    out.outputs = outputs  # keeps the graph (and with it the saved tensors) alive
+    out.outputs = outputs
     return out
