@@ -331,6 +331,8 @@ def test_alexnet_training_fit_on_a_gtx_580():
     assert m.fixed + m.largest_batch * per_image <= 3 * GIB < \
         m.fixed + (m.largest_batch + 1) * per_image
     assert m.fits is (m.total_bytes <= 3 * GIB)
+    # the figures docs/conventions.md ("Memory") quotes
+    assert (per_image, m.largest_batch) == (12_483_084, 198)
 
 
 # ---------------------------------------------------------------- the peak, measured
