@@ -16,7 +16,8 @@ from typing import Any, Mapping
 from . import conventions
 from .errors import SpecError
 
-__all__ = ["Analysis", "Layer", "Total", "TrainFlops", "analyse", "check", "verify"]
+__all__ = ["Analysis", "Layer", "Memory", "Total", "TrainFlops", "analyse", "check", "memory",
+           "verify"]
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,67 @@ def _analyse(spec, set: Mapping | None, convention: str) -> Analysis:
     else:
         raise TypeError(f"spec must be a path, YAML text or a dict, not {type(spec).__name__}")
     return Analysis(conv.apply(run(graph)), conv, path)
+
+
+class Memory:
+    """The memory verb's result (``archcalc memory``): ``layers`` (rows of bytes: params,
+    grads, optimizer, kv_cache, output, saved), ``total``, ``components`` ((what, bytes)
+    summed into ``total_bytes``), ``fixed`` and ``per_sample`` (total_bytes = fixed +
+    per_sample · B), ``peak_outputs``, and with ``device_memory``: ``fits``,
+    ``largest_batch``; ``dominant``; ``to_dict()`` and ``table()`` as the CLI prints them."""
+
+    def __init__(self, result):
+        self._m = result
+        self.layers = result.rows
+        self.total = result.total
+        for name in ("components", "total_bytes", "fixed", "per_sample", "peak_outputs",
+                     "fits", "largest_batch", "dominant", "notes", "batch", "precision"):
+            setattr(self, name, getattr(result, name))
+
+    def __getitem__(self, name: str):
+        for row in self.layers:
+            if row.name == name:
+                return row
+        matches = [row for row in self.layers if row.local == name]
+        if len(matches) == 1:
+            return matches[0]
+        raise KeyError(f"no layer or block named '{name}'")
+
+    def to_dict(self) -> dict:
+        from .report.memory import to_json
+
+        return to_json(self._m)
+
+    def table(self, format: str = "table", units: str = "bytes", width: int = 100,
+              depth: int | None = None) -> str:
+        from .report.memory import check_units, render
+
+        if format not in ("table", "markdown", "latex", "csv", "json"):
+            raise ValueError(f"format {format!r}: choose table, markdown, latex, csv or json")
+        return render(self._m, format, check_units(units), width, depth)
+
+    def __repr__(self) -> str:
+        return f"<Memory {self._m.analysis.graph.name!r}: {self.total_bytes} bytes>"
+
+
+def memory(spec, set: Mapping | None = None, *, batch=1, dtype: str = "fp32",
+           weights_dtype: str | None = None, grads_dtype: str | None = None,
+           master_dtype: str | None = None, activations_dtype: str | None = None,
+           mixed: bool = False, train: bool = False, optimizer: str = "adam", zero: int = 0,
+           devices=1, device_memory=None, limits: Mapping | None = None) -> Memory:
+    """``archcalc memory``: bytes per layer and in total (docs/conventions.md, "Memory").
+    ``batch`` and ``devices`` are numbers or names (free symbols); ``device_memory`` bytes
+    (an int) or a size ('3GiB', '24GB'); the rest as the command's options."""
+    from . import footprint as mem
+
+    with _Worded(), _limited(limits):
+        prec = mem.precision(dtype, weights=weights_dtype, grads=grads_dtype,
+                             master=master_dtype, activations=activations_dtype, mixed=mixed)
+        size = None if device_memory is None else mem.parse_size(device_memory)
+        result = spec if isinstance(spec, Analysis) else _analyse(spec, set, "pytorch")
+        return Memory(mem.compute(result._result, batch=batch, precision_=prec, train=train,
+                                  optimizer=optimizer, zero=zero, devices=devices,
+                                  device_memory=size))
 
 
 def check(sheet, set: Mapping | None = None, spec_roots=(), analysed: dict | None = None,

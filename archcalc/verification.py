@@ -276,19 +276,16 @@ def peak_bytes(analysis: Analysis) -> tuple:
     twice (room for the layer's own temporaries); the node where that peak is reached."""
     from .torch_backend.shapes import batch_size
 
+    from .footprint import live_walk  # the package's one liveness walk
+
     graph, batch = analysis.graph, batch_size(analysis.graph)
-    last = {n.id: n.id for n in graph.nodes}
-    for n in graph.nodes[1:]:
-        for i in n.inputs:
-            last[i] = n.id
-    size = {n.id: batch * _elements(analysis.layers[n.id].output_shape) for n in graph.nodes}
-    live, best = size[0], (graph.nodes[0], 0)
-    for n in graph.nodes[1:]:
+    size = [batch * _elements(analysis.layers[n.id].output_shape) for n in graph.nodes]
+    best = (graph.nodes[0], 0)
+    for n, live in live_walk(graph, size):
         rec = analysis.layers[n.id]
         here = live + 2 * size[n.id] + dims.as_number(rec.params) + dims.as_number(rec.buffers)
         if here * 4 > best[1]:
             best = (n, here * 4)
-        live += size[n.id] - sum(size[i] for i in set(n.inputs) if last[i] == n.id)
     return best
 
 

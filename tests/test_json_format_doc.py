@@ -12,8 +12,11 @@ from doc_blocks import blocks, stale
 DOC = ROOT / "docs" / "json-format.md"
 
 
+MEMORY = "\n## The memory verb"
+
+
 def test_examples_are_current():
-    assert len(blocks(DOC)) == 2
+    assert len(blocks(DOC)) == 3  # two of the analysis verbs, one of memory
     assert stale(DOC) == []
 
 
@@ -25,9 +28,9 @@ def _strict(text: str):
 
 
 def test_documented_keys_are_the_printed_keys():
-    text = DOC.read_text()
+    text = DOC.read_text().split(MEMORY)[0]
     top = re.findall(r"^\| `(\w+)` \|", text, re.M)
-    for _, out in blocks(DOC):
+    for _, out in blocks(DOC)[:2]:
         data = _strict(out)
         assert list(data) == top
         total_keys = re.search(r"^\| `total` \| (.*) \|$", text, re.M)[1]
@@ -37,3 +40,17 @@ def test_documented_keys_are_the_printed_keys():
                         "trainable_params", "non_trainable", "macs", "flops", "activations",
                         "rf", "rf_jump", "rf_start"):
                 assert key in layer
+
+
+def test_memory_keys_are_documented():
+    """Every key the memory verb prints, at the top, in ``total`` and in a layer record, is
+    named in its section, and every top-level key there is printed."""
+    section = DOC.read_text().split(MEMORY)[1]
+    named = set(re.findall(r"`(\w+)`", section))
+    _, out = blocks(DOC)[2]
+    data = _strict(out)
+    for keys in (data, data["total"], data["layers"][0], data["dtypes"],
+                 data["device_memory"], data["components"][0]):
+        assert set(keys) <= named, set(keys) - named
+    bullets = re.findall(r"^- `(\w+)`", section, re.M)
+    assert set(bullets) <= set(data)

@@ -7,6 +7,7 @@ from . import analyse_cmds, registry_cmd  # noqa: F401  (register commands)
 from . import sweep_cmd  # noqa: F401
 from . import check_cmd, compare_cmd, explain_cmd  # noqa: F401
 from . import verify_cmd  # noqa: F401
+from . import memory_cmd  # noqa: F401
 
 
 def main() -> None:
