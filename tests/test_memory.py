@@ -12,6 +12,7 @@ import sympy as sp
 import archcalc
 from archcalc import footprint as fp
 from archcalc.errors import SpecError
+from conftest import SPECS
 
 ALEXNET = "specs/alexnet-paper.yaml"
 LLAMA = "specs/llama-7b.yaml"
@@ -394,3 +395,14 @@ def test_views_and_evaluation_dropout_share_their_input():
     peak, at = fp.peak_outputs(analyse(graph), 4)
     assert peak == 4 * (8 + 16) * 1024 == _measured_peak(graph)
     assert at.name == "conv2d_1"
+
+
+def test_no_batch_fits_when_the_fixed_part_does_not(cli):
+    # LLaMA-7B, mixed-precision Adam: 16 bytes per parameter = 107,814,649,856 bytes before
+    # any activation, more than an 80 GB device
+    code, out, _ = cli("memory", str(SPECS / "llama-7b.yaml"), "--train", "--mixed", "--optimizer",
+                       "adam", "--device-memory", "80GB", "--depth", "0")
+    assert code == 0
+    assert ": does not fit" in out
+    assert out.rstrip().endswith("Largest batch that fits: none (what does not grow with the "
+                                 "batch is already more than the device holds)")

@@ -97,7 +97,10 @@ def footer(m, units: str) -> list[str]:
     if m.device_memory is not None:
         verdict = {True: ": fits", False: ": does not fit", None: ""}[m.fits]
         lines.append(f"Device memory {both(m.device_memory)}{verdict}")
-        if m.largest_batch is not None:
+        if m.largest_batch == 0:
+            lines.append("Largest batch that fits: none (what does not grow with the batch "
+                         "is already more than the device holds)")
+        elif m.largest_batch is not None:
             lines.append(f"Largest batch that fits: {m.largest_batch:,}")
         elif not m.notes or all("largest batch" not in n for n in m.notes):
             lines.append("Largest batch that fits: any (nothing depends on the batch)")

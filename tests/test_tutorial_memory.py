@@ -1,0 +1,34 @@
+"""docs/tutorial-memory.md: every console example is run and must print exactly what the
+tutorial shows (regenerate with `python tests/doc_blocks.py docs/tutorial-memory.md`), and
+the figures its text states are the ones the tool prints (each derived in the text)."""
+
+from __future__ import annotations
+
+from conftest import ROOT
+from doc_blocks import blocks, stale
+
+TUTORIAL = ROOT / "docs" / "tutorial-memory.md"
+
+
+def test_every_console_example_prints_what_it_shows():
+    assert len(blocks(TUTORIAL)) >= 6
+    assert stale(TUTORIAL) == []
+
+
+def test_the_figures_in_the_text_are_the_printed_ones():
+    outputs = {cmd: out for cmd, out in blocks(TUTORIAL)}
+    text = TUTORIAL.read_text()
+    alexnet = next(out for cmd, out in outputs.items() if "--batch B" in cmd)
+    assert "Total in B: 748540128 + 12483084·B bytes" in alexnet
+    assert "748,540,128 + 12,483,084·B" in text
+    # 3 GiB = 3,221,225,472 bytes: (3,221,225,472 − 748,540,128) // 12,483,084 = 198
+    assert (3 * 2**30 - 748_540_128) // 12_483_084 == 198
+    assert "Largest batch that fits: 198" in alexnet
+    llama = next(out for cmd, out in outputs.items() if "--mixed" in cmd and "--zero" not in cmd)
+    # ZeRO's 16Ψ: 2Ψ weights + 2Ψ gradients + 12Ψ fp32 master, momentum and variance
+    psi = 6_738_415_616
+    assert f"parameters: {2 * psi:,} bytes" in llama and f"gradients: {2 * psi:,} bytes" in llama
+    assert f"optimizer states: {12 * psi:,} bytes" in llama
+    kv = next(out for cmd, out in outputs.items() if "L=4096" in cmd)
+    assert f"KV cache: {2 * 32 * 32 * 128 * 4096 * 2:,} bytes" in kv and 2**31 == 2147483648
+    assert "100.4 GiB" in text and round(16 * psi / 2**30, 1) == 100.4
