@@ -184,6 +184,17 @@ def attention(ctx: Ctx) -> Out:
 counts("flopcounter", "attention")(record_macs)
 
 
+def _sizes(v) -> tuple:
+    """An attention layer's view as its count rules read it: input, keys/values input,
+    heads, key/value heads, head size, L, S and output features."""
+    x = v.x
+    kv = v.inputs[1] if len(v.inputs) > 1 else x
+    heads = v.arg("heads")
+    kv_heads = v.arg("kv_heads") or heads
+    d = v.arg("head_dim") or exactdiv(x[-1], heads)
+    return x, kv, heads, kv_heads, d, x[-2], kv[-2], v.output[-1]
+
+
 # Megatron-LM, megatron/training/training.py num_floating_point_operations (commit 001b00c,
 # transformer_flops, "MHA or GQA"): per token and layer the core attention is
 # query_projection_size · seq_length / 2 ("causal mask (only half of the mask is non-zero)")
@@ -192,12 +203,7 @@ counts("flopcounter", "attention")(record_macs)
 @counts("megatron", "attention")
 def _megatron_attention(v):
     """The projections, and Q·Kᵀ and A·V at L·S·H·d/2 each when causal (Megatron-LM)."""
-    x = v.x
-    kv = v.inputs[1] if len(v.inputs) > 1 else x
-    heads = v.arg("heads")
-    kv_heads = v.arg("kv_heads") or heads
-    d = v.arg("head_dim") or exactdiv(x[-1], heads)
-    length, keys, out = x[-2], kv[-2], v.output[-1]
+    x, kv, heads, kv_heads, d, length, keys, out = _sizes(v)
     products = length * keys * heads * d  # both together, half of 2·L·S·H·d
     if not v.arg("causal", False):
         products = 2 * products
@@ -254,12 +260,7 @@ def _mha_backward(v, need):
 def _attention_backward(v, need):
     """The projections' and products' gradients that autograd needs (Q·Kᵀ and A·V: two
     operands each), per index of the leading axes."""
-    x = v.x
-    kv = v.inputs[1] if len(v.inputs) > 1 else x
-    heads = v.arg("heads")
-    kv_heads = v.arg("kv_heads") or heads
-    d = v.arg("head_dim") or exactdiv(x[-1], heads)
-    length, keys, out = x[-2], kv[-2], v.output[-1]
+    x, kv, heads, kv_heads, d, length, keys, out = _sizes(v)
     return _attention_parts(v, prod(x[:-2]), length * x[-1] * heads * d,
                             2 * keys * kv[-1] * kv_heads * d, length * keys * heads * d,
                             length * heads * d * out, need)

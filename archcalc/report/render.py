@@ -135,13 +135,7 @@ def model(analysis, verb: str, conv: Convention, max_depth=None) -> Table:
     order = list(analysis.graph.symbols)
     kinds = [COLUMNS[k].kind for k in keys]
     shown = rows(analysis, keys, conv, max_depth)
-    body = LazyRows(lambda: [Row([cell(v, kind, order) for v, kind in zip(values, kinds)],
-                                 r.kind == "group", max(r.depth, 0)) for r, values in shown])
-
-    def machine():
-        for r, values in shown:
-            yield [printable(r.name), str(r.depth), r.kind,
-                   *(raw(v, kind, order) for v, kind in zip(values[1:], kinds[1:]))]
+    body, machine = _body(shown, kinds, order)
     t = analysis.total
     return Table(
         columns=[Column(COLUMNS[k].header, kind in ("number", "rf"), kind == "text")
@@ -151,6 +145,20 @@ def model(analysis, verb: str, conv: Convention, max_depth=None) -> Table:
         raw_header=["name", "depth", "kind", *keys[1:]], machine=machine,
         summary=f"Total params: {human(conv.params(t.params, t.buffers), order)}; MACs: "
                 f"{human(t.macs, order)}")
+
+
+def _body(shown, kinds, order) -> tuple:
+    """A report's rows from (record, values) pairs: the cells, made when a writer first reads
+    them, and the machine form (name, depth, kind and exact values) for CSV."""
+    body = LazyRows(lambda: [Row([cell(v, kind, order) for v, kind in zip(values, kinds)],
+                                 r.kind == "group", max(r.depth, 0)) for r, values in shown])
+
+    def machine():
+        for r, values in shown:
+            yield [printable(r.name), str(r.depth), r.kind,
+                   *(raw(v, kind, order) for v, kind in zip(values[1:], kinds[1:]))]
+
+    return body, machine
 
 
 def table(analysis, verb: str, conv: Convention, width: int = 100, max_depth=None) -> str:
@@ -237,13 +245,7 @@ def train_model(analysis, train, conv: Convention, max_depth=None) -> Table:
                   *_train_values(train.of(r), conv)])
              for r in analysis.records if max_depth is None or r.depth <= max_depth]
     kinds = ["text", "text", "shape", "number", "number", "number", "number"]
-    body = LazyRows(lambda: [Row([cell(v, kind, order) for v, kind in zip(values, kinds)],
-                                 r.kind == "group", max(r.depth, 0)) for r, values in shown])
-
-    def machine():
-        for r, values in shown:
-            yield [printable(r.name), str(r.depth), r.kind,
-                   *(raw(v, kind, order) for v, kind in zip(values[1:], kinds[1:]))]
+    body, machine = _body(shown, kinds, order)
     t = train.total
     f, i, w, total = (human(v, order) for v in _train_values(t, conv))
     headers = ["Layer", "Type", "Output shape", *(h for _, h in TRAIN_PARTS)]
