@@ -406,3 +406,14 @@ def test_no_batch_fits_when_the_fixed_part_does_not(cli):
     assert ": does not fit" in out
     assert out.rstrip().endswith("Largest batch that fits: none (what does not grow with the "
                                  "batch is already more than the device holds)")
+
+
+def test_units_are_exact_at_any_size():
+    # two decimals, half up, in integer arithmetic: no float overflow past 1.8e308
+    from archcalc.report.memory import scaled
+
+    assert scaled(2**31, "iec") == "2.00 GiB" and scaled(2**31, "si") == "2.15 GB"
+    assert scaled(1535, "iec") == "1.50 KiB" and scaled(1_005, "si") == "1.01 KB"  # half up
+    huge = 2**1200
+    assert scaled(huge, "iec") == f"{(huge * 100 + 2**39) // 2**40 // 100:,}." \
+        f"{(huge * 100 + 2**39) // 2**40 % 100:02d} TiB"

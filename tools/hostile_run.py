@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHCALC = [sys.executable, "-m", "archcalc"]
-VERBS = ("summary", "params", "shapes", "flops", "rf", "explain", "compare")
+VERBS = ("summary", "params", "shapes", "flops", "rf", "explain", "compare", "memory")
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 HUGE = ["(2**64)**62", "(2**64)**17", "2**14000", "10**5000", "1e999", "-1e999", "1e308*10",
         "9**9**9", "2**64*2**64*2**64"]

@@ -34,8 +34,9 @@ def scaled(value, units: str, order=()) -> str:
         return human(value, order) if is_symbolic(value) else f"{int(value):,}"
     value = int(value)
     for unit, size in _STEPS[units]:
-        if value >= size:
-            return f"{value / size:,.2f} {unit}"
+        if value >= size:  # two decimals, half up, in integers: exact at any size
+            hundredths = (value * 100 + size // 2) // size
+            return f"{hundredths // 100:,}.{hundredths % 100:02d} {unit}"
     return f"{value:,} B"
 
 
