@@ -82,6 +82,37 @@ def _still_contiguous(node, x: tuple, out: tuple, batch) -> bool:
     return changed == [first] and _is_one(batch * dims.prod(x[:first]))
 
 
+def _new_is_contiguous(node, x: tuple, source_contiguous: bool, batch) -> bool:
+    """Whether a layer's new output is contiguous: an element-wise layer keeps its input's
+    layout (TensorIterator allocates like its input); layernorm2d, a LayerNorm over the
+    channels between two permutations (ConvNeXt's, as built), returns the channels-last
+    layout, contiguous only when the channels or the positions are one; others contiguous."""
+    if node.type == "layernorm2d":
+        return _is_one(x[0]) or _is_one(dims.prod(x[1:]))
+    from .layers import REGISTRY
+
+    if REGISTRY[node.type].family == "elementwise" and node.inputs:
+        return source_contiguous
+    return True
+
+
+def _folds_transposed(node, x: tuple, batch) -> bool:
+    """Whether a permutation of a contiguous tensor, folded to 2-D [rows, last axis] (its
+    leading axes, the batch included, merged), is the transpose of a contiguous 2-D tensor:
+    ignoring axes of size 1, the last axis comes first in memory and the others follow in
+    their new order (measured with saved-tensor hooks: at batch 1, [C, H, W] permuted to
+    [H, W, C] is kept as it is; at batch 2, or [W, H, C], F.linear's matmul copies it).
+    Unknown sizes: no (the case of a batch of two or more)."""
+    full = (batch, *x)
+    order = [0, *(d % len(x) + 1 for d in node.args["dims"])]
+    if any(dims.resolve(dims.eq(n, 1)) is None for n in full):
+        return False
+    longer = [i for i in order if not _is_one(full[i])]
+    if len(longer) < 2 or _is_one(full[order[-1]]):  # a last axis of 1: matmul copies
+        return False
+    return longer[-1] == min(longer) and longer[:-1] == sorted(longer[:-1])
+
+
 def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -> Saved:
     """The bytes autograd keeps for one training step's forward pass of ``batch`` samples
     whose floating-point activations take ``dtype_bytes`` bytes each (4: float32) on
@@ -99,6 +130,9 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
     size: dict = {0: batch * dims.prod(shapes[0]) * (8 if ids else dtype_bytes)}
     contiguous: list = [True]
     sliced: set = set()  # nodes whose output is a slice that is not contiguous
+    # permutations whose output, folded to [rows, last axis] as F.linear's matmul folds it,
+    # is the transpose of a contiguous tensor: matmul reads it without a copy
+    folds: set = set()
     float_of: list = [not ids]  # does the node's output hold floats
     grads: list = [False]
     fresh = [1]
@@ -126,13 +160,16 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
                 node, shapes[src], shapes[node.id], batch))
             if not contiguous[-1] and node.type != "permute":
                 sliced.add(node.id)
+            if not contiguous[-1] and node.type == "permute" and contiguous[src] and \
+                    _folds_transposed(node, shapes[src], batch):
+                folds.add(node.id)
         elif mode == "view" and contiguous[src]:
             key.append(key[src])
             contiguous.append(True)
         else:
             nbytes = batch * dims.prod(shapes[node.id]) * (dtype_bytes if is_float else 8)
             key.append(new(nbytes))
-            contiguous.append(True)
+            contiguous.append(_new_is_contiguous(node, shapes[src], contiguous[src], batch))
         float_of.append(is_float)
         trainable = _trainable(node, rec)
         in_grads = tuple(grads[i] for i in node.inputs)
@@ -159,7 +196,10 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
                     raise SpecError(f"{node.type} '{node.local}': what it keeps of a slice "
                                     "that is not contiguous (a view of the whole tensor, or a "
                                     "copy) is not modelled", node.loc, node.name)
-                if k.of == "contiguous" and not contiguous[i]:
+                if k.of == "contiguous" and not contiguous[i] and i in folds and \
+                        node.type == "linear":
+                    pass  # the transposed fold: matmul keeps the input's own storage
+                elif k.of == "contiguous" and not contiguous[i]:
                     storage = new(batch * dims.prod(shapes[i]) *
                                   (dtype_bytes if float_of[i] else FIXED_BYTES[INT64]))
             if storage not in kept_at:

@@ -333,3 +333,16 @@ def test_verify_saved_notes_what_is_not_modelled(cli):
                        "off", "-n", "1")
     assert code == 0
     assert "bytes kept for backward not compared: multiheadattention" in out
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("shape", [[3, 8, 8], [1, 4, 5], [3, 1, 5], [2, 3, 4]])
+@pytest.mark.parametrize("order", [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1],
+                                   [2, 1, 0]])
+def test_linear_after_a_permutation(order, shape, batch):
+    # F.linear folds its input to [rows, features]: a permutation whose fold is the transpose
+    # of a contiguous tensor ([C, H, W] → [H, W, C] at batch 1) is kept without a copy, any
+    # other non-contiguous one is copied (found by test_random_cnns)
+    _assert_exact(_analysis(f"input: {shape}\nlayers:\n  - conv2d: {{out: {shape[0]}, "
+                            f"kernel: 1}}\n  - relu\n  - permute: {{dims: {order}}}\n"
+                            f"  - linear: {{out: 2}}\n"), batch)
