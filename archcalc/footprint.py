@@ -176,39 +176,34 @@ class Memory:
         return max(numeric, key=lambda t: t[0])[1]
 
 
-def batch_value(batch):
-    """The batch as a number, or a free symbol for a name (positive integer, as the spec's)."""
-    if isinstance(batch, bool):
-        raise SpecError(f"batch {batch!r}: expected a positive whole number or a name")
-    if isinstance(batch, int):
-        if batch < 1:
-            raise SpecError(f"batch {batch}: expected a positive whole number or a name")
-        return batch
-    text = str(batch)
+def _count_or_name(value, what: str, example: str):
+    """A positive whole number, or a free symbol for a name (positive integer, as the
+    spec's): the batch or the device count."""
+    wanted = "expected a positive whole number or a name"
+    if isinstance(value, bool):
+        raise SpecError(f"{what} {value!r}: {wanted}")
+    if isinstance(value, int):
+        if value < 1:
+            raise SpecError(f"{what} {value}: {wanted}")
+        return value
+    text = str(value)
     if text.isascii() and text.isdigit() and len(text) <= 18:
-        return batch_value(int(text))
+        return _count_or_name(int(text), what, example)
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,30}", text):
-        raise SpecError(f"batch {text[:40]!r}: expected a positive whole number or a name "
-                        "such as B")
+        raise SpecError(f"{what} {text[:40]!r}: {wanted} such as {example}")
     import sympy as sp
 
     return sp.Symbol(text, integer=True, positive=True)
+
+
+def batch_value(batch):
+    """The batch as a number, or a free symbol for a name."""
+    return _count_or_name(batch, "batch", "B")
 
 
 def devices_value(devices):
-    if isinstance(devices, int) and not isinstance(devices, bool):
-        if devices < 1:
-            raise SpecError(f"devices {devices}: expected a positive whole number or a name")
-        return devices
-    text = str(devices)
-    if text.isascii() and text.isdigit() and len(text) <= 18:
-        return devices_value(int(text))
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,30}", text):
-        raise SpecError(f"devices {text[:40]!r}: expected a positive whole number or a name "
-                        "such as N")
-    import sympy as sp
-
-    return sp.Symbol(text, integer=True, positive=True)
+    """ZeRO's device count as a number, or a free symbol for a name."""
+    return _count_or_name(devices, "devices", "N")
 
 
 def _frozen(node) -> bool:
