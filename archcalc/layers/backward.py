@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .base import register_once
+from .base import register_once, registrar
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,8 @@ BACKWARD: dict[str, Rule] = {}  # layer type -> (input grad MACs, weight grad MA
 ZERO_BACKWARD: dict[str, str] = {}  # layer type -> why its backward has no MACs
 
 
-def backward(*types: str):
-    """Register ``fn(view, need) -> (input_grad, weight_grad)`` for these layer types."""
-
-    def wrap(fn: Rule) -> Rule:
-        for t in types:
-            register_once(BACKWARD, t, fn, "backward rule of")
-        return fn
-
-    return wrap
+# ``@backward("conv2d")``: fn(view, need) -> (input grad MACs, weight grad MACs)
+backward = registrar(BACKWARD, "backward rule of")
 
 
 def backward_zero(reason: str, *types: str) -> None:
@@ -71,15 +64,8 @@ def each_needed(view, need: Need) -> tuple:
 FLOPCOUNTER_BACKWARD: dict[str, Callable] = {}
 
 
-def flopcounter_backward(*types: str):
-    """Register ``fn(view, grads) -> MACs``: FlopCounterMode's count of these types' backward."""
-
-    def wrap(fn: Callable) -> Callable:
-        for t in types:
-            register_once(FLOPCOUNTER_BACKWARD, t, fn, "FlopCounterMode backward of")
-        return fn
-
-    return wrap
+# ``@flopcounter_backward("conv2d")``: fn(view, grads) -> FlopCounterMode's MACs
+flopcounter_backward = registrar(FLOPCOUNTER_BACKWARD, "FlopCounterMode backward of")
 
 
 def flopcounter_count(view, grads: tuple):

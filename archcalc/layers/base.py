@@ -105,6 +105,21 @@ def register_once(table: dict, name: str, value, what: str) -> None:
     table[name] = value
 
 
+def registrar(table: dict, what: str) -> Callable:
+    """A decorator factory for one registry: ``@registers("a", "b")`` puts the function
+    in ``table`` under each name, once (``register_once``)."""
+
+    def registers(*names: str):
+        def wrap(fn):
+            for name in names:
+                register_once(table, name, fn, what)
+            return fn
+
+        return wrap
+
+    return registers
+
+
 def register_layer(
     *names: str,
     args: dict | None = None,

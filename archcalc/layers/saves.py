@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .. import dims
-from .base import register_once
+from .base import register_once, registrar
 
 FLOAT, INT64, BOOL, STATS = "float", "int64", "bool", "stats"
 # bytes per element of each kind: FLOAT and STATS (the statistics norms keep) take the
@@ -102,15 +102,8 @@ NOTHING: dict[str, str] = {}  # type -> why it keeps nothing
 VIEWS: dict[str, str] = {}  # type -> "view" or "strided"
 
 
-def saves(*types: str):
-    """Register ``fn(view) -> [Kept]`` as what these layer types keep for backward."""
-
-    def wrap(fn: Rule) -> Rule:
-        for t in types:
-            register_once(RULES, t, fn, "saved tensors of")
-        return fn
-
-    return wrap
+# ``@saves("conv2d")``: fn(view) -> [Kept], what these layer types keep for backward
+saves = registrar(RULES, "saved tensors of")
 
 
 def saves_nothing(reason: str, *types: str) -> None:

@@ -18,20 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..layers.base import per_axis, register_once
+from ..layers.base import per_axis, registrar
 
 BUILDERS: dict[str, Callable] = {}
 
 
-def builds(*names: str):
-    """Register a builder for one or more layer types; a second registration is an error."""
-
-    def wrap(fn):
-        for name in names:
-            register_once(BUILDERS, name, fn, "torch builder for")
-        return fn
-
-    return wrap
+# ``@builds("conv2d")``: a builder for one or more layer types, registered once
+builds = registrar(BUILDERS, "torch builder for")
 
 
 @dataclass
