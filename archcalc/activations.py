@@ -25,7 +25,7 @@ from typing import Any
 
 from . import dims
 from .errors import SpecError
-from .layers import REGISTRY  # noqa: F401  (importing the families registers their rules)
+from .layers import REGISTRY  # importing the families registers their rules
 from .layers.saves import FIXED_BYTES, INT64, RULES, VIEWS, NotModelled, SavedView
 
 DEVICES = ("cpu", "cuda")
@@ -89,8 +89,6 @@ def _new_is_contiguous(node, x: tuple, source_contiguous: bool, batch) -> bool:
     layout, contiguous only when the channels or the positions are one; others contiguous."""
     if node.type == "layernorm2d":
         return _is_one(x[0]) or _is_one(dims.prod(x[1:]))
-    from .layers import REGISTRY
-
     if REGISTRY[node.type].family == "elementwise" and node.inputs:
         return source_contiguous
     return True
