@@ -133,7 +133,7 @@ def _walk(graph: Graph, at) -> Analysis:
     conditions: list = list(graph.whole_values)  # the loader's: values that must be whole
     seen: set = set()
     bounds = (expr.int_bits_limit(), limits.current().max_form_size)  # read once, not per layer
-    closing = _repeats_closing(graph)
+    closing = repeats_closing(graph)
     pass_fields: dict = {}
     for node in graph.nodes[1:]:
         at.loc = node.loc
@@ -248,12 +248,10 @@ def group_record(graph: Graph, group, layers) -> Record:
     """A group's row: its members' counts summed (each as many times as it runs per pass of
     the group: a repeat over a free symbol counts its body that many times), its output
     layer's shape and field."""
-    members = layers[group.first:group.last + 1]
-    times = None
-    if graph.passes() is not None:
-        times = [graph.passes_within(i, group.id) for i in range(group.first, group.last + 1)]
-    record = _sum_record(group.name, group.local, group.type, group.depth, "group", members,
-                         layers[group.output], group.loc, group.id, times)
+    counted = graph.counted(group)
+    record = _sum_record(group.name, group.local, group.type, group.depth, "group",
+                         [layers[i] for i, _ in counted], layers[group.output], group.loc,
+                         group.id, None if graph.passes() is None else [n for _, n in counted])
     return record if group.times == 1 else replace(record, times=group.times)
 
 
@@ -282,7 +280,7 @@ def _sum_record(name, local, type_, depth, kind, members, output: Record, loc, i
 
 
 # ---------------------------------------------------------------- repeats over free symbols
-def _repeats_closing(graph: Graph) -> dict:
+def repeats_closing(graph: Graph) -> dict:
     """Output node id → the repeats over free symbols that end there, innermost first."""
     out: dict = {}
     for group in sorted((g for g in graph.groups if g.times != 1), key=lambda g: -g.id):

@@ -530,17 +530,9 @@ _KEYS = ("params", "grads", "optimizer", "kv_cache", "output", "saved")
 def _sum(graph, rows_by_node, group) -> dict:
     """A group's (or, with None, the network's) bytes: its layers summed, each as many
     times as it runs (per pass of the group; in all for the total)."""
-    passes = graph.passes()
-    if group is None:
-        ids = range(1, len(graph.nodes))
-        times = (lambda i: 1) if passes is None else (lambda i: passes[i])
-    else:
-        ids = range(group.first, group.last + 1)
-        times = (lambda i: 1) if passes is None else \
-            (lambda i: graph.passes_within(i, group.id))
     acc = {key: 0 for key in _KEYS}
-    for i in ids:
-        r, n = rows_by_node[i], times(i)
+    for i, n in graph.counted(group):
+        r = rows_by_node[i]
         for key in _KEYS:
             v = getattr(r, key)
             acc[key] = None if v is None or acc[key] is None else acc[key] + n * v

@@ -8,13 +8,10 @@ from __future__ import annotations
 def frozen(analysis, kind: str, obj) -> object:
     """The parameters of the frozen layers at a place: ``total``, a group or a node."""
     g = analysis.graph
-    nodes = g.nodes[1:] if kind == "total" else \
-        g.nodes[obj.first:obj.last + 1] if kind == "group" else [obj]
-    passes = g.passes()  # a repeat over a free symbol counts its body that many times
-    times = (lambda n: 1) if passes is None or kind == "node" else \
-        (lambda n: passes[n.id]) if kind == "total" else (lambda n: g.passes_within(n.id, obj.id))
-    return sum((times(n) * analysis.layers[n.id].params for n in nodes
-                if n.args.get("trainable") is False), 0)
+    # a repeat over a free symbol counts its body that many times
+    counted = ((obj.id, 1),) if kind == "node" else g.counted(None if kind == "total" else obj)
+    return sum((times * analysis.layers[i].params for i, times in counted
+                if g.nodes[i].args.get("trainable") is False), 0)
 
 
 def of_record(analysis, record) -> object:

@@ -72,7 +72,13 @@ class Graph:
 
     def passes(self) -> tuple | None:
         """Per node id, how many times its layer runs (the product of the counts of the
-        repeats over free symbols around it); None when every layer runs once."""
+        repeats over free symbols around it); None when every layer runs once. Computed
+        once per graph."""
+        if "_passes" not in self.__dict__:  # frozen: cached beside the fields
+            self.__dict__["_passes"] = self._count_passes()
+        return self.__dict__["_passes"]
+
+    def _count_passes(self) -> tuple | None:
         if all(g.times == 1 for g in self.groups):
             return None
         out = []
@@ -93,6 +99,17 @@ class Graph:
                 break
             g = self.groups[g].parent
         return times
+
+    def counted(self, group=None) -> tuple:
+        """(node id, times) for each layer a group's row sums — ``group`` None: the whole
+        network's — with how many times it runs per pass of the group (1 unless repeats
+        over free symbols are inside)."""
+        passes = self.passes()
+        if group is None:
+            return tuple((i, 1 if passes is None else passes[i])
+                         for i in range(1, len(self.nodes)))
+        return tuple((i, 1 if passes is None else self.passes_within(i, group.id))
+                     for i in range(group.first, group.last + 1))
 
     @property
     def free_symbols(self) -> list:

@@ -131,20 +131,15 @@ def training(analysis) -> Training:
         need = Need(tuple(needs[i] for i in node.inputs), train[node.id])
         di, dw = rule(view_of(analysis, node), need)
         layers.append(TrainRecord(fwd, dims.simplify(di), dims.simplify(dw)))
-    passes = graph.passes()
-    groups = []
-    for g in graph.groups:
-        ids = range(g.first, g.last + 1)
-        times = [1] * len(ids) if passes is None else [graph.passes_within(i, g.id) for i in ids]
-        groups.append(_sum([layers[i] for i in ids], times))
-    times = [1] * (len(layers) - 1) if passes is None else passes[1:]
-    return Training(tuple(layers), tuple(groups), _sum(layers[1:], times), tuple(needs),
-                    train)
+    groups = tuple(_sum(layers, graph.counted(g)) for g in graph.groups)
+    return Training(tuple(layers), groups, _sum(layers, graph.counted()), tuple(needs), train)
 
 
-def _sum(records, times) -> TrainRecord:
+def _sum(layers, counted) -> TrainRecord:
+    """The layers ``counted`` lists (graph.counted), each as many times as it runs."""
     f = i = w = 0
-    for r, n in zip(records, times):
+    for node, n in counted:
+        r = layers[node]
         f, i, w = f + n * r.forward, i + n * r.input_grad, w + n * r.weight_grad
     return TrainRecord(dims.simplify(f), dims.simplify(i), dims.simplify(w))
 

@@ -68,13 +68,12 @@ def weight_depth(analysis, at: int | None = None) -> int:
     """The most convolution/linear layers on any path from input to output (or to the node
     ``at``) — the number in 'VGG-16' and 'ResNet-18' (projection shortcuts are on a shorter
     path)."""
+    from ..analysis import repeats_closing
     from ..layers import REGISTRY
 
     g = analysis.graph
     depth = [0] * len(g.nodes)
-    closing = {}  # a repeat over a free symbol: its body's depth that many times
-    for group in sorted((x for x in g.groups if x.times != 1), key=lambda x: -x.id):
-        closing.setdefault(group.output, []).append(group)
+    closing = repeats_closing(g)  # a repeat over a free symbol: its body's depth that often
     for node in g.nodes[1:]:
         own = 1 if REGISTRY[node.type].cost == "macs" else 0
         depth[node.id] = own + dims.dmax(0, *(depth[i] for i in node.inputs))
