@@ -62,6 +62,9 @@ class Training:
     total: TrainRecord
     needs_grad: tuple
     trained: tuple
+    # repeats over a free symbol whose layers' rows show the first pass, which differs from
+    # the later ones (its input needs no gradient); their group rows and the total count all
+    first_pass_differs: tuple = ()
 
     def of(self, record) -> TrainRecord:
         """The training record of an analysis row (a layer, a group or the total)."""
@@ -115,44 +118,73 @@ def training(analysis) -> Training:
     needs = [False]
     for node in graph.nodes[1:]:
         needs.append(train[node.id] or any(needs[i] for i in node.inputs))
-    _check_passes(graph, needs, train)
     reach = _reaching(graph)
-    layers = [TrainRecord(0, 0, 0)]
-    for node in graph.nodes[1:]:
+
+    def record(node, needs_) -> TrainRecord:
         fwd = analysis.layers[node.id].macs
-        if node.id not in reach or not needs[node.id]:
-            layers.append(TrainRecord(fwd, 0, 0))
-            continue
+        if node.id not in reach or not needs_[node.id]:
+            return TrainRecord(fwd, 0, 0)
         rule = BACKWARD.get(node.type)
         if rule is None:  # ZERO_BACKWARD: declared without products
             assert node.type in ZERO_BACKWARD, node.type
-            layers.append(TrainRecord(fwd, 0, 0))
-            continue
-        need = Need(tuple(needs[i] for i in node.inputs), train[node.id])
+            return TrainRecord(fwd, 0, 0)
+        need = Need(tuple(needs_[i] for i in node.inputs), train[node.id])
         di, dw = rule(view_of(analysis, node), need)
-        layers.append(TrainRecord(fwd, dims.simplify(di), dims.simplify(dw)))
-    groups = tuple(_sum(layers, graph.counted(g)) for g in graph.groups)
-    return Training(tuple(layers), groups, _sum(layers, graph.counted()), tuple(needs), train)
+        return TrainRecord(fwd, dims.simplify(di), dims.simplify(dw))
+
+    layers = [TrainRecord(0, 0, 0)] + [record(node, needs) for node in graph.nodes[1:]]
+    later, differs = {}, []
+    for g, needs_later in _later_passes(graph, needs, train):
+        differs.append(g.local)
+        for i in range(g.first, g.last + 1):
+            later[i] = (g.times, record(graph.nodes[i], needs_later))
+    groups = tuple(_sum(layers, graph.counted(g), later) for g in graph.groups)
+    return Training(tuple(layers), groups, _sum(layers, graph.counted(), later), tuple(needs),
+                    train, tuple(differs))
 
 
-def _sum(layers, counted) -> TrainRecord:
-    """The layers ``counted`` lists (graph.counted), each as many times as it runs."""
+def _sum(layers, counted, later: dict) -> TrainRecord:
+    """The layers ``counted`` lists (graph.counted), each as many times as it runs; a layer
+    in ``later`` (node id → (the repeat's count, its record at the later passes)) runs its
+    own record at the repeat's first pass and the later one at the others."""
     f = i = w = 0
     for node, n in counted:
+        if node in later:
+            times, r2 = later[node]
+            first = dims.simplify(n / times)  # the first pass, once per pass of what is around
+            r, rest = layers[node], dims.simplify(n - first)
+            f = f + first * r.forward + rest * r2.forward
+            i = i + first * r.input_grad + rest * r2.input_grad
+            w = w + first * r.weight_grad + rest * r2.weight_grad
+            continue
         r = layers[node]
         f, i, w = f + n * r.forward, i + n * r.input_grad, w + n * r.weight_grad
     return TrainRecord(dims.simplify(f), dims.simplify(i), dims.simplify(w))
 
 
-def _check_passes(graph, needs: list, train: tuple) -> None:
-    """A repeat over a free symbol builds its body once: its counts stand for every pass,
-    which holds when the body's input needs a gradient at every pass as at the first (it
-    does unless the repeat starts where nothing before it is trained)."""
+def _later_passes(graph, needs: list, train: tuple) -> list:
+    """The repeats over a free symbol whose first pass differs from the later ones: the body
+    is built once, reading at its first pass an input that needs no gradient (the network's
+    input, or a tensor before anything trained), while every later pass reads the previous
+    pass's output, which needs one once the body trains. For each: (group, per node id
+    whether its output needs a gradient at a later pass). Refused where such a repeat is
+    inside, or holds, another repeat over a free symbol (their passes would mix)."""
+    out = []
     for g in graph.groups:
-        if g.times == 1 or g.source is None:
+        if g.times == 1 or g.source is None or needs[g.source] == needs[g.output]:
             continue
-        if needs[g.source] != needs[g.output]:
+        nested = [h for h in graph.groups if h is not g and h.times != 1 and
+                  (h.first <= g.first and g.last <= h.last or
+                   g.first <= h.first and h.last <= g.last)]
+        if nested:
             raise SpecError(f"repeat '{g.local}' over {g.times}: its first pass's input needs "
-                            "no gradient and its later passes' inputs do, so one pass's "
-                            "training count does not stand for all of them; give the count "
-                            "a value", g.loc)
+                            "no gradient and its later passes' inputs do, and it is nested "
+                            f"with repeat '{nested[0].local}' over {nested[0].times}; give a "
+                            "count a value", g.loc)
+        later = list(needs)
+        later[g.source] = True
+        for i in range(g.first, g.last + 1):
+            node = graph.nodes[i]
+            later[i] = train[i] or any(later[j] for j in node.inputs)
+        out.append((g, later))
+    return out

@@ -143,21 +143,52 @@ def test_cli_train_refuses_tool_conventions(cli):
                    "(use --convention pytorch)\n")
 
 
-def test_repeat_over_free_symbol_from_the_input_is_refused(cli, spec_file):
-    path = spec_file("""symbols: {n: null}
+def test_repeat_over_free_symbol_from_the_input(cli, spec_file):
+    """n convolutions 3→3, 3×3 on the 8×8 input: each pass's forward and weight gradient are
+    64·27·3 = 5,184 MACs; the first pass reads the input, which needs no gradient, so only the
+    n − 1 later passes compute an input gradient (5,184 each). At n = 3 the closed form must
+    equal the unrolled network's count."""
+    text = """symbols: {n: null}
 input: [3, 8, 8]
 layers:
   - repeat: n
     name: body
     layers:
       - conv2d: {out: 3, kernel: 3, padding: 1}
+      - relu: {}
+"""
+    import archcalc
+    import sympy as sp
+
+    path = spec_file(text)
+    n = sp.Symbol("n", integer=True, positive=True)
+    t = archcalc.analyse(path).train_flops()
+    f = 2 * 5184
+    assert sp.simplify(t.forward - f * n) == 0 and sp.simplify(t.weight_grad - f * n) == 0
+    assert sp.simplify(t.input_grad - f * (n - 1)) == 0
+    bound = archcalc.analyse(path, set={"n": 3}).train_flops()
+    assert bound.training == t.training.subs(n, 3) == 3 * 3 * f - f
+    code, out, err = cli("flops", path, "--train")
+    assert code == 0, err
+    assert "The layers of repeat 'body' show its first pass" in out
+
+
+def test_nested_repeats_from_the_input_are_refused(cli, spec_file):
+    path = spec_file("""symbols: {n: null, m: null}
+input: [3, 8, 8]
+layers:
+  - repeat: n
+    name: outer
+    layers:
+      - repeat: m
+        name: inner
+        layers:
+          - conv2d: {out: 3, kernel: 3, padding: 1}
 """)
     code, out, err = cli("flops", path, "--train")
     assert code == 2 and out == ""
-    assert err == (f"error: {path}:4:5: repeat 'body' over n: its first pass's input needs no "
-                   "gradient and its later passes' inputs do, so one pass's training count "
-                   "does not stand for all of them; give the count a value\n")
-    code, out, err = cli("flops", path, "--train", "--set", "n=3")
+    assert err.startswith(f"error: {path}:4:5: repeat 'outer' over n: its first pass's input")
+    code, out, err = cli("flops", path, "--train", "--set", "n=2")
     assert code == 0, err
 
 

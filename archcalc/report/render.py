@@ -259,6 +259,10 @@ def train_model(analysis, train, conv: Convention, max_depth=None) -> Table:
                    "Counted: the products of convolutions, linear layers, matmul, einsum and "
                    "attention, and their gradients where autograd computes them; not counted: "
                    "norms, activations, softmax, pools (no products).",
+                   *(printable(f"The layers of repeat '{name}' show its first pass, whose input "
+                               "needs no gradient; its later passes also compute their input "
+                               "gradients (the repeat's row and the total count every pass).")
+                     for name in train.first_pass_differs),
                    *(printable(f"Holds when {condition_text(c, order)}  "
                                f"[{m.split(':', 1)[0]}, {loc}]")
                      for c, m, loc in analysis.conditions)],
