@@ -238,3 +238,44 @@ def test_a_tool_layer_line_is_the_count_its_table_shows(tool):
         for node in a.graph.nodes[1:]:
             line = explain_record(a, "node", node, "macs", conv).lines[-1]
             assert line.value == human(a.layers[node.id].macs, []), (tool, node.name)
+
+
+def test_training_flops_of_a_layer_say_why_a_part_is_zero():
+    """VGG16's first convolution (224×224×64 outputs, 3×3×3 window: 86,704,128 MACs) reads the
+    image, which needs no gradient: forward and weight gradient 2·86,704,128 FLOPs each, no
+    input gradient. The second (3×3×64 window: 1,849,688,064 MACs) computes all three."""
+    import archcalc
+
+    a = archcalc.analyse("specs/vgg16.yaml")
+    text = a.explain("stage1.conv2d_1", "train")
+    assert "train(stage1.conv2d_1) = forward + input grad + weight grad = 173,408,256 + 0 + " \
+        "173,408,256 = 346,816,512" in text
+    assert "input_grad(stage1.conv2d_1) = 0   (its input, the network's input, needs no " \
+        "gradient)" in text
+    text = a.explain("stage1.conv2d_2", "train")
+    assert f"input_grad(stage1.conv2d_2) = 2·MACs = 2·1,849,688,064 = {2 * 1_849_688_064:,}" \
+        in text
+    total = a.explain(None, "train")
+    assert f"= {92_648_177_664:,}" in total and "train(stage1) + train(stage2)" in total
+
+
+def test_training_flops_of_a_frozen_layer_and_of_a_repeat_from_the_input(cli, spec_file):
+    path = spec_file("""symbols: {n: null}
+input: [3, 8, 8]
+layers:
+  - conv2d: {out: 3, kernel: 3, padding: 1, trainable: false, name: stem}
+  - repeat: n
+    name: body
+    layers:
+      - conv2d: {out: 3, kernel: 3, padding: 1}
+""")
+    code, out, err = cli("explain", path, "stem", "--metric", "train")
+    assert code == 0, err
+    assert "weight_grad(stem) = 0   (frozen (trainable: false))" in out
+    assert "input_grad(stem) = 0   (its input, the network's input, needs no gradient)" in out
+    code, out, err = cli("explain", path, "body", "--metric", "train")
+    # the frozen stem's output needs no gradient: the body's first pass has no input gradient
+    assert code == 0, err
+    assert "the later n − 1 passes also compute their input gradients" in out
+    code, out, err = cli("explain", path, "--metric", "trian")
+    assert code == 2 and "did you mean 'train'" in err

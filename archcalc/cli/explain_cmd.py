@@ -11,7 +11,8 @@ from . import common as c
 from .app import app
 
 MetricOpt = Annotated[Optional[str], typer.Option(
-    "--metric", "-m", help="One of params, macs, flops, shape, rf (default: all).")]
+    "--metric", "-m", help="One of params, macs, flops, shape, rf (default: all), or train (the "
+         "training FLOPs: forward, input and weight gradients).")]
 LayerArg = Annotated[Optional[str], typer.Argument(
     help="A layer or block name (qualified, e.g. stage3.conv2d_1, or unique local); "
          "default: the whole network.", show_default=False)]
@@ -39,15 +40,12 @@ def explain(spec: c.Spec, layer: LayerArg = None, metric: MetricOpt = None,
 
 def _run(spec, layer, metric, set_, fmt, convention, limit, free=None) -> None:
     from ..analysis import analyse
-    from ..errors import SpecError, did_you_mean
-    from ..report.explain import METRICS, explain as explain_, render
+    from ..report.explain import check_metric, explain as explain_, render
     from ..spec.loader import load
 
     c.apply_limits(limit)
     fmt = c.check_format(fmt)
     conv = conventions.get(convention)
-    if metric is not None and metric not in METRICS:
-        raise SpecError(f"--metric {metric}: choose from {', '.join(METRICS)}"
-                        f"{did_you_mean(metric, METRICS)}")
+    check_metric(metric, "--metric")  # before the spec is read
     analysis = conv.apply(analyse(load(spec, c.parse_set(set_, free))))
     c.emit(render(explain_(analysis, layer, metric, conv), fmt, analysis.graph.name))

@@ -21,6 +21,8 @@ from ..layers.base import Window
 from .values import expr_text, human, shape_text
 
 METRICS = ("params", "macs", "flops", "shape", "rf")
+# asked for by name only: the training FLOPs' derivation (report/explain_train.py)
+EXTRA_METRICS = ("train",)
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,20 @@ def explain(analysis, target: str | None = None, metric: str | None = None, conv
     from ..conventions import DEFAULT
 
     conv = conv or DEFAULT
+    check_metric(metric)
     metrics = METRICS if metric is None else (metric,)
     kind, obj = find(analysis, target)
     return [_explain_one(analysis, kind, obj, m, conv) for m in metrics]
+
+
+def check_metric(metric: str | None, what: str = "metric") -> None:
+    """A SpecError unless ``metric`` is None (every default metric) or one explain knows."""
+    from ..errors import SpecError, did_you_mean
+
+    known = METRICS + EXTRA_METRICS
+    if metric is not None and metric not in known:
+        raise SpecError(f"{what} {metric}: choose from {', '.join(known)}"
+                        f"{did_you_mean(str(metric), known)}")
 
 
 def find(analysis, target: str | None):
@@ -121,6 +134,11 @@ def _explain_one(analysis, kind, obj, metric: str, conv) -> Explanation:
             ex.lines.append(Line(title, f"{metric}({node.name})", "", "",
                                  "the output of its last layer"))
         ex.lines += (_shape_lines if metric == "shape" else _rf_lines)(analysis, node, order)
+        return ex
+    if metric in EXTRA_METRICS:
+        from .explain_train import train_lines
+
+        ex.lines += train_lines(analysis, kind, obj, conv, order, Line)
         return ex
     if kind == "node":
         ex.lines += _cost_lines(analysis, obj, metric, conv, order)
