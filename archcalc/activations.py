@@ -41,6 +41,11 @@ class Saved:
     total: Any
     dtype_bytes: int
     batch: Any
+    # what a forward pass allocates and leaves alive: the bytes of each distinct storage kept
+    # (the network's input, made before, left out), and of the output's storage where no
+    # layer keeps it (0 where one does, or where it is the input's)
+    allocated: tuple = ()
+    output_bytes: Any = 0
 
 
 def _reads_ids(graph) -> bool:
@@ -208,7 +213,24 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
         total = total + size[storage]
     per_layer = {node.name: dims.simplify(per_node.get(node.id, 0))
                  for node in graph.nodes[1:]}
-    return Saved(per_layer, dims.simplify(total), dtype_bytes, batch)
+    out_key = key[graph.output]
+    allocated = tuple(dims.simplify(size[k]) for k in kept_at if k != key[0])
+    output_bytes = 0 if out_key in kept_at or out_key == key[0] else dims.simplify(size[out_key])
+    return Saved(per_layer, dims.simplify(total), dtype_bytes, batch, allocated, output_bytes)
+
+
+# The CUDA caching allocator's block sizes (c10/cuda/CUDACachingAllocator.cpp, round_size:
+# kMinBlockSize = 512): every allocation takes a multiple of 512 bytes, at least 512, and
+# torch.cuda.memory_allocated() counts those block sizes.
+CUDA_BLOCK = 512
+
+
+def cuda_resident(kept: Saved):
+    """Bytes ``torch.cuda.memory_allocated()`` grows by over one training-mode forward pass
+    that keeps only its output and the autograd graph: each distinct kept storage and the
+    output's, rounded up to the allocator's 512-byte blocks (numbers only)."""
+    sizes = [*kept.allocated, *([kept.output_bytes] if kept.output_bytes else [])]
+    return sum(max(CUDA_BLOCK, -(-int(b) // CUDA_BLOCK) * CUDA_BLOCK) for b in sizes if b)
 
 
 # ---------------------------------------------------------------- torchinfo's lines

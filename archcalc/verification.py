@@ -42,7 +42,8 @@ KNOWN_UNDERCOUNT: dict = {}
 @dataclass(frozen=True)
 class Check:
     layer: str
-    metric: str  # shape, params, buffers, flops, rf, or torch (PyTorch refused the layer)
+    metric: str  # shape, params, buffers, flops, rf, backward, train, saved, cuda_allocated,
+    #               or torch (PyTorch refused the layer)
     expected: Any  # the closed form's value (at ``symbols``)
     measured: Any  # what PyTorch measured
     match: bool
@@ -478,8 +479,29 @@ def _check_saved(at: Analysis, point: dict, device: str, batch: int, notes: list
     checks = [Check(n.name, "saved", expected.per_layer[n.name], measured.per_node.get(n.id, 0),
                     expected.per_layer[n.name] == measured.per_node.get(n.id, 0), dict(point))
               for n in graph.nodes[1:]]
-    return checks + [Check("total", "saved", expected.total, measured.total,
-                           expected.total == measured.total, dict(point))]
+    checks.append(Check("total", "saved", expected.total, measured.total,
+                        expected.total == measured.total, dict(point)))
+    if device == "cuda":
+        checks.append(_check_resident(at, expected, point, batch, frozen, notes))
+    return checks
+
+
+def _check_resident(at: Analysis, expected, point: dict, batch: int, frozen, notes: list):
+    """On a CUDA device: the memory a training-mode forward pass leaves allocated (what
+    autograd keeps and the output, in the caching allocator's 512-byte blocks) against
+    torch.cuda.memory_allocated(); the pass's peak (torch.cuda.max_memory_allocated) is
+    reported beside it."""
+    from .activations import cuda_resident
+    from .torch_backend.saved import measure_resident
+
+    got = measure_resident(at.graph, batch, frozen=frozen)
+    want = cuda_resident(expected)
+    notes.append(f"CUDA memory after the forward pass of {batch} samples: the kept tensors and "
+                 "the output, each rounded up to 512-byte blocks, against "
+                 f"torch.cuda.memory_allocated(); the pass's peak (max_memory_allocated) was "
+                 f"{got.peak:,} bytes above the baseline, {got.peak - got.after:,} of them "
+                 "outputs still to be read and kernel workspaces, freed by its end")
+    return Check("total", "cuda_allocated", want, got.after, want == got.after, dict(point))
 
 
 def _check_unrolled(analysis: Analysis, at: Analysis, point: dict, device: str, rf: str,

@@ -349,3 +349,42 @@ def test_linear_after_a_permutation(order, shape, batch):
     _assert_exact(_analysis(f"input: {shape}\nlayers:\n  - conv2d: {{out: {shape[0]}, "
                             f"kernel: 1}}\n  - relu\n  - permute: {{dims: {order}}}\n"
                             f"  - linear: {{out: 2}}\n"), batch)
+
+
+def test_cuda_resident_rounds_each_storage_to_the_allocators_blocks(spec_file):
+    """What a CUDA forward pass leaves allocated: every kept storage but the input (made
+    before the pass) and the output, each in 512-byte blocks (CUDACachingAllocator.cpp
+    round_size, kMinBlockSize = 512). conv 3→4, 3×3 on 5×5 (out 4×3×3) then ReLU at batch 2:
+    the conv keeps its input (the network's input, allocated before), the ReLU its output
+    (2·36 floats = 288 bytes: one block), which is the network's output too."""
+    from archcalc.activations import cuda_resident, saved
+    import archcalc
+
+    a = archcalc.analyse(spec_file("""input: [3, 5, 5]
+layers:
+  - conv2d: {out: 4, kernel: 3}
+  - relu: {}
+"""))
+    kept = saved(a, 4, 2, "cuda")
+    assert kept.total == 2 * 75 * 4 + 2 * 36 * 4
+    assert kept.allocated == (288,) and kept.output_bytes == 0
+    assert cuda_resident(kept) == 512
+    b = archcalc.analyse(spec_file("""input: [3, 5, 5]
+layers:
+  - conv2d: {out: 4, kernel: 3}
+  - conv2d: {out: 700, kernel: 3}
+"""))
+    kept = saved(b, 4, 2, "cuda")  # the first conv's output (288 B), kept by the second;
+    # the output (2·700 floats = 5,600 B) is kept by nobody: 11 blocks
+    assert kept.allocated == (288,) and kept.output_bytes == 5600
+    assert cuda_resident(kept) == 512 + 11 * 512
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_resident_memory_is_measured_exactly():
+    import archcalc
+
+    for spec in ("specs/lenet5.yaml", "specs/resnet18.yaml"):
+        v = archcalc.verify(spec, device="cuda", saved=True, rf=False)
+        checks = [r for r in v.results if r.metric == "cuda_allocated"]
+        assert checks and all(r.match for r in checks), checks

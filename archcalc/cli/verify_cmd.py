@@ -123,7 +123,8 @@ def parse_ranges(items) -> dict:
 # ---------------------------------------------------------------- the table
 _COLUMNS = (("shape", "Output shape"), ("params", "Params"), ("buffers", "Buffers"),
             ("flops", "FLOPs"), ("backward", "Backward FLOPs"), ("train", "Training FLOPs"),
-            ("rf", "Receptive field"), ("saved", "Saved for backward"))
+            ("rf", "Receptive field"), ("saved", "Saved for backward"),
+            ("cuda_allocated", "CUDA allocated"))
 
 
 def _columns(result) -> list:
@@ -132,7 +133,7 @@ def _columns(result) -> list:
                         for r in result.results)
     metrics = {r.metric for r in result.results}
     return [(m, h) for m, h in _COLUMNS if (m != "buffers" or shown_buffers) and
-            (m not in ("backward", "train", "saved") or m in metrics)]
+            (m not in ("backward", "train", "saved", "cuda_allocated") or m in metrics)]
 
 
 def _text(metric: str, value) -> str:
@@ -251,7 +252,8 @@ def _raw(checks: dict, columns) -> list:
             out += ["", str(bad.measured) if bad is not None and m == "shape" else "",
                     "0" if bad is not None else ""]
             continue
-        numbers = ("params", "buffers", "flops", "backward", "train", "saved")
+        numbers = ("params", "buffers", "flops", "backward", "train", "saved",
+                   "cuda_allocated")
         text = (lambda v: "" if v is None else str(v)) if m in numbers \
             else (lambda v: "" if v is None else _text(m, v).replace("×", "x"))
         out += [text(check.expected), text(check.measured), str(int(bool(check.match)))]

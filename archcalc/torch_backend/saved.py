@@ -73,3 +73,61 @@ def measure_saved(graph, batch: int, dtype=torch.float32, seed: int = 0,
             outputs.append(net.nodes[str(node.id)](*(outputs[i] for i in node.inputs)))
     out.outputs = outputs
     return out
+
+
+@dataclass
+class Resident:
+    """CUDA memory over one training-mode forward pass, from torch.cuda.memory_allocated():
+    what stays allocated after it (the output and what autograd keeps) and the most
+    allocated at once during it (the peak adds the outputs still to be read and the
+    kernels' workspaces)."""
+
+    after: int
+    peak: int
+
+
+def measure_resident(graph, batch: int, dtype=torch.float32, seed: int = 0,
+                     frozen: frozenset = frozenset(), device: str = "cuda") -> Resident:
+    """One forward pass on a CUDA device that frees each output after its last reader (as
+    a module's forward does) and keeps the network's output, measured from a baseline taken
+    after one warm-up forward and backward pass (cuBLAS and cuDNN allocate their workspaces
+    once, through the same allocator) with the gradients released."""
+    from .network import _last_use
+
+    gen = torch.Generator().manual_seed(seed)
+    shape = (batch, *graph.input_shape)
+    if reads_ids(graph):
+        x = torch.randint(0, id_range(graph), shape, generator=gen)
+    else:
+        x = torch.randn(shape, generator=gen).to(dtype)
+    x = x.to(device)
+    torch.manual_seed(seed)
+    net = build_and_run(graph, x, count_flops=False).net.train()
+    for node_id in frozen:
+        for p in net.nodes[str(node_id)].parameters():
+            p.requires_grad_(False)
+    last = _last_use(graph)
+
+    def forward():
+        outputs = {0: x}
+        for node in graph.nodes[1:]:
+            outputs[node.id] = net.nodes[str(node.id)](*(outputs[i] for i in node.inputs))
+            for i in set(node.inputs):
+                if last[i] == node.id and i not in (0, graph.output):
+                    del outputs[i]
+        return outputs[graph.output]
+
+    out = forward()
+    if out.requires_grad:
+        out.float().sum().backward()
+    del out
+    net.zero_grad(set_to_none=True)
+    torch.cuda.synchronize(device)
+    base = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    out = forward()
+    torch.cuda.synchronize(device)
+    after = torch.cuda.memory_allocated(device) - base
+    peak = torch.cuda.max_memory_allocated(device) - base
+    del out
+    return Resident(after, peak)
