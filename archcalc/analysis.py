@@ -79,6 +79,16 @@ class Analysis:
     pass_fields: dict = field(default_factory=dict)
     counted_by: str | None = None  # the tool profile whose counts the records hold, if any
 
+    @property
+    def stated_conditions(self) -> tuple:
+        """The conditions as a person states them: each once, a size's lower bounds reduced
+        to the one that binds (archcalc/validity.py); equivalent to ``conditions``."""
+        if "_stated" not in self.__dict__:  # frozen: cached beside the fields
+            from .validity import stated
+
+            self.__dict__["_stated"] = stated(self.conditions)
+        return self.__dict__["_stated"]
+
     def axis_fields(self, node_id: int) -> tuple:
         """Per output axis of the node: (the network-input axis it follows, or None; its
         AxisRF, or None)."""

@@ -175,7 +175,7 @@ def sweep(analysis, ranges: Sequence[Range], conv, what: Sequence[str] = ("shape
     valid = np.ones(count, dtype=bool)
     failures = []
     with np.errstate(all="ignore"):  # a division by zero marks its points, quietly
-        for cond, message, loc in analysis.conditions:
+        for cond, message, loc in analysis.stated_conditions:
             holds = evaluate_condition(cond, [symbols[n] for n in order], args, count)
             if not holds.all():
                 failures.append((message, loc, ~holds))

@@ -81,7 +81,7 @@ def footer_lines(analysis, conv: Convention, order) -> list[str]:
     ]
     if conv.tool == "torchinfo":
         lines += torchinfo_memory_lines(analysis, order)
-    for cond, message, loc in analysis.conditions:
+    for cond, message, loc in analysis.stated_conditions:
         where = message.split(":", 1)[0]
         lines.append(printable(f"Holds when {condition_text(cond, order)}  [{where}, {loc}]"))
     return lines
@@ -207,7 +207,7 @@ def to_json(analysis, conv: Convention) -> dict:
             "output_shape": jv(_shown(analysis, t.output_shape)),
         },
         "conditions": [{"condition": condition_text(c, order), "message": m, "at": str(loc)}
-                       for c, m, loc in analysis.conditions],
+                       for c, m, loc in analysis.stated_conditions],
     }
 
 
@@ -265,7 +265,7 @@ def train_model(analysis, train, conv: Convention, max_depth=None) -> Table:
                      for name in train.first_pass_differs),
                    *(printable(f"Holds when {condition_text(c, order)}  "
                                f"[{m.split(':', 1)[0]}, {loc}]")
-                     for c, m, loc in analysis.conditions)],
+                     for c, m, loc in analysis.stated_conditions)],
         raw_header=["name", "depth", "kind", "type", "shape",
                     *(k for k, _ in TRAIN_PARTS)], machine=machine,
         summary=f"Training FLOPs: {total}")

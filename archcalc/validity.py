@@ -1,0 +1,228 @@
+"""The conditions a network's closed forms hold under, as a person would state them.
+
+The analysis records a condition at every layer that needs one (``analysis.conditions``: a
+kernel no larger than its padded input, a pool's output of at least one, a whole number of
+heads); a deep network repeats the same bound many times over, and most are implied by one
+later layer's. ``stated`` gives an equivalent, short list:
+
+* a condition on one size that grows with the size (a sum of sizes with positive weights,
+  through floor, ceiling, Min and Max: the form every spatial bound takes; proved from the
+  expression's structure) holds from some least value on: it becomes ``H >= t``, t found by
+  doubling and bisection with exact rational arithmetic; of those on one size only the
+  largest is kept, at the first layer that needs it (the layer the message names); one that
+  holds at every positive value is dropped;
+* every other condition (a divisibility, an equality, a bound on several sizes) is kept once.
+
+Over the positive integers, the free sizes' domain, the list holds exactly where the
+analysis's does. The per-layer list stays in the analysis, which restates a violated one at
+its layer (spec/conditions.py).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import ceil, floor
+
+_LIMIT = 2**40  # past this a bound is left as written
+
+
+def stated(conditions) -> tuple:
+    """(condition, message, loc) triples: ``conditions`` deduplicated, each size's lower
+    bounds reduced to the one that binds, and a condition on one size that those bounds
+    imply dropped (see the module docstring)."""
+    import sympy as sp
+
+    unique, seen = [], set()
+    for entry in conditions:
+        if entry[0] is sp.true:
+            continue  # holds at every value
+        if entry[0] not in seen:
+            seen.add(entry[0])
+            unique.append(entry)
+    least = [_least_value(cond) for cond, _, _ in unique]
+    bounds: dict = {}  # symbol -> (least value, message, loc) of the first that binds
+    for (cond, message, loc), found in zip(unique, least):
+        if found is not None and found[1] > bounds.get(found[0], (1,))[0]:
+            bounds[found[0]] = (found[1], message, loc)
+    kept, placed = [], set()
+    for (cond, message, loc), found in zip(unique, least):
+        if found is not None:
+            sym = found[0]
+            if sym in bounds and sym not in placed:  # at the first bound on the size
+                placed.add(sym)
+                value, message_, loc_ = bounds[sym]
+                kept.append((sp.Ge(sym, value), message_, loc_))
+            continue
+        if _implied(cond, {s: b[0] for s, b in bounds.items()}):
+            continue
+        kept.append((cond, message, loc))
+    return tuple(kept)
+
+
+def _least_value(cond):
+    """(symbol, t): ``cond`` holds for the positive integers from t on and at none below;
+    None when it is not such a condition (or t is past the limit)."""
+    name = type(cond).__name__
+    if name in ("GreaterThan", "StrictGreaterThan"):
+        f = cond.lhs - cond.rhs
+    elif name in ("LessThan", "StrictLessThan"):
+        f = cond.rhs - cond.lhs
+    else:
+        return None
+    symbols = f.free_symbols
+    if len(symbols) != 1:
+        return None
+    (sym,) = symbols
+    if _direction(f, sym) != 1:
+        return None
+    strict = name.startswith("Strict")
+
+    def holds(v: int) -> bool:
+        x = _value(f, sym, v)
+        return x > 0 if strict else x >= 0
+
+    try:
+        if holds(1):
+            return sym, 1
+        hi = 2
+        while not holds(hi):
+            hi *= 2
+            if hi > _LIMIT:
+                return None
+        lo = hi // 2 + 1  # not holds(hi // 2), holds(hi)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if holds(mid) else (mid + 1, hi)
+    except _Unknown:
+        return None
+    return sym, lo
+
+
+def _implied(cond, least: dict) -> bool:
+    """Whether ``cond``, a bound on one size s, holds at every s from its least value on
+    (``least``; 1 without one): f = lhs − rhs built of rational multiples of s through
+    floor and ceiling gains the same amount c at every step of a period P (a multiple of
+    every denominator); with c ≥ 0, holding over one period from the least value proves it
+    for every larger value."""
+    name = type(cond).__name__
+    if name in ("GreaterThan", "StrictGreaterThan"):
+        f = cond.lhs - cond.rhs
+    elif name in ("LessThan", "StrictLessThan"):
+        f = cond.rhs - cond.lhs
+    else:
+        return False
+    if len(f.free_symbols) != 1:
+        return False
+    (sym,) = f.free_symbols
+    strict = name.startswith("Strict")
+    try:
+        period = _period(f)
+        if period is None or _shift(f, sym, period) < 0:
+            return False
+        start = least.get(sym, 1)
+        for v in range(start, start + period):
+            x = _value(f, sym, v)
+            if not (x > 0 if strict else x >= 0):
+                return False
+    except _Unknown:
+        return False
+    return True
+
+
+_MAX_PERIOD = 1 << 12
+
+
+def _period(f) -> int | None:
+    """The product of the denominators of ``f``'s rational numbers, if not too large."""
+    p = 1
+    for atom in f.atoms():
+        if atom.is_Rational:
+            p *= int(atom.q)
+            if p > _MAX_PERIOD:
+                return None
+    return p
+
+
+def _shift(e, sym, period: int) -> Fraction:
+    """e(s + period) − e(s), the same at every s; _Unknown when the structure does not show
+    it (a floor whose argument moves by a fraction, Min or Max of parts that move apart)."""
+    if e == sym:
+        return Fraction(period)
+    if e.is_Number:
+        return Fraction(0)
+    name = type(e).__name__
+    if name == "Add":
+        return sum((_shift(a, sym, period) for a in e.args), Fraction(0))
+    if name == "Mul":
+        coeff, rest = e.as_coeff_Mul()
+        if rest.is_Mul or not coeff.is_Rational:
+            raise _Unknown(name)
+        return Fraction(int(coeff.p), int(coeff.q)) * _shift(rest, sym, period)
+    if name in ("floor", "ceiling"):
+        inner = _shift(e.args[0], sym, period)
+        if inner.denominator != 1:
+            raise _Unknown(name)
+        return inner
+    if name in ("Min", "Max"):
+        shifts = {_shift(a, sym, period) for a in e.args}
+        if len(shifts) != 1:
+            raise _Unknown(name)
+        return shifts.pop()
+    raise _Unknown(name)
+
+
+def _direction(e, sym) -> int | None:
+    """1 when ``e`` does not decrease as ``sym`` grows, -1 when it does not increase, 0 when
+    it does not depend on it; None when its structure does not show which."""
+    if e.is_Number:
+        return 0
+    if e == sym:
+        return 1
+    name = type(e).__name__
+    if name == "Add" or name in ("Min", "Max"):
+        ways = {_direction(a, sym) for a in e.args} - {0}
+        if None in ways or len(ways) > 1:
+            return None
+        return ways.pop() if ways else 0
+    if name == "Mul":
+        coeff, rest = e.as_coeff_Mul()
+        if rest.is_Mul or not coeff.is_Number or coeff == 0:
+            return None
+        d = _direction(rest, sym)
+        return None if d is None else d * (1 if coeff > 0 else -1)
+    if name in ("floor", "ceiling"):
+        return _direction(e.args[0], sym)
+    return None
+
+
+class _Unknown(Exception):
+    """An expression this evaluator does not know."""
+
+
+def _value(e, sym, v: int) -> Fraction:
+    """``e`` at ``sym`` = v, in exact rational arithmetic."""
+    if e == sym:
+        return Fraction(v)
+    if e.is_Rational:
+        return Fraction(int(e.p), int(e.q))
+    name = type(e).__name__
+    args = e.args
+    if name == "Add":
+        return sum((_value(a, sym, v) for a in args), Fraction(0))
+    if name == "Mul":
+        out = Fraction(1)
+        for a in args:
+            out *= _value(a, sym, v)
+        return out
+    if name == "floor":
+        return Fraction(floor(_value(args[0], sym, v)))
+    if name == "ceiling":
+        return Fraction(ceil(_value(args[0], sym, v)))
+    if name == "Min":
+        return min(_value(a, sym, v) for a in args)
+    if name == "Max":
+        return max(_value(a, sym, v) for a in args)
+    if name == "Mod":
+        a, b = _value(args[0], sym, v), _value(args[1], sym, v)
+        return a - b * floor(a / b)
+    raise _Unknown(name)
