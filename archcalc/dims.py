@@ -173,6 +173,7 @@ def form_size(x: Any, stop: int) -> int:
 # probe, and only a large one shows that the condition depends on it.
 _PROBES = (1, 2, 3, 5, 8, 13, 31, 64, 100, 224, 1000, 4097, 65537, 1000003, 2**31 - 1,
            2**61 - 1, 2**127 - 1)
+_DENSE_PROBES = 64  # a condition on one size is also probed at 1, 2, ..., 64
 SIMPLIFY_SIZE = 60  # sympy.simplify takes seconds on larger conditions: left undecided
 
 
@@ -199,6 +200,15 @@ def _differs_between_points(cond: Any) -> bool:
         if truth in (sp.true, sp.false):
             seen.add(bool(truth))
             if len(seen) == 2:
+                return True
+    if len(symbols) == 1 and seen:  # one size: every small value (a bound met only on a
+        (sym,) = symbols  # short range, as floor(H/4 - 9/4) + 1 == 1 at H = 9..12)
+        for value in range(1, _DENSE_PROBES + 1):
+            try:
+                truth = cond.xreplace({sym: sp.Integer(value)})
+            except Exception:  # noqa: BLE001 - as above
+                continue
+            if truth in (sp.true, sp.false) and bool(truth) not in seen:
                 return True
     return False
 
