@@ -30,6 +30,8 @@ def stated(conditions) -> tuple:
     """(condition, message, loc) triples: ``conditions`` deduplicated, each size's lower
     bounds reduced to the one that binds, and a condition on one size that those bounds
     imply dropped (see the module docstring)."""
+    if not conditions:
+        return ()  # numbers only: nothing to state (and no sympy to import)
     import sympy as sp
 
     unique, seen = [], set()

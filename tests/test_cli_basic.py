@@ -140,12 +140,12 @@ def test_five_thousand_digit_number_option_is_one_line(option):
 
 def test_ctrl_c_ends_the_same_on_both_paths(cli, monkeypatch):
     """Ctrl-C: exit 130 (128 + SIGINT) from the typer-free parser and from typer alike."""
-    from archcalc.cli import analyse_cmds, fast
+    from archcalc.cli import fast, run_analysis
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(analyse_cmds, "run_verb", interrupted)
+    monkeypatch.setattr(run_analysis, "run_verb", interrupted)
     with pytest.raises(SystemExit) as exit_:
         fast.run(["params", str(EXAMPLES / "vgg16.yaml")])
     assert exit_.value.code == 130

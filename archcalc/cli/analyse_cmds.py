@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from .. import conventions
 from . import common as c
+from . import run_analysis
 from .app import app
 
 _EXAMPLES = {
@@ -26,24 +26,6 @@ _WHAT = {
 }
 
 
-def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width, limit,
-             free=None, train: bool = False) -> None:
-    from ..analysis import analyse
-    from ..report.render import render
-    from ..spec.loader import load
-
-    c.apply_limits(limit)
-    conv = conventions.get(convention)
-    fmt = c.check_format(fmt)
-    analysis = conv.apply(analyse(load(spec, c.parse_set(set_, free))))
-    counts = None
-    if train:
-        from ..training import training
-
-        counts = training(analysis)
-    c.emit(render(analysis, verb, fmt, conv, width=width, max_depth=depth, train=counts))
-
-
 TrainOpt = Annotated[bool, typer.Option(
     "--train", help="Training FLOPs: forward, input gradients, weight gradients and their "
                     "sum per layer, as PyTorch's autograd computes them (frozen layers: "
@@ -55,14 +37,15 @@ def _make(verb: str):
                 fmt: c.FormatOpt = "table", convention: c.ConventionOpt = "pytorch",
                 depth: c.DepthOpt = None, width: c.WidthOpt = 100,
                 limit: c.LimitOpt = None) -> None:
-        c.guarded(run_verb)(verb, spec, set_, fmt, convention, depth, width, limit, free)
+        c.guarded(run_analysis.run_verb)(verb, spec, set_, fmt, convention, depth, width,
+                                         limit, free)
 
     def flops(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
               fmt: c.FormatOpt = "table", convention: c.ConventionOpt = "pytorch",
               depth: c.DepthOpt = None, width: c.WidthOpt = 100,
               limit: c.LimitOpt = None, train: TrainOpt = False) -> None:
-        c.guarded(run_verb)(verb, spec, set_, fmt, convention, depth, width, limit, free,
-                            train)
+        c.guarded(run_analysis.run_verb)(verb, spec, set_, fmt, convention, depth, width,
+                                         limit, free, train)
 
     if verb == "flops":
         command = flops

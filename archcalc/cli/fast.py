@@ -76,18 +76,15 @@ def run(argv: list[str]) -> bool:
     parsed = parse(argv)
     if parsed is None:
         return False
-    import typer
-
-    from . import common as c
-    from .analyse_cmds import run_verb
+    from . import run_analysis
+    from . import runtime as c
 
     verb, kw = parsed
-    try:
-        c.guarded(run_verb)(verb, kw["spec"], kw["set_"], kw["fmt"], kw["convention"],
-                            kw["depth"], kw["width"], kw["limit"])
+    try:  # an error ends in guarded as SystemExit with its code
+        c.guarded(run_analysis.run_verb)(verb, kw["spec"], kw["set_"], kw["fmt"],
+                                         kw["convention"], kw["depth"], kw["width"],
+                                         kw["limit"])
         sys.stdout.flush()
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
     except KeyboardInterrupt:  # Ctrl-C: 130 (128 + SIGINT), as typer ends it
         sys.exit(130)
     except BrokenPipeError:  # stderr closed too (stdout's closed pipe ends in emit): as typer

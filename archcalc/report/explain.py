@@ -138,7 +138,7 @@ def _explain_one(analysis, kind, obj, metric: str, conv) -> Explanation:
     if metric in EXTRA_METRICS:
         from .explain_train import train_lines
 
-        ex.lines += train_lines(analysis, kind, obj, conv, order, Line)
+        ex.lines += train_lines(analysis, kind, obj, conv, order, Line, _children)
         return ex
     if kind == "node":
         ex.lines += _cost_lines(analysis, obj, metric, conv, order)

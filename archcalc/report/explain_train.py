@@ -11,8 +11,8 @@ from .values import expr_text, human
 METRIC = "train"
 
 
-def train_lines(analysis, kind, obj, conv, order, line) -> list:
-    """Lines (``line``: explain's Line) deriving the training FLOPs of a layer, a group or
+def train_lines(analysis, kind, obj, conv, order, line, children) -> list:
+    """Lines (``line``: explain's Line; ``children``: its list of a group's parts) deriving the training FLOPs of a layer, a group or
     the total (kind, obj as explain's ``find`` gives them)."""
     from ..training import training
 
@@ -25,10 +25,8 @@ def train_lines(analysis, kind, obj, conv, order, line) -> list:
     parts = [k * rec.forward, k * rec.input_grad, k * rec.weight_grad]
     lines = [line(label, "forward + input grad + weight grad",
                   " + ".join(human(v, order) for v in parts), human(k * rec.macs, order))]
-    from .explain import _children  # a group's parts, as explain lists them
-
     shown = []
-    for ck, child in _children(analysis, kind, obj):
+    for ck, child in children(analysis, kind, obj):
         r = t.layers[child.id] if ck == "node" else t.groups[child.id]
         if dims.resolve(dims.eq(r.macs, 0)) is not True:
             shown.append((child.name, k * r.macs))

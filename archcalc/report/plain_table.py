@@ -9,6 +9,7 @@ module writes it directly. Otherwise it answers None and rich lays the table out
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 RULE = "─"  # rich's SIMPLE_HEAD box: a rule under the header, blank column separators
@@ -45,6 +46,52 @@ def render(title: str, headers: Sequence[str], right: Sequence[bool],
     out += [line(headers), RULE * total]
     out.extend(line(row) for row in rows)
     return "\n".join(out) + "\n"
+
+
+_WORD = re.compile(r"\s*\S+\s*")
+
+
+def wrap(line: str, width: int) -> list[str]:
+    """A footnote line broken into lines of at most ``width`` cells: at the space before a
+    word that would not fit (trailing spaces dropped), a word longer than the width folded;
+    the line as it is when it fits. Only a line with a tab or a control character
+    (``isprintable``) is left to rich (None)."""
+    if not line.isprintable():
+        return None
+    size = _size
+    if size(line) <= width:
+        return [line]
+    out, current = [], ""
+    for word in _WORD.findall(line):
+        if size(current + word.rstrip()) <= width:
+            current += word
+            continue
+        if current.strip():
+            out.append(current.rstrip())
+        current = word.lstrip() if current.strip() else word
+        while size(current.rstrip()) > width:  # a word longer than the line: folded
+            head = _head(current, width)
+            out.append(head)
+            current = current[len(head):]
+    if current.strip():
+        out.append(current.rstrip())
+    return out
+
+
+def _size(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def _head(text: str, width: int) -> str:
+    """The longest start of ``text`` that fits ``width`` cells (at least one character)."""
+    n = min(len(text), width)
+    while n > 1 and _size(text[:n]) > width:
+        n -= 1
+    return text[:n]
 
 
 def _title_lines(title: str, total: int) -> list[str]:

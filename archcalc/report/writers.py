@@ -37,24 +37,48 @@ def text(table: Table, width: int = 100) -> str:
     """The table as rich prints it (box SIMPLE_HEAD, no edge), then its footnotes. When
     nothing wraps the text is written directly (``plain_table``: linear in the rows);
     otherwise rich lays it out with widths that never split a number (``fit``)."""
-    from rich.console import Console
-
     from . import plain_table
 
     headers = table.headers
     right = [c.right for c in table.columns]
     cells = [_indented(r, "  ") for r in table.rows]
-    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
-                      emoji=False, soft_wrap=False)
     plain = None if any(c.centre for c in table.columns) else \
         plain_table.render(table.title or "", headers, right, cells, width)
-    if plain is not None:  # nothing wraps: the same text, without rich's per-cell cost
+    footer = _footer(table, width)
+    if plain is not None and footer is not None:
+        # nothing wraps: the same text, without rich's per-cell cost (or importing it)
+        return plain + footer
+    from rich.console import Console
+
+    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False,
+                      emoji=False, soft_wrap=False)
+    if plain is not None:
         console.file.write(plain)
     else:
         console.print(_rich(table, cells, console, width))
+    footer = _footer(table, console.width)  # the width the table was laid out in
+    if footer is not None:
+        console.file.write(footer)
+        return console.file.getvalue()
     for line in table.footnotes:
         console.print(line, markup=False, highlight=False, soft_wrap=not table.wrap_footnotes)
     return console.file.getvalue()
+
+
+def _footer(table: Table, width: int) -> str | None:
+    """The footnotes, each wrapped to ``width`` where the table wraps them
+    (``plain_table.wrap``); None when one holds a tab or a control character (rich writes
+    those)."""
+    from .plain_table import wrap
+
+    out = []
+    for line in table.footnotes:
+        lines = wrap(line, width) if table.wrap_footnotes else \
+            ([line] if line.isprintable() else None)
+        if lines is None:
+            return None
+        out += lines
+    return "".join(f"{part}\n" for part in out)
 
 
 def _rich(table: Table, cells: list, console, width: int):
