@@ -27,6 +27,7 @@ from . import dims
 from .errors import SpecError
 from .layers import REGISTRY  # importing the families registers their rules
 from .layers.saves import FIXED_BYTES, INT64, RULES, VIEWS, NotModelled, SavedView
+from .layers.saves import element_bytes
 
 DEVICES = ("cpu", "cuda")
 _DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "stochasticdepth")
@@ -114,7 +115,8 @@ def _folds_transposed(node, x: tuple, batch) -> bool:
 def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -> Saved:
     """The bytes autograd keeps for one training step's forward pass of ``batch`` samples
     whose floating-point activations take ``dtype_bytes`` bytes each (4: float32) on
-    ``device`` ("cpu", or "cuda", where dropout keeps a bool mask). ``batch`` may be a
+    ``device`` ("cpu", or "cuda", where dropout keeps a bool mask and layer norm its statistics
+in float32 for 16-bit activations). ``batch`` may be a
     sympy symbol. ``analysis``: an analysis, or the Python API's (``archcalc.analyse``).
     Raises SpecError at a layer whose kept tensors are not modelled."""
     analysis = getattr(analysis, "_result", analysis)
@@ -183,7 +185,7 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
                             node.name) from None
         for k in kept:
             if k.of == "new":
-                per = FIXED_BYTES.get(k.kind, dtype_bytes)
+                per = element_bytes(k.kind, dtype_bytes)
                 storage = new(k.elements * per)
             elif k.of == "output":
                 storage = key[node.id]
