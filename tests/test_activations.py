@@ -230,6 +230,7 @@ def sequence_nets(draw):
             f"linear: {{out: {d}}}", f"linear: {{out: {d}, bias: false}}", "softmax: {dim: -1}",
             "logsoftmax: {dim: -1}", "tanh", "layerscale: {dim: -1}", "slice: {start: 1}",
             "identity", "attention: {heads: 2, causal: true}",
+            "attention: {heads: 2, causal: true, dropout: 0.2}",
             "attention: {heads: 4, kv_heads: 2, head_dim: 2, rotary: true}",
             "attention: {heads: 2, head_dim: 3, bias_table: 5, out: 6}"])))
     source = "[2, {n}]" if layers[0].startswith("  - embedding") else "[{n}, 3]"
