@@ -83,15 +83,18 @@ def _still_contiguous(node, x: tuple, out: tuple, batch) -> bool:
     return changed == [first] and _is_one(batch * dims.prod(x[:first]))
 
 
-def _new_is_contiguous(node, x: tuple, source_contiguous: bool, batch) -> bool:
+def _new_is_contiguous(node, x: tuple, source_contiguous: bool, source_in_order: bool,
+                       batch) -> bool:
     """Whether a layer's new output is contiguous: an element-wise layer keeps its input's
-    layout (TensorIterator allocates like its input); layernorm2d, a LayerNorm over the
-    channels between two permutations (ConvNeXt's, as built), returns the channels-last
-    layout, contiguous only when the channels or the positions are one; others contiguous."""
+    order of axes in memory (TensorIterator allocates a dense tensor with its input's
+    stride order: a slice of a contiguous tensor, ``source_in_order``, gives a contiguous
+    one, a permuted layout a permuted one); layernorm2d, a LayerNorm over the channels
+    between two permutations (ConvNeXt's, as built), returns the channels-last layout,
+    contiguous only when the channels or the positions are one; others contiguous."""
     if node.type == "layernorm2d":
         return _is_one(x[0]) or _is_one(dims.prod(x[1:]))
     if REGISTRY[node.type].family == "elementwise" and node.inputs:
-        return source_contiguous
+        return source_contiguous or source_in_order
     return True
 
 
@@ -130,6 +133,9 @@ in float32 for 16-bit activations). ``batch`` may be a
     size: dict = {0: batch * dims.prod(shapes[0]) * (8 if ids else dtype_bytes)}
     contiguous: list = [True]
     sliced: set = set()  # nodes whose output is a slice that is not contiguous
+    in_order: set = set()  # slices of a contiguous tensor (axes in order), and the very
+    #                        tensor of one (identity)
+    not_dense: set = set()  # strided views that are not contiguous: with gaps or permuted
     # permutations whose output, folded to [rows, last axis] as F.linear's matmul folds it,
     # is the transpose of a contiguous tensor: matmul reads it without a copy
     folds: set = set()
@@ -154,12 +160,19 @@ in float32 for 16-bit activations). ``batch`` may be a
         if mode == "same":
             key.append(key[src])
             contiguous.append(contiguous[src])
+            for views in (sliced, in_order, not_dense, folds):
+                if src in views:
+                    views.add(node.id)
         elif mode == "strided":
             key.append(key[src])
             contiguous.append(contiguous[src] and _still_contiguous(
                 node, shapes[src], shapes[node.id], batch))
             if not contiguous[-1] and node.type != "permute":
                 sliced.add(node.id)
+                if contiguous[src] or src in in_order:
+                    in_order.add(node.id)
+            if not contiguous[-1]:  # a slice, a permutation (not a layout kernels take)
+                not_dense.add(node.id)
             if not contiguous[-1] and node.type == "permute" and contiguous[src] and \
                     _folds_transposed(node, shapes[src], batch):
                 folds.add(node.id)
@@ -169,7 +182,8 @@ in float32 for 16-bit activations). ``batch`` may be a
         else:
             nbytes = batch * dims.prod(shapes[node.id]) * (dtype_bytes if is_float else 8)
             key.append(new(nbytes))
-            contiguous.append(_new_is_contiguous(node, shapes[src], contiguous[src], batch))
+            contiguous.append(_new_is_contiguous(node, shapes[src], contiguous[src],
+                                                 src in in_order, batch))
         float_of.append(is_float)
         trainable = _trainable(node, rec)
         in_grads = tuple(grads[i] for i in node.inputs)
@@ -199,7 +213,13 @@ in float32 for 16-bit activations). ``batch`` may be a
                 if k.of == "contiguous" and not contiguous[i] and i in folds and \
                         node.type == "linear":
                     pass  # the transposed fold: matmul keeps the input's own storage
-                elif k.of == "contiguous" and not contiguous[i]:
+                elif k.of == "dense" and i not in not_dense:
+                    pass  # a dense layout (contiguous, channels-last) is kept as it is
+                elif k.of == "dense" and i not in in_order:
+                    raise SpecError(f"{node.type} '{node.local}': what it keeps of a permuted "
+                                    "view, or of a slice of one, is not modelled",
+                                    node.loc, node.name)
+                elif k.of in ("contiguous", "copied", "dense") and not contiguous[i]:
                     storage = new(batch * dims.prod(shapes[i]) *
                                   (dtype_bytes if float_of[i] else FIXED_BYTES[INT64]))
             if storage not in kept_at:

@@ -11,7 +11,7 @@ from .backward import backward_zero
 
 from .. import dims
 from .base import Arg, Ctx, Out, register_layer
-from .saves import ACC_STATS, STATS, NotModelled, kept_input, kept_new, saves
+from .saves import ACC_STATS, STATS, NotModelled, kept_copied, kept_dense, kept_input, kept_new, saves
 from .costs import affine, counts, record_params
 from .terms import note
 
@@ -223,9 +223,11 @@ def _instance_norm_keeps(v) -> list:
     """F.instance_norm runs batch norm on the input viewed as [1, B·C, …] (the same
     storage): a mean and rstd per sample and channel, and the running statistics and the
     weight repeated B times (Normalization.cpp, instance_norm: ``repeat_if_defined``),
-    which autograd keeps as new tensors."""
+    which autograd keeps as new tensors. The view is of ``input.contiguous()``
+    (Normalization.cpp, instance_norm): a non-contiguous input (layernorm2d's channels-last
+    output, an element-wise layer's after it) is copied, and the copy is what it keeps."""
     copies = 2 + (2 if v.arg("track_running_stats") else 0) + (1 if v.arg("affine") else 0)
-    return [kept_input(), kept_new(copies * v.batch * v.x[0], STATS)]
+    return [kept_copied(), kept_new(copies * v.batch * v.x[0], STATS)]
 
 
 def _layer_stats(v) -> str:
@@ -258,7 +260,9 @@ def _rms_norm_keeps(v) -> list:
 
 
 def _group_norm_keeps(v) -> list:
-    return [kept_input(), kept_new(2 * v.batch * v.arg("groups"), STATS)]
+    """native_group_norm takes a contiguous or channels-last input as it is and copies any
+    other (a slice: ``X.contiguous(memory_format)``), keeping what it normalised."""
+    return [kept_dense(), kept_new(2 * v.batch * v.arg("groups"), STATS)]
 
 
 def _lrn_keeps(v) -> list:

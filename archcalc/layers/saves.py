@@ -51,9 +51,12 @@ def element_bytes(kind: str, dtype_bytes: int) -> int:
 @dataclass(frozen=True)
 class Kept:
     """One tensor a layer keeps: ``of`` "input" (input ``index`` as given), "contiguous"
-    (input ``index`` as a contiguous tensor: its own storage when it is contiguous, else a
-    copy), "output" (the layer's output) or "new" (``elements`` of ``kind``, batch
-    included)."""
+    (input ``index`` as a contiguous tensor, as a reshape gives it: its own storage when it
+    is contiguous, else a copy), "copied" (input ``index`` through ``.contiguous()``: its own
+    storage when contiguous, else a copy, a slice's too), "dense" (input ``index`` as a
+    kernel that takes any dense layout keeps it: its own storage unless it is a slice that is
+    not contiguous, which is copied), "output" (the layer's output) or
+    "new" (``elements`` of ``kind``, batch included)."""
 
     of: str
     index: int = 0
@@ -67,6 +70,14 @@ def kept_input(index: int = 0) -> Kept:
 
 def kept_contiguous(index: int = 0) -> Kept:
     return Kept("contiguous", index)
+
+
+def kept_copied(index: int = 0) -> Kept:
+    return Kept("copied", index)
+
+
+def kept_dense(index: int = 0) -> Kept:
+    return Kept("dense", index)
 
 
 def kept_output() -> Kept:
