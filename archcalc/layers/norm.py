@@ -11,7 +11,8 @@ from .backward import backward_zero
 
 from .. import dims
 from .base import Arg, Ctx, Out, register_layer
-from .saves import ACC_STATS, STATS, NotModelled, kept_copied, kept_dense, kept_input, kept_new, saves
+from .saves import ACC_STATS, STATS, NotModelled, kept_copied, kept_dense, kept_input
+from .saves import kept_new, saves
 from .costs import affine, counts, record_params
 from .terms import note
 

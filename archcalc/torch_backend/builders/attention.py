@@ -125,5 +125,5 @@ def attention(b: BuildCtx) -> nn.Module:
         out = 1
     flags = {k: b.a["bias"] if b.a[f"{k}_bias"] is None else b.a[f"{k}_bias"] for k in "qkvo"}
     layer = Attention(embed, kv[-1], heads, kv_heads, head_dim, out, flags, b.a["causal"],
-                      b.a["rotary"], b.a["bias_table"], b.a["scale"], b.a["dropout"])
+                      b.a["rotary"], b.a["bias_table"], b.a["scale"], b.a.get("dropout", 0.0))
     return constant_weights(layer) if b.linear else layer
