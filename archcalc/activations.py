@@ -27,6 +27,7 @@ from . import dims
 from .errors import SpecError
 from .layers import REGISTRY  # importing the families registers their rules
 from .layers.saves import FIXED_BYTES, INT64, RULES, VIEWS, NotModelled, SavedView
+from .layers.saves import element_bytes
 
 DEVICES = ("cpu", "cuda")
 _DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "stochasticdepth")
@@ -87,15 +88,18 @@ def _still_contiguous(node, x: tuple, out: tuple, batch) -> bool:
     return changed == [first] and _is_one(batch * dims.prod(x[:first]))
 
 
-def _new_is_contiguous(node, x: tuple, source_contiguous: bool, batch) -> bool:
+def _new_is_contiguous(node, x: tuple, source_contiguous: bool, source_in_order: bool,
+                       batch) -> bool:
     """Whether a layer's new output is contiguous: an element-wise layer keeps its input's
-    layout (TensorIterator allocates like its input); layernorm2d, a LayerNorm over the
-    channels between two permutations (ConvNeXt's, as built), returns the channels-last
-    layout, contiguous only when the channels or the positions are one; others contiguous."""
+    order of axes in memory (TensorIterator allocates a dense tensor with its input's
+    stride order: a slice of a contiguous tensor, ``source_in_order``, gives a contiguous
+    one, a permuted layout a permuted one); layernorm2d, a LayerNorm over the channels
+    between two permutations (ConvNeXt's, as built), returns the channels-last layout,
+    contiguous only when the channels or the positions are one; others contiguous."""
     if node.type == "layernorm2d":
         return _is_one(x[0]) or _is_one(dims.prod(x[1:]))
     if REGISTRY[node.type].family == "elementwise" and node.inputs:
-        return source_contiguous
+        return source_contiguous or source_in_order
     return True
 
 
@@ -119,7 +123,8 @@ def _folds_transposed(node, x: tuple, batch) -> bool:
 def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -> Saved:
     """The bytes autograd keeps for one training step's forward pass of ``batch`` samples
     whose floating-point activations take ``dtype_bytes`` bytes each (4: float32) on
-    ``device`` ("cpu", or "cuda", where dropout keeps a bool mask). ``batch`` may be a
+    ``device`` ("cpu", or "cuda", where dropout keeps a bool mask and layer norm its statistics
+in float32 for 16-bit activations). ``batch`` may be a
     sympy symbol. ``analysis``: an analysis, or the Python API's (``archcalc.analyse``).
     Raises SpecError at a layer whose kept tensors are not modelled."""
     analysis = getattr(analysis, "_result", analysis)
@@ -133,6 +138,9 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
     size: dict = {0: batch * dims.prod(shapes[0]) * (8 if ids else dtype_bytes)}
     contiguous: list = [True]
     sliced: set = set()  # nodes whose output is a slice that is not contiguous
+    in_order: set = set()  # slices of a contiguous tensor (axes in order), and the very
+    #                        tensor of one (identity)
+    not_dense: set = set()  # strided views that are not contiguous: with gaps or permuted
     # permutations whose output, folded to [rows, last axis] as F.linear's matmul folds it,
     # is the transpose of a contiguous tensor: matmul reads it without a copy
     folds: set = set()
@@ -157,12 +165,19 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
         if mode == "same":
             key.append(key[src])
             contiguous.append(contiguous[src])
+            for views in (sliced, in_order, not_dense, folds):
+                if src in views:
+                    views.add(node.id)
         elif mode == "strided":
             key.append(key[src])
             contiguous.append(contiguous[src] and _still_contiguous(
                 node, shapes[src], shapes[node.id], batch))
             if not contiguous[-1] and node.type != "permute":
                 sliced.add(node.id)
+                if contiguous[src] or src in in_order:
+                    in_order.add(node.id)
+            if not contiguous[-1]:  # a slice, a permutation (not a layout kernels take)
+                not_dense.add(node.id)
             if not contiguous[-1] and node.type == "permute" and contiguous[src] and \
                     _folds_transposed(node, shapes[src], batch):
                 folds.add(node.id)
@@ -172,7 +187,8 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
         else:
             nbytes = batch * dims.prod(shapes[node.id]) * (dtype_bytes if is_float else 8)
             key.append(new(nbytes))
-            contiguous.append(_new_is_contiguous(node, shapes[src], contiguous[src], batch))
+            contiguous.append(_new_is_contiguous(node, shapes[src], contiguous[src],
+                                                 src in in_order, batch))
         float_of.append(is_float)
         trainable = _trainable(node, rec)
         in_grads = tuple(grads[i] for i in node.inputs)
@@ -188,7 +204,7 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
                             node.name) from None
         for k in kept:
             if k.of == "new":
-                per = FIXED_BYTES.get(k.kind, dtype_bytes)
+                per = element_bytes(k.kind, dtype_bytes)
                 storage = new(k.elements * per)
             elif k.of == "output":
                 storage = key[node.id]
@@ -202,7 +218,13 @@ def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -
                 if k.of == "contiguous" and not contiguous[i] and i in folds and \
                         node.type == "linear":
                     pass  # the transposed fold: matmul keeps the input's own storage
-                elif k.of == "contiguous" and not contiguous[i]:
+                elif k.of == "dense" and i not in not_dense:
+                    pass  # a dense layout (contiguous, channels-last) is kept as it is
+                elif k.of == "dense" and i not in in_order:
+                    raise SpecError(f"{node.type} '{node.local}': what it keeps of a permuted "
+                                    "view, or of a slice of one, is not modelled",
+                                    node.loc, node.name)
+                elif k.of in ("contiguous", "copied", "dense") and not contiguous[i]:
                     storage = new(batch * dims.prod(shapes[i]) *
                                   (dtype_bytes if float_of[i] else FIXED_BYTES[INT64]))
             if storage not in kept_at:

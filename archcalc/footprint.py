@@ -33,6 +33,9 @@ ID_BYTES = 8  # token ids: int64, what nn.Embedding reads (torch.long)
 OPTIMIZER_STATES = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
 
 ZERO_STAGES = (0, 1, 2, 3)
+# The devices whose kernels' tensors kept for backward are modelled: a CPU's, or a GPU's
+# (bool dropout masks, layer norm's statistics in float32 at 16 bits; archcalc/activations.py).
+KERNELS = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class Memory:
     largest_batch: Any = None  # an int, or None when the closed form has other free symbols
     saved_available: bool = False
     notes: tuple = field(default_factory=tuple)
+    kernels: str = "cpu"  # whose kernels' kept tensors: "cpu" or "cuda"
 
     @property
     def dominant(self) -> str | None:
@@ -317,7 +321,7 @@ def peak_outputs(analysis, act_bytes: int) -> tuple:
 
 def saved_hook():
     """The bytes autograd keeps for backward, per node: a function ``(analysis, bytes per
-    float element, batch) -> bytes per node id`` (the input at index 0), from
+    float element, batch, device) -> bytes per node id`` (the input at index 0), from
     ``archcalc/activations.py``'s ``saved`` (each storage counted once, at the first layer
     that keeps it), or None where the package has no such rule. The memory verb's "saved for
     backward" column and the training total use it."""
@@ -326,8 +330,8 @@ def saved_hook():
     except ImportError:
         return None
 
-    def per_node(analysis, dtype_bytes: int, batch) -> list:
-        kept = saved(analysis, dtype_bytes, batch).per_layer
+    def per_node(analysis, dtype_bytes: int, batch, device: str = "cpu") -> list:
+        kept = saved(analysis, dtype_bytes, batch, device).per_layer
         return [0] + [kept.get(node.name, 0) for node in analysis.graph.nodes[1:]]
 
     return per_node
@@ -335,9 +339,13 @@ def saved_hook():
 
 def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bool = False,
             optimizer: str = "adam", zero: int = 0, devices=1,
-            device_memory: int | None = None) -> Memory:
-    """The memory of ``analysis`` under these options (see the module docstring)."""
+            device_memory: int | None = None, kernels: str = "cpu") -> Memory:
+    """The memory of ``analysis`` under these options (see the module docstring);
+    ``kernels``: the device whose kernels keep the tensors for backward ("cpu", or "cuda":
+    bool dropout masks, layer norm's float32 statistics at 16 bits)."""
     prec = precision_ or Precision()
+    if kernels not in KERNELS:
+        raise SpecError(f"kernels {kernels!r}: choose from {', '.join(KERNELS)}")
     if optimizer not in OPTIMIZER_STATES:
         from .errors import did_you_mean
 
@@ -360,7 +368,7 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     k = OPTIMIZER_STATES[optimizer]
     notes = []
     try:
-        one = _node_rows(analysis, prec, k, train)  # activations of one sample
+        one = _node_rows(analysis, prec, k, train, kernels=kernels)  # one sample's
     except SpecError as e:  # a layer whose kept tensors have no rule: say so, count the rest
         notes.append(f"the activations kept for backward are not counted: {e.message}")
         one = _node_rows(analysis, prec, k, train, saved=False)
@@ -416,7 +424,7 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     m = Memory(analysis, prec, b, train, optimizer, zero, n_dev, tuple(display), total,
                dims.simplify(peak1 * b), None if at is None else at.name, tuple(comps),
                total_bytes, fixed, per_sample, saved_available=saved_available,
-               notes=tuple(notes))
+               notes=tuple(notes), kernels=kernels)
     return m if device_memory is None else with_device_memory(m, device_memory)
 
 
@@ -485,7 +493,8 @@ def _split_params(analysis, prec: Precision, k: int) -> tuple:
             dims.simplify(trainable * (prec.bytes("master") + k * prec.bytes("states"))))
 
 
-def _node_rows(analysis, prec: Precision, k: int, train: bool, saved: bool = True) -> list:
+def _node_rows(analysis, prec: Precision, k: int, train: bool, saved: bool = True,
+               kernels: str = "cpu") -> list:
     """One row per node (index = node id) with one sample's activations; ``saved``: with
     the bytes kept for backward, where there is a rule for them."""
     graph = analysis.graph
@@ -495,7 +504,7 @@ def _node_rows(analysis, prec: Precision, k: int, train: bool, saved: bool = Tru
     if hook is not None:  # a SpecError where a layer's kept tensors are not modelled
         # kept for backward: fixed + per_sample·B per node (a batch norm's per-channel
         # statistics do not grow with the batch): from the rule at B = 1 and B = 2
-        one, two = hook(analysis, ab, 1), hook(analysis, ab, 2)
+        one, two = hook(analysis, ab, 1, kernels), hook(analysis, ab, 2, kernels)
         kept = [(dims.simplify(2 * a - c), dims.simplify(c - a)) for a, c in zip(one, two)]
     per = output_elements_bytes(analysis)
     rows = []

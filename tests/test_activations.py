@@ -198,9 +198,8 @@ def test_inplace_relu_as_torchvision_keeps_the_same_bytes():
 # ---------------------------------------------------------------- random networks
 @st.composite
 def small_cnns(draw):
-    # No layernorm2d: it returns a channels-last layout, and what a later layer that copies a
-    # non-contiguous input keeps (instance norm, for one) is not modelled yet; layernorm2d is
-    # measured in its layer network and in ConvNeXt-T.
+    # layernorm2d returns a channels-last layout: an element-wise layer after it keeps that
+    # layout, instance norm copies it, batch and group norm take it as it is.
     c, h = draw(st.integers(1, 4)), draw(st.integers(8, 14))
     layers = [f"  - conv2d: {{out: {draw(st.integers(1, 5))}, kernel: "
               f"{draw(st.integers(1, 3))}, padding: {draw(st.sampled_from([0, 1, 'same']))}}}"]
@@ -212,7 +211,8 @@ def small_cnns(draw):
             "conv2d: {out: 3, kernel: 1}", "conv2d: {out: 4, kernel: 2, stride: 2, "
             "padding: same}", "groupnorm: {groups: 1}",
             "instancenorm2d: {affine: true}", "stochasticdepth: {p: 0.5}",
-            "adaptiveavgpool2d: {out: 2}", "zeropad: {padding: 1}", "lrn: {size: 3}"])))
+            "adaptiveavgpool2d: {out: 2}", "zeropad: {padding: 1}", "lrn: {size: 3}",
+            "layernorm2d"])))
     layers.append("  - " + draw(st.sampled_from(["globalavgpool", "globalmaxpool",
                                                  "flatten", "permute: {dims: [1, 2, 0]}"])))
     layers.append(f"  - linear: {{out: {draw(st.integers(1, 4))}}}")
@@ -230,6 +230,7 @@ def sequence_nets(draw):
             f"linear: {{out: {d}}}", f"linear: {{out: {d}, bias: false}}", "softmax: {dim: -1}",
             "logsoftmax: {dim: -1}", "tanh", "layerscale: {dim: -1}", "slice: {start: 1}",
             "identity", "attention: {heads: 2, causal: true}",
+            "attention: {heads: 2, causal: true, dropout: 0.2}",
             "attention: {heads: 4, kv_heads: 2, head_dim: 2, rotary: true}",
             "attention: {heads: 2, head_dim: 3, bias_table: 5, out: 6}"])))
     source = "[2, {n}]" if layers[0].startswith("  - embedding") else "[{n}, 3]"
@@ -336,6 +337,32 @@ def test_verify_saved_notes_what_is_not_modelled(cli):
                        "off", "-n", "1")
     assert code == 0
     assert "bytes kept for backward not compared: multiheadattention" in out
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("before, norm", [
+    ("layernorm2d\n  - relu", "instancenorm2d"),  # a channels-last copy, kept by the norm
+    ("layernorm2d\n  - tanh", "instancenorm2d: {affine: true}"),
+    ("layernorm2d\n  - sigmoid", "groupnorm: {groups: 1}"),  # channels-last as it is
+    ("slice: {dim: 2, start: 1}", "groupnorm: {groups: 1}"),  # a slice with gaps: a copy
+    ("slice: {dim: 0, start: 1}\n  - identity", "groupnorm: {groups: 1}"),
+    ("slice: {dim: 2, start: 1}\n  - relu", "instancenorm2d"),  # relu's output: contiguous
+])
+def test_norms_after_a_tensor_that_is_not_contiguous(before, norm, batch):
+    """instance_norm views ``input.contiguous()`` (Normalization.cpp), so a channels-last or
+    sliced input is copied and the copy kept; native_group_norm takes a contiguous or
+    channels-last input as it is and copies a slice; an element-wise layer on a slice of a
+    contiguous tensor returns a contiguous tensor (TensorIterator keeps the axes' order)."""
+    _assert_exact(_analysis(f"input: [3, 6, 6]\nlayers:\n  - conv2d: {{out: 3, kernel: 1}}\n"
+                            f"  - {before}\n  - {norm}\n"), batch)
+
+
+def test_group_norm_on_a_permuted_view_is_refused():
+    a = _analysis("input: [3, 6, 6]\nlayers:\n  - conv2d: {out: 3, kernel: 1}\n"
+                  "  - permute: {dims: [0, 2, 1]}\n  - groupnorm: {groups: 1}\n")
+    with pytest.raises(SpecError, match="groupnorm 'groupnorm_1': what it keeps of a "
+                                        "permuted view"):
+        saved(a, 4, 2)
 
 
 @pytest.mark.parametrize("batch", [1, 2])

@@ -42,6 +42,9 @@ DeviceMemoryOpt = Annotated[Optional[str], typer.Option(
     "--device-memory", metavar="SIZE",
     help="A device's memory, e.g. 3GiB, 24GB, 80GiB (B, KB/MB/GB/TB, KiB/MiB/GiB/TiB): says "
          "whether it fits and the largest batch that does.")]
+KernelsOpt = Annotated[str, typer.Option(
+    "--kernels", help="Whose kernels keep the tensors for backward: cpu, or cuda (bool dropout "
+                      "masks, layer norm's float32 statistics at 16 bits).")]
 UnitsOpt = Annotated[str, typer.Option(
     "--units", "-u", help="bytes (exact, the default), iec (KiB, MiB, GiB) or si (KB, MB, GB).")]
 
@@ -52,7 +55,8 @@ def memory(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
            grads_dtype: GradsOpt = None, master_dtype: MasterOpt = None,
            activations_dtype: ActOpt = None, mixed: MixedOpt = False, train: TrainOpt = False,
            optimizer: OptimizerOpt = "adam", zero: ZeroOpt = 0, devices: DevicesOpt = "1",
-           device_memory: DeviceMemoryOpt = None, units: UnitsOpt = "bytes",
+           device_memory: DeviceMemoryOpt = None, kernels: KernelsOpt = "cpu",
+           units: UnitsOpt = "bytes",
            fmt: c.FormatOpt = "table", depth: c.DepthOpt = None, width: c.WidthOpt = 100,
            limit: c.LimitOpt = None) -> None:
     """Memory in bytes per layer and in total: parameters, gradients, optimizer states, KV
@@ -72,12 +76,12 @@ def memory(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
     """
     c.guarded(_run)(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtype,
                     activations_dtype, mixed, train, optimizer, zero, devices, device_memory,
-                    units, fmt, depth, width, limit)
+                    kernels, units, fmt, depth, width, limit)
 
 
 def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtype,
-         activations_dtype, mixed, train, optimizer, zero, devices, device_memory, units, fmt,
-         depth, width, limit) -> None:
+         activations_dtype, mixed, train, optimizer, zero, devices, device_memory, kernels,
+         units, fmt, depth, width, limit) -> None:
     from .. import footprint as mem
     from ..analysis import analyse
     from ..errors import SpecError
@@ -102,6 +106,9 @@ def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtyp
                         f"{_did_you_mean(optimizer, list(mem.OPTIMIZER_STATES))}")
     if zero not in mem.ZERO_STAGES:
         raise SpecError(f"--zero {zero}: choose from 0, 1, 2, 3")
+    if kernels not in mem.KERNELS:
+        raise SpecError(f"--kernels {kernels}: choose from {', '.join(mem.KERNELS)} (a GPU's: "
+                        "cuda)")
     if zero and not train:
         raise SpecError(f"--zero {zero} partitions what training keeps: add --train")
     size = None
@@ -122,7 +129,7 @@ def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtyp
     try:
         result = mem.compute(analysis, batch=b, precision_=prec, train=train,
                              optimizer=optimizer, zero=zero, devices=devices,
-                             device_memory=size)
+                             device_memory=size, kernels=kernels)
     except SpecError as e:
         if e.message.startswith(("batch ", "devices ")):
             flag, rest = e.message.split(" ", 1)

@@ -164,16 +164,25 @@ def _layerscale_keeps(v) -> list:
     return [kept_input()] if v.trainable else []
 
 
+def dropout_kept(elements, p, device: str) -> list:
+    """What ATen's dropout (Dropout.cpp) keeps of an input of ``elements`` elements at
+    probability ``p`` in training: p = 0 returns the input itself (nothing); p = 1
+    multiplies by a zero scalar, which the mul keeps (one element of the activation dtype);
+    otherwise on a CPU the composite ``input * noise``, whose mul keeps the noise (activation
+    dtype, one per element), and on a GPU the fused native_dropout, which keeps its bool mask
+    (derivatives.yaml: native_dropout, result1). The one home of dropout's saved tensors:
+    the dropout layer and attention's dropout of its weights read it."""
+    if p == 0:
+        return []
+    if p == 1:  # is_fused_kernel_acceptable needs p < 1: the composite path on every device
+        return [kept_new(1)]
+    return [kept_new(elements, BOOL if device == "cuda" else FLOAT)]
+
+
 @saves("dropout")
 def _dropout_keeps(v) -> list:
-    """ATen's dropout (Dropout.cpp): on a CPU a composite ``input * noise`` whose mul keeps
-    the noise (activation dtype, one per element); on a GPU the fused native_dropout,
-    which keeps its bool mask (derivatives.yaml: native_dropout, result1). p = 0 returns
-    the input itself."""
-    if v.arg("p", 0.5) == 0:
-        return []
-    n = v.elements(v.x)
-    return [kept_new(n, BOOL if v.device == "cuda" else FLOAT)]
+    """ATen's dropout of the input (``dropout_kept``)."""
+    return dropout_kept(v.elements(v.x), v.arg("p", 0.5), v.device)
 
 
 @saves("dropout1d", "dropout2d", "dropout3d")

@@ -25,6 +25,7 @@ from ..dims import divides, eq, exactdiv, floordiv, prod, resolve
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
 from .backward import backward
 from .costs import counts, record_macs
+from .activation import dropout_kept
 from .saves import BOOL, INT64, NotModelled, kept_contiguous, kept_new, not_modelled, saves
 from .terms import named
 
@@ -120,12 +121,17 @@ def _default(value, fallback):
                             doc="rows N of a learned relative-position bias table [N, heads] "
                                 "added to the scores (Swin (2W−1)², T5 32); no MACs"),
           "scale": Arg("float", None, doc="score scale; default 1/√head_dim (no effect on "
-                                          "counts)")},
+                                          "counts)"),
+          "dropout": Arg("float", 0.0, doc="dropout probability of the attention weights "
+                                           "(softmax's result) in training, as nanoGPT's "
+                                           "attn_dropout; no MACs")},
 )
 def attention(ctx: Ctx) -> Out:
     """General attention [.., L, E] → [.., L, out]: separate q/k/v/o projections (grouped-query
     with kv_heads < heads), Q·Kᵀ and A·V per head; rotary embeddings cost nothing."""
     x = ctx.x
+    if not 0 <= ctx.dropout <= 1:  # F.dropout rejects it too
+        ctx.fail(f"dropout probability {ctx.dropout} is not between 0 and 1")
     if len(x) < 2:
         ctx.fail(f"expects a sequence [.., L, E], got {fmt_shape(x)} (rank {len(x)})")
     lead, (length, embed) = x[:-2], x[-2:]
@@ -269,7 +275,9 @@ def _attention_backward(v, need):
 # General attention as its PyTorch copy computes it (plain operations, HF's LlamaAttention):
 # derivatives.yaml keeps the q/k/v projections' inputs (addmm), mul's other operand (the
 # rotary cos and sin tables, [L, d] and [S, d]), masked_fill's bool mask and the bias
-# table's int64 index ([L, S]), softmax's result, and bmm's operands (Q·scale, Kᵀ and V as
+# table's int64 index ([L, S]), softmax's result, the dropout of the weights (its mask, as the
+# dropout layer keeps it, and its result, A·V's first operand instead of softmax's result
+# when the probability is not 0), and bmm's operands (Q·scale, Kᵀ and V as
 # [N·H, ., .] tensors of their own: the head views cannot be folded without a copy, and a
 # repeated grouped-query head is a new tensor) and the output projection's input (a copy of
 # the heads put back side by side). N = B·∏ leading axes.
@@ -293,7 +301,12 @@ def _attention_keeps(v) -> list:
         out.append(kept_new(L * S, INT64))
     if v.arg("causal"):
         out.append(kept_new(L * S, BOOL))
-    out += [kept_new(n * h * L * S), kept_new(n * h * S * d), kept_new(n * L * h * d)]
+    weights = n * h * L * S
+    out.append(kept_new(weights))  # softmax's result
+    p = v.arg("dropout", 0.0)
+    if p != 0:  # the mask, and the dropped weights A·V's bmm keeps
+        out += [*dropout_kept(weights, p, v.device), kept_new(weights)]
+    out += [kept_new(n * h * S * d), kept_new(n * L * h * d)]
     return out
 
 

@@ -11,7 +11,8 @@ from .backward import backward_zero
 
 from .. import dims
 from .base import Arg, Ctx, Out, register_layer
-from .saves import STATS, NotModelled, kept_input, kept_new, saves
+from .saves import ACC_STATS, STATS, NotModelled, kept_copied, kept_dense, kept_input
+from .saves import kept_new, saves
 from .costs import affine, counts, record_params
 from .terms import note
 
@@ -208,7 +209,10 @@ backward_zero(
 # input as it is given (a view of a larger tensor keeps that tensor) and a mean and rstd
 # per normalised row;
 # native_group_norm its input and a mean and rstd per sample and group. The statistics are
-# in the activation dtype (measured with the whole network in that dtype).
+# in the activation dtype (measured on a CPU with the whole network in that dtype), except
+# layer norm's on a GPU: layer_norm_cuda (aten/src/ATen/native/cuda/layer_norm_kernel.cu)
+# allocates mean and rstd in at::toAccumulateType(input, is_cuda=true), float32 for 16-bit
+# inputs (ACC_STATS).
 def _batch_norm_keeps(v) -> list:
     if v.device == "cuda":
         raise NotModelled("the tensors cuDNN's batch norm keeps (its reserve space) are not "
@@ -220,21 +224,28 @@ def _instance_norm_keeps(v) -> list:
     """F.instance_norm runs batch norm on the input viewed as [1, B·C, …] (the same
     storage): a mean and rstd per sample and channel, and the running statistics and the
     weight repeated B times (Normalization.cpp, instance_norm: ``repeat_if_defined``),
-    which autograd keeps as new tensors."""
+    which autograd keeps as new tensors. The view is of ``input.contiguous()``
+    (Normalization.cpp, instance_norm): a non-contiguous input (layernorm2d's channels-last
+    output, an element-wise layer's after it) is copied, and the copy is what it keeps."""
     copies = 2 + (2 if v.arg("track_running_stats") else 0) + (1 if v.arg("affine") else 0)
-    return [kept_input(), kept_new(copies * v.batch * v.x[0], STATS)]
+    return [kept_copied(), kept_new(copies * v.batch * v.x[0], STATS)]
+
+
+def _layer_stats(v) -> str:
+    """The kind of layer norm's mean and rstd on the view's device."""
+    return ACC_STATS if v.device == "cuda" else STATS
 
 
 def _layer_norm_keeps(v) -> list:
     shape = (v.x[-1],) if v.arg("shape") is None else tuple(v.arg("shape"))
     rows = v.batch * dims.prod(v.x[:len(v.x) - len(shape)])
-    return [kept_input(), kept_new(2 * rows, STATS)]
+    return [kept_input(), kept_new(2 * rows, _layer_stats(v))]
 
 
 def _layer_norm2d_keeps(v) -> list:
     """LayerNorm over the channels of x.movedim(1, −1): it keeps that view of the input."""
     rows = v.batch * dims.prod(v.x[1:])
-    return [kept_input(), kept_new(2 * rows, STATS)]
+    return [kept_input(), kept_new(2 * rows, _layer_stats(v))]
 
 
 def _rms_norm_keeps(v) -> list:
@@ -250,7 +261,9 @@ def _rms_norm_keeps(v) -> list:
 
 
 def _group_norm_keeps(v) -> list:
-    return [kept_input(), kept_new(2 * v.batch * v.arg("groups"), STATS)]
+    """native_group_norm takes a contiguous or channels-last input as it is and copies any
+    other (a slice: ``X.contiguous(memory_format)``), keeping what it normalised."""
+    return [kept_dense(), kept_new(2 * v.batch * v.arg("groups"), STATS)]
 
 
 def _lrn_keeps(v) -> list:

@@ -29,18 +29,34 @@ from .. import dims
 from .base import register_once, registrar
 
 FLOAT, INT64, BOOL, STATS = "float", "int64", "bool", "stats"
+ACC_STATS = "acc_stats"
 # bytes per element of each kind: FLOAT and STATS (the statistics norms keep) take the
 # activation dtype's (measured on a CPU for float16, bfloat16, float32 and float64 with the
-# whole network in that dtype); int64 indices 8, bool masks 1
+# whole network in that dtype); int64 indices 8, bool masks 1. ACC_STATS: statistics a CUDA
+# kernel keeps in the accumulation type of the activation dtype (at::toAccumulateType with
+# is_cuda: float32 for float16, bfloat16 and float32, float64 for float64), as
+# native_layer_norm's CUDA kernel allocates its mean and rstd
+# (aten/src/ATen/native/cuda/layer_norm_kernel.cu, layer_norm_cuda).
 FIXED_BYTES = {INT64: 8, BOOL: 1}
+
+
+def element_bytes(kind: str, dtype_bytes: int) -> int:
+    """Bytes per element of a kept tensor of ``kind`` when activations take
+    ``dtype_bytes``."""
+    if kind == ACC_STATS:
+        return max(4, dtype_bytes)
+    return FIXED_BYTES.get(kind, dtype_bytes)
 
 
 @dataclass(frozen=True)
 class Kept:
     """One tensor a layer keeps: ``of`` "input" (input ``index`` as given), "contiguous"
-    (input ``index`` as a contiguous tensor: its own storage when it is contiguous, else a
-    copy), "output" (the layer's output) or "new" (``elements`` of ``kind``, batch
-    included)."""
+    (input ``index`` as a contiguous tensor, as a reshape gives it: its own storage when it
+    is contiguous, else a copy), "copied" (input ``index`` through ``.contiguous()``: its own
+    storage when contiguous, else a copy, a slice's too), "dense" (input ``index`` as a
+    kernel that takes any dense layout keeps it: its own storage unless it is a slice that is
+    not contiguous, which is copied), "output" (the layer's output) or
+    "new" (``elements`` of ``kind``, batch included)."""
 
     of: str
     index: int = 0
@@ -54,6 +70,14 @@ def kept_input(index: int = 0) -> Kept:
 
 def kept_contiguous(index: int = 0) -> Kept:
     return Kept("contiguous", index)
+
+
+def kept_copied(index: int = 0) -> Kept:
+    return Kept("copied", index)
+
+
+def kept_dense(index: int = 0) -> Kept:
+    return Kept("dense", index)
 
 
 def kept_output() -> Kept:

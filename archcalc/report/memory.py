@@ -81,6 +81,8 @@ def footer(m, units: str) -> list[str]:
         setting += f"; optimizer {m.optimizer}"
         if m.zero:
             setting += f"; ZeRO stage {m.zero} over {expr_text(m.devices, order)} devices"
+        if m.kernels != "cpu":
+            setting += f"; kept for backward as {m.kernels} kernels keep it"
     lines.append(f"Memory ({what}): {setting}")
     per = " per device" if m.zero else ""
     for name, value in m.components:

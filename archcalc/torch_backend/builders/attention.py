@@ -52,11 +52,13 @@ class Attention(nn.Module):
     counts as bmm; F.scaled_dot_product_attention on the CPU is not counted by it), key and
     value heads repeated for grouped-query attention (repeat_interleave: no products), the
     rotary rotation of q and k, a causal mask and a bias table [N, H] gathered into the
-    scores (element-wise: FlopCounterMode counts none of them)."""
+    scores, and dropout of the attention weights in training as nanoGPT's attn_dropout
+    (element-wise: FlopCounterMode counts none of them)."""
 
     def __init__(self, embed, kv_embed, heads, kv_heads, head_dim, out, flags, causal,
-                 rotary, table, scale):
+                 rotary, table, scale, dropout=0.0):
         super().__init__()
+        self.dropout = nn.Dropout(dropout) if dropout else None
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
         self.q = nn.Linear(embed, heads * head_dim, bias=flags["q"])
         self.k = nn.Linear(kv_embed, kv_heads * head_dim, bias=flags["k"])
@@ -101,7 +103,10 @@ class Attention(nn.Module):
         if self.causal:
             later = torch.ones(length, keys, dtype=torch.bool, device=x.device).triu(1)
             scores = scores.masked_fill(later, float("-inf"))
-        attended = torch.matmul(scores.softmax(dim=-1), v)  # [B, .., H, L, d]
+        weights = scores.softmax(dim=-1)
+        if self.dropout is not None:
+            weights = self.dropout(weights)
+        attended = torch.matmul(weights, v)  # [B, .., H, L, d]
         return self.o(attended.transpose(-3, -2).flatten(-2))
 
 
@@ -120,5 +125,5 @@ def attention(b: BuildCtx) -> nn.Module:
         out = 1
     flags = {k: b.a["bias"] if b.a[f"{k}_bias"] is None else b.a[f"{k}_bias"] for k in "qkvo"}
     layer = Attention(embed, kv[-1], heads, kv_heads, head_dim, out, flags, b.a["causal"],
-                      b.a["rotary"], b.a["bias_table"], b.a["scale"])
+                      b.a["rotary"], b.a["bias_table"], b.a["scale"], b.a.get("dropout", 0.0))
     return constant_weights(layer) if b.linear else layer
