@@ -82,7 +82,8 @@ def _rank_hint(kind: str, input_rank: int) -> str:
 class SymbolError(SpecError):
     """A value given for a symbol that the spec cannot take, as data: which ``symbol``, which
     ``value``, what is wrong (``problem``: 'unknown', no such symbol; 'not_a_size', a free
-    size given something other than a positive whole number), the spec's ``declared``
+    size given something other than a positive whole number; 'not_positive', a real-valued
+    symbol given something other than a positive number), the spec's ``declared``
     symbols, and where the value came from (``origin``: 'cli' unless told, 'sheet', or
     whatever the caller says). Its own message names no flag; ``worded(flag)`` says how the
     value was given (``--set`` for the CLI, ``set`` for a sheet)."""
@@ -104,6 +105,8 @@ class SymbolError(SpecError):
             have = ", ".join(self.declared) or "none"
             return (f"the spec has no symbol '{self.symbol}'"
                     f"{did_you_mean(self.symbol, self.declared)} (its symbols: {have})")
+        if self.problem == "not_positive":
+            return f"'{self.symbol}' is a real-valued symbol in this spec; give a positive number"
         return f"'{self.symbol}' is a free size in this spec; give a positive whole number"
 
 
@@ -188,6 +191,7 @@ class _Builder:
         self.conditions: list = []  # (condition, message, loc) on values in free symbols
         self.max_nodes = limits.current().max_nodes
         self.input_rank = 3  # the network input's axes, for hints (set once it is read)
+        self.reals: set[str] = set()  # symbols declared real-valued ({real: true})
         self.progress = progress()  # the value or layer at hand, for a time-out's message
 
     # ----------------------------------------------------------------- top level
@@ -260,9 +264,13 @@ class _Builder:
                 loc = node.key_locs[key]
                 if not _SYMBOL.match(key) or key in expr.FUNCTIONS:
                     raise SpecError(f"'{key}' cannot be a symbol name", loc)
+                if value.is_map:  # {real: true, default: 1.0}: a real-valued symbol
+                    value = self.real_symbol(key, value)
                 if key in overrides:
                     declared[key] = overrides[key]
-                    if value.value is None:
+                    if key in self.reals:
+                        self.check_real_override(key, overrides[key], tuple(node.value))
+                    elif value.value is None:
                         self.check_size_override(key, overrides[key], tuple(node.value))
                 elif value.value is None:
                     declared[key] = None
@@ -272,15 +280,61 @@ class _Builder:
                         self.conditions.append((dims.whole(declared[key]),
                                                 f"symbol {key}: {declared[key]} is a whole "
                                                 "number", loc))
-                if declared[key] is None:  # free: a positive whole number
+                if declared[key] is None:  # free: a positive whole number (or real)
                     import sympy as sp
 
-                    declared[key] = sp.Symbol(key, integer=True, positive=True)
+                    declared[key] = sp.Symbol(key, positive=True, real=True) \
+                        if key in self.reals else sp.Symbol(key, integer=True, positive=True)
         for key in overrides:
             if key not in declared:
                 raise SymbolError(key, overrides[key], "unknown", tuple(declared),
                                   Loc(self.file), self.origins.get(key, "cli"))
         return declared
+
+    def real_symbol(self, key: str, node: Y) -> Y:
+        """A symbol declared ``{real: true, default: 1.0}`` (a width multiplier): recorded as
+        real-valued; its default node (absent: a free real symbol) is returned."""
+        for k, kloc in node.key_locs.items():
+            if k not in ("real", "default"):
+                raise SpecError(f"symbol {key}: unknown key '{k}'"
+                                f"{did_you_mean(k, ('real', 'default'))} (a symbol is "
+                                "name: default, or name: {real: true, default: 1.0})", kloc)
+        real = node.value.get("real")
+        if real is None or real.value is not True:
+            raise SpecError(f"symbol {key}: a mapping declares a real-valued symbol and needs "
+                            f"'real: true', got {describe(real) if real else 'no real'}",
+                            real.loc if real else node.loc)
+        self.reals.add(key)
+        default = node.value.get("default", Y(None, node.loc))
+        if default.value is not None and (isinstance(default.value, bool) or
+                                          default.is_map or default.is_seq):
+            raise SpecError(f"symbol {key}: the default of a real symbol must be a number, "
+                            f"got {describe(default)}", default.loc)
+        return default
+
+    def check_real_override(self, key: str, value: Any, declared: tuple) -> None:
+        """A real-valued symbol may be bound to any positive finite number (--set w=0.75)."""
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, dims.NUMBER_TYPES) or \
+                not value > 0:
+            raise SymbolError(key, value, "not_positive", declared, Loc(self.file),
+                              self.origins.get(key, "cli"))
+
+    def real_hint(self, node: Y) -> str:
+        """For a size that is not whole: the real-valued symbols its expression uses, and the
+        functions that make a whole number of it."""
+        if not self.reals or not isinstance(node.value, str):
+            return ""
+        try:
+            used = sorted(expr.names(expr.parse(node.value)) & self.reals)
+        except SpecError:
+            return ""
+        if not used:
+            return ""
+        which = ", ".join(used)
+        return (f" ({which} {'is' if len(used) == 1 else 'are'} real-valued: make a whole "
+                "number with round, floor, ceil, int or make_divisible)")
 
     def check_size_override(self, key: str, value: Any, declared: tuple) -> None:
         """A free symbol stands for a size: --set may bind it to a positive whole number only."""
@@ -356,7 +410,11 @@ class _Builder:
         """``v`` checked to be a whole number (at least ``minimum``); errors point at ``node``."""
         ok = dims.is_integer_valued(v)
         if ok is False:
-            raise SpecError(f"{what} must be a whole number, got {v}", node.loc)
+            raise SpecError(f"{what} must be a whole number, got {v}{self.real_hint(node)}",
+                            node.loc)
+        if ok is None and any(not s.is_integer for s in v.free_symbols):
+            raise SpecError(f"{what} must be a whole number, got {v}{self.real_hint(node)}",
+                            node.loc)
         if ok is None:  # d_model/n_head with free symbols: whole only for some values
             self.conditions.append((dims.whole(v), f"{what} {v} is a whole number", node.loc))
         if ok is True and not dims.is_symbolic(v):
