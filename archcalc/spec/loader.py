@@ -760,10 +760,38 @@ class _Builder:
         raise SpecError(f"block '{kind}': 'params' must be a list of names, got "
                         f"{describe(node)}", node.loc)
 
+    def repeat_count(self, node: Y, scope: _Scope) -> tuple:
+        """``repeat: n`` or ``repeat: {count: n, index: i}``: (the count's node, the index's
+        name or None)."""
+        if not node.is_map:
+            return node, None
+        for key, kloc in node.key_locs.items():
+            if key not in ("count", "index"):
+                raise SpecError(f"repeat: unknown key '{key}'"
+                                f"{did_you_mean(key, ('count', 'index'))} (repeat: n, or "
+                                "repeat: {count: n, index: i})", kloc)
+        if "count" not in node.value:
+            raise SpecError("repeat: missing 'count' (repeat: {count: n, index: i})", node.loc)
+        index = node.value.get("index")
+        if index is None:
+            return node.value["count"], None
+        if not isinstance(index.value, str) or not _SYMBOL.match(index.value) or \
+                index.value in expr.FUNCTIONS:
+            raise SpecError(f"repeat: 'index' must be a name such as i, got {describe(index)}",
+                            index.loc)
+        if index.value in scope.env:
+            raise SpecError(f"repeat: index '{index.value}' is already a symbol or parameter "
+                            "here; choose another name", index.loc)
+        return node.value["count"], index
+
     def repeat(self, item: Y, scope: _Scope, current: int) -> int:
-        count_node = item.value["repeat"]
+        count_node, index = self.repeat_count(item.value["repeat"], scope)
         count = self.integer(count_node, scope.env, "repeat", minimum=0)
         if dims.is_symbolic(count):
+            if index is not None:
+                raise Unbound(f"repeat: index '{index.value}' differs from pass to pass, so the "
+                              f"passes must be built one by one, but the count {count} is "
+                              "free", index.loc)
             return self.repeat_symbolic(item, count, scope, current)
         if count > limits.current().max_repeat:
             raise LimitReached(f"repeat {count} is above the limit "
@@ -781,10 +809,15 @@ class _Builder:
         inner, group = scope, None
         if name:
             group, inner = self.open_group("repeat", name, scope, item.loc, "repeat")
-        out = source
+        out, env = source, inner.env
         for i in range(count):
             before = len(self.nodes)
-            out = self.items(body, inner, out)
+            if index is not None:  # the pass's index, seen by the body's expressions only
+                inner.env = {**env, index.value: i}
+            try:
+                out = self.items(body, inner, out)
+            finally:
+                inner.env = env
             if len(self.nodes) == before:
                 break  # a pass that adds no layer: every other pass would do the same
             if i == 0 and len(self.nodes) + (count - 1) * (len(self.nodes) - before) \
