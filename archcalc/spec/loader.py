@@ -15,6 +15,7 @@ from .. import dims, expr, layout, limits
 from ..errors import LimitReached, Loc, SpecError, Unbound, did_you_mean, progress
 from ..graph import Graph, Group, Node
 from ..layers import REGISTRY
+from ..layers import window
 from ..layers.base import REQUIRED, Arg
 from . import approximations
 from .yamlsafe import Y, describe, load_text, read_file
@@ -544,10 +545,28 @@ class _Builder:
                     raise SpecError(f"{kind}: missing argument '{key}'"
                                     f"{' (' + spec.doc + ')' if spec.doc else ''}", loc)
                 values[key] = spec.default
+        if values.get("padding") == "full":
+            values["padding"] = self.full_padding(kind, rule, values, args.value["padding"])
         inputs = (source, *values.get("with", ())) if rule.merge else (source,)
         inputs += tuple(values[k] for k, a in rule.args.items()  # refs read as tensors
                         if a.tensor and values[k] is not None)
         return self.add_node(kind, name, values, inputs, scope, loc, item)
+
+    def full_padding(self, kind: str, rule, values: dict, node: Y) -> Any:
+        """``padding: full`` written out, ``d·(k − 1)`` per axis; a pool's must be at most
+        half its kernel, as PyTorch requires of any pool padding."""
+        pad = window.full_padding(values["kernel"], values.get("dilation", 1))
+        if rule.family == "pool":
+            kernel = values["kernel"] if isinstance(values["kernel"], tuple) else \
+                (values["kernel"],)
+            pads = pad if isinstance(pad, tuple) else (pad,) * len(kernel)
+            for k, p in zip(kernel * len(pads) if len(kernel) == 1 else kernel, pads):
+                if dims.resolve(2 * p <= k) is False:
+                    raise SpecError(f"{kind}: padding 'full' is {p} per side for kernel {k}, "
+                                    "more than half the kernel (PyTorch allows a pool padding "
+                                    "of at most kernel//2): full padding fits a pool only with "
+                                    "kernel 1, or kernel 2 without dilation", node.loc)
+        return pad
 
     def arg(self, kind: str, key: str, spec: Arg, node: Y, scope: _Scope) -> Any:
         what = f"{kind}: '{key}'"
@@ -560,9 +579,9 @@ class _Builder:
         if k == "int":
             return self.integer(node, env, what, spec.min)
         if k in ("ints", "padding"):
-            if k == "padding" and node.value in ("same", "valid"):
+            if k == "padding" and node.value in ("same", "valid", "full"):
                 return node.value
-            if isinstance(node.value, str) and node.value.lower() in ("same", "valid"):
+            if isinstance(node.value, str) and node.value.lower() in ("same", "valid", "full"):
                 if node.value != node.value.lower():
                     raise SpecError(f"{what}: write '{node.value.lower()}' in lower case",
                                     node.loc)
@@ -574,9 +593,10 @@ class _Builder:
                                 f"'{key}'", node.loc)
             if k == "padding" and isinstance(node.value, str) and \
                     node.value.strip().isidentifier() and node.value.strip() not in env:
-                raise SpecError(f"{what} must be a number, a list, 'same' or 'valid', got "
-                                f"{describe(node)}"
-                                f"{did_you_mean(node.value, ['same', 'valid', *env])}", node.loc)
+                raise SpecError(f"{what} must be a number, a list, 'same', 'valid' or 'full', "
+                                f"got {describe(node)}"
+                                f"{did_you_mean(node.value, ['same', 'valid', 'full', *env])}",
+                                node.loc)
             passed = env.get(node.value.strip()) if isinstance(node.value, str) else None
             if isinstance(passed, tuple):  # a block parameter given a list: kernel: k, k = [1, 7]
                 return tuple(self.whole(v, node, what, spec.min) for v in passed)
