@@ -740,12 +740,22 @@ class _Builder:
         source = self.take_from(args, scope, current, kind)
         env = dict(self.global_env)  # lexical: a block sees the spec's symbols and its params
         frozen = "trainable" in args.value and not _trainable(args.value["trainable"], kind)
+        tensors = {}  # parameters given a layer's name: the block refers to that output
         for key, node in args.value.items():
             if key in ("name", "from", "trainable"):
                 continue
             if key not in params:
                 raise SpecError(f"block '{kind}': unknown parameter '{key}'"
                                 f"{did_you_mean(key, params)}", args.key_locs[key])
+            if self.names_output(node, scope):
+                tensors[key] = self.ref(node, scope, f"{kind}: '{key}'")
+                continue
+            if isinstance(node.value, str) and _SYMBOL.match(node.value.strip()) and \
+                    node.value.strip() not in scope.env:
+                raise SpecError(f"{kind}: '{key}': '{node.value}' is neither a symbol nor an "
+                                "earlier output"
+                                f"{did_you_mean(node.value, [*scope.env, *scope.visible()])}",
+                                node.loc)
             env[key] = self.any_value(node, scope.env, f"{kind}: '{key}'")
         for key, default in params.items():
             if key not in args.value:
@@ -754,6 +764,8 @@ class _Builder:
                 env[key] = default
         group, inner = self.open_group(kind, name, scope, loc, kind)
         inner.env = env
+        for key, target in tensors.items():  # from:, with:, like: inside see the output
+            inner.names[key] = (target, None)
         self.calls.append(kind)
         first = len(self.nodes)
         out = self.items(body.value["layers"], inner, source)
@@ -761,6 +773,14 @@ class _Builder:
         for node in self.nodes[first:] if frozen else ():
             node.args["trainable"] = False
         return self.close_group(group, scope, out)
+
+    def names_output(self, node: Y, scope: _Scope) -> bool:
+        """Whether a block argument names an earlier output (``skip: d3``) rather than a
+        value: a plain name that is no symbol or parameter in the caller's scope."""
+        v = node.value
+        if not isinstance(v, str) or not _NAME.match(v.strip()) or v.strip() in scope.env:
+            return False
+        return scope.lookup(v.strip()) is not None or v.strip() in self.qualified
 
     def block_params(self, kind: str, body: Y) -> dict:
         node = body.value.get("params")
