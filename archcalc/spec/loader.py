@@ -302,9 +302,10 @@ class _Builder:
                                 "name: default, or name: {real: true, default: 1.0})", kloc)
         real = node.value.get("real")
         if real is None or real.value is not True:
+            got = f", got {describe(real)}" if real is not None else ""
             raise SpecError(f"symbol {key}: a mapping declares a real-valued symbol and needs "
-                            f"'real: true', got {describe(real) if real else 'no real'}",
-                            real.loc if real else node.loc)
+                            f"'real: true'{got} (a whole-number symbol is name: default)",
+                            real.loc if real is not None else node.loc)
         self.reals.add(key)
         default = node.value.get("default", Y(None, node.loc))
         if default.value is not None and (isinstance(default.value, bool) or
