@@ -34,6 +34,11 @@ class ExprError(SpecError):
     """An expression that does not parse or cannot be evaluated."""
 
 
+class OutputName(str):
+    """A block parameter given the name of an earlier output (``skip: d3``): in the block's
+    symbols it stands for a tensor, which an expression cannot use as a number."""
+
+
 def _tokens(text: str):
     pos, out = 0, []
     text = text.rstrip()
@@ -381,11 +386,14 @@ def _evaluate(tree, env: Mapping[str, Any]) -> Any:
         return tree[1]
     if kind == "sym":
         try:
-            return env[tree[1]]
+            value = env[tree[1]]
         except KeyError:
             raise ExprError(
                 f"unknown symbol '{tree[1]}'{did_you_mean(tree[1], env)}"
             ) from None
+        if isinstance(value, OutputName):
+            raise ExprError(f"'{tree[1]}' names the output '{value}' (a tensor), not a number")
+        return value
     if kind == "neg":
         return -_scalar(_evaluate(tree[1], env))
     if kind == "bin":

@@ -249,3 +249,26 @@ def test_a_symbol_wins_over_an_output_of_the_same_name():
 def test_upsample_needs_exactly_one_of_scale_size_like():
     with pytest.raises(SpecError, match="give exactly one of 'scale', 'size' and 'like'"):
         analyse_text("input: [1, 8, 8]\nlayers: [upsample: {scale: 2, size: 16}]\n")
+
+
+def test_a_tensor_parameter_passes_on_to_an_inner_block_and_is_no_number():
+    text = """
+        input: [3, 8, 8]
+        blocks:
+          inner:
+            params: [s2]
+            layers: [concat: {with: [s2]}]
+          up:
+            params: [o, skip]
+            layers: [inner: {s2: skip}, conv2d: {out: o, kernel: 1}]
+        layers:
+          - conv2d: {name: d1, out: 4, kernel: 3, padding: 1}
+          - up: {o: 2, skip: d1}
+        """
+    # d1 concatenated with itself: 8 channels, then 8·2 + 2 parameters
+    a = analyse_text(text)
+    assert a.record("up_1.inner_1.concat_1").output_shape == (8, 8, 8)
+    assert a.record("up_1.conv2d_1").params == 18
+    with pytest.raises(SpecError, match="'skip' names the output 'd1' \\(a tensor\\), not a "
+                       "number"):
+        analyse_text(text.replace("out: o,", "out: skip,"))

@@ -750,6 +750,7 @@ class _Builder:
                                 f"{did_you_mean(key, params)}", args.key_locs[key])
             if self.names_output(node, scope):
                 tensors[key] = self.ref(node, scope, f"{kind}: '{key}'")
+                env[key] = expr.OutputName(node.value.strip())
                 continue
             if isinstance(node.value, str) and _SYMBOL.match(node.value.strip()) and \
                     node.value.strip() not in scope.env:
@@ -779,8 +780,10 @@ class _Builder:
         """Whether a block argument names an earlier output (``skip: d3``) rather than a
         value: a plain name that is no symbol or parameter in the caller's scope."""
         v = node.value
-        if not isinstance(v, str) or not _NAME.match(v.strip()) or v.strip() in scope.env:
+        if not isinstance(v, str) or not _NAME.match(v.strip()):
             return False
+        if v.strip() in scope.env:  # a value, unless it is a tensor parameter passed on
+            return isinstance(scope.env[v.strip()], expr.OutputName)
         return scope.lookup(v.strip()) is not None or v.strip() in self.qualified
 
     def block_params(self, kind: str, body: Y) -> dict:
