@@ -99,3 +99,29 @@ def test_pool_full_padding_matches_torch(kind, nd, k, d, s, n, ceil):
 
     shape = [2, *([n] * nd)]
     agree(closed(layer, args, shape), measured(make, shape), layer)
+
+
+def test_verify_builds_full_padding_upsample_like_and_tensor_parameters(cli, tmp_path):
+    """archcalc's own torch backend builds what the new spec forms mean: full padding as the
+    written-out numbers, upsample to a named output's size, a block reading a tensor
+    parameter; verify then measures every layer's shape, params, FLOPs and field."""
+    spec = tmp_path / "forms.yaml"
+    spec.write_text("""\
+input: [2, 16, 16]
+blocks:
+  up:
+    params: [o, skip]
+    layers:
+      - upsample: {like: skip, mode: bilinear}
+      - concat: {with: [skip]}
+      - conv2d: {out: o, kernel: 3, padding: full, dilation: 2}
+layers:
+  - conv2d: {name: d1, out: 4, kernel: [3, 2], padding: full}
+  - maxpool2d: {kernel: 2, padding: full, stride: 2}
+  - conv2d: {out: 4, kernel: 3}
+  - up: {o: 3, skip: d1}
+""")
+    code, out, _ = cli("verify", spec)
+    assert code == 0, out
+    assert "checks match ✓" in out and "✗" not in out
+    assert "[3, 22, 21]" in out  # d1 is [4, 18, 17]; the full 3×3 dilated 2 adds 4 per axis
