@@ -1,8 +1,9 @@
 """A small, safe expression language for spec values: ``4*k``, ``k0 + 2*k``, ``max(1, H//2)``.
 
 Parsing knows nothing of sympy; evaluation yields ints on the numeric path and sympy only when a
-free symbol is involved. There is no attribute access, no call but min/max/floor/ceil, no
-name that is not a spec symbol — spec files come from strangers. Never ``eval``, never
+free symbol is involved. There is no attribute access, no call but the functions of
+``FUNCTIONS`` (min, max, floor, ceil, round, int, abs, make_divisible), no name that is not a
+spec symbol — spec files come from strangers. Never ``eval``, never
 ``sympify`` on text.
 """
 
@@ -18,7 +19,10 @@ from typing import Any, Mapping
 from . import dims, limits
 from .errors import LimitReached, SpecError, did_you_mean
 
-FUNCTIONS = ("min", "max", "floor", "ceil")
+FUNCTIONS = ("min", "max", "floor", "ceil", "round", "int", "abs", "make_divisible")
+# How many arguments each function takes: (fewest, most); None: no upper bound.
+ARITY = {"min": (1, None), "max": (1, None), "floor": (1, 1), "ceil": (1, 1), "round": (1, 1),
+         "int": (1, 1), "abs": (1, 1), "make_divisible": (2, 3)}
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
@@ -28,6 +32,11 @@ _TOKEN = re.compile(
 
 class ExprError(SpecError):
     """An expression that does not parse or cannot be evaluated."""
+
+
+class OutputName(str):
+    """A block parameter given the name of an earlier output (``skip: d3``): in the block's
+    symbols it stands for a tensor, which an expression cannot use as a number."""
 
 
 def _tokens(text: str):
@@ -159,9 +168,16 @@ class _Parser:
             args.append(self.sum())
         self.take(")")
         self.depth -= 1
-        wanted = 1 if fname in ("floor", "ceil") else None
-        if wanted is not None and len(args) != wanted:
-            raise ExprError(f"{fname}() takes exactly one argument, got {len(args)}")
+        fewest, most = ARITY[fname]
+        if len(args) < fewest or most is not None and len(args) > most:
+            if fewest == most:
+                wanted = "exactly one argument" if most == 1 else f"exactly {most} arguments"
+            elif most is None:
+                wanted = f"at least {fewest} argument{'s' if fewest > 1 else ''}"
+            else:
+                wanted = f"{fewest} or {most} arguments"
+            signature = "(v, divisor[, min_value])" if fname == "make_divisible" else "()"
+            raise ExprError(f"{fname}{signature} takes {wanted}, got {len(args)}")
         return ("call", fname, tuple(args))
 
 
@@ -288,6 +304,59 @@ def _ceil(x):
     return math.ceil(x)
 
 
+def _round(x):
+    """Python's ``round(x)``: to the nearest whole number, halves to the even one (banker's
+    rounding: round(2.5) == 2, round(3.5) == 4), as a width-multiplied channel count
+    ``round(c * w)`` is computed in Python."""
+    if dims.is_symbolic(x):
+        raise ExprError(f"round() needs a number, got {x} (in free symbols): sympy has no "
+                        "round-half-to-even of a closed form; give the symbols values, or use "
+                        "floor or ceil")
+    return round(x)
+
+
+def _int(x):
+    """Python's ``int(x)``: toward zero. Of a closed form known not to be negative (sizes and
+    real symbols are positive) it is the floor."""
+    if dims.is_symbolic(x):
+        if x.is_nonnegative:
+            return _floor(x)
+        raise ExprError(f"int() needs a number or a closed form that is not negative, got {x}")
+    return int(x)
+
+
+def _abs(x):
+    if dims.is_symbolic(x):
+        import sympy as sp
+
+        return sp.Abs(x)
+    return abs(x)
+
+
+def make_divisible(v, divisor, min_value=None):
+    """torchvision's ``_make_divisible`` (torchvision/models/_utils.py), in the same floating
+    point: ``max(min_value, int(v + divisor / 2) // divisor * divisor)``, plus ``divisor``
+    when that is below ``0.9 * v``; ``min_value`` defaults to ``divisor``. The channel counts
+    of MobileNet, EfficientNet, MNASNet and RegNet at a width multiplier."""
+    for name, x in (("v", v), ("divisor", divisor), ("min_value", min_value)):
+        if dims.is_symbolic(x):
+            raise ExprError(f"make_divisible() needs numbers, but {name} is {x} (in free "
+                            "symbols): its rounding has no closed form; give the symbols values")
+    if dims.is_integer_valued(divisor) is not True or divisor < 1:
+        raise ExprError(f"make_divisible(): divisor must be a positive whole number, got "
+                        f"{divisor}")
+    divisor = int(divisor)
+    if min_value is None:
+        min_value = divisor
+    elif dims.is_integer_valued(min_value) is not True:
+        raise ExprError(f"make_divisible(): min_value must be a whole number, got {min_value}")
+    v = v if isinstance(v, (int, float)) else float(v)
+    new_v = max(int(min_value), int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
 _BINARY = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
@@ -297,7 +366,8 @@ _BINARY = {
     "%": lambda a, b: a - b * dims.floordiv(a, b) if dims.is_symbolic(b) or b != 0 else _divide(a, b),
     "**": _power,
 }
-_CALLS = {"min": dims.dmin, "max": dims.dmax, "floor": _floor, "ceil": _ceil}
+_CALLS = {"min": dims.dmin, "max": dims.dmax, "floor": _floor, "ceil": _ceil,
+          "round": _round, "int": _int, "abs": _abs, "make_divisible": make_divisible}
 
 
 def evaluate(tree, env: Mapping[str, Any]) -> Any:
@@ -316,11 +386,14 @@ def _evaluate(tree, env: Mapping[str, Any]) -> Any:
         return tree[1]
     if kind == "sym":
         try:
-            return env[tree[1]]
+            value = env[tree[1]]
         except KeyError:
             raise ExprError(
                 f"unknown symbol '{tree[1]}'{did_you_mean(tree[1], env)}"
             ) from None
+        if isinstance(value, OutputName):
+            raise ExprError(f"'{tree[1]}' names the output '{value}' (a tensor), not a number")
+        return value
     if kind == "neg":
         return -_scalar(_evaluate(tree[1], env))
     if kind == "bin":

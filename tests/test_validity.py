@@ -25,8 +25,11 @@ def free_spec(name: str) -> str:
     text, n = re.subn(r"^input: \[(\d+), \d+, \d+\]", r"input: [\1, H, W]", text, count=1,
                       flags=re.M)
     assert n == 1
-    if re.search(r"^symbols:", text, flags=re.M):
+    if re.search(r"^symbols: \{", text, flags=re.M):
         return re.sub(r"^symbols: \{", "symbols: {H: null, W: null, ", text, count=1,
+                      flags=re.M)
+    if re.search(r"^symbols:\n", text, flags=re.M):  # block style
+        return re.sub(r"^symbols:\n", "symbols:\n  H: null\n  W: null\n", text, count=1,
                       flags=re.M)
     return FREE + text
 

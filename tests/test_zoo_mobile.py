@@ -104,3 +104,19 @@ def test_after_squeeze_excitation_every_unit_sees_the_whole_input(name, where, a
     for axis in a.record(where).rf:
         assert axis.jump == 0  # the same field for every unit
         assert axis.start <= 0 and axis.start + axis.size >= 224  # covering all 224 pixels
+
+
+def test_mobilenet_v2_width_multiplier():
+    """torchvision's MobileNetV2(width_mult=0.5) (torchvision/models/mobilenetv2.py): each
+    width is _make_divisible(c · 0.5, 8), the last _make_divisible(1280 · max(1.0, 0.5), 8).
+    By hand: 32 → 16; 16 → 8; 24 → 12 → 16 (≥ 0.9·12); 32 → 16; 64 → 32; 96 → 48;
+    160 → 80; 320 → 160; 1280 stays 1280."""
+    a = analyse_file(SPECS / "mobilenet_v2.yaml", w=0.5)
+    widths = {name: a.record(name).output_shape[0] for name in (
+        "stem", "stage1", "stage2.0", "stage3.0", "stage4.0", "stage5.0", "stage6.0",
+        "stage7", "head")}
+    assert widths == {"stem": 16, "stage1": 8, "stage2.0": 16, "stage3.0": 16,
+                      "stage4.0": 32, "stage5.0": 48, "stage6.0": 80, "stage7": 160,
+                      "head": 1280}
+    # the expansion of stage2.0 is round(8 · 6) = 48 channels
+    assert a.record("stage2.0.conv_bn_relu6_1").output_shape[0] == 48

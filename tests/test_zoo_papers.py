@@ -313,7 +313,8 @@ def test_unet_fig1(analyses):
     # Fig. 1: 572 x 572 input tile, 388 x 388 output with 2 classes; the bottom is 28 x 28.
     assert a.total.output_shape == (2, 388, 388)
     assert a.record("enc5").output_shape == (1024, 28, 28)
-    for name, size in {"skip4": 56, "skip3": 104, "skip2": 200, "skip1": 392}.items():
+    for name, size in {"dec4.copy": 56, "dec3.copy": 104, "dec2.copy": 200,
+                       "dec1.copy": 392}.items():
         assert a.record(name).output_shape[1:] == (size, size), name
     # "In total the network has 23 convolutional layers."
     assert sum(r.type in ("conv2d", "convtranspose2d") for r in a.layers) == 23

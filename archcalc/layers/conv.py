@@ -40,7 +40,7 @@ CONV_ARGS = {
     "out": Arg("int", min=1, doc="output channels"),
     "kernel": Arg("ints", min=1, doc="kernel size, one or one per axis"),
     "stride": Arg("ints", 1, min=1),
-    "padding": Arg("padding", 0, min=0, doc="per side; or 'same'/'valid' (Keras, any stride)"),
+    "padding": Arg("padding", 0, min=0, doc="per side; or 'same'/'valid' (Keras, any stride), 'full' (d·(k−1))"),
     "dilation": Arg("ints", 1, min=1),
     "groups": Arg("int", 1, min=1),
     "bias": Arg("bool", True),

@@ -25,7 +25,7 @@ _LAYOUT = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
 POOL_ARGS = {
     "kernel": Arg("ints", min=1),
     "stride": Arg("ints", None, min=1, doc="defaults to the kernel"),
-    "padding": Arg("padding", 0, min=0, doc="per side, at most kernel//2; or 'same'/'valid'"),
+    "padding": Arg("padding", 0, min=0, doc="per side, at most kernel//2; or 'same'/'valid'/'full'"),
     "ceil_mode": Arg("bool", False),
 }
 MAXPOOL_ARGS = {**POOL_ARGS, "dilation": Arg("ints", 1, min=1)}

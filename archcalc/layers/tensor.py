@@ -145,12 +145,14 @@ _UPSAMPLE_AXES = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear"
 @register_layer("upsample", family="tensor", zero=ZERO,
                 args={"scale": Arg("any", None, doc="factor, one or one per axis"),
                       "size": Arg("ints", None, min=1, doc="or the output size"),
+                      "like": Arg("ref", None, doc="or the spatial size of this named output"),
                       "mode": Arg("str", "nearest", choices=(
                           "nearest", "linear", "bilinear", "bicubic", "trilinear", "area",
                           "nearest-exact")),
                       "align_corners": Arg("bool", None, nullable=True)})
 def upsample(ctx: Ctx) -> Out:
-    """Resize the spatial axes by ``scale`` (⌊n·scale⌋ in double precision) or to ``size``."""
+    """Resize the spatial axes by ``scale`` (⌊n·scale⌋ in double precision) or to ``size``
+    (``like``: a named output's spatial size, U-Net's decoder meeting its skip)."""
     n_sp = len(ctx.x) - 1
     wanted = _UPSAMPLE_AXES.get(ctx.mode, (1, 2, 3))
     if n_sp not in wanted:  # PyTorch: "Only 3D, 4D and 5D input Tensors supported" (batched)
@@ -160,9 +162,14 @@ def upsample(ctx: Ctx) -> Out:
                                                           "trilinear"):
         ctx.fail(f"align_corners only applies to the modes linear, bilinear, bicubic and "
                  f"trilinear, not '{ctx.mode}' (PyTorch refuses it)")
-    if (ctx.scale is None) == (ctx.size is None):
-        ctx.fail("give exactly one of 'scale' and 'size'")
-    if ctx.size is not None:
+    if sum(v is not None for v in (ctx.scale, ctx.size, ctx.like)) != 1:
+        ctx.fail("give exactly one of 'scale', 'size' and 'like'")
+    if ctx.like is not None:
+        out = tuple(ctx.like[1:])
+        if len(out) != n_sp:
+            ctx.fail(f"'like' output {fmt_shape(ctx.like)} has another rank than the input "
+                     f"{fmt_shape(ctx.x)}")
+    elif ctx.size is not None:
         out = ctx.per_axis("size", n_sp)
     else:
         scales = ctx.per_axis("scale", n_sp)

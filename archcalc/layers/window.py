@@ -32,6 +32,21 @@ def same_out(n, s):
     return ceil_div(n, s)
 
 
+def full_padding(kernel, dilation=1):
+    """``padding: full``: ``d·(k − 1)`` on each side of every axis, so that every window
+    overlapping the input is computed (``n + d·(k − 1)`` outputs at stride 1, as
+    ``numpy.convolve``'s 'full' mode). PyTorch has no such string: the padding is written
+    out, one value per axis when the kernel or the dilation is a list."""
+    if not isinstance(kernel, tuple) and not isinstance(dilation, tuple):
+        return dilation * (kernel - 1)
+    n = max(len(x) if isinstance(x, tuple) else 1 for x in (kernel, dilation))
+    ks = kernel if isinstance(kernel, tuple) and len(kernel) > 1 else \
+        (kernel[0] if isinstance(kernel, tuple) else kernel,) * n
+    ds = dilation if isinstance(dilation, tuple) and len(dilation) > 1 else \
+        (dilation[0] if isinstance(dilation, tuple) else dilation,) * n
+    return tuple(d * (k - 1) for k, d in zip(ks, ds))
+
+
 def paddings(ctx, k_eff: tuple, strides: tuple) -> tuple:
     """(left, right) padding per spatial axis from ``padding``: ints, 'valid' or 'same'."""
     pad = ctx.a["padding"]

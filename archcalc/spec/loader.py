@@ -15,6 +15,7 @@ from .. import dims, expr, layout, limits
 from ..errors import LimitReached, Loc, SpecError, Unbound, did_you_mean, progress
 from ..graph import Graph, Group, Node
 from ..layers import REGISTRY
+from ..layers import window
 from ..layers.base import REQUIRED, Arg
 from . import approximations
 from .yamlsafe import Y, describe, load_text, read_file
@@ -82,7 +83,8 @@ def _rank_hint(kind: str, input_rank: int) -> str:
 class SymbolError(SpecError):
     """A value given for a symbol that the spec cannot take, as data: which ``symbol``, which
     ``value``, what is wrong (``problem``: 'unknown', no such symbol; 'not_a_size', a free
-    size given something other than a positive whole number), the spec's ``declared``
+    size given something other than a positive whole number; 'not_positive', a real-valued
+    symbol given something other than a positive number), the spec's ``declared``
     symbols, and where the value came from (``origin``: 'cli' unless told, 'sheet', or
     whatever the caller says). Its own message names no flag; ``worded(flag)`` says how the
     value was given (``--set`` for the CLI, ``set`` for a sheet)."""
@@ -104,6 +106,8 @@ class SymbolError(SpecError):
             have = ", ".join(self.declared) or "none"
             return (f"the spec has no symbol '{self.symbol}'"
                     f"{did_you_mean(self.symbol, self.declared)} (its symbols: {have})")
+        if self.problem == "not_positive":
+            return f"'{self.symbol}' is a real-valued symbol in this spec; give a positive number"
         return f"'{self.symbol}' is a free size in this spec; give a positive whole number"
 
 
@@ -188,6 +192,7 @@ class _Builder:
         self.conditions: list = []  # (condition, message, loc) on values in free symbols
         self.max_nodes = limits.current().max_nodes
         self.input_rank = 3  # the network input's axes, for hints (set once it is read)
+        self.reals: set[str] = set()  # symbols declared real-valued ({real: true})
         self.progress = progress()  # the value or layer at hand, for a time-out's message
 
     # ----------------------------------------------------------------- top level
@@ -260,9 +265,13 @@ class _Builder:
                 loc = node.key_locs[key]
                 if not _SYMBOL.match(key) or key in expr.FUNCTIONS:
                     raise SpecError(f"'{key}' cannot be a symbol name", loc)
+                if value.is_map:  # {real: true, default: 1.0}: a real-valued symbol
+                    value = self.real_symbol(key, value)
                 if key in overrides:
                     declared[key] = overrides[key]
-                    if value.value is None:
+                    if key in self.reals:
+                        self.check_real_override(key, overrides[key], tuple(node.value))
+                    elif value.value is None:
                         self.check_size_override(key, overrides[key], tuple(node.value))
                 elif value.value is None:
                     declared[key] = None
@@ -272,15 +281,62 @@ class _Builder:
                         self.conditions.append((dims.whole(declared[key]),
                                                 f"symbol {key}: {declared[key]} is a whole "
                                                 "number", loc))
-                if declared[key] is None:  # free: a positive whole number
+                if declared[key] is None:  # free: a positive whole number (or real)
                     import sympy as sp
 
-                    declared[key] = sp.Symbol(key, integer=True, positive=True)
+                    declared[key] = sp.Symbol(key, positive=True, real=True) \
+                        if key in self.reals else sp.Symbol(key, integer=True, positive=True)
         for key in overrides:
             if key not in declared:
                 raise SymbolError(key, overrides[key], "unknown", tuple(declared),
                                   Loc(self.file), self.origins.get(key, "cli"))
         return declared
+
+    def real_symbol(self, key: str, node: Y) -> Y:
+        """A symbol declared ``{real: true, default: 1.0}`` (a width multiplier): recorded as
+        real-valued; its default node (absent: a free real symbol) is returned."""
+        for k, kloc in node.key_locs.items():
+            if k not in ("real", "default"):
+                raise SpecError(f"symbol {key}: unknown key '{k}'"
+                                f"{did_you_mean(k, ('real', 'default'))} (a symbol is "
+                                "name: default, or name: {real: true, default: 1.0})", kloc)
+        real = node.value.get("real")
+        if real is None or real.value is not True:
+            got = f", got {describe(real)}" if real is not None else ""
+            raise SpecError(f"symbol {key}: a mapping declares a real-valued symbol and needs "
+                            f"'real: true'{got} (a whole-number symbol is name: default)",
+                            real.loc if real is not None else node.loc)
+        self.reals.add(key)
+        default = node.value.get("default", Y(None, node.loc))
+        if default.value is not None and (isinstance(default.value, bool) or
+                                          default.is_map or default.is_seq):
+            raise SpecError(f"symbol {key}: the default of a real symbol must be a number, "
+                            f"got {describe(default)}", default.loc)
+        return default
+
+    def check_real_override(self, key: str, value: Any, declared: tuple) -> None:
+        """A real-valued symbol may be bound to any positive finite number (--set w=0.75)."""
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, dims.NUMBER_TYPES) or \
+                not value > 0:
+            raise SymbolError(key, value, "not_positive", declared, Loc(self.file),
+                              self.origins.get(key, "cli"))
+
+    def real_hint(self, node: Y) -> str:
+        """For a size that is not whole: the real-valued symbols its expression uses, and the
+        functions that make a whole number of it."""
+        if not self.reals or not isinstance(node.value, str):
+            return ""
+        try:
+            used = sorted(expr.names(expr.parse(node.value)) & self.reals)
+        except SpecError:
+            return ""
+        if not used:
+            return ""
+        which = ", ".join(used)
+        return (f" ({which} {'is' if len(used) == 1 else 'are'} real-valued: make a whole "
+                "number with round, floor, ceil, int or make_divisible)")
 
     def check_size_override(self, key: str, value: Any, declared: tuple) -> None:
         """A free symbol stands for a size: --set may bind it to a positive whole number only."""
@@ -356,7 +412,11 @@ class _Builder:
         """``v`` checked to be a whole number (at least ``minimum``); errors point at ``node``."""
         ok = dims.is_integer_valued(v)
         if ok is False:
-            raise SpecError(f"{what} must be a whole number, got {v}", node.loc)
+            raise SpecError(f"{what} must be a whole number, got {v}{self.real_hint(node)}",
+                            node.loc)
+        if ok is None and any(not s.is_integer for s in v.free_symbols):
+            raise SpecError(f"{what} must be a whole number, got {v}{self.real_hint(node)}",
+                            node.loc)
         if ok is None:  # d_model/n_head with free symbols: whole only for some values
             self.conditions.append((dims.whole(v), f"{what} {v} is a whole number", node.loc))
         if ok is True and not dims.is_symbolic(v):
@@ -486,10 +546,28 @@ class _Builder:
                     raise SpecError(f"{kind}: missing argument '{key}'"
                                     f"{' (' + spec.doc + ')' if spec.doc else ''}", loc)
                 values[key] = spec.default
+        if values.get("padding") == "full":
+            values["padding"] = self.full_padding(kind, rule, values, args.value["padding"])
         inputs = (source, *values.get("with", ())) if rule.merge else (source,)
         inputs += tuple(values[k] for k, a in rule.args.items()  # refs read as tensors
                         if a.tensor and values[k] is not None)
         return self.add_node(kind, name, values, inputs, scope, loc, item)
+
+    def full_padding(self, kind: str, rule, values: dict, node: Y) -> Any:
+        """``padding: full`` written out, ``d·(k − 1)`` per axis; a pool's must be at most
+        half its kernel, as PyTorch requires of any pool padding."""
+        pad = window.full_padding(values["kernel"], values.get("dilation", 1))
+        if rule.family == "pool":
+            kernel = values["kernel"] if isinstance(values["kernel"], tuple) else \
+                (values["kernel"],)
+            pads = pad if isinstance(pad, tuple) else (pad,) * len(kernel)
+            for k, p in zip(kernel * len(pads) if len(kernel) == 1 else kernel, pads):
+                if dims.resolve(2 * p <= k) is False:
+                    raise SpecError(f"{kind}: padding 'full' is {p} per side for kernel {k}, "
+                                    "more than half the kernel (PyTorch allows a pool padding "
+                                    "of at most kernel//2): full padding fits a pool only with "
+                                    "kernel 1, or kernel 2 without dilation", node.loc)
+        return pad
 
     def arg(self, kind: str, key: str, spec: Arg, node: Y, scope: _Scope) -> Any:
         what = f"{kind}: '{key}'"
@@ -502,9 +580,9 @@ class _Builder:
         if k == "int":
             return self.integer(node, env, what, spec.min)
         if k in ("ints", "padding"):
-            if k == "padding" and node.value in ("same", "valid"):
+            if k == "padding" and node.value in ("same", "valid", "full"):
                 return node.value
-            if isinstance(node.value, str) and node.value.lower() in ("same", "valid"):
+            if isinstance(node.value, str) and node.value.lower() in ("same", "valid", "full"):
                 if node.value != node.value.lower():
                     raise SpecError(f"{what}: write '{node.value.lower()}' in lower case",
                                     node.loc)
@@ -516,9 +594,10 @@ class _Builder:
                                 f"'{key}'", node.loc)
             if k == "padding" and isinstance(node.value, str) and \
                     node.value.strip().isidentifier() and node.value.strip() not in env:
-                raise SpecError(f"{what} must be a number, a list, 'same' or 'valid', got "
-                                f"{describe(node)}"
-                                f"{did_you_mean(node.value, ['same', 'valid', *env])}", node.loc)
+                raise SpecError(f"{what} must be a number, a list, 'same', 'valid' or 'full', "
+                                f"got {describe(node)}"
+                                f"{did_you_mean(node.value, ['same', 'valid', 'full', *env])}",
+                                node.loc)
             passed = env.get(node.value.strip()) if isinstance(node.value, str) else None
             if isinstance(passed, tuple):  # a block parameter given a list: kernel: k, k = [1, 7]
                 return tuple(self.whole(v, node, what, spec.min) for v in passed)
@@ -662,12 +741,23 @@ class _Builder:
         source = self.take_from(args, scope, current, kind)
         env = dict(self.global_env)  # lexical: a block sees the spec's symbols and its params
         frozen = "trainable" in args.value and not _trainable(args.value["trainable"], kind)
+        tensors = {}  # parameters given a layer's name: the block refers to that output
         for key, node in args.value.items():
             if key in ("name", "from", "trainable"):
                 continue
             if key not in params:
                 raise SpecError(f"block '{kind}': unknown parameter '{key}'"
                                 f"{did_you_mean(key, params)}", args.key_locs[key])
+            if self.names_output(node, scope):
+                tensors[key] = self.ref(node, scope, f"{kind}: '{key}'")
+                env[key] = expr.OutputName(node.value.strip())
+                continue
+            if isinstance(node.value, str) and _SYMBOL.match(node.value.strip()) and \
+                    node.value.strip() not in scope.env:
+                raise SpecError(f"{kind}: '{key}': '{node.value}' is neither a symbol nor an "
+                                "earlier output"
+                                f"{did_you_mean(node.value, [*scope.env, *scope.visible()])}",
+                                node.loc)
             env[key] = self.any_value(node, scope.env, f"{kind}: '{key}'")
         for key, default in params.items():
             if key not in args.value:
@@ -676,6 +766,8 @@ class _Builder:
                 env[key] = default
         group, inner = self.open_group(kind, name, scope, loc, kind)
         inner.env = env
+        for key, target in tensors.items():  # from:, with:, like: inside see the output
+            inner.names[key] = (target, None)
         self.calls.append(kind)
         first = len(self.nodes)
         out = self.items(body.value["layers"], inner, source)
@@ -683,6 +775,16 @@ class _Builder:
         for node in self.nodes[first:] if frozen else ():
             node.args["trainable"] = False
         return self.close_group(group, scope, out)
+
+    def names_output(self, node: Y, scope: _Scope) -> bool:
+        """Whether a block argument names an earlier output (``skip: d3``) rather than a
+        value: a plain name that is no symbol or parameter in the caller's scope."""
+        v = node.value
+        if not isinstance(v, str) or not _NAME.match(v.strip()):
+            return False
+        if v.strip() in scope.env:  # a value, unless it is a tensor parameter passed on
+            return isinstance(scope.env[v.strip()], expr.OutputName)
+        return scope.lookup(v.strip()) is not None or v.strip() in self.qualified
 
     def block_params(self, kind: str, body: Y) -> dict:
         node = body.value.get("params")
@@ -702,10 +804,38 @@ class _Builder:
         raise SpecError(f"block '{kind}': 'params' must be a list of names, got "
                         f"{describe(node)}", node.loc)
 
+    def repeat_count(self, node: Y, scope: _Scope) -> tuple:
+        """``repeat: n`` or ``repeat: {count: n, index: i}``: (the count's node, the index's
+        name or None)."""
+        if not node.is_map:
+            return node, None
+        for key, kloc in node.key_locs.items():
+            if key not in ("count", "index"):
+                raise SpecError(f"repeat: unknown key '{key}'"
+                                f"{did_you_mean(key, ('count', 'index'))} (repeat: n, or "
+                                "repeat: {count: n, index: i})", kloc)
+        if "count" not in node.value:
+            raise SpecError("repeat: missing 'count' (repeat: {count: n, index: i})", node.loc)
+        index = node.value.get("index")
+        if index is None:
+            return node.value["count"], None
+        if not isinstance(index.value, str) or not _SYMBOL.match(index.value) or \
+                index.value in expr.FUNCTIONS:
+            raise SpecError(f"repeat: 'index' must be a name such as i, got {describe(index)}",
+                            index.loc)
+        if index.value in scope.env:
+            raise SpecError(f"repeat: index '{index.value}' is already a symbol or parameter "
+                            "here; choose another name", index.loc)
+        return node.value["count"], index
+
     def repeat(self, item: Y, scope: _Scope, current: int) -> int:
-        count_node = item.value["repeat"]
+        count_node, index = self.repeat_count(item.value["repeat"], scope)
         count = self.integer(count_node, scope.env, "repeat", minimum=0)
         if dims.is_symbolic(count):
+            if index is not None:
+                raise Unbound(f"repeat: index '{index.value}' differs from pass to pass, so the "
+                              f"passes must be built one by one, but the count {count} is "
+                              "free", index.loc)
             return self.repeat_symbolic(item, count, scope, current)
         if count > limits.current().max_repeat:
             raise LimitReached(f"repeat {count} is above the limit "
@@ -723,10 +853,15 @@ class _Builder:
         inner, group = scope, None
         if name:
             group, inner = self.open_group("repeat", name, scope, item.loc, "repeat")
-        out = source
+        out, env = source, inner.env
         for i in range(count):
             before = len(self.nodes)
-            out = self.items(body, inner, out)
+            if index is not None:  # the pass's index, seen by the body's expressions only
+                inner.env = {**env, index.value: i}
+            try:
+                out = self.items(body, inner, out)
+            finally:
+                inner.env = env
             if len(self.nodes) == before:
                 break  # a pass that adds no layer: every other pass would do the same
             if i == 0 and len(self.nodes) + (count - 1) * (len(self.nodes) - before) \

@@ -77,6 +77,8 @@ def upsample(b: BuildCtx) -> nn.Module:
     elif scale is not None:
         scale = float(scale)
     size = None if b.a["size"] is None else b.per_axis("size")
+    if b.a.get("like") is not None:  # the named output's spatial size
+        size = tuple(b.a["like"][1:])
     return nn.Upsample(size=size, scale_factor=scale, mode=b.a["mode"],
                        align_corners=b.a["align_corners"])
 
