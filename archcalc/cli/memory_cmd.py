@@ -42,6 +42,10 @@ DeviceMemoryOpt = Annotated[Optional[str], typer.Option(
     "--device-memory", metavar="SIZE",
     help="A device's memory, e.g. 3GiB, 24GB, 80GiB (B, KB/MB/GB/TB, KiB/MiB/GiB/TiB): says "
          "whether it fits and the largest batch that does.")]
+CheckpointOpt = Annotated[Optional[list[str]], typer.Option(
+    "--checkpoint", metavar="NAME",
+    help="Activation checkpointing (with --train): a block type of the spec's blocks (every "
+         "use) or a group's qualified name; repeatable, or a comma list.")]
 UnitsOpt = Annotated[str, typer.Option(
     "--units", "-u", help="bytes (exact, the default), iec (KiB, MiB, GiB) or si (KB, MB, GB).")]
 
@@ -52,9 +56,9 @@ def memory(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
            grads_dtype: GradsOpt = None, master_dtype: MasterOpt = None,
            activations_dtype: ActOpt = None, mixed: MixedOpt = False, train: TrainOpt = False,
            optimizer: OptimizerOpt = "adam", zero: ZeroOpt = 0, devices: DevicesOpt = "1",
-           device_memory: DeviceMemoryOpt = None, units: UnitsOpt = "bytes",
-           fmt: c.FormatOpt = "table", depth: c.DepthOpt = None, width: c.WidthOpt = 100,
-           limit: c.LimitOpt = None) -> None:
+           device_memory: DeviceMemoryOpt = None, checkpoint: CheckpointOpt = None,
+           units: UnitsOpt = "bytes", fmt: c.FormatOpt = "table", depth: c.DepthOpt = None,
+           width: c.WidthOpt = 100, limit: c.LimitOpt = None) -> None:
     """Memory in bytes per layer and in total: parameters, gradients, optimizer states, KV
     cache, outputs; whether it fits a device, and the largest batch that does.
 
@@ -66,18 +70,22 @@ def memory(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
 
         archcalc memory specs/llama-7b.yaml --train --mixed --zero 3 --devices 64
 
+        archcalc memory specs/gpt2.yaml --train --dtype fp16 --checkpoint block
+
     Inference: parameters, the KV cache of causal attention, and the peak of the outputs
     alive at once. Training: parameters, gradients, optimizer states (see docs/conventions.md,
-    "Memory"). Exit codes: 0 ok, 2 bad input.
+    "Memory"). --checkpoint: the checkpointed groups keep only their inputs through the
+    forward pass; the total counts the backward's peak, with the largest group recomputed.
+    Exit codes: 0 ok, 2 bad input.
     """
     c.guarded(_run)(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtype,
                     activations_dtype, mixed, train, optimizer, zero, devices, device_memory,
-                    units, fmt, depth, width, limit)
+                    units, fmt, depth, width, limit, checkpoint)
 
 
 def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtype,
          activations_dtype, mixed, train, optimizer, zero, devices, device_memory, units, fmt,
-         depth, width, limit) -> None:
+         depth, width, limit, checkpoint=None) -> None:
     from .. import footprint as mem
     from ..analysis import analyse
     from ..errors import SpecError
@@ -104,6 +112,9 @@ def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtyp
         raise SpecError(f"--zero {zero}: choose from 0, 1, 2, 3")
     if zero and not train:
         raise SpecError(f"--zero {zero} partitions what training keeps: add --train")
+    if checkpoint and not train:
+        raise SpecError(f"--checkpoint {','.join(checkpoint)} changes what training keeps "
+                        "for the backward pass: add --train")
     size = None
     if device_memory is not None:
         try:
@@ -122,8 +133,10 @@ def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtyp
     try:
         result = mem.compute(analysis, batch=b, precision_=prec, train=train,
                              optimizer=optimizer, zero=zero, devices=devices,
-                             device_memory=size)
+                             device_memory=size, checkpoint=checkpoint or ())
     except SpecError as e:
+        if e.message.startswith("checkpoint "):
+            raise SpecError(f"--{e.message}", e.loc) from None
         if e.message.startswith(("batch ", "devices ")):
             flag, rest = e.message.split(" ", 1)
             raise SpecError(f"--{flag} {rest}") from None
