@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -27,7 +27,7 @@ _WHAT = {
 
 
 def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width, limit,
-             free=None, train: bool = False) -> None:
+             free=None, train: bool = False, checkpoint=None) -> None:
     from ..analysis import analyse
     from ..report.render import render
     from ..spec.loader import load
@@ -37,10 +37,21 @@ def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width
     fmt = c.check_format(fmt)
     analysis = conv.apply(analyse(load(spec, c.parse_set(set_, free))))
     counts = None
+    if checkpoint and not train:
+        from ..errors import SpecError
+
+        raise SpecError(f"--checkpoint {','.join(checkpoint)} recounts training FLOPs: add "
+                        "--train")
     if train:
+        from ..errors import SpecError
         from ..training import training
 
-        counts = training(analysis)
+        try:
+            counts = training(analysis, checkpoint or ())
+        except SpecError as e:
+            if e.message.startswith("checkpoint "):
+                raise SpecError(f"--{e.message}", e.loc) from None
+            raise
     c.emit(render(analysis, verb, fmt, conv, width=width, max_depth=depth, train=counts))
 
 
@@ -48,6 +59,11 @@ TrainOpt = Annotated[bool, typer.Option(
     "--train", help="Training FLOPs: forward, input gradients, weight gradients and their "
                     "sum per layer, as PyTorch's autograd computes them (frozen layers: "
                     "trainable: false).")]
+CheckpointOpt = Annotated[Optional[list[str]], typer.Option(
+    "--checkpoint", metavar="NAME",
+    help="With --train: activation checkpointing of a block type of the spec's blocks (every "
+         "use) or a group's qualified name; its forward runs again in backward. Repeatable, "
+         "or a comma list.")]
 
 
 def _make(verb: str):
@@ -60,9 +76,10 @@ def _make(verb: str):
     def flops(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
               fmt: c.FormatOpt = "table", convention: c.ConventionOpt = "pytorch",
               depth: c.DepthOpt = None, width: c.WidthOpt = 100,
-              limit: c.LimitOpt = None, train: TrainOpt = False) -> None:
+              limit: c.LimitOpt = None, train: TrainOpt = False,
+              checkpoint: CheckpointOpt = None) -> None:
         c.guarded(run_verb)(verb, spec, set_, fmt, convention, depth, width, limit, free,
-                            train)
+                            train, checkpoint)
 
     if verb == "flops":
         command = flops
