@@ -10,7 +10,7 @@ error as one line. docs/api.md describes it with examples that the tests run.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from . import conventions
@@ -31,7 +31,7 @@ class TrainFlops:
     input_grad: Any
     weight_grad: Any
     training: Any
-    recompute: Any = 0
+    recompute: Any = field(default=0, repr=False)
 
 
 @dataclass(frozen=True)
