@@ -20,7 +20,7 @@ batch statistics). ``verify`` measures the same quantity with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import dims
@@ -47,6 +47,10 @@ class Saved:
     # layer keeps it (0 where one does, or where it is the input's)
     allocated: tuple = ()
     output_bytes: Any = 0
+    # with activation checkpointing (archcalc/checkpointing.py): per checkpointed group's
+    # qualified name, the bytes its recomputation in backward keeps inside it (its inputs,
+    # kept by the checkpoint through the forward pass, left out)
+    recompute: dict = field(default_factory=dict)
 
 
 def _reads_ids(graph) -> bool:
@@ -120,17 +124,30 @@ def _folds_transposed(node, x: tuple, batch) -> bool:
     return longer[-1] == min(longer) and longer[:-1] == sorted(longer[:-1])
 
 
-def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu") -> Saved:
+def saved(analysis, dtype_bytes: int = 4, batch: Any = 1, device: str = "cpu",
+          checkpoint=None) -> Saved:
     """The bytes autograd keeps for one training step's forward pass of ``batch`` samples
     whose floating-point activations take ``dtype_bytes`` bytes each (4: float32) on
     ``device`` ("cpu", or "cuda", where dropout keeps a bool mask and layer norm its statistics
 in float32 for 16-bit activations). ``batch`` may be a
     sympy symbol. ``analysis``: an analysis, or the Python API's (``archcalc.analyse``).
-    Raises SpecError at a layer whose kept tensors are not modelled."""
+    ``checkpoint``: a ``checkpointing.Checkpoint`` (or names to select one): the layers of
+    each checkpointed group keep nothing in the forward pass, the checkpoint keeps the
+    group's inputs (counted at the group's first layer), and ``recompute`` holds what each
+    group's recomputation keeps. Raises SpecError at a layer whose kept tensors are not
+    modelled."""
+    from .checkpointing import NONE, Checkpoint, group_inputs, select
+
     analysis = getattr(analysis, "_result", analysis)
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     graph = analysis.graph
+    if checkpoint is None:
+        checkpoint = NONE
+    elif not isinstance(checkpoint, Checkpoint):
+        checkpoint = select(graph, checkpoint)
+    ckpt_of = checkpoint.of_node or (None,) * len(graph.nodes)
+    inner: dict = {g: {} for g in checkpoint.groups}  # group id -> storage -> node id
     shapes = [r.output_shape for r in analysis.layers]
     ids = _reads_ids(graph)
     # storage key per node output, its bytes, and whether the tensor is contiguous
@@ -193,6 +210,10 @@ in float32 for 16-bit activations). ``batch`` may be a
         trainable = _trainable(node, rec)
         in_grads = tuple(grads[i] for i in node.inputs)
         grads.append(trainable or any(in_grads))
+        g = ckpt_of[node.id]
+        if g is not None and node.id == graph.groups[g].first:
+            _keep_checkpoint_inputs(analysis, graph.groups[g], grads, key, size, kept_at,
+                                    per_node, node)
         if not grads[-1]:
             continue  # no autograd node: nothing kept
         view = SavedView(node.type, node.args, tuple(shapes[i] for i in node.inputs),
@@ -227,7 +248,9 @@ in float32 for 16-bit activations). ``batch`` may be a
                 elif k.of in ("contiguous", "copied", "dense") and not contiguous[i]:
                     storage = new(batch * dims.prod(shapes[i]) *
                                   (dtype_bytes if float_of[i] else FIXED_BYTES[INT64]))
-            if storage not in kept_at:
+            if g is not None:  # under no_grad: kept only when the group is recomputed
+                inner[g].setdefault(storage, node.id)
+            elif storage not in kept_at:
                 kept_at[storage] = node.id
                 per_node[node.id] = per_node.get(node.id, 0) + size[storage]
     total = 0
@@ -238,7 +261,14 @@ in float32 for 16-bit activations). ``batch`` may be a
     out_key = key[graph.output]
     allocated = tuple(dims.simplify(size[k]) for k in kept_at if k != key[0])
     output_bytes = 0 if out_key in kept_at or out_key == key[0] else dims.simplify(size[out_key])
-    return Saved(per_layer, dims.simplify(total), dtype_bytes, batch, allocated, output_bytes)
+    recompute = {}
+    for gid, storages in inner.items():
+        group = graph.groups[gid]
+        outside = {key[i] for i in group_inputs(graph, group)}  # detached: same storages
+        recompute[group.name] = dims.simplify(sum(size[s] for s in storages
+                                                  if s not in outside))
+    return Saved(per_layer, dims.simplify(total), dtype_bytes, batch, allocated, output_bytes,
+                 recompute)
 
 
 # The CUDA caching allocator's block sizes (c10/cuda/CUDACachingAllocator.cpp, round_size:
@@ -253,6 +283,39 @@ def cuda_resident(kept: Saved):
     output's, rounded up to the allocator's 512-byte blocks (numbers only)."""
     sizes = [*kept.allocated, *([kept.output_bytes] if kept.output_bytes else [])]
     return sum(max(CUDA_BLOCK, -(-int(b) // CUDA_BLOCK) * CUDA_BLOCK) for b in sizes if b)
+
+
+def refuse_untrained_inputs(graph, analysis, group) -> None:
+    """A SpecError when the checkpointed ``group``, whose inputs need no gradient, has
+    trained parameters: PyTorch's reentrant checkpoint returns an output that needs no
+    gradient then (no input of its autograd Function needs one), so they would get none."""
+    for i in range(group.first, group.last + 1):
+        if _trainable(graph.nodes[i], analysis.layers[i]):
+            raise SpecError(f"checkpoint {group.name!r}: no input of it needs a gradient, so "
+                            "a reentrant checkpoint would give its parameters none (layer "
+                            f"'{graph.nodes[i].name}'); checkpoint a later group", group.loc)
+
+
+def _keep_checkpoint_inputs(analysis, group, grads, key, size, kept_at, per_node,
+                            first) -> None:
+    """A reentrant checkpoint keeps its tensor inputs (``ctx.save_for_backward(*tensor_inputs)``
+    in torch/utils/checkpoint.py ``CheckpointFunction.forward``) when one of them needs a
+    gradient (an autograd Function saves nothing otherwise); counted at the group's first
+    layer, a storage kept before once. A group with trained parameters whose inputs need no
+    gradient is refused: PyTorch's reentrant checkpoint would give its parameters no
+    gradient."""
+    from .checkpointing import group_inputs
+
+    graph = analysis.graph
+    inputs = group_inputs(graph, group)
+    if not any(grads[i] for i in inputs):
+        refuse_untrained_inputs(graph, analysis, group)
+        return
+    for i in inputs:
+        storage = key[i]
+        if storage not in kept_at:
+            kept_at[storage] = first.id
+            per_node[first.id] = per_node.get(first.id, 0) + size[storage]
 
 
 # ---------------------------------------------------------------- torchinfo's lines

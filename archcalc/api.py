@@ -10,7 +10,7 @@ error as one line. docs/api.md describes it with examples that the tests run.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from . import conventions
@@ -24,12 +24,14 @@ __all__ = ["Analysis", "Layer", "Memory", "Total", "TrainFlops", "analyse", "che
 class TrainFlops:
     """One row's training FLOPs (archcalc/training.py, docs/conventions.md "Training FLOPs"):
     the forward pass, the gradients of the inputs that need one, the gradients of the trained
-    weights, and their sum ``training``; 2 FLOPs per MAC."""
+    weights, and their sum ``training``; 2 FLOPs per MAC. ``recompute``: with activation
+    checkpointing, the checkpointed groups' forward run again in backward (in ``training``)."""
 
     forward: Any
     input_grad: Any
     weight_grad: Any
     training: Any
+    recompute: Any = field(default=0, repr=False)
 
 
 @dataclass(frozen=True)
@@ -118,41 +120,49 @@ class Analysis:
     def __len__(self) -> int:
         return len(self.layers)
 
-    def train_flops(self, name: str = "total") -> TrainFlops:
+    def train_flops(self, name: str = "total", checkpoint=()) -> TrainFlops:
         """Training FLOPs of one row (a layer or block by name, as ``analysis[name]``) or of
         the whole network (``"total"``): one forward and backward pass as PyTorch's autograd
         computes them, frozen layers (``trainable: false``) not trained. Only in the
-        pytorch and keras conventions (archcalc's own MACs)."""
-        t = self._training()
+        pytorch and keras conventions (archcalc's own MACs). ``checkpoint``: block type
+        names or qualified group names checkpointed (their forward runs again in backward)."""
+        t = self._training(checkpoint)
         if name == "total":
             rec = t.total
         else:
             layer = self[name]
             rec = t.of(self._result.records[self.layers.index(layer)])
         return TrainFlops(*(self._conv.flops_per_mac * v
-                            for v in (rec.forward, rec.input_grad, rec.weight_grad, rec.macs)))
+                            for v in (rec.forward, rec.input_grad, rec.weight_grad, rec.macs,
+                                      rec.recompute)))
 
-    def _training(self):
-        if getattr(self, "_train", None) is None:
+    def _training(self, checkpoint=()):
+        from .checkpointing import names
+
+        key = tuple(names(checkpoint))
+        cache = self.__dict__.setdefault("_trains", {})
+        if key not in cache:
             from .training import training
 
             with _Worded():
-                self._train = training(self._result)
-        return self._train
+                cache[key] = training(self._result, key)
+        return cache[key]
 
-    def to_dict(self, train: bool = False) -> dict:
+    def to_dict(self, train: bool = False, checkpoint=()) -> dict:
         """The object ``--format json`` prints (docs/json-format.md), values as JSON has them;
-        ``train``: with the ``train_flops`` objects of ``flops --train``."""
+        ``train``: with the ``train_flops`` objects of ``flops --train`` (``checkpoint``:
+        with those groups checkpointed)."""
         from .report.render import to_json, with_training
 
         obj = to_json(self._result, self._conv)
-        return with_training(obj, self._result, self._training(), self._conv) if train else obj
+        return with_training(obj, self._result, self._training(checkpoint), self._conv) \
+            if train else obj
 
     def table(self, format: str = "table", verb: str = "summary", width: int = 100,
-              depth: int | None = None, train: bool = False) -> str:
+              depth: int | None = None, train: bool = False, checkpoint=()) -> str:
         """The CLI's report: ``format`` table, markdown, latex, csv or json; ``verb`` summary,
         params, shapes, flops or rf (the columns); ``train``: the flops verb's training
-        columns (``archcalc flops --train``)."""
+        columns (``archcalc flops --train``; ``checkpoint`` as ``--checkpoint``)."""
         from .report.columns import VERB_COLUMNS
         from .report.render import render
 
@@ -161,7 +171,7 @@ class Analysis:
         if format not in ("table", "markdown", "latex", "csv", "json"):
             raise ValueError(f"format {format!r}: choose table, markdown, latex, csv or json")
         return render(self._result, verb, format, self._conv, width=width, max_depth=depth,
-                      train=self._training() if train else None)
+                      train=self._training(checkpoint) if train else None)
 
     def explain(self, layer: str | None = None, metric: str | None = None,
                 format: str = "table") -> str:
@@ -321,7 +331,8 @@ class Memory:
         self.layers = result.rows
         self.total = result.total
         for name in ("components", "total_bytes", "fixed", "per_sample", "peak_outputs",
-                     "fits", "largest_batch", "dominant", "notes", "batch", "precision"):
+                     "fits", "largest_batch", "dominant", "notes", "batch", "precision",
+                     "checkpointed", "recompute_peak", "recompute_at"):
             setattr(self, name, getattr(result, name))
 
     def __getitem__(self, name: str):
@@ -354,10 +365,12 @@ def memory(spec, set: Mapping | None = None, *, batch=1, dtype: str = "fp32",
            weights_dtype: str | None = None, grads_dtype: str | None = None,
            master_dtype: str | None = None, activations_dtype: str | None = None,
            mixed: bool = False, train: bool = False, optimizer: str = "adam", zero: int = 0,
-           devices=1, device_memory=None, limits: Mapping | None = None) -> Memory:
+           devices=1, device_memory=None, checkpoint=(),
+           limits: Mapping | None = None) -> Memory:
     """``archcalc memory``: bytes per layer and in total (docs/conventions.md, "Memory").
     ``batch`` and ``devices`` are numbers or names (free symbols); ``device_memory`` bytes
-    (an int) or a size ('3GiB', '24GB'); the rest as the command's options."""
+    (an int) or a size ('3GiB', '24GB'); ``checkpoint`` block type names or qualified group
+    names checkpointed in training (``--checkpoint``); the rest as the command's options."""
     from . import footprint as mem
 
     with _Worded(), _limited(limits):
@@ -367,7 +380,7 @@ def memory(spec, set: Mapping | None = None, *, batch=1, dtype: str = "fp32",
         result = spec if isinstance(spec, Analysis) else _analyse(spec, set, "pytorch")
         return Memory(mem.compute(result._result, batch=batch, precision_=prec, train=train,
                                   optimizer=optimizer, zero=zero, devices=devices,
-                                  device_memory=size))
+                                  device_memory=size, checkpoint=checkpoint))
 
 
 def check(sheet, set: Mapping | None = None, spec_roots=(), analysed: dict | None = None,

@@ -143,6 +143,7 @@ class Row:
     output: Any
     saved: Any = None
     times: Any = 1
+    recompute: Any = None  # a checkpointed group's row: what its recomputation keeps
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,16 @@ class Memory:
     saved_available: bool = False
     notes: tuple = field(default_factory=tuple)
     kernels: str = "cpu"  # whose kernels' kept tensors: "cpu" or "cuda"
+    # activation checkpointing: the checkpointed groups' qualified names; per group (name,
+    # fixed, per-sample bytes its recomputation keeps); the largest one at this batch (None
+    # when free sizes leave it open) and the backward's peak, kept through the forward pass
+    # plus that group's recomputation (the total counts the peak)
+    checkpointed: tuple = ()
+    recompute_terms: tuple = ()
+    recompute_at: str | None = None
+    recompute_peak: Any = None
+    base_fixed: Any = 0  # fixed and per_sample without the recomputation
+    base_per_sample: Any = 0
 
     @property
     def dominant(self) -> str | None:
@@ -330,19 +341,27 @@ def saved_hook():
     except ImportError:
         return None
 
-    def per_node(analysis, dtype_bytes: int, batch, device: str = "cpu") -> list:
-        kept = saved(analysis, dtype_bytes, batch, device).per_layer
-        return [0] + [kept.get(node.name, 0) for node in analysis.graph.nodes[1:]]
+    def per_node(analysis, dtype_bytes: int, batch, device: str = "cpu",
+                 checkpoint=None) -> tuple:
+        """(bytes per node id, {checkpointed group: bytes its recomputation keeps})."""
+        s = saved(analysis, dtype_bytes, batch, device, checkpoint=checkpoint)
+        kept = s.per_layer
+        return [0] + [kept.get(node.name, 0) for node in analysis.graph.nodes[1:]], s.recompute
 
     return per_node
 
 
 def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bool = False,
             optimizer: str = "adam", zero: int = 0, devices=1,
-            device_memory: int | None = None, kernels: str = "cpu") -> Memory:
+            device_memory: int | None = None, kernels: str = "cpu",
+            checkpoint=()) -> Memory:
     """The memory of ``analysis`` under these options (see the module docstring);
     ``kernels``: the device whose kernels keep the tensors for backward ("cpu", or "cuda":
-    bool dropout masks, layer norm's float32 statistics at 16 bits)."""
+    bool dropout masks, layer norm's float32 statistics at 16 bits); ``checkpoint``: block
+    type names or qualified group names checkpointed in training
+    (archcalc/checkpointing.py, docs/conventions.md "Memory")."""
+    from .checkpointing import names, select
+
     prec = precision_ or Precision()
     if kernels not in KERNELS:
         raise SpecError(f"kernels {kernels!r}: choose from {', '.join(KERNELS)}")
@@ -365,12 +384,21 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     if dims.is_symbolic(n_dev) and (str(n_dev) in graph.free_symbols or n_dev == b):
         raise SpecError(f"devices {n_dev}: the spec or the batch has a symbol {n_dev} "
                         "already; name the devices another way")
+    if names(checkpoint) and not train:
+        raise SpecError("activation checkpointing changes what training keeps for the "
+                        "backward pass: it needs training memory")
+    ckpt = select(graph, checkpoint)
     k = OPTIMIZER_STATES[optimizer]
     notes = []
-    try:
-        one = _node_rows(analysis, prec, k, train, kernels=kernels)  # one sample's
+    recompute_one: list = []
+    try:  # activations of one sample
+        one = _node_rows(analysis, prec, k, train, kernels=kernels, checkpoint=ckpt,
+                         recompute=recompute_one)
     except SpecError as e:  # a layer whose kept tensors have no rule: say so, count the rest
+        if ckpt.groups and e.message.startswith("checkpoint "):
+            raise
         notes.append(f"the activations kept for backward are not counted: {e.message}")
+        recompute_one.clear()
         one = _node_rows(analysis, prec, k, train, saved=False)
     fixed_rows = [replace(r, saved=None if r.saved is None else f)
                   for r, f in zip(one[0], one[1])]
@@ -386,10 +414,15 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
                                **_sum(graph, by_node, g), times=g.times))
         else:
             display.append(by_node[i])
+    terms = tuple(recompute_one)  # (name, fixed, per sample)
+    inner = {name: dims.simplify(f + p * b) for name, f, p in terms}
+    display = [replace(r, recompute=inner[r.name]) if r.kind == "group" and r.name in inner
+               else r for r in display]
     total = Row("total", "total", "total", -1, "group", **_sum(graph, by_node, None))
     total1 = _sum(graph, one, None)
     peak1, at = peak_outputs(analysis, prec.bytes("activations"))
     saved_available = total1["saved"] is not None
+    largest, largest_at = _largest_recompute(terms, b)
 
     def components(batch_) -> list:
         """(what, bytes) per device at this batch."""
@@ -404,6 +437,10 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
                 out.append(("buffers", buffers))
             if saved_available:
                 out.append(("saved for backward", saved_fixed + total1["saved"] * batch_))
+            if saved_available and terms:
+                out.append(("recomputation of one checkpointed group",
+                            dims.dmax(*(f + p * batch_ for name, f, p in terms
+                                        if largest_at is None or name == largest_at))))
         else:
             (params, buffers), _, _ = _split_params(analysis, prec, k)
             out.append(("parameters", params))
@@ -421,10 +458,21 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     if train and not saved_available and not notes:
         notes.append("the activations autograd keeps for the backward pass are not counted "
                      "(no rule for them is installed)")
+    base = [v for w, v in components(0) if w != "recomputation of one checkpointed group"]
+    base1 = [v for w, v in components(1) if w != "recomputation of one checkpointed group"]
+    peak = None
+    if saved_available and terms:
+        kept = dict(comps)["saved for backward"]
+        peak = dims.simplify(kept + dict(comps)["recomputation of one checkpointed group"])
     m = Memory(analysis, prec, b, train, optimizer, zero, n_dev, tuple(display), total,
                dims.simplify(peak1 * b), None if at is None else at.name, tuple(comps),
                total_bytes, fixed, per_sample, saved_available=saved_available,
-               notes=tuple(notes), kernels=kernels)
+               notes=tuple(notes), kernels=kernels,
+               checkpointed=tuple(graph.groups[g].name for g in ckpt.groups),
+               recompute_terms=terms if saved_available else (),
+               recompute_at=largest_at if saved_available and terms else None,
+               recompute_peak=peak, base_fixed=dims.simplify(sum(base)),
+               base_per_sample=dims.simplify(sum(base1) - sum(base)))
     return m if device_memory is None else with_device_memory(m, device_memory)
 
 
@@ -433,8 +481,14 @@ def with_device_memory(m: Memory, device_memory: int) -> Memory:
     fits, and the largest batch that does (None where other free sizes leave it open)."""
     notes = list(m.notes)
     largest = None
-    if dims.is_symbolic(m.fixed) or dims.is_symbolic(m.per_sample):
+    if dims.is_symbolic(m.fixed) or dims.is_symbolic(m.per_sample) or any(
+            dims.is_symbolic(v) for t in m.recompute_terms for v in t[1:]):
         notes.append("the largest batch needs a number for every free size of the spec")
+    elif m.recompute_terms:  # fits when it fits with each group's recomputation
+        fits_each = [_largest_batch(int(m.base_fixed + f), int(m.base_per_sample + p),
+                                    device_memory) for _, f, p in m.recompute_terms]
+        numbers = [v for v in fits_each if v is not None]
+        largest = min(numbers) if numbers else None
     else:
         largest = _largest_batch(int(m.fixed), int(m.per_sample), device_memory)
     fits = None if dims.is_symbolic(m.total_bytes) else m.total_bytes <= device_memory
@@ -445,6 +499,19 @@ def with_device_memory(m: Memory, device_memory: int) -> Memory:
                      "backward")
     return replace(m, device_memory=device_memory, fits=fits, largest_batch=largest,
                    notes=tuple(notes))
+
+
+def _largest_recompute(terms: tuple, batch) -> tuple:
+    """(bytes, group name) of the checkpointed group whose recomputation keeps the most at
+    ``batch``; the name None where free sizes leave the largest open (the bytes a Max)."""
+    if not terms:
+        return 0, None
+    values = [(dims.simplify(f + p * batch), name) for name, f, p in terms]
+    if any(dims.is_symbolic(v) for v, _ in values):
+        best = dims.simplify(dims.dmax(*(v for v, _ in values)))
+        named = [n for v, n in values if dims.resolve(dims.eq(v, best)) is True]
+        return best, (named[0] if named else None)
+    return max(values, key=lambda t: t[0])  # the first of equal ones
 
 
 def _largest_batch(fixed: int, per_sample: int, memory: int):
@@ -494,9 +561,11 @@ def _split_params(analysis, prec: Precision, k: int) -> tuple:
 
 
 def _node_rows(analysis, prec: Precision, k: int, train: bool, saved: bool = True,
-               kernels: str = "cpu") -> list:
+               kernels: str = "cpu", checkpoint=None, recompute: list | None = None) -> list:
     """One row per node (index = node id) with one sample's activations; ``saved``: with
-    the bytes kept for backward, where there is a rule for them."""
+    the bytes kept for backward, where there is a rule for them (``checkpoint``: with those
+    groups checkpointed; ``recompute`` receives (group name, fixed, per-sample bytes) of
+    what each one's recomputation keeps)."""
     graph = analysis.graph
     ab = prec.bytes("activations")
     hook = saved_hook() if train and saved else None
@@ -504,8 +573,12 @@ def _node_rows(analysis, prec: Precision, k: int, train: bool, saved: bool = Tru
     if hook is not None:  # a SpecError where a layer's kept tensors are not modelled
         # kept for backward: fixed + per_sample·B per node (a batch norm's per-channel
         # statistics do not grow with the batch): from the rule at B = 1 and B = 2
-        one, two = hook(analysis, ab, 1, kernels), hook(analysis, ab, 2, kernels)
+        (one, r1), (two, r2) = hook(analysis, ab, 1, kernels, checkpoint), \
+            hook(analysis, ab, 2, kernels, checkpoint)
         kept = [(dims.simplify(2 * a - c), dims.simplify(c - a)) for a, c in zip(one, two)]
+        if recompute is not None:
+            recompute.extend((name, dims.simplify(2 * r1[name] - r2[name]),
+                              dims.simplify(r2[name] - r1[name])) for name in r1)
     per = output_elements_bytes(analysis)
     rows = []
     for node in graph.nodes:

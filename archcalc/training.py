@@ -35,10 +35,12 @@ class TrainRecord:
     forward: Any
     input_grad: Any
     weight_grad: Any
+    recompute: Any = 0  # activation checkpointing: the forward run again in backward
 
     @property
     def macs(self):
-        return dims.simplify(self.forward + self.input_grad + self.weight_grad)
+        return dims.simplify(self.forward + self.input_grad + self.weight_grad +
+                             self.recompute)
 
     @property
     def flops(self):
@@ -46,10 +48,12 @@ class TrainRecord:
 
     def as_flops(self) -> dict:
         """The four counts as FLOPs (2 per MAC), by JSON name."""
-        return {"forward": dims.simplify(2 * self.forward),
-                "input_grad": dims.simplify(2 * self.input_grad),
-                "weight_grad": dims.simplify(2 * self.weight_grad),
-                "training": self.flops}
+        out = {"forward": dims.simplify(2 * self.forward),
+               "input_grad": dims.simplify(2 * self.input_grad),
+               "weight_grad": dims.simplify(2 * self.weight_grad),
+               "training": self.flops}
+        return out if not self.recompute else {**out,
+                                               "recompute": dims.simplify(2 * self.recompute)}
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Training:
     # repeats over a free symbol whose layers' rows show the first pass, which differs from
     # the later ones (its input needs no gradient); their group rows and the total count all
     first_pass_differs: tuple = ()
+    checkpointed: tuple = ()  # the checkpointed groups' qualified names
 
     def of(self, record) -> TrainRecord:
         """The training record of an analysis row (a layer, a group or the total)."""
@@ -105,8 +110,13 @@ def _reaching(graph) -> set:
     return seen
 
 
-def training(analysis) -> Training:
-    """Forward, input-gradient and weight-gradient MACs per layer, group and in total."""
+def training(analysis, checkpoint=()) -> Training:
+    """Forward, input-gradient and weight-gradient MACs per layer, group and in total.
+    ``checkpoint``: block type names or qualified group names checkpointed
+    (archcalc/checkpointing.py): a checkpointed group whose backward runs computes its
+    forward once more in backward, each of its layers' ``recompute`` (reentrant checkpoint
+    reruns the whole block, the layers whose outputs need no gradient too)."""
+    from .checkpointing import Checkpoint, select
     from .profiles import view_of
 
     if analysis.counted_by is not None:
@@ -119,18 +129,26 @@ def training(analysis) -> Training:
     for node in graph.nodes[1:]:
         needs.append(train[node.id] or any(needs[i] for i in node.inputs))
     reach = _reaching(graph)
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else select(graph, checkpoint)
+    rerun = set()  # nodes of checkpointed groups whose backward runs
+    for gid in ckpt.groups:
+        g = graph.groups[gid]
+        _refuse_untrained_inputs(graph, analysis, g, needs)
+        if g.output in reach and needs[g.output]:
+            rerun.update(range(g.first, g.last + 1))
 
     def record(node, needs_) -> TrainRecord:
         fwd = analysis.layers[node.id].macs
+        again = fwd if node.id in rerun else 0
         if node.id not in reach or not needs_[node.id]:
-            return TrainRecord(fwd, 0, 0)
+            return TrainRecord(fwd, 0, 0, again)
         rule = BACKWARD.get(node.type)
         if rule is None:  # ZERO_BACKWARD: declared without products
             assert node.type in ZERO_BACKWARD, node.type
-            return TrainRecord(fwd, 0, 0)
+            return TrainRecord(fwd, 0, 0, again)
         need = Need(tuple(needs_[i] for i in node.inputs), train[node.id])
         di, dw = rule(view_of(analysis, node), need)
-        return TrainRecord(fwd, dims.simplify(di), dims.simplify(dw))
+        return TrainRecord(fwd, dims.simplify(di), dims.simplify(dw), again)
 
     layers = [TrainRecord(0, 0, 0)] + [record(node, needs) for node in graph.nodes[1:]]
     later, differs = {}, []
@@ -140,14 +158,24 @@ def training(analysis) -> Training:
             later[i] = (g.times, record(graph.nodes[i], needs_later))
     groups = tuple(_sum(layers, graph.counted(g), later) for g in graph.groups)
     return Training(tuple(layers), groups, _sum(layers, graph.counted(), later), tuple(needs),
-                    train, tuple(differs))
+                    train, tuple(differs), tuple(graph.groups[g].name for g in ckpt.groups))
+
+
+def _refuse_untrained_inputs(graph, analysis, group, needs) -> None:
+    """A checkpointed group with trained parameters whose inputs need no gradient: refused
+    (activations.refuse_untrained_inputs)."""
+    from .activations import refuse_untrained_inputs
+    from .checkpointing import group_inputs
+
+    if not any(needs[i] for i in group_inputs(graph, group)):
+        refuse_untrained_inputs(graph, analysis, group)
 
 
 def _sum(layers, counted, later: dict) -> TrainRecord:
     """The layers ``counted`` lists (graph.counted), each as many times as it runs; a layer
     in ``later`` (node id → (the repeat's count, its record at the later passes)) runs its
     own record at the repeat's first pass and the later one at the others."""
-    f = i = w = 0
+    f = i = w = r_ = 0
     for node, n in counted:
         if node in later:
             times, r2 = later[node]
@@ -156,10 +184,13 @@ def _sum(layers, counted, later: dict) -> TrainRecord:
             f = f + first * r.forward + rest * r2.forward
             i = i + first * r.input_grad + rest * r2.input_grad
             w = w + first * r.weight_grad + rest * r2.weight_grad
+            r_ = r_ + first * r.recompute + rest * r2.recompute
             continue
         r = layers[node]
         f, i, w = f + n * r.forward, i + n * r.input_grad, w + n * r.weight_grad
-    return TrainRecord(dims.simplify(f), dims.simplify(i), dims.simplify(w))
+        r_ = r_ + n * r.recompute
+    return TrainRecord(dims.simplify(f), dims.simplify(i), dims.simplify(w),
+                       dims.simplify(r_))
 
 
 def _later_passes(graph, needs: list, train: tuple) -> list:

@@ -83,7 +83,7 @@ class Verification:
 def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
            samples: int = 5, seed: int = 0, rf: str = "auto",
            ranges: dict | None = None, words=flag_option, train: bool = False,
-           saved: bool = False, saved_batch: int = 2) -> Verification:
+           saved: bool = False, saved_batch: int = 2, checkpoint=()) -> Verification:
     """Verify the spec at ``path`` (``overrides`` as ``--set``); see the module docstring.
 
     ``rf``: 'on' measures every receptive field, 'off' none, 'auto' as many as fit in
@@ -94,8 +94,19 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
     layer's backward FLOPs (metric ``backward``) and the total with archcalc/training.py's.
     ``saved``: also compare the bytes autograd keeps for backward (archcalc/activations.py)
     per layer and in total with what a training-mode forward pass of ``saved_batch`` samples
-    keeps (archcalc/torch_backend/saved.py)."""
+    keeps (archcalc/torch_backend/saved.py). ``checkpoint``: block type names or qualified
+    group names checkpointed (with ``saved`` or ``train``): the network is run with them in
+    reentrant ``torch.utils.checkpoint`` and the bytes kept through its forward pass and the
+    training FLOPs, recomputation included, are compared in total and (the bytes) per
+    layer."""
+    from .checkpointing import names, select
     from .torch_backend import check_installed, require_torch
+
+    checkpoint = names(checkpoint)
+    if checkpoint and not (saved or train):
+        raise SpecError(f"checkpoint {','.join(checkpoint)}: what is compared with it is "
+                        "the bytes kept for backward (saved) or the training FLOPs (train): "
+                        "ask for one")
 
     check_installed()
     overrides = dict(overrides or {})
@@ -105,6 +116,8 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
                         f"builds the whole network; raise {option('limits', 'max_verify_points')})")
     analysis = analyse(load(path, overrides))  # read and parsed once; built again per point
     graph = analysis.graph
+    if checkpoint:
+        select(graph, checkpoint)  # unknown names: an error before any work
     notes: list = []
     samples = _check_layers(graph, samples, notes)
     admitted = []  # decided from the closed forms, before torch is imported
@@ -136,6 +149,10 @@ def verify(path: str, overrides: dict | None = None, *, device: str = "auto",
                     results += _check_unrolled(analysis, at, point, device, rf, notes)
                 else:
                     results += _check_point(analysis, at.graph, point, device, rf, notes)
+                if checkpoint and not any(r.metric == "torch" for r in results):
+                    results += _check_checkpointed(at, point, device, saved_batch, notes,
+                                                   checkpoint, saved, train)
+                    continue
                 if train and not any(r.metric == "torch" for r in results):
                     results += _check_training(analysis, at, point, device, notes)
                 if saved:
@@ -502,6 +519,63 @@ def _check_resident(at: Analysis, expected, point: dict, batch: int, frozen, not
                  f"{got.peak:,} bytes above the baseline, {got.peak - got.after:,} of them "
                  "outputs still to be read and kernel workspaces, freed by its end")
     return Check("total", "cuda_allocated", want, got.after, want == got.after, dict(point))
+
+
+def _check_checkpointed(at: Analysis, point: dict, device: str, batch: int, notes: list,
+                        wanted: list, saved_: bool, train: bool) -> list:
+    """With activation checkpointing, at one point: the bytes kept through the forward pass
+    (per layer and in total) and the training FLOPs of the network with the groups in
+    reentrant checkpoints (torch_backend/checkpoint.py), against archcalc/activations.py and
+    archcalc/training.py with the same groups checkpointed."""
+    from .activations import saved
+    from .checkpointing import select
+    from .layers.backward import flopcounter_count
+    from .profiles import view_of
+    from .torch_backend.checkpoint import measure_checkpointed
+    from .training import training
+
+    if device == "meta":
+        notes.append("activation checkpointing is measured on a device with values (cpu or "
+                     "cuda), not on the meta device")
+        return []
+    graph = at.graph
+    ckpt = select(graph, wanted)
+    expected = None
+    if saved_:
+        try:
+            expected = saved(at, 4, batch, "cuda" if device == "cuda" else "cpu", ckpt)
+        except SpecError as e:
+            notes.append(f"bytes kept for backward not compared: {e.message}")
+            saved_ = False
+    t = training(at, ckpt)
+    measured = measure_checkpointed(graph, ckpt, batch, device)
+    shown = ", ".join(graph.groups[g].name for g in ckpt.groups[:3]) + \
+        (", …" if len(ckpt.groups) > 3 else "")
+    notes.append(f"checkpointed ({len(ckpt.groups)}: {shown}) in reentrant "
+                 f"torch.utils.checkpoint; a forward pass of {batch} samples (float32) and "
+                 "the backward of out.sum(): the bytes kept through the forward pass (a "
+                 "checkpoint's inputs at its group's first layer) and the training FLOPs, "
+                 "recomputation included, per sample")
+    checks = []
+    if saved_:
+        checks += [Check(n.name, "saved", expected.per_layer[n.name],
+                         measured.per_node.get(n.id, 0),
+                         expected.per_layer[n.name] == measured.per_node.get(n.id, 0),
+                         dict(point)) for n in graph.nodes[1:]]
+        checks.append(Check("total", "saved", expected.total, measured.saved_total,
+                            expected.total == measured.saved_total, dict(point)))
+    if train:
+        fc = sum(2 * flopcounter_count(view_of(at, n), (t.layers[n.id].input_grad,
+                                                        t.layers[n.id].weight_grad))
+                 for n in graph.nodes[1:])
+        want = dims.as_number(dims.simplify(
+            2 * (t.total.forward + t.total.recompute) + fc))
+        exact = dims.as_number(t.total.flops)
+        got = measured.flops // batch
+        note = "" if want == exact else \
+            f"FlopCounterMode's count; the exact training FLOPs are {exact:,}"
+        checks.append(Check("total", "train", want, got, want == got, dict(point), note))
+    return checks
 
 
 def _check_unrolled(analysis: Analysis, at: Analysis, point: dict, device: str, rf: str,

@@ -32,3 +32,17 @@ def test_the_figures_in_the_text_are_the_printed_ones():
     kv = next(out for cmd, out in outputs.items() if "L=4096" in cmd)
     assert f"KV cache: {2 * 32 * 32 * 128 * 4096 * 2:,} bytes" in kv and 2**31 == 2147483648
     assert "100.4 GiB" in text and round(16 * psi / 2**30, 1) == 100.4
+
+
+def test_the_checkpointing_figures_are_the_printed_ones():
+    """Section 6: 2·s·b·h per block (s = 1,024, b = 1, h = 768, 2 bytes), twelve blocks, and
+    the peak = kept through the forward pass + the largest block's recomputation."""
+    outputs = {cmd: out for cmd, out in blocks(TUTORIAL)}
+    text = TUTORIAL.read_text()
+    out = next(out for cmd, out in outputs.items() if "--checkpoint" in cmd)
+    assert 2 * 1024 * 1 * 768 == 1_572_864 and "1,572,864 bytes per block" in text
+    assert f"{12 * 1_572_864:,}" in out  # the repeat's row: twelve blocks' inputs
+    assert "saved for backward: 22,032,384 bytes" in out
+    assert "recomputation of one checkpointed group: 49,815,552 bytes" in out
+    assert 22_032_384 + 49_815_552 == 71_847_936 and "= 71,847,936 bytes" in out
+    assert "22,032,384 + 49,815,552 = 71,847,936" in text

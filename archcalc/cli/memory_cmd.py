@@ -45,6 +45,10 @@ DeviceMemoryOpt = Annotated[Optional[str], typer.Option(
 KernelsOpt = Annotated[str, typer.Option(
     "--kernels", help="Whose kernels keep the tensors for backward: cpu, or cuda (bool dropout "
                       "masks, layer norm's float32 statistics at 16 bits).")]
+CheckpointOpt = Annotated[Optional[list[str]], typer.Option(
+    "--checkpoint", metavar="NAME",
+    help="Activation checkpointing (with --train): a block type of the spec's blocks (every "
+         "use) or a group's qualified name; repeatable, or a comma list.")]
 UnitsOpt = Annotated[str, typer.Option(
     "--units", "-u", help="bytes (exact, the default), iec (KiB, MiB, GiB) or si (KB, MB, GB).")]
 
@@ -56,7 +60,7 @@ def memory(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
            activations_dtype: ActOpt = None, mixed: MixedOpt = False, train: TrainOpt = False,
            optimizer: OptimizerOpt = "adam", zero: ZeroOpt = 0, devices: DevicesOpt = "1",
            device_memory: DeviceMemoryOpt = None, kernels: KernelsOpt = "cpu",
-           units: UnitsOpt = "bytes",
+           checkpoint: CheckpointOpt = None, units: UnitsOpt = "bytes",
            fmt: c.FormatOpt = "table", depth: c.DepthOpt = None, width: c.WidthOpt = 100,
            limit: c.LimitOpt = None) -> None:
     """Memory in bytes per layer and in total: parameters, gradients, optimizer states, KV
@@ -70,18 +74,22 @@ def memory(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
 
         archcalc memory specs/llama-7b.yaml --train --mixed --zero 3 --devices 64
 
+        archcalc memory specs/gpt2.yaml --train --dtype fp16 --checkpoint block
+
     Inference: parameters, the KV cache of causal attention, and the peak of the outputs
     alive at once. Training: parameters, gradients, optimizer states (see docs/conventions.md,
-    "Memory"). Exit codes: 0 ok, 2 bad input.
+    "Memory"). --checkpoint: the checkpointed groups keep only their inputs through the
+    forward pass; the total counts the backward's peak, with the largest group recomputed.
+    Exit codes: 0 ok, 2 bad input.
     """
     c.guarded(_run)(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtype,
                     activations_dtype, mixed, train, optimizer, zero, devices, device_memory,
-                    kernels, units, fmt, depth, width, limit)
+                    kernels, units, fmt, depth, width, limit, checkpoint)
 
 
 def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtype,
          activations_dtype, mixed, train, optimizer, zero, devices, device_memory, kernels,
-         units, fmt, depth, width, limit) -> None:
+         units, fmt, depth, width, limit, checkpoint=None) -> None:
     from .. import footprint as mem
     from ..analysis import analyse
     from ..errors import SpecError
@@ -111,6 +119,9 @@ def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtyp
                         "cuda)")
     if zero and not train:
         raise SpecError(f"--zero {zero} partitions what training keeps: add --train")
+    if checkpoint and not train:
+        raise SpecError(f"--checkpoint {','.join(checkpoint)} changes what training keeps "
+                        "for the backward pass: add --train")
     size = None
     if device_memory is not None:
         try:
@@ -129,8 +140,11 @@ def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtyp
     try:
         result = mem.compute(analysis, batch=b, precision_=prec, train=train,
                              optimizer=optimizer, zero=zero, devices=devices,
-                             device_memory=size, kernels=kernels)
+                             device_memory=size, kernels=kernels,
+                             checkpoint=checkpoint or ())
     except SpecError as e:
+        if e.message.startswith("checkpoint "):
+            raise SpecError(f"--{e.message}", e.loc) from None
         if e.message.startswith(("batch ", "devices ")):
             flag, rest = e.message.split(" ", 1)
             raise SpecError(f"--{flag} {rest}") from None

@@ -9,7 +9,7 @@ from . import runtime as c
 
 
 def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width, limit,
-             free=None, train: bool = False) -> None:
+             free=None, train: bool = False, checkpoint=None) -> None:
     from ..analysis import analyse
     from ..report.render import render
     from ..spec.loader import load
@@ -19,8 +19,19 @@ def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width
     fmt = c.check_format(fmt)
     analysis = conv.apply(analyse(load(spec, c.parse_set(set_, free))))
     counts = None
+    if checkpoint and not train:
+        from ..errors import SpecError
+
+        raise SpecError(f"--checkpoint {','.join(checkpoint)} recounts training FLOPs: add "
+                        "--train")
     if train:
+        from ..errors import SpecError
         from ..training import training
 
-        counts = training(analysis)
+        try:
+            counts = training(analysis, checkpoint or ())
+        except SpecError as e:
+            if e.message.startswith("checkpoint "):
+                raise SpecError(f"--{e.message}", e.loc) from None
+            raise
     c.emit(render(analysis, verb, fmt, conv, width=width, max_depth=depth, train=counts))

@@ -32,6 +32,11 @@ SavedOpt = Annotated[bool, typer.Option(
                     "training-mode pass of --saved-batch samples), per layer and in total.")]
 SavedBatchOpt = Annotated[int, typer.Option(
     "--saved-batch", min=1, help="The batch of the --saved comparison.")]
+CheckpointOpt = Annotated[Optional[List[str]], typer.Option(
+    "--checkpoint", metavar="NAME",
+    help="With --saved or --train: run these block types or groups in reentrant "
+         "torch.utils.checkpoint and compare the bytes kept and the training FLOPs with "
+         "recomputation. Repeatable, or a comma list.")]
 
 _DEVICES = ("auto", "cuda", "cpu", "meta")
 FORMATS = ("table", "markdown", "latex", "csv", "json")
@@ -44,7 +49,8 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
                    range_: RangeOpt = None, fmt: c.FormatOpt = "table",
                    width: c.WidthOpt = 120, limit: c.LimitOpt = None,
                    train: TrainOpt = False, saved: SavedOpt = False,
-                   saved_batch: SavedBatchOpt = 2) -> None:
+                   saved_batch: SavedBatchOpt = 2,
+                   checkpoint: CheckpointOpt = None) -> None:
     """Prove the closed forms: build the network in PyTorch and compare, layer by layer.
 
     Checks each layer's output shape (forward hooks), parameters and buffers
@@ -69,17 +75,19 @@ def verify_command(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
 
     With --train, each layer's backward FLOPs (one backward pass of out.sum(), frozen
     layers' parameters with requires_grad=False) and the total training FLOPs are compared
-    too (archcalc flops --train).
+    too (archcalc flops --train). With --checkpoint NAME the network runs those groups in
+    reentrant torch.utils.checkpoint: the bytes kept through the forward pass (--saved) and
+    the total training FLOPs with recomputation (--train) are compared.
 
     Exit codes: 0 every value matches, 1 a mismatch, 2 bad input or PyTorch missing.
     """
     code = c.guarded(_run)(spec, set_, device, samples, seed, rf, range_, fmt, width, limit,
-                           free, train, saved, saved_batch)
+                           free, train, saved, saved_batch, checkpoint)
     raise typer.Exit(code)
 
 
 def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=None,
-         train: bool = False, saved=False, saved_batch=2) -> int:
+         train: bool = False, saved=False, saved_batch=2, checkpoint=None) -> int:
     from ..errors import SpecError, did_you_mean
     from ..verification import verify
 
@@ -90,9 +98,17 @@ def _run(spec, set_, device, samples, seed, rf, range_, fmt, width, limit, free=
                         f"{did_you_mean(device, _DEVICES)}")
     if rf not in ("auto", "on", "off"):
         raise SpecError(f"--rf {rf}: choose from auto, on, off")
-    result = verify(spec, c.parse_set(set_, free), device=device, samples=samples, seed=seed, rf=rf,
-                    ranges=parse_ranges(range_), train=train, saved=saved,
-                    saved_batch=saved_batch)
+    if checkpoint and not (saved or train):
+        raise SpecError(f"--checkpoint {','.join(checkpoint)} is compared with the bytes kept "
+                        "for backward or the training FLOPs: add --saved or --train")
+    try:
+        result = verify(spec, c.parse_set(set_, free), device=device, samples=samples,
+                        seed=seed, rf=rf, ranges=parse_ranges(range_), train=train,
+                        saved=saved, saved_batch=saved_batch, checkpoint=checkpoint or ())
+    except SpecError as e:
+        if e.message.startswith("checkpoint "):
+            raise SpecError(f"--{e.message}", e.loc) from None
+        raise
     from ..report import writers
 
     own = {"json": lambda: json.dumps(result.to_json(), indent=2) + "\n",

@@ -57,6 +57,8 @@ def _keys(m) -> list:
     keys += [("output", "Output")]
     if m.train and m.saved_available:
         keys += [("saved", "Saved for backward")]
+    if m.train and m.saved_available and m.checkpointed:
+        keys += [("recompute", "Recomputed")]
     return keys
 
 
@@ -89,6 +91,16 @@ def footer(m, units: str) -> list[str]:
         lines.append(f"  {name}{per}: {both(value, order)}")
     if not m.train and m.peak_at:
         lines.append(f"  (activations: the live outputs' peak, at {printable(m.peak_at)})")
+    if m.checkpointed:
+        shown = list(m.checkpointed) if len(m.checkpointed) <= 4 else \
+            [*m.checkpointed[:2], "…", m.checkpointed[-1]]
+        lines.append(f"  (checkpointed: {len(m.checkpointed)} group"
+                     f"{'s' if len(m.checkpointed) > 1 else ''}: {printable(', '.join(shown))})")
+    if m.recompute_peak is not None:
+        at = f" ({printable(m.recompute_at)})" if m.recompute_at else ""
+        lines.append(f"  (backward's peak of kept activations: saved for backward + the largest "
+                     f"checkpointed group's recomputation{at} = "
+                     f"{both(m.recompute_peak, order)})")
     lines.append(f"Total{per}: {both(m.total_bytes, order)}")
     if is_symbolic(m.batch) or m.per_sample:
         per = expr_text(m.per_sample, order)
@@ -150,6 +162,8 @@ def to_json(m) -> dict:
                "params_bytes": jv(r.params), "grads_bytes": jv(r.grads),
                "optimizer_bytes": jv(r.optimizer), "kv_cache_bytes": jv(r.kv_cache),
                "output_bytes": jv(r.output), "saved_bytes": jv(r.saved)}
+        if m.checkpointed and r.kind == "group" and r.recompute is not None:
+            out["recompute_bytes"] = jv(r.recompute)
         if r.times != 1:
             out["times"] = jv(r.times)
         return out
@@ -173,7 +187,20 @@ def to_json(m) -> dict:
         "device_memory": None if m.device_memory is None else {
             "bytes": m.device_memory, "fits": m.fits, "largest_batch": m.largest_batch},
         "notes": list(m.notes),
+        **({"checkpoint": checkpoint_json(m, jv)} if m.checkpointed else {}),
     }
+
+
+def checkpoint_json(m, jv) -> dict:
+    """Activation checkpointing's object: the checkpointed groups, what each one's
+    recomputation keeps, the largest, the bytes kept through the forward pass and the
+    backward's peak."""
+    kept = dict(m.components).get("saved for backward")
+    return {"groups": list(m.checkpointed),
+            "recompute_bytes": {name: jv(f + p * m.batch) for name, f, p in m.recompute_terms},
+            "largest": m.recompute_at,
+            "kept_forward_bytes": jv(kept),
+            "peak_bytes": jv(m.recompute_peak)}
 
 
 def render(m, fmt: str, units: str = "bytes", width: int = 100, max_depth=None) -> str:

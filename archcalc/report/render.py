@@ -229,9 +229,18 @@ TRAIN_PARTS = (("forward", "Forward"), ("input_grad", "Input grad"),
                ("weight_grad", "Weight grad"), ("training", "Training"))
 
 
-def _train_values(rec, conv: Convention) -> list:
+RECOMPUTE = ("recompute", "Recompute")  # a column only with activation checkpointing
+
+
+def _parts(train) -> tuple:
+    return TRAIN_PARTS if not train.checkpointed else (*TRAIN_PARTS[:3], RECOMPUTE,
+                                                       TRAIN_PARTS[3])
+
+
+def _train_values(rec, conv: Convention, recompute: bool = False) -> list:
     k = conv.flops_per_mac
-    return [k * rec.forward, k * rec.input_grad, k * rec.weight_grad, k * rec.macs]
+    again = [k * rec.recompute] if recompute else []
+    return [k * rec.forward, k * rec.input_grad, k * rec.weight_grad, *again, k * rec.macs]
 
 
 def train_model(analysis, train, conv: Convention, max_depth=None) -> Table:
@@ -241,21 +250,30 @@ def train_model(analysis, train, conv: Convention, max_depth=None) -> Table:
 
     order = list(analysis.graph.symbols)
     written_in = of(analysis.graph)
+    again = bool(train.checkpointed)
+    parts = _parts(train)
     shown = [(r, [r.local, COLUMNS["type"].get(r, conv), in_order(r.output_shape, written_in),
-                  *_train_values(train.of(r), conv)])
+                  *_train_values(train.of(r), conv, again)])
              for r in analysis.records if max_depth is None or r.depth <= max_depth]
-    kinds = ["text", "text", "shape", "number", "number", "number", "number"]
+    kinds = ["text", "text", "shape", *["number"] * len(parts)]
     body, machine = _body(shown, kinds, order)
     t = train.total
-    f, i, w, total = (human(v, order) for v in _train_values(t, conv))
-    headers = ["Layer", "Type", "Output shape", *(h for _, h in TRAIN_PARTS)]
+    values = [human(v, order) for v in _train_values(t, conv, again)]
+    f, i, w, total = values[0], values[1], values[2], values[-1]
+    recomputed = f" + recomputation {values[3]}" if again else ""
+    headers = ["Layer", "Type", "Output shape", *(h for _, h in parts)]
     return Table(
         columns=[Column(h, kind in ("number", "rf"), kind == "text")
                  for h, kind in zip(headers, kinds)],
         rows=body, title=printable(analysis.graph.name),
         footnotes=[f"Training FLOPs: {total} = forward {f} + input gradients {i} + weight "
-                   f"gradients {w} (one forward and backward pass; {conv.flops_per_mac} FLOPs "
-                   "per MAC)",
+                   f"gradients {w}{recomputed} (one forward and backward pass; "
+                   f"{conv.flops_per_mac} FLOPs per MAC)",
+                   *([printable(f"Checkpointed ({len(train.checkpointed)}): "
+                                f"{', '.join(train.checkpointed[:3])}"
+                                f"{', …' if len(train.checkpointed) > 3 else ''}: each one's "
+                                "forward runs again in backward (reentrant "
+                                "torch.utils.checkpoint)")] if again else []),
                    "Counted: the products of convolutions, linear layers, matmul, einsum and "
                    "attention, and their gradients where autograd computes them; not counted: "
                    "norms, activations, softmax, pools (no products).",
@@ -267,7 +285,7 @@ def train_model(analysis, train, conv: Convention, max_depth=None) -> Table:
                                f"[{m.split(':', 1)[0]}, {loc}]")
                      for c, m, loc in analysis.stated_conditions)],
         raw_header=["name", "depth", "kind", "type", "shape",
-                    *(k for k, _ in TRAIN_PARTS)], machine=machine,
+                    *(k for k, _ in parts)], machine=machine,
         summary=f"Training FLOPs: {total}")
 
 
@@ -275,10 +293,14 @@ def with_training(obj: dict, analysis, train, conv: Convention) -> dict:
     """``to_json``'s object with a ``train_flops`` object per row and in the total."""
     order = list(analysis.graph.symbols)
 
+    again = bool(train.checkpointed)
+
     def part(rec) -> dict:
         return {k: json_value(v, order)
-                for (k, _), v in zip(TRAIN_PARTS, _train_values(rec, conv))}
+                for (k, _), v in zip(_parts(train), _train_values(rec, conv, again))}
     for entry, r in zip(obj["layers"], analysis.records):
         entry["train_flops"] = part(train.of(r))
     obj["total"]["train_flops"] = part(train.total)
+    if again:
+        obj["checkpoint"] = list(train.checkpointed)
     return obj
