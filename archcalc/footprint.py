@@ -350,11 +350,13 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
                         "training: it needs training memory")
     b = batch_value(batch)
     graph = analysis.graph
-    if dims.is_symbolic(b) and str(b) in graph.free_symbols:
+    # a name the spec already gives a symbol (free or with a value) would be two symbols
+    # printed alike: refused, for the batch and for the devices
+    if dims.is_symbolic(b) and str(b) in graph.symbols:
         raise SpecError(f"batch {b}: the spec has a symbol {b} already; name the batch "
                         "another way")
     n_dev = devices_value(devices)
-    if dims.is_symbolic(n_dev) and (str(n_dev) in graph.free_symbols or n_dev == b):
+    if dims.is_symbolic(n_dev) and (str(n_dev) in graph.symbols or n_dev == b):
         raise SpecError(f"devices {n_dev}: the spec or the batch has a symbol {n_dev} "
                         "already; name the devices another way")
     k = OPTIMIZER_STATES[optimizer]

@@ -76,9 +76,10 @@ def test_mixed_precision_adam_is_16_psi():
     (0, 16, 0), (1, 4, 12), (2, 2, 14), (3, 0, 16)])
 def test_zero_stages_over_n_devices(stage, replicated, partitioned):
     """Figure 1 of the ZeRO paper: baseline (2 + 2 + K)Ψ, P_os 2Ψ + 2Ψ + KΨ/N, P_os+g
-    2Ψ + (2 + K)Ψ/N, P_os+g+p (2 + 2 + K)Ψ/N, with N a free symbol."""
-    m = archcalc.memory(LLAMA, train=True, mixed=True, zero=stage, devices="N")
-    n = sp.Symbol("N", integer=True, positive=True)
+    2Ψ + (2 + K)Ψ/N, P_os+g+p (2 + 2 + K)Ψ/N, with N a free symbol (named G: the spec's N
+    is its layer count)."""
+    m = archcalc.memory(LLAMA, train=True, mixed=True, zero=stage, devices="G")
+    n = sp.Symbol("G", integer=True, positive=True)
     parts = dict(m.components)
     got = parts["parameters"] + parts["gradients"] + parts["optimizer states"]
     assert sp.simplify(got - (replicated * PSI + sp.Rational(partitioned) * PSI / n)) == 0
