@@ -8,10 +8,12 @@ import typer
 
 from .. import conventions
 from . import common as c
+from . import memory_opts as o
 from .app import app
 
 _EXAMPLES = {
-    "summary": "archcalc summary specs/vgg16.yaml\n\n    archcalc summary specs/resnet50.yaml --depth 1",
+    "summary": "archcalc summary specs/vgg16.yaml\n\n    archcalc summary specs/resnet50.yaml --depth 1"
+               "\n\n    archcalc summary specs/alexnet-paper.yaml --memory --train --batch 128",
     "params": "archcalc params specs/vgg16.yaml\n\n    archcalc params specs/densenet121.yaml --convention keras",
     "shapes": "archcalc shapes examples/dilated.yaml\n\n    archcalc shapes specs/unet.yaml --set H=512",
     "flops": "archcalc flops specs/resnet50.yaml --format markdown\n\n    archcalc flops specs/vgg16.yaml --train",
@@ -27,7 +29,7 @@ _WHAT = {
 
 
 def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width, limit,
-             free=None, train: bool = False) -> None:
+             free=None, train: bool = False, mem=None, units: str = "bytes") -> None:
     from ..analysis import analyse
     from ..report.render import render
     from ..spec.loader import load
@@ -35,13 +37,26 @@ def run_verb(verb: str, spec: str, set_, fmt: str, convention: str, depth, width
     c.apply_limits(limit)
     conv = conventions.get(convention)
     fmt = c.check_format(fmt)
-    analysis = conv.apply(analyse(load(spec, c.parse_set(set_, free))))
+    mem = o.checked_if(*mem) if mem is not None else None
+    footprint = None
+    if mem is not None:  # summary --memory: the batch may come as --set B
+        o.check_units(units)
+        opts = o.checked(*mem[1:])
+        graph, batch = o.load_with_batch(spec, set_, free, mem[0])
+        raw = analyse(graph)
+        footprint = o.compute(raw, opts, o.batch_of(batch))
+        analysis = conv.apply(raw)
+    else:
+        if units != "bytes":
+            raise c.SpecError("--units is a memory option: add --memory")
+        analysis = conv.apply(analyse(load(spec, c.parse_set(set_, free))))
     counts = None
     if train:
         from ..training import training
 
         counts = training(analysis)
-    c.emit(render(analysis, verb, fmt, conv, width=width, max_depth=depth, train=counts))
+    c.emit(render(analysis, verb, fmt, conv, width=width, max_depth=depth, train=counts,
+                  memory=footprint, units=units))
 
 
 TrainOpt = Annotated[bool, typer.Option(
@@ -64,13 +79,35 @@ def _make(verb: str):
         c.guarded(run_verb)(verb, spec, set_, fmt, convention, depth, width, limit, free,
                             train)
 
+    def summary(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
+                fmt: c.FormatOpt = "table", convention: c.ConventionOpt = "pytorch",
+                depth: c.DepthOpt = None, width: c.WidthOpt = 100,
+                limit: c.LimitOpt = None, memory: o.MemoryOpt = False,
+                batch: o.BatchOpt = None, dtype: o.DtypeOpt = "fp32",
+                weights_dtype: o.WeightsOpt = None, grads_dtype: o.GradsOpt = None,
+                master_dtype: o.MasterOpt = None, activations_dtype: o.ActOpt = None,
+                mixed: o.MixedOpt = False, train: o.TrainOpt = False,
+                optimizer: o.OptimizerOpt = "adam", zero: o.ZeroOpt = 0,
+                devices: o.DevicesOpt = "1", device_memory: o.DeviceMemoryOpt = None,
+                units: o.UnitsOpt = "bytes") -> None:
+        mem = (memory, batch, dtype, weights_dtype, grads_dtype, master_dtype,
+               activations_dtype, mixed, train, optimizer, zero, devices, device_memory)
+        c.guarded(run_verb)(verb, spec, set_, fmt, convention, depth, width, limit, free,
+                            False, mem, units)
+
     if verb == "flops":
         command = flops
+    if verb == "summary":
+        command = summary
 
     command.__doc__ = (f"{_WHAT[verb]}\n\nExamples:\n\n    {_EXAMPLES[verb]}\n\n"
                        "Conventions: params as PyTorch's parameters(); MACs = multiply-"
                        "accumulates of convolutions and linear layers, bias excluded; "
-                       "FLOPs = 2 × MACs. Exit codes: 0 ok, 2 bad input.")
+                       "FLOPs = 2 × MACs."
+                       + (" --memory adds bytes columns: parameters, output and, with --train, "
+                          "saved for backward (the memory verb's options apply)."
+                          if verb == "summary" else "")
+                       + " Exit codes: 0 ok, 2 bad input.")
     command.__name__ = verb
     app.command(verb)(command)
 

@@ -46,9 +46,7 @@ def memory(spec: c.Spec, set_: c.SetOpt = None, free: c.FreeOpt = None,
 def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtype,
          activations_dtype, mixed, train, optimizer, zero, devices, device_memory, units, fmt,
          depth, width, limit) -> None:
-    from .. import footprint as mem
     from ..analysis import analyse
-    from ..errors import SpecError
     from ..report import memory as report
 
     c.apply_limits(limit)
@@ -64,15 +62,7 @@ def _run(spec, set_, free, batch, dtype, weights_dtype, grads_dtype, master_dtyp
     graph, batch = o.load_with_batch(spec, set_, free, batch)
     analysis = analyse(graph)
     b = 1 if batches else o.batch_of(batch)
-    try:
-        result = mem.compute(analysis, batch=b, precision_=opts.precision, train=opts.train,
-                             optimizer=opts.optimizer, zero=opts.zero, devices=opts.devices,
-                             device_memory=opts.device_memory)
-    except SpecError as e:
-        if e.message.startswith(("batch ", "devices ")):
-            flag, rest = e.message.split(" ", 1)
-            raise SpecError(f"--{flag} {rest}") from None
-        raise
+    result = o.compute(analysis, opts, b)
     if batches:
         c.emit(memory_sweep.render(memory_sweep.sweep(result, batches), fmt, units, width))
     else:

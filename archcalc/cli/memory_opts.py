@@ -19,6 +19,9 @@ BatchOpt = Annotated[Optional[str], typer.Option(
     "--batch", "-b", metavar="N|NAME",
     help="Batch size: a number, or a name (B) that stays a free symbol in the closed forms "
          "(default 1; --set B=N and --free B say the same when the spec has no symbol B).")]
+MemoryOpt = Annotated[bool, typer.Option(
+    "--memory", help="Add memory in bytes (the memory verb's figures; its options --batch, "
+                     "--dtype, --train, --optimizer, --device-memory … apply).")]
 SweepBatchOpt = Annotated[Optional[str], typer.Option(
     "--batch", "-b", metavar="N|NAME|START:STOP[:STEP]",
     help="Batch size: a number, or a name (B) that stays a free symbol in the closed forms "
@@ -150,3 +153,48 @@ def batch_of(text: str):
         return mem.batch_value(text)
     except SpecError as e:
         raise SpecError(f"--batch {e.message.split(' ', 1)[1]}") from None
+
+
+def checked_if(memory: bool, batch, *options):
+    """A command's memory options as given (batch first), or None without --memory; an
+    option given without --memory is an error."""
+    if memory:
+        return (batch, *options)
+    defaults = (None, "fp32", None, None, None, None, False, False, "adam", 0, "1", None)
+    flags = ("--batch", "--dtype", "--weights-dtype", "--grads-dtype", "--master-dtype",
+             "--activations-dtype", "--mixed", "--train", "--optimizer", "--zero", "--devices",
+             "--device-memory")
+    for flag, value, default in zip(flags, (batch, *options), defaults):
+        if value != default:
+            raise SpecError(f"{flag} is a memory option: add --memory")
+    return None
+
+
+def batch_for(graph, overrides: dict, batch):
+    """The batch of one of several specs: --batch, else a --set B / --free B value the spec
+    does not take as its own symbol B, else 1."""
+    value = overrides.get(BATCH_SYMBOL, 0)
+    if BATCH_SYMBOL in graph.symbols or value == 0:
+        return batch_of(batch or "1")
+    text = BATCH_SYMBOL if value is None else str(value)
+    if not (value is None or (isinstance(value, int) and value >= 1)):
+        raise SpecError(f"--set {BATCH_SYMBOL}={value}: the batch is a positive whole number")
+    if batch is not None and batch != text:
+        raise SpecError(f"--batch {batch} and --set {BATCH_SYMBOL}={text}: both give the batch; "
+                        "give one of them")
+    return batch_of(text)
+
+
+def compute(analysis, opts: Options, batch):
+    """footprint.compute under the checked options, its errors naming flags."""
+    from .. import footprint as mem
+
+    try:
+        return mem.compute(analysis, batch=batch, precision_=opts.precision, train=opts.train,
+                           optimizer=opts.optimizer, zero=opts.zero, devices=opts.devices,
+                           device_memory=opts.device_memory)
+    except SpecError as e:
+        if e.message.startswith(("batch ", "devices ")):
+            flag, rest = e.message.split(" ", 1)
+            raise SpecError(f"--{flag} {rest}") from None
+        raise
