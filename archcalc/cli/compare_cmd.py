@@ -58,7 +58,8 @@ def compare(specs: Specs, columns: ColumnsOpt = None, units: UnitsOpt = "exact",
     Depth is the most convolution/linear layers on any path (the 16 of VGG-16); RF is the
     receptive field of the last feature map (before global pooling). --memory adds each
     model's memory total in bytes (the memory verb's options; with --device-memory whether it
-    fits and the largest batch that does). Exit codes: 0 ok, 2 bad input.
+    fits and the largest batch that does); --set B=N is then the batch of each spec without a
+    symbol B of its own. Exit codes: 0 ok, 2 bad input.
     """
     mem = (memory, batch, dtype, weights_dtype, grads_dtype, master_dtype, activations_dtype,
            mixed, train, optimizer, zero, devices, device_memory)

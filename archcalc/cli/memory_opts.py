@@ -133,6 +133,12 @@ def load_with_batch(spec: str, set_, free, batch):
     graph = load(spec, overrides)
     if BATCH_SYMBOL in graph.symbols:  # the spec's own B: the value is its
         return load(spec, {**overrides, BATCH_SYMBOL: value}), batch or "1"
+    return graph, _batch_text(value, batch)
+
+
+def _batch_text(value, batch) -> str:
+    """The batch when B's ``value`` (None: ``--free B``) is the batch; ``--batch`` given too
+    must say the same."""
     given = f"--free {BATCH_SYMBOL}" if value is None else f"--set {BATCH_SYMBOL}={value}"
     if value is None:
         text = BATCH_SYMBOL
@@ -142,7 +148,7 @@ def load_with_batch(spec: str, set_, free, batch):
         raise SpecError(f"{given}: the batch is a positive whole number")
     if batch is not None and batch != text:
         raise SpecError(f"--batch {batch} and {given}: both give the batch; give one of them")
-    return graph, text
+    return text
 
 
 def batch_of(text: str):
@@ -173,16 +179,9 @@ def checked_if(memory: bool, batch, *options):
 def batch_for(graph, overrides: dict, batch):
     """The batch of one of several specs: --batch, else a --set B / --free B value the spec
     does not take as its own symbol B, else 1."""
-    value = overrides.get(BATCH_SYMBOL, 0)
-    if BATCH_SYMBOL in graph.symbols or value == 0:
+    if BATCH_SYMBOL in graph.symbols or BATCH_SYMBOL not in overrides:
         return batch_of(batch or "1")
-    text = BATCH_SYMBOL if value is None else str(value)
-    if not (value is None or (isinstance(value, int) and value >= 1)):
-        raise SpecError(f"--set {BATCH_SYMBOL}={value}: the batch is a positive whole number")
-    if batch is not None and batch != text:
-        raise SpecError(f"--batch {batch} and --set {BATCH_SYMBOL}={text}: both give the batch; "
-                        "give one of them")
-    return batch_of(text)
+    return batch_of(_batch_text(overrides[BATCH_SYMBOL], batch))
 
 
 def compute(analysis, opts: Options, batch):
