@@ -148,22 +148,32 @@ class Analysis:
                 cache[key] = training(self._result, key)
         return cache[key]
 
-    def to_dict(self, train: bool = False, checkpoint=()) -> dict:
+    def to_dict(self, train: bool = False, checkpoint=(),
+                memory: "Memory | None" = None) -> dict:
         """The object ``--format json`` prints (docs/json-format.md), values as JSON has them;
         ``train``: with the ``train_flops`` objects of ``flops --train`` (``checkpoint``:
-        with those groups checkpointed)."""
+        with those groups checkpointed); ``memory``: an ``archcalc.memory`` result of this
+        spec, its bytes added as ``summary --memory`` adds them."""
         from .report.render import to_json, with_training
 
         obj = to_json(self._result, self._conv)
+        if memory is not None:
+            from .report.memory_columns import with_memory_json
+
+            obj = with_memory_json(obj, memory._m)
         return with_training(obj, self._result, self._training(checkpoint), self._conv) \
             if train else obj
 
     def table(self, format: str = "table", verb: str = "summary", width: int = 100,
-              depth: int | None = None, train: bool = False, checkpoint=()) -> str:
+              depth: int | None = None, train: bool = False, checkpoint=(),
+              memory: "Memory | None" = None, units: str = "bytes") -> str:
         """The CLI's report: ``format`` table, markdown, latex, csv or json; ``verb`` summary,
         params, shapes, flops or rf (the columns); ``train``: the flops verb's training
-        columns (``archcalc flops --train``; ``checkpoint`` as ``--checkpoint``)."""
+        columns (``archcalc flops --train``; ``checkpoint`` as ``--checkpoint``); ``memory``:
+        an ``archcalc.memory`` result of this spec, whose bytes columns are added in
+        ``units`` (``summary --memory``)."""
         from .report.columns import VERB_COLUMNS
+        from .report.memory import check_units
         from .report.render import render
 
         if verb not in VERB_COLUMNS:
@@ -171,7 +181,8 @@ class Analysis:
         if format not in ("table", "markdown", "latex", "csv", "json"):
             raise ValueError(f"format {format!r}: choose table, markdown, latex, csv or json")
         return render(self._result, verb, format, self._conv, width=width, max_depth=depth,
-                      train=self._training(checkpoint) if train else None)
+                      train=self._training(checkpoint) if train else None,
+                      memory=None if memory is None else memory._m, units=check_units(units))
 
     def explain(self, layer: str | None = None, metric: str | None = None,
                 format: str = "table") -> str:
@@ -356,6 +367,13 @@ class Memory:
         if format not in ("table", "markdown", "latex", "csv", "json"):
             raise ValueError(f"format {format!r}: choose table, markdown, latex, csv or json")
         return render(self._m, format, check_units(units), width, depth)
+
+    def sweep(self, batches) -> tuple:
+        """(batch, total bytes, fits or None) at each batch of ``batches`` (numbers; the
+        spec's other sizes must be numbers): ``memory --batch START:STOP``'s points."""
+        from .report.memory_sweep import sweep
+
+        return sweep(self._m, tuple(batches)).points
 
     def __repr__(self) -> str:
         return f"<Memory {self._m.analysis.graph.name!r}: {self.total_bytes} bytes>"

@@ -269,19 +269,42 @@ def live_walk(graph, size, owner=None):
     the network's output is kept. ``owner`` (per node id, the node whose storage its output
     is: a view's input's) makes the walk one of storages: a view adds nothing
     (``size`` of a view is not read) and keeps its input's storage alive until the view's
-    last reader. The one liveness walk of the package (verify's memory bound and the
-    inference peak use it)."""
+    last reader. The sums of ``live_sets``, the one liveness walk of the package (verify's
+    memory bound and the inference peak use it)."""
     owner = owner or list(range(len(graph.nodes)))
+    own = [size[i] if owner[i] == i else 0 for i in range(len(graph.nodes))]
+    live = own[0]
+    for n, made, freed in _lifetimes(graph, owner):
+        if made is None:
+            yield n, live
+        else:
+            live = live + own[made] - sum(own[o] for o in freed)
+
+
+def live_sets(graph, owner=None):
+    """As ``live_walk``, the storages themselves: yields (node, the set of owner ids alive
+    just before it runs). The set is the walk's own and changes as it goes on."""
+    owner = owner or list(range(len(graph.nodes)))
+    live = {owner[0]}
+    for n, made, freed in _lifetimes(graph, owner):
+        if made is None:
+            yield n, live
+        else:
+            if owner[made] == made:
+                live.add(made)
+            live.difference_update(freed)
+
+
+def _lifetimes(graph, owner):
+    """The walk's events in order: (node, None, ()) before a node runs, then (node, its id,
+    the storages freed after it: those whose last reader it was)."""
     last = {n.id: n.id for n in graph.nodes}
     for n in graph.nodes[1:]:
         for i in n.inputs:
             last[owner[i]] = max(last[owner[i]], n.id)
-    own = [size[i] if owner[i] == i else 0 for i in range(len(graph.nodes))]
-    live = own[0]
     for n in graph.nodes[1:]:
-        yield n, live
-        freed = {owner[i] for i in n.inputs if last[owner[i]] == n.id}
-        live = live + own[n.id] - sum(own[o] for o in freed)
+        yield n, None, ()
+        yield n, n.id, {owner[i] for i in n.inputs if last[owner[i]] == n.id}
 
 
 # In evaluation mode these return their input itself: torch.nn.functional.dropout (and
@@ -314,20 +337,47 @@ def storage_owners(graph, evaluation: bool = True) -> list:
 def peak_outputs(analysis, act_bytes: int) -> tuple:
     """(bytes of one sample, node): the most output bytes alive at once in a forward pass
     that keeps each output until its last reader has run (the node's own output counted
-    with the outputs it reads); a view of a tensor shares its storage."""
+    with the outputs it reads); a view of a tensor shares its storage.
+
+    In free sizes the peak is a Max only of the moments that can each be the largest: a
+    moment whose storages are all alive at another one too (or whose bytes are provably no
+    more) is left out, since every output has at least one element under the spec's
+    conditions. The node is None when more than one moment remains."""
     per = output_elements_bytes(analysis)
     size = [e * (b or act_bytes) for e, b in per]
     owner = storage_owners(analysis.graph)
-    best, at = size[0], analysis.graph.nodes[0]
-    symbolic = False
-    for n, live in live_walk(analysis.graph, size, owner):
-        here = live + (size[n.id] if owner[n.id] == n.id else 0)
-        if dims.is_symbolic(here) or dims.is_symbolic(best):
-            symbolic = True
-            best = dims.dmax(best, here)
-        elif here > best:
-            best, at = here, n
-    return dims.simplify(best), (None if symbolic else at)
+    if not any(dims.is_symbolic(v) for v in size):
+        best, at = size[0], analysis.graph.nodes[0]
+        for n, live in live_walk(analysis.graph, size, owner):
+            here = live + (size[n.id] if owner[n.id] == n.id else 0)
+            if here > best:
+                best, at = here, n
+        return best, at
+    frontier = [(frozenset({owner[0]}), analysis.graph.nodes[0])]  # moments that may bind
+    for n, live in live_sets(analysis.graph, owner):
+        here = frozenset(live | {owner[n.id]})
+        if any(_no_more(here, other, size) for other, _ in frontier):
+            continue
+        frontier = [(o, m) for o, m in frontier if not _no_more(o, here, size)]
+        frontier.append((here, n))
+    sums = [dims.simplify(sum(size[i] for i in o)) for o, _ in frontier]
+    if len(sums) == 1:
+        return sums[0], frontier[0][1]
+    return dims.simplify(dims.dmax(*sums)), None
+
+
+def _no_more(a: frozenset, b: frozenset, size) -> bool:
+    """Whether storages ``a`` hold no more bytes than ``b`` at every point the spec allows:
+    ``a`` ⊆ ``b`` (each size is at least one element), or the difference of the sizes they
+    do not share is provably ≤ 0 for positive integer symbols."""
+    if a <= b:
+        return True
+    diff = sum(size[i] for i in a - b) - sum(size[i] for i in b - a)
+    if not dims.is_symbolic(diff):
+        return diff <= 0
+    import sympy as sp
+
+    return bool(sp.expand(-diff).is_nonnegative)
 
 
 def saved_hook():
@@ -377,11 +427,13 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
                         "training: it needs training memory")
     b = batch_value(batch)
     graph = analysis.graph
-    if dims.is_symbolic(b) and str(b) in graph.free_symbols:
+    # a name the spec already gives a symbol (free or with a value) would be two symbols
+    # printed alike: refused, for the batch and for the devices
+    if dims.is_symbolic(b) and str(b) in graph.symbols:
         raise SpecError(f"batch {b}: the spec has a symbol {b} already; name the batch "
                         "another way")
     n_dev = devices_value(devices)
-    if dims.is_symbolic(n_dev) and (str(n_dev) in graph.free_symbols or n_dev == b):
+    if dims.is_symbolic(n_dev) and (str(n_dev) in graph.symbols or n_dev == b):
         raise SpecError(f"devices {n_dev}: the spec or the batch has a symbol {n_dev} "
                         "already; name the devices another way")
     if names(checkpoint) and not train:

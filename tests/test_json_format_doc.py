@@ -13,10 +13,11 @@ DOC = ROOT / "docs" / "json-format.md"
 
 
 MEMORY = "\n## The memory verb"
+SWEEP = "\n## The memory verb's batch-size sweep"
 
 
 def test_examples_are_current():
-    assert len(blocks(DOC)) == 3  # two of the analysis verbs, one of memory
+    assert len(blocks(DOC)) == 4  # two of the analysis verbs, one of memory, one of its sweep
     assert stale(DOC) == []
 
 
@@ -45,7 +46,7 @@ def test_documented_keys_are_the_printed_keys():
 def test_memory_keys_are_documented():
     """Every key the memory verb prints, at the top, in ``total`` and in a layer record, is
     named in its section, and every top-level key there is printed."""
-    section = DOC.read_text().split(MEMORY)[1]
+    section = DOC.read_text().split(MEMORY)[1].split(SWEEP)[0]
     named = set(re.findall(r"`(\w+)`", section))
     _, out = blocks(DOC)[2]
     data = _strict(out)
@@ -54,3 +55,18 @@ def test_memory_keys_are_documented():
         assert set(keys) <= named, set(keys) - named
     bullets = re.findall(r"^- `(\w+)`", section, re.M)
     assert set(bullets) <= set(data)
+
+
+def test_memory_sweep_keys_are_documented():
+    """The sweep's keys, at the top, in ``device_memory`` and in a point, are named in its
+    section, and its top-level bullets are printed; its totals are 40 + 4,352·b (the memory
+    example's fixed and per-sample bytes) and fit 64 KiB up to b = 15."""
+    section = DOC.read_text().split(SWEEP)[1]
+    named = set(re.findall(r"`(\w+)`", section))
+    _, out = blocks(DOC)[3]
+    data = _strict(out)
+    for keys in (data, data["device_memory"], data["points"][0]):
+        assert set(keys) <= named, set(keys) - named
+    assert set(re.findall(r"^- `(\w+)`", section, re.M)) <= set(data)
+    assert [(p["batch"], p["total_bytes"], p["fits"]) for p in data["points"]] == \
+        [(b, 40 + 4352 * b, 40 + 4352 * b <= 65536) for b in (8, 16, 32)]

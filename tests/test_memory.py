@@ -76,9 +76,10 @@ def test_mixed_precision_adam_is_16_psi():
     (0, 16, 0), (1, 4, 12), (2, 2, 14), (3, 0, 16)])
 def test_zero_stages_over_n_devices(stage, replicated, partitioned):
     """Figure 1 of the ZeRO paper: baseline (2 + 2 + K)Ψ, P_os 2Ψ + 2Ψ + KΨ/N, P_os+g
-    2Ψ + (2 + K)Ψ/N, P_os+g+p (2 + 2 + K)Ψ/N, with N a free symbol."""
-    m = archcalc.memory(LLAMA, train=True, mixed=True, zero=stage, devices="N")
-    n = sp.Symbol("N", integer=True, positive=True)
+    2Ψ + (2 + K)Ψ/N, P_os+g+p (2 + 2 + K)Ψ/N, with N a free symbol (named G: the spec's N
+    is its layer count)."""
+    m = archcalc.memory(LLAMA, train=True, mixed=True, zero=stage, devices="G")
+    n = sp.Symbol("G", integer=True, positive=True)
     parts = dict(m.components)
     got = parts["parameters"] + parts["gradients"] + parts["optimizer states"]
     assert sp.simplify(got - (replicated * PSI + sp.Rational(partitioned) * PSI / n)) == 0
@@ -417,3 +418,46 @@ def test_units_are_exact_at_any_size():
     huge = 2**1200
     assert scaled(huge, "iec") == f"{(huge * 100 + 2**39) // 2**40 // 100:,}." \
         f"{(huge * 100 + 2**39) // 2**40 % 100:02d} TiB"
+
+
+# ---------------------------------------------------------------- symbolic peak
+def _peak(text: str):
+    from archcalc.analysis import analyse
+    from archcalc.spec.loader import load_string
+
+    return fp.peak_outputs(analyse(load_string(text, "<text>", {})), 4)
+
+
+def test_symbolic_peak_keeps_the_moment_that_dominates():
+    """examples/dilated.yaml: input [1, M, N], one conv of kernel F, dilation D. The moments
+    are the input alone (4MN bytes) and the input with the output (4MN + 4(M − D(F − 1))(N −
+    D(F − 1))); the second holds the first's storages and more, so the peak is it, not a
+    Max, and it is reached at the convolution."""
+    peak, at = _peak("symbols: {M: null, N: null, F: null, D: null}\ninput: [1, M, N]\n"
+                     "layers: [conv2d: {name: c, out: 1, kernel: F, dilation: D}]\n")
+    M, N, F, D = (sp.Symbol(s, integer=True, positive=True) for s in "MNFD")
+    assert not peak.has(sp.Max)
+    assert sp.expand(peak - (4 * M * N + 4 * (M - D * (F - 1)) * (N - D * (F - 1)))) == 0
+    assert at.name == "c"
+
+
+def test_symbolic_peak_is_a_max_where_both_moments_can_bind():
+    """input [C, H, W], 1×1 convs to 1 then K channels: the moments hold (C + 1)·HW and
+    (1 + K)·HW elements, the larger as C or K is: Max of the two, 4 bytes each."""
+    peak, at = _peak("symbols: {C: null, K: null, H: null, W: null}\ninput: [C, H, W]\n"
+                     "layers: [conv2d: {out: 1, kernel: 1}, conv2d: {out: K, kernel: 1}]\n")
+    C, K, H, W = (sp.Symbol(s, integer=True, positive=True) for s in "CKHW")
+    assert peak.has(sp.Max) and at is None
+    for c, k in ((5, 2), (2, 5), (3, 3)):
+        point = {C: c, K: k, H: 7, W: 3}
+        assert peak.subs(point) == 4 * max(c + 1, 1 + k) * 21
+
+
+def test_symbolic_peak_drops_a_moment_provably_smaller():
+    """input [3, H, W], 1×1 convs to 2 then 1 channel: (3 + 2)·HW at the first, (2 + 1)·HW
+    at the second; the first is larger for every H, W (no shared storage decides it: the
+    difference 2HW is positive), so the peak is 20HW bytes at the first convolution."""
+    peak, at = _peak("symbols: {H: null, W: null}\ninput: [3, H, W]\n"
+                     "layers: [conv2d: {out: 2, kernel: 1}, conv2d: {out: 1, kernel: 1}]\n")
+    H, W = (sp.Symbol(s, integer=True, positive=True) for s in "HW")
+    assert sp.expand(peak - 20 * H * W) == 0 and at.name == "conv2d_1"

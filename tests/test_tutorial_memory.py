@@ -29,6 +29,21 @@ def test_the_figures_in_the_text_are_the_printed_ones():
     psi = 6_738_415_616
     assert f"parameters: {2 * psi:,} bytes" in llama and f"gradients: {2 * psi:,} bytes" in llama
     assert f"optimizer states: {12 * psi:,} bytes" in llama
+    sweep = next(out for cmd, out in outputs.items() if "--batch 1:256" in cmd)
+    # 748,540,128 + 12,483,084·b at b = 128 and 256; 3 GiB − the total at 128 = 0.81 GiB
+    assert f"  128   {748_540_128 + 12_483_084 * 128:,}   yes" in sweep
+    assert f"  256   {748_540_128 + 12_483_084 * 256:,}    no" in sweep
+    assert "0.81 GiB to spare" in text and \
+        round((3 * 2**30 - 748_540_128 - 12_483_084 * 128) / 2**30, 2) == 0.81
+    compare = next(out for cmd, out in outputs.items() if cmd.startswith("archcalc compare"))
+    # VGG-16 under SGD with momentum: 3 · 4 · 138,357,544 fixed bytes; AlexNet's row is the
+    # memory verb's total above
+    vgg = next(line for line in compare.splitlines() if line.startswith("VGG16"))
+    total, largest = int(vgg.split()[3].replace(",", "")), int(vgg.split()[-1])
+    fixed = 3 * 4 * 138_357_544
+    per = (total - fixed) // 128
+    assert fixed + 128 * per == total and (3 * 2**30 - fixed) // per == largest == 21
+    assert "21 images do" in text and "2,346,374,880    yes             198" in compare
     kv = next(out for cmd, out in outputs.items() if "L=4096" in cmd)
     assert f"KV cache: {2 * 32 * 32 * 128 * 4096 * 2:,} bytes" in kv and 2**31 == 2147483648
     assert "100.4 GiB" in text and round(16 * psi / 2**30, 1) == 100.4

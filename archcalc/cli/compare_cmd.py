@@ -8,6 +8,7 @@ import typer
 
 from .. import conventions
 from . import common as c
+from . import memory_opts as o
 from .app import app
 
 Specs = Annotated[List[str], typer.Argument(help="Spec files to compare.", show_default=False)]
@@ -32,7 +33,13 @@ def compare(specs: Specs, columns: ColumnsOpt = None, units: UnitsOpt = "exact",
             set_: c.SetOpt = None, free: c.FreeOpt = None,
             convention: c.ConventionOpt = "pytorch", depth: c.DepthOpt = None, width: c.WidthOpt = 100,
             standalone: StandaloneOpt = True, caption: CaptionOpt = None,
-            limit: c.LimitOpt = None) -> None:
+            limit: c.LimitOpt = None, memory: o.MemoryOpt = False, batch: o.BatchOpt = None,
+            dtype: o.DtypeOpt = "fp32", weights_dtype: o.WeightsOpt = None,
+            grads_dtype: o.GradsOpt = None, master_dtype: o.MasterOpt = None,
+            activations_dtype: o.ActOpt = None, mixed: o.MixedOpt = False,
+            train: o.TrainOpt = False, optimizer: o.OptimizerOpt = "adam",
+            zero: o.ZeroOpt = 0, devices: o.DevicesOpt = "1",
+            device_memory: o.DeviceMemoryOpt = None) -> None:
     """Compare architectures: one row per model, or two models layer by layer.
 
     Columns are selectable; --per-layer puts two models side by side. --set and --free apply
@@ -46,15 +53,22 @@ def compare(specs: Specs, columns: ColumnsOpt = None, units: UnitsOpt = "exact",
 
         archcalc compare specs/vgg16.yaml specs/resnet18.yaml --per-layer --depth 0
 
+        archcalc compare specs/alexnet-paper.yaml specs/vgg16.yaml --memory --train --batch 64 --device-memory 24GiB
+
     Depth is the most convolution/linear layers on any path (the 16 of VGG-16); RF is the
-    receptive field of the last feature map (before global pooling). Exit codes: 0 ok, 2 bad input.
+    receptive field of the last feature map (before global pooling). --memory adds each
+    model's memory total in bytes (the memory verb's options; with --device-memory whether it
+    fits and the largest batch that does); --set B=N is then the batch of each spec without a
+    symbol B of its own. Exit codes: 0 ok, 2 bad input.
     """
+    mem = (memory, batch, dtype, weights_dtype, grads_dtype, master_dtype, activations_dtype,
+           mixed, train, optimizer, zero, devices, device_memory)
     c.guarded(_run)(specs, columns, units, fmt, per_layer, set_, convention, depth, width,
-                    standalone, caption, limit, free)
+                    standalone, caption, limit, free, mem)
 
 
 def _run(specs, columns, units, fmt, per_layer, set_, convention, depth, width, standalone,
-         caption, limit, free=None) -> None:
+         caption, limit, free=None, mem=None) -> None:
     from ..analysis import analyse
     from ..errors import SpecError
     from ..report import compare as cmp
@@ -65,10 +79,18 @@ def _run(specs, columns, units, fmt, per_layer, set_, convention, depth, width, 
     keys = cmp.parse_columns(columns)
     conv = conventions.get(convention)
     overrides = c.parse_set(set_, free)
+    mem = o.checked_if(*mem) if mem is not None else None
+    opts = o.checked(*mem[1:]) if mem is not None else None
+    if opts is not None:
+        keys = cmp.with_memory(keys, opts.device_memory is not None)
     models = []
     for path in specs:
         graph = _load_with(path, overrides)
-        models.append(cmp.Model(path, conv.apply(analyse(graph)), conv))
+        analysis = analyse(graph)
+        footprint = None
+        if opts is not None:
+            footprint = o.compute(analysis, opts, o.batch_for(graph, overrides, mem[0]))
+        models.append(cmp.Model(path, conv.apply(analysis), conv, footprint))
     if per_layer:
         if len(models) != 2:
             raise SpecError(f"--per-layer compares exactly two models, got {len(models)}")

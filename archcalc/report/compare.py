@@ -29,6 +29,7 @@ class Model:
     path: str
     analysis: Any
     convention: Any
+    memory: Any = None  # footprint.Memory with --memory, else None
 
     @property
     def name(self) -> str:
@@ -49,7 +50,7 @@ class CompareColumn:
     key: str
     header: str
     get: Callable[[Model], Any]
-    kind: str = "count"  # count | text | rf | int
+    kind: str = "count"  # count | text | rf | int | bool
 
 
 def _last_rf(m: Model):
@@ -94,7 +95,25 @@ COMPARE_COLUMNS = {c.key: c for c in (
     CompareColumn("rf", "RF", _last_rf, "rf"),
     CompareColumn("depth", "Depth", lambda m: weight_depth(m.analysis), "int"),
     CompareColumn("output", "Output", lambda m: m.analysis.total.output_shape, "shape"),
+    # with --memory (footprint.Memory): the total bytes, and with --device-memory the fit
+    CompareColumn("memory", "Memory bytes", lambda m: _mem(m, "total_bytes")),
+    CompareColumn("fits", "Fits", lambda m: _mem(m, "fits"), "bool"),
+    CompareColumn("largest_batch", "Largest batch", lambda m: _mem(m, "largest_batch"), "int"),
 )}
+MEMORY_COLUMNS = ("memory",)
+FIT_COLUMNS = ("fits", "largest_batch")
+
+
+def _mem(m: Model, attr: str):
+    """One figure of the model's memory, None without --memory."""
+    return None if m.memory is None else getattr(m.memory, attr)
+
+
+def with_memory(keys: tuple, device_memory: bool) -> tuple:
+    """The columns with the memory total (and the fit, with a device's memory) added, each
+    once."""
+    extra = MEMORY_COLUMNS + (FIT_COLUMNS if device_memory else ())
+    return keys + tuple(k for k in extra if k not in keys)
 DEFAULT_COLUMNS = ("input", "params", "macs", "flops", "rf", "depth")
 
 
@@ -170,7 +189,9 @@ def cell(value: Any, kind: str, units: str, order) -> str:
         parts = [expr_text(v, order) for v in value]
         return parts[0] if len(set(parts)) == 1 else "×".join(parts)
     if kind == "int":
-        return str(value)
+        return f"{value:,}" if isinstance(value, int) else str(value)
+    if kind == "bool":
+        return "yes" if value else "no"
     return count_text(value, units, order)
 
 
@@ -184,9 +205,15 @@ def note(models: list, units: str) -> str:
     unit = {"exact": "exact counts", "si": "decimal prefixes (K = thousand, M = million, "
             "G = billion, T = trillion)", "sci": "scientific notation"}.get(
         units, f"in units of {units} = {_PREFIX.get(units, 1):,}")
-    return (f"Convention: {conv.title}. {conv.macs_note}; "
+    text = (f"Convention: {conv.title}. {conv.macs_note}; "
             "RF: receptive field of the last feature map (before global pooling); depth: most "
             f"conv/linear layers on a path; {unit}.")
+    m = next((m.memory for m in models if m.memory is not None), None)
+    if m is not None:
+        from .memory import setting
+
+        text += f" Memory bytes: {setting(m)}."
+    return text
 
 
 # ---------------------------------------------------------------- the tables
@@ -207,6 +234,8 @@ def _raw(m: Model, keys: tuple) -> list:
         v = COMPARE_COLUMNS[k].get(m)
         if v is None:
             values.append("")
+        elif isinstance(v, bool):
+            values.append(str(v).lower())
         elif isinstance(v, tuple):
             values.append(csv_dims(v, m.order))
         else:
@@ -228,7 +257,8 @@ def to_json(models: list, keys: tuple) -> dict:
     for m in models:
         row = {"name": m.name, "path": m.path}
         for k in keys:
-            row[k] = json_value(COMPARE_COLUMNS[k].get(m), m.order)
+            v = COMPARE_COLUMNS[k].get(m)
+            row[k] = v if isinstance(v, bool) or v is None else json_value(v, m.order)
         out.append(row)
     return {"convention": models[0].convention.name if models else None, "columns": list(keys),
             "models": out}

@@ -74,18 +74,24 @@ def _dtypes(m) -> str:
     return ", ".join(parts)
 
 
+def setting(m) -> str:
+    """What the figures assume: 'training, batch 128; weights fp32, …; optimizer adam'."""
+    order = list(m.analysis.graph.symbols) + [str(m.batch)]
+    out = f"batch {expr_text(m.batch, order)}; {_dtypes(m)}"
+    if m.train:
+        out += f"; optimizer {m.optimizer}"
+        if m.zero:
+            out += f"; ZeRO stage {m.zero} over {expr_text(m.devices, order)} devices"
+        if m.kernels != "cpu":
+            out += f"; kept for backward as {m.kernels} kernels keep it"
+    return f"{'training' if m.train else 'inference'}, {out}"
+
+
 def footer(m, units: str) -> list[str]:
     order = list(m.analysis.graph.symbols) + [str(m.batch)]
     lines = []
-    what = "training" if m.train else "inference"
-    setting = f"batch {expr_text(m.batch, order)}; {_dtypes(m)}"
-    if m.train:
-        setting += f"; optimizer {m.optimizer}"
-        if m.zero:
-            setting += f"; ZeRO stage {m.zero} over {expr_text(m.devices, order)} devices"
-        if m.kernels != "cpu":
-            setting += f"; kept for backward as {m.kernels} kernels keep it"
-    lines.append(f"Memory ({what}): {setting}")
+    what, _, rest = setting(m).partition(", ")
+    lines.append(f"Memory ({what}): {rest}")
     per = " per device" if m.zero else ""
     for name, value in m.components:
         lines.append(f"  {name}{per}: {both(value, order)}")

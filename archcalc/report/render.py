@@ -212,16 +212,27 @@ def to_json(analysis, conv: Convention) -> dict:
 
 
 def render(analysis, verb: str, fmt: str, conv: Convention, width: int = 100,
-           max_depth=None, train=None) -> str:
+           max_depth=None, train=None, memory=None, units: str = "bytes") -> str:
     """The verb's report in ``fmt`` (JSON: ``to_json``, docs/json-format.md). ``train``: the
-    analysis's ``training.Training``, for the flops verb's training columns."""
+    analysis's ``training.Training``, for the flops verb's training columns; ``memory``: a
+    ``footprint.Memory`` whose bytes columns summary adds (``report/memory_columns.py``),
+    written in ``units``."""
     if fmt == "json":
         obj = to_json(analysis, conv)
+        if memory is not None:
+            from .memory_columns import with_memory_json
+
+            obj = with_memory_json(obj, memory)
         return writers.write(None, fmt, obj if train is None else
                              with_training(obj, analysis, train, conv))
     if train is not None:
         return writers.write(train_model(analysis, train, conv, max_depth), fmt, width=width)
-    return writers.write(model(analysis, verb, conv, max_depth), fmt, width=width)
+    table = model(analysis, verb, conv, max_depth)
+    if memory is not None:
+        from .memory_columns import with_memory_table
+
+        table = with_memory_table(table, analysis, memory, units, max_depth)
+    return writers.write(table, fmt, width=width)
 
 
 # ---------------------------------------------------------------- training FLOPs
