@@ -214,9 +214,10 @@ def channelshuffle(ctx: Ctx) -> Out:
 @register_layer("indexchannels", family="tensor", zero=ZERO,
                 args={"count": Arg("int", min=1, doc="channels selected (repeats allowed)")})
 def indexchannels(ctx: Ctx) -> Out:
-    """Select ``count`` channels by index (torch.index_select on the channel axis, an index
-    learned or fixed, repeats allowed: CondenseNet's condensed layers): [count, …]; the
-    index is a buffer of ``count`` integers."""
+    """Select ``count`` channels by index (torch.index_select): [C, …] → [count, …].
+
+    The index is learned or fixed, repeats allowed (CondenseNet's condensed layers), and
+    kept as a buffer of ``count`` integers."""
     return Out(shape=(ctx.count, *ctx.x[1:]), buffers=ctx.term("count", ctx.count),
                rf=(None, *range(1, len(ctx.x))))
 
