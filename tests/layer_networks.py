@@ -48,6 +48,14 @@ NETWORKS = {
           - softmax: {dim: 1}
           - logsoftmax
     """,
+    "condensed": """
+        input: [8, 7, 7]
+        layers:
+          - learnedgroupconv: {out: 12, groups: 4, condense_factor: 2}
+          - indexchannels: {count: 10}
+          - learnedgroupconv: {out: 6, kernel: 3, stride: 2, padding: 1, groups: 2,
+                               condense_factor: 5, phase: train}
+    """,
     "channels_and_shuffles": """
         input: [12, 6, 6]
         layers:

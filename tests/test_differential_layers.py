@@ -320,6 +320,60 @@ def test_channel_layers_match_torch(data):
     agree(closed(layer, args, shape), measured(make, shape), layer)
 
 
+class _Condensed(nn.Module):
+    """The deployed learned group convolution as the authors' CondenseConv computes it
+    (ShichenLiu/CondenseNet, layers.py, BN-ReLU left out): torch.index_select of
+    Cin·G/C channels with an index of repeats, then a G-group Conv2d; their LearnedGroupConv
+    asserts that G divides Cin and Cout and that C divides Cin."""
+
+    def __init__(self, cin, out, k, stride, pad, g, c, bias):
+        super().__init__()
+        if cin % g or out % g or cin % c:
+            raise ValueError("LearnedGroupConv's channel conditions")
+        self.index = torch.arange(cin * g // c) % cin
+        self.conv = nn.Conv2d(cin * g // c, out, k, stride=stride, padding=pad, groups=g,
+                              bias=bias)
+
+    def forward(self, x):
+        return self.conv(torch.index_select(x, 1, self.index))
+
+
+@FEW
+@given(st.data())
+def test_learnedgroupconv_matches_torch(data):
+    draw = data.draw
+    g, c = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    cin, out = draw(st.integers(1, 12)), draw(st.integers(1, 8))
+    k, stride, pad = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+    bias, phase = draw(st.booleans()), draw(st.sampled_from(["test", "train"]))
+    shape = [cin, *sizes(draw, 2, 1, 6)]
+    args = {"out": out, "kernel": k, "stride": stride, "padding": pad, "groups": g,
+            "condense_factor": c, "bias": bias, "phase": phase}
+    if phase == "test":
+        make = lambda: _Condensed(cin, out, k, stride, pad, g, c, bias)  # noqa: E731
+    else:
+        def make():
+            _Condensed(cin, out, k, stride, pad, g, c, bias)  # the same conditions
+            return nn.Conv2d(cin, out, k, stride=stride, padding=pad, bias=bias)
+    agree(closed("learnedgroupconv", args, shape), measured(make, shape), "learnedgroupconv")
+
+
+@FEW
+@given(st.data())
+def test_indexchannels_matches_torch(data):
+    draw = data.draw
+    c, count = draw(st.integers(1, 8)), draw(st.integers(1, 16))
+    shape = [c, *sizes(draw, 2, 1, 5)]
+    index = torch.tensor([draw(st.integers(0, c - 1)) for _ in range(count)])
+
+    class Select(nn.Module):
+        def forward(self, x):
+            return torch.index_select(x, 1, index)
+
+    agree(closed("indexchannels", {"count": count}, shape), measured(Select, shape),
+          "indexchannels")
+
+
 @FEW
 @given(st.data())
 def test_merges_match_torch(data):

@@ -31,13 +31,13 @@ def test_every_spec_format_example_loads_and_gives_the_numbers_it_states():
     from helpers import analyse_text, sym
 
     examples = _yaml_blocks("spec-format.md")
-    assert len(examples) == 8
+    assert len(examples) == 9
     results = []
     for text in examples:
         if "layers:" in text and "input:" not in text:
             text += "input: [64, 8, 8]\nlayers: [basic: {c: 64, s: 1}]\n"
         results.append(analyse_text(text))
-    vgg, encoder, decoder, basic, unet, width, wavenet, full = results
+    vgg, encoder, decoder, basic, unet, width, wavenet, condensed, full = results
     assert vgg.total.output_shape == (1000,)
     n, length = sym("n_layer", "L")
     d = 768  # per block: attention 4d² + 4d, MLP 8d² + 5d, two layer norms 4d
@@ -62,3 +62,7 @@ def test_every_spec_format_example_loads_and_gives_the_numbers_it_states():
     # full padding: 10 + (5 − 1) = 14, then 14 + (2 − 1) = 15
     assert full.record("conv1d_1").output_shape == (1, 14)
     assert full.total.output_shape == (1, 15)
+    # learnedgroupconv, 64 → 32, G = C = 4: each output reads 64/4 = 16 channels; the index
+    # holds 64·4/4 = 64 entries, BatchNorm's running statistics 2·64
+    assert condensed.total.params == 2 * 64 + 32 * 16
+    assert condensed.total.buffers == 2 * 64 + 64

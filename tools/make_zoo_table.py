@@ -90,6 +90,11 @@ PAPERS = {
     "densenet-bc-100-12-cifar": [Figure("params", 0.8, "Huang17", M, 1)],
     "mobilenet_v1": [Figure("params", 4.2, "Howard17", M, 1),
                      Figure("macs", 569, "Howard17", M, 0)],
+    # tests/test_zoo_condensenet.py
+    "condensenet-86-cifar": [Figure("params", 0.52, "Huang18", M, 2),
+                             Figure("macs", 65.8, "Huang18", M, 1)],
+    "condensenet-imagenet": [Figure("params", 4.8, "Huang18", M, 1),
+                             Figure("macs", 529, "Huang18", M, 0)],
 }
 
 SOURCES = {
@@ -128,6 +133,11 @@ SOURCES = {
     "kerashub": "KerasNLP / KerasHub presets' metadata `params` (the parameter count of the "
                 "released checkpoint), each preset file named with its commit in "
                 "`tests/published.py` (`TRANSFORMERS`).",
+    "Huang18": "Huang, Liu, van der Maaten & Weinberger, \"CondenseNet: An Efficient DenseNet "
+               "using Learned Group Convolutions\", CVPR 2018, Table 1 (CIFAR) and Table 5 "
+               "(ImageNet), as the authors' README (ShichenLiu/CondenseNet) lists them: "
+               "CondenseNet-86 65.8M FLOPs, 0.52M params; CondenseNet-74 (C = G = 4) 529M "
+               "FLOPs, 4.8M params.",
     "Howard17": "Howard et al., \"MobileNets\" (arXiv:1704.04861), Table 8 (1.0 MobileNet-224: "
                 "569 million mult-adds, 4.2 million parameters).",
 }
@@ -142,8 +152,8 @@ class Section:
 
 
 PAPER_SPECS = ("lenet5", "alexnet-paper", "nin", "googlenet-paper", "resnet110-cifar",
-               "preact-resnet164-cifar", "densenet-bc-100-12-cifar", "mobilenet_v1", "xception",
-               "unet")
+               "preact-resnet164-cifar", "densenet-bc-100-12-cifar", "condensenet-86-cifar",
+               "condensenet-imagenet", "mobilenet_v1", "xception", "unet")
 
 
 def sections(published) -> list:
@@ -334,7 +344,30 @@ def _nin_note(a: Analysis) -> str:
     return "no published count: the ImageNet model is the author's released Caffe model"
 
 
+def _condensenet_note(name: str, a: Analysis) -> str:
+    """The authors' utils.py counts MACs plus one operation per ReLU output and per pooled
+    input, and the classifier's bias (tests/test_zoo_condensenet.py derives it)."""
+    relu = sum(_numel(r.output_shape) for r in a.layers if r.type == "relu")
+    kernels = {n.id: n.args.get("kernel") for n in a.graph.nodes if n.type == "avgpool2d"}
+    pooled = sum(_numel(r.output_shape) * kernels[r.id] ** 2 for r in a.layers
+                 if r.type == "avgpool2d")
+    bias = a.record("classifier").output_shape[0]
+    theirs = a.total.macs + relu + pooled + bias
+    _check(PAPERS[name][1].matches(theirs), f"{name}: utils.py's count is not the paper's")
+    return (f"the FLOPs are the authors' utils.py count: MACs + ReLU outputs ({relu:,}) + "
+            f"pooled inputs ({pooled:,}) + the classifier's bias ({bias:,}) = {theirs:,}")
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
 NOTES = {
+    "condensenet-86-cifar": lambda a: _condensenet_note("condensenet-86-cifar", a),
+    "condensenet-imagenet": lambda a: _condensenet_note("condensenet-imagenet", a),
     "resnet50": lambda a: _resnet_note("resnet50", a),
     "resnet101": lambda a: _resnet_note("resnet101", a),
     "resnet152": lambda a: _resnet_note("resnet152", a),

@@ -1,4 +1,4 @@
-"""Convolutions: conv1d/2d/3d and convtranspose1d/2d/3d."""
+"""Convolutions: conv1d/2d/3d, convtranspose1d/2d/3d, CondenseNet's learned group convolution."""
 
 from __future__ import annotations
 
@@ -150,23 +150,79 @@ def conv_transpose(ctx: Ctx) -> Out:
     )
 
 
+LEARNED_GROUP_ARGS = {
+    "out": Arg("int", min=1, doc="output channels"),
+    "kernel": Arg("ints", 1, min=1, doc="kernel size (1 in CondenseNet)"),
+    "stride": Arg("ints", 1, min=1),
+    "padding": Arg("ints", 0, min=0),
+    "groups": Arg("int", min=1, doc="G: output groups"),
+    "condense_factor": Arg("int", min=1, doc="C: each group keeps in/C input channels"),
+    "phase": Arg("str", "test", choices=("test", "train"),
+                 doc="test: the condensed layer; train: the dense masked convolution"),
+    "bias": Arg("bool", False),
+}
+
+
+@register_layer("learnedgroupconv", args=LEARNED_GROUP_ARGS, family="conv", nd={"learnedgroupconv": 2})
+def learned_group_conv(ctx: Ctx) -> Out:
+    """Learned group convolution (CondenseNet), condensed at test time.
+
+    phase test (the deployed layer, CondensingConv): an index selection of Cin·G/C channels
+    (its index a buffer) and a G-group convolution: each output reads Cin/C channels, params
+    Cout·Cin/C·∏k. phase train: the dense convolution, params Cout·Cin·∏k, with its mask (a
+    buffer of the weight's size) that learning prunes. The BN-ReLU the authors' module runs
+    first is written in the spec (on the selected channels, as many as Cin when G = C).
+    """
+    ctx.expect_rank(3, _LAYOUT[2])
+    cin, cout, g, c = ctx.x[0], ctx.out, ctx.groups, ctx.condense_factor
+    # The conditions of the authors' LearnedGroupConv (ShichenLiu/CondenseNet, layers.py):
+    # the condensed layer's G groups each read a whole Cin/C of the input channels.
+    ctx.require(divides(c, cin),
+                f"condense_factor {c} does not divide the input channels {cin}")
+    _check_groups(ctx, cin, cout, g)
+    k, s = ctx.per_axis("kernel"), ctx.per_axis("stride")
+    pads = ctx.per_axis("padding")
+    out_sp = []
+    for axis, (n, ki, si, pi) in enumerate(zip(ctx.spatial, k, s, pads)):
+        ctx.require(n + 2 * pi >= ki,
+                    f"kernel {ki} is larger than the padded input {n + 2 * pi} on spatial "
+                    f"axis {axis + 1} (input {n}, padding {pi})")
+        out_sp.append(sliding_axis(ctx, axis, n, ki, si, 1, pi, pi))
+    t = ctx.term
+    kt, cin_t, cout_t = kernel_terms(ctx, k), t("C_in", cin), t("C_out", cout)
+    if ctx.phase == "test":  # the index of the Cin·G/C selected channels is a buffer
+        per_out = prod(kt) * (cin_t // t("C", c))  # each output reads Cin/C channels
+        index = cin_t * t("G", g) // t("C", c)
+    else:  # the mask: one entry per weight
+        per_out = prod(kt) * cin_t
+        index = per_out * cout_t
+    outs = tuple(t(f"{a}_out", value_of(o)) for a, o in zip(AXES[2], out_sp))
+    return Out(
+        shape=(cout, *out_sp),
+        params=(per_out + 1) * cout_t if ctx.bias else per_out * cout_t,
+        buffers=index,
+        macs=prod(outs) * cout_t * per_out,
+        rf=(None, *(Window(ki, si, pi) for ki, si, pi in zip(k, s, pads))),
+    )
+
+
 # ---------------------------------------------------------------- other tools' counts
 # FlopCounterMode (torch/utils/flop_counter.py): convolutions, 2 FLOPs per MAC; the
 # transposed convolution uses the input's spatial size (archcalc's MACs exactly).
-counts("flopcounter", *CONVS, *CONV_TRANSPOSES)(record_macs)
+counts("flopcounter", *CONVS, *CONV_TRANSPOSES, "learnedgroupconv")(record_macs)
 # fvcore/nn/flop_count.py + jit_handles.py (0.1.5.post20221221): one fused multiply-add
 # is one "flop".
-counts("fvcore", *CONVS, *CONV_TRANSPOSES)(record_macs)
+counts("fvcore", *CONVS, *CONV_TRANSPOSES, "learnedgroupconv")(record_macs)
 
 
-@counts("ptflops", *CONVS, *CONV_TRANSPOSES)
+@counts("ptflops", *CONVS, *CONV_TRANSPOSES, "learnedgroupconv")
 def _ptflops_conv(v):
     """conv_flops_counter_hook: MACs (input size when transposed) + bias: output numel."""
     return v.record.macs + bias_adds(v)
 
 
 # ptflops, backend 'aten': mm/addmm/bmm/convolution only, as MACs including the bias.
-@counts("ptflops-aten", *CONVS, *CONV_TRANSPOSES)
+@counts("ptflops-aten", *CONVS, *CONV_TRANSPOSES, "learnedgroupconv")
 def _ptflops_aten_conv(v):
     return v.record.macs + bias_adds(v)
 
@@ -179,9 +235,15 @@ def _thop_conv(v):
     return v.n_out * (v.x[0] // v.arg("groups", 1)) * prod(ks)
 
 
+# The learned group convolution is, in each phase, one Conv2d (after an index_select that no
+# tool counts at test time): thop's count_convNd reads that Conv2d's in_channels/groups,
+# Cin·G/C/G = Cin/C at test time and Cin in training, which gives archcalc's MACs.
+counts("thop", "learnedgroupconv")(record_macs)
+
+
 # torchinfo/layer_info.py calculate_macs (1.8.0): for every parameter named weight or
 # bias, a Conv* layer adds numel·∏(output spatial).
-@counts("torchinfo", *CONVS, *CONV_TRANSPOSES)
+@counts("torchinfo", *CONVS, *CONV_TRANSPOSES, "learnedgroupconv")
 def _torchinfo_conv(v):
     """(weight + bias)·∏output spatial — bias included, the OUTPUT size when transposed."""
     return v.record.params * prod(v.output[1:])
@@ -191,7 +253,7 @@ def _torchinfo_conv(v):
 # convolution of grad_out with the weight (a convolution for a transposed layer), grad_weight
 # one convolution of the input with grad_out, each the forward's MACs, counted only where
 # convolution_backward's output_mask asks for it; grad_bias is a sum (no MACs).
-backward(*CONVS, *CONV_TRANSPOSES)(each_needed)
+backward(*CONVS, *CONV_TRANSPOSES, "learnedgroupconv")(each_needed)
 
 
 # FlopCounterMode's grad_weight of a grouped convolution (conv_backward_flop, "grad_weight as
@@ -213,13 +275,18 @@ def _flopcounter_conv_backward(v, grads):
 # convolution keep the padded copy instead.
 
 
-@saves(*CONVS, *CONV_TRANSPOSES)
+@saves(*CONVS, *CONV_TRANSPOSES, "learnedgroupconv")
 def _conv_keeps(v) -> list:
     if not v.trainable:
         return []
     if v.arg("padding_mode", "zeros") != "zeros":
         raise NotModelled(f"the tensors {v.type} keeps with padding_mode "
                           f"{v.arg('padding_mode')} are not modelled")
+    if v.type == "learnedgroupconv":  # the convolution keeps its input: the selected
+        if v.arg("phase", "test") == "train":  # channels at test time, the input in training
+            return [kept_input()]
+        return [kept_new(v.batch * v.x[0] * v.arg("groups") // v.arg("condense_factor")
+                         * dims.prod(v.x[1:]))]
     if v.type in CONV_TRANSPOSES or v.arg("padding") != "same":
         return [kept_input()]
     nd = len(v.x) - 1

@@ -218,6 +218,17 @@ def channelshuffle(ctx: Ctx) -> Out:
     return Out(shape=ctx.x)
 
 
+@register_layer("indexchannels", family="tensor", zero=ZERO,
+                args={"count": Arg("int", min=1, doc="channels selected (repeats allowed)")})
+def indexchannels(ctx: Ctx) -> Out:
+    """Select ``count`` channels by index (torch.index_select): [C, …] → [count, …].
+
+    The index is learned or fixed, repeats allowed (CondenseNet's condensed layers), and
+    kept as a buffer of ``count`` integers."""
+    return Out(shape=(ctx.count, *ctx.x[1:]), buffers=ctx.term("count", ctx.count),
+               rf=(None, *range(1, len(ctx.x))))
+
+
 def _index(ctx: Ctx, i, n, name: str):
     """A Python index into an axis of size ``n``: a negative one counts from the end."""
     if is_symbolic(i) or i >= 0:
@@ -310,7 +321,7 @@ def _thop_upsample(v):
 backward_zero(
     "a shape operation's backward moves, pads or sums the gradient back: no products",
     "flatten", "reshape", "permute", "zeropad", "padchannels", "crop", "upsample",
-    "pixelshuffle", "pixelunshuffle", "channelshuffle", "slice", "roll")
+    "pixelshuffle", "pixelunshuffle", "channelshuffle", "slice", "roll", "indexchannels")
 
 # ---------------------------------------------------------------- kept for backward
 # The gradients of views, copies, constant pads, nearest/linear interpolation, shuffles and
@@ -319,5 +330,8 @@ backward_zero(
 saves_nothing("{type}'s gradient needs only sizes: nothing kept",
               "flatten", "reshape", "permute", "zeropad", "padchannels", "crop", "upsample",
               "pixelshuffle", "pixelunshuffle", "channelshuffle", "slice", "roll")
+# index_select's gradient (derivatives.yaml: index_select_backward) needs the input's sizes
+# and the index, a constant of the module: no activation is kept.
+saves_nothing("{type}'s gradient needs only sizes and the index: nothing kept", "indexchannels")
 view_of_input("view", "flatten", "reshape")
 view_of_input("strided", "permute", "slice", "crop")

@@ -50,6 +50,16 @@ class Explanation:
     lines: list = field(default_factory=list)
 
 
+def _buffer_words(node) -> str:
+    """What a layer's buffers hold: a normalisation's running statistics, unless the type
+    keeps another buffer (the channel index of a condensed layer, a learned mask)."""
+    if node.type == "indexchannels":
+        return "the channel index"
+    if node.type == "learnedgroupconv":
+        return "the mask" if node.args.get("phase") == "train" else "the channel index"
+    return "running mean and variance"
+
+
 def _num(v, order) -> str:
     from ..layers.terms import number_text
 
@@ -205,10 +215,10 @@ def _cost_lines(analysis, node, metric: str, conv, order) -> list:
         lines = [Line(shown, got.symbolic(), got.substituted(order), human(value, order))
                  if isinstance(got, Term) else Line(label, "", "", human(value, order), got)]
     if metric == "params" and rec.buffers and dims.eq(rec.buffers, 0) is not True:
-        # running mean and variance: every rule with buffers terms them
+        # every rule with buffers terms them
         b = formulas.checked(node, "buffers", written["buffers"], rec.buffers)
         lines.append(Line(f"non_trainable({node.name})",
-                          f"{b.symbolic()} (running mean and variance)",
+                          f"{b.symbolic()} ({_buffer_words(node)})",
                           b.substituted(order), human(rec.buffers, order),
                           "counted as params under --convention keras"
                           if not conv.params_include_buffers else "included above (keras)"))

@@ -170,3 +170,15 @@ class StochasticDepth(nn.Module):
         size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
         noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
         return x * noise.div_(1.0 - self.p)
+
+
+class IndexChannels(nn.Module):
+    """torch.index_select on the channel axis with a fixed index, kept as a buffer as
+    CondenseNet's condensed layers keep theirs."""
+
+    def __init__(self, index):
+        super().__init__()
+        self.register_buffer("index", index)
+
+    def forward(self, x):
+        return torch.index_select(x, 1, self.index)

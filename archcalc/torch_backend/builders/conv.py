@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-from ..modules import Pad, tf_same_pads
+from ..modules import IndexChannels, Pad, tf_same_pads
 from ..registry import BuildCtx, builds
 from ..weights import constant_weights
 
@@ -50,3 +51,25 @@ def conv_transpose(b: BuildCtx) -> nn.Module:
                 padding=b.per_axis("padding"), output_padding=b.per_axis("output_padding"),
                 groups=groups, bias=b.a["bias"], dilation=b.per_axis("dilation"))
     return constant_weights(layer) if b.linear else layer
+
+
+@builds("learnedgroupconv")
+def learned_group_conv(b: BuildCtx) -> nn.Module:
+    """Test phase: the condensed layer, index_select of Cin·G/C channels (index i mod Cin;
+    any valid index gives the same counts) then a G-group convolution; train phase: the dense
+    convolution with its mask as a buffer (all ones: pruning changes no count)."""
+    k, s, p = b.per_axis("kernel"), b.per_axis("stride"), b.per_axis("padding")
+    cin, out, g = b.x[0], b.a["out"], b.a["groups"]
+    if b.narrow:
+        layer = nn.Conv2d(cin, 1, k, stride=s, padding=p, bias=b.a["bias"])
+        return constant_weights(layer) if b.linear else layer
+    if b.a["phase"] == "train":
+        layer = nn.Conv2d(cin, out, k, stride=s, padding=p, bias=b.a["bias"])
+        layer.register_buffer("mask", torch.ones_like(layer.weight))
+        return constant_weights(layer) if b.linear else layer
+    selected = cin * g // b.a["condense_factor"]
+    layer = nn.Conv2d(selected, out, k, stride=s, padding=p, groups=g, bias=b.a["bias"])
+    if b.linear:
+        constant_weights(layer)
+    return nn.Sequential(IndexChannels(torch.arange(selected) % cin), layer)
+

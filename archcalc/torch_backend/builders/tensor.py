@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-from ..modules import Lambda, Pad
+from ..modules import IndexChannels, Lambda, Pad
 from ..registry import BuildCtx, batch_dim, builds
 
 
@@ -106,6 +107,17 @@ def channelshuffle(b: BuildCtx) -> nn.Module:
         return x.reshape(n, g, c // g, *x.shape[2:]).transpose(1, 2).reshape(x.shape)
 
     return Lambda(shuffle, f"groups={g}")
+
+
+@builds("indexchannels")
+def indexchannels(b: BuildCtx) -> nn.Module:
+    """torch.index_select on the channel axis with the index i mod C (i < count), a buffer:
+    any valid index gives the same shape and counts (the narrow copy keeps its one channel)."""
+    count = b.a["count"]
+    if b.narrow:
+        return nn.Identity()
+
+    return IndexChannels(torch.arange(count) % b.x[0])
 
 
 @builds("slice")
