@@ -33,6 +33,8 @@ OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 # NAME.quantity[i], or a bare quantity (the whole network); NAME may be qualified (a.b.c)
 _QUANTITY = re.compile(r"(?<![\w.])((?:[A-Za-z_][\w-]*\.)*)(shape|rf|params|macs|flops)\b"
                        r"(?:\s*\[\s*(\d+)\s*\])?")
+QUANTITIES = ("shape", "rf", "params", "macs", "flops")
+_ATTRIBUTE = re.compile(r"(?<![\w.])((?:[A-Za-z_][\w-]*\.)*[A-Za-z_][\w-]*)\.([A-Za-z_]\w*)(?![\w.])")
 DEFAULT_STOP = 1024  # the default range of one symbol: 1..1024
 DEFAULT_STOP_GRID = 64  # of each of several symbols: 1..64
 MAX_WANT_CHARS = 1_000
@@ -168,23 +170,23 @@ def quantity(analysis, conv, at: str, what: str, index: str | None):
     name = f"{at + '.' if at else ''}{what}"
     if what in ("params", "macs", "flops"):
         if index is not None:
-            raise SpecError(f"--want: {name} is a count; it takes no [index]")
+            raise SpecError(f"{name} is a count; it takes no [index]")
         return conv.count(rec, what)
     if what == "shape":
         values = tuple(rec.output_shape)
     else:
         if rec.rf is None:
-            raise SpecError(f"--want: {name}: there is no receptive field here")
+            raise SpecError(f"{name}: there is no receptive field here")
         values = tuple(a.size for a in rec.rf)
         if index is None:
             if len(set(values)) != 1:
-                raise SpecError(f"--want: {name} differs per axis; write {name}[0] …")
+                raise SpecError(f"{name} differs per axis; write {name}[0] …")
             return values[0]
     if index is None:
-        raise SpecError(f"--want: {name} needs an axis, {name}[0] … {name}[{len(values) - 1}]")
+        raise SpecError(f"{name} needs an axis, {name}[0] … {name}[{len(values) - 1}]")
     i = int(index)
     if i >= len(values):
-        raise SpecError(f"--want: {name}[{i}]: the {what} has {len(values)} "
+        raise SpecError(f"{name}[{i}]: the {what} has {len(values)} "
                         f"entr{'ies' if len(values) != 1 else 'y'} (0 … {len(values) - 1})")
     return values[i]
 
@@ -196,6 +198,13 @@ def parse_want(text: str, analysis, conv) -> Want:
     from . import expr
 
     left, op, right = split_relation(text)
+    for m in _ATTRIBUTE.finditer(text):
+        if m.group(2) not in QUANTITIES:
+            from .errors import did_you_mean
+
+            raise SpecError(f"--want '{text}': unknown quantity '{m.group(2)}' of "
+                            f"'{m.group(1)}': choose from {', '.join(QUANTITIES)}"
+                            f"{did_you_mean(m.group(2), list(QUANTITIES))}")
     env = dict(analysis.graph.symbols)
     found: list = []
 
@@ -270,7 +279,7 @@ def _closed_form(parsed, names, graph, spec, derivation) -> Solution:
                         f"{names[0]}; bind the other symbols with --set or add them to --for")
     derivation.append(f"sympy.solve({rel.lhs - rel.rhs} = 0, {names[0]})")
     root = sp.factor(roots[0])
-    num, den = sp.fraction(sp.together(root))
+    num, den = root.as_numer_denom()
     if den != 1:
         derivation.append(f"{names[0]} is a whole number only where {num} is divisible by "
                           f"{den}")
