@@ -1,4 +1,4 @@
-"""solve: the values of chosen symbols for which stated relations hold (archcalc/solve.py)."""
+"""solve: the values of chosen symbols for which stated relations hold (archcalc/inverse.py)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
 def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, convention,
          limit) -> None:
     from .. import conventions
-    from .. import solve as sv
+    from .. import inverse as sv
     from .. import sweep as sw
     from ..analysis import analyse
     from ..spec.loader import load
