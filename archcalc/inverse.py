@@ -131,6 +131,36 @@ class Solution:
         return " (the end of the range: larger values may solve too)" if self.at_end else ""
 
 
+def to_markdown(solution: "Solution") -> str:
+    """The text answer as Markdown: a heading, and each line an item (code spans keep the
+    closed forms' ``*`` as written)."""
+    lines = solution.text().splitlines()
+    out = [f"### {_md(lines[0])}", ""]
+    for line in lines[1:]:
+        item = line.strip()
+        if line.startswith("  "):
+            out.append(f"  - `{item}`")
+        else:
+            out.append(f"- {_md(item)}")
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+
+
+def to_csv(solution: "Solution") -> str:
+    """One row per solution listed (the first SHOWN), the symbols as columns; a closed
+    form is one row of expressions."""
+    if solution.closed_form:
+        names = list(solution.closed_form)
+        rows = [[str(v) for v in solution.closed_form.values()]]
+    else:
+        names = list(solution.ranges)
+        rows = [[str(p[n]) for n in names] for p in solution.solutions]
+    return "\n".join(",".join(r) for r in [names, *rows]) + "\n"
+
+
 def _point(p: dict | None) -> str:
     return "none" if p is None else ", ".join(f"{k}={v}" for k, v in p.items())
 

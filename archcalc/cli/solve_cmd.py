@@ -20,7 +20,7 @@ RangeOpt = Annotated[Optional[List[str]], typer.Option(
     "--range", "-r", metavar="NAME=START:STOP[:STEP]",
     help="The values tried for a symbol (default 1..1024 for one symbol, 1..64 each for "
          "several).")]
-FORMATS = ("table", "json")
+FORMATS = ("table", "markdown", "csv", "json")
 
 
 @app.command("solve")
@@ -28,7 +28,7 @@ def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
           smallest: Annotated[bool, typer.Option("--smallest", help="Report the smallest solution.")] = False,
           largest: Annotated[bool, typer.Option("--largest", help="Report the largest solution.")] = False,
           all_: Annotated[bool, typer.Option("--all", help="Report every solution (the default).")] = False,
-          set_: c.SetOpt = None, fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+          set_: c.SetOpt = None, fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, csv (the solutions listed) or json.")] = "table",
           convention: c.ConventionOpt = "pytorch", limit: c.LimitOpt = None) -> None:
     """Inverse questions: for which values of symbols do the relations hold? Exact.
 
@@ -86,6 +86,10 @@ def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, conventio
         from ..report.values import json_text
 
         c.emit(json_text(result.to_json(), indent=2) + "\n")
+    elif fmt == "markdown":
+        c.emit(sv.to_markdown(result))
+    elif fmt == "csv":
+        c.emit(sv.to_csv(result))
     else:
         c.emit(result.text())
     if not result.found:
