@@ -13,10 +13,11 @@ DOC = ROOT / "docs" / "json-format.md"
 
 
 MEMORY = "\n## The memory verb"
+SOLVE = "\n## The solve verb"
 
 
 def test_examples_are_current():
-    assert len(blocks(DOC)) == 3  # two of the analysis verbs, one of memory
+    assert len(blocks(DOC)) == 4  # two of the analysis verbs, one of memory, one of solve
     assert stale(DOC) == []
 
 
@@ -45,7 +46,7 @@ def test_documented_keys_are_the_printed_keys():
 def test_memory_keys_are_documented():
     """Every key the memory verb prints, at the top, in ``total`` and in a layer record, is
     named in its section, and every top-level key there is printed."""
-    section = DOC.read_text().split(MEMORY)[1]
+    section = DOC.read_text().split(MEMORY)[1].split(SOLVE)[0]
     named = set(re.findall(r"`(\w+)`", section))
     _, out = blocks(DOC)[2]
     data = _strict(out)
@@ -54,3 +55,14 @@ def test_memory_keys_are_documented():
         assert set(keys) <= named, set(keys) - named
     bullets = re.findall(r"^- `(\w+)`", section, re.M)
     assert set(bullets) <= set(data)
+
+
+def test_solve_keys_are_documented():
+    """Every key the solve verb prints is named in its section, and so are a family's."""
+    section = DOC.read_text().split(SOLVE)[1]
+    _, out = blocks(DOC)[3]
+    data = _strict(out)
+    named = set(re.findall(r"`(\w+)`", section))
+    assert set(data) <= named, set(data) - named
+    assert {"symbol", "period", "residues", "from", "proved"} <= named
+    assert data["count"] == 1 + 52 - 50  # 2n + 1 ≥ 100 ⇔ n ≥ 50: n = 50, 51, 52

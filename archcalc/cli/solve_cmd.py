@@ -85,7 +85,7 @@ def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, conventio
     if fmt == "json":
         from ..report.values import json_text
 
-        c.emit(json_text(result.to_json(), indent=2) + "\n")
+        c.emit(json_text(result.to_json(), indent=2))
     elif fmt == "markdown":
         c.emit(sv.to_markdown(result))
     elif fmt == "csv":
