@@ -38,6 +38,7 @@ _ATTRIBUTE = re.compile(r"(?<![\w.])((?:[A-Za-z_][\w-]*\.)*[A-Za-z_][\w-]*)\.([A
 DEFAULT_STOP = 1024  # the default range of one symbol: 1..1024
 DEFAULT_STOP_GRID = 64  # of each of several symbols: 1..64
 MAX_WANT_CHARS = 1_000
+MAX_PERIOD = 1024  # periods looked for (each check is one pass over the range)
 SHOWN = 50  # solutions listed in full; the count is always exact
 
 
@@ -393,14 +394,15 @@ def _holds(relation, symbols, args, count):
 
 
 def _period(name: str, values, member) -> dict | None:
-    """The smallest period P (at most a quarter of the range) with which the solutions
-    repeat from the first one to the end of the range: (residues of the first period)."""
+    """The smallest period P (at most a quarter of the range, and MAX_PERIOD) with which the
+    solutions repeat from the first one to the end of the range, with the residues of the
+    first period; None when there is none, or when every value from the first on solves."""
     import numpy as np
 
     first = int(np.argmax(member))
     tail = member[first:]
     n = len(tail)
-    for p in range(1, n // 4 + 1):
+    for p in range(1, min(n // 4, MAX_PERIOD) + 1):
         if np.array_equal(tail[p:], tail[:-p]):
             start = int(values[first])
             residues = [int(v) for v in values[first:first + p][tail[:p]]]
