@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 
 
-def free_input(name: str, tmp_path, shape: str, channels: int) -> Path:
+def free_input(name: str, tmp_path, channels: int) -> Path:
     """specs/NAME.yaml with its input made [channels, H, H], H a free symbol."""
     text = (SPECS / f"{name}.yaml").read_text()
     text, n = re.subn(r"^input: \[.*\]$", f"symbols: {{H: null}}\ninput: [{channels}, H, H]",
@@ -84,7 +84,7 @@ def test_conv_stack_depth_for_rf_100():
 
 def test_vgg16_inputs_for_a_7x7_map(tmp_path):
     """Five 2×2/2 pools after size-keeping 3×3 convs: floor(H/32) = 7 ⇔ 224 ≤ H ≤ 255."""
-    r = archcalc.solve(free_input("vgg16", tmp_path, "", 3), "stage5.shape[1] = 7", "H")
+    r = archcalc.solve(free_input("vgg16", tmp_path, 3), "stage5.shape[1] = 7", "H")
     assert (r.count, r.smallest, r.largest) == (32, {"H": 224}, {"H": 255})
     assert r.solutions == [{"H": h} for h in range(224, 256)]
 
@@ -94,7 +94,7 @@ def test_resnet50_smallest_input(tmp_path):
     3×3/2 pad-1 max pool floor((h − 1)/2) + 1 ≥ 1 for h ≥ 1; each stride-2 3×3 pad-1 conv
     and 1×1/2 shortcut likewise maps 1 to 1, and the adaptive average pool takes any size.
     So the smallest input it accepts is 1×1 (and so is every larger one)."""
-    path = free_input("resnet50", tmp_path, "", 3)
+    path = free_input("resnet50", tmp_path, 3)
     r = archcalc.solve(path, "output.shape[0] = 1000", "H", pick="smallest")
     assert r.smallest == {"H": 1} and r.count == 1024
 
@@ -103,7 +103,7 @@ def test_unet_exact_crops(tmp_path):
     """U-Net (Ronneberger et al. 2015, Section 2: every 2×2 pooling on an even size). enc1 =
     H − 4, enc2 = H/2 − 6, enc3 = H/4 − 14/2 …: all four even ⇔ H ≡ 188 (mod 16), H ≥ 188;
     the paper's 572 = 16·24 + 188 is one of them."""
-    path = free_input("unet", tmp_path, "", 1)
+    path = free_input("unet", tmp_path, 1)
     wants = [f"enc{i}.shape[1] % 2 = 0" for i in range(1, 5)]
     r = archcalc.solve(path, wants, "H")
     assert r.smallest == {"H": 188}
@@ -132,7 +132,7 @@ def test_no_solution_exits_1(cli, tmp_path):
 
 def test_cli_json(cli, tmp_path):
     """The JSON of the VGG16 question: 32 solutions from 224 to 255 (as above)."""
-    path = free_input("vgg16", tmp_path, "", 3)
+    path = free_input("vgg16", tmp_path, 3)
     code, out, _ = cli("solve", path, "--want", "stage5.shape[1] = 7", "--for", "H",
                        "--range", "H=200:300", "-f", "json")
     data = json.loads(out)
