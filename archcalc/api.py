@@ -17,7 +17,7 @@ from . import conventions
 from .errors import SpecError
 
 __all__ = ["Analysis", "Layer", "Memory", "Total", "TrainFlops", "analyse", "check", "memory",
-           "verify"]
+           "solve", "verify"]
 
 
 @dataclass(frozen=True)
@@ -310,13 +310,19 @@ def analyse(spec, set: Mapping | None = None, convention: str = "pytorch",
 
 
 def _analyse(spec, set: Mapping | None, convention: str) -> Analysis:
-    import yaml
-
     from .analysis import analyse as run
-    from .spec.loader import load, load_string
 
     conv = conventions.get(convention)
-    overrides = _overrides(set)
+    graph, path = _load(spec, _overrides(set))
+    return Analysis(conv.apply(run(graph)), conv, path)
+
+
+def _load(spec, overrides: dict) -> tuple:
+    """(graph, path or None) of a spec given as a path, YAML text or a dict."""
+    import yaml
+
+    from .spec.loader import load, load_string
+
     if isinstance(spec, Mapping):
         graph, path = load_string(yaml.safe_dump(dict(spec), sort_keys=False), "<dict>",
                                   overrides), None
@@ -327,7 +333,7 @@ def _analyse(spec, set: Mapping | None, convention: str) -> Analysis:
         graph, path = load_string(spec, "<text>", overrides), None
     else:
         raise TypeError(f"spec must be a path, YAML text or a dict, not {type(spec).__name__}")
-    return Analysis(conv.apply(run(graph)), conv, path)
+    return graph, path
 
 
 class Memory:
@@ -414,6 +420,43 @@ def check(sheet, set: Mapping | None = None, spec_roots=(), analysed: dict | Non
         return check_sheet(os.fspath(sheet), _overrides(set),
                            tuple(map(os.fspath, spec_roots)),
                            analysed if analysed is not None else {})
+
+
+def solve(spec, want, for_, range: Mapping | None = None, pick: str = "all",
+          set: Mapping | None = None, convention: str = "pytorch",
+          limits: Mapping | None = None):
+    """``archcalc solve``: the values of the symbols ``for_`` (a name or a list) for which
+    the relations ``want`` (a string or a list: ``"output.shape[1] = 7"``, ``"rf >= 100"``,
+    ``"params <= 5000000"``) hold, exactly. ``range``: ``{"H": (200, 300)}`` (inclusive; a
+    third entry is a step), a default range when not given; ``pick``: all, smallest,
+    largest. Returns an ``inverse.Solution``: ``found``, ``method``, ``closed_form``,
+    ``count``, ``solutions``, ``smallest``, ``largest``, ``family``, ``derivation``,
+    ``to_json()``, ``text()``."""
+    from .analysis import analyse as run
+    from .inverse import solve as solve_
+    from .sweep import parse_range
+
+    wants = [want] if isinstance(want, str) else list(want)
+    names = [for_] if isinstance(for_, str) else list(for_)
+    if pick not in ("all", "smallest", "largest"):
+        raise ValueError(f"pick={pick!r}: choose all, smallest or largest")
+    ranges = []
+    for n, bounds in (range or {}).items():
+        text = f"{n}=" + ":".join(str(v) for v in bounds)
+        try:
+            ranges.append(parse_range(text))
+        except SpecError as e:
+            raise SpecError(e.message.replace(f"--over {text}", f"range={{{n!r}: {bounds!r}}}"))\
+                from None
+    with _Worded(), _limited(limits):
+        conv = conventions.get(convention)
+        overrides = _overrides(set)
+        for n in names:
+            if n in overrides:
+                raise SpecError(f"for_={n!r}: also bound by set=; give one or the other")
+            overrides[n] = None
+        graph, path = _load(spec, overrides)
+        return solve_(run(graph), conv, wants, names, ranges, pick, graph.name or path or "")
 
 
 def verify(spec, set: Mapping | None = None, limits: Mapping | None = None, **options):

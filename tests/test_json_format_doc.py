@@ -14,10 +14,11 @@ DOC = ROOT / "docs" / "json-format.md"
 
 MEMORY = "\n## The memory verb"
 SWEEP = "\n## The memory verb's batch-size sweep"
+SOLVE = "\n## The solve verb"
 
 
 def test_examples_are_current():
-    assert len(blocks(DOC)) == 4  # two of the analysis verbs, one of memory, one of its sweep
+    assert len(blocks(DOC)) == 5  # two of the analysis verbs, memory, its sweep, solve
     assert stale(DOC) == []
 
 
@@ -61,7 +62,7 @@ def test_memory_sweep_keys_are_documented():
     """The sweep's keys, at the top, in ``device_memory`` and in a point, are named in its
     section, and its top-level bullets are printed; its totals are 40 + 4,352·b (the memory
     example's fixed and per-sample bytes) and fit 64 KiB up to b = 15."""
-    section = DOC.read_text().split(SWEEP)[1]
+    section = DOC.read_text().split(SWEEP)[1].split(SOLVE)[0]
     named = set(re.findall(r"`(\w+)`", section))
     _, out = blocks(DOC)[3]
     data = _strict(out)
@@ -70,3 +71,14 @@ def test_memory_sweep_keys_are_documented():
     assert set(re.findall(r"^- `(\w+)`", section, re.M)) <= set(data)
     assert [(p["batch"], p["total_bytes"], p["fits"]) for p in data["points"]] == \
         [(b, 40 + 4352 * b, 40 + 4352 * b <= 65536) for b in (8, 16, 32)]
+
+
+def test_solve_keys_are_documented():
+    """Every key the solve verb prints is named in its section, and so are a family's."""
+    section = DOC.read_text().split(SOLVE)[1]
+    _, out = blocks(DOC)[4]
+    data = _strict(out)
+    named = set(re.findall(r"`(\w+)`", section))
+    assert set(data) <= named, set(data) - named
+    assert {"symbol", "period", "residues", "from", "proved"} <= named
+    assert data["count"] == 1 + 52 - 50  # 2n + 1 ≥ 100 ⇔ n ≥ 50: n = 50, 51, 52

@@ -14,6 +14,7 @@ def _application():
     from . import check_cmd, compare_cmd, explain_cmd  # noqa: F401
     from . import verify_cmd  # noqa: F401
     from . import memory_cmd  # noqa: F401
+    from . import solve_cmd  # noqa: F401
 
     # importing the submodule app.py made ``archcalc.cli.app`` that module: the name means
     # the application

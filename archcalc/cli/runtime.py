@@ -79,7 +79,7 @@ def check_format(fmt: str, allowed=("table", "markdown", "latex", "csv", "json")
     return fmt
 
 
-FLAGS = {"cli": "--set", "over": "--over"}  # where a bound symbol's value came from
+FLAGS = {"cli": "--set", "over": "--over", "for": "--for"}  # where a bound value came from
 
 
 def _limit_flag(name: str) -> str:

@@ -1,0 +1,96 @@
+"""solve: the values of chosen symbols for which stated relations hold (archcalc/inverse.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, List, Optional
+
+import typer
+
+from . import common as c
+from .app import app
+
+WantOpt = Annotated[List[str], typer.Option(
+    "--want", "-w", metavar="RELATION",
+    help="A relation to hold: quantities LAYER.shape[i], output.shape[i], LAYER.rf[i], rf, "
+         "params, macs, flops, LAYER.params …, with =, !=, <, <=, >, >= (repeatable: all "
+         "hold).")]
+ForOpt = Annotated[str, typer.Option(
+    "--for", metavar="NAME[,NAME]", help="The symbols to solve for (left free).")]
+RangeOpt = Annotated[Optional[List[str]], typer.Option(
+    "--range", "-r", metavar="NAME=START:STOP[:STEP]",
+    help="The values tried for a symbol (default 1..1024 for one symbol, 1..64 each for "
+         "several).")]
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+@app.command("solve")
+def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
+          smallest: Annotated[bool, typer.Option("--smallest", help="Report the smallest solution.")] = False,
+          largest: Annotated[bool, typer.Option("--largest", help="Report the largest solution.")] = False,
+          all_: Annotated[bool, typer.Option("--all", help="Report every solution (the default).")] = False,
+          set_: c.SetOpt = None, fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, csv (the solutions listed) or json.")] = "table",
+          convention: c.ConventionOpt = "pytorch", limit: c.LimitOpt = None) -> None:
+    """Inverse questions: for which values of symbols do the relations hold? Exact.
+
+    With every free symbol in --for, each integer point of the range is tested exactly
+    (with the spec's own validity conditions); a periodic one-symbol answer is written as a
+    family H = P·k + r. With other free symbols left, one symbol is solved for in closed form
+    (sympy), e.g. the padding p = (k - 1)/2 that keeps the size.
+
+    Examples:
+
+        archcalc solve net.yaml --want "conv.shape[1] = H" --for p
+
+        archcalc solve vgg.yaml --want "output.shape[1] = 7" --for H --range H=200:300
+
+        archcalc solve net.yaml --want "params <= 5000000" --for w --largest
+
+    Exit codes: 0 a solution (or closed form) found; 1 no solution in the range; 2 bad
+    input (a malformed relation, an unknown layer, quantity or symbol).
+    """
+    c.guarded(_run)(spec, want, for_, range_, smallest, largest, all_, set_, fmt, convention,
+                    limit)
+
+
+def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, convention,
+         limit) -> None:
+    from .. import conventions
+    from .. import inverse as sv
+    from .. import sweep as sw
+    from ..analysis import analyse
+    from ..spec.loader import load
+
+    c.apply_limits(limit)
+    conv = conventions.get(convention)
+    fmt = c.check_format(fmt, FORMATS)
+    if smallest + largest + all_ > 1:
+        raise c.SpecError("give one of --smallest, --largest, --all")
+    pick = "smallest" if smallest else "largest" if largest else "all"
+    names = [n.strip() for n in for_.split(",") if n.strip()]
+    if not names:
+        raise c.SpecError("--for: name at least one symbol")
+    ranges = []
+    for text in range_ or []:
+        try:
+            ranges.append(sw.parse_range(text))
+        except c.SpecError as e:  # sweep's reader words its option --over
+            raise c.SpecError(e.message.replace("--over", "--range", 1)) from None
+    overrides = c.parse_set(set_)
+    for name in names:
+        if name in overrides:
+            raise c.SpecError(f"--for {name}: also bound by --set; give one or the other")
+        overrides[name] = None
+    graph = load(spec, overrides, {n: "for" for n in names})
+    result = sv.solve(analyse(graph), conv, want, names, ranges, pick, graph.name or spec)
+    if fmt == "json":
+        from ..report.values import json_text
+
+        c.emit(json_text(result.to_json(), indent=2))
+    elif fmt == "markdown":
+        c.emit(sv.to_markdown(result))
+    elif fmt == "csv":
+        c.emit(sv.to_csv(result))
+    else:
+        c.emit(result.text())
+    if not result.found:
+        raise typer.Exit(c.EXIT_MISMATCH)
