@@ -106,7 +106,7 @@ class _Writer:
         head = (f'"""{_docstring(graph.name)} as PyTorch modules, written by archcalc '
                 'export pytorch."""\n\nimport torch\nimport torch.nn.functional as F\n'
                 'from torch import nn\n\n\n')
-        tail = (f"\n\nINPUT_SHAPE = {shape}  # one sample, without the batch axis\n\n\n"
+        tail = (f"\n\n\nINPUT_SHAPE = {shape}  # one sample, without the batch axis\n\n\n"
                 f"def build() -> nn.Module:\n    return {main}()\n")
         return head + "\n\n\n".join(text for _, text in self.order) + tail
 
