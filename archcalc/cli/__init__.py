@@ -8,7 +8,7 @@ from . import sweep_cmd  # noqa: F401
 from . import check_cmd, compare_cmd, explain_cmd  # noqa: F401
 from . import verify_cmd  # noqa: F401
 from . import memory_cmd  # noqa: F401
-from . import export_cmd  # noqa: F401
+from . import export_cmd, import_cmd  # noqa: F401
 
 
 def main() -> None:
