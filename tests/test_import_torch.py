@@ -75,9 +75,14 @@ def test_names_and_vocabulary():
     text, _ = _imported("torch_reference_models:ResNetCifar", (3, 32, 32))
     assert "  - conv2d: {name: conv1, out: 16, kernel: 3, padding: 1, bias: false}" in text
     assert "  - batchnorm2d: {name: bn1}" in text
-    assert "name: blocks.0.conv1" in text
     assert "padchannels" in text  # option A's F.pad of the channels
     assert "globalavgpool" in text  # x.mean((2, 3))
+    # 54 blocks: identical consecutive blocks one repeat, each distinct block defined once
+    assert "    - conv2d: {name: conv1, out: 16, kernel: 3, padding: 1, bias: false}" in text
+    assert "  - repeat: 18\n    layers: [optionablock]" in text
+    assert text.count("  - repeat: 17\n") == 2
+    assert "  - optionablock_2: {name: blocks.18}" in text
+    assert len(text.splitlines()) < 80
 
 
 def test_bad_inputs_are_located(cli, tmp_path):

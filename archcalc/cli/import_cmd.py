@@ -27,15 +27,11 @@ FreeAxesOpt = Annotated[Optional[str], typer.Option(
          "e.g. H,W: the results become closed forms in them.")]
 OutOpt = Annotated[Optional[str], typer.Option(
     "--output", "-o", help="Write the spec to this file (default: standard output).")]
-UnknownOpt = Annotated[bool, typer.Option(
-    "--allow-unknown", help="Keep an op archcalc has no layer for as a zero-cost layer "
-         "flagged in every report, instead of refusing it.")]
 
 
 @import_app.command("torch")
 def torch_(target: TargetArg, input_: InputOpt = ..., args: ArgsOpt = None,
-           free: FreeAxesOpt = None, output: OutOpt = None,
-           allow_unknown: UnknownOpt = False) -> None:
+           free: FreeAxesOpt = None, output: OutOpt = None) -> None:
     """Write a spec of a PyTorch module: import the module, call the callable, trace its
     forward with torch.fx and write each call as a layer, named by its module path.
 
@@ -50,18 +46,17 @@ def torch_(target: TargetArg, input_: InputOpt = ..., args: ArgsOpt = None,
 
     Exit codes: 0 ok, 2 bad input.
     """
-    c.guarded(_run, timed=False)(target, input_, args, free, output, allow_unknown)
+    c.guarded(_run, timed=False)(target, input_, args, free, output)
 
 
-def _run(target, input_, args, free, output, allow_unknown) -> None:
+def _run(target, input_, args, free, output) -> None:
     from ..torch_backend import check_installed
 
     check_installed()
     from ..torch_backend.importer import import_torch, parse_input
 
     shape = parse_input(input_)  # before the user's code runs
-    text = import_torch(target, shape, args, tuple((free or "").split(",")) if free else (),
-                        allow_unknown)
+    text = import_torch(target, shape, args, tuple(free.split(",")) if free else ())
     if output is None:
         c.emit(text.rstrip("\n"))
         return
