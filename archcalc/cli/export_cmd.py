@@ -46,7 +46,7 @@ def _run(spec, output, set_, limit) -> None:
 
     text = export_pytorch(analyse(load(spec, c.parse_set(set_))))
     if output is None:
-        c.emit(text.rstrip("\n"))
+        c.emit(text)
         return
     try:
         with open(output, "w", encoding="utf-8") as f:

@@ -237,6 +237,8 @@ class _Writer:
         args = {}
         for key, value in node.args.items():
             kind = rule_args[key].kind if key in rule_args else "any"
+            if kind == "refs" and len(node.inputs) > 1:  # the merge's inputs: node.inputs
+                continue
             if kind in ("ref", "refs", "weight") and value is not None and value != ():
                 raise SpecError(f"export pytorch: '{node.type}' with '{key}' is not exported",
                                 node.loc, node.name)
