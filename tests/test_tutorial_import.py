@@ -22,7 +22,8 @@ def test_every_console_example_prints_what_it_shows():
 
 def test_the_example_spec_is_the_import():
     imported = next(out for cmd, out in blocks(TUTORIAL) if "import torch" in cmd)
-    assert (ROOT / "examples" / "tiny_cnn.yaml").read_text(encoding="utf-8") == imported
+    spec = ROOT / "examples" / "import" / "tiny_cnn.yaml"
+    assert spec.read_text(encoding="utf-8") == imported
 
 
 def test_the_figures_in_the_text_are_the_printed_ones():
@@ -36,7 +37,7 @@ def test_the_figures_in_the_text_are_the_printed_ones():
 def test_verify_matches_as_the_text_says():
     import archcalc
 
-    result = archcalc.verify(str(ROOT / "examples" / "tiny_cnn.yaml"), rf="off")
+    result = archcalc.verify(str(ROOT / "examples" / "import" / "tiny_cnn.yaml"), rf="off")
     assert result.ok and not result.mismatches
     assert result.checked == 420
     assert "All 420 checks match" in TUTORIAL.read_text(encoding="utf-8")
