@@ -121,3 +121,19 @@ def test_cli_writes_a_spec_that_loads(cli, tmp_path):
                             "--input", "3,224,224", "-o", str(out))
     assert code == 0, err
     assert analyse(load(str(out))).total.params == 7595176  # specs/nin.yaml's count
+
+
+def test_an_imported_spec_passes_verify(tmp_path):
+    """ResNet-8 for CIFAR (``--args`` n = 1: one option-A block per stage) with H, W free,
+    verified in PyTorch at drawn sizes by archcalc's own builders (receptive fields not
+    measured, which is the slow part: rf='off')."""
+    import archcalc
+
+    text = archcalc.import_torch("torch_reference_models:ResNetCifar", (3, 32, 32),
+                                 args={"n": 1}, free=("H", "W"))
+    spec = tmp_path / "resnet8.yaml"
+    spec.write_text(text, encoding="utf-8")
+    assert archcalc.analyse(str(spec)).total.params == \
+        ref.measure(lambda: ref.ResNetCifar(n=1), (3, 32, 32))[0]
+    result = archcalc.verify(str(spec), rf="off", ranges={"H": (8, 16), "W": (8, 16)})
+    assert result.ok and not result.mismatches
