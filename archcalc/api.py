@@ -477,3 +477,34 @@ def _verify(spec, set: Mapping | None, **options):
                         if not getattr(v, "is_Symbol", False)}, **_overrides(set)}
         return run(spec._path, overrides, **options)
     return run(os.fspath(spec), _overrides(set), **options)
+
+
+def export_pytorch(spec, set: Mapping | None = None) -> str:
+    """The PyTorch source of ``spec`` (a path, YAML text or a dict), as ``archcalc export
+    pytorch`` writes it: one nn.Module class per block, ``build()`` and ``INPUT_SHAPE``.
+    Every size must be a number (``set`` binds free symbols). Needs PyTorch."""
+    from .torch_backend import check_installed
+
+    with _Worded():
+        check_installed()
+        from .torch_backend.export import export_pytorch as write
+
+        return write(_analyse(spec, set, "pytorch")._result)
+
+
+def import_torch(target: str, input, args=None, free=()) -> str:
+    """The spec (YAML text) of the nn.Module that ``target`` (``"pkg.module:callable"`` or
+    ``"file.py:callable"``) returns when called with ``args`` (a dict of keywords or a list),
+    traced with torch.fx on inputs of shape ``input`` (one sample, no batch axis, e.g.
+    ``(3, 224, 224)``); ``free`` names input axes to leave as symbols (``("H", "W")``).
+    This imports and runs the target's Python code. Needs PyTorch."""
+    import json
+
+    from .torch_backend import check_installed
+
+    check_installed()
+    from .torch_backend.importer import import_torch as read
+
+    text = None if args is None else json.dumps(args)
+    return read(target, tuple(input) if not isinstance(input, str) else input, text,
+                tuple(free))

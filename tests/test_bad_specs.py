@@ -51,7 +51,8 @@ def _case(path: Path) -> tuple[str, list[str]]:
 
 def _verb(path: Path) -> str:
     """The verb a corpus file runs with: ``# verb: NAME`` among its first lines (a command's
-    own options, such as memory's ``--dtype``), else summary."""
+    own options, such as memory's ``--dtype``; ``export pytorch`` a command of two words),
+    else summary."""
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:3]:
         if line.startswith("# verb: "):
             return line[len("# verb: "):].strip()
@@ -71,8 +72,10 @@ def test_corpus_is_complete():
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_bad_spec(cli, path):
     expect, args = _case(path)
+    if _verb(path).startswith("export"):
+        pytest.importorskip("torch")  # its import (seconds, once) is not the spec's work
     started = time.perf_counter()
-    code, out, err = cli(_verb(path), str(path), *args)
+    code, out, err = cli(*_verb(path).split(), str(path), *args)
     elapsed = time.perf_counter() - started
     assert code == 2, err
     assert out == ""
@@ -103,6 +106,8 @@ def test_spec_errors_are_located(path):
 def test_every_verb_reports_the_same_error(cli, verb):
     for path in FILES[::9]:
         expect, args = _case(path)
+        if _verb(path).startswith("export"):
+            continue  # what the analysis verbs accept and one framework cannot express
         code, out, err = cli(verb, str(path), *args)
         if verb == "compare" and args and args[0] == "--limit":
             continue  # compare takes no --limit

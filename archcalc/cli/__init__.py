@@ -15,6 +15,7 @@ def _application():
     from . import verify_cmd  # noqa: F401
     from . import memory_cmd  # noqa: F401
     from . import solve_cmd  # noqa: F401
+    from . import export_cmd, import_cmd  # noqa: F401
 
     # importing the submodule app.py made ``archcalc.cli.app`` that module: the name means
     # the application

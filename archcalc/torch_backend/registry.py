@@ -59,3 +59,58 @@ class BuildCtx:
 def batch_dim(dim: int) -> int:
     """A spec axis (no batch axis; negative counts from the end) as a torch axis."""
     return dim + 1 if dim >= 0 else dim
+
+
+# ``@exports("conv2d")``: how one or more layer types are written as PyTorch source
+# (``archcalc export pytorch``), registered next to the type's builder.
+EXPORTERS: dict[str, Callable] = {}
+exports = registrar(EXPORTERS, "pytorch export for")
+
+
+class NotExportable(Exception):
+    """A layer that plain PyTorch (torch and torch.nn alone) cannot express as exported."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A layer as PyTorch source. ``module``: a constructor (``nn.Conv2d(3, 64, 3)``) kept
+    as an attribute; ``expr``: the forward expression over the inputs ``{0}``, ``{1}`` …
+    and ``{m}`` the attribute (default: the attribute called on the inputs); neither: the
+    layer passes its input on (an identity)."""
+
+    module: str | None = None
+    expr: str | None = None
+
+
+def literal(value) -> str:
+    """A Python literal of an evaluated argument: ints, floats, bools, strings, tuples."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        items = [literal(v) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    raise NotExportable(f"the value {value!r} is not a plain number")
+
+
+def axes_value(value):
+    """A per-axis argument as PyTorch takes it: one int when every axis has the same."""
+    if isinstance(value, (list, tuple)) and value and all(v == value[0] for v in value):
+        return value[0]
+    return value
+
+
+def call(name: str, *args, **options) -> str:
+    """``name(arg, …, key=value, …)``; an option is a (value, PyTorch's default) pair and is
+    written only where the value differs from the default."""
+    parts = [literal(axes_value(a)) for a in args]
+    for key, (value, default) in options.items():
+        value = axes_value(value)
+        if value != axes_value(default) or type(value) is not type(axes_value(default)):
+            parts.append(f"{key}={literal(value)}")
+    return f"{name}({', '.join(parts)})"

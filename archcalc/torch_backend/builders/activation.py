@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..modules import LayerScale, StochasticDepth
-from ..registry import BuildCtx, batch_dim, builds
+from ..registry import BuildCtx, NotExportable, Source, batch_dim, builds, call, exports
 
 _SIMPLE = {
     "relu": lambda a: nn.ReLU(), "relu6": lambda a: nn.ReLU6(),
@@ -53,3 +53,47 @@ def prelu(b: BuildCtx) -> nn.Module:
 @identity_when_linear
 def layerscale(b: BuildCtx) -> nn.Module:
     return LayerScale(b.x, b.a["init"], b.a["dim"])
+
+
+_PLAIN = {  # type -> (nn class, its options as (argument, PyTorch keyword, default))
+    "relu": ("ReLU", ()), "relu6": ("ReLU6", ()), "silu": ("SiLU", ()),
+    "gelu": ("GELU", (("approximate", "approximate", "none"),)),
+    "sigmoid": ("Sigmoid", ()), "tanh": ("Tanh", ()), "hardswish": ("Hardswish", ()),
+    "hardsigmoid": ("Hardsigmoid", ()), "mish": ("Mish", ()), "softplus": ("Softplus", ()),
+    "elu": ("ELU", (("alpha", "alpha", 1.0),)),
+    "leakyrelu": ("LeakyReLU", (("slope", "negative_slope", 0.01),)),
+    "hardtanh": ("Hardtanh", (("min", "min_val", -1.0), ("max", "max_val", 1.0))),
+    "dropout": ("Dropout", (("p", "p", 0.5),)), "dropout1d": ("Dropout1d", (("p", "p", 0.5),)),
+    "dropout2d": ("Dropout2d", (("p", "p", 0.5),)), "dropout3d": ("Dropout3d", (("p", "p", 0.5),)),
+}
+
+
+@exports(*_PLAIN)
+def export_simple(b: BuildCtx) -> Source:
+    cls, options = _PLAIN[b.type]
+    given = {}
+    for arg, key, default in options:
+        value = b.a[arg]
+        given[key] = (float(value) if isinstance(default, float) else value, default)
+    return Source(call(f"nn.{cls}", **given))
+
+
+@exports("identity")
+def export_identity(b: BuildCtx) -> Source:
+    return Source()
+
+
+@exports("softmax", "logsoftmax")
+def export_softmax(b: BuildCtx) -> Source:
+    cls = "nn.Softmax" if b.type == "softmax" else "nn.LogSoftmax"
+    return Source(f"{cls}(dim={batch_dim(b.a['dim'])})")
+
+
+@exports("prelu")
+def export_prelu(b: BuildCtx) -> Source:
+    return Source(call("nn.PReLU", num_parameters=(b.a["num"], 1)))
+
+
+@exports("stochasticdepth", "layerscale")
+def export_not_plain(b: BuildCtx) -> Source:
+    raise NotExportable(f"'{b.type}' has no module in torch.nn")

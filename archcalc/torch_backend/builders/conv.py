@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..modules import IndexChannels, Pad, tf_same_pads
-from ..registry import BuildCtx, builds
+from ..registry import BuildCtx, NotExportable, Source, builds, call, exports
 from ..weights import constant_weights
 
 _PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
@@ -73,3 +73,24 @@ def learned_group_conv(b: BuildCtx) -> nn.Module:
         constant_weights(layer)
     return nn.Sequential(IndexChannels(torch.arange(selected) % cin), layer)
 
+
+@exports("conv1d", "conv2d", "conv3d")
+def export_conv(b: BuildCtx) -> Source:
+    pad = b.a["padding"]
+    stride = b.per_axis("stride")
+    if pad == "same" and any(s != 1 for s in stride):
+        raise NotExportable("'same' padding with a stride > 1 (Keras) has no nn.Conv form")
+    padding = pad if isinstance(pad, str) else b.per_axis("padding")
+    return Source(call(f"nn.Conv{b.nd}d", b.x[0], b.a["out"], b.per_axis("kernel"),
+                       stride=(stride, 1), padding=(padding, 0),
+                       dilation=(b.per_axis("dilation"), 1), groups=(b.a["groups"], 1),
+                       bias=(b.a["bias"], True), padding_mode=(b.a["padding_mode"], "zeros")))
+
+
+@exports("convtranspose1d", "convtranspose2d", "convtranspose3d")
+def export_conv_transpose(b: BuildCtx) -> Source:
+    return Source(call(f"nn.ConvTranspose{b.nd}d", b.x[0], b.a["out"], b.per_axis("kernel"),
+                       stride=(b.per_axis("stride"), 1), padding=(b.per_axis("padding"), 0),
+                       output_padding=(b.per_axis("output_padding"), 0),
+                       groups=(b.a["groups"], 1), bias=(b.a["bias"], True),
+                       dilation=(b.per_axis("dilation"), 1)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..registry import BuildCtx, builds
+from ..registry import BuildCtx, NotExportable, Source, builds, call, exports
 from ..weights import constant_weights
 
 
@@ -18,3 +18,10 @@ def linear(b: BuildCtx) -> nn.Module:
     if b.a.get("tie") is not None and not (b.linear or b.narrow):
         layer.weight = b.a["tie"]
     return constant_weights(layer) if b.linear else layer
+
+
+@exports("linear")
+def export_linear(b: BuildCtx) -> Source:
+    if b.a.get("tie") is not None:
+        raise NotExportable("a tied weight ('tie') is not exported")
+    return Source(call("nn.Linear", b.x[-1], b.a["out"], bias=(b.a["bias"], True)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..modules import Merge
-from ..registry import BuildCtx, batch_dim, builds
+from ..registry import BuildCtx, NotExportable, Source, batch_dim, builds, exports
 
 
 @builds("add", "mul")
@@ -19,3 +19,19 @@ def elementwise_merge(b: BuildCtx) -> nn.Module:
 @builds("concat")
 def concat(b: BuildCtx) -> nn.Module:
     return Merge("concat", batch_dim(b.a["dim"]))
+
+
+@exports("add", "mul")
+def export_elementwise_merge(b: BuildCtx) -> Source:
+    """``a + b`` / ``a * b``: PyTorch broadcasts from the last axis, as the rule does when
+    the ranks agree; inputs of lower rank would align otherwise, so they are refused."""
+    if len({len(x) for x in b.xs}) > 1:
+        raise NotExportable("inputs of different rank (aligned past the batch axis)")
+    op = " + " if b.type == "add" else " * "
+    return Source(expr=op.join(f"{{{i}}}" for i in range(len(b.xs))))
+
+
+@exports("concat")
+def export_concat(b: BuildCtx) -> Source:
+    items = ", ".join(f"{{{i}}}" for i in range(len(b.xs)))
+    return Source(expr=f"torch.cat([{items}], dim={batch_dim(b.a['dim'])})")

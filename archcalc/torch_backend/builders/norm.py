@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..modules import LayerNorm2d
-from ..registry import BuildCtx, builds
+from ..registry import BuildCtx, NotExportable, Source, builds, call, exports
 from .activation import identity_when_linear
 
 
@@ -61,3 +61,52 @@ def lrn(b: BuildCtx) -> nn.Module:
 def rmsnorm(b: BuildCtx) -> nn.Module:
     shape = [b.x[-1]] if b.a["shape"] is None else list(b.a["shape"])
     return nn.RMSNorm(shape, elementwise_affine=b.a["affine"])
+
+
+@exports("batchnorm1d", "batchnorm2d", "batchnorm3d")
+def export_batchnorm(b: BuildCtx) -> Source:
+    if b.a["affine"] and not (b.a.get("scale", True) and b.a.get("center", True)):
+        raise NotExportable("a BatchNorm without a learned scale or shift (Keras)")
+    return Source(call(f"nn.BatchNorm{b.type[-2]}d", b.x[0], eps=(float(b.a["eps"]), 1e-5),
+                       momentum=(b.a["momentum"], 0.1), affine=(b.a["affine"], True),
+                       track_running_stats=(b.a["track_running_stats"], True)))
+
+
+@exports("instancenorm1d", "instancenorm2d", "instancenorm3d")
+def export_instancenorm(b: BuildCtx) -> Source:
+    return Source(call(f"nn.InstanceNorm{b.type[-2]}d", b.x[0], eps=(float(b.a["eps"]), 1e-5),
+                       affine=(b.a["affine"], False),
+                       track_running_stats=(b.a["track_running_stats"], False)))
+
+
+@exports("layernorm")
+def export_layernorm(b: BuildCtx) -> Source:
+    shape = b.x[-1] if b.a["shape"] is None else tuple(b.a["shape"])
+    return Source(call("nn.LayerNorm", shape, eps=(float(b.a["eps"]), 1e-5),
+                       elementwise_affine=(b.a["affine"], True), bias=(b.a["bias"], True)))
+
+
+@exports("layernorm2d")
+def export_layernorm2d(b: BuildCtx) -> Source:
+    """A LayerNorm over the channels at each position: channels moved last and back."""
+    return Source(call("nn.LayerNorm", b.x[0], eps=(float(b.a["eps"]), 1e-5),
+                       elementwise_affine=(b.a["affine"], True)),
+                  "{m}({0}.movedim(1, -1)).movedim(-1, 1)")
+
+
+@exports("groupnorm")
+def export_groupnorm(b: BuildCtx) -> Source:
+    return Source(call("nn.GroupNorm", b.a["groups"], b.x[0], eps=(float(b.a["eps"]), 1e-5),
+                       affine=(b.a["affine"], True)))
+
+
+@exports("lrn")
+def export_lrn(b: BuildCtx) -> Source:
+    return Source(call("nn.LocalResponseNorm", b.a["size"], alpha=(float(b.a["alpha"]), 1e-4),
+                       beta=(float(b.a["beta"]), 0.75), k=(float(b.a["k"]), 1.0)))
+
+
+@exports("rmsnorm")
+def export_rmsnorm(b: BuildCtx) -> Source:
+    shape = b.x[-1] if b.a["shape"] is None else tuple(b.a["shape"])
+    return Source(call("nn.RMSNorm", shape, elementwise_affine=(b.a["affine"], True)))

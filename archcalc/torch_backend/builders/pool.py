@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..modules import GlobalPool, KerasAvgPool, Pad, WindowSum
-from ..registry import BuildCtx, builds
+from ..registry import BuildCtx, NotExportable, Source, builds, call, exports
 from .conv import k_eff, same_pairs
 
 
@@ -60,3 +60,34 @@ def adaptive_pool(b: BuildCtx) -> nn.Module:
 @builds("globalavgpool", "globalmaxpool")
 def global_pool(b: BuildCtx) -> nn.Module:
     return GlobalPool("avg" if b.linear or b.type == "globalavgpool" else "max")
+
+
+@exports("maxpool1d", "maxpool2d", "maxpool3d", "avgpool1d", "avgpool2d", "avgpool3d")
+def export_pool(b: BuildCtx) -> Source:
+    kind = b.type[:3]
+    pad = b.a["padding"]
+    if pad == "same":
+        raise NotExportable("'same' pooling (Keras) has no nn pool form")
+    k = b.per_axis("kernel")
+    s = k if b.a.get("stride") is None else b.per_axis("stride")
+    p = 0 if pad == "valid" else b.per_axis("padding")
+    if kind == "max":
+        return Source(call(f"nn.MaxPool{b.nd}d", k, stride=(s, k), padding=(p, 0),
+                           dilation=(b.per_axis("dilation"), 1),
+                           ceil_mode=(b.a["ceil_mode"], False)))
+    return Source(call(f"nn.AvgPool{b.nd}d", k, stride=(s, k), padding=(p, 0),
+                       ceil_mode=(b.a["ceil_mode"], False),
+                       count_include_pad=(b.a["count_include_pad"], True)))
+
+
+@exports(*(f"adaptive{kind}pool{n}d" for kind in ("avg", "max") for n in (1, 2, 3)))
+def export_adaptive_pool(b: BuildCtx) -> Source:
+    kind = "Avg" if b.type.startswith("adaptiveavg") else "Max"
+    return Source(call(f"nn.Adaptive{kind}Pool{b.nd}d", b.per_axis("out")))
+
+
+@exports("globalavgpool", "globalmaxpool")
+def export_global_pool(b: BuildCtx) -> Source:
+    axes = tuple(range(2, len(b.x) + 1))
+    method = "mean" if b.type == "globalavgpool" else "amax"
+    return Source(expr=f"{{0}}.{method}(dim={axes!r})")

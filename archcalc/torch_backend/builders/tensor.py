@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from ..modules import IndexChannels, Lambda, Pad
-from ..registry import BuildCtx, batch_dim, builds
+from ..registry import BuildCtx, NotExportable, Source, batch_dim, builds, call, exports
+from ..registry import literal
 
 
 @builds("flatten")
@@ -144,3 +145,84 @@ def roll(b: BuildCtx) -> nn.Module:
     dims = tuple(dims) if isinstance(dims, (list, tuple)) else (dims,)
     axes = tuple(batch_dim(d) for d in dims)
     return Lambda(lambda x: x.roll(shifts, axes), f"shifts={list(shifts)}, dims={list(axes)}")
+
+
+@exports("flatten")
+def export_flatten(b: BuildCtx) -> Source:
+    return Source(call("nn.Flatten", start_dim=(batch_dim(b.a["start"]), 1),
+                       end_dim=(batch_dim(b.a["end"]), -1)))
+
+
+@exports("reshape")
+def export_reshape(b: BuildCtx) -> Source:
+    sizes = ", ".join(literal(v) for v in b.a["shape"])
+    return Source(expr=f"{{0}}.reshape({{0}}.shape[0], {sizes})")
+
+
+@exports("permute")
+def export_permute(b: BuildCtx) -> Source:
+    order = ", ".join(str(d) for d in (0, *(d + 1 for d in b.a["dims"])))
+    return Source(expr=f"{{0}}.permute({order})")
+
+
+@exports("zeropad")
+def export_zeropad(b: BuildCtx) -> Source:
+    flat = []
+    for before, after in reversed(_pairs(b.a["padding"], b.nd)):  # F.pad: last axis first
+        flat += [before, after]
+    if b.nd in (1, 2, 3):
+        return Source(call(f"nn.ZeroPad{b.nd}d", tuple(flat)))
+    return Source(expr=f"F.pad({{0}}, {literal(tuple(flat))})")
+
+
+@exports("padchannels")
+def export_padchannels(b: BuildCtx) -> Source:
+    pads = (0, 0) * b.nd + (b.a["before"], b.a["after"])
+    return Source(expr=f"F.pad({{0}}, {literal(pads)})")
+
+
+@exports("upsample")
+def export_upsample(b: BuildCtx) -> Source:
+    scale = b.a["scale"]
+    if isinstance(scale, (list, tuple)):
+        scale = tuple(float(v) for v in (scale * b.nd if len(scale) == 1 else scale))
+    elif scale is not None:
+        scale = float(scale)
+    size = None if b.a["size"] is None else b.per_axis("size")
+    return Source(call("nn.Upsample", size=(size, None), scale_factor=(scale, None),
+                       mode=(b.a["mode"], "nearest"),
+                       align_corners=(b.a["align_corners"], None)))
+
+
+@exports("pixelshuffle")
+def export_pixelshuffle(b: BuildCtx) -> Source:
+    return Source(call("nn.PixelShuffle", b.a["factor"]))
+
+
+@exports("pixelunshuffle")
+def export_pixelunshuffle(b: BuildCtx) -> Source:
+    return Source(call("nn.PixelUnshuffle", b.a["factor"]))
+
+
+@exports("channelshuffle")
+def export_channelshuffle(b: BuildCtx) -> Source:
+    return Source(call("nn.ChannelShuffle", b.a["groups"]))
+
+
+@exports("slice")
+def export_slice(b: BuildCtx) -> Source:
+    axis = batch_dim(b.a["dim"]) % (len(b.x) + 1)
+    start = "" if b.a["start"] is None else str(b.a["start"])
+    stop = "" if b.a["stop"] is None else str(b.a["stop"])
+    return Source(expr="{0}[" + ":, " * axis + f"{start}:{stop}]")
+
+
+@exports("roll")
+def export_roll(b: BuildCtx) -> Source:
+    shifts, dims = b.a["shifts"], b.a["dims"]
+    if dims is None:
+        raise NotExportable("a roll of the flattened sample")
+    shifts = tuple(shifts) if isinstance(shifts, (list, tuple)) else (shifts,)
+    dims = tuple(dims) if isinstance(dims, (list, tuple)) else (dims,)
+    axes = tuple(batch_dim(d) for d in dims)
+    return Source(expr=f"torch.roll({{0}}, {literal(shifts)}, {literal(axes)})")

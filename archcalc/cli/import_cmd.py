@@ -1,0 +1,69 @@
+"""import torch: a PyTorch module, built by the user's own code, as an archcalc spec."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import common as c
+from .app import app
+
+import_app = typer.Typer(help="Write a spec from a model of another framework.",
+                         no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+TargetArg = Annotated[str, typer.Argument(
+    help="PKG.MODULE:CALLABLE or FILE.py:CALLABLE that returns the nn.Module.",
+    show_default=False)]
+ArgsOpt = Annotated[Optional[str], typer.Option(
+    "--args", help="The callable's arguments as JSON: an object (keywords) or a list.")]
+InputOpt = Annotated[str, typer.Option(
+    "--input", help="One sample's shape without the batch axis, e.g. 3,224,224.",
+    show_default=False)]
+FreeAxesOpt = Annotated[Optional[str], typer.Option(
+    "--free", metavar="AXES",
+    help="Input axes to write as free symbols (C, H, W; L for one axis; D, H, W for three), "
+         "e.g. H,W: the results become closed forms in them.")]
+OutOpt = Annotated[Optional[str], typer.Option(
+    "--output", "-o", help="Write the spec to this file (default: standard output).")]
+
+
+@import_app.command("torch")
+def torch_(target: TargetArg, input_: InputOpt = ..., args: ArgsOpt = None,
+           free: FreeAxesOpt = None, output: OutOpt = None) -> None:
+    """Write a spec of a PyTorch module: import the module, call the callable, trace its
+    forward with torch.fx and write each call as a layer, named by its module path.
+
+    This runs your Python code (the import and the call), as running it yourself would;
+    the spec verbs never run code. Layers keep PyTorch's vocabulary and only the arguments
+    that differ from archcalc's defaults. An op archcalc cannot express is refused with
+    the op and the module path.
+
+    Example:
+
+        archcalc import torch mypkg.models:resnet18 --input 3,224,224 -o resnet18.yaml
+
+    Exit codes: 0 ok, 2 bad input.
+    """
+    c.guarded(_run, timed=False)(target, input_, args, free, output)
+
+
+def _run(target, input_, args, free, output) -> None:
+    from ..torch_backend import check_installed
+
+    check_installed()
+    from ..torch_backend.importer import import_torch, parse_input
+
+    shape = parse_input(input_)  # before the user's code runs
+    text = import_torch(target, shape, args, tuple(free.split(",")) if free else ())
+    if output is None:
+        c.emit(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        from ..errors import SpecError
+
+        raise SpecError(f"--output {output}: {e.strerror or e}") from None

@@ -1,0 +1,304 @@
+"""Traced PyTorch calls as archcalc layer types (for ``archcalc import torch``).
+
+``map_node`` takes one ``torch.fx`` node with its propagated shape and gives the layer
+type, the arguments that differ from archcalc's defaults, and the input nodes; ``None``
+for a call that is no layer (a size query); ``Unmapped`` names an op it does not know.
+Spec axes have no batch axis: PyTorch's dim d ≥ 1 is the spec's d − 1.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Unmapped(Exception):
+    def __init__(self, op: str):
+        super().__init__(f"no archcalc layer for {op}")
+        self.op = op
+
+
+def _one(v):
+    """A per-axis tuple as one value where every axis has the same."""
+    if isinstance(v, (tuple, list)):
+        v = tuple(int(x) if isinstance(x, int) else x for x in v)
+        return v[0] if v and all(x == v[0] for x in v) else list(v)
+    return v
+
+
+def _opts(**pairs) -> dict:
+    """key=(value, archcalc's default): only the values that differ."""
+    out = {}
+    for key, (value, default) in pairs.items():
+        value = _one(value)
+        if value != _one(default):
+            out[key] = value
+    return out
+
+
+def _dim(d: int) -> int:
+    return d - 1 if d > 0 else d
+
+
+def _shape(node):
+    meta = node.meta.get("tensor_meta")
+    return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
+
+
+_ACT_MODULES = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.SiLU: "silu", nn.Sigmoid: "sigmoid",
+                nn.Tanh: "tanh", nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid",
+                nn.Mish: "mish", nn.Softplus: "softplus"}
+_ACT_FUNCS = {F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.silu: "silu",
+              torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", torch.tanh: "tanh",
+              F.tanh: "tanh", F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid",
+              F.mish: "mish", F.gelu: "gelu"}
+_ACT_METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+
+
+def _module(m, node):
+    ins = [node.args[0]]
+    for cls, name in _ACT_MODULES.items():
+        if type(m) is cls:
+            return name, {}, ins
+    if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        padding = m.padding if isinstance(m.padding, str) else tuple(m.padding)
+        return f"conv{len(m.kernel_size)}d", dict(out=m.out_channels, kernel=_one(m.kernel_size),
+                                                  **_opts(stride=(m.stride, 1),
+                                                          padding=(padding, 0),
+                                                          dilation=(m.dilation, 1),
+                                                          groups=(m.groups, 1),
+                                                          bias=(m.bias is not None, True),
+                                                          padding_mode=(m.padding_mode,
+                                                                        "zeros"))), ins
+    if isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+        return f"convtranspose{len(m.kernel_size)}d", dict(
+            out=m.out_channels, kernel=_one(m.kernel_size),
+            **_opts(stride=(m.stride, 1), padding=(m.padding, 0),
+                    output_padding=(m.output_padding, 0), groups=(m.groups, 1),
+                    bias=(m.bias is not None, True), dilation=(m.dilation, 1))), ins
+    if type(m) is nn.Linear:
+        return "linear", dict(out=m.out_features, **_opts(bias=(m.bias is not None, True))), ins
+    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+        n = {nn.BatchNorm1d: 1, nn.BatchNorm2d: 2, nn.BatchNorm3d: 3}[type(m)]
+        return f"batchnorm{n}d", _opts(eps=(m.eps, 1e-5), momentum=(m.momentum, 0.1),
+                                       affine=(m.affine, True),
+                                       track_running_stats=(m.track_running_stats, True)), ins
+    if type(m) is nn.LayerNorm:
+        return "layernorm", _opts(shape=(list(m.normalized_shape), None),
+                                  eps=(m.eps, 1e-5), affine=(m.elementwise_affine, True),
+                                  bias=(getattr(m, "bias", 1) is not None, True)), ins
+    if type(m) is nn.GroupNorm:
+        return "groupnorm", dict(groups=m.num_groups, **_opts(eps=(m.eps, 1e-5),
+                                                              affine=(m.affine, True))), ins
+    if type(m) is nn.LocalResponseNorm:
+        return "lrn", dict(size=m.size, alpha=m.alpha, beta=m.beta, k=m.k), ins
+    if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
+        t, a = _pool_layer("max", len(_shape(node.args[0])) - 2, m.kernel_size, m.stride,
+                           m.padding, m.ceil_mode, m.dilation, True)
+        return t, a, ins
+    if isinstance(m, (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)):
+        t, a = _pool_layer("avg", len(_shape(node.args[0])) - 2, m.kernel_size, m.stride,
+                           m.padding, m.ceil_mode, 1, m.count_include_pad)
+        return t, a, ins
+    if isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+                      nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)):
+        kind = "avg" if "Avg" in type(m).__name__ else "max"
+        nd = len(_shape(node.args[0])) - 2
+        return f"adaptive{kind}pool{nd}d", dict(out=_one(_shape(node)[2:])), ins
+    if type(m) is nn.Flatten:
+        return "flatten", _opts(start=(_dim(m.start_dim), 0), end=(_dim(m.end_dim), -1)), ins
+    if type(m) in (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d):
+        return type(m).__name__.lower(), _opts(p=(m.p, 0.5)), ins
+    if type(m) is nn.Identity:
+        return None
+    if type(m) is nn.GELU:
+        return "gelu", _opts(approximate=(m.approximate, "none")), ins
+    if type(m) is nn.LeakyReLU:
+        return "leakyrelu", _opts(slope=(m.negative_slope, 0.01)), ins
+    if type(m) in (nn.Softmax, nn.LogSoftmax):
+        return type(m).__name__.lower(), dict(dim=_dim(m.dim)), ins
+    if type(m) is nn.Upsample:
+        return _upsample(node, m.size, m.scale_factor, m.mode, m.align_corners)
+    if type(m) is nn.PixelShuffle:
+        return "pixelshuffle", dict(factor=m.upscale_factor), ins
+    if type(m) is nn.ChannelShuffle:
+        return "channelshuffle", dict(groups=m.groups), ins
+    raise Unmapped(f"module {type(m).__module__}.{type(m).__qualname__}")
+
+
+def _pool_layer(kind, nd, kernel, stride, padding, ceil_mode, dilation, count_include_pad):
+    k = _one(kernel)
+    s = _one(stride) if stride not in (None, ()) else k
+    args = dict(kernel=k, **_opts(stride=(s, k), padding=(padding, 0),
+                                  ceil_mode=(ceil_mode, False)))
+    if kind == "max":
+        args.update(_opts(dilation=(dilation, 1)))
+    else:
+        args.update(_opts(count_include_pad=(count_include_pad, True)))
+    return f"{kind}pool{nd}d", args
+
+
+def _upsample(node, size, scale, mode, align_corners):
+    args = _opts(mode=(mode, "nearest"), align_corners=(align_corners, None))
+    if scale is not None:
+        args["scale"] = _one(scale)
+    else:
+        args["size"] = _one(_shape(node)[2:])
+    return "upsample", args, [node.args[0]]
+
+
+def _arg(node, i, key, default=None):
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(key, default)
+
+
+def _tensors(node):
+    return [a for a in node.all_input_nodes if _shape(a) is not None]
+
+
+def _function(node):
+    fn = node.target
+    x = node.args[0] if node.args else None
+    if fn in _ACT_FUNCS:
+        args = {}
+        if fn is F.gelu and node.kwargs.get("approximate", "none") != "none":
+            args["approximate"] = node.kwargs["approximate"]
+        return _ACT_FUNCS[fn], args, [x]
+    if fn in (operator.add, torch.add, operator.mul, torch.mul):
+        ts = _tensors(node)
+        if len(ts) == 2 and len(node.args) == 2:
+            kind = "add" if fn in (operator.add, torch.add) else "mul"
+            return kind, {}, list(node.args)
+        raise Unmapped(f"{getattr(fn, '__name__', fn)} with a constant")
+    if fn is torch.cat:
+        parts = list(node.args[0])
+        dim = _arg(node, 1, "dim", 0)
+        return "concat", _opts(dim=(_dim(dim), 0)), parts
+    if fn is torch.flatten:
+        return "flatten", _opts(start=(_dim(_arg(node, 1, "start_dim", 0)), 0),
+                                end=(_dim(_arg(node, 2, "end_dim", -1)), -1)), [x]
+    if fn in (F.max_pool1d, F.max_pool2d, F.max_pool3d, F.avg_pool1d, F.avg_pool2d,
+              F.avg_pool3d):
+        kind = "max" if "max" in fn.__name__ else "avg"
+        nd = len(_shape(x)) - 2
+        kernel = _arg(node, 1, "kernel_size")
+        stride = _arg(node, 2, "stride")
+        padding = _arg(node, 3, "padding", 0)
+        if kind == "max":
+            dilation = _arg(node, 4, "dilation", 1)
+            ceil = _arg(node, 5, "ceil_mode", False)
+            cip = True
+        else:
+            dilation, ceil = 1, _arg(node, 4, "ceil_mode", False)
+            cip = _arg(node, 5, "count_include_pad", True)
+        t, a = _pool_layer(kind, nd, kernel, stride, padding, ceil, dilation, cip)
+        return t, a, [x]
+    if fn in (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d,
+              F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d):
+        kind = "avg" if "avg" in fn.__name__ else "max"
+        nd = len(_shape(x)) - 2
+        return f"adaptive{kind}pool{nd}d", dict(out=_one(_shape(node)[2:])), [x]
+    if fn is F.interpolate:
+        return _upsample(node, _arg(node, 1, "size"), _arg(node, 2, "scale_factor"),
+                         _arg(node, 3, "mode", "nearest"), _arg(node, 4, "align_corners"))
+    if fn is F.pad:
+        return _pad(node, x, _arg(node, 1, "pad"))
+    if fn is F.dropout:
+        return "dropout", _opts(p=(_arg(node, 1, "p", 0.5), 0.5)), [x]
+    if fn is getattr:  # x.shape, x.dtype: no layer
+        return None
+    if fn is operator.getitem:
+        return _getitem(node, x)
+    if fn in (torch.softmax, F.softmax):
+        return "softmax", dict(dim=_dim(_arg(node, 1, "dim"))), [x]
+    raise Unmapped(f"function {getattr(fn, '__module__', '')}.{getattr(fn, '__name__', fn)}")
+
+
+def _pad(node, x, pads):
+    """F.pad of the channels only (ResNet's option-A shortcut) → padchannels."""
+    pads = list(pads)
+    nd = len(_shape(x)) - 2
+    if len(pads) == 2 * (nd + 1) and all(p == 0 for p in pads[:2 * nd]):
+        return "padchannels", _opts(before=(pads[-2], 0), after=(pads[-1], 0)), [x]
+    if len(pads) == 2 * nd and nd in (1, 2, 3):
+        pairs = [[pads[2 * i], pads[2 * i + 1]] for i in range(nd)][::-1]
+        return "zeropad", dict(padding=pairs), [x]
+    raise Unmapped("F.pad of these axes")
+
+
+def _getitem(node, x):
+    """x[:, a:b] (a slice of one axis) → slice; other indexing is unmapped."""
+    if _shape(node) is None:
+        return None  # an element of a size tuple
+    index = node.args[1]
+    if not isinstance(index, tuple):
+        index = (index,)
+    cut = [(i, s) for i, s in enumerate(index) if s != slice(None)]
+    rank = len(_shape(x))
+    if len(index) == rank and cut and all(i >= 2 and isinstance(s, slice) and s.start is None
+                                          and s.stop is None and isinstance(s.step, int)
+                                          for i, s in cut):
+        # every s-th position of the spatial axes: a 1 x 1 max pool with stride s
+        steps = [1] * (rank - 2)
+        for i, s in cut:
+            steps[i - 2] = s.step
+        return f"maxpool{rank - 2}d", dict(kernel=1, stride=_one(steps)), [x]
+    if len(cut) == 1 and isinstance(cut[0][1], slice) and cut[0][1].step in (None, 1) \
+            and cut[0][0] >= 1:
+        i, s = cut[0]
+        return "slice", dict(dim=i - 1, **_opts(start=(s.start or 0, 0), stop=(s.stop, None))), [x]
+    raise Unmapped(f"indexing {index!r}")
+
+
+def _method(node):
+    name = node.target
+    x = node.args[0]
+    if name in ("size", "dim") or _shape(node) is None:
+        return None
+    if name in _ACT_METHODS:
+        return _ACT_METHODS[name], {}, [x]
+    if name in ("view", "reshape"):
+        out = _shape(node)
+        if _shape(x)[0] != out[0]:
+            raise Unmapped(f"tensor.{name} across the batch axis")
+        if len(out) == 2:
+            return "flatten", {}, [x]
+        return "reshape", dict(shape=list(out[1:])), [x]
+    if name == "flatten":
+        return "flatten", _opts(start=(_dim(_arg(node, 1, "start_dim", 0)), 0),
+                                end=(_dim(_arg(node, 2, "end_dim", -1)), -1)), [x]
+    if name == "permute":
+        dims = node.args[1:] if not isinstance(node.args[1], (tuple, list)) else node.args[1]
+        if dims[0] != 0:
+            raise Unmapped("tensor.permute of the batch axis")
+        return "permute", dict(dims=[d - 1 for d in dims[1:]]), [x]
+    if name in ("mean", "amax"):
+        dims = _arg(node, 1, "dim")
+        dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+        rank = len(_shape(x))
+        if sorted(d % rank for d in dims) == list(range(2, rank)) and \
+                not _arg(node, 2, "keepdim", False):
+            return ("globalavgpool" if name == "mean" else "globalmaxpool"), {}, [x]
+        raise Unmapped(f"tensor.{name} over dims {list(dims)}")
+    if name in ("contiguous",):
+        return None
+    raise Unmapped(f"tensor method .{name}")
+
+
+def map_node(node, modules: dict):
+    if node.op in ("call_function", "call_method") and _shape(node) is None and \
+            node.target is not operator.getitem:
+        return None  # arithmetic on sizes, not on tensors
+    if node.op == "call_module":
+        return _module(modules[node.target], node)
+    if node.op == "call_function":
+        return _function(node)
+    if node.op == "call_method":
+        return _method(node)
+    if node.op == "get_attr":
+        raise Unmapped(f"the tensor attribute {node.target}")
+    raise Unmapped(node.op)

@@ -1,0 +1,128 @@
+"""archcalc export pytorch: the exported source builds, and PyTorch measures on it the
+parameters and FLOPs archcalc computes for the spec.
+
+Every zoo spec in specs/ is exported; the source is run as a file of its own (the network
+PyTorch builds from it, not archcalc's builders), its ``parameters()`` counted and one
+forward pass counted with ``torch.utils.flop_counter.FlopCounterMode``; both must equal
+archcalc's params and FLOPs (2 × MACs) exactly. The specs whose layers torch.nn cannot
+express as exported are refused with a located error, and the list of them is fixed here,
+so that a layer type losing its export fails this test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+torch = pytest.importorskip("torch")
+
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from archcalc.analysis import analyse  # noqa: E402
+from archcalc.errors import SpecError  # noqa: E402
+from archcalc.spec.loader import load  # noqa: E402
+from archcalc.torch_backend.export import export_pytorch, identifier  # noqa: E402
+
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+
+# type of the first layer torch.nn cannot express as exported, per refused spec
+REFUSED = {
+    "bert-base": "embedding", "gpt2": "embedding", "llama-7b": "embedding",
+    "mistral-7b": "embedding", "t5-small": "embedding", "convnext_tiny": "layerscale",
+    "efficientnet_b0": "stochasticdepth", "maxvit_t": "stochasticdepth",
+    "swin_t": "windowpartition", "unet": "crop", "vit_b_16": "parameter",
+    "vit_b_32": "parameter", "vit_l_16": "parameter", "xception": "maxpool2d",
+    "condensenet-86-cifar": "indexchannels", "condensenet-imagenet": "indexchannels",
+}
+
+
+def _module(text: str, path: Path):
+    path.write_text(text, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"exported_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+def test_exported_network_measures_as_the_spec(spec, tmp_path):
+    analysis = analyse(load(str(spec), {}))
+    if spec.stem in REFUSED:
+        with pytest.raises(SpecError) as e:
+            export_pytorch(analysis)
+        assert e.value.loc is not None and e.value.loc.line
+        assert f"'{REFUSED[spec.stem]}'" in e.value.message or \
+            f"{REFUSED[spec.stem]}:" in e.value.message
+        return
+    module = _module(export_pytorch(analysis), tmp_path / "model.py")
+    net = module.build().eval()
+    assert tuple(module.INPUT_SHAPE) == tuple(analysis.graph.input_shape)
+    assert sum(p.numel() for p in net.parameters()) == analysis.total.params
+    x = torch.zeros((1, *module.INPUT_SHAPE))
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        y = net(x)
+    assert counter.get_total_flops() == 2 * analysis.total.macs
+    assert tuple(y.shape[1:]) == tuple(analysis.total.output_shape)
+
+
+def test_source_reads_like_the_spec(tmp_path):
+    """ResNet-18: PyTorch's vocabulary, only the arguments that differ from its defaults,
+    the spec's names as attributes, a class per block shared by identical instances."""
+    text = export_pytorch(analyse(load(str(ROOT / "specs/resnet18.yaml"), {})))
+    assert "self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)" in text
+    assert "self.bn1 = nn.BatchNorm2d(64)" in text
+    assert "self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)" in text
+    assert "self.fc = nn.Linear(512, 1000)" in text
+    assert "self.layer2 = Stage()" in text and "def build() -> nn.Module:" in text
+    # layer1 is a named repeat of two identical blocks: one class, two attributes
+    assert text.count("class Basic(nn.Module):") == 1
+    assert "self.layer1_basic_1 = Basic()" in text and "self.layer1_basic_2 = Basic()" in text
+    compile(text, "resnet18.py", "exec")
+
+
+def test_names_are_identifiers():
+    taken: set = set()
+    assert identifier("layer1.0.conv1", taken) == "layer1_0_conv1"
+    assert identifier("class", taken) == "class_"
+    assert identifier("0abc", taken) == "_0abc"
+    assert identifier("a-b", taken) == "a_b"
+    assert identifier("a_b", taken) == "a_b_2"
+    assert identifier('x"); import os; ("', set()).isidentifier()
+
+
+def test_hostile_names_stay_names(tmp_path):
+    """Names and the spec's title reach the source only as identifiers or escaped text."""
+    spec = tmp_path / "evil.yaml"
+    spec.write_text('name: "x\\"\\"\\" ; import os #"\ninput: [3, 8, 8]\nlayers:\n'
+                    '  - conv2d: {name: class.0-a, out: 4, kernel: 3}\n',
+                    encoding="utf-8")
+    text = export_pytorch(analyse(load(str(spec), {})))
+    module = _module(text, tmp_path / "evil_model.py")
+    assert not hasattr(module, "os")
+    assert "self.class_0_a = nn.Conv2d(3, 4, 3)" in text
+    net = module.build()
+    assert sum(p.numel() for p in net.parameters()) == 4 * 3 * 9 + 4
+
+
+def test_cli_writes_the_file(cli, tmp_path):
+    out = tmp_path / "lenet.py"
+    code, stdout, err = cli("export", "pytorch", str(ROOT / "specs/lenet5.yaml"), "-o", str(out))
+    assert code == 0, err
+    assert stdout == ""
+    module = _module(out.read_text(encoding="utf-8"), tmp_path / "lenet_copy.py")
+    assert sum(p.numel() for p in module.build().parameters()) == 60840  # LeCun et al. 1998
+
+
+def test_cli_set_binds_free_sizes(cli, tmp_path):
+    spec = tmp_path / "free.yaml"
+    spec.write_text("symbols: {H: null}\ninput: [3, H, H]\nlayers:\n"
+                    "  - conv2d: {out: 4, kernel: 3}\n  - globalavgpool\n", encoding="utf-8")
+    code, stdout, err = cli("export", "pytorch", str(spec), "--set", "H=8")
+    assert code == 0, err
+    assert "INPUT_SHAPE = (3, 8, 8)" in stdout
+    assert "x.mean(dim=(2, 3))" in stdout

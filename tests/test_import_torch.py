@@ -1,0 +1,139 @@
+"""archcalc import torch: plain-PyTorch definitions of zoo networks (the test suite's own
+copies in tests/torch_reference_models.py and tests/torch_mobile_models.py, written from the
+papers and torchvision's source; torchvision's wheel cannot load its C++ ops here) imported
+as specs give the params and MACs of the hand-written specs in specs/, and PyTorch's own
+count of the same module; with free input sizes the same closed forms.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import sympy
+
+from conftest import ROOT
+
+torch = pytest.importorskip("torch")
+
+sys.path.insert(0, str(ROOT / "tests"))
+
+import torch_mobile_models as mobile  # noqa: E402
+import torch_reference_models as ref  # noqa: E402
+
+from archcalc.analysis import analyse  # noqa: E402
+from archcalc.spec.loader import load, load_string  # noqa: E402
+from archcalc.torch_backend.importer import import_torch  # noqa: E402
+
+# (callable, input, the hand-written spec, --set for that spec)
+CASES = [
+    ("torch_reference_models:AlexNetPaper", (3, 227, 227), "alexnet-paper", {}),
+    ("torch_reference_models:ResNetCifar", (3, 32, 32), "resnet110-cifar", {}),
+    ("torch_reference_models:PreActResNetCifar", (3, 32, 32), "preact-resnet164-cifar", {}),
+    ("torch_reference_models:DenseNetBCCifar", (3, 32, 32), "densenet-bc-100-12-cifar", {}),
+    ("torch_reference_models:MobileNetV1", (3, 224, 224), "mobilenet_v1", {}),
+    ("torch_reference_models:GoogLeNetPaper", (3, 224, 224), "googlenet-paper", {}),
+    ("torch_reference_models:NiNImageNet", (3, 224, 224), "nin", {}),
+    ("torch_mobile_models:mobilenet_v2", (3, 224, 224), "mobilenet_v2", {}),
+]
+
+
+def _imported(target, shape, **kw):
+    text = import_torch(target, shape, **kw)
+    return text, analyse(load_string(text, "imported.yaml"))
+
+
+@pytest.mark.parametrize("target,shape,spec,set_", CASES, ids=[c[2] for c in CASES])
+def test_import_counts_as_the_hand_written_spec(target, shape, spec, set_):
+    text, got = _imported(target, shape)
+    want = analyse(load(str(ROOT / "specs" / f"{spec}.yaml"), set_))
+    assert got.total.params == want.total.params
+    assert got.total.macs == want.total.macs
+    module = ref if target.startswith("torch_reference") else mobile
+    fn = getattr(module, target.split(":")[1])
+    measured = module.measure(fn, shape)
+    assert got.total.params == measured[0]
+    assert got.total.macs == measured[-1]  # FlopCounterMode's count of the module, ÷ 2
+
+
+def test_free_sizes_give_the_spec_closed_forms():
+    """MobileNet v1 with H, W free: the closed forms of specs/mobilenet_v1.yaml in R
+    (its resolution) once H = W = R."""
+    text, got = _imported("torch_reference_models:MobileNetV1", (3, 224, 224),
+                          free=("H", "W"))
+    assert "input: [3, H, W]" in text
+    want = analyse(load(str(ROOT / "specs/mobilenet_v1.yaml"), {"R": None}))
+    H, W, R = (sympy.Symbol(n, positive=True, integer=True) for n in "HWR")
+    macs = sympy.sympify(got.total.macs)
+    macs = macs.subs({s: R for s in macs.free_symbols if s.name in ("H", "W")})
+    r = [s for s in sympy.sympify(want.total.macs).free_symbols if s.name == "R"][0]
+    assert sympy.simplify(macs.subs(R, r) - want.total.macs) == 0
+    assert got.total.params == want.total.params
+
+
+def test_names_and_vocabulary():
+    text, _ = _imported("torch_reference_models:ResNetCifar", (3, 32, 32))
+    assert "  - conv2d: {name: conv1, out: 16, kernel: 3, padding: 1, bias: false}" in text
+    assert "  - batchnorm2d: {name: bn1}" in text
+    assert "padchannels" in text  # option A's F.pad of the channels
+    assert "globalavgpool" in text  # x.mean((2, 3))
+    # 54 blocks: identical consecutive blocks one repeat, each distinct block defined once
+    assert "    - conv2d: {name: conv1, out: 16, kernel: 3, padding: 1, bias: false}" in text
+    assert "  - repeat: 18\n    layers: [optionablock]" in text
+    assert text.count("  - repeat: 17\n") == 2
+    assert "  - optionablock_2: {name: blocks.18}" in text
+    assert len(text.splitlines()) < 80
+
+
+def test_bad_inputs_are_located(cli, tmp_path):
+    bad = tmp_path / "bad_model.py"
+    bad.write_text(
+        "import torch\nfrom torch import nn\n"
+        "def raising():\n    raise ValueError('no weights here')\n"
+        "def not_a_module():\n    return 3\n"
+        "class Branchy(nn.Module):\n"
+        "    def forward(self, x):\n        return x if x.sum() > 0 else -x\n"
+        "class Odd(nn.Module):\n"
+        "    def forward(self, x):\n        return torch.fft.fft(x).real\n",
+        encoding="utf-8")
+    cases = [
+        ([f"{bad}:raising"], "calling it raised ValueError: no weights here"),
+        ([f"{bad}:not_a_module"], "returned int, not an nn.Module"),
+        ([f"{bad}:Branchy"], "torch.fx cannot trace it"),
+        ([f"{bad}:Odd"], "no archcalc layer for function"),
+        ([f"{bad}:missing"], "has no callable 'missing'"),
+        (["no_such_module_xyz:f"], "importing no_such_module_xyz raised ModuleNotFoundError"),
+        (["nocolon"], "expected MODULE:CALLABLE or FILE.py:CALLABLE"),
+    ]
+    for args, fragment in cases:
+        code, out, err = cli("import", "torch", *args, "--input", "3,8,8")
+        assert code == 2, (args, err)
+        assert out == "" and err.startswith("error: ") and err.count("\n") == 1, err
+        assert fragment in err, err
+        assert "Traceback" not in err
+    code, out, err = cli("import", "torch", f"{bad}:Odd", "--input", "3,x")
+    assert code == 2 and "--input 3,x: expected positive whole numbers" in err
+
+
+def test_cli_writes_a_spec_that_loads(cli, tmp_path):
+    out = tmp_path / "m.yaml"
+    code, stdout, err = cli("import", "torch", "torch_reference_models:NiNImageNet",
+                            "--input", "3,224,224", "-o", str(out))
+    assert code == 0, err
+    assert analyse(load(str(out))).total.params == 7595176  # specs/nin.yaml's count
+
+
+def test_an_imported_spec_passes_verify(tmp_path):
+    """ResNet-8 for CIFAR (``--args`` n = 1: one option-A block per stage) with H, W free,
+    verified in PyTorch at drawn sizes by archcalc's own builders (receptive fields not
+    measured, which is the slow part: rf='off')."""
+    import archcalc
+
+    text = archcalc.import_torch("torch_reference_models:ResNetCifar", (3, 32, 32),
+                                 args={"n": 1}, free=("H", "W"))
+    spec = tmp_path / "resnet8.yaml"
+    spec.write_text(text, encoding="utf-8")
+    assert archcalc.analyse(str(spec)).total.params == \
+        ref.measure(lambda: ref.ResNetCifar(n=1), (3, 32, 32))[0]
+    result = archcalc.verify(str(spec), rf="off", ranges={"H": (8, 16), "W": (8, 16)})
+    assert result.ok and not result.mismatches
