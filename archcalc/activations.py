@@ -92,6 +92,32 @@ def _still_contiguous(node, x: tuple, out: tuple, batch) -> bool:
     return changed == [first] and _is_one(batch * dims.prod(x[:first]))
 
 
+# Layers whose CPU kernels allocate their output in their input's suggested memory format
+# (``suggest_memory_format()``: conv2d, batch norm, pooling, upsampling): a channels-last
+# input (layernorm2d's output) gives a channels-last output; element-wise layers keep their
+# input's layout too.
+_KEEP_CHANNELS_LAST = ("conv2d", "batchnorm2d", "maxpool2d", "avgpool2d", "adaptiveavgpool2d",
+                       "adaptivemaxpool2d", "upsample")
+
+
+def _keeps_channels_last(node) -> bool:
+    return node.type in _KEEP_CHANNELS_LAST or REGISTRY[node.type].family == "elementwise"
+
+
+def _channels_last_contiguous(shape: tuple) -> bool:
+    """A [C, H, W] tensor (per sample) laid out channels last is contiguous only when its
+    channels or its positions are one (is_contiguous ignores axes of size 1)."""
+    return _is_one(shape[0]) or _is_one(dims.prod(shape[1:]))
+
+
+def _to_channels_last_order(node, channels_last: bool) -> bool:
+    """A permutation of a channels-last [C, H, W] tensor to [H, W, C] is its memory order:
+    a contiguous tensor (ConvNeXt's block permutes so before its LayerNorm)."""
+    if not channels_last or node.type != "permute":
+        return False
+    return [d % 3 for d in node.args["dims"]] == [1, 2, 0]
+
+
 def _new_is_contiguous(node, x: tuple, source_contiguous: bool, source_in_order: bool,
                        batch) -> bool:
     """Whether a layer's new output is contiguous: an element-wise layer keeps its input's
@@ -101,7 +127,7 @@ def _new_is_contiguous(node, x: tuple, source_contiguous: bool, source_in_order:
     between two permutations (ConvNeXt's, as built), returns the channels-last layout,
     contiguous only when the channels or the positions are one; others contiguous."""
     if node.type == "layernorm2d":
-        return _is_one(x[0]) or _is_one(dims.prod(x[1:]))
+        return _channels_last_contiguous(x)
     if REGISTRY[node.type].family == "elementwise" and node.inputs:
         return source_contiguous or source_in_order
     return True
@@ -161,6 +187,7 @@ in float32 for 16-bit activations). ``batch`` may be a
     # permutations whose output, folded to [rows, last axis] as F.linear's matmul folds it,
     # is the transpose of a contiguous tensor: matmul reads it without a copy
     folds: set = set()
+    channels_last: set = set()  # outputs laid out channels last (layernorm2d, and after it)
     float_of: list = [not ids]  # does the node's output hold floats
     grads: list = [False]
     fresh = [1]
@@ -182,13 +209,14 @@ in float32 for 16-bit activations). ``batch`` may be a
         if mode == "same":
             key.append(key[src])
             contiguous.append(contiguous[src])
-            for views in (sliced, in_order, not_dense, folds):
+            for views in (sliced, in_order, not_dense, folds, channels_last):
                 if src in views:
                     views.add(node.id)
         elif mode == "strided":
             key.append(key[src])
             contiguous.append(contiguous[src] and _still_contiguous(
-                node, shapes[src], shapes[node.id], batch))
+                node, shapes[src], shapes[node.id], batch)
+                or _to_channels_last_order(node, src in channels_last))
             if not contiguous[-1] and node.type != "permute":
                 sliced.add(node.id)
                 if contiguous[src] or src in in_order:
@@ -206,6 +234,12 @@ in float32 for 16-bit activations). ``batch`` may be a
             key.append(new(nbytes))
             contiguous.append(_new_is_contiguous(node, shapes[src], contiguous[src],
                                                  src in in_order, batch))
+            out_shape = shapes[node.id]
+            if node.type == "layernorm2d" or (src in channels_last and len(out_shape) == 3
+                                              and _keeps_channels_last(node)):
+                channels_last.add(node.id)
+                if node.type in _KEEP_CHANNELS_LAST:
+                    contiguous[-1] = _channels_last_contiguous(out_shape)
         float_of.append(is_float)
         trainable = _trainable(node, rec)
         in_grads = tuple(grads[i] for i in node.inputs)
