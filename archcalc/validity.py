@@ -61,9 +61,9 @@ def stated(conditions) -> tuple:
     return tuple(kept)
 
 
-def _least_value(cond):
-    """(symbol, t): ``cond`` holds for the positive integers from t on and at none below;
-    None when it is not such a condition (or t is past the limit)."""
+def _one_size_bound(cond):
+    """(f, s, strict) for a bound f ≥ 0 (f > 0 when strict) on one size s; None for any
+    other condition."""
     name = type(cond).__name__
     if name in ("GreaterThan", "StrictGreaterThan"):
         f = cond.lhs - cond.rhs
@@ -71,13 +71,21 @@ def _least_value(cond):
         f = cond.rhs - cond.lhs
     else:
         return None
-    symbols = f.free_symbols
-    if len(symbols) != 1:
+    if len(f.free_symbols) != 1:
         return None
-    (sym,) = symbols
+    (sym,) = f.free_symbols
+    return f, sym, name.startswith("Strict")
+
+
+def _least_value(cond):
+    """(symbol, t): ``cond`` holds for the positive integers from t on and at none below;
+    None when it is not such a condition (or t is past the limit)."""
+    one = _one_size_bound(cond)
+    if one is None:
+        return None
+    f, sym, strict = one
     if _direction(f, sym) != 1:
         return None
-    strict = name.startswith("Strict")
 
     def holds(v: int) -> bool:
         x = _value(f, sym, v)
@@ -106,17 +114,10 @@ def _implied(cond, least: dict) -> bool:
     floor and ceiling gains the same amount c at every step of a period P (a multiple of
     every denominator); with c ≥ 0, holding over one period from the least value proves it
     for every larger value."""
-    name = type(cond).__name__
-    if name in ("GreaterThan", "StrictGreaterThan"):
-        f = cond.lhs - cond.rhs
-    elif name in ("LessThan", "StrictLessThan"):
-        f = cond.rhs - cond.lhs
-    else:
+    one = _one_size_bound(cond)
+    if one is None:
         return False
-    if len(f.free_symbols) != 1:
-        return False
-    (sym,) = f.free_symbols
-    strict = name.startswith("Strict")
+    f, sym, strict = one
     try:
         period = _period(f)
         if period is None or _shift(f, sym, period) < 0:

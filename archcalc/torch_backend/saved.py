@@ -29,19 +29,25 @@ class SavedMeasure:
     outputs: list = field(default_factory=list)  # keeps the graph and its saved tensors alive
 
 
-def measure_saved(graph, batch: int, dtype=torch.float32, seed: int = 0,
-                  frozen: frozenset = frozenset(), device: str = "cpu") -> SavedMeasure:
-    """Bytes autograd saves per node for one training-mode forward pass of ``batch``
-    samples in ``dtype`` (token ids for a network with embeddings). ``frozen``: node ids
-    whose parameters need no gradient."""
+def _input(graph, batch: int, dtype, seed: int, device: str):
+    """The network's input for ``batch`` samples (token ids for a network with embeddings),
+    drawn from ``seed``; torch's own generator seeded too (the layers' initial weights)."""
     gen = torch.Generator().manual_seed(seed)
     shape = (batch, *graph.input_shape)
     if reads_ids(graph):
         x = torch.randint(0, id_range(graph), shape, generator=gen)
     else:
         x = torch.randn(shape, generator=gen).to(dtype)
-    x = x.to(device)
     torch.manual_seed(seed)
+    return x.to(device)
+
+
+def measure_saved(graph, batch: int, dtype=torch.float32, seed: int = 0,
+                  frozen: frozenset = frozenset(), device: str = "cpu") -> SavedMeasure:
+    """Bytes autograd saves per node for one training-mode forward pass of ``batch``
+    samples in ``dtype`` (token ids for a network with embeddings). ``frozen``: node ids
+    whose parameters need no gradient."""
+    x = _input(graph, batch, dtype, seed, device)
     trace = build_and_run(graph, x, count_flops=False)
     net = trace.net.train()
     state = {t.untyped_storage().data_ptr()
@@ -94,14 +100,7 @@ def measure_resident(graph, batch: int, dtype=torch.float32, seed: int = 0,
     once, through the same allocator) with the gradients released."""
     from .network import _last_use
 
-    gen = torch.Generator().manual_seed(seed)
-    shape = (batch, *graph.input_shape)
-    if reads_ids(graph):
-        x = torch.randint(0, id_range(graph), shape, generator=gen)
-    else:
-        x = torch.randn(shape, generator=gen).to(dtype)
-    x = x.to(device)
-    torch.manual_seed(seed)
+    x = _input(graph, batch, dtype, seed, device)
     net = build_and_run(graph, x, count_flops=False).net.train()
     for node_id in frozen:
         for p in net.nodes[str(node_id)].parameters():
