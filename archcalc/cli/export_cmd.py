@@ -45,13 +45,4 @@ def _run(spec, output, set_, limit) -> None:
     from ..torch_backend.export import export_pytorch
 
     text = export_pytorch(analyse(load(spec, c.parse_set(set_))))
-    if output is None:
-        c.emit(text)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as e:
-        from ..errors import SpecError
-
-        raise SpecError(f"--output {output}: {e.strerror or e}") from None
+    c.emit_to(text, output)

@@ -57,13 +57,4 @@ def _run(target, input_, args, free, output) -> None:
 
     shape = parse_input(input_)  # before the user's code runs
     text = import_torch(target, shape, args, tuple(free.split(",")) if free else ())
-    if output is None:
-        c.emit(text)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as e:
-        from ..errors import SpecError
-
-        raise SpecError(f"--output {output}: {e.strerror or e}") from None
+    c.emit_to(text, output)

@@ -270,6 +270,18 @@ def emit(text: str) -> None:
         raise SpecError(f"cannot write the output: {e.strerror or e}") from None
 
 
+def emit_to(text: str, output: str | None) -> None:
+    """The output on stdout (``emit``), or written to the file ``output`` (``-o``)."""
+    if output is None:
+        emit(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise SpecError(f"--output {output}: {e.strerror or e}") from None
+
+
 def write_all(fd: int, data: bytes) -> None:
     """``data`` written to ``fd`` completely: short writes are continued, an interrupted
     write is retried (PEP 475), and a non-blocking descriptor is waited on."""

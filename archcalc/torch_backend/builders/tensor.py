@@ -71,16 +71,23 @@ def crop(b: BuildCtx) -> nn.Module:
     return Lambda(centre, f"size={list(target)}")
 
 
-@builds("upsample")
-def upsample(b: BuildCtx) -> nn.Module:
+def _upsample_size_scale(b: BuildCtx) -> tuple:
+    """nn.Upsample's ``size`` and ``scale_factor`` from the spec's arguments: ``like`` gives
+    the named output's spatial size."""
     scale = b.a["scale"]
     if isinstance(scale, (list, tuple)):
         scale = tuple(float(v) for v in (scale * b.nd if len(scale) == 1 else scale))
     elif scale is not None:
         scale = float(scale)
     size = None if b.a["size"] is None else b.per_axis("size")
-    if b.a.get("like") is not None:  # the named output's spatial size
+    if b.a.get("like") is not None:
         size = tuple(b.a["like"][1:])
+    return size, scale
+
+
+@builds("upsample")
+def upsample(b: BuildCtx) -> nn.Module:
+    size, scale = _upsample_size_scale(b)
     return nn.Upsample(size=size, scale_factor=scale, mode=b.a["mode"],
                        align_corners=b.a["align_corners"])
 
@@ -183,12 +190,7 @@ def export_padchannels(b: BuildCtx) -> Source:
 
 @exports("upsample")
 def export_upsample(b: BuildCtx) -> Source:
-    scale = b.a["scale"]
-    if isinstance(scale, (list, tuple)):
-        scale = tuple(float(v) for v in (scale * b.nd if len(scale) == 1 else scale))
-    elif scale is not None:
-        scale = float(scale)
-    size = None if b.a["size"] is None else b.per_axis("size")
+    size, scale = _upsample_size_scale(b)
     return Source(call("nn.Upsample", size=(size, None), scale_factor=(scale, None),
                        mode=(b.a["mode"], "nearest"),
                        align_corners=(b.a["align_corners"], None)))
