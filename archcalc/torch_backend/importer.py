@@ -13,14 +13,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import re
 import sys
 from pathlib import Path
 
 from ..errors import SpecError
+from ..spec_writer import unique, write_spec
 from .import_map import Unmapped, map_node
-
-_NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
 def parse_input(text: str) -> tuple:
@@ -140,7 +138,8 @@ def import_torch(target: str, input_shape, args_json: str | None = None,
     model = build_module(target, args_json)
     gm = trace(model, shape, target)
     items, output, modules = _items(gm, target, dict(model.named_modules()))
-    return _yaml(model, target, shape, free, items, output, modules)
+    return write_spec(f"{target} ({type(model).__name__}) by archcalc import torch",
+                      type(model).__name__, shape, free, items, output, _Containers(modules))
 
 
 def _items(gm, target, modules: dict) -> tuple:
@@ -170,7 +169,7 @@ def _items(gm, target, modules: dict) -> tuple:
         type_, args, inputs = mapped
         module = node.op == "call_module"
         base = node.target if module else node.name
-        name = _unique(_NAME_OK.sub("_", str(base)), names)
+        name = unique(base, names)
         value_of[node.name] = name
         owner = str(node.target) if module else _module_path(node)
         items.append(dict(name=name, type=type_, args=args, module=module, owner=owner,
@@ -186,207 +185,24 @@ def _module_path(node) -> str:
     return paths[-1] if paths and paths[-1] else ""
 
 
-def _unique(name: str, names: dict) -> str:
-    if name[:1].isdigit() or not name:
-        name = "m" + name
-    n = names.get(name, 0)
-    names[name] = n + 1
-    return name if n == 0 else f"{name}_{n + 1}"
+class _Containers:
+    """Blocks of a PyTorch module: the shallowest module on an owner's path whose parent is
+    a container (Sequential, ModuleList, ModuleDict) and which is itself no container."""
 
+    def __init__(self, modules: dict):
+        self.modules = modules
 
-_AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+    def block_of(self, owner: str) -> str | None:
+        from torch import nn
 
+        containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+        parts = owner.split(".") if owner else []
+        for i in range(1, len(parts)):
+            parent, path = ".".join(parts[:i]), ".".join(parts[:i + 1])
+            if isinstance(self.modules.get(parent), containers) and \
+                    not isinstance(self.modules.get(path), containers):
+                return path
+        return None
 
-def _yaml(model, target, shape, free, items, output, modules) -> str:
-    lines = [f"# Imported from {_comment(target)} ({type(model).__name__}) by archcalc "
-             "import torch.", f"name: {_scalar(type(model).__name__)}"]
-    lines += _input_lines(shape, free)
-    runs = _blocks(items, output, modules)
-    defs: dict = {}  # block body text -> block name
-    body_lines, previous = [], "input"
-    k = 0
-    while k < len(runs):
-        run = runs[k]
-        if run["path"] is None:
-            body_lines.append(_layer_line(run["items"][0], previous, "  "))
-            previous = run["items"][0]["name"]
-            k += 1
-            continue
-        block = _block_name(run, defs, modules)
-        n = 1  # consecutive identical calls, each read only by the next: one repeat
-        while k + n < len(runs) and runs[k + n]["path"] is not None and \
-                _body(runs[k + n]) == _body(run) and \
-                all(runs[k + n]["start"] <= r <= runs[k + n]["end"]
-                    for r in runs[k + n - 1]["readers"]):
-            n += 1
-        main = run["input"]
-        where = "" if main == previous else f", from: {main}"
-        if n == 1:
-            body_lines.append(f"  - {block}: {{name: {run['path']}{where}}}")
-        else:
-            body_lines.append(f"  - repeat: {n}")
-            if where:
-                body_lines.append(f"    from: {main}")
-            body_lines.append(f"    layers: [{block}]   # {runs[k]['path']} … "
-                              f"{runs[k + n - 1]['path']}")
-        previous = runs[k + n - 1]["last"]
-        k += n
-    if defs:
-        lines.append("blocks:")
-        for text, name in defs.items():
-            lines.append(f"  {name}:")
-            lines.append("    layers:")
-            lines += ["    " + line for line in text.splitlines()]
-    lines.append("layers:")
-    lines += body_lines
-    if output is not None and output != previous:
-        lines.append(f"  - identity: {{name: output, from: {output}}}")
-    return "\n".join(lines) + "\n"
-
-
-def _input_lines(shape, free) -> list:
-    free = [f.strip() for f in free if f.strip()]
-    if not free:
-        return ["input: [" + ", ".join(str(n) for n in shape) + "]"]
-    axes = ("C",) + _AXES.get(len(shape) - 1, ())
-    symbols, written = [], []
-    for axis, n in zip(axes, shape):
-        if axis in free:
-            symbols.append(axis)
-            written.append(axis)
-        else:
-            written.append(str(n))
-    unknown = set(free) - set(symbols)
-    if unknown:
-        raise SpecError(f"--free {','.join(sorted(unknown))}: the input's axes are "
-                        f"{','.join(axes[:len(shape)])}")
-    return ["symbols: {" + ", ".join(f"{k}: null" for k in symbols) + "}",
-            "input: [" + ", ".join(written) + "]"]
-
-
-def _layer_line(item, previous, indent, rename=None) -> str:
-    rename = rename or {}
-    fields = {"name": rename.get(item["name"], item["name"])}
-    inputs = [rename.get(v, v) for v in item["inputs"]]
-    main = inputs[0] if inputs else previous
-    if main != previous:
-        fields["from"] = main
-    if inputs[1:]:
-        fields["with"] = inputs[1:] if len(inputs) > 2 else inputs[1]
-    fields.update(item["args"])
-    return f"{indent}- {item['type']}: {{" + ", ".join(
-        f"{k}: {_value(v)}" for k, v in fields.items()) + "}"
-
-
-def _container_child(owner: str, modules: dict) -> str | None:
-    """The shallowest module path on ``owner``'s path whose parent is a container
-    (Sequential, ModuleList, ModuleDict) and which is itself no container: a block."""
-    from torch import nn
-
-    containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
-    parts = owner.split(".") if owner else []
-    for i in range(1, len(parts)):
-        parent, path = ".".join(parts[:i]), ".".join(parts[:i + 1])
-        if isinstance(modules.get(parent), containers) and \
-                not isinstance(modules.get(path), containers):
-            return path
-    return None
-
-
-def _blocks(items, output, modules) -> list:
-    """Runs of items: one block call per container child whose layers form a closed piece
-    (read the value before it, read from outside only through its last layer), else single
-    layers."""
-    readers: dict = {}
-    for i, item in enumerate(items):
-        for v in item["inputs"]:
-            readers.setdefault(v, []).append(i)
-    runs, i = [], 0
-    while i < len(items):
-        path = _container_child(items[i]["owner"], modules)
-        j = i
-        while path is not None and j + 1 < len(items) and \
-                _container_child(items[j + 1]["owner"], modules) == path:
-            j += 1
-        run = items[i:j + 1]
-        if path is not None and (items[i]["owner"] == path and len(run) == 1):
-            path = None  # a leaf module in a Sequential is a layer, not a block
-        if path is not None and _closed(run, i, items, readers, output):
-            before = items[i - 1]["name"] if i else "input"
-            ins = {v for item in run for v in item["inputs"]} - {it["name"] for it in run}
-            runs.append(dict(path=path, items=run, input=(ins.pop() if ins else before),
-                             last=run[-1]["name"], start=i, end=j,
-                             readers=readers.get(run[-1]["name"], [])))
-            i = j + 1
-            continue
-        for item in run:
-            runs.append(dict(path=None, items=[item]))
-        i = j + 1
-    return runs
-
-
-def _closed(run, first, items, readers, output) -> bool:
-    names = {item["name"] for item in run}
-    outside = {v for item in run for v in item["inputs"]} - names
-    if len(outside) > 1:
-        return False
-    last = first + len(run) - 1
-    for item in run[:-1]:
-        if any(not first <= r <= last for r in readers.get(item["name"], [])) or \
-                item["name"] == output:
-            return False
-    return True
-
-
-def _body(run) -> str:
-    """A block's layers with names relative to its path (instances that agree share it)."""
-    path, lines = run["path"], []
-    rename = {run["input"]: "block_input"}
-    counts: dict = {}
-    for item in run["items"]:
-        if item["module"] and item["name"].startswith(path + "."):
-            rename[item["name"]] = item["name"][len(path) + 1:]
-        else:
-            counts[item["type"]] = counts.get(item["type"], 0) + 1
-            rename[item["name"]] = f"{item['type']}{counts[item['type']]}"
-    reads_input = any("block_input" in [rename.get(v, v) for v in item["inputs"]]
-                      for item in run["items"][1:])
-    previous = "block_input"
-    if reads_input:
-        lines.append("- identity: {name: block_input}")
-    for item in run["items"]:
-        lines.append(_layer_line(item, previous, "", rename))
-        previous = rename[item["name"]]
-    return "\n".join(lines)
-
-
-def _block_name(run, defs: dict, modules: dict) -> str:
-    text = _body(run)
-    if text not in defs:
-        base = re.sub(r"[^a-z0-9_]", "_", type(modules[run["path"]]).__name__.lower())
-        name, n = base, 2
-        while name in defs.values():
-            name, n = f"{base}_{n}", n + 1
-        defs[text] = name
-    return defs[text]
-
-
-def _comment(text: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in str(text))[:200]
-
-
-def _scalar(text: str) -> str:
-    return json.dumps(str(text))  # a JSON string is a YAML double-quoted scalar
-
-
-def _value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "null"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    text = str(v)
-    return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", text) else _scalar(text)
+    def kind(self, path: str) -> str:
+        return type(self.modules[path]).__name__
