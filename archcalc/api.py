@@ -262,6 +262,9 @@ class _Worded:
         if isinstance(err, Unbound):
             raise SpecError(err.worded("set="), err.loc, err.layer) from None
         err2 = restate(err)
+        if isinstance(err2, SymbolError) and err2.origin == "over":
+            raise SpecError(f"{_api_option('over', err2.symbol)}: {err2.trouble()}",
+                            err2.loc, err2.layer) from None
         if isinstance(err2, SymbolError):
             raise SpecError(f"set={{{err2.symbol!r}: {err2.value!r}}}: {err2.trouble()}",
                             err2.loc, err2.layer) from None
@@ -317,20 +320,21 @@ def _analyse(spec, set: Mapping | None, convention: str) -> Analysis:
     return Analysis(conv.apply(run(graph)), conv, path)
 
 
-def _load(spec, overrides: dict) -> tuple:
-    """(graph, path or None) of a spec given as a path, YAML text or a dict."""
+def _load(spec, overrides: dict, origins: dict | None = None) -> tuple:
+    """(graph, path or None) of a spec given as a path, YAML text or a dict; ``origins``
+    as the loader takes them (which call parameter gave a symbol's value)."""
     import yaml
 
     from .spec.loader import load, load_string
 
     if isinstance(spec, Mapping):
         graph, path = load_string(yaml.safe_dump(dict(spec), sort_keys=False), "<dict>",
-                                  overrides), None
+                                  overrides, origins=origins), None
     elif _is_path(spec):
         path = os.fspath(spec)
-        graph = load(path, overrides)
+        graph = load(path, overrides, origins)
     elif isinstance(spec, str):
-        graph, path = load_string(spec, "<text>", overrides), None
+        graph, path = load_string(spec, "<text>", overrides, origins=origins), None
     else:
         raise TypeError(f"spec must be a path, YAML text or a dict, not {type(spec).__name__}")
     return graph, path
@@ -434,7 +438,7 @@ def solve(spec, want, for_, range: Mapping | None = None, pick: str = "all",
     ``to_json()``, ``text()``."""
     from .analysis import analyse as run
     from .inverse import solve as solve_
-    from .sweep import parse_range
+    from .sweeping import parse_range
 
     wants = [want] if isinstance(want, str) else list(want)
     names = [for_] if isinstance(for_, str) else list(for_)
@@ -443,11 +447,7 @@ def solve(spec, want, for_, range: Mapping | None = None, pick: str = "all",
     ranges = []
     for n, bounds in (range or {}).items():
         text = f"{n}=" + ":".join(str(v) for v in bounds)
-        try:
-            ranges.append(parse_range(text))
-        except SpecError as e:
-            raise SpecError(e.message.replace(f"--over {text}", f"range={{{n!r}: {bounds!r}}}"))\
-                from None
+        ranges.append(parse_range(text, given=f"range={{{n!r}: {bounds!r}}}"))
     with _Worded(), _limited(limits):
         conv = conventions.get(convention)
         overrides = _overrides(set)
@@ -457,6 +457,101 @@ def solve(spec, want, for_, range: Mapping | None = None, pick: str = "all",
             overrides[n] = None
         graph, path = _load(spec, overrides)
         return solve_(run(graph), conv, wants, names, ranges, pick, graph.name or path or "")
+
+
+class Sweep:
+    """The sweep verb's result (``archcalc sweep``): every point of the grid, exact.
+    ``inputs`` (symbol → values), ``columns`` (out0…, params, macs, flops → values, None
+    at an invalid point), ``valid`` (per point), ``forms`` (column → its closed form),
+    ``failures`` ((message, where, number of points) per failing condition);
+    ``to_dict()`` is the CLI's ``--format json`` object, ``table()`` its other formats."""
+
+    def __init__(self, result, order: list, name: str):
+        self._s, self._order, self.name = result, order, name
+        valid = result.valid.tolist()
+        self.inputs = {k: v.tolist() for k, v in result.inputs.items()}
+        self.columns = {k: [int(x) if ok else None for x, ok in zip(v.tolist(), valid)]
+                        for k, v in result.columns.items()}
+        self.valid = valid
+        self.forms = dict(result.forms)
+        self.failures = tuple((m, str(loc), int(bad.sum())) for m, loc, bad in result.failures)
+
+    def __len__(self) -> int:
+        return len(self._s)
+
+    def to_dict(self) -> dict:
+        import json
+
+        from .sweeping import to_json
+
+        return json.loads(to_json(self._s, self._order))
+
+    def table(self, format: str = "table", rows: int = 20, width: int = 100) -> str:
+        """``format``: table, markdown, latex (``rows`` evenly spaced points), csv (every
+        point) or json."""
+        from .report import writers
+        from .sweeping import model, to_csv, to_json
+
+        if format not in ("table", "markdown", "latex", "csv", "json"):
+            raise ValueError(f"format {format!r}: choose table, markdown, latex, csv or json")
+        if rows < 1:
+            raise ValueError("rows must be at least 1")
+        own = {"csv": lambda: to_csv(self._s), "json": lambda: to_json(self._s, self._order)}
+        return writers.write(model(self._s, rows, self._order, self.name)
+                             if format not in own else None, format, width=width, own=own)
+
+    def plot(self, path) -> None:
+        """Draw each column against the swept size into ``path`` (needs matplotlib)."""
+        from .sweeping import plot
+
+        with _Worded():
+            plot(self._s, os.fspath(path), self.name)
+
+    def __repr__(self) -> str:
+        return f"<Sweep {self.name!r}: {len(self):,} points>"
+
+
+def _ranges(over) -> list:
+    """``over`` as sweep ranges: ``"H=32:2048"`` (the CLI's ``--over`` text), a list of
+    such texts, or a mapping ``{"H": (32, 2048)}`` (inclusive; a third entry is a step;
+    ``"H,W"`` sweeps both together) or ``{"H": range(32, 2049, 8)}``."""
+    from .sweeping import parse_range
+
+    if isinstance(over, str):
+        return [parse_range(over)]
+    if isinstance(over, Mapping):
+        texts = []
+        for names, bounds in over.items():
+            if isinstance(bounds, range):
+                if len(bounds) == 0:
+                    raise SpecError(f"over={{{names!r}: {bounds!r}}}: an empty range")
+                bounds = (bounds[0], bounds[-1], bounds.step)
+            if not isinstance(bounds, (tuple, list)) or len(bounds) not in (2, 3) or \
+                    not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+                raise SpecError(f"over={{{names!r}: {bounds!r}}}: expected (START, STOP) or "
+                                "(START, STOP, STEP) in whole numbers, or a range")
+            texts.append(f"{names}=" + ":".join(str(b) for b in bounds))
+        return [parse_range(t) for t in texts]
+    return [parse_range(str(t)) for t in over]
+
+
+def sweep(spec, over, set: Mapping | None = None, what=("shape", "params", "macs"),
+          convention: str = "pytorch", limits: Mapping | None = None) -> Sweep:
+    """``archcalc sweep``: the output shape, parameters, MACs or FLOPs (``what``: names or
+    a comma-separated string) at every point of ``over`` (see ``_ranges``; several ranges
+    make a grid), exact; points where a condition fails are marked invalid. The spec is
+    analysed once with the swept sizes free."""
+    from . import sweeping as sw
+    from .analysis import analyse as run
+
+    names = [w.strip() for w in what.split(",")] if isinstance(what, str) else list(what)
+    with _Worded(), _limited(limits):
+        conv = conventions.get(convention)
+        ranges = _ranges(over)
+        sw.check_points(ranges)
+        graph, path = _load(spec, *sw.swept_overrides(ranges, _overrides(set)))
+        result = sw.sweep(run(graph), ranges, conv, [n for n in names if n])
+        return Sweep(result, list(graph.symbols), graph.name or path or "")
 
 
 def verify(spec, set: Mapping | None = None, limits: Mapping | None = None, **options):

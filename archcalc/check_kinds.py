@@ -34,10 +34,10 @@ _PIXELS = re.compile(r"^(?P<n>.+?) ?(?:pixels?|px)$", re.IGNORECASE)
 def value(analysis, conv, kind, obj, metric):
     """The value of ``metric`` at a place, as the convention counts it."""
     from .report.compare import weight_depth
-    from .report.explain import _output_node, record_of
+    from .report.explain import output_node, record_of
 
     if metric == "depth":
-        return weight_depth(analysis, _output_node(analysis, kind, obj).id)
+        return weight_depth(analysis, output_node(analysis, kind, obj).id)
     rec = record_of(analysis, kind, obj)
     if metric == "elements":
         return dims.prod(rec.output_shape)
@@ -46,12 +46,12 @@ def value(analysis, conv, kind, obj, metric):
 
 def derivation(analysis, kind, obj, metric, at: str, order) -> list:
     from .report.compare import weight_depth
-    from .report.explain import _output_node, record_of
+    from .report.explain import output_node, record_of
     from .report.values import expr_text, human
 
     rec = record_of(analysis, kind, obj)
     if metric == "depth":
-        node = _output_node(analysis, kind, obj)
+        node = output_node(analysis, kind, obj)
         return [f"depth({at}) = {weight_depth(analysis, node.id)}: the convolution and linear "
                 "layers on the longest path from the input (the number in 'VGG-16')"]
     if metric == "elements":
@@ -119,7 +119,7 @@ def judge(claimed, left, right) -> tuple:
     if isinstance(claimed, bool) or not isinstance(claimed, (str, int, float)):
         raise SpecError("a comparison is a relation (<, >, =, <=, >=) or a ratio (\"1/23\", "
                         "\"0.72\", \"2x\")")
-    text, _ = claims._approximately(" ".join(str(claimed).split()))
+    text, _ = claims.without_approximation(" ".join(str(claimed).split()))
     num, slash, den = text.partition("/")
     times = _TIMES.match(text)
     if times:

@@ -142,7 +142,7 @@ def parse_number(raw: Any, symbols: dict, binary: bool = False) -> Number:
             raise SpecError(f"expected a count, got {raw!r} (a count is a finite number)")
         return _rounded(repr(raw), *_split_float(repr(raw)), "")
     written = _claim_text(raw)
-    text, approximate = _approximately(written.translate(_DIGITS))
+    text, approximate = without_approximation(written.translate(_DIGITS))
     if _GROUPED.match(text):
         value = int(re.sub(r"[,_ ]", "", text))
         return _about(value, written) if approximate else \
@@ -172,7 +172,7 @@ def parse_number(raw: Any, symbols: dict, binary: bool = False) -> Number:
     return Number(_expression(text, symbols), Fraction(0), written)
 
 
-def _approximately(text: str) -> tuple:
+def without_approximation(text: str) -> tuple:
     """The claim without a leading "~", "≈", "about", "approximately" (or their Persian
     words), and whether it had one."""
     lowered = text.lower()

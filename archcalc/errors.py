@@ -78,7 +78,8 @@ class SpecError(Exception):
 # OPTION_MARK, the option's parameter name, VALUE_MARK and its value (optional), OPTION_MARK.
 # Reading an error's ``message`` words it as the running caller does (``words_of``).
 OPTION_MARK, VALUE_MARK = "\x1f", "\x1e"
-OPTIONS = ("limits", "samples", "ranges", "rf", "device", "set", "convention")
+OPTIONS = ("limits", "samples", "ranges", "rf", "device", "set", "convention", "over", "what",
+           "plot", "explain", "spec_roots", "batch", "columns", "units")
 _OPTION = re.compile(f"{OPTION_MARK}({'|'.join(OPTIONS)})(?:{VALUE_MARK}([^{OPTION_MARK}]*))?"
                      f"{OPTION_MARK}")
 
@@ -113,6 +114,19 @@ def words_of(word):
         _WORDS.reset(token)
 
 
+def explain_option(spec: str, at: str, metric: str) -> str:
+    """The advice to explain ``metric`` of layer ``at`` of ``spec``, worded by the caller."""
+    import json
+
+    return option("explain", json.dumps([spec, at, metric]))
+
+
+def spoken(text: str) -> str:
+    """``text`` with its options worded as the running caller words them: for text kept
+    in a result (a graded answer's note), which no caller words later."""
+    return worded(text, _WORDS.get() or neutral_option)
+
+
 def neutral_option(name: str, value: str | None) -> str:
     """How the library's own messages name an option: as its call's parameter
     (``rf='off'``), a limit as 'the limit NAME'."""
@@ -120,13 +134,27 @@ def neutral_option(name: str, value: str | None) -> str:
         return neutral_limit(value)
     if name == "ranges":
         return "ranges={NAME: (LO, HI)}" if value is None else f"ranges[{value!r}]"
+    if name == "explain":
+        import json
+
+        spec, at, metric = json.loads(value)
+        return f"archcalc.analyse({spec!r}).explain({at!r}, {metric!r})"
+    if name == "batch":
+        return "the batch sweep"  # (Memory.sweep(batches) in the API)
+    if name == "spec_roots" and value is not None:
+        return f"spec_roots=[{value!r}]"
+    if name == "set" and value is not None and "=" in value:
+        symbol, _, given = value.partition("=")
+        return f"set={{{symbol!r}: {given}}}"
     if value is None:
         return f"{name}="
     return f"{name}={value}" if value.isdigit() else f"{name}={value!r}"
 
 
 OPTION_FLAGS = {"samples": "--samples", "ranges": "--range", "rf": "--rf", "device": "--device",
-                "set": "--set", "convention": "--convention"}
+                "set": "--set", "convention": "--convention", "over": "--over",
+                "what": "--what", "plot": "--plot", "spec_roots": "--spec-root",
+                "batch": "--batch", "columns": "--columns", "units": "--units"}
 
 
 def flag_option(name: str, value: str | None) -> str:
@@ -136,6 +164,12 @@ def flag_option(name: str, value: str | None) -> str:
         return f"--limit {value}=N"
     if name == "ranges" and value is None:
         return "--range NAME=LO:HI"
+    if name == "explain":
+        import json
+        import shlex
+
+        spec, at, metric = json.loads(value)
+        return f"archcalc explain {shlex.quote(spec)} {shlex.quote(at)} --metric {metric}"
     flag = OPTION_FLAGS[name]
     return flag if value is None else f"{flag} {value}"
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import math
 import os
-import shlex
 import stat
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from . import check_kinds, claims, conventions, dims, layout
-from .errors import Loc, SpecError, did_you_mean, printable
+from .errors import Loc, SpecError, did_you_mean, option, printable
 from .report.values import as_written, expr_text, human, json_value, shape_text
 
 SHEET_KEYS = ("name", "spec", "model", "set", "convention", "prefix", "layout", "answers")
@@ -324,12 +323,12 @@ def _other_raw(written: str, node, path: str, roots, analysed: dict):
     if key not in analysed:
         try:
             analysed[key] = analyse(_load_spec(target, node, {}))
-        except LimitReached as e:  # becomes the text of an answer's result, which speaks
-            # the CLI's language (as its `archcalc explain` commands do)
-            raise SpecError(e.worded("--set", lambda n: f"--limit {n}=N"), e.loc,
+        except LimitReached as e:  # becomes the text of an answer's result: its advice
+            # stays an option, worded by the caller
+            raise SpecError(e.worded(option("set"), lambda n: option("limits", n)), e.loc,
                             e.layer) from None
         except Unbound as e:
-            raise SpecError(e.worded("--set"), e.loc, e.layer) from None
+            raise SpecError(e.worded(option("set")), e.loc, e.layer) from None
     return key, analysed[key]
 
 
@@ -351,7 +350,7 @@ def _confined(spec, path: str, written: str, roots) -> str:
                *(os.path.realpath(r) for r in roots)]
     if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in allowed):
         raise SpecError(f"spec '{written}' is outside the folders this sheet may read (its "
-                        "own folder; widen with --spec-root DIR)", spec.loc)
+                        f"own folder; widen with {option('spec_roots', 'DIR')})", spec.loc)
     try:
         mode = os.stat(real).st_mode
     except OSError:
@@ -663,9 +662,11 @@ class _Grader:
         return self._derived[key]
 
     def explain_command(self, at: str, metric: str) -> str:
+        """How to see the whole derivation, in the caller's words (a command, an API call)."""
+        from .errors import explain_option, spoken
+
         spec = self.spec_file if self.spec_file is not None else "SPEC"
-        return f"archcalc explain {shlex.quote(spec)} {shlex.quote(at)} --metric " \
-               f"{_EXPLAIN_METRIC[metric]}"
+        return spoken(explain_option(spec, at, _EXPLAIN_METRIC[metric]))
 
     def derivation(self, at, kind, obj, metric) -> list:
         from .report.explain import explain_record
@@ -686,16 +687,16 @@ class _Grader:
         to compute and too long to read."""
         from .report import explain as ex
 
-        node = ex._output_node(self.analysis, kind, obj)
-        ancestors = sorted(ex._ancestors(self.analysis.graph, node.id))
+        node = ex.output_node(self.analysis, kind, obj)
+        ancestors = sorted(ex.ancestors(self.analysis.graph, node.id))
         if self.analysis.layers[node.id].rf is None or \
                 len(ancestors) <= RF_REPLAYED:
             return None
         steps: list = []
         for i in reversed(ancestors):
             n = self.analysis.graph.nodes[i]
-            if i == node.id or ex._rule_step(self.analysis, n) is not None:
-                steps[:0] = [line.text() for line in ex._rf_step(self.analysis, n, self.order)]
+            if i == node.id or ex.rule_step(self.analysis, n) is not None:
+                steps[:0] = [line.text() for line in ex.rf_step(self.analysis, n, self.order)]
                 if len(steps) >= DERIVATION_TAIL:
                     break
         return [f"rf({node.name}): the last {len(steps)} steps of the recurrence through "

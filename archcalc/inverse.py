@@ -321,7 +321,7 @@ def _closed_form(parsed, names, graph, spec, derivation) -> Solution:
 def _enumerate(analysis, parsed, names, ranges, pick, spec, derivation) -> Solution:
     import numpy as np
 
-    from . import sweep as sw
+    from . import sweeping as sw
 
     given = {n: r for r in ranges for n in r.names}
     for n in given:
@@ -388,7 +388,7 @@ def _proved(family: dict, analysis, parsed) -> bool:
 def _holds(relation, symbols, args, count):
     """Where ``relation`` holds, exactly (an equality or ``!=`` compares exact integers;
     an order compares the numerator of the difference, as sweep's conditions do)."""
-    from . import sweep as sw
+    from . import sweeping as sw
 
     return sw.evaluate_condition(relation, symbols, args, count)
 

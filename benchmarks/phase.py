@@ -53,7 +53,7 @@ def _last_stage(analysis):
 
 def sweep_job(spec: str, ranges: list[str]) -> dict:
     from archcalc import conventions
-    from archcalc import sweep as sw
+    from archcalc import sweeping as sw
     from archcalc.analysis import analyse
     from archcalc.spec.loader import load
 

@@ -116,3 +116,66 @@ def test_verify_time_out_advice():
         "(raise --limit max_seconds=N, or lower the work: --rf off, --samples, --device meta)"
     assert str(late) == "gave up after 1 s measuring the network in PyTorch (raise the " \
         "limit max_seconds, or lower the work: rf='off', samples=, device='meta')"
+
+
+LONG = "input: [1, 200, 200]\nlayers:\n  - repeat: 40\n    layers:\n" \
+       "      - conv2d: {out: 1, kernel: 3, padding: 1}\n"
+
+
+def test_a_long_derivation_says_how_to_see_it_all_in_the_callers_words(cli, tmp_path):
+    """A derivation cut short ends with how to see all of it: a command for the CLI, an
+    API call for the API (40 layers of 3×3: 43 derivation lines, 2 + 30 shown)."""
+    (tmp_path / "s.yaml").write_text(LONG)
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text("spec: s.yaml\nanswers:\n  - {at: total, rf: 80}\n")  # true: 81
+    derivation = archcalc.check(sheet).results[0].derivation
+    hint = next(line for line in derivation if "more lines" in line)
+    spec = str(tmp_path / "s.yaml")  # as the sheet's path names it
+    assert f"(archcalc.analyse({spec!r}).explain('total', 'rf') shows them all)" in hint, hint
+    assert "--" not in hint
+    code, out, _ = cli("check", sheet, "--format", "json")
+    assert code == 1
+    spec = tmp_path / "s.yaml"
+    lines = json.loads(out)["sheets"][0]["results"][0]["derivation"]
+    hint = next(line for line in lines if "more lines" in line)
+    assert f"(archcalc explain {spec} total --metric rf shows them all)" in hint, hint
+
+
+FREE = "symbols: {H: null, W: null}\ninput: [3, H, W]\nlayers:\n" \
+       "  - conv2d: {out: 8, kernel: 3}\n"
+
+
+@pytest.mark.parametrize("over,set_,api_words,cli_words", [
+    ("Q=1:3", None, "over='Q': the spec has no symbol 'Q'", "--over Q: the spec has no symbol"),
+    ("H=1:3", None, "bind them with set={'W': VALUE} or add them to over=",
+     "bind them with --set W=VALUE or add them to --over"),
+    ("H,W=1:2000000", None, "raise limits={'max_sweep_points': N}",
+     "raise --limit max_sweep_points=N"),
+    ("H,W=1:3", {"H": 5}, "over='H': also bound by set=;", "--over H: also bound by --set;"),
+])
+def test_sweep_advice(cli, tmp_path, over, set_, api_words, cli_words):
+    spec = tmp_path / "free.yaml"
+    spec.write_text(FREE)
+    err = api_error(lambda: archcalc.sweep(spec, over, set=set_))
+    assert api_words in err and "--" not in err, err
+    args = ["sweep", spec, "--over", over] + [f"--set={k}={v}" for k, v in (set_ or {}).items()]
+    code, _, err = cli(*args)
+    assert code == 2 and cli_words in err, err
+
+
+def test_solve_names_its_range_as_the_caller_gave_it(cli):
+    spec = ROOT / "examples" / "solve" / "vgg16-free-size.yaml"
+    err = api_error(lambda: archcalc.solve(spec, "stage5.shape[1] = 7", "H",
+                                           range={"H": (300, 200)}))
+    assert err == "range={'H': (300, 200)}: need 1 ≤ START ≤ STOP (sizes are positive)"
+    code, _, err = cli("solve", spec, "--want", "stage5.shape[1] = 7", "--for", "H",
+                       "--range", "H=300:200")
+    assert code == 2 and "--range H=300:200: need 1 ≤ START ≤ STOP" in err, err
+
+
+def test_memory_batch_sweep_advice(cli):
+    spec = ROOT / "examples" / "solve" / "vgg16-free-size.yaml"
+    err = api_error(lambda: archcalc.memory(spec).sweep([1, 2]))
+    assert "set={'NAME': VALUE}" in err and "--" not in err, err
+    code, _, err = cli("memory", spec, "--batch", "1:4")
+    assert code == 2 and "--batch START:STOP: " in err and "(--set NAME=VALUE)" in err, err

@@ -108,8 +108,9 @@ def test_api_names_are_not_shadowed_by_modules():
             importlib.import_module(info.name)
     from archcalc import api
 
-    for name in ("analyse", "check", "verify", "Analysis"):
-        assert getattr(archcalc, name) is getattr(api, name), name
+    for name in archcalc.__all__:
+        if name not in ("SpecError", "__version__"):
+            assert getattr(archcalc, name) is getattr(api, name), name
 
 
 def test_frozen_layers_count_as_the_json_counts_them(tmp_path):
@@ -123,3 +124,45 @@ def test_frozen_layers_count_as_the_json_counts_them(tmp_path):
     for layer, row in zip(a.layers, a.to_dict()["layers"]):
         assert (layer.trainable_params, layer.non_trainable) == \
             (row["trainable_params"], row["non_trainable"])
+
+
+SWEPT = ROOT / "examples" / "solve" / "vgg16-free-size.yaml"
+
+
+def test_sweep_is_the_cli_sweep(cli):
+    """archcalc.sweep gives what ``archcalc sweep`` prints, in every format."""
+    s = archcalc.sweep(SWEPT, "H=16:300:7", what="shape,params,macs,flops")
+    for fmt in ("json", "csv", "markdown", "latex", "table"):
+        code, out, _ = cli("sweep", SWEPT, "--over", "H=16:300:7", "--what",
+                           "shape,params,macs,flops", "-f", fmt)
+        assert code == 0
+        assert s.table(fmt) + "\n" == out or s.table(fmt) == out, fmt
+    code, out, _ = cli("sweep", SWEPT, "--over", "H=16:300:7", "--what",
+                       "shape,params,macs,flops", "-f", "json")
+    assert s.to_dict() == json.loads(out)
+
+
+def test_sweep_points_equal_the_analysis_at_each_point():
+    """Each swept point is the numeric analysis with the size bound (--set H=...)."""
+    s = archcalc.sweep(SWEPT, {"H": range(20, 300, 37)}, what="params,macs")
+    assert s.inputs["H"] == list(range(20, 300, 37))
+    for h, ok, params, macs in zip(s.inputs["H"], s.valid, s.columns["params"],
+                                   s.columns["macs"]):
+        if not ok:
+            with pytest.raises(archcalc.SpecError):
+                archcalc.analyse(SWEPT, set={"H": h})
+            continue
+        total = archcalc.analyse(SWEPT, set={"H": h}).total
+        assert (params, macs) == (total.params, total.macs), h
+
+
+def test_sweep_ranges_in_every_form_agree():
+    texts = archcalc.sweep(SWEPT, ["H=32:96:32"], what="macs")
+    mapping = archcalc.sweep(SWEPT, {"H": (32, 96, 32)}, what=["macs"])
+    ranged = archcalc.sweep(SWEPT, {"H": range(32, 97, 32)}, what="macs")
+    assert texts.columns == mapping.columns == ranged.columns
+    assert texts.inputs == {"H": [32, 64, 96]}
+    with pytest.raises(archcalc.SpecError):
+        archcalc.sweep(SWEPT, {"H": range(5, 5)})
+    with pytest.raises(ValueError):
+        texts.table("html")

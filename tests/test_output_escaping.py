@@ -139,7 +139,7 @@ def test_non_utf8_file_name_on_a_strict_utf8_stdout(tmp_path):
 @pytest.mark.parametrize("name", HOSTILE, ids=ascii)
 @pytest.mark.parametrize("fmt", ["markdown", "latex"])
 def test_sweep_table_escapes_the_name(name, fmt):
-    from archcalc import sweep
+    from archcalc import sweeping as sweep
     from archcalc.report import writers
 
     a = analyse_text(SPEC.replace("input: [3, 16, 16]", "symbols: {H: null}\ninput: [3, H, 16]"))

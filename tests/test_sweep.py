@@ -12,7 +12,7 @@ import pytest
 
 from archcalc import conventions
 from archcalc.errors import SpecError
-from archcalc.sweep import Range, parse_range, sweep
+from archcalc.sweeping import Range, parse_range, sweep
 from helpers import analyse_text
 
 # Strided conv (floor), ceil-mode pool (Piecewise with a ceiling), Keras 'same' padding
@@ -177,7 +177,7 @@ def test_min_max_with_constants_and_piecewise():
     """Max/Min against a constant and a ceil-mode Piecewise/Min compile element-wise."""
     import sympy as sp
 
-    from archcalc.sweep import evaluate
+    from archcalc.sweeping import evaluate
 
     H = sp.Symbol("H", integer=True, positive=True)
     hs = np.arange(1, 200, dtype=np.int64)

@@ -10,7 +10,7 @@ import typer
 from ..errors import SpecError, TimeLimitExceeded  # noqa: F401  (as above)
 from .runtime import (  # noqa: F401  (the commands read them from here)
     EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_MISMATCH, EXIT_OK, FLAGS, MAX_LIMIT, _DOING,
-    _discard_stdout, _limit_flag, _stop_timer, _worded, apply_limits, check_format, doing,
+    discard_stdout, _limit_flag, _stop_timer, _worded, apply_limits, check_format, doing,
     emit, emit_to, fail, guarded, in_cli_words, parse_assignments, parse_set, time_limit, write_all)
 
 Spec = Annotated[str, typer.Argument(help="A YAML layer-spec file.", show_default=False)]

@@ -88,6 +88,6 @@ def run(argv: list[str]) -> bool:
     except KeyboardInterrupt:  # Ctrl-C: 130 (128 + SIGINT), as typer ends it
         sys.exit(130)
     except BrokenPipeError:  # stderr closed too (stdout's closed pipe ends in emit): as typer
-        c._discard_stdout()
+        c.discard_stdout()
         sys.exit(1)
     return True

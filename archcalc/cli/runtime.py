@@ -174,7 +174,7 @@ _DOING = (  # innermost archcalc module → what the command was busy with
     ("archcalc.spec", "reading the spec"), ("archcalc.analysis", "analysing the layers"),
     ("archcalc.layers", "analysing the layers"), ("archcalc.dims", "analysing the layers"),
     ("archcalc.report", "writing the report"), ("archcalc.verification", "verifying in PyTorch"),
-    ("archcalc.torch_backend", "verifying in PyTorch"), ("archcalc.sweep", "sweeping"),
+    ("archcalc.torch_backend", "verifying in PyTorch"), ("archcalc.sweeping", "sweeping"),
     ("archcalc.grading", "grading the sheets"), ("archcalc.claims", "grading the sheets"),
 )
 
@@ -264,9 +264,9 @@ def emit(text: str) -> None:
         stream.flush()
         write_all(fd, data)
     except BrokenPipeError:
-        _discard_stdout()
+        discard_stdout()
     except OSError as e:  # a full disk, a closed descriptor …: said, not a traceback
-        _discard_stdout()
+        discard_stdout()
         raise SpecError(f"cannot write the output: {e.strerror or e}") from None
 
 
@@ -298,7 +298,7 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def _discard_stdout() -> None:
+def discard_stdout() -> None:
     """After the reader closed stdout: the rest of the run writes nowhere (and the flush at
     exit finds nothing to write)."""
     import os

@@ -56,7 +56,7 @@ def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, conventio
          limit) -> None:
     from .. import conventions
     from .. import inverse as sv
-    from .. import sweep as sw
+    from .. import sweeping as sw
     from ..analysis import analyse
     from ..spec.loader import load
 

@@ -47,7 +47,7 @@ def sweep(spec: c.Spec, over: OverOpt, set_: c.SetOpt = None, what: WhatOpt = "s
 
 def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
     from .. import conventions
-    from .. import sweep as sw
+    from .. import sweeping as sw
     from ..analysis import analyse
     from ..spec.loader import load
 
@@ -58,14 +58,7 @@ def _run(spec, over, set_, what, fmt, convention, rows, plot, limit) -> None:
     sw.check_points(ranges)  # before the spec is even read
     if rows < 1:
         raise c.SpecError("--rows must be at least 1")
-    overrides = c.parse_set(set_)
-    for r in ranges:
-        for name in r.names:
-            if name in overrides:
-                raise c.SpecError(f"--over {name}: also bound by --set; give one or the other")
-            overrides[name] = None  # keep the swept symbol free, even if it has a default
-    swept = {name: "over" for r in ranges for name in r.names}  # an error says --over
-    graph = load(spec, overrides, swept)
+    graph = load(spec, *sw.swept_overrides(ranges, c.parse_set(set_)))
     result = sw.sweep(analyse(graph), ranges, conv, [w.strip() for w in what.split(",") if w.strip()])
     order = list(graph.symbols)
     if plot:

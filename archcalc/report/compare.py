@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any, Callable
 
 from .. import dims
-from ..errors import SpecError, did_you_mean, printable
+from ..errors import SpecError, did_you_mean, option, printable
 from . import writers
 from .table import Column, Row, Table
 from .values import csv_dims, expr_text, json_value, shape_text
@@ -123,14 +123,14 @@ def parse_columns(text: str | None) -> tuple:
     keys = tuple(k.strip() for k in text.split(",") if k.strip())
     for k in keys:
         if k not in COMPARE_COLUMNS:
-            raise SpecError(f"--columns: unknown column '{k}'{did_you_mean(k, COMPARE_COLUMNS)}; "
+            raise SpecError(f"{option('columns')}: unknown column '{k}'{did_you_mean(k, COMPARE_COLUMNS)}; "
                             f"choose from {', '.join(COMPARE_COLUMNS)}")
     return keys
 
 
 def check_units(units: str) -> str:
     if units not in UNITS:
-        raise SpecError(f"--units {units}: choose from {', '.join(UNITS)}"
+        raise SpecError(f"{option('units', units)}: choose from {', '.join(UNITS)}"
                         f"{did_you_mean(units, UNITS)}")
     return units
 

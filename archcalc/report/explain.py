@@ -139,7 +139,7 @@ def _explain_one(analysis, kind, obj, metric: str, conv) -> Explanation:
     title = f"{metric}({_label(kind, obj)})"
     ex = Explanation(title, metric)
     if metric in ("shape", "rf"):
-        node = _output_node(analysis, kind, obj)
+        node = output_node(analysis, kind, obj)
         if kind != "node":
             ex.lines.append(Line(title, f"{metric}({node.name})", "", "",
                                  "the output of its last layer"))
@@ -175,7 +175,7 @@ def _approximation_lines(analysis, metric: str, conv, order) -> list:
     return lines
 
 
-def _output_node(analysis, kind, obj):
+def output_node(analysis, kind, obj):
     g = analysis.graph
     if kind == "total":
         return g.nodes[g.output]
@@ -310,7 +310,7 @@ def _rf_lines(analysis, node, order) -> list:
     """The receptive-field recurrence over every layer the target depends on."""
     rec = analysis.layers[node.id]
     if rec.rf is None:
-        culprit = next((analysis.graph.nodes[i] for i in sorted(_ancestors(analysis.graph,
+        culprit = next((analysis.graph.nodes[i] for i in sorted(ancestors(analysis.graph,
                                                                            node.id))
                         if analysis.layers[i].rf is None), node)
         return [Line(f"rf({node.name})", "", "", "—",
@@ -319,11 +319,11 @@ def _rf_lines(analysis, node, order) -> list:
     lines = [Line("rf(input)", "", "", "r = 1, j = 1, start = 0",
                   "r: size, j: jump (effective stride), start: first input index seen; "
                   "layers that leave the field unchanged are not listed")]
-    for i in sorted(_ancestors(analysis.graph, node.id)):
+    for i in sorted(ancestors(analysis.graph, node.id)):
         n = analysis.graph.nodes[i]
         passes = analysis.pass_fields.get(i, ())
-        if _rule_step(analysis, n) is not None or i == node.id or passes:
-            lines.extend(_rf_step(analysis, n, order, passes[0][1] if passes else None))
+        if rule_step(analysis, n) is not None or i == node.id or passes:
+            lines.extend(rf_step(analysis, n, order, passes[0][1] if passes else None))
         for k, (group, one) in enumerate(passes):
             after = passes[k + 1][1] if k + 1 < len(passes) else analysis.layers[i].rf
             lines.append(_passes_line(analysis, group, one, after, order))
@@ -347,7 +347,7 @@ def _passes_line(analysis, group, one, after, order) -> Line:
                 "(r₀: before it, r₁: after one pass)")
 
 
-def _ancestors(g, nid: int) -> set:
+def ancestors(g, nid: int) -> set:
     seen, todo = set(), [nid]
     while todo:
         i = todo.pop()
@@ -358,7 +358,7 @@ def _ancestors(g, nid: int) -> set:
     return seen
 
 
-def _rule_step(analysis, node):
+def rule_step(analysis, node):
     """The rule's receptive-field step for this node, as the analysis kept it."""
     return analysis.steps[node.id]
 
@@ -372,7 +372,7 @@ def _fmt_rf(rf, order) -> str:
         f"axis {i + 1}: {t}" for i, t in enumerate(texts))
 
 
-def _rf_step(analysis, node, order, one_pass=None) -> list:
+def rf_step(analysis, node, order, one_pass=None) -> list:
     """``one_pass``: the node's field after one pass, for a repeat's last layer."""
     from ..layers.base import UNION
 
@@ -381,7 +381,7 @@ def _rf_step(analysis, node, order, one_pass=None) -> list:
         rec = replace(rec, rf=one_pass)
     prev = analysis.layers[node.inputs[0]].rf
     label = f"rf({node.name})"
-    step = _rule_step(analysis, node)
+    step = rule_step(analysis, node)
     if step is None:
         return [Line(label, "", "", _fmt_rf(rec.rf, order), f"{node.type}: unchanged")]
     if step == UNION:

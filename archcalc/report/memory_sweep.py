@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..dims import is_symbolic
-from ..errors import SpecError, printable
+from ..errors import SpecError, option, printable
 from . import writers
 from .memory import both, scaled
 from .table import Column, Row, Table
@@ -28,15 +28,15 @@ def parse_batches(text: str) -> tuple:
     m = _RANGE.fullmatch(text.strip())
     wanted = "expected START:STOP or START:STOP:STEP in positive whole numbers, e.g. 1:256"
     if m is None:
-        raise SpecError(f"--batch {text[:40]}: {wanted}")
+        raise SpecError(f"{option('batch', text[:40])}: {wanted}")
     start, stop = int(m.group(1)), int(m.group(2))
     step = None if m.group(3) is None else int(m.group(3))
     if start < 1 or step == 0:
-        raise SpecError(f"--batch {text}: {wanted}")
+        raise SpecError(f"{option('batch', text)}: {wanted}")
     if stop < start:
-        raise SpecError(f"--batch {text}: STOP {stop} is below START {start}")
+        raise SpecError(f"{option('batch', text)}: STOP {stop} is below START {start}")
     if step is not None and (stop - start) // step + 1 > MAX_POINTS:
-        raise SpecError(f"--batch {text}: more than {MAX_POINTS} batches; take a larger step")
+        raise SpecError(f"{option('batch', text)}: more than {MAX_POINTS} batches; take a larger step")
     if step is not None:
         return tuple(range(start, stop + 1, step))
     out = [start]
@@ -58,8 +58,8 @@ class Sweep:
 def sweep(m, batches) -> Sweep:
     """The totals of ``m`` (any batch: its line ``fixed + per_sample·B`` is what is read)."""
     if is_symbolic(m.fixed) or is_symbolic(m.per_sample):
-        raise SpecError("--batch START:STOP: the sweep needs a number for every free size of "
-                        "the spec (--set NAME=VALUE)")
+        raise SpecError(f"{option('batch', 'START:STOP')}: the sweep needs a number for every "
+                        f"free size of the spec ({option('set', 'NAME=VALUE')})")
     fixed, per = int(m.fixed), int(m.per_sample)
     cap = m.device_memory
     exact = not (m.train and not m.saved_available)  # else the totals are lower bounds

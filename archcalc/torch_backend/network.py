@@ -91,7 +91,7 @@ def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
     trace.shapes[0] = tuple(x.shape[1:])
     batch = x.shape[0]
     dtype = x.dtype if x.is_floating_point() else torch.float32
-    last_use = _last_use(graph) if release else {}
+    last_use = last_uses(graph) if release else {}
     shared = _shared(graph, REGISTRY)
     weights: dict = {}  # node id -> the weight another layer shares (kept to the end)
     counter = FlopCounterMode(display=False) if count_flops else contextlib.nullcontext()
@@ -134,7 +134,7 @@ def _record_shape(trace: Trace, node_id: int):
     return hook
 
 
-def _last_use(graph) -> dict:
+def last_uses(graph) -> dict:
     """Node id → the id of the last node that reads its output (itself when none does)."""
     last = {node.id: node.id for node in graph.nodes}
     for node in graph.nodes[1:]:

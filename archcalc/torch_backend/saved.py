@@ -98,14 +98,14 @@ def measure_resident(graph, batch: int, dtype=torch.float32, seed: int = 0,
     a module's forward does) and keeps the network's output, measured from a baseline taken
     after one warm-up forward and backward pass (cuBLAS and cuDNN allocate their workspaces
     once, through the same allocator) with the gradients released."""
-    from .network import _last_use
+    from .network import last_uses
 
     x = _input(graph, batch, dtype, seed, device)
     net = build_and_run(graph, x, count_flops=False).net.train()
     for node_id in frozen:
         for p in net.nodes[str(node_id)].parameters():
             p.requires_grad_(False)
-    last = _last_use(graph)
+    last = last_uses(graph)
 
     def forward():
         outputs = {0: x}

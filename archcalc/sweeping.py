@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Any, Sequence
 
-from .errors import SpecError
+from .errors import SpecError, option
 
 QUANTITIES = ("shape", "params", "macs", "flops")
 _RANGE = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=\s*(-?\d+)\s*:\s*(-?\d+)"
@@ -45,24 +45,27 @@ class Range:
         return (self.stop - self.start) // self.step + 1
 
 
-def parse_range(text: str) -> Range:
-    """``H=32:2048`` or ``H=32:2048:16`` (inclusive end); ``H,W=32:512`` sweeps both together."""
+def parse_range(text: str, given: str | None = None) -> Range:
+    """``H=32:2048`` or ``H=32:2048:16`` (inclusive end); ``H,W=32:512`` sweeps both together.
+    A message names the range as ``given`` (how the caller took it; the sweep's ``over``
+    option by default)."""
+    given = option("over", text) if given is None else given
     m = _RANGE.match(text)
     if not m:
-        raise SpecError(f"--over {text}: expected NAME=START:STOP[:STEP], e.g. H=32:2048:8 "
+        raise SpecError(f"{given}: expected NAME=START:STOP[:STEP], e.g. H=32:2048:8 "
                         "(whole numbers, STOP included)")
     names = tuple(n.strip() for n in m.group(1).split(","))
     if any(len(g.lstrip("-")) > 19 for g in m.groups()[1:] if g is not None):  # past 2**62
-        raise SpecError(f"--over {text}: sizes and steps up to 2**62 (a sweep computes in "
+        raise SpecError(f"{given}: sizes and steps up to 2**62 (a sweep computes in "
                         "64-bit integers)")
     start, stop = int(m.group(2)), int(m.group(3))
     step = int(m.group(4)) if m.group(4) is not None else 1
     if step < 1:
-        raise SpecError(f"--over {text}: the step must be a positive whole number")
+        raise SpecError(f"{given}: the step must be a positive whole number")
     if start < 1 or stop < start:
-        raise SpecError(f"--over {text}: need 1 ≤ START ≤ STOP (sizes are positive)")
+        raise SpecError(f"{given}: need 1 ≤ START ≤ STOP (sizes are positive)")
     if stop > MAX_SIZE or step > MAX_SIZE:
-        raise SpecError(f"--over {text}: sizes and steps up to 2**62 (a sweep computes in "
+        raise SpecError(f"{given}: sizes and steps up to 2**62 (a sweep computes in "
                         "64-bit integers)")
     return Range(names, start, stop, step)
 
@@ -77,7 +80,7 @@ def check_points(ranges: Sequence[Range]) -> int:
     for r in ranges:
         for n in r.names:
             if n in seen:
-                raise SpecError(f"--over: '{n}' is swept twice")
+                raise SpecError(f"{option('over')}: '{n}' is swept twice")
             seen.add(n)
     count = 1
     for r in ranges:
@@ -85,10 +88,24 @@ def check_points(ranges: Sequence[Range]) -> int:
     limit = limits.current().max_sweep_points
     if count > limit:
         shown = f" ({' × '.join(f'{len(r):,}' for r in ranges)})" if len(ranges) > 1 else ""
-        raise SpecError(f"--over: {count:,} points{shown} is more than the limit "
-                        f"{limit:,}; use a step ({ranges[0].names[0]}=1:10000:10), or raise --limit "
-                        "max_sweep_points=N")
+        raise SpecError(f"{option('over')}: {count:,} points{shown} is more than the limit "
+                        f"{limit:,}; use a step ({ranges[0].names[0]}=1:10000:10), or raise "
+                        f"{option('limits', 'max_sweep_points')}")
     return count
+
+
+def swept_overrides(ranges: Sequence[Range], overrides: dict) -> tuple:
+    """(overrides, origins) to load the spec with: each swept symbol kept free (even one
+    with a default) and marked as given by the sweep, so a bad name is worded as a swept
+    one; a symbol both bound and swept is refused."""
+    overrides = dict(overrides)
+    for r in ranges:
+        for name in r.names:
+            if name in overrides:
+                raise SpecError(f"{option('over', name)}: also bound by {option('set')}; give "
+                                "one or the other")
+            overrides[name] = None
+    return overrides, {name: "over" for r in ranges for name in r.names}
 
 
 @dataclass(frozen=True)
@@ -112,13 +129,13 @@ def quantities(analysis, conv, what: Sequence[str]) -> dict:
     analysis = conv.apply(analysis)
     total = analysis.total
     if not what:
-        raise SpecError(f"--what: name at least one of {', '.join(QUANTITIES)}")
+        raise SpecError(f"{option('what')}: name at least one of {', '.join(QUANTITIES)}")
     forms: dict = {}
     for q in what:
         if q not in QUANTITIES:
             from .errors import did_you_mean
 
-            raise SpecError(f"--what {q}: choose from {', '.join(QUANTITIES)}"
+            raise SpecError(f"{option('what', q)}: choose from {', '.join(QUANTITIES)}"
                             f"{did_you_mean(q, QUANTITIES)}")
         if q == "shape":
             for i, d in enumerate(total.output_shape):
@@ -159,15 +176,15 @@ def sweep(analysis, ranges: Sequence[Range], conv, what: Sequence[str] = ("shape
             from .errors import did_you_mean
 
             have = ", ".join(graph.symbols) or "none"
-            raise SpecError(f"--over {name}: the spec has no symbol '{name}'"
+            raise SpecError(f"{option('over', name)}: the spec has no symbol '{name}'"
                             f"{did_you_mean(name, list(graph.symbols))} (its symbols: {have})")
         if not getattr(value, "is_Symbol", False):
-            raise SpecError(f"--over {name}: '{name}' is bound to {value}; it must be free")
+            raise SpecError(f"{option('over', name)}: '{name}' is bound to {value}; it must be free")
         symbols[name] = value
     unswept = [n for n in graph.free_symbols if n not in symbols]
     if unswept:
         raise SpecError(f"free symbol(s) {', '.join(unswept)} are not swept: bind them with "
-                        f"--set {unswept[0]}=VALUE or add them to --over")
+                        f"{option('set', unswept[0] + '=VALUE')} or add them to {option('over')}")
     count = len(next(iter(inputs.values())))
     order = list(symbols)
     args = [inputs[n] for n in order]
@@ -401,12 +418,12 @@ def plot(result: Sweep, path: str, title: str = "") -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SpecError("--plot needs matplotlib: pip install 'archcalc[plot]'") from None
+        raise SpecError(f"{option('plot')} needs matplotlib: pip install 'archcalc[plot]'") from None
     xs_name = next(iter(result.inputs))
     xs = result.inputs[xs_name]
     ok = result.valid
     if not ok.any():
-        raise SpecError("--plot: no valid point to draw (see the invalid points listed)")
+        raise SpecError(f"{option('plot')}: no valid point to draw (see the invalid points listed)")
     varying = {k: v for k, v in result.columns.items() if v[ok].min() != v[ok].max()}
     columns = varying or dict(result.columns)  # constant columns draw flat lines: left out
     fig, axes = plt.subplots(len(columns), 1, figsize=(7, 2.2 * len(columns)), sharex=True,
