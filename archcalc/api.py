@@ -16,8 +16,8 @@ from typing import Any, Mapping
 from . import conventions
 from .errors import SpecError
 
-__all__ = ["Analysis", "Layer", "Memory", "Total", "TrainFlops", "analyse", "check", "memory",
-           "solve", "verify"]
+__all__ = ["Analysis", "Layer", "Memory", "Sweep", "Total", "TrainFlops", "analyse", "check",
+           "export_pytorch", "import_torch", "memory", "solve", "sweep", "verify"]
 
 
 @dataclass(frozen=True)
