@@ -32,11 +32,6 @@ TrainOpt = Annotated[bool, typer.Option(
     "--train", help="Training FLOPs: forward, input gradients, weight gradients and their "
                     "sum per layer, as PyTorch's autograd computes them (frozen layers: "
                     "trainable: false).")]
-CheckpointOpt = Annotated[Optional[list[str]], typer.Option(
-    "--checkpoint", metavar="NAME",
-    help="With --train: activation checkpointing of a block type of the spec's blocks (every "
-         "use) or a group's qualified name; its forward runs again in backward. Repeatable, "
-         "or a comma list.")]
 
 
 def _make(verb: str):
@@ -51,7 +46,7 @@ def _make(verb: str):
               fmt: c.FormatOpt = "table", convention: c.ConventionOpt = "pytorch",
               depth: c.DepthOpt = None, width: c.WidthOpt = 100,
               limit: c.LimitOpt = None, train: TrainOpt = False,
-              checkpoint: CheckpointOpt = None) -> None:
+              checkpoint: o.CheckpointOpt = None) -> None:
         c.guarded(run_analysis.run_verb)(verb, spec, set_, fmt, convention, depth, width,
                                          limit, free, train, checkpoint)
 

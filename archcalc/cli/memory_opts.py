@@ -62,8 +62,9 @@ KernelsOpt = Annotated[str, typer.Option(
                       "masks, layer norm's float32 statistics at 16 bits).")]
 CheckpointOpt = Annotated[Optional[List[str]], typer.Option(
     "--checkpoint", metavar="NAME",
-    help="Activation checkpointing (with --train): a block type of the spec's blocks (every "
-         "use) or a group's qualified name; repeatable, or a comma list.")]
+    help="With --train: activation checkpointing of a block type of the spec's blocks (every "
+         "use) or a group's qualified name: it keeps only its input, and its forward runs "
+         "again in backward. Repeatable, or a comma list.")]
 UnitsOpt = Annotated[str, typer.Option(
     "--units", "-u", help="bytes (exact, the default), iec (KiB, MiB, GiB) or si (KB, MB, GB).")]
 
