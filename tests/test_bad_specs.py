@@ -60,6 +60,9 @@ def _verb(path: Path) -> str:
 
 
 FILES = sorted(CORPUS.glob("*.yaml"))
+# A bad spec is refused promptly, not after a hang (the command's own time limit is 60 s):
+# a bound that a loaded 2-core machine meets; how fast it is lives in benchmarks/.
+PROMPT = 10.0
 
 
 def test_corpus_is_complete():
@@ -80,7 +83,7 @@ def test_bad_spec(cli, path):
     assert code == 2, err
     assert out == ""
     _assert_message(err, expect, path)
-    assert elapsed < 2.0, f"took {elapsed:.2f} s"
+    assert elapsed < PROMPT, f"took {elapsed:.2f} s"
 
 
 def _assert_message(err: str, expect: str, path: Path) -> None:
@@ -180,7 +183,7 @@ def test_hostile_specs_fail_fast_in_bounded_memory(cli, name):
     finally:
         tracemalloc.stop()
     assert code == 2, err
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    assert elapsed < PROMPT, f"{elapsed:.2f} s"
     assert peak < 32 * 2**20, f"{peak / 2**20:.1f} MiB"
 
 
