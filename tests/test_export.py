@@ -11,8 +11,10 @@ so that a layer type losing its export fails this test.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,12 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from archcalc.analysis import analyse  # noqa: E402
 from archcalc.errors import SpecError  # noqa: E402
 from archcalc.spec.loader import load  # noqa: E402
-from archcalc.torch_backend.export import export_pytorch, identifier  # noqa: E402
+from archcalc.torch_backend.export import export_pytorch, export_with_paths  # noqa: E402
+from archcalc.torch_backend.export import identifier  # noqa: E402
+from archcalc.torch_backend.network import build_and_run  # noqa: E402
+from archcalc.torch_backend.shapes import id_range, reads_ids  # noqa: E402
+
+from layer_networks import NETWORKS  # noqa: E402  (together they use every layer type)
 
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 
@@ -57,6 +64,73 @@ def test_exported_network_measures_as_the_spec(spec, tmp_path):
         y = net(x)
     assert counter.get_total_flops() == 2 * analysis.total.macs
     assert tuple(y.shape[1:]) == tuple(analysis.total.output_shape)
+
+
+def _copy_weights(graph, trace, net, paths: dict) -> None:
+    """The builders' parameters into the exported network, layer by layer: node id → the
+    attribute that holds its weights there (a module, or an nn.Parameter)."""
+    with torch.no_grad():
+        for node_id, path in paths.items():
+            held = functools.reduce(getattr, path.split("."), net)
+            mine = [held] if isinstance(held, torch.nn.Parameter) else list(held.parameters())
+            theirs = list(trace.net.nodes[str(node_id)].parameters())
+            assert [p.shape for p in mine] == [p.shape for p in theirs], path
+            for p, q in zip(mine, theirs):
+                p.copy_(q)
+
+
+# Layers whose order of elements a whole network can hide (a later sum over the axes they
+# permute), each alone, so that the output shows it.
+ALONE = {
+    "partition": "input: [6, 8, 3]\nlayers: [windowpartition: {size: [3, 2]}]",
+    "partition_grid": "input: [6, 8, 3]\nlayers: [windowpartition: {size: [3, 2], grid: true}]",
+    "merge": "input: [8, 6, 3]\nlayers: [windowmerge: {size: [3, 2], height: 6, width: 8}]",
+    "merge_grid": "input: [8, 6, 3]\nlayers: [windowmerge: {size: [3, 2], height: 6, "
+                  "width: 8, grid: true}]",
+    "crop": "input: [2, 9, 8]\nlayers: [crop: {size: [4, 5]}]",
+    "roll_flat": "input: [2, 3, 4]\nlayers: [roll: {shifts: 5}]",
+    "class_token_after": "input: [5, 4]\nlayers: [parameter: {shape: [2, 4], op: concat, "
+                         "position: after, init: normal}]",
+    "positions_prefix": "input: [3, 5, 4]\nlayers: [parameter: {shape: [3, 9, 4], rows: prefix, "
+                        "dim: 1, init: normal}]",
+    "matmul_lift": "input: [2, 3, 4]\nlayers:\n  - slice: {name: row, stop: 1}\n"
+                   "  - reshape: {shape: [3, 4]}\n  - matmul: {from: input, with: row, "
+                   "transpose: true}",
+    "keras_batchnorm": "input: [2, 3, 3]\nlayers:\n  - batchnorm2d: {scale: false}\n"
+                       "  - batchnorm2d: {center: false}\n"
+                       "  - batchnorm2d: {scale: false, center: false}",
+    "same_pools": "input: [2, 7, 6]\nlayers:\n  - maxpool2d: {kernel: 3, stride: 2, "
+                  "padding: same}\n  - avgpool2d: {kernel: 2, stride: 2, padding: same}",
+}
+
+
+@pytest.mark.parametrize("name", [*NETWORKS, *ALONE])
+def test_exported_layers_compute_what_the_builders_compute(name, tmp_path):
+    """The small networks that together use every layer type, and single layers: the
+    exported file, given the weights of verify's network (built from builders/), gives its
+    output, its parameters and its FLOPs (the builders are the reference semantics of each
+    type)."""
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(textwrap.dedent(NETWORKS[name]) if name in NETWORKS else ALONE[name],
+                    encoding="utf-8")
+    analysis = analyse(load(str(spec), {}))
+    graph = analysis.graph
+    text, paths = export_with_paths(analysis)
+    net = _module(text, tmp_path / "model.py").build().eval()
+    gen = torch.Generator().manual_seed(0)
+    shape = (2, *graph.input_shape)
+    x = torch.randint(0, id_range(graph), shape, generator=gen) if reads_ids(graph) else \
+        torch.randn(shape, generator=gen)
+    with torch.no_grad():
+        trace = build_and_run(graph, x, count_flops=False)
+    _copy_weights(graph, trace, net, paths)
+    assert sum(p.numel() for p in net.parameters()) == analysis.total.params
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        y = net(x)
+    assert counter.get_total_flops() == 2 * 2 * analysis.total.macs  # a batch of two
+    expected = trace.outputs[graph.output]
+    assert y.shape == expected.shape
+    assert torch.allclose(y, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_source_reads_like_the_spec(tmp_path):

@@ -64,7 +64,7 @@ class _Writer:
         graph = self.graph
         if graph.layout != "channels_first":
             raise SpecError("export pytorch: the spec's shapes are channels-last; PyTorch's "
-                            "modules take channels first", None)
+                            "modules take channels first", graph.nodes[0].loc)
         self.shapes = [tuple(r.output_shape) for r in analysis.layers]
         for node, shape in zip(graph.nodes, self.shapes):
             if any(not isinstance(n, int) for n in shape):
@@ -209,9 +209,10 @@ class _Writer:
                 attr = buffer = None
                 if src.module is not None or src.buffer is not None:
                     attr = identifier(self._attr_name(node, owner), taken)
-                    self.attrs[ident] = (owner, attr)
                 if src.module is not None:
+                    self.attrs[ident] = (owner, attr)
                     init.append(f"self.{attr} = {src.module}")
+                    init += [line.format(m=f"self.{attr}") for line in src.setup]
                     if src.buffer is not None:
                         buffer = identifier(f"{attr}_{src.buffer[0]}", taken)
                 elif src.buffer is not None:

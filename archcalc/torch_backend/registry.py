@@ -78,13 +78,16 @@ class Source:
     ``nn.Parameter`` kept as an attribute; ``expr``: the forward expression over the inputs
     ``{0}``, ``{1}`` …, ``{m}`` the attribute and ``{b}`` the buffer (default: the attribute
     called on the inputs); neither: the layer passes its input on (an identity).
-    ``buffer``: a tensor the layer keeps as a buffer (``register_buffer``: an index);
+    ``setup``: statements run on the attribute once it is made (``{m}.weight = None``);
+    ``buffer``: (name, tensor source) of a tensor the layer keeps as a buffer (an index),
+    the attribute ``name`` joined to the layer's own when it also has a module;
     ``classes``: the names of the classes of ``exported_modules`` the source uses, which
     the exported file then defines."""
 
     module: str | None = None
     expr: str | None = None
-    buffer: str | None = None
+    setup: tuple = ()
+    buffer: tuple | None = None
     classes: tuple = ()
 
 
