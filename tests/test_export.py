@@ -4,16 +4,17 @@ parameters and FLOPs archcalc computes for the spec.
 Every zoo spec in specs/ is exported; the source is run as a file of its own (the network
 PyTorch builds from it, not archcalc's builders), its ``parameters()`` counted and one
 forward pass counted with ``torch.utils.flop_counter.FlopCounterMode``; both must equal
-archcalc's params and FLOPs (2 × MACs) exactly. The specs whose layers torch.nn cannot
-express as exported are refused with a located error, and the list of them is fixed here,
-so that a layer type losing its export fails this test.
+archcalc's params and FLOPs (2 × MACs) exactly; the 7B language models are built on the
+meta device, where FlopCounterMode counts the same products without any values. Every
+layer type has an export: the small networks of tests/layer_networks.py (together every
+registered type) and single layers are run on the weights of verify's network and must
+give its output, so that the exported source computes what the builders compute.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
-import sys
 import textwrap
 from pathlib import Path
 
@@ -26,7 +27,6 @@ torch = pytest.importorskip("torch")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from archcalc.analysis import analyse  # noqa: E402
-from archcalc.errors import SpecError  # noqa: E402
 from archcalc.spec.loader import load  # noqa: E402
 from archcalc.torch_backend.export import export_pytorch, export_with_paths  # noqa: E402
 from archcalc.torch_backend.export import identifier  # noqa: E402
@@ -146,6 +146,50 @@ def test_source_reads_like_the_spec(tmp_path):
     assert text.count("class Basic(nn.Module):") == 1
     assert "self.layer1_basic_1 = Basic()" in text and "self.layer1_basic_2 = Basic()" in text
     compile(text, "resnet18.py", "exec")
+
+
+def test_transformer_source_reads_like_the_spec():
+    """GPT-2: the tied head is the embedding's Parameter (one tensor, counted once), the
+    position table is sliced to the sequence, the attention class is defined once in the
+    file and called with the spec's arguments; ViT: the class token is expanded over the
+    batch and put first."""
+    text = export_pytorch(analyse(load(str(ROOT / "specs/gpt2.yaml"), {})))
+    assert "self.wte = nn.Embedding(50257, 768)" in text
+    assert "self.wpe = nn.Parameter(torch.zeros(1024, 768))" in text
+    assert "x = x + self.wpe[:1024]" in text
+    assert "self.attn = Attention(768, 12, causal=True)" in text
+    assert "self.lm_head.weight = self.wte.weight" in text
+    assert text.count("class Attention(nn.Module):") == 1
+    assert "INPUT_DTYPE = torch.int64  # token ids" in text
+    assert "archcalc." not in text and "import archcalc" not in text
+    vit = export_pytorch(analyse(load(str(ROOT / "specs/vit_b_16.yaml"), {})))
+    assert "torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)" in vit
+    assert "SequenceAttention(768, 12)" in vit and "INPUT_DTYPE" not in vit
+
+
+def test_sequence_attention_is_counted_where_the_fused_path_is_not():
+    """Why the export calls nn.MultiheadAttention through SequenceAttention: the plain
+    self-attention call, in eval under no_grad, takes PyTorch's fused kernel, whose products
+    FlopCounterMode does not count; SequenceAttention gives the same values and is counted
+    in full."""
+    from archcalc.torch_backend.exported_modules import SequenceAttention
+
+    length, embed, heads = 10, 64, 4
+    torch.manual_seed(0)
+    plain = torch.nn.MultiheadAttention(embed, heads, batch_first=True).eval()
+    ours = SequenceAttention(embed, heads).eval()
+    ours.load_state_dict(plain.state_dict())
+    x = torch.randn(1, length, embed)
+    with torch.no_grad():
+        with FlopCounterMode(display=False) as fused:
+            a = plain(x, x, x)[0]
+        with FlopCounterMode(display=False) as counted:
+            b = ours(x)
+    # four projections L·E² and the products Q·Kᵀ and A·V L²·E each:
+    # 4·10·64² + 2·10²·64 = 163,840 + 12,800 = 176,640 MACs
+    assert counted.get_total_flops() == 2 * 176_640
+    assert fused.get_total_flops() < counted.get_total_flops()
+    assert torch.allclose(a, b, atol=1e-6)
 
 
 def test_names_are_identifiers():
