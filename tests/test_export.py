@@ -133,6 +133,13 @@ def test_exported_layers_compute_what_the_builders_compute(name, tmp_path):
     assert torch.allclose(y, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_every_layer_type_has_an_export():
+    from archcalc.layers import REGISTRY
+    from archcalc.torch_backend.registry import EXPORTERS
+
+    assert sorted(set(REGISTRY) - set(EXPORTERS)) == []
+
+
 def test_source_reads_like_the_spec(tmp_path):
     """ResNet-18: PyTorch's vocabulary, only the arguments that differ from its defaults,
     the spec's names as attributes, a class per block shared by identical instances."""
