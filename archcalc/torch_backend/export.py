@@ -5,7 +5,9 @@ class), the spec's layer names as attribute names, and a forward that follows th
 order. The text is generated from evaluated values only (numbers, booleans, the names
 made identifiers): nothing of the spec is executed, and no spec text reaches the source
 except as an identifier or a quoted literal. Each layer type's source is registered next
-to its builder (``@exports`` in ``builders/``).
+to its builder (``@exports`` in ``builders/``); the classes torch.nn lacks are copied into
+the file from ``exported_modules.py``, so that it needs torch alone. Weights a layer
+shares (``tie``) are assigned once the network's modules exist.
 """
 
 from __future__ import annotations
