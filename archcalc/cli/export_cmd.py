@@ -21,10 +21,12 @@ OutOpt = Annotated[Optional[str], typer.Option(
 def pytorch(spec: c.Spec, output: OutOpt = None, set_: c.SetOpt = None,
             limit: c.LimitOpt = None) -> None:
     """Write the spec as PyTorch source: one nn.Module class per block, the spec's layer
-    names as attributes, a build() function and INPUT_SHAPE.
+    names as attributes, a build() function and INPUT_SHAPE (and INPUT_DTYPE for token
+    ids).
 
-    Every size must be a number (give free symbols values with --set). A layer that
-    torch.nn cannot express as written is refused with its location.
+    Every layer type is exported; the classes torch.nn lacks (general attention, stochastic
+    depth) are defined in the file, which needs torch alone. Every size must be a number
+    (give free symbols values with --set); a channels-last spec is refused.
 
     Example:
 

@@ -5,17 +5,22 @@ class), the spec's layer names as attribute names, and a forward that follows th
 order. The text is generated from evaluated values only (numbers, booleans, the names
 made identifiers): nothing of the spec is executed, and no spec text reaches the source
 except as an identifier or a quoted literal. Each layer type's source is registered next
-to its builder (``@exports`` in ``builders/``).
+to its builder (``@exports`` in ``builders/``); the classes torch.nn lacks are copied into
+the file from ``exported_modules.py``, so that it needs torch alone. Weights a layer
+shares (``tie``) are assigned once the network's modules exist.
 """
 
 from __future__ import annotations
 
+import inspect
 import keyword
 import re
 
 from ..errors import SpecError
 from . import builders  # noqa: F401  (registers the exporters)
+from .exported_modules import CLASSES
 from .registry import EXPORTERS, BuildCtx, NotExportable, Source
+from .shapes import id_range, reads_ids
 
 _ANONYMOUS = ("repeat", "branches")  # group types that are scopes, not blocks
 
@@ -47,13 +52,21 @@ def export_pytorch(analysis) -> str:
     return _Writer(analysis).source()
 
 
+def export_with_paths(analysis) -> tuple:
+    """The source, and per node id the dotted attribute path of the module or parameter
+    that holds its weights in the built network (``layer1_basic_1.conv1``)."""
+    writer = _Writer(analysis)
+    text = writer.source()
+    return text, {i: ".".join(writer.path(i)) for i in writer.attrs}
+
+
 class _Writer:
     def __init__(self, analysis):
         self.analysis, self.graph = analysis, analysis.graph
         graph = self.graph
         if graph.layout != "channels_first":
             raise SpecError("export pytorch: the spec's shapes are channels-last; PyTorch's "
-                            "modules take channels first", None)
+                            "modules take channels first", graph.nodes[0].loc)
         self.shapes = [tuple(r.output_shape) for r in analysis.layers]
         for node, shape in zip(graph.nodes, self.shapes):
             if any(not isinstance(n, int) for n in shape):
@@ -65,6 +78,11 @@ class _Writer:
                 raise SpecError("export pytorch: a repeat over a free symbol; give it a "
                                 "value with --set", g.loc, g.name)
         self.classes: dict = {}  # source body -> class name
+        self.used: list = []  # names of exported_modules classes the layers use
+        self.ids = id_range(graph) if reads_ids(graph) else None
+        self.ties: dict = {}  # node id -> the node whose weight it shares ('tie')
+        self.attrs: dict = {}  # node id -> (its class's group id or None, attribute)
+        self.group_attrs: dict = {}  # group id -> (its owner's group id or None, attribute)
         self.order: list = []  # (class name, text), dependencies first
         self.names: set = set()
         self.consumers = self._consumers()
@@ -100,15 +118,31 @@ class _Writer:
     def source(self) -> str:
         graph = self.graph
         main = identifier(class_name(graph.name or "Net"))
-        body = self._module(None, 0, graph.output, 1, len(graph.nodes) - 1)
-        self.order.append((main, _class_text(main, body)))
+        args, init, forward = self._module(None, 0, graph.output, 1, len(graph.nodes) - 1)
+        for node_id, target in self.ties.items():  # shared weights: one Parameter
+            init.append(f"self.{'.'.join(self.path(node_id))}.weight = "
+                        f"self.{'.'.join(self.path(target))}.weight")
+        self.order.append((main, _class_text(main, (args, init, forward))))
         shape = literal_shape(graph.input_shape)
         head = (f'"""{_docstring(graph.name)} as PyTorch modules, written by archcalc '
                 'export pytorch."""\n\nimport torch\nimport torch.nn.functional as F\n'
                 'from torch import nn\n\n\n')
-        tail = (f"\n\n\nINPUT_SHAPE = {shape}  # one sample, without the batch axis\n\n\n"
-                f"def build() -> nn.Module:\n    return {main}()\n")
-        return head + "\n\n\n".join(text for _, text in self.order) + tail
+        helpers = [inspect.getsource(CLASSES[name]).rstrip() for name in CLASSES
+                   if name in self.used]
+        tail = f"\n\n\nINPUT_SHAPE = {shape}  # one sample, without the batch axis\n"
+        if self.ids is not None:
+            tail += "INPUT_DTYPE = torch.int64  # token ids\n"
+        tail += f"\n\ndef build() -> nn.Module:\n    return {main}()\n"
+        return head + "\n\n\n".join(helpers + [text for _, text in self.order]) + tail
+
+    def path(self, node_id: int) -> list:
+        """The attribute names from the network down to a node's module or parameter."""
+        owner, attr = self.attrs[node_id]
+        names = [attr]
+        while owner is not None:
+            owner, attr = self.group_attrs[owner]
+            names.insert(0, attr)
+        return names
 
     def _module(self, owner: int | None, first_in: int, output: int, first: int,
                 last: int) -> tuple:
@@ -174,18 +208,29 @@ class _Writer:
             if kind == "node":
                 node = graph.nodes[ident]
                 src = sources[ident]
-                if src.module is not None:
+                attr = buffer = None
+                if src.module is not None or src.buffer is not None:
                     attr = identifier(self._attr_name(node, owner), taken)
+                if src.module is not None:
+                    self.attrs[ident] = (owner, attr)
                     init.append(f"self.{attr} = {src.module}")
-                    text = (src.expr or "{m}(" + ", ".join(f"{{{j}}}" for j in range(len(ins)))
-                            + ")")
-                    expr = text.format(*ins, m=f"self.{attr}")
-                else:
-                    expr = src.expr.format(*ins)
+                    init += [line.format(m=f"self.{attr}") for line in src.setup]
+                    if src.buffer is not None:
+                        buffer = identifier(f"{attr}_{src.buffer[0]}", taken)
+                elif src.buffer is not None:
+                    attr, buffer = None, attr
+                if src.buffer is not None:
+                    init.append(f'self.register_buffer("{buffer}", {src.buffer[1]})')
+                for name in src.classes:
+                    if name not in self.used:
+                        self.used.append(name)
+                text = src.expr or "{m}(" + ", ".join(f"{{{j}}}" for j in range(len(ins))) + ")"
+                expr = text.format(*ins, m=f"self.{attr}", b=f"self.{buffer}")
             else:
                 grp = graph.groups[ident]
                 cls = self._class_for(grp)
                 attr = identifier(self._attr_name(grp, owner), taken)
+                self.group_attrs[ident] = (owner, attr)
                 init.append(f"self.{attr} = {cls}()")
                 expr = f"self.{attr}({', '.join(ins)})"
             later = uses.get(target, [])
@@ -239,13 +284,17 @@ class _Writer:
             kind = rule_args[key].kind if key in rule_args else "any"
             if kind == "refs" and len(node.inputs) > 1:  # the merge's inputs: node.inputs
                 continue
-            if kind in ("ref", "refs", "weight") and value is not None and value != ():
+            if kind == "ref" and value is not None:  # the named output's shape, as verify
+                value = self.shapes[value]           # gives it (a tensor one is an input)
+            elif kind == "weight" and value is not None:  # tied: assigned by the network
+                self.ties[node.id], value = value, None
+            elif kind == "refs" and value:
                 raise SpecError(f"export pytorch: '{node.type}' with '{key}' is not exported",
                                 node.loc, node.name)
             args[key] = value
         xs = [self.shapes[i] for i in node.inputs]
         try:
-            return exporter(BuildCtx(node.type, args, xs))
+            return exporter(BuildCtx(node.type, args, xs, id_range=self.ids))
         except NotExportable as e:
             raise SpecError(f"export pytorch: {node.type}: {e}", node.loc, node.name) from None
 

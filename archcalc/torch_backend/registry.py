@@ -35,6 +35,7 @@ class BuildCtx:
     linear: bool = False
     narrow: bool = False
     wide_xs: list | None = None  # a narrow copy: the full network's input shapes
+    id_range: int | None = None  # an export: token ids are 0..id_range−1 (None: no ids)
 
     @property
     def narrowed_last(self) -> bool:
@@ -73,13 +74,21 @@ class NotExportable(Exception):
 
 @dataclass(frozen=True)
 class Source:
-    """A layer as PyTorch source. ``module``: a constructor (``nn.Conv2d(3, 64, 3)``) kept
-    as an attribute; ``expr``: the forward expression over the inputs ``{0}``, ``{1}`` …
-    and ``{m}`` the attribute (default: the attribute called on the inputs); neither: the
-    layer passes its input on (an identity)."""
+    """A layer as PyTorch source. ``module``: a constructor (``nn.Conv2d(3, 64, 3)``) or an
+    ``nn.Parameter`` kept as an attribute; ``expr``: the forward expression over the inputs
+    ``{0}``, ``{1}`` …, ``{m}`` the attribute and ``{b}`` the buffer (default: the attribute
+    called on the inputs); neither: the layer passes its input on (an identity).
+    ``setup``: statements run on the attribute once it is made (``{m}.weight = None``);
+    ``buffer``: (name, tensor source) of a tensor the layer keeps as a buffer (an index),
+    the attribute ``name`` joined to the layer's own when it also has a module;
+    ``classes``: the names of the classes of ``exported_modules`` the source uses, which
+    the exported file then defines."""
 
     module: str | None = None
     expr: str | None = None
+    setup: tuple = ()
+    buffer: tuple | None = None
+    classes: tuple = ()
 
 
 def literal(value) -> str:

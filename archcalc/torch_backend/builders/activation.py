@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..modules import LayerScale, StochasticDepth
-from ..registry import BuildCtx, NotExportable, Source, batch_dim, builds, call, exports
+from ..registry import BuildCtx, Source, batch_dim, builds, call, exports, literal
 
 _SIMPLE = {
     "relu": lambda a: nn.ReLU(), "relu6": lambda a: nn.ReLU6(),
@@ -94,6 +94,18 @@ def export_prelu(b: BuildCtx) -> Source:
     return Source(call("nn.PReLU", num_parameters=(b.a["num"], 1)))
 
 
-@exports("stochasticdepth", "layerscale")
-def export_not_plain(b: BuildCtx) -> Source:
-    raise NotExportable(f"'{b.type}' has no module in torch.nn")
+@exports("stochasticdepth")
+def export_stochasticdepth(b: BuildCtx) -> Source:
+    """torchvision's StochasticDepth (exported_modules.py): the identity in evaluation."""
+    return Source(call("StochasticDepth", float(b.a["p"]), mode=(b.a["mode"], "row")),
+                  classes=("StochasticDepth",))
+
+
+@exports("layerscale")
+def export_layerscale(b: BuildCtx) -> Source:
+    """``x * gamma``, gamma an nn.Parameter of one value per index of axis ``dim`` (the
+    others 1, so that it broadcasts), as LayerScale builds it."""
+    dim = b.a["dim"] % len(b.x)
+    size = tuple(n if i == dim else 1 for i, n in enumerate(b.x))
+    return Source(f"nn.Parameter(torch.full({literal(size)}, {literal(float(b.a['init']))}))",
+                  "{0} * {m}")

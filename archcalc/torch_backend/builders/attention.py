@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..registry import BuildCtx, builds
+from ..registry import BuildCtx, Source, builds, call, exports
 from ..weights import constant_weights
 
 
@@ -127,3 +127,30 @@ def attention(b: BuildCtx) -> nn.Module:
     layer = Attention(embed, kv[-1], heads, kv_heads, head_dim, out, flags, b.a["causal"],
                       b.a["rotary"], b.a["bias_table"], b.a["scale"], b.a.get("dropout", 0.0))
     return constant_weights(layer) if b.linear else layer
+
+
+@exports("multiheadattention")
+def export_multiheadattention(b: BuildCtx) -> Source:
+    """``SequenceAttention``: nn.MultiheadAttention called so that FlopCounterMode sees its
+    products (exported_modules.py); keys and values from ``kv`` when it is given."""
+    embed = b.x[-1]
+    return Source(call("SequenceAttention", embed, b.a["heads"], bias=(b.a["bias"], True),
+                       kdim=(b.a["kdim"], None), vdim=(b.a["vdim"], None),
+                       add_bias_kv=(b.a["add_bias_kv"], False)),
+                  classes=("SequenceAttention",))
+
+
+@exports("attention")
+def export_attention(b: BuildCtx) -> Source:
+    """``Attention`` (exported_modules.py) with the spec's arguments, by their names."""
+    a = b.a
+    kv_embed = b.xs[1][-1] if len(b.xs) > 1 else b.x[-1]
+    options = {key: (a[key], None) for key in ("kv_heads", "head_dim", "out")}
+    options["kv_embed"] = (kv_embed, b.x[-1])
+    options["bias"] = (a["bias"], True)
+    options.update({f"{k}_bias": (a[f"{k}_bias"], None) for k in "qkvo"})
+    options.update(causal=(a["causal"], False), rotary=(a["rotary"], False),
+                   bias_table=(a["bias_table"], 0),
+                   scale=(None if a["scale"] is None else float(a["scale"]), None),
+                   dropout=(float(a.get("dropout", 0.0)), 0.0))
+    return Source(call("Attention", b.x[-1], a["heads"], **options), classes=("Attention",))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..registry import BuildCtx, batch_dim, builds
+from ..registry import BuildCtx, Source, batch_dim, builds, call, exports
 
 
 class Lookup(nn.Module):
@@ -71,3 +71,38 @@ def parameter(b: BuildCtx) -> nn.Module:
         shape = tuple(shape[axis] if i == axis else n for i, n in enumerate(b.x))
     prefix = axis - (rank - len(shape)) if b.a["rows"] == "prefix" else None
     return LearnedTensor(shape, op, batch_dim(axis), b.a["position"], prefix, b.a["init"])
+
+
+@exports("embedding")
+def export_embedding(b: BuildCtx) -> Source:
+    """nn.Embedding; a table smaller than the network's id range (BERT's token types read
+    from the same ids) reads them modulo its vocab, as the builder does."""
+    vocab = b.a["vocab"]
+    layer = call("nn.Embedding", vocab, b.a["dim"], padding_idx=(b.a["padding_idx"], None))
+    small = b.id_range is not None and vocab < b.id_range
+    return Source(layer, f"{{m}}({{0}} % {vocab})" if small else None)
+
+
+@exports("parameter")
+def export_parameter(b: BuildCtx) -> Source:
+    """An nn.Parameter added, multiplied, or concatenated expanded over the batch
+    (torchvision's class_token.expand(n, -1, -1)); ``rows: prefix`` as a slice of its
+    first n entries."""
+    shape, op = tuple(b.a["shape"]), b.a["op"]
+    sizes = ", ".join(str(n) for n in shape)
+    init = f"torch.zeros({sizes})" if b.a["init"] == "zeros" else f"torch.randn({sizes}) * 0.02"
+    rank = len(b.x)
+    axis = b.a["dim"] % rank
+    p = "{m}"
+    if b.a["rows"] == "prefix":
+        prefix = axis - (rank - len(shape))
+        p += "[" + ":, " * prefix + f":{b.x[axis]}]"
+    if op == "add":
+        expr = "{0} + " + p
+    elif op == "mul":
+        expr = "{0} * " + p
+    else:
+        p = f"{p}.expand({{0}}.shape[0]{', -1' * len(shape)})"
+        items = f"{p}, {{0}}" if b.a["position"] == "before" else f"{{0}}, {p}"
+        expr = f"torch.cat([{items}], dim={batch_dim(axis)})"
+    return Source(f"nn.Parameter({init})", expr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..registry import BuildCtx, NotExportable, Source, builds, call, exports
+from ..registry import BuildCtx, Source, builds, call, exports
 from ..weights import constant_weights
 
 
@@ -22,6 +22,6 @@ def linear(b: BuildCtx) -> nn.Module:
 
 @exports("linear")
 def export_linear(b: BuildCtx) -> Source:
-    if b.a.get("tie") is not None:
-        raise NotExportable("a tied weight ('tie') is not exported")
+    """nn.Linear; a tied weight (``tie``) is assigned by the network's constructor, once
+    every layer exists (export.py)."""
     return Source(call("nn.Linear", b.x[-1], b.a["out"], bias=(b.a["bias"], True)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..modules import Merge
-from ..registry import BuildCtx, NotExportable, Source, batch_dim, builds, exports
+from ..registry import BuildCtx, Source, batch_dim, builds, exports
 
 
 @builds("add", "mul")
@@ -23,12 +23,13 @@ def concat(b: BuildCtx) -> nn.Module:
 
 @exports("add", "mul")
 def export_elementwise_merge(b: BuildCtx) -> Source:
-    """``a + b`` / ``a * b``: PyTorch broadcasts from the last axis, as the rule does when
-    the ranks agree; inputs of lower rank would align otherwise, so they are refused."""
-    if len({len(x) for x in b.xs}) > 1:
-        raise NotExportable("inputs of different rank (aligned past the batch axis)")
+    """``a + b`` / ``a * b``: PyTorch broadcasts from the last axis, as the rule does; an
+    input of lower rank gets size-1 axes after the batch axis (``unsqueeze(1)``), so that
+    its batch axis meets the batch axis, as Merge aligns it."""
+    rank = max(len(x) for x in b.xs)
     op = " + " if b.type == "add" else " * "
-    return Source(expr=op.join(f"{{{i}}}" for i in range(len(b.xs))))
+    return Source(expr=op.join(f"{{{i}}}" + ".unsqueeze(1)" * (rank - len(x))
+                               for i, x in enumerate(b.xs)))
 
 
 @exports("concat")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..modules import LayerNorm2d
-from ..registry import BuildCtx, NotExportable, Source, builds, call, exports
+from ..registry import BuildCtx, Source, builds, call, exports
 from .activation import identity_when_linear
 
 
@@ -65,11 +65,15 @@ def rmsnorm(b: BuildCtx) -> nn.Module:
 
 @exports("batchnorm1d", "batchnorm2d", "batchnorm3d")
 def export_batchnorm(b: BuildCtx) -> Source:
-    if b.a["affine"] and not (b.a.get("scale", True) and b.a.get("center", True)):
-        raise NotExportable("a BatchNorm without a learned scale or shift (Keras)")
-    return Source(call(f"nn.BatchNorm{b.type[-2]}d", b.x[0], eps=(float(b.a["eps"]), 1e-5),
-                       momentum=(b.a["momentum"], 0.1), affine=(b.a["affine"], True),
-                       track_running_stats=(b.a["track_running_stats"], True)))
+    """nn.BatchNormNd; Keras's scale: false (center: false) drops the learned weight
+    (bias), which BatchNorm's forward then leaves out, as the builder drops it."""
+    dropped = tuple(f"{{m}}.{weight} = None"
+                    for arg, weight in (("scale", "weight"), ("center", "bias"))
+                    if b.a["affine"] and not b.a.get(arg, True))
+    layer = call(f"nn.BatchNorm{b.type[-2]}d", b.x[0], eps=(float(b.a["eps"]), 1e-5),
+                 momentum=(b.a["momentum"], 0.1), affine=(b.a["affine"], True),
+                 track_running_stats=(b.a["track_running_stats"], True))
+    return Source(layer, setup=dropped)
 
 
 @exports("instancenorm1d", "instancenorm2d", "instancenorm3d")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..modules import Lambda
-from ..registry import BuildCtx, builds
+from ..registry import BuildCtx, Source, builds, exports
 
 
 def _size(b: BuildCtx) -> tuple:
@@ -51,3 +51,27 @@ def windowmerge(b: BuildCtx) -> nn.Module:
         return x.reshape(n, h, w, c)
 
     return Lambda(merge, f"size=[{wh}, {ww}], height={h}, width={w}, grid={grid}")
+
+
+@exports("windowpartition")
+def export_windowpartition(b: BuildCtx) -> Source:
+    """[B, H, W, C] → [B, windows, wh·ww, C] as the builder's reshape and permute."""
+    wh, ww = _size(b)
+    h, w, c = b.x
+    windows = (h // wh) * (w // ww)
+    if b.a["grid"]:
+        split, order = f"{wh}, {h // wh}, {ww}, {w // ww}", "0, 2, 4, 1, 3, 5"
+    else:
+        split, order = f"{h // wh}, {wh}, {w // ww}, {ww}", "0, 1, 3, 2, 4, 5"
+    return Source(expr=f"{{0}}.reshape(-1, {split}, {c}).permute({order})"
+                       f".reshape(-1, {windows}, {wh * ww}, {c})")
+
+
+@exports("windowmerge")
+def export_windowmerge(b: BuildCtx) -> Source:
+    """[B, windows, wh·ww, C] → [B, H, W, C], the partition undone."""
+    wh, ww = _size(b)
+    h, w, c = b.a["height"], b.a["width"], b.x[-1]
+    order = "0, 3, 1, 4, 2, 5" if b.a["grid"] else "0, 1, 3, 2, 4, 5"
+    return Source(expr=f"{{0}}.reshape(-1, {h // wh}, {w // ww}, {wh}, {ww}, {c})"
+                       f".permute({order}).reshape(-1, {h}, {w}, {c})")

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from ..modules import GlobalPool, KerasAvgPool, Pad, WindowSum
-from ..registry import BuildCtx, NotExportable, Source, builds, call, exports
-from .conv import k_eff, same_pairs
+from ..registry import BuildCtx, Source, builds, call, exports
+from .conv import k_eff, padded, same_pairs
 
 
 def _real_pool(b: BuildCtx, kind: str) -> nn.Module:
@@ -64,12 +64,15 @@ def global_pool(b: BuildCtx) -> nn.Module:
 
 @exports("maxpool1d", "maxpool2d", "maxpool3d", "avgpool1d", "avgpool2d", "avgpool3d")
 def export_pool(b: BuildCtx) -> Source:
+    """nn.MaxPoolNd / nn.AvgPoolNd; Keras 'same' as F.pad of the asymmetric padding (the
+    extra row or column at the end): −inf for max, and for average the pool of the padded
+    input over the pool of padded ones, so that padded positions are left out of the mean."""
     kind = b.type[:3]
     pad = b.a["padding"]
-    if pad == "same":
-        raise NotExportable("'same' pooling (Keras) has no nn pool form")
     k = b.per_axis("kernel")
     s = k if b.a.get("stride") is None else b.per_axis("stride")
+    if pad == "same":
+        return _export_same_pool(b, kind, k, s)
     p = 0 if pad == "valid" else b.per_axis("padding")
     if kind == "max":
         return Source(call(f"nn.MaxPool{b.nd}d", k, stride=(s, k), padding=(p, 0),
@@ -91,3 +94,18 @@ def export_global_pool(b: BuildCtx) -> Source:
     axes = tuple(range(2, len(b.x) + 1))
     method = "mean" if b.type == "globalavgpool" else "amax"
     return Source(expr=f"{{0}}.{method}(dim={axes!r})")
+
+
+def _export_same_pool(b: BuildCtx, kind: str, k, s) -> Source:
+    d = b.per_axis("dilation") if kind == "max" else (1,) * b.nd
+    pairs = same_pairs(b, k_eff(b, d), s)
+    if kind == "max":
+        layer = call(f"nn.MaxPool{b.nd}d", k, stride=(s, k), dilation=(d, 1))
+        source = padded(pairs, value='float("-inf")')
+        return Source(layer, None if source == "{0}" else "{m}(" + source + ")")
+    layer = call(f"nn.AvgPool{b.nd}d", k, stride=(s, k))
+    source = padded(pairs)
+    if source == "{0}":
+        return Source(layer)
+    ones = padded(pairs).replace("{0}", "torch.ones_like({0})")
+    return Source(layer, "{m}(" + source + ") / {m}(" + ones + ")")

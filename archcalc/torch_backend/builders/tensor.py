@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..modules import IndexChannels, Lambda, Pad
-from ..registry import BuildCtx, NotExportable, Source, batch_dim, builds, call, exports
+from ..registry import BuildCtx, Source, batch_dim, builds, call, exports
 from ..registry import literal
 
 
@@ -222,9 +222,33 @@ def export_slice(b: BuildCtx) -> Source:
 @exports("roll")
 def export_roll(b: BuildCtx) -> Source:
     shifts, dims = b.a["shifts"], b.a["dims"]
-    if dims is None:
-        raise NotExportable("a roll of the flattened sample")
     shifts = tuple(shifts) if isinstance(shifts, (list, tuple)) else (shifts,)
+    if dims is None:  # each sample flattened, rolled, and given its shape back
+        return Source(expr=f"torch.roll({{0}}.flatten(1), {shifts[0]}, 1).view_as({{0}})")
     dims = tuple(dims) if isinstance(dims, (list, tuple)) else (dims,)
     axes = tuple(batch_dim(d) for d in dims)
     return Source(expr=f"torch.roll({{0}}, {literal(shifts)}, {literal(axes)})")
+
+
+@exports("crop")
+def export_crop(b: BuildCtx) -> Source:
+    """The centre crop as a slice per spatial axis: offset ⌊(n − m)/2⌋, length m."""
+    target = tuple(b.a["like"][1:]) if b.a["like"] is not None else b.per_axis("size")
+    cuts = []
+    for n, m in zip(b.x[1:], target):
+        start = (n - m) // 2
+        cuts.append(f"{start}:{start + m}")
+    return Source(expr="{0}[:, :, " + ", ".join(cuts) + "]")
+
+
+def channel_index(count: int, channels: int) -> str:
+    """The fixed index of a channel selection: 0..count−1, modulo the channels when it is
+    longer (any valid index gives the same shapes and counts)."""
+    return f"torch.arange({count})" + (f" % {channels}" if count > channels else "")
+
+
+@exports("indexchannels")
+def export_indexchannels(b: BuildCtx) -> Source:
+    """torch.index_select on the channels with the index kept as a buffer."""
+    return Source(expr="{0}.index_select(1, {b})",
+                  buffer=("index", channel_index(b.a["count"], b.x[0])))
