@@ -58,7 +58,8 @@ def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, conventio
     from .. import inverse as sv
     from .. import sweep as sw
     from ..analysis import analyse
-    from ..spec.loader import load
+    from ..spec.loader import load_string, real_symbols
+    from ..spec.yamlsafe import load_text, read_file
 
     c.apply_limits(limit)
     conv = conventions.get(convention)
@@ -69,27 +70,61 @@ def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, conventio
     names = [n.strip() for n in for_.split(",") if n.strip()]
     if not names:
         raise c.SpecError("--for: name at least one symbol")
-    ranges = []
-    for text in range_ or []:
-        try:
-            ranges.append(sw.parse_range(text))
-        except c.SpecError as e:  # sweep's reader words its option --over
-            raise c.SpecError(e.message.replace("--over", "--range", 1)) from None
+    text = read_file(spec)
+    root = load_text(text, spec)
+    reals = [n for n in names if n in real_symbols(root)]
     overrides = c.parse_set(set_)
     for name in names:
         if name in overrides:
             raise c.SpecError(f"--for {name}: also bound by --set; give one or the other")
+    if reals:
+        result = _solve_real(text, spec, root, names, reals, range_, overrides, conv, want,
+                             pick)
+        _emit(result, fmt, sv.to_markdown, result.csv)
+        return
+    ranges = []
+    for text_ in range_ or []:
+        try:
+            ranges.append(sw.parse_range(text_))
+        except c.SpecError as e:  # sweep's reader words its option --over
+            raise c.SpecError(e.message.replace("--over", "--range", 1)) from None
+    for name in names:
         overrides[name] = None
-    graph = load(spec, overrides, {n: "for" for n in names})
+    graph = load_string(text, spec, overrides, root=root, origins={n: "for" for n in names})
     result = sv.solve(analyse(graph), conv, want, names, ranges, pick, graph.name or spec)
+    _emit(result, fmt, sv.to_markdown, lambda: sv.to_csv(result))
+
+
+def _solve_real(text, spec, root, names, reals, range_, overrides, conv, want, pick):
+    """``--for w`` with ``w`` declared real-valued: the piecewise walk of inverse_real."""
+    from .. import inverse_real as rv
+    from ..spec.loader import load_string
+
+    if len(names) != 1:
+        raise c.SpecError(f"--for {', '.join(names)}: {reals[0]} is real-valued; a real "
+                          "symbol is solved for alone (bind the others with --set)")
+    interval = None
+    for item in range_ or []:
+        name, interval = rv.parse_interval(item)
+        if name != names[0]:
+            raise c.SpecError(f"--range {item}: not the symbol of --for ({names[0]})")
+    origins = {names[0]: "for"}
+
+    def load_at(extra):
+        return load_string(text, spec, {**overrides, **extra}, root=root, origins=origins)
+
+    return rv.solve(load_at, conv, want, names[0], interval, pick, spec)
+
+
+def _emit(result, fmt, markdown, csv) -> None:
     if fmt == "json":
         from ..report.values import json_text
 
         c.emit(json_text(result.to_json(), indent=2))
     elif fmt == "markdown":
-        c.emit(sv.to_markdown(result))
+        c.emit(markdown(result))
     elif fmt == "csv":
-        c.emit(sv.to_csv(result))
+        c.emit(csv())
     else:
         c.emit(result.text())
     if not result.found:
