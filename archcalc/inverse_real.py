@@ -162,11 +162,15 @@ def _spans(found) -> list:
         out = []
         for x in sorted(found.args):
             if not x.is_Rational:
-                raise SpecError(f"a solution {x} is not a rational number")
+                raise SpecError(f"it holds at {x}, not a rational number (an answer over a "
+                                "real symbol has rational ends: a relation linear in it, or "
+                                "free of it)")
             out.append(Span(Bound(frac(x), True), Bound(frac(x), True)))
         return out
     if not (found.start.is_Rational and found.end.is_Rational):
-        raise SpecError(f"the solution {found} has an end that is not a rational number")
+        raise SpecError(f"it changes at {found.end if found.start.is_Rational else found.start}"
+                        ", not a rational number (an answer over a real symbol has rational "
+                        "ends: a relation linear in it, or free of it)")
     return [Span(Bound(frac(found.start), not found.left_open),
                  Bound(frac(found.end), not found.right_open))]
 
@@ -395,8 +399,9 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
         titles.append(graph.name)
         others = [s for s in graph.free_symbols if s != name]
         if others:
-            raise SpecError(f"--for {name}: {', '.join(others)} stay free; solving over a real "
-                            "symbol needs every other symbol bound (--set)")
+            raise SpecError(f"--for {name}: {', '.join(others)} "
+                            f"{'stays' if len(others) == 1 else 'stay'} free; solving over a "
+                            "real symbol needs every other symbol bound (--set)")
         analysis = conv.apply(analyse(graph))
         holds = [span]
         quantities: dict = {}
@@ -405,7 +410,10 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
             parsed.setdefault(text, want)
             for written, form in want.quantities:
                 quantities[written] = _plain(form)
-            holds = _both(holds, decide(want.relation, symbol, span))
+            try:
+                holds = _both(holds, decide(want.relation, symbol, span))
+            except SpecError as e:
+                raise SpecError(f"--want '{text}': {e.message}") from None
         return quantities, holds
 
     pieces = walk(lambda: load({name: None}), symbol, rng, evaluate)
@@ -432,8 +440,8 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
     derivation += [f"not built on {_span(s, name)}: {why}" for s, why in failures[:SHOWN]]
     ends = _ends(intervals, rng, pick)
     boundaries = [_boundary(pieces, at, side, name) for at, side in ends[:SHOWN_BOUNDARIES]]
-    for b in boundaries:
-        derivation.append(_describe(b, name))
+    for b, (_end, side) in zip(boundaries, ends):
+        derivation.append(_describe(b, name, side))
     solution = RealSolution(titles[0] or spec, wants_parsed, name, rng, interval is None, len(pieces),
                             tuple(steps), intervals, boundaries, failures, derivation, pick,
                             method=f"exact piecewise evaluation over {len(pieces):,} "
@@ -526,10 +534,17 @@ def _boundary(pieces: list, end: tuple, side: int, name: str) -> Boundary:
     return Boundary(at, inner.quantities, outer.quantities, changes)
 
 
-def _describe(b: Boundary, name: str) -> str:
-    counts = "; ".join(f"{k} {_num(v)} → {_num(b.outside.get(k))}" for k, v in b.inside.items()
-                       if v != b.outside.get(k)) or "the relation's own terms change sides"
-    steps = ", ".join(f"{t} {_num(a)} → {_num(c)}" for t, (a, c) in list(b.changes.items())[:4])
+def _describe(b: Boundary, name: str, side: int) -> str:
+    """The counts and step functions that change at ``b``, from left to right."""
+    def ordered(inner, outer):
+        return (inner, outer) if side < 0 else (outer, inner)
+
+    counts = "; ".join(f"{k} {_num(x)} → {_num(y)}" for k in b.inside
+                       for x, y in [ordered(b.inside[k], b.outside.get(k))] if x != y) or \
+        ", ".join(f"{k} {_num(v)}" for k, v in b.inside.items()) + \
+        f" on both sides; the relation's own terms in {name} cross here"
+    steps = ", ".join(f"{t} {_num(x)} → {_num(y)}" for t, v in list(b.changes.items())[:4]
+                      for x, y in [ordered(*v)])
     more = f" and {len(b.changes) - 4} more" if len(b.changes) > 4 else ""
     return f"at {name} = {exact(b.at)}: {counts}" + (f" ({steps}{more})" if steps else "")
 

@@ -127,7 +127,8 @@ class Probe:
             if self._depends(b):
                 raise self._refuse(f"{fname} by {b}: the divisor depends on it")
             q = self._rounded("floor", a / b, _text("floor", a / b))
-            return q if fname == "//" else a - b * q
+            # a real number's // is a float in Python, as on the numeric path (--set w=…)
+            return float(q) if fname == "//" else a - b * q
         (x,) = args
         return self._rounded(fname, x, _text(fname, x))
 

@@ -19,7 +19,8 @@ ForOpt = Annotated[str, typer.Option(
 RangeOpt = Annotated[Optional[List[str]], typer.Option(
     "--range", "-r", metavar="NAME=START:STOP[:STEP]",
     help="The values tried for a symbol (default 1..1024 for one symbol, 1..64 each for "
-         "several).")]
+         "several); for a real-valued symbol NAME=LOW:HIGH, every value between (default "
+         "0 < w ≤ 2).")]
 FORMATS = ("table", "markdown", "csv", "json")
 
 
@@ -37,6 +38,12 @@ def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
     family H = P·k + r. With other free symbols left, one symbol is solved for in closed form
     (sympy), e.g. the padding p = (k - 1)/2 that keeps the size.
 
+    A real-valued symbol (a width multiplier w: {real: true}) is solved for alone, every
+    other symbol bound: each count is a step function of w through make_divisible, floor,
+    ceil, round and int, so the range is walked piece by piece between the exact (rational)
+    breakpoints, and the answer is intervals of w with rational ends, checked with --set at
+    each end and on either side.
+
     Examples:
 
         archcalc solve net.yaml --want "conv.shape[1] = H" --for p
@@ -44,6 +51,8 @@ def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
         archcalc solve vgg.yaml --want "output.shape[1] = 7" --for H --range H=200:300
 
         archcalc solve net.yaml --want "params <= 5000000" --for w --largest
+
+        archcalc solve mobilenet_v2.yaml --want "params < 5e6" --for w --range w=1:1.5
 
     Exit codes: 0 a solution (or closed form) found; 1 no solution in the range; 2 bad
     input (a malformed relation, an unknown layer, quantity or symbol).
