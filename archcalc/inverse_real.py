@@ -333,7 +333,7 @@ class RealSolution:
             return f"{which}: {n} = {exact(value)}{tail}"
         end = "supremum" if which == "largest" else "infimum"
         return (f"{which}: none ({_span(span, n)} solves, up to its {end} "
-                f"{n} = {exact(bound)}, which does not)")
+                f"{exact(bound)}, which does not)")
 
     # ------------------------------------------------------------- json, csv
     def to_json(self) -> dict:
