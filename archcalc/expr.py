@@ -351,6 +351,9 @@ def _int(x):
 
 def _abs(x):
     if dims.is_symbolic(x):
+        stepped = _stepped("abs", x)
+        if stepped is not None:
+            return stepped
         import sympy as sp
 
         return sp.Abs(x)

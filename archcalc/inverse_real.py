@@ -67,6 +67,7 @@ class Piece:
     quantities: dict = field(default_factory=dict)
     holds: list = field(default_factory=list)
     failure: str | None = None
+    error: Exception | None = None  # the failure as raised (the first piece's is re-raised)
 
 
 def walk(build: Callable, symbol, rng: Span, evaluate: Callable) -> list:
@@ -87,21 +88,20 @@ def walk(build: Callable, symbol, rng: Span, evaluate: Callable) -> list:
         try:
             with probing(probe):
                 graph = build()
-        except LayerFailure as e:
-            failure, graph = e.message, None
         except LimitReached:
             raise
-        except SpecError as e:
+        except SpecError as e:  # a layer's rule or a size refuses these values
             if e.message.startswith(f"solve over the real symbol {symbol}"):
                 raise
-            failure, graph = e.message, None
+            failure, graph = e, None
         span = Span(Bound(at, not right), probe.span.hi)
-        piece = Piece(span, {t: s.value for t, s in probe.steps.items()}, failure=failure)
+        piece = Piece(span, {t: s.value for t, s in probe.steps.items()},
+                      failure=None if failure is None else failure.message, error=failure)
         if graph is not None:
             try:
                 piece.quantities, piece.holds = evaluate(graph, span)
             except LayerFailure as e:
-                piece.failure = e.message
+                piece.failure, piece.error = e.message, e
         pieces.append(piece)
         hi = span.hi
         if hi.at == rng.hi.at and (hi.closed or not rng.hi.closed):
@@ -419,8 +419,7 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
     pieces = walk(lambda: load({name: None}), symbol, rng, evaluate)
     built = [p for p in pieces if p.failure is None]
     if not built:
-        load_error = _first_error(load, name, pieces[0].span)
-        raise load_error
+        raise pieces[0].error
     wants_parsed = tuple(parsed[t] for t in wants)
     intervals = merged([s for p in pieces for s in p.holds])
     failures = [(s, p.failure) for p in pieces if p.failure is not None
@@ -447,7 +446,8 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
                             method=f"exact piecewise evaluation over {len(pieces):,} "
                             f"piece{'s' if len(pieces) != 1 else ''} of {name} (breakpoints "
                             "of the step functions as rationals, the relations decided on "
-                            "each piece); each end checked with --set")
+                            "each piece)" + ("; each end checked with --set" if boundaries
+                                             else ""))
     for b, (at, side) in zip(boundaries, ends):
         b.checks = _checks(load, conv, wants, name, pieces, b, side)
     return solution
@@ -481,18 +481,6 @@ def _merged_failures(failures: list) -> list:
         else:
             out.append((span, why))
     return out
-
-
-def _first_error(load, name, span):
-    """The error the spec gives on the first piece, raised as the located error it is."""
-    probe = Probe(__import__("sympy").Symbol(name, positive=True, real=True), span.lo.at,
-                  not span.lo.closed, span)
-    try:
-        with probing(probe):
-            load({name: None})
-    except SpecError as e:
-        return e
-    return SpecError(f"--for {name}: the spec does not build anywhere in the range")
 
 
 def _ends(intervals: list, rng: Span, pick: str) -> list:

@@ -3,8 +3,8 @@ that symbol around the point on which none of them changes value.
 
 ``archcalc solve --for w`` over a real-valued symbol ``w`` builds the spec once per piece of
 ``w``'s range. While a ``Probe`` is active (``probing``), the expression language hands it
-every ``make_divisible``, ``floor``, ``ceil``, ``round``, ``int``, ``//``, ``%``, ``min``
-and ``max`` whose argument depends on ``w``; the probe computes the value at its point in
+every ``make_divisible``, ``floor``, ``ceil``, ``round``, ``int``, ``//``, ``%``, ``min``,
+``max`` and ``abs`` whose argument depends on ``w``; the probe computes the value at its point in
 rational arithmetic (never floats) and narrows its interval to the values of ``w`` that give
 the same result. The spec is then built of plain numbers, and every count it has is the
 same throughout the interval.
@@ -120,6 +120,9 @@ class Probe:
             return None
         if fname in ("min", "max"):
             return self._extreme(fname, args)
+        if fname == "abs":
+            (x,) = args
+            return self._extreme("max", (x, -x), _text("abs", x))
         if fname == "make_divisible":
             return self._make_divisible(*args)
         if fname in ("//", "%"):
@@ -221,7 +224,7 @@ class Probe:
         self._narrow(_text("make_divisible", v, d, min_value), n, a, b, vspan)
         return n
 
-    def _extreme(self, fname: str, args: tuple) -> Any:
+    def _extreme(self, fname: str, args: tuple, text: str | None = None) -> Any:
         """min or max: the argument that is least (greatest) at the point, and the interval
         on which it stays so (each other argument crosses it at most once)."""
         sign = 1 if fname == "min" else -1
@@ -242,8 +245,8 @@ class Probe:
             keeps = Span(OPEN, Bound(cross, True)) if sign * (ai - aj) > 0 else \
                 Span(Bound(cross, True), OPEN)
             self.span = intersect(self.span, keeps)
-            text = _text(fname, *args)
-            self.steps.setdefault(text, Step(text, args[best], keeps))
+            text = text or _text(fname, *args)
+            self.steps.setdefault(text, Step(text, str(args[best]), keeps))
         return args[best]
 
 

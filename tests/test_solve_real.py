@@ -13,6 +13,7 @@ models/mobilenetv2.py) counts the parameters on either side of the answer.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from fractions import Fraction as F
@@ -36,6 +37,9 @@ layers:
   - conv2d: {name: f, out: "floor(6*min(w, 3/4)) + floor((11*w) % 3) + 1", kernel: 1}
   - conv2d: {name: g, out: "make_divisible(40*max(1.0, w), 8, 16)", kernel: 1}
   - conv2d: {name: h, out: "ceil(12 - 5*w) + round(7 - 3*w) + floor(max(2 - w, 1/2))", kernel: 1}
+  - conv2d: {name: i, out: "floor(4*abs(w - 1)) + 1", kernel: 1}
+  - repeat: "ceil(2*w)"
+    layers: [conv2d: {out: 4, kernel: 1}]
 """
 
 
@@ -47,18 +51,19 @@ def md(v: F, d: int = 8, m: int | None = None) -> int:
 
 
 def widths(w: F) -> list:
-    """The channels of a … h at w, from the spec's expressions (h's arguments fall as w
+    """The channels of a … i at w, from the spec's expressions (h's arguments fall as w
     grows)."""
     return [md(24 * w), math.floor(10 * w) + 1, math.ceil(7 * w / 3), round(5 * w) + 1,
             math.floor(9 * w / 2) + math.floor(17 * w / 3) + 1,
             math.floor(6 * min(w, F(3, 4))) + math.floor((11 * w) % 3) + 1,
             md(40 * max(F(1), w), 8, 16),
-            math.ceil(12 - 5 * w) + round(7 - 3 * w) + math.floor(max(2 - w, F(1, 2)))]
+            math.ceil(12 - 5 * w) + round(7 - 3 * w) + math.floor(max(2 - w, F(1, 2))),
+            math.floor(4 * abs(w - 1)) + 1]
 
 
 def params(w: F) -> int:
     """3·9·a (no bias), then 1×1 convolutions with a bias: C_in·C_out + C_out each."""
-    c = widths(w)
+    c = widths(w) + [4] * math.ceil(2 * w)  # the repeat: ceil(2w) convolutions to 4
     return 3 * 9 * c[0] + sum(c[i] * c[i + 1] + c[i + 1] for i in range(len(c) - 1))
 
 
@@ -206,3 +211,67 @@ def test_right_of_a_breakpoint():
     assert steps.rounding("round", F(5, 2), 1)[0] == 3
     assert steps.make_divisible_at(F(80, 9), 0, 8, 8)[0] == 8
     assert steps.make_divisible_at(F(80, 9), 1, 8, 8)[0] == 16
+
+
+# ------------------------------------------------------------------ the command line
+def spec_file(tmp_path, text=SPEC):
+    path = tmp_path / "steps.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_cli_exit_codes_and_formats(cli, tmp_path):
+    """0 with an answer, 1 with none (params ≥ 3·9·8 = 216 everywhere, so never < 100); the
+    JSON's intervals are the API's; CSV one row per interval; Markdown the text's lines."""
+    path = spec_file(tmp_path)
+    api = archcalc.solve(SPEC, "params <= 1500", "w", range={"w": ("1/10", 2)})
+    code, out, _ = cli("solve", path, "--want", "params <= 1500", "--for", "w",
+                       "--range", "w=1/10:2", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["real"] is True
+    assert data["intervals"] == api.to_json()["intervals"]
+    assert [F(i["low"]) for i in data["intervals"]] == [s.lo.at for s in api.intervals]
+    code, out, _ = cli("solve", path, "--want", "params <= 1500", "--for", "w",
+                       "--range", "w=1/10:2", "--format", "csv")
+    rows = out.splitlines()
+    assert code == 0 and rows[0] == "low,low_included,high,high_included"
+    assert len(rows) == 1 + len(api.intervals)
+    code, out, _ = cli("solve", path, "--want", "params < 100", "--for", "w")
+    assert code == 1 and "no solution in the range" in out
+    code, out, _ = cli("solve", path, "--want", "params <= 1500", "--for", "w",
+                       "--format", "markdown")
+    assert code == 0 and out.startswith("### steps: solve for w (real-valued)")
+
+
+def test_smallest_and_largest(cli, tmp_path):
+    """--smallest is the answer's lower end when included; --largest, at the range's end,
+    says larger values may solve too (params(2) = 3,792 > 2,500)."""
+    path = spec_file(tmp_path)
+    api = archcalc.solve(SPEC, "params > 2500", "w", range={"w": (1, 2)})
+    assert api.largest == 2 and params(F(2)) > 2500
+    code, out, _ = cli("solve", path, "--want", "params > 2500", "--for", "w",
+                       "--range", "w=1:2", "--largest")
+    assert code == 0 and "largest: w = 2 (the end of the range" in out
+    code, out, _ = cli("solve", path, "--want", "params > 2500", "--for", "w",
+                       "--range", "w=1:2", "--smallest")
+    low = api.intervals[0].lo
+    assert code == 0
+    assert (params(low.at) > 2500) == low.closed  # the end itself solves only if included
+    assert ("smallest: w = " if low.closed else "smallest: none") in out
+
+
+def test_where_the_spec_does_not_build():
+    """floor(16·w) channels are 0 below w = 1/16, where no convolution can be built: those
+    pieces are named, and the answer lies where it builds (16·w ≥ 1)."""
+    text = SPEC.replace('out: "floor(10*w) + 1"', 'out: "floor(16*w)"')
+    result = archcalc.solve(text, "params > 0", "w", range={"w": (0, 1)})
+    assert result.intervals[0].lo == steps.Bound(F(1, 16), True)
+    assert [s.text("w") for s, _why in result.failures] == ["0 < w < 1/16"]
+
+
+def test_piece_limit(cli, tmp_path):
+    """make_divisible(24·w, 8) alone changes at every 1/3 of w (24·w crosses 8·(k + ½)):
+    more than 50 pieces in 0 < w ≤ 100, refused with the limit to raise."""
+    code, _, err = cli("solve", spec_file(tmp_path), "--want", "params > 0", "--for", "w",
+                       "--range", "w=0:100", "--limit", "max_solve_pieces=50")
+    assert code == 2 and "more than 50 pieces" in err and "max_solve_pieces" in err
