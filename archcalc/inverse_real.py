@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from .errors import LimitReached, SpecError
 from .steps import Bound, Probe, Span, probing
@@ -422,27 +422,15 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
         raise pieces[0].error
     wants_parsed = tuple(parsed[t] for t in wants)
     intervals = merged([s for p in pieces for s in p.holds])
-    failures = [(s, p.failure) for p in pieces if p.failure is not None
-                for s in [p.span]]
-    failures = _merged_failures(failures)
-    steps: dict = {}
-    for p in pieces:
-        for t in p.steps:
-            steps.setdefault(t, None)
-    kinds = sorted({t.split("(")[0] for t in steps})
-    derivation = [f"{name} reaches {len(steps):,} step function{'s' if len(steps) != 1 else ''}"
-                  f" ({', '.join(kinds) or 'none'}); every count is constant between their "
-                  "breakpoints",
-                  f"{_span(rng, name)} is {len(pieces):,} piece{'s' if len(pieces) != 1 else ''}"
-                  "; the spec is built and analysed once on each, its step functions in "
-                  "rational arithmetic"]
-    derivation += [f"not built on {_span(s, name)}: {why}" for s, why in failures[:SHOWN]]
+    failures = _merged_failures([(p.span, p.failure) for p in pieces if p.failure is not None])
+    steps = tuple(dict.fromkeys(t for p in pieces for t in p.steps))
+    derivation = _derivation(name, rng, pieces, steps, failures)
     ends = _ends(intervals, rng, pick)
     boundaries = [_boundary(pieces, at, side, name) for at, side in ends[:SHOWN_BOUNDARIES]]
     for b, (_end, side) in zip(boundaries, ends):
         derivation.append(_describe(b, name, side))
-    solution = RealSolution(titles[0] or spec, wants_parsed, name, rng, interval is None, len(pieces),
-                            tuple(steps), intervals, boundaries, failures, derivation, pick,
+    solution = RealSolution(titles[0] or spec, wants_parsed, name, rng, interval is None,
+                            len(pieces), steps, intervals, boundaries, failures, derivation, pick,
                             method=f"exact piecewise evaluation over {len(pieces):,} "
                             f"piece{'s' if len(pieces) != 1 else ''} of {name} (breakpoints "
                             "of the step functions as rationals, the relations decided on "
@@ -451,6 +439,18 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
     for b, (at, side) in zip(boundaries, ends):
         b.checks = _checks(load, conv, wants, name, pieces, b, side)
     return solution
+
+
+def _derivation(name: str, rng: Span, pieces: list, steps: tuple, failures: list) -> list:
+    """What was walked: the step functions met, the pieces, where the spec does not build."""
+    kinds = sorted({t.split("(")[0] for t in steps})
+    lines = [f"{name} reaches {len(steps):,} step function{'s' if len(steps) != 1 else ''}"
+             f" ({', '.join(kinds) or 'none'}); every count is constant between their "
+             "breakpoints",
+             f"{_span(rng, name)} is {len(pieces):,} piece{'s' if len(pieces) != 1 else ''}"
+             "; the spec is built and analysed once on each, its step functions in "
+             "rational arithmetic"]
+    return lines + [f"not built on {_span(s, name)}: {why}" for s, why in failures[:SHOWN]]
 
 
 def _plain(value):
