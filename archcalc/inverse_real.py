@@ -402,6 +402,10 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
             raise SpecError(f"--for {name}: {', '.join(others)} "
                             f"{'stays' if len(others) == 1 else 'stay'} free; solving over a "
                             "real symbol needs every other symbol bound (--set)")
+        # Built under the probe, the graph holds plain numbers: a layer that refuses them
+        # raises (the piece is not built), as it would with --set. Conditions recorded on
+        # values left in the symbol (a default such as d: 2*w, "a whole number") are not
+        # the numeric path's, which binds w to a float: they are not added.
         analysis = conv.apply(analyse(graph))
         holds = [span]
         quantities: dict = {}

@@ -39,7 +39,7 @@ layers:
   - conv2d: {name: h, out: "ceil(12 - 5*w) + round(7 - 3*w) + floor(max(2 - w, 1/2))", kernel: 1}
   - conv2d: {name: i, out: "floor(4*abs(w - 1)) + 1", kernel: 1}
   - repeat: "ceil(2*w)"
-    layers: [conv2d: {out: 4, kernel: 1}]
+    layers: [conv2d: {out: 4, kernel: 3, padding: 1}]
 """
 
 
@@ -62,9 +62,26 @@ def widths(w: F) -> list:
 
 
 def params(w: F) -> int:
-    """3·9·a (no bias), then 1×1 convolutions with a bias: C_in·C_out + C_out each."""
-    c = widths(w) + [4] * math.ceil(2 * w)  # the repeat: ceil(2w) convolutions to 4
-    return 3 * 9 * c[0] + sum(c[i] * c[i + 1] + c[i + 1] for i in range(len(c) - 1))
+    """3·9·a (no bias), 1×1 convolutions with a bias (C_in·C_out + C_out each), then the
+    repeat's ceil(2w) 3×3 convolutions to 4 channels with a bias (9·C_in·4 + 4 each)."""
+    c = widths(w)
+    ones = sum(c[i] * c[i + 1] + c[i + 1] for i in range(len(c) - 1))
+    threes = [c[-1]] + [4] * (math.ceil(2 * w) - 1)
+    return 3 * 9 * c[0] + ones + sum(9 * cin * 4 + 4 for cin in threes)
+
+
+def macs(w: F) -> int:
+    """Every map stays 8×8 (padding 1 with the 3×3 kernels): 64 × the weights' products,
+    biases left out (archcalc's and PyTorch's MAC count)."""
+    c = widths(w)
+    ones = sum(c[i] * c[i + 1] for i in range(len(c) - 1))
+    threes = [c[-1]] + [4] * (math.ceil(2 * w) - 1)
+    return 64 * (3 * 9 * c[0] + ones + sum(9 * cin * 4 for cin in threes))
+
+
+def rf(w: F) -> int:
+    """One 3×3 convolution, 1×1 ones, then ceil(2w) 3×3 ones, all stride 1: 3 + 2·ceil(2w)."""
+    return 3 + 2 * math.ceil(2 * w)
 
 
 def near(x: F) -> list:
@@ -91,6 +108,8 @@ def sample_points(result, count=400, seed=0) -> list:
     ("g.shape[0] = 48", lambda w: widths(w)[6] == 48),
     ("b.shape[0] != 11", lambda w: widths(w)[1] != 11),
     ("params >= 2000*w", lambda w: params(w) >= 2000 * w),  # names w itself
+    ("macs <= 100000", lambda w: macs(w) <= 100000),
+    ("rf >= 7", lambda w: rf(w) >= 7),
 ])
 def test_answer_is_where_the_brute_force_holds(want, holds):
     result = archcalc.solve(SPEC, want, "w", range={"w": (F(1, 10), 2)})
@@ -245,7 +264,7 @@ def test_cli_exit_codes_and_formats(cli, tmp_path):
 
 def test_smallest_and_largest(cli, tmp_path):
     """--smallest is the answer's lower end when included; --largest, at the range's end,
-    says larger values may solve too (params(2) = 3,792 > 2,500)."""
+    says larger values may solve too (params(2) = 4,336 > 2,500)."""
     path = spec_file(tmp_path)
     api = archcalc.solve(SPEC, "params > 2500", "w", range={"w": (1, 2)})
     assert api.largest == 2 and params(F(2)) > 2500
