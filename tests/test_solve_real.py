@@ -294,3 +294,18 @@ def test_piece_limit(cli, tmp_path):
     code, _, err = cli("solve", spec_file(tmp_path), "--want", "params > 0", "--for", "w",
                        "--range", "w=0:100", "--limit", "max_solve_pieces=50")
     assert code == 2 and "more than 50 pieces" in err and "max_solve_pieces" in err
+
+
+def test_json_keys_are_documented():
+    """Every key of the real-symbol answer's JSON, at the top, in an interval, a boundary
+    and a piece that does not build, is named in docs/json-format.md's solve section."""
+    import re
+
+    section = (ROOT / "docs" / "json-format.md").read_text().split("\n## The solve verb")[1]
+    named = set(re.findall(r"`(\w+)`", section))
+    text = SPEC.replace('out: "floor(10*w) + 1"', 'out: "floor(16*w)"')
+    data = archcalc.solve(text, "params <= 1500", "w", range={"w": (0, 1)}).to_json()
+    assert data["boundaries"] and data["not_built"]
+    for keys in (data, data["intervals"][0], data["range"]["w"], data["boundaries"][0],
+                 data["not_built"][0]):
+        assert set(keys) <= named, set(keys) - named
