@@ -440,8 +440,11 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
                             "of the step functions as rationals, the relations decided on "
                             "each piece)" + ("; each end checked with --set" if boundaries
                                              else ""))
-    for b, (at, side) in zip(boundaries, ends):
-        b.checks = _checks(load, conv, wants, name, pieces, b, side)
+    checked: set = set()
+    for b, (_end, side) in zip(boundaries, ends):
+        if b.at not in checked:  # a one-point interval's two ends are checked once
+            b.checks = _checks(load, conv, wants, name, pieces, b, side)
+            checked.add(b.at)
     return solution
 
 

@@ -309,3 +309,19 @@ def test_json_keys_are_documented():
     for keys in (data, data["intervals"][0], data["range"]["w"], data["boundaries"][0],
                  data["not_built"][0]):
         assert set(keys) <= named, set(keys) - named
+
+
+def test_an_answer_of_one_point():
+    """ceil(2w) + floor(2w) is 1 + 0 just below w = 1/2, 1 + 1 = 2 at it and 2 + 1 = 3
+    just above (ceil's piece is closed on the right, floor's on the left): '= 2' holds at
+    w = 1/2 alone, and it is checked once."""
+    text = """
+symbols: {w: {real: true, default: 1.0}}
+input: [3, 4, 4]
+layers: [conv2d: {name: c, out: "ceil(2*w) + floor(2*w)", kernel: 1, bias: false}]
+"""
+    result = archcalc.solve(text, "c.shape[0] = 2", "w", range={"w": ("1/10", 1)})
+    (only,) = result.intervals
+    assert only.lo == only.hi == steps.Bound(F(1, 2), True)
+    assert result.smallest == result.largest == F(1, 2)
+    assert sum(bool(b.checks) for b in result.boundaries) == 1
