@@ -320,6 +320,48 @@ def _analyse(spec, set: Mapping | None, convention: str) -> Analysis:
     return Analysis(conv.apply(run(graph)), conv, path)
 
 
+def _solve_real(text, file, root, wants, names, reals, range, pick, set, convention, limits):
+    """``solve`` for a real-valued symbol (``inverse_real``): ``range={"w": (0.5, 2)}``,
+    both ends included, decimals or fractions read exactly."""
+    from . import inverse_real as rv
+    from .spec.loader import load_string
+
+    with _Worded(), _limited(limits):
+        if len(names) != 1:
+            raise SpecError(f"for_={names!r}: {reals[0]} is real-valued; a real symbol is "
+                            "solved for alone (bind the others with set=)")
+        interval = None
+        for n, bounds in (range or {}).items():
+            if n != names[0] or len(bounds) != 2:
+                raise SpecError(f"range={{{n!r}: {bounds!r}}}: give {names[0]!r}: (low, high)")
+            _, interval = rv.parse_interval(f"{n}={bounds[0]}:{bounds[1]}", "range=")
+        conv = conventions.get(convention)
+        overrides = _overrides(set)
+        if names[0] in overrides:
+            raise SpecError(f"for_={names[0]!r}: also bound by set=; give one or the other")
+
+        def load_at(extra):
+            return load_string(text, file, {**overrides, **extra}, root=root)
+
+        return rv.solve(load_at, conv, wants, names[0], interval, pick, file)
+
+
+def _source(spec) -> tuple:
+    """(text, file name, path or None) of a spec given as a path, YAML text or a dict."""
+    import yaml
+
+    from .spec.yamlsafe import read_file
+
+    if isinstance(spec, Mapping):
+        return yaml.safe_dump(dict(spec), sort_keys=False), "<dict>", None
+    if _is_path(spec):
+        path = os.fspath(spec)
+        return read_file(path), path, path
+    if isinstance(spec, str):
+        return spec, "<text>", None
+    raise TypeError(f"spec must be a path, YAML text or a dict, not {type(spec).__name__}")
+
+
 def _load(spec, overrides: dict, origins: dict | None = None) -> tuple:
     """(graph, path or None) of a spec given as a path, YAML text or a dict; ``origins``
     as the loader takes them (which call parameter gave a symbol's value)."""
@@ -444,6 +486,16 @@ def solve(spec, want, for_, range: Mapping | None = None, pick: str = "all",
     names = [for_] if isinstance(for_, str) else list(for_)
     if pick not in ("all", "smallest", "largest"):
         raise ValueError(f"pick={pick!r}: choose all, smallest or largest")
+    from .spec.loader import real_symbols
+    from .spec.yamlsafe import load_text
+
+    with _Worded(), _limited(limits):
+        text, file, _path = _source(spec)
+        root = load_text(text, file)
+        reals = [n for n in names if n in real_symbols(root)]
+    if reals:
+        return _solve_real(text, file, root, wants, names, reals, range, pick, set,
+                           convention, limits)
     ranges = []
     for n, bounds in (range or {}).items():
         text = f"{n}=" + ":".join(str(v) for v in bounds)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from contextvars import ContextVar
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Mapping
@@ -28,6 +29,18 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\*\*|//|[-+*/%(),]))"
 )
+
+
+# A steps.Probe while solve builds a spec at one point of a real symbol: it computes the
+# step functions of that symbol (make_divisible, floor, …) exactly there. None elsewhere.
+STEPPER: ContextVar = ContextVar("archcalc_stepper", default=None)
+
+
+def _stepped(fname: str, *args):
+    """The active probe's value of ``fname(*args)``, or None (no probe, or no argument
+    depends on its symbol); called only with a symbolic argument, off the numeric path."""
+    probe = STEPPER.get()
+    return None if probe is None else probe.call(fname, args)
 
 
 class ExprError(SpecError):
@@ -290,6 +303,9 @@ def _check_float(x: float) -> float:
 
 def _floor(x):
     if dims.is_symbolic(x):
+        stepped = _stepped("floor", x)
+        if stepped is not None:
+            return stepped
         import sympy as sp
 
         return sp.floor(x)
@@ -298,6 +314,9 @@ def _floor(x):
 
 def _ceil(x):
     if dims.is_symbolic(x):
+        stepped = _stepped("ceil", x)
+        if stepped is not None:
+            return stepped
         import sympy as sp
 
         return sp.ceiling(x)
@@ -308,6 +327,8 @@ def _round(x):
     """Python's ``round(x)``: to the nearest whole number, halves to the even one (banker's
     rounding: round(2.5) == 2, round(3.5) == 4), as a width-multiplied channel count
     ``round(c * w)`` is computed in Python."""
+    if dims.is_symbolic(x) and (stepped := _stepped("round", x)) is not None:
+        return stepped
     if dims.is_symbolic(x):
         raise ExprError(f"round() needs a number, got {x} (in free symbols): sympy has no "
                         "round-half-to-even of a closed form; give the symbols values, or use "
@@ -319,6 +340,9 @@ def _int(x):
     """Python's ``int(x)``: toward zero. Of a closed form known not to be negative (sizes and
     real symbols are positive) it is the floor."""
     if dims.is_symbolic(x):
+        stepped = _stepped("int", x)
+        if stepped is not None:
+            return stepped
         if x.is_nonnegative:
             return _floor(x)
         raise ExprError(f"int() needs a number or a closed form that is not negative, got {x}")
@@ -327,6 +351,9 @@ def _int(x):
 
 def _abs(x):
     if dims.is_symbolic(x):
+        stepped = _stepped("abs", x)
+        if stepped is not None:
+            return stepped
         import sympy as sp
 
         return sp.Abs(x)
@@ -338,6 +365,11 @@ def make_divisible(v, divisor, min_value=None):
     point: ``max(min_value, int(v + divisor / 2) // divisor * divisor)``, plus ``divisor``
     when that is below ``0.9 * v``; ``min_value`` defaults to ``divisor``. The channel counts
     of MobileNet, EfficientNet, MNASNet and RegNet at a width multiplier."""
+    if dims.is_symbolic((v, divisor, min_value)):
+        stepped = _stepped("make_divisible", *((v, divisor) if min_value is None else
+                                               (v, divisor, min_value)))
+        if stepped is not None:
+            return stepped
     for name, x in (("v", v), ("divisor", divisor), ("min_value", min_value)):
         if dims.is_symbolic(x):
             raise ExprError(f"make_divisible() needs numbers, but {name} is {x} (in free "
@@ -357,16 +389,40 @@ def make_divisible(v, divisor, min_value=None):
     return new_v
 
 
+def _floordiv(a, b):
+    if dims.is_symbolic(a) and (stepped := _stepped("//", a, b)) is not None:
+        return stepped
+    return dims.floordiv(a, b) if dims.is_symbolic(b) or b != 0 else _divide(a, b)
+
+
+def _mod(a, b):
+    if dims.is_symbolic(a) and (stepped := _stepped("%", a, b)) is not None:
+        return stepped
+    return a - b * dims.floordiv(a, b) if dims.is_symbolic(b) or b != 0 else _divide(a, b)
+
+
+def _min(*xs):
+    if dims.is_symbolic(xs) and (stepped := _stepped("min", *xs)) is not None:
+        return stepped
+    return dims.dmin(*xs)
+
+
+def _max(*xs):
+    if dims.is_symbolic(xs) and (stepped := _stepped("max", *xs)) is not None:
+        return stepped
+    return dims.dmax(*xs)
+
+
 _BINARY = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
     "/": _divide,
-    "//": lambda a, b: dims.floordiv(a, b) if dims.is_symbolic(b) or b != 0 else _divide(a, b),
-    "%": lambda a, b: a - b * dims.floordiv(a, b) if dims.is_symbolic(b) or b != 0 else _divide(a, b),
+    "//": _floordiv,
+    "%": _mod,
     "**": _power,
 }
-_CALLS = {"min": dims.dmin, "max": dims.dmax, "floor": _floor, "ceil": _ceil,
+_CALLS = {"min": _min, "max": _max, "floor": _floor, "ceil": _ceil,
           "round": _round, "int": _int, "abs": _abs, "make_divisible": make_divisible}
 
 

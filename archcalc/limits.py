@@ -28,6 +28,7 @@ class Limits:
     max_rank: int = 6  # axes of a tensor shape
     max_seconds: int = 60  # wall-clock time of one command (symbolic closed forms can explode)
     max_sweep_points: int = 1_000_000  # points of one sweep grid (a few hundred bytes each)
+    max_solve_pieces: int = 5_000  # pieces of a real symbol's range solve builds (one each)
     max_verify_bytes: int = 1_000_000_000  # tensors verify holds at once (estimated first)
     max_verify_macs: int = 200_000_000_000  # MACs verify runs on a real device (all points)
     max_verify_points: int = 100  # points at which verify checks a spec with free symbols

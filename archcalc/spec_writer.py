@@ -14,6 +14,8 @@ import json
 import re
 from typing import Protocol
 
+from .errors import SpecError
+
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
 
 

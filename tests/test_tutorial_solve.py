@@ -4,6 +4,8 @@ the answers its text states are the printed ones (each derived in the text)."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from conftest import ROOT
 from doc_blocks import blocks, stale
 
@@ -11,7 +13,7 @@ TUTORIAL = ROOT / "docs" / "tutorial-solve.md"
 
 
 def test_every_console_example_prints_what_it_shows():
-    assert len(blocks(TUTORIAL)) == 5
+    assert len(blocks(TUTORIAL)) == 7
     assert stale(TUTORIAL) == []
 
 
@@ -30,3 +32,18 @@ def test_the_answers_in_the_text_are_the_printed_ones():
     # 9·743² + 39·743 + 10 = 4,997,428 ≤ 5·10⁶ < 9·744² + 39·744 + 10 = 5,010,850
     assert "largest: w=743" in out("width")
     assert 9 * 743**2 + 39 * 743 + 10 == 4_997_428 and 9 * 744**2 + 39 * 744 + 10 == 5_010_850
+
+    # MobileNetV2's head make_divisible(1280·w, 8): floor(1280·w + 4) crosses 1584 = 8·198
+    # at 1280·w = 1580, w = 79/64; below it the head has 1,576 channels.
+    mobile = out("--want \"params < 5e6\"")
+    assert 1280 * Fraction(79, 64) + 4 == 1584
+    assert "largest: none (0 < w < 79/64 (1.234375) solves" in mobile
+    assert "at w = 79/64 (1.234375): params 4,994,504 → 5,005,656 " \
+        "(make_divisible(1280*w, 8) 1,576 → 1,584)" in mobile
+    assert "DIFFERS" not in mobile and "floating point differs" not in mobile
+    # the stem's make_divisible(32·w, 8): 8 = 9/10 · 80/9 at w = 5/18 (open: the 90 % rule
+    # is strict), 16 = 9/10 · 160/9 at w = 5/9 (closed)
+    stem = out("stem.shape[0] = 16")
+    assert Fraction(9, 10) * 32 * Fraction(5, 18) == 8 and Fraction(9, 10) * 32 * Fraction(5, 9) == 16
+    assert "solution: 5/18 (0.277778…) < w ≤ 5/9 (0.555556…)" in stem
+    assert stem.count("(as the pieces say)") == 6

@@ -60,21 +60,34 @@ def classifier(*layers):
 
 
 # ----------------------------------------------------------------------------- MobileNetV2
-def mobilenet_v2():
+def divisible(v, divisor=8):
+    """torchvision's _make_divisible (torchvision/models/_utils.py), in floating point as
+    torchvision runs it: the nearest multiple of ``divisor`` (at least ``divisor``), one
+    more multiple when that falls below 90 % of ``v``."""
+    rounded = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * v else rounded
+
+
+def mobilenet_v2(width_mult=1.0):
+    """torchvision's MobileNetV2 at ``width_mult``: every width _make_divisible(c · w, 8),
+    the last one _make_divisible(1280 · max(1.0, w), 8); a block's shortcut wherever its
+    stride is 1 and its input and output widths are equal."""
     def block(cin, c, s, t):
-        hidden = cin * t
+        hidden = int(round(cin * t))
         f = nn.Sequential(*([conv_bn(cin, hidden, act=nn.ReLU6)] if t != 1 else []),
                           conv_bn(hidden, hidden, 3, s, hidden, nn.ReLU6), conv_bn(hidden, c))
         return Residual(f) if s == 1 and cin == c else f
 
-    layers, cin = [conv_bn(3, 32, 3, 2, act=nn.ReLU6)], 32
+    cin = divisible(32 * width_mult)
+    layers = [conv_bn(3, cin, 3, 2, act=nn.ReLU6)]
     for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
                        (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
         for i in range(n):
-            layers.append(block(cin, c, s if i == 0 else 1, t))
-            cin = c
-    layers.append(conv_bn(320, 1280, act=nn.ReLU6))
-    return nn.Sequential(*layers, classifier(nn.Dropout(0.2), nn.Linear(1280, 1000)))
+            layers.append(block(cin, divisible(c * width_mult), s if i == 0 else 1, t))
+            cin = divisible(c * width_mult)
+    last = divisible(1280 * max(1.0, width_mult))
+    layers.append(conv_bn(cin, last, act=nn.ReLU6))
+    return nn.Sequential(*layers, classifier(nn.Dropout(0.2), nn.Linear(last, 1000)))
 
 
 # ----------------------------------------------------------------------------- MobileNetV3

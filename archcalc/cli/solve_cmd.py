@@ -19,7 +19,8 @@ ForOpt = Annotated[str, typer.Option(
 RangeOpt = Annotated[Optional[List[str]], typer.Option(
     "--range", "-r", metavar="NAME=START:STOP[:STEP]",
     help="The values tried for a symbol (default 1..1024 for one symbol, 1..64 each for "
-         "several).")]
+         "several); for a real-valued symbol NAME=LOW:HIGH, every value between (default "
+         "0 < w ≤ 2).")]
 FORMATS = ("table", "markdown", "csv", "json")
 
 
@@ -37,6 +38,12 @@ def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
     family H = P·k + r. With other free symbols left, one symbol is solved for in closed form
     (sympy), e.g. the padding p = (k - 1)/2 that keeps the size.
 
+    A real-valued symbol (a width multiplier w: {real: true}) is solved for alone, every
+    other symbol bound: each count is a step function of w through make_divisible, floor,
+    ceil, round and int, so the range is walked piece by piece between the exact (rational)
+    breakpoints, and the answer is intervals of w with rational ends, checked with --set at
+    each end and on either side.
+
     Examples:
 
         archcalc solve net.yaml --want "conv.shape[1] = H" --for p
@@ -44,6 +51,8 @@ def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
         archcalc solve vgg.yaml --want "output.shape[1] = 7" --for H --range H=200:300
 
         archcalc solve net.yaml --want "params <= 5000000" --for w --largest
+
+        archcalc solve mobilenet_v2.yaml --want "params < 5e6" --for w --range w=1:1.5
 
     Exit codes: 0 a solution (or closed form) found; 1 no solution in the range; 2 bad
     input (a malformed relation, an unknown layer, quantity or symbol).
@@ -58,7 +67,8 @@ def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, conventio
     from .. import inverse as sv
     from .. import sweeping as sw
     from ..analysis import analyse
-    from ..spec.loader import load
+    from ..spec.loader import load_string, real_symbols
+    from ..spec.yamlsafe import load_text, read_file
 
     c.apply_limits(limit)
     conv = conventions.get(convention)
@@ -69,27 +79,58 @@ def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, conventio
     names = [n.strip() for n in for_.split(",") if n.strip()]
     if not names:
         raise c.SpecError("--for: name at least one symbol")
-    ranges = []
-    for text in range_ or []:
-        try:
-            ranges.append(sw.parse_range(text))
-        except c.SpecError as e:  # sweep's reader words its option --over
-            raise c.SpecError(e.message.replace("--over", "--range", 1)) from None
+    text = read_file(spec)
+    root = load_text(text, spec)
+    reals = [n for n in names if n in real_symbols(root)]
     overrides = c.parse_set(set_)
     for name in names:
         if name in overrides:
             raise c.SpecError(f"--for {name}: also bound by --set; give one or the other")
+    if reals:
+        result = _solve_real(text, spec, root, names, reals, range_, overrides, conv, want,
+                             pick)
+        _emit(result, fmt, sv.to_markdown, result.csv)
+        return
+    ranges = []
+    for text_ in range_ or []:
+        ranges.append(sw.parse_range(text_, given=f"--range {text_}"))
+    for name in names:
         overrides[name] = None
-    graph = load(spec, overrides, {n: "for" for n in names})
+    graph = load_string(text, spec, overrides, root=root, origins={n: "for" for n in names})
     result = sv.solve(analyse(graph), conv, want, names, ranges, pick, graph.name or spec)
+    _emit(result, fmt, sv.to_markdown, lambda: sv.to_csv(result))
+
+
+def _solve_real(text, spec, root, names, reals, range_, overrides, conv, want, pick):
+    """``--for w`` with ``w`` declared real-valued: the piecewise walk of inverse_real."""
+    from .. import inverse_real as rv
+    from ..spec.loader import load_string
+
+    if len(names) != 1:
+        raise c.SpecError(f"--for {', '.join(names)}: {reals[0]} is real-valued; a real "
+                          "symbol is solved for alone (bind the others with --set)")
+    interval = None
+    for item in range_ or []:
+        name, interval = rv.parse_interval(item)
+        if name != names[0]:
+            raise c.SpecError(f"--range {item}: not the symbol of --for ({names[0]})")
+    origins = {names[0]: "for"}
+
+    def load_at(extra):
+        return load_string(text, spec, {**overrides, **extra}, root=root, origins=origins)
+
+    return rv.solve(load_at, conv, want, names[0], interval, pick, spec)
+
+
+def _emit(result, fmt, markdown, csv) -> None:
     if fmt == "json":
         from ..report.values import json_text
 
         c.emit(json_text(result.to_json(), indent=2))
     elif fmt == "markdown":
-        c.emit(sv.to_markdown(result))
+        c.emit(markdown(result))
     elif fmt == "csv":
-        c.emit(sv.to_csv(result))
+        c.emit(csv())
     else:
         c.emit(result.text())
     if not result.found:

@@ -136,6 +136,17 @@ def build(root: Y, file: str, overrides: dict | None = None,
     return _Builder(file, origins).build(root, overrides or {})
 
 
+def real_symbols(root: Y | None) -> set:
+    """The names a spec's ``symbols`` declare real-valued (``w: {real: true, …}``), read from
+    the tree before any graph is built (``solve`` treats them apart); the build checks the
+    declarations."""
+    node = root.value.get("symbols") if root is not None and root.is_map else None
+    if node is None or not node.is_map:
+        return set()
+    return {key for key, value in node.value.items()
+            if value.is_map and getattr(value.value.get("real"), "value", None) is True}
+
+
 def rebuild(graph: Graph, overrides: dict) -> Graph:
     """The graph of the same spec with other ``overrides`` (None leaves a symbol free),
     built from the text ``graph`` was parsed from: the file is neither read nor parsed again."""
