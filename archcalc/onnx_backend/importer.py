@@ -26,6 +26,7 @@ def import_onnx(path: str, input_shape=None, free: tuple = ()) -> str:
     shape = parse_input(input_shape) if isinstance(input_shape, str) else \
         (tuple(input_shape) if input_shape is not None else None)
     model, graph, items, output, _ = read_layers(path, shape)
+    _check_free(free, len(graph.sample))
     name = model.graph.name
     if name in _EXPORTERS_DEFAULT or not name:
         name = Path(path).stem
@@ -34,6 +35,17 @@ def import_onnx(path: str, input_shape=None, free: tuple = ()) -> str:
 
 
 _EXPORTERS_DEFAULT = {"main_graph", "torch_jit", "torch-jit-export"}  # torch.onnx's names
+
+
+_AXES = {1: "C", 2: "C,L", 3: "C,H,W", 4: "C,D,H,W"}
+
+
+def _check_free(free, rank: int) -> None:
+    """--free names input axes: C, then L (one spatial axis), H, W or D, H, W."""
+    axes = _AXES.get(rank, "C")
+    unknown = sorted({f.strip() for f in free if f.strip()} - set(axes.split(",")))
+    if unknown:
+        raise SpecError(f"--free {','.join(unknown)}: the input's axes are {axes}")
 
 
 def read_layers(path: str, shape: tuple | None):

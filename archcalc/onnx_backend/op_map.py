@@ -370,8 +370,10 @@ def _layernorm(node, g):
     axis = _axis(attr(node, "axis", -1), len(shape), "LayerNormalization")
     normalized = list(shape[axis + 1:])
     bias = _given(node, 2) is not None
-    return [Layer("layernorm", _opts(shape=(normalized, [shape[-1]]), bias=(bias, True),
-                                     eps=(attr(node, "epsilon", 1e-5), 1e-5)), [x])]
+    args = {} if len(normalized) == 1 else dict(shape=normalized)  # default: the last axis
+    return [Layer("layernorm", dict(**args, **_opts(bias=(bias, True),
+                                                    eps=(attr(node, "epsilon", 1e-5), 1e-5))),
+                  [x])]
 
 
 def _groupnorm(node, g):
