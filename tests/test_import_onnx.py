@@ -86,7 +86,7 @@ def test_mlp_with_gemm(tmp_path):
     text, got = _imported(path)
     assert (got.total.params, got.total.macs) == (235_146, 234_752)
     assert "  - linear: {name: fc1, out: 256}" in text
-    assert "  - softmax: {name: Softmax_" in text  # axis 1 of [N, 10]: the spec's dim 0
+    assert "  - softmax: {name: softmax_" in text  # axis 1 of [N, 10]: the spec's dim 0
     assert _shapes_agree(path, None, got) == 6
 
 
@@ -115,12 +115,12 @@ def test_attention_as_primitives(tmp_path):
     each: 2·L²·E), the 1/√d scale no layer."""
     path = _save(G.vit_block(), tmp_path)
     text, got = _imported(path)
-    assert "  - matmul: {name: attn.MatMul, from: attn.Transpose_q, with: attn.Transpose_k}" \
+    assert "  - matmul: {name: attn.matmul, from: attn.transpose_q, with: attn.transpose_k}" \
         in text
-    assert "Div" not in text and "add: {name: embed" not in text
+    assert "div" not in text and "add: {name: embed" not in text
     assert "  - linear: {name: attn.q, out: 64}" in text  # MatMul + Add: one linear, bias
     macs = {r.name: r.macs for r in got.layers[1:]}
-    assert macs["attn.MatMul"] == macs["attn.MatMul_1"] == 4 * 16 * 16 * 16
+    assert macs["attn.matmul"] == macs["attn.matmul_1"] == 4 * 16 * 16 * 16
 
 
 def test_names_and_repeats_from_scopes(tmp_path):
@@ -492,3 +492,43 @@ def test_torch_onnx_export_round_trip(name, shape, kwargs, spec, tmp_path):
     if spec:
         want = analyse(load(str(ROOT / spec)))
         assert (got.total.params, got.total.macs) == (want.total.params, want.total.macs)
+
+
+def test_the_tutorial_example(tmp_path):
+    """docs/tutorial-import.md's examples/import/tiny_cnn.onnx counts what the torch import
+    of the same network (examples/import/tiny_cnn.yaml) counts, in closed form; exported
+    again with the tutorial's call, it imports to the same spec."""
+    example = ROOT / "examples" / "import" / "tiny_cnn.onnx"
+    text, got = _imported(str(example), None, ("H", "W"))
+    want = analyse(load(str(ROOT / "examples" / "import" / "tiny_cnn.yaml")))
+    assert sympy.simplify(sympy.sympify(got.total.macs) - want.total.macs) == 0
+    assert got.total.params == want.total.params == 9_978
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(ROOT / "examples" / "import"))
+    import tiny_cnn
+
+    again = tmp_path / "tiny_cnn.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(tiny_cnn.TinyNet().eval(), (torch.zeros(1, 3, 32, 32),), str(again),
+                          dynamo=False, opset_version=17,
+                          training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    assert import_onnx(str(again), None, ("H", "W")) == text
+
+
+def test_folded_batch_norms_count_the_folded_network(tmp_path):
+    """torch.onnx's default export in eval mode folds each batch norm into the convolution
+    before it (each gains a bias of C_out, the norm's 2·C go): TinyNet's five convolutions
+    of 16 outputs, each with a batch norm, give 9,978 - 5·2·16 + 5·16 = 9,898 params."""
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(ROOT / "examples" / "import"))
+    import tiny_cnn
+
+    path = tmp_path / "folded.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(tiny_cnn.TinyNet().eval(), (torch.zeros(1, 3, 32, 32),), str(path),
+                          dynamo=False, opset_version=17)
+    text, got = _imported(str(path))
+    assert "batchnorm" not in text
+    assert got.total.params == 9_978 - 5 * 2 * 16 + 5 * 16

@@ -111,7 +111,7 @@ def _items(graph: Graph) -> tuple:
             if own and last:
                 base = path
             else:
-                part = op if last and op else layer.type
+                part = op.lower() if last and op else layer.type
                 base = f"{path}.{part}" if path else (part or layer.type)
             name = unique(base or node.op_type.lower(), names)
             inputs = [previous if v is None else value_of.get(v) for v in layer.inputs]
