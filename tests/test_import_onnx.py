@@ -304,6 +304,11 @@ OPS = [
     ("class-token", [1, 16, 32], lambda n, x: n.op(
         "Concat", [_w(n, "cls", [1, 1, 32]), x], name="cat", axis=1), 17,
      ["parameter: {name: cat, shape: [1, 32], op: concat}"]),
+    # torch.onnx's GELU below opset 20: Div by √2, Erf, Add 1, Mul by x, Mul by 0.5
+    ("gelu-as-erf", [1, 8], lambda n, x: n.op("Mul", [n.op("Mul", [x, n.op("Add", [n.op(
+        "Erf", [n.op("Div", [x, n.const(1.4142135, np.float32)], name="/act/Div")],
+        name="/act/Erf"), n.const(1.0, np.float32)], name="/act/Add")], name="/act/Mul"),
+        n.const(0.5, np.float32)], name="/act/Mul_1"), 17, ["  - gelu: {name: act}\n"]),
     ("dropout", [1, 8], lambda n, x: n.op(
         "Dropout", [x, n.const(0.1, np.float32)], name="d"), 17, ["dropout: {name: d, p: 0.1}"]),
 ]
@@ -348,7 +353,9 @@ def _expect_error(cli, args, *fragments):
 
 
 UNMAPPED = [
-    ("erf", lambda n, x: n.op("Erf", [x], name="/act/Erf"), "node '/act/Erf' (Erf)"),
+    ("selu", lambda n, x: n.op("Selu", [x], name="/act/Selu"),
+     "node '/act/Selu' (Selu): no archcalc layer for Selu"),
+    ("lone-erf", lambda n, x: n.op("Erf", [x], name="/act/Erf"), "node '/act/Erf' (Erf)"),
     ("custom-domain", lambda n, x: n.nodes.append(helper.make_node(
         "FusedConv", [x], ["y"], name="fc", domain="com.example")) or "y",
      "node 'fc' (FusedConv): no archcalc layer for com.example.FusedConv"),
@@ -365,7 +372,7 @@ UNMAPPED = [
                          ids=[u[0] for u in UNMAPPED])
 def test_unmapped_ops_are_named(build, fragment, cli, tmp_path):
     model = _one([1, 8, 4, 4], build)
-    if build is UNMAPPED[1][1]:
+    if build is UNMAPPED[2][1]:
         model.opset_import.append(helper.make_opsetid("com.example", 1))
     path = _save(model, tmp_path)
     _expect_error(cli, [path], f"{path}: ", fragment)
@@ -379,7 +386,25 @@ def test_bad_files_are_located(cli, tmp_path):
     text = tmp_path / "spec.onnx"
     text.write_text("input: [3]\nlayers: [relu]\n", encoding="utf-8")
     small = _save(G.mlp(), tmp_path)
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(open(small, "rb").read()[:-1000])
+    net = G.Net([1, 8, 4, 4])  # a weight of 3 input channels on an input of 8
+    wrong = _save(net.model(net.conv("input", 3, 4, 3, "c")), tmp_path, "wrong.onnx")
+    net = G.Net([1, 8, 4, 4])  # 128 elements as 7
+    seven = _save(net.model(net.op("Reshape", ["input", net.const([1, 7])], name="r")),
+                  tmp_path, "seven.onnx")
+    net = G.Net([1, 8, 4, 4])  # [8, 4, 4] and [8, 2, 2] along the channels
+    pooled = net.op("MaxPool", ["input"], kernel_shape=[2, 2], strides=[2, 2])
+    mixed = _save(net.model(net.op("Concat", ["input", pooled], axis=1)), tmp_path, "cat.onnx")
     cases = [
+        ([str(truncated)], "not an ONNX model"),
+        ([wrong], "node '/c/Conv' (Conv): the weight [4, 3, 3, 3] times 1 group(s) gives "
+                  "input channels is 3, but the input has 8"),
+        ([seven], "node 'r' (Reshape): the number of elements of the output [1, 7] is 7, but "
+                  "the input has 128"),
+        ([mixed], "ONNX shape inference failed on an input of shape [1, 8, 4, 4]"),
+        # three Gemm, two Relu and a Softmax
+        ([small, "--limit", "max_nodes=3"], "the graph has 6 nodes; the limit is 3"),
         ([str(garbage)], "not an ONNX model"),
         ([str(empty)], "not an ONNX model (no graph with nodes in it)"),
         ([str(text)], "not an ONNX model"),

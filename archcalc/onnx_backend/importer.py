@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..spec_writer import unique, write_spec
-from .op_map import Unmapped, map_node
+from .op_map import Invalid, Unmapped, map_node
 from .reader import Graph, parse_input, read_model
 
 
@@ -85,6 +85,9 @@ def _items(graph: Graph) -> tuple:
         except Unmapped as e:
             raise SpecError(f"node '{node.name or '(unnamed)'}' ({node.op_type}): no archcalc "
                             f"layer for {e}", graph.loc) from None
+        except Invalid as e:
+            raise SpecError(f"node '{node.name or '(unnamed)'}' ({node.op_type}): {e}",
+                            graph.loc) from None
         for layer in layers or ():
             done.update(layer.absorbs)
         mapped.append((node, layers))

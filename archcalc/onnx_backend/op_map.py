@@ -20,6 +20,15 @@ class Unmapped(Exception):
     """An op, or a use of one, that archcalc has no layer for."""
 
 
+class Invalid(Exception):
+    """A node whose tensors do not fit together (a weight for other input channels)."""
+
+
+def _fits(what: str, have, want) -> None:
+    if have != want:
+        raise Invalid(f"{what} is {have}, but the input has {want}")
+
+
 @dataclass
 class Layer:
     type: str
@@ -142,6 +151,8 @@ def _conv(node, g):
     strides = list(attr(node, "strides", [1] * nd))
     dilations = list(attr(node, "dilations", [1] * nd))
     group = attr(node, "group", 1)
+    _fits(f"the weight {list(ws)} times {group} group(s) gives input channels", ws[1] * group,
+          g.shape(x)[1])
     pads = _auto_pads(node, g.shape(x)[2:], kernel, strides, dilations)
     padding, pre = _padded(node, x, pads, nd)
     bias = _given(node, 2) is not None
@@ -161,6 +172,7 @@ def _conv_transpose(node, g):
     if nd not in (1, 2, 3):
         raise Unmapped(f"ConvTranspose with a rank-{len(ws)} weight")
     group = attr(node, "group", 1)
+    _fits(f"the weight {list(ws)} gives input channels", ws[0], g.shape(x)[1])
     kernel = list(attr(node, "kernel_shape", ws[2:]))
     strides = list(attr(node, "strides", [1] * nd))
     dilations = list(attr(node, "dilations", [1] * nd))
@@ -264,7 +276,8 @@ def _gemm(node, g):
     if len(g.shape(x)) != 2:
         raise Unmapped(f"Gemm of a rank-{len(g.shape(x))} input")
     ws = _weight(node, g, 1, "weight")
-    n_out = ws[0] if attr(node, "transB", 0) else ws[1]
+    n_out, n_in = ws if attr(node, "transB", 0) else ws[::-1]
+    _fits(f"the weight {list(ws)} gives input features", n_in, g.shape(x)[1])
     bias = _given(node, 2) is not None
     if bias:
         _weight(node, g, 2, "bias")
@@ -281,6 +294,7 @@ def _matmul(node, g):
     if len(ws) != 2:
         raise Unmapped(f"MatMul by a rank-{len(ws)} constant (a linear layer's weight is "
                        "[in, out])")
+    _fits(f"the weight {list(ws)} gives input features", ws[0], g.shape(a)[-1])
     add = _bias_after(node, g, ws[1])
     layer = Layer("linear", dict(out=ws[1], **_opts(bias=(add is not None, True))), [a])
     if add is not None:
@@ -420,6 +434,42 @@ def _activation(node, g):
     raise Unmapped(op)
 
 
+def _scalar(g, name, value) -> bool:
+    """A fixed one-element tensor equal to ``value`` (to float32's precision)."""
+    if not g.is_constant(name) or g.is_act(name) or g.numel(name) != 1:
+        return False
+    got = g.value(name, "a scalar")[0]
+    return abs(got - value) <= 1e-6 * max(1.0, abs(value))
+
+
+def _sole_reader(g, value, op, other_ok):
+    """The one node that reads ``value``, when it is ``op`` and its other input passes
+    ``other_ok``; else None."""
+    readers = g.readers.get(value, [])
+    if len(readers) != 1 or value == g.output or readers[0].op_type != op:
+        return None
+    node = readers[0]
+    others = [i for i in node.input if i != value]
+    return node if len(others) == 1 and other_ok(others[0]) else None
+
+
+def _erf(node, g):
+    """GELU as exporters write it below opset 20, x · (1 + erf(x / √2)) · 0.5: the Erf and
+    the three nodes after it are one gelu (the Div before it is a scalar scale, no layer).
+    Any other Erf has no layer."""
+    div = g.producer.get(node.input[0])
+    if div is not None and div.op_type == "Div" and g.is_act(div.input[0]) and \
+            _scalar(g, div.input[1], math.sqrt(2)):
+        x = div.input[0]
+        add = _sole_reader(g, node.output[0], "Add", lambda v: _scalar(g, v, 1.0))
+        mul = add and _sole_reader(g, add.output[0], "Mul", lambda v: v == x)
+        half = mul and _sole_reader(g, mul.output[0], "Mul", lambda v: _scalar(g, v, 0.5))
+        if half:
+            return [Layer("gelu", {}, [x], absorbs=[add.output[0], mul.output[0],
+                                                     half.output[0]])]
+    raise Unmapped("Erf (only GELU's x · (1 + erf(x / √2)) · 0.5 is mapped)")
+
+
 def _clip(node, g):
     """Clip(0, 6) is relu6, Clip(0, ∞) relu, other bounds hardtanh."""
     x = _act(node, g)
@@ -448,6 +498,8 @@ def _reshaped(node, g, x, target=None):
     one axis, else reshape (with the -1 of a constant target kept)."""
     _same_batch(node, g, x)
     out = list(g.shape(node.output[0]))
+    _fits(f"the number of elements of the output {out}", math.prod(out),
+          math.prod(g.shape(x)))
     if out == list(g.shape(x)):
         return None
     if len(out) == 2:
@@ -646,7 +698,7 @@ OPS = {
     "LayerNormalization": _layernorm, "GroupNormalization": _groupnorm, "LRN": _lrn,
     **{op: _activation for op in (*_PLAIN, "LeakyRelu", "Elu", "Gelu", "PRelu", "Softmax",
                                   "LogSoftmax", "Dropout")},
-    "Clip": _clip,
+    "Clip": _clip, "Erf": _erf,
     "Reshape": _reshape, "Flatten": _flatten, "Squeeze": _squeeze, "Unsqueeze": _squeeze,
     "Transpose": _transpose, "Resize": _resize, "Upsample": _resize, "Pad": _pad,
     "Slice": _slice, "Split": _split, "Gather": _gather,
