@@ -363,6 +363,8 @@ UNMAPPED = [
      "node 't' (Transpose): no archcalc layer for Transpose with perm [1, 0, 2, 3]"),
     ("batch-reshape", lambda n, x: n.op("Reshape", [x, n.const([8, -1])], name="r"),
      "node 'r' (Reshape): no archcalc layer for Reshape across the batch axis"),
+    ("batch-squeeze", lambda n, x: n.op("Squeeze", [x, n.const([0])], name="s"),
+     "node 's' (Squeeze): no archcalc layer for Squeeze of the batch axis"),
     ("batch-concat", lambda n, x: n.op("Concat", [x, x], name="c", axis=0),
      "node 'c' (Concat): no archcalc layer for Concat along the batch axis"),
 ]

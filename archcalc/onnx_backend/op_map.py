@@ -529,6 +529,12 @@ def _flatten(node, g):
 
 def _squeeze(node, g):
     x = _act(node, g)
+    axes = attr(node, "axes")
+    if axes is None and _given(node, 1):
+        axes = g.value(node.input[1], f"{node.op_type} '{node.name}'")
+    rank = len(g.shape(node.output[0] if node.op_type == "Unsqueeze" else x))
+    if axes is not None and 0 in [a % rank for a in axes]:
+        raise Unmapped(f"{node.op_type} of the batch axis")
     return _reshaped(node, g, x)
 
 
