@@ -128,6 +128,7 @@ def test_names_and_repeats_from_scopes(tmp_path):
     is a block, identical consecutive ones one repeat."""
     assert scope_of("/layer1/layer1.0/conv1/Conv") == ("layer1.0.conv1", "Conv")
     assert scope_of("/layer1/layer1.0/Add") == ("layer1.0", "Add")
+    assert scope_of("/blocks/blocks.0/mlp/mlp.0/Gemm") == ("blocks.0.mlp.0", "Gemm")
     assert scope_of("/Flatten") == ("", "Flatten")
     assert scope_of("conv1") == ("", "conv1")
     text, _ = _imported(_save(G.resnet18(), tmp_path))
@@ -559,3 +560,76 @@ def test_folded_batch_norms_count_the_folded_network(tmp_path):
     text, got = _imported(str(path))
     assert "batchnorm" not in text
     assert got.total.params == 9_978 - 5 * 2 * 16 + 5 * 16
+
+
+def _transformer():
+    """A pre-norm transformer of two blocks on 16 tokens of 48 features, with the
+    attention written out batch first (query, key and value projections, heads by view and
+    transpose, Q·Kᵀ/√d, softmax, ·V, heads merged, output projection), a GELU MLP, a class
+    token put first and read back by x[:, 0]."""
+    import math
+
+    import torch
+    from torch import nn
+
+    class Attention(nn.Module):
+        def __init__(self, dim=64, heads=4):
+            super().__init__()
+            self.heads = heads
+            self.q, self.k, self.v, self.out = (nn.Linear(dim, dim) for _ in range(4))
+
+        def forward(self, x):
+            b, n, e = x.shape
+            d = e // self.heads
+            q, k, v = (f(x).view(b, n, self.heads, d).transpose(1, 2)
+                       for f in (self.q, self.k, self.v))
+            a = (q @ k.transpose(-2, -1) / math.sqrt(d)).softmax(-1)
+            return self.out((a @ v).transpose(1, 2).reshape(b, n, e))
+
+    class Block(nn.Module):
+        def __init__(self, dim=64):
+            super().__init__()
+            self.norm1, self.attn, self.norm2 = nn.LayerNorm(dim), Attention(dim), \
+                nn.LayerNorm(dim)
+            self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+        def forward(self, x):
+            x = x + self.attn(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Linear(48, 64)
+            self.cls = nn.Parameter(torch.zeros(1, 1, 64))
+            self.blocks = nn.Sequential(Block(), Block())
+            self.head = nn.Linear(64, 10)
+
+        def forward(self, x):
+            x = self.embed(x)
+            x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1)
+            return self.head(self.blocks(x)[:, 0])
+
+    return Net
+
+
+def test_torch_onnx_transformer_round_trip(tmp_path):
+    """torch.onnx at opset 17 writes the GELU as Erf and the view's sizes as Shape, Gather
+    and Concat: the import folds them and counts what PyTorch counts (parameters() and
+    FlopCounterMode's MACs); each block is one repeat."""
+    torch = pytest.importorskip("torch")
+    import torch_transformer_models as tt
+
+    make = _transformer()
+    path = str(tmp_path / "transformer.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(make().eval(), (torch.zeros(1, 16, 48),), path, dynamo=False,
+                          opset_version=17)
+    text, got = _imported(path)
+    params, out, macs = tt.measure(make, (16, 48))
+    assert (got.total.params, got.total.macs, tuple(got.total.output_shape)) == \
+        (params, macs, out)
+    assert "  - repeat: 2\n    layers: [blocks]   # blocks.0 … blocks.1" in text
+    assert "    - gelu: {name: mlp.1}" in text
+    assert "  - parameter: {name: concat, shape: [1, 64], op: concat}" in text

@@ -1,7 +1,8 @@
 """The few ONNX operators that compute sizes, evaluated on small constant arrays.
 
 Exporters compute a slice's bounds, a pad's widths or a reshape's target in the graph
-(torch.onnx: an Unsqueeze of a Constant, a Concat of sizes from Shape); ``evaluate`` gives
+(torch.onnx: an Unsqueeze of a Constant, a Concat of sizes from Shape, a Where that
+replaces -1 in an Expand's shape); ``evaluate`` gives
 the value of one such node from its inputs' values with numpy, so the op map can read it.
 It knows only these operators; any other gives None (the value stays unknown).
 """
@@ -57,6 +58,14 @@ def evaluate(node, ins: list, opset: int):
                               axis=_attr(node, "axis", 0))
     if op == "Gather":
         return np.take(np.asarray(x), np.asarray(ins[1]), axis=_attr(node, "axis", 0))
+    if op == "Equal":
+        return np.equal(np.asarray(x), np.asarray(ins[1]))
+    if op == "Where":
+        return np.where(np.asarray(x), np.asarray(ins[1]), np.asarray(ins[2]))
+    if op == "Expand":
+        a, shape = np.asarray(x), [int(d) for d in np.asarray(ins[1]).reshape(-1)]
+        out = np.broadcast_shapes(a.shape, tuple(shape))  # ONNX's Expand broadcasts both
+        return np.broadcast_to(a, out).copy() if int(np.prod(out)) <= _SMALL else None
     if op == "Transpose":
         perm = _attr(node, "perm")
         return np.transpose(np.asarray(x), None if perm is None else list(perm))

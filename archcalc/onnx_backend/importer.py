@@ -59,14 +59,21 @@ def read_layers(path: str, shape: tuple | None):
 
 def scope_of(node_name: str) -> tuple:
     """(module path, op part) of a node name: torch.onnx's ``/layer1/layer1.0/conv1/Conv``
-    is ("layer1.0.conv1", "Conv"), each scope a child of the one before (written either as
-    its local name or as the full path); a name without scopes is its own op part."""
+    is ("layer1.0.conv1", "Conv"), each scope a child of the one before (written as its
+    local name, as its full path, or as a container's child after the container's local
+    name: ``/mlp/mlp.0``); a name without scopes is its own op part."""
     parts = [p for p in str(node_name).split("/") if p]
     if not str(node_name).startswith("/") or len(parts) < 2:
         return "", "/".join(parts)
     path = ""
     for p in parts[:-1]:
-        path = p if not path or p.startswith(path + ".") else f"{path}.{p}"
+        last = path.rsplit(".", 1)[-1]
+        if not path or p.startswith(path + "."):
+            path = p  # the full path: /layer1/layer1.0
+        elif p.startswith(last + "."):
+            path += p[len(last):]  # relative to its parent: /blocks.0/mlp/mlp.0
+        else:
+            path = f"{path}.{p}"
     return path, parts[-1]
 
 

@@ -126,8 +126,19 @@ class Graph:
         return name in self.acts
 
     def is_weight(self, name: str) -> bool:
-        """One of the model's initializers (its parameters), directly or through Identity."""
-        return self.alias.get(name, name) in self.weights
+        """One of the model's initializers (its parameters), directly or through Identity,
+        or through an Expand that changes nothing at batch one (a class token expanded to
+        the batch: ``cls.expand(B, -1, -1)``)."""
+        name = self.alias.get(name, name)
+        if name in self.weights:
+            return True
+        node = self.producer.get(name)
+        if node is None or node.op_type != "Expand" or not self.is_weight(node.input[0]):
+            return False
+        try:
+            return self.shape(name) == self.shape(node.input[0])
+        except SpecError:
+            return False
 
     def is_constant(self, name: str) -> bool:
         """A fixed tensor: an initializer or a Constant node's output."""
