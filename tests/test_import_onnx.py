@@ -310,6 +310,10 @@ OPS = [
         "Erf", [n.op("Div", [x, n.const(1.4142135, np.float32)], name="/act/Div")],
         name="/act/Erf"), n.const(1.0, np.float32)], name="/act/Add")], name="/act/Mul"),
         n.const(0.5, np.float32)], name="/act/Mul_1"), 17, ["  - gelu: {name: act}\n"]),
+    # the batch subscript b left out of every operand and of the output
+    ("einsum", [1, 4, 16, 8], lambda n, x: n.op("Einsum", [x, n.op(
+        "Transpose", [x], name="t", perm=[0, 1, 3, 2])], name="e", equation="bhid,bhdj->bhij"),
+     17, ["einsum: {name: e, from: input, with: t, equation: \"hid,hdj->hij\"}"]),
     ("dropout", [1, 8], lambda n, x: n.op(
         "Dropout", [x, n.const(0.1, np.float32)], name="d"), 17, ["dropout: {name: d, p: 0.1}"]),
 ]

@@ -68,12 +68,13 @@ def _run(target, input_, args, free, output) -> None:
 @import_app.command("onnx")
 def onnx_(model: ModelArg, input_: OnnxInputOpt = None, free: FreeAxesOpt = None,
           output: OutOpt = None, limit: c.LimitOpt = None) -> None:
-    """Write a spec of an ONNX model: read the file as data (nothing in it is run), infer
-    its shapes with onnx at one sample of the input size and write each node that computes
-    on the input as a layer, named by its scope (torch.onnx's /layer1/layer1.0/conv1/Conv
-    is layer1.0.conv1).
+    """Write a spec of an ONNX model, read as data (nothing in it runs).
 
-    Needs the onnx package (pip install 'archcalc[onnx]'), not PyTorch. Tensors stored
+    The shapes come from onnx's shape inference at one sample of the input size; each node
+    that computes on the input becomes a layer, named by its scope (torch.onnx's
+    /layer1/layer1.0/conv1/Conv is layer1.0.conv1), numbered scopes blocks and repeats.
+
+    Needs the onnx package (the onnx extra of archcalc), not PyTorch. Tensors stored
     outside the file (external data) are not read: only their shapes count. An op
     archcalc cannot express is refused with the op type and the node name.
 

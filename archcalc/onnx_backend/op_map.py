@@ -302,6 +302,24 @@ def _matmul(node, g):
     return [layer]
 
 
+def _einsum(node, g):
+    """Einsum of one or two activations whose subscripts all start with the same letter
+    (the batch axis): archcalc's einsum with that letter left out."""
+    ins = [i for i in node.input if i]
+    if not all(g.is_act(i) for i in ins) or len(ins) > 2:
+        raise Unmapped("Einsum of a constant or of more than two operands")
+    equation = str(attr(node, "equation", "")).replace(" ", "")
+    left, _, right = equation.partition("->")
+    terms = left.split(",")
+    batch = terms[0][:1]
+    if not right or not batch.isalpha() or any(t[:1] != batch or batch in t[1:]
+                                                for t in [*terms, right]):
+        raise Unmapped(f"Einsum '{equation}' (each operand and the output must start with "
+                       "the batch axis)")
+    return [Layer("einsum", dict(equation=",".join(t[1:] for t in terms) + "->" + right[1:]),
+                  ins)]
+
+
 def _elementwise(node, g):
     """Add, Sub, Mul, Div of two activations: add or mul (a difference or a quotient counts
     as they do); with a weight: a learned tensor (``parameter``); with a fixed scalar or a
@@ -697,7 +715,7 @@ OPS = {
     "MaxPool": _pool, "AveragePool": _pool,
     "GlobalAveragePool": _global_pool, "GlobalMaxPool": _global_pool,
     "ReduceMean": _reduce, "ReduceMax": _reduce,
-    "Gemm": _gemm, "MatMul": _matmul,
+    "Gemm": _gemm, "MatMul": _matmul, "Einsum": _einsum,
     "Add": _elementwise, "Sub": _elementwise, "Mul": _elementwise, "Div": _elementwise,
     "Concat": _concat,
     "BatchNormalization": _batchnorm, "InstanceNormalization": _instancenorm,
