@@ -151,6 +151,8 @@ def _conv(node, g):
     strides = list(attr(node, "strides", [1] * nd))
     dilations = list(attr(node, "dilations", [1] * nd))
     group = attr(node, "group", 1)
+    if kernel != list(ws[2:]):
+        raise Invalid(f"kernel_shape {kernel} is not the weight's {list(ws[2:])}")
     _fits(f"the weight {list(ws)} times {group} group(s) gives input channels", ws[1] * group,
           g.shape(x)[1])
     pads = _auto_pads(node, g.shape(x)[2:], kernel, strides, dilations)
