@@ -3,13 +3,13 @@
 __version__ = "0.1.0"
 
 __all__ = ["Analysis", "SpecError", "__version__", "analyse", "check", "export_pytorch",
-           "import_torch", "memory", "solve", "sweep", "verify"]
+           "import_onnx", "import_torch", "memory", "solve", "sweep", "verify"]
 
 
 def __getattr__(name: str):
     """The API is imported on first use, so that the CLI's start-up stays light."""
-    if name in ("Analysis", "analyse", "check", "export_pytorch", "import_torch", "memory",
-                "solve", "sweep", "verify"):
+    if name in ("Analysis", "analyse", "check", "export_pytorch", "import_onnx", "import_torch",
+                "memory", "solve", "sweep", "verify"):
         from . import api
 
         return getattr(api, name)

@@ -17,7 +17,7 @@ from . import conventions
 from .errors import SpecError
 
 __all__ = ["Analysis", "Layer", "Memory", "Sweep", "Total", "TrainFlops", "analyse", "check",
-           "export_pytorch", "import_torch", "memory", "solve", "sweep", "verify"]
+           "export_pytorch", "import_onnx", "import_torch", "memory", "solve", "sweep", "verify"]
 
 
 @dataclass(frozen=True)
@@ -655,3 +655,18 @@ def import_torch(target: str, input, args=None, free=()) -> str:
     text = None if args is None else json.dumps(args)
     return read(target, tuple(input) if not isinstance(input, str) else input, text,
                 tuple(free))
+
+
+def import_onnx(path: str, input=None, free=(), limits: Mapping | None = None) -> str:
+    """The spec (YAML text) of the ONNX model in ``path``, read as data (nothing in it
+    runs), at inputs of shape ``input`` (one sample, no batch axis; None: the model's own
+    fixed sizes); ``free`` names input axes to leave as symbols; ``limits`` as in
+    ``analyse`` (``{"max_model_bytes": N}``). Needs the onnx package, not PyTorch."""
+    from .onnx_backend import require_onnx
+
+    require_onnx()
+    from .onnx_backend.importer import import_onnx as read
+
+    with _Worded(), _limited(limits):
+        return read(path, None if input is None else
+                    (input if isinstance(input, str) else tuple(input)), tuple(free))

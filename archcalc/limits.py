@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields, replace
 @dataclass(frozen=True)
 class Limits:
     max_file_bytes: int = 1_000_000  # size of one spec file
+    max_model_bytes: int = 1_000_000_000  # size of one ONNX model file (archcalc import onnx)
     max_yaml_nodes: int = 50_000  # YAML nodes, each alias counted as what it stands for
     max_yaml_depth: int = 64  # nesting of YAML mappings and lists
     max_expr_chars: int = 1_000  # one expression string

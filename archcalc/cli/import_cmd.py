@@ -1,4 +1,5 @@
-"""import torch: a PyTorch module, built by the user's own code, as an archcalc spec."""
+"""import torch and import onnx: a PyTorch module (built by the user's own code) or an ONNX
+model file (read as data) as an archcalc spec."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ FreeAxesOpt = Annotated[Optional[str], typer.Option(
     "--free", metavar="AXES",
     help="Input axes to write as free symbols (C, H, W; L for one axis; D, H, W for three), "
          "e.g. H,W: the results become closed forms in them.")]
+ModelArg = Annotated[str, typer.Argument(help="An ONNX model file (.onnx).", show_default=False)]
+OnnxInputOpt = Annotated[Optional[str], typer.Option(
+    "--input", help="One sample's shape without the batch axis, e.g. 3,224,224 (needed when "
+                    "the model's input sizes are not fixed).", show_default=False)]
 OutOpt = Annotated[Optional[str], typer.Option(
     "--output", "-o", help="Write the spec to this file (default: standard output).")]
 
@@ -57,4 +62,39 @@ def _run(target, input_, args, free, output) -> None:
 
     shape = parse_input(input_)  # before the user's code runs
     text = import_torch(target, shape, args, tuple(free.split(",")) if free else ())
+    c.emit_to(text, output)
+
+
+@import_app.command("onnx")
+def onnx_(model: ModelArg, input_: OnnxInputOpt = None, free: FreeAxesOpt = None,
+          output: OutOpt = None, limit: c.LimitOpt = None) -> None:
+    """Write a spec of an ONNX model, read as data (nothing in it runs).
+
+    The shapes come from onnx's shape inference at one sample of the input size; each node
+    that computes on the input becomes a layer, named by its scope (torch.onnx's
+    /layer1/layer1.0/conv1/Conv is layer1.0.conv1), numbered scopes blocks and repeats.
+
+    Needs the onnx package (the onnx extra of archcalc), not PyTorch. Tensors stored
+    outside the file (external data) are not read: only their shapes count. An op
+    archcalc cannot express is refused with the op type and the node name.
+
+    Example:
+
+        archcalc import onnx resnet18.onnx --input 3,224,224 --free H,W -o resnet18.yaml
+
+    Exit codes: 0 ok, 2 bad input.
+    """
+    c.guarded(_run_onnx)(model, input_, free, output, limit)
+
+
+def _run_onnx(model, input_, free, output, limit) -> None:
+    from ..onnx_backend import require_onnx
+
+    c.apply_limits(limit)
+    require_onnx()
+    from ..onnx_backend.importer import import_onnx
+    from ..onnx_backend.reader import parse_input
+
+    shape = parse_input(input_) if input_ is not None else None
+    text = import_onnx(model, shape, tuple(free.split(",")) if free else ())
     c.emit_to(text, output)
