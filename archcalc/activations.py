@@ -27,7 +27,7 @@ from . import dims
 from .errors import SpecError
 from .layers import REGISTRY  # importing the families registers their rules
 from .layers.saves import FIXED_BYTES, INT64, LAYOUTS, RULES, VIEWS, NotModelled, SavedView
-from .layers.saves import CONTIGUOUS, SEQ_FIRST, STRIDED, element_bytes
+from .layers.saves import CONTIGUOUS, SEQ_FIRST, STRIDED, VIEW, VIEW_STRIDED, element_bytes
 
 DEVICES = ("cpu", "cuda")
 _DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "stochasticdepth")
@@ -258,7 +258,14 @@ in float32 for 16-bit activations). ``batch`` may be a
                         else STRIDED for i in node.inputs)
         view = SavedView(node.type, node.args, tuple(shapes[i] for i in node.inputs),
                          shapes[node.id], batch, in_grads, trainable, device, layouts)
-        if mode == "same":
+        layout = LAYOUTS[node.type](view) if node.type in LAYOUTS else None
+        if layout in (VIEW, VIEW_STRIDED):  # a view of its first input, in an order of its own
+            key.append(key[src])
+            contiguous.append(layout == VIEW)
+            if layout == VIEW_STRIDED:
+                unknown.add(node.id)
+                not_dense.add(node.id)
+        elif mode == "same":
             key.append(key[src])
             contiguous.append(contiguous[src])
             for views in (sliced, in_order, not_dense, folds, channels_last, seq_first,
@@ -304,8 +311,7 @@ in float32 for 16-bit activations). ``batch`` may be a
             key.append(new(nbytes))
             contiguous.append(_new_is_contiguous(node, shapes[src], contiguous[src],
                                                  src in in_order, batch))
-            if node.type in LAYOUTS:
-                layout = LAYOUTS[node.type](view)
+            if layout is not None:
                 contiguous[-1] = layout == CONTIGUOUS
                 if layout == SEQ_FIRST:
                     seq_first.add(node.id)
@@ -349,8 +355,9 @@ in float32 for 16-bit activations). ``batch`` may be a
                 if k.of in ("contiguous", "dense") and i in unknown:
                     raise SpecError(f"{node.type} '{node.local}': what it keeps of "
                                     f"'{graph.nodes[i].local}', a tensor in an order of its "
-                                    "own (a view of nn.MultiheadAttention's or einsum's "
-                                    "output), is not modelled", node.loc, node.name)
+                                    "own (einsum's permuted result, a view of "
+                                    "nn.MultiheadAttention's output, or a layer that keeps "
+                                    "their order), is not modelled", node.loc, node.name)
                 linear_rows = k.of == "contiguous" and i in rows and node.type == "linear"
                 if k.of == "contiguous" and not contiguous[i] and i in sliced and \
                         not linear_rows:

@@ -44,7 +44,8 @@ def _assert_exact(a, batch: int, dtype=torch.float32, nbytes: int = 4):
 
 
 MODELLED = ["norms_and_activations", "channels_and_shuffles", "embeddings", "learned_tensors",
-            "branches_and_merges", "one_d", "three_d", "general_attention", "attention"]
+            "branches_and_merges", "one_d", "three_d", "general_attention", "attention",
+            "windows"]
 
 
 @pytest.mark.parametrize("name", MODELLED)

@@ -22,7 +22,9 @@ reshapes its input first (linear, layer norm) copies before saving.
 ``LAYOUTS`` says, for the types whose new output is not always contiguous, how it is laid
 out (a function of the view): "contiguous", "seq_first" (a [B, L, E] tensor stored as
 [L, B, E], as nn.MultiheadAttention with batch_first returns it) or "strided" (any other
-order). A rule reads its inputs' layouts in ``SavedView.layouts``.
+order); "view" or "view_strided" when the output is a view of the first input (a one-operand
+einsum that permutes or takes a diagonal), contiguous or not. A rule reads its inputs'
+layouts in ``SavedView.layouts``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .base import register_once, registrar
 
 FLOAT, INT64, BOOL, STATS = "float", "int64", "bool", "stats"
 CONTIGUOUS, SEQ_FIRST, STRIDED = "contiguous", "seq_first", "strided"
+VIEW, VIEW_STRIDED = "view", "view_strided"  # the output is a view of input 0's storage
 ACC_STATS = "acc_stats"
 # bytes per element of each kind: FLOAT and STATS (the statistics norms keep) take the
 # activation dtype's (measured on a CPU for float16, bfloat16, float32 and float64 with the
