@@ -26,8 +26,8 @@ from typing import Any
 from . import dims
 from .errors import SpecError
 from .layers import REGISTRY  # importing the families registers their rules
-from .layers.saves import FIXED_BYTES, INT64, RULES, VIEWS, NotModelled, SavedView
-from .layers.saves import element_bytes
+from .layers.saves import FIXED_BYTES, INT64, LAYOUTS, RULES, VIEWS, NotModelled, SavedView
+from .layers.saves import CONTIGUOUS, SEQ_FIRST, STRIDED, VIEW, VIEW_STRIDED, element_bytes
 
 DEVICES = ("cpu", "cuda")
 _DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "stochasticdepth")
@@ -100,6 +100,44 @@ _KEEP_CHANNELS_LAST = ("conv2d", "batchnorm2d", "maxpool2d", "avgpool2d", "adapt
                        "adaptivemaxpool2d", "upsample")
 
 
+# element-wise in archcalc's families, but their CPU kernels make the input contiguous and
+# allocate a contiguous result (aten/src/ATen/native/SoftMax.cpp, softmax_cpu_out)
+_CONTIGUOUS_OUT = ("softmax", "logsoftmax")
+
+
+def _changed_axes(x: tuple, out: tuple) -> list:
+    """The axes a slice or crop narrows (or may narrow: free sizes)."""
+    return [i for i, (a, b) in enumerate(zip(x, out)) if dims.resolve(dims.eq(a, b)) is not True]
+
+
+def _slices_first_axis(node, x: tuple, out: tuple) -> bool:
+    """Whether a slice or crop narrows the first axis only (the sequence of a [L, E]
+    tensor)."""
+    return node.type != "permute" and _changed_axes(x, out) == [0]
+
+
+def _folds_rows(x: tuple, out: tuple, axis: int, batch) -> bool:
+    """Whether a flatten or reshape to one axis per sample of a slice narrowed along
+    ``axis`` (of the tensor with its batch axis) is a view (ATen's computeStride): the
+    slice's strides are the whole tensor's, so two neighbouring axes longer than 1 merge
+    unless the narrowed axis lies after the first and at or before the second; the batch
+    axis is not merged. Free sizes: taken as longer than 1."""
+    if len(out) != 1 or _is_one(batch):
+        return False
+    longer = [i + 1 for i, n in enumerate(x) if not _is_one(n)]
+    return not any(p < axis <= q for p, q in zip(longer, longer[1:]))
+
+
+def _follows_first(node) -> bool:
+    """Whether the layer's new output is laid out as its first input (TensorIterator, which
+    orders the output's axes by its first operand's strides): element-wise layers, add and
+    mul, and a learned tensor added or multiplied."""
+    if node.type in _CONTIGUOUS_OUT:
+        return False
+    return REGISTRY[node.type].family == "elementwise" or node.type in ("add", "mul") or \
+        (node.type == "parameter" and node.args.get("op") in ("add", "mul"))
+
+
 def _keeps_channels_last(node) -> bool:
     return node.type in _KEEP_CHANNELS_LAST or REGISTRY[node.type].family == "elementwise"
 
@@ -128,6 +166,8 @@ def _new_is_contiguous(node, x: tuple, source_contiguous: bool, source_in_order:
     contiguous only when the channels or the positions are one; others contiguous."""
     if node.type == "layernorm2d":
         return _channels_last_contiguous(x)
+    if node.type in _CONTIGUOUS_OUT:
+        return True
     if REGISTRY[node.type].family == "elementwise" and node.inputs:
         return source_contiguous or source_in_order
     return True
@@ -188,6 +228,12 @@ in float32 for 16-bit activations). ``batch`` may be a
     # is the transpose of a contiguous tensor: matmul reads it without a copy
     folds: set = set()
     channels_last: set = set()  # outputs laid out channels last (layernorm2d, and after it)
+    seq_first: set = set()  # [B, L, E] stored as [L, B, E] (nn.MultiheadAttention's output)
+    narrowed: dict = {}  # a slice of a contiguous tensor along one axis: that axis (batch 0)
+    rows: set = set()  # [B, F] views of such a slice, with gaps between the rows
+    # layouts no rule models: a strided view of a seq-first tensor, a layer's new output in
+    # an order of its own (an einsum's permuted result), and what follows their order
+    unknown: set = set()
     float_of: list = [not ids]  # does the node's output hold floats
     grads: list = [False]
     fresh = [1]
@@ -206,12 +252,32 @@ in float32 for 16-bit activations). ``batch`` may be a
         if node.type in _DROPOUTS and node.args.get("p") == 0:
             mode = "same"  # ATen's _dropout_impl returns the input itself when p = 0
         is_float = node.type == "embedding" or float_of[src]
-        if mode == "same":
+        trainable = _trainable(node, rec)
+        in_grads = tuple(grads[i] for i in node.inputs)
+        layouts = tuple(CONTIGUOUS if contiguous[i] else SEQ_FIRST if i in seq_first
+                        else STRIDED for i in node.inputs)
+        view = SavedView(node.type, node.args, tuple(shapes[i] for i in node.inputs),
+                         shapes[node.id], batch, in_grads, trainable, device, layouts)
+        layout = LAYOUTS[node.type](view) if node.type in LAYOUTS else None
+        if layout in (VIEW, VIEW_STRIDED):  # a view of its first input, in an order of its own
+            key.append(key[src])
+            contiguous.append(layout == VIEW)
+            if layout == VIEW_STRIDED:
+                unknown.add(node.id)
+                not_dense.add(node.id)
+        elif mode == "same":
             key.append(key[src])
             contiguous.append(contiguous[src])
-            for views in (sliced, in_order, not_dense, folds, channels_last):
+            for views in (sliced, in_order, not_dense, folds, channels_last, seq_first,
+                          unknown):
                 if src in views:
                     views.add(node.id)
+        elif mode == "strided" and src in seq_first and _slices_first_axis(
+                node, shapes[src], shapes[node.id]):
+            key.append(key[src])  # rows of the [L, B, E] storage: sequence-first still,
+            contiguous.append(_is_one(shapes[node.id][0]))  # contiguous when one row
+            if not contiguous[-1]:
+                seq_first.add(node.id)
         elif mode == "strided":
             key.append(key[src])
             contiguous.append(contiguous[src] and _still_contiguous(
@@ -221,19 +287,43 @@ in float32 for 16-bit activations). ``batch`` may be a
                 sliced.add(node.id)
                 if contiguous[src] or src in in_order:
                     in_order.add(node.id)
+                axes = _changed_axes(shapes[src], shapes[node.id])
+                if contiguous[src] and len(axes) == 1:
+                    narrowed[node.id] = axes[0] + 1
             if not contiguous[-1]:  # a slice, a permutation (not a layout kernels take)
                 not_dense.add(node.id)
             if not contiguous[-1] and node.type == "permute" and contiguous[src] and \
                     _folds_transposed(node, shapes[src], batch):
                 folds.add(node.id)
+            if not contiguous[-1] and (src in seq_first or src in unknown):
+                unknown.add(node.id)
         elif mode == "view" and contiguous[src]:
             key.append(key[src])
             contiguous.append(True)
+        elif mode == "view" and src in narrowed and _folds_rows(
+                shapes[src], shapes[node.id], narrowed[src], batch):
+            key.append(key[src])  # reshape's view of the slice: rows with gaps
+            contiguous.append(False)
+            rows.add(node.id)
+            not_dense.add(node.id)
         else:
             nbytes = batch * dims.prod(shapes[node.id]) * (dtype_bytes if is_float else 8)
             key.append(new(nbytes))
             contiguous.append(_new_is_contiguous(node, shapes[src], contiguous[src],
                                                  src in in_order, batch))
+            if layout is not None:
+                contiguous[-1] = layout == CONTIGUOUS
+                if layout == SEQ_FIRST:
+                    seq_first.add(node.id)
+                elif layout == STRIDED:
+                    unknown.add(node.id)
+                    not_dense.add(node.id)
+            elif _follows_first(node) and not contiguous[src] and \
+                    (src in seq_first or src in unknown):
+                contiguous[-1] = False  # TensorIterator allocates in its first operand's order
+                (seq_first if src in seq_first else unknown).add(node.id)
+                if src in unknown:
+                    not_dense.add(node.id)
             out_shape = shapes[node.id]
             if node.type == "layernorm2d" or (src in channels_last and len(out_shape) == 3
                                               and _keeps_channels_last(node)):
@@ -241,8 +331,6 @@ in float32 for 16-bit activations). ``batch`` may be a
                 if node.type in _KEEP_CHANNELS_LAST:
                     contiguous[-1] = _channels_last_contiguous(out_shape)
         float_of.append(is_float)
-        trainable = _trainable(node, rec)
-        in_grads = tuple(grads[i] for i in node.inputs)
         grads.append(trainable or any(in_grads))
         g = ckpt_of[node.id]
         if g is not None and node.id == graph.groups[g].first:
@@ -250,8 +338,6 @@ in float32 for 16-bit activations). ``batch`` may be a
                                     per_node, node)
         if not grads[-1]:
             continue  # no autograd node: nothing kept
-        view = SavedView(node.type, node.args, tuple(shapes[i] for i in node.inputs),
-                         shapes[node.id], batch, in_grads, trainable, device)
         try:
             kept = RULES[node.type](view)
         except NotModelled as e:
@@ -266,13 +352,23 @@ in float32 for 16-bit activations). ``batch`` may be a
             else:
                 i = node.inputs[k.index]
                 storage = key[i]
-                if k.of == "contiguous" and not contiguous[i] and i in sliced:
+                if k.of in ("contiguous", "dense") and i in unknown:
+                    raise SpecError(f"{node.type} '{node.local}': what it keeps of "
+                                    f"'{graph.nodes[i].local}', a tensor in an order of its "
+                                    "own (einsum's permuted result, a view of "
+                                    "nn.MultiheadAttention's output, or a layer that keeps "
+                                    "their order), is not modelled", node.loc, node.name)
+                linear_rows = k.of == "contiguous" and i in rows and node.type == "linear"
+                if k.of == "contiguous" and not contiguous[i] and i in sliced and \
+                        not linear_rows:
                     raise SpecError(f"{node.type} '{node.local}': what it keeps of a slice "
                                     "that is not contiguous (a view of the whole tensor, or a "
                                     "copy) is not modelled", node.loc, node.name)
                 if k.of == "contiguous" and not contiguous[i] and i in folds and \
                         node.type == "linear":
                     pass  # the transposed fold: matmul keeps the input's own storage
+                elif linear_rows:
+                    pass  # a [B, F] matrix with a row stride: mm and addmm keep it as it is
                 elif k.of == "dense" and i not in not_dense:
                     pass  # a dense layout (contiguous, channels-last) is kept as it is
                 elif k.of == "dense" and i not in in_order:

@@ -182,6 +182,9 @@ class Memory:
     recompute_peak: Any = None
     base_fixed: Any = 0  # fixed and per_sample without the recomputation
     base_per_sample: Any = 0
+    # the total at batch 1 where it is less than fixed + per_sample (tensors that are views at
+    # batch 1 and copies at a larger one: fixed + per_sample·B holds for B ≥ 2); else None
+    one_sample: Any = None
 
     @property
     def dominant(self) -> str | None:
@@ -443,20 +446,29 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     k = OPTIMIZER_STATES[optimizer]
     notes = []
     recompute_one: list = []
+    fixed_one: list = []
     try:  # activations of one sample
         one = _node_rows(analysis, prec, k, train, kernels=kernels, checkpoint=ckpt,
-                         recompute=recompute_one)
+                         recompute=recompute_one, at_one=fixed_one)
     except SpecError as e:  # a layer whose kept tensors have no rule: say so, count the rest
         if ckpt.groups and e.message.startswith("checkpoint "):
             raise
         notes.append(f"the activations kept for backward are not counted: {e.message}")
         recompute_one.clear()
+        fixed_one.clear()
         one = _node_rows(analysis, prec, k, train, saved=False)
-    fixed_rows = [replace(r, saved=None if r.saved is None else f)
-                  for r, f in zip(one[0], one[1])]
-    saved_fixed = _sum(graph, fixed_rows, None)["saved"]
     one, fixed_saved = one
-    by_node = [_scaled(r, b, f) for r, f in zip(one, fixed_saved)]
+    batch_one = dims.resolve(dims.eq(b, 1)) is True and bool(fixed_one)
+
+    def saved_fixed_of(fixed_list) -> Any:
+        rows_ = [replace(r, saved=None if r.saved is None else f)
+                 for r, f in zip(one, fixed_list)]
+        return _sum(graph, rows_, None)["saved"]
+
+    saved_fixed = saved_fixed_of(fixed_saved)  # the closed form of a batch of two or more
+    saved_fixed1 = saved_fixed_of(fixed_one) if fixed_one else saved_fixed
+    by_node = [_scaled(r, b, f) for r, f in
+               zip(one, fixed_one if batch_one else fixed_saved)]
     groups = {g.id: g for g in graph.groups}
     display = []
     for kind, i in graph.rows:
@@ -466,8 +478,9 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
                                **_sum(graph, by_node, g), times=g.times))
         else:
             display.append(by_node[i])
-    terms = tuple(recompute_one)  # (name, fixed, per sample)
-    inner = {name: dims.simplify(f + p * b) for name, f, p in terms}
+    terms = tuple(t[:3] for t in recompute_one)  # (name, fixed, per sample)
+    terms1 = tuple((t[0], t[3], t[2]) for t in recompute_one)  # fixed at batch 1
+    inner = {name: dims.simplify(f + p * b) for name, f, p in (terms1 if batch_one else terms)}
     display = [replace(r, recompute=inner[r.name]) if r.kind == "group" and r.name in inner
                else r for r in display]
     total = Row("total", "total", "total", -1, "group", **_sum(graph, by_node, None))
@@ -476,8 +489,11 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     saved_available = total1["saved"] is not None
     largest, largest_at = _largest_recompute(terms, b)
 
-    def components(batch_) -> list:
-        """(what, bytes) per device at this batch."""
+    def components(batch_, kept_fixed=None, recomputed=None) -> list:
+        """(what, bytes) per device at this batch (``kept_fixed``, ``recomputed``: the fixed
+        bytes kept for backward and recomputed, a batch of two or more's by default)."""
+        kept_fixed = saved_fixed if kept_fixed is None else kept_fixed
+        recomputed = terms if recomputed is None else recomputed
         out = []
         if train:
             (params, buffers), grads, opt = _split_params(analysis, prec, k)
@@ -488,10 +504,10 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
             if buffers:
                 out.append(("buffers", buffers))
             if saved_available:
-                out.append(("saved for backward", saved_fixed + total1["saved"] * batch_))
+                out.append(("saved for backward", kept_fixed + total1["saved"] * batch_))
             if saved_available and terms:
                 out.append(("recomputation of one checkpointed group",
-                            dims.dmax(*(f + p * batch_ for name, f, p in terms
+                            dims.dmax(*(f + p * batch_ for name, f, p in recomputed
                                         if largest_at is None or name == largest_at))))
         else:
             (params, buffers), _, _ = _split_params(analysis, prec, k)
@@ -503,8 +519,10 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
             out.append(("activations", peak1 * batch_))
         return [(w, dims.simplify(v)) for w, v in out]
 
-    comps = components(b)
+    comps = components(b, saved_fixed1, terms1) if batch_one else components(b)
     total_bytes = dims.simplify(sum(v for _, v in comps))
+    one_sample = dims.simplify(sum(v for _, v in components(1, saved_fixed1, terms1))) \
+        if fixed_one else None
     fixed = dims.simplify(sum(v for _, v in components(0)))
     per_sample = dims.simplify(sum(v for _, v in components(1)) - fixed)
     if train and not saved_available and not notes:
@@ -524,7 +542,9 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
                recompute_terms=terms if saved_available else (),
                recompute_at=largest_at if saved_available and terms else None,
                recompute_peak=peak, base_fixed=dims.simplify(sum(base)),
-               base_per_sample=dims.simplify(sum(base1) - sum(base)))
+               base_per_sample=dims.simplify(sum(base1) - sum(base)),
+               one_sample=None if one_sample is None or dims.resolve(
+                   dims.eq(one_sample, fixed + per_sample)) is True else one_sample)
     return m if device_memory is None else with_device_memory(m, device_memory)
 
 
@@ -543,6 +563,9 @@ def with_device_memory(m: Memory, device_memory: int) -> Memory:
         largest = min(numbers) if numbers else None
     else:
         largest = _largest_batch(int(m.fixed), int(m.per_sample), device_memory)
+    if largest is not None and largest < 2 and m.one_sample is not None and \
+            not dims.is_symbolic(m.one_sample):  # the line holds from B = 2: batch 1 exactly
+        largest = 1 if int(m.one_sample) <= device_memory else 0
     fits = None if dims.is_symbolic(m.total_bytes) else m.total_bytes <= device_memory
     if m.train and not m.saved_available:  # a lower bound: it may not fit even so
         largest = None
@@ -613,24 +636,31 @@ def _split_params(analysis, prec: Precision, k: int) -> tuple:
 
 
 def _node_rows(analysis, prec: Precision, k: int, train: bool, saved: bool = True,
-               kernels: str = "cpu", checkpoint=None, recompute: list | None = None) -> list:
+               kernels: str = "cpu", checkpoint=None, recompute: list | None = None,
+               at_one: list | None = None) -> list:
     """One row per node (index = node id) with one sample's activations; ``saved``: with
     the bytes kept for backward, where there is a rule for them (``checkpoint``: with those
-    groups checkpointed; ``recompute`` receives (group name, fixed, per-sample bytes) of
-    what each one's recomputation keeps)."""
+    groups checkpointed; ``recompute`` receives (group name, fixed, per-sample bytes, fixed
+    bytes at batch 1) of what each one's recomputation keeps; ``at_one`` the fixed bytes
+    kept per node at batch 1, where they differ from a larger batch's)."""
     graph = analysis.graph
     ab = prec.bytes("activations")
     hook = saved_hook() if train and saved else None
     kept = None
     if hook is not None:  # a SpecError where a layer's kept tensors are not modelled
         # kept for backward: fixed + per_sample·B per node (a batch norm's per-channel
-        # statistics do not grow with the batch): from the rule at B = 1 and B = 2
-        (one, r1), (two, r2) = hook(analysis, ab, 1, kernels, checkpoint), \
-            hook(analysis, ab, 2, kernels, checkpoint)
-        kept = [(dims.simplify(2 * a - c), dims.simplify(c - a)) for a, c in zip(one, two)]
+        # statistics do not grow with the batch): from the rule at B = 2 and B = 3, exact
+        # for every batch of two or more; at B = 1 some tensors are views that are copies at
+        # a larger batch (a transpose with one axis of 1), so batch 1 has its own fixed part
+        (one, r1), (two, r2), (three, r3) = (hook(analysis, ab, n, kernels, checkpoint)
+                                             for n in (1, 2, 3))
+        kept = [(dims.simplify(3 * a - 2 * c), dims.simplify(c - a)) for a, c in zip(two, three)]
+        if at_one is not None:
+            at_one.extend(dims.simplify(o - p) for o, (_, p) in zip(one, kept))
         if recompute is not None:
-            recompute.extend((name, dims.simplify(2 * r1[name] - r2[name]),
-                              dims.simplify(r2[name] - r1[name])) for name in r1)
+            recompute.extend((name, dims.simplify(3 * r2[name] - 2 * r3[name]),
+                              dims.simplify(r3[name] - r2[name]),
+                              dims.simplify(r1[name] - r3[name] + r2[name])) for name in r1)
     per = output_elements_bytes(analysis)
     rows = []
     for node in graph.nodes:

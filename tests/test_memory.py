@@ -461,3 +461,29 @@ def test_symbolic_peak_drops_a_moment_provably_smaller():
                      "layers: [conv2d: {out: 2, kernel: 1}, conv2d: {out: 1, kernel: 1}]\n")
     H, W = (sp.Symbol(s, integer=True, positive=True) for s in "HW")
     assert sp.expand(peak - 20 * H * W) == 0 and at.name == "conv2d_1"
+
+
+def test_saved_bytes_at_batch_one_and_from_two_on():
+    """nn.MultiheadAttention's in-projections keep views of their input at batch 1 and
+    copies from batch 2 on (docs/conventions.md, "Activations kept for backward"), so the
+    bytes kept are fixed + per_sample·B from B = 2 (read at B = 2 and 3) and batch 1 has its
+    own total: each equals archcalc.activations.saved at that batch, and the largest batch
+    that fits uses the line from 2 and batch 1's own total below it."""
+    from archcalc.activations import saved
+    from archcalc.analysis import analyse
+    from archcalc.spec.loader import load
+
+    a = analyse(load(str(SPECS.parent / "examples/vit-block.yaml")))
+    kept = {n: saved(a, 4, n).total for n in (1, 2, 3, 7)}
+    assert kept[1] < 2 * kept[2] - kept[3]  # batch 1 below the line
+    for n in kept:
+        m = fp.compute(a, batch=n, train=True)
+        assert dict(m.components)["saved for backward"] == kept[n]
+    m = fp.compute(a, batch=1, train=True)
+    assert m.one_sample == m.total_bytes and m.one_sample < m.fixed + m.per_sample
+    assert m.per_sample == kept[3] - kept[2]
+    b = sp.Symbol("B", positive=True, integer=True)
+    assert fp.compute(a, batch=b, train=True).total_bytes == m.fixed + m.per_sample * b
+    assert fp.with_device_memory(m, m.total_bytes).largest_batch == 1
+    assert fp.with_device_memory(m, m.total_bytes - 1).largest_batch == 0
+    assert fp.with_device_memory(m, m.fixed + 2 * m.per_sample).largest_batch == 2

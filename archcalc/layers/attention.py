@@ -26,7 +26,8 @@ from .base import Arg, Ctx, Out, fmt_shape, register_layer
 from .backward import backward
 from .costs import counts, record_macs
 from .activation import dropout_kept
-from .saves import BOOL, INT64, NotModelled, kept_contiguous, kept_new, not_modelled, saves
+from .saves import BOOL, CONTIGUOUS, INT64, SEQ_FIRST, NotModelled, kept_contiguous, kept_input
+from .saves import kept_new, output_layout, saves
 from .terms import named
 
 
@@ -283,34 +284,113 @@ def _attention_backward(v, need):
 # the heads put back side by side). N = B·∏ leading axes.
 @saves("attention")
 def _attention_keeps(v) -> list:
-    if v.arg("trainable") is False:
-        raise NotModelled("the tensors a frozen attention layer keeps are not modelled")
+    """Frozen (``trainable: false``): no projection keeps its input and the bias table no
+    index; mul and bmm keep an operand only for the other's gradient, so the rotary tables
+    of q (k) and Kᵀ (Q·scale) are kept when q (k) needs one: with the layer's own weights
+    frozen, when its queries' (keys') input does."""
     x = v.x
-    kv = v.inputs[1] if len(v.inputs) > 1 else x
+    cross = len(v.inputs) > 1
+    kv = v.inputs[1] if cross else x
     h = v.arg("heads")
     d = v.arg("head_dim") or floordiv(x[-1], h)
     L, S = x[-2], kv[-2]
     n = v.batch * prod(x[:-2])
-    out = [kept_contiguous(0)]
-    if len(v.inputs) > 1:
-        out.append(kept_contiguous(1))
+    need_q = v.grads[0] or v.trainable
+    need_kv = (v.grads[1] if cross else v.grads[0]) or v.trainable
+    out = []
+    if v.trainable:
+        out.append(kept_contiguous(0))
+        if cross:
+            out.append(kept_contiguous(1))
     if v.arg("rotary"):
-        out.append(kept_new(2 * (L + S) * d))
-    out += [kept_new(n * h * L * d), kept_new(n * h * S * d)]  # Q·scale, Kᵀ
-    if v.arg("bias_table"):
+        out += [kept_new(2 * L * d)] * need_q + [kept_new(2 * S * d)] * need_kv
+    if need_kv:
+        out.append(kept_new(n * h * L * d))  # Q·scale
+    if need_q:
+        out.append(kept_new(n * h * S * d))  # Kᵀ
+    if v.arg("bias_table") and v.trainable:
         out.append(kept_new(L * S, INT64))
     if v.arg("causal"):
         out.append(kept_new(L * S, BOOL))
     weights = n * h * L * S
     out.append(kept_new(weights))  # softmax's result
     p = v.arg("dropout", 0.0)
-    if p != 0:  # the mask, and the dropped weights A·V's bmm keeps
-        out += [*dropout_kept(weights, p, v.device), kept_new(weights)]
-    out += [kept_new(n * h * S * d), kept_new(n * L * h * d)]
+    if p != 0:  # the mask, and the dropped weights A·V's bmm keeps for V's gradient
+        out += dropout_kept(weights, p, v.device)
+        if need_kv:
+            out.append(kept_new(weights))
+    out.append(kept_new(n * h * S * d))  # V
+    if v.trainable:
+        out.append(kept_new(n * L * h * d))  # the output projection's input
     return out
 
 
-# nn.MultiheadAttention's functional form (in-projection copies, views of the packed
-# projection) depends on whether query, key and value are one tensor, which verify's copy
-# cannot reproduce (its self-attention passes a view): not modelled.
-not_modelled("multiheadattention")
+# nn.MultiheadAttention as verify's copy calls it: training mode, batch_first, need_weights=True
+# (torch/nn/modules/activation.py MultiheadAttention.forward; torch/nn/functional.py
+# multi_head_attention_forward), keys and values one tensor (a view of the input for
+# self-attention), so the packed weights take _in_projection_packed's "encoder-decoder" branch:
+# q = linear(query, w_q), kv = linear(key, w_kv) made contiguous as [2, S, B, E] (K and V are
+# views of it); with kdim ≠ E, _in_projection's three linear layers. The sequence-first
+# transposes (query.transpose(1, 0)) fold to [L·B, E] without a copy only when that transpose
+# is contiguous: a contiguous input with B = 1 or L = 1, or a sequence-first input (another
+# nn.MultiheadAttention's output); else each in-projection keeps a copy of its own.
+# derivatives.yaml: mm/addmm keep their input (for the weight's gradient); bmm keeps each
+# operand for the other's gradient (Q·scale for K, Kᵀ for Q; the weights A for V, V for A);
+# _softmax keeps its result; the scale (a Python float), the mask-free scores, cat
+# (add_bias_kv: K and V of S + 1 keys, new tensors) and the average of the weights over the
+# heads (need_weights' second result, mean: sizes only) keep nothing; out_proj keeps its input,
+# the heads put side by side [L·B, E].
+def _is_one(n) -> bool:
+    return resolve(eq(n, 1)) is True
+
+
+def _seq_fold(v, index: int, length, features) -> list:
+    """What an in-projection keeps of input ``index`` ([B, length, features]) transposed to
+    sequence-first and folded to [length·B, features]: the input's storage when that is a view,
+    else a copy."""
+    layout = v.layout(index)
+    if layout == SEQ_FIRST or (layout == CONTIGUOUS and (_is_one(v.batch) or _is_one(length))):
+        return [kept_input(index)]
+    if layout == CONTIGUOUS:
+        return [kept_new(v.batch * length * features)]
+    raise NotModelled("what its in-projection keeps of a sliced or permuted input is not "
+                      "modelled")
+
+
+@saves("multiheadattention")
+def _mha_keeps(v) -> list:
+    length, embed = v.x
+    cross = len(v.inputs) > 1
+    keys, kdim = v.inputs[1] if cross else v.x
+    packed = resolve(eq(kdim, embed)) is True
+    need_q = v.grads[0] or v.trainable
+    need_kv = (v.grads[1] if cross else v.grads[0]) or v.trainable
+    b, heads = v.batch, v.arg("heads")
+    kv_index = 1 if cross else 0
+    out = []
+    if v.trainable:  # the in-projections' inputs, for their weights' gradients
+        out += _seq_fold(v, 0, length, embed)
+        out += _seq_fold(v, kv_index, keys, kdim) * (1 if packed else 2)
+    extra = v.arg("add_bias_kv", False)
+    s = keys + 1 if extra else keys
+    if need_kv:
+        out.append(kept_new(b * length * embed))  # Q·scale, for K's gradient
+    if extra or not packed:  # K and V tensors of their own
+        k_storage, v_storage = kept_new(b * s * embed), kept_new(b * s * embed)
+        if need_q:
+            out.append(k_storage)
+        out.append(v_storage)  # for A's gradient (A needs one whenever the layer runs)
+    else:  # K and V: views of the packed [2, S, B, E] projection
+        out.append(kept_new(2 * b * keys * embed))
+    weights = b * heads * length * s
+    out.append(kept_new(weights))  # softmax's result, also A·V's first operand
+    if v.trainable:
+        out.append(kept_new(b * length * embed))  # out_proj's input
+    return out
+
+
+@output_layout("multiheadattention")
+def _mha_layout(v) -> str:
+    """The output is attn_output.transpose(1, 0) of a [L, B, E] tensor: sequence-first in
+    memory, contiguous when B = 1 or L = 1."""
+    return CONTIGUOUS if _is_one(v.batch) or _is_one(v.x[0]) else SEQ_FIRST

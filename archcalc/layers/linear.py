@@ -20,6 +20,8 @@ def linear(ctx: Ctx) -> Out:
     """Linear on the last axis of any shape: params in·out (+ out); MACs ∏leading · in · out.
 
     Tied (``tie``), the weight is the named layer's and counted there: params the bias."""
+    if not ctx.x:  # an einsum that contracts every axis leaves one number per sample
+        ctx.fail("expects at least one axis of features, got a scalar [] (rank 0)")
     lead = ctx.x[:-1]
     fin, out = ctx.term("in", ctx.x[-1]), ctx.term("out", ctx.out)
     per_row = fin * out if not lead else ctx.term("∏leading", prod(lead)) * fin * out

@@ -20,11 +20,16 @@ the other, so no axis follows one input's field; archcalc reports none.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..dims import eq, prod, resolve
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
 from .backward import backward
 from .costs import counts, record_macs
-from .saves import NotModelled, kept_input, not_modelled, saves
+from .saves import CONTIGUOUS, SEQ_FIRST, STRIDED, VIEW, VIEW_STRIDED, Kept, NotModelled
+from .saves import kept_input, kept_new, output_layout, saves
+from .strides import contiguous, is_contiguous, iterator_order, numbers, reshape_view
+from .strides import strides_in_order
 from .terms import named, note
 from .terms import prod as product
 
@@ -247,14 +252,212 @@ def _product_backward(v, need):
     return (sum(v.record.macs for n in need.inputs if n), 0)
 
 # ---------------------------------------------------------------- kept for backward
-# tools/autograd/derivatives.yaml, bmm/mm (torch.matmul folds its operands to them, views
-# when both have the same leading sizes): each operand is kept for the other's gradient.
+# Which storage a product keeps is decided by the strides of the operands it hands to bmm:
+# derivatives.yaml, bmm (and mul, for an einsum that contracts nothing) keeps each operand
+# for the other's gradient, as the tensor it was given: the input's own storage when the
+# permutes and reshapes before it are views, else the copy the reshape made (or the sum that
+# took away an axis only one operand has). archcalc/layers/strides.py follows the strides.
+class _Refuse:
+    """What the spec's parsers call on an error: the analysis has checked the spec, so none
+    is expected here."""
+
+    terms = False
+
+    def fail(self, message):
+        raise NotModelled(message)
+
+
+def _full_strides(v, index: int):
+    """The strides of input ``index`` with the batch axis, from its layout: contiguous, or
+    nn.MultiheadAttention's sequence-first [B, L, E]; None for any other."""
+    shape = numbers((v.batch, *v.inputs[index]))
+    layout = v.layout(index)
+    if layout == CONTIGUOUS:
+        return shape, contiguous(shape)
+    if layout == SEQ_FIRST and len(shape) == 3:
+        b, _, e = shape
+        return shape, (e, b * e, 1)
+    return shape, None
+
+
+@dataclass
+class _Plan:
+    """An einsum as ATen runs it (aten/src/ATen/native/Linear.cpp, einsum and
+    sumproduct_pair): what it keeps, and its result's layout."""
+
+    kept: list
+    layout: str
+
+
+def _permuted(values, order) -> tuple:
+    return tuple(values[d] for d in order)
+
+
+@dataclass
+class _Operand:
+    """One einsum operand aligned to einsum's axes: sizes (closed forms), strides (at
+    generic sizes), and whether it is still a view of the input's storage."""
+
+    sizes: list
+    strides: list
+    view: bool = True
+
+    def numbers(self) -> tuple:
+        return numbers(self.sizes)
+
+    def size(self, j):
+        return self.sizes[j]
+
+
+def _align(v, labels: list, index: dict, n_all: int, i: int) -> _Operand:
+    """Input ``i`` as einsum aligns it: diagonals of repeated labels, unsqueezed missing
+    axes, permuted to einsum's order."""
+    full = (v.batch, *v.inputs[i])
+    shape, strides = _full_strides(v, i)
+    if strides is None:
+        raise NotModelled("what einsum keeps of a sliced or permuted operand is not modelled")
+    sizes, steps, perm = list(full), list(strides), [-1] * n_all
+    d = 0
+    for c in labels:
+        if perm[index[c]] == -1:
+            perm[index[c]] = d
+            d += 1
+        else:  # op.diagonal(0, prev, d).movedim(-1, prev): a view
+            prev = perm[index[c]]
+            steps[prev] += steps[d]
+            del sizes[d], steps[d]
+    for j in range(n_all):
+        if perm[j] == -1:  # unsqueeze(d) at the end: size 1, stride 1
+            sizes.append(1)
+            steps.append(1)
+            perm[j] = d
+            d += 1
+    return _Operand(list(_permuted(sizes, perm)), list(_permuted(steps, perm)))
+
+
+def _kept(v, i: int, op: _Operand, elements, is_view: bool) -> Kept:
+    """What bmm or mul keeps of operand ``i``: the input's storage when it reaches them as a
+    view of it, else a tensor of its own."""
+    return kept_input(i) if op.view and is_view else kept_new(elements)
+
+
+def _einsum_plan(v) -> _Plan:
+    ops, out = _expand(_Refuse(), *_parse(_Refuse(), v.arg("equation"), len(v.inputs)),
+                       list(v.inputs))
+    batch = "⊛"  # the letter verify's copy gives the batch axis, first in every operand
+    ops = [[batch, *labels] for labels in ops]
+    out = [batch, *out]
+    ellipsis = [c for labels in ops for c in labels if c.startswith("…")]
+    contracted = [c for c in dict.fromkeys(ellipsis) if c not in out]
+    letters = sorted({c for labels in ops for c in labels if not c.startswith("…")
+                      and c != batch and c not in out}, key=lambda c: (c.islower(), c))
+    order = out + contracted + letters  # einsum's axes: the output's, then the contracted
+    index = {c: i for i, c in enumerate(order)}
+    n_out, n_all = len(out), len(order)
+    aligned = [_align(v, labels, index, n_all, i) for i, labels in enumerate(ops)]
+    if len(aligned) == 1:
+        op = aligned[0]
+        if n_all > n_out:  # sum over the contracted axes: a new, contiguous tensor
+            return _Plan([], CONTIGUOUS)
+        return _Plan([], VIEW if is_contiguous(op.numbers(), tuple(op.strides))
+                     else VIEW_STRIDED)
+    a, b = aligned
+    counts = [sum(not _is_one(op.sizes[j]) for op in aligned) for j in range(n_all)]
+    summed = []
+    for j in range(n_out, n_all):
+        if not _is_one(a.sizes[j]) and not _is_one(b.sizes[j]):
+            summed.append(j)
+        elif counts[j] == 1:  # only one operand has it: summed away first (keepdim)
+            op = a if not _is_one(a.sizes[j]) else b
+            op.sizes[j] = 1
+            op.strides = list(contiguous(op.numbers()))  # sum's result: new, contiguous
+            op.view = False
+    grads = v.grads
+    if not summed:  # sumproduct_pair's at::mul: each operand kept as it is
+        kept = [_kept(v, i, op, prod(op.sizes), True)
+                for i, op in ((0, a), (1, b)) if grads[1 - i]]
+        shape = tuple(max(x, y) for x, y in zip(a.numbers(), b.numbers()))
+        operands = [tuple(0 if n == 1 and m != 1 else st
+                          for n, m, st in zip(op.numbers(), shape, op.strides))
+                    for op in (a, b)]
+        steps = strides_in_order(shape, iterator_order(shape, operands))
+        return _Plan(kept, _layout(shape[:n_out], steps[:n_out]))
+    both = [j for j in range(n_all) if not _is_one(a.sizes[j]) and not _is_one(b.sizes[j])]
+    lro = [j for j in both if j not in summed]
+    lo = [j for j in range(n_all) if j not in both and not _is_one(a.sizes[j])]
+    ro = [j for j in range(n_all) if j not in both and j not in lo]
+    p_lro, p_lo = prod([a.sizes[j] for j in lro]), prod([a.sizes[j] for j in lo])
+    p_sum, p_ro = prod([a.sizes[j] for j in summed]), prod([b.sizes[j] for j in ro])
+    kept = []
+    for i, op, perm, new in ((0, a, lro + lo + summed + ro, (p_lro, p_lo, p_sum)),
+                             (1, b, lro + summed + ro + lo, (p_lro, p_sum, p_ro))):
+        if grads[1 - i]:
+            view = reshape_view(_permuted(op.numbers(), perm), _permuted(op.strides, perm),
+                                numbers(new)) is not None
+            kept.append(_kept(v, i, op, prod(new), view))
+    # the result: bmm's [lro, lo, ro] viewed as lro, lo, the summed axes (1) and ro, then
+    # permuted back to einsum's order; the contracted axes (now 1) dropped
+    groups = lro + lo + summed + ro
+    sizes = [1 if j in summed else (b if j in ro else a).numbers()[j] for j in groups]
+    steps = contiguous(tuple(sizes))
+    where = {j: k for k, j in enumerate(groups)}
+    shape = tuple(sizes[where[j]] for j in range(n_out))
+    return _Plan(kept, _layout(shape, tuple(steps[where[j]] for j in range(n_out))))
+
+
+def _layout(shape, strides) -> str:
+    return CONTIGUOUS if is_contiguous(tuple(shape), tuple(strides)) else STRIDED
+
+
+@saves("einsum")
+def _einsum_keeps(v) -> list:
+    return _einsum_plan(v).kept
+
+
+@output_layout("einsum")
+def _einsum_layout(v) -> str:
+    """The result's layout: bmm's result permuted back to the output's order (contiguous
+    when that order is bmm's), a mul's in its first operand's order, or, for one operand, a
+    view of it (a permutation or a diagonal) unless a sum makes a new tensor."""
+    try:
+        return _einsum_plan(v).layout
+    except NotModelled:
+        return STRIDED
+
+
+# ---------------------------------------------------------------- matmul
+# verify's copy lifts both operands to the same rank (views) and calls torch.matmul, which
+# for operands of rank ≥ 3 expands them to the broadcast leading axes and reshapes each to
+# [∏batch, rows, columns] (aten/src/ATen/native/LinearAlgebra.cpp, _matmul_impl) before
+# bmm: a view when the leading axes merge (always without broadcasting; with a broadcast
+# axis, stride 0, only when it is the one leading axis longer than 1), else a copy of the
+# expanded operand, which bmm keeps.
 @saves("matmul")
 def _matmul_keeps(v) -> list:
     a, b = v.inputs[0], v.inputs[1]
-    if len(a) != len(b) or tuple(a[:-2]) != tuple(b[:-2]):
-        raise NotModelled("the tensors a broadcasting matmul keeps are not modelled")
-    return [kept_input(1 - i) for i in (0, 1) if v.grads[i]]
-
-
-not_modelled("einsum")
+    if len(a) == len(b) and tuple(a[:-2]) == tuple(b[:-2]) and \
+            not any(_full_strides(v, i)[1] is None for i in (0, 1)):
+        return [kept_input(1 - i) for i in (0, 1) if v.grads[i]]
+    rank = max(len(a), len(b))
+    other = (*b[:-2], b[-1], b[-2]) if v.arg("transpose", False) else tuple(b)
+    shapes = [(v.batch, *(1,) * (rank - len(s)), *s) for s in (a, other)]
+    lead = [x if not _is_one(x) else y for x, y in zip(shapes[0][:-2], shapes[1][:-2])]
+    kept = []
+    for i, shape in enumerate(shapes):
+        if not v.grads[1 - i]:
+            continue
+        full, strides = _full_strides(v, i)
+        if strides is None:
+            raise NotModelled("what a broadcasting matmul keeps of a sliced or permuted "
+                              "operand is not modelled")
+        strides = (strides[0], *(1,) * (rank - len(v.inputs[i])), *strides[1:])
+        if i == 1 and v.arg("transpose", False):
+            strides = (*strides[:-2], strides[-1], strides[-2])
+        sizes = numbers(shape)
+        expanded = [0 if n == 1 and not _is_one(m) else st
+                    for n, m, st in zip(sizes[:-2], lead, strides[:-2])] + list(strides[-2:])
+        new = (prod(lead), *shape[-2:])
+        target = numbers((*lead, *shape[-2:]))
+        is_view = reshape_view(target, tuple(expanded), numbers(new)) is not None
+        kept.append(kept_input(i) if is_view else kept_new(prod(new)))
+    return kept

@@ -18,6 +18,13 @@ storage a later layer saves is then their input's. "same": the input tensor itse
 "view": a contiguous view of a contiguous input (a copy of any other: flatten, reshape);
 "strided": a view that is not contiguous (a permutation, a slice), which a layer that
 reshapes its input first (linear, layer norm) copies before saving.
+
+``LAYOUTS`` says, for the types whose new output is not always contiguous, how it is laid
+out (a function of the view): "contiguous", "seq_first" (a [B, L, E] tensor stored as
+[L, B, E], as nn.MultiheadAttention with batch_first returns it) or "strided" (any other
+order); "view" or "view_strided" when the output is a view of the first input (a one-operand
+einsum that permutes or takes a diagonal), contiguous or not. A rule reads its inputs'
+layouts in ``SavedView.layouts``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from .. import dims
 from .base import register_once, registrar
 
 FLOAT, INT64, BOOL, STATS = "float", "int64", "bool", "stats"
+CONTIGUOUS, SEQ_FIRST, STRIDED = "contiguous", "seq_first", "strided"
+VIEW, VIEW_STRIDED = "view", "view_strided"  # the output is a view of input 0's storage
 ACC_STATS = "acc_stats"
 # bytes per element of each kind: FLOAT and STATS (the statistics norms keep) take the
 # activation dtype's (measured on a CPU for float16, bfloat16, float32 and float64 with the
@@ -100,6 +109,11 @@ class SavedView:
     grads: tuple  # per input: does it need a gradient
     trainable: bool  # the layer has parameters that need a gradient
     device: str  # "cpu" or "cuda": a few kernels keep other tensors on a GPU
+    # per input: "contiguous", "seq_first" or "strided" (see LAYOUTS)
+    layouts: tuple = ()
+
+    def layout(self, index: int = 0) -> str:
+        return self.layouts[index] if self.layouts else CONTIGUOUS
 
     @property
     def x(self) -> tuple:
@@ -124,6 +138,7 @@ Rule = Callable[[SavedView], list]
 RULES: dict[str, Rule] = {}
 NOTHING: dict[str, str] = {}  # type -> why it keeps nothing
 VIEWS: dict[str, str] = {}  # type -> "view" or "strided"
+LAYOUTS: dict[str, Callable] = {}  # type -> fn(view) -> the new output's layout
 
 
 # ``@saves("conv2d")``: fn(view) -> [Kept], what these layer types keep for backward
@@ -142,6 +157,10 @@ def view_of_input(mode: str, *types: str) -> None:
     "strided")."""
     for t in types:
         register_once(VIEWS, t, mode, "view kind of")
+
+
+# ``@output_layout("multiheadattention")``: fn(view) -> CONTIGUOUS, SEQ_FIRST or STRIDED
+output_layout = registrar(LAYOUTS, "output layout of")
 
 
 def not_modelled(*types: str) -> None:

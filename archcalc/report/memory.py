@@ -110,8 +110,10 @@ def footer(m, units: str) -> list[str]:
     lines.append(f"Total{per}: {both(m.total_bytes, order)}")
     if is_symbolic(m.batch) or m.per_sample:
         per = expr_text(m.per_sample, order)
+        at_one = "" if m.one_sample is None else \
+            f" (from B = 2; at B = 1: {expr_text(m.one_sample, order)})"
         lines.append(f"Total in B: {expr_text(m.fixed, order)} + "
-                     f"{f'({per})' if ' ' in per else per}·B bytes")
+                     f"{f'({per})' if ' ' in per else per}·B bytes{at_one}")
     dominant = m.dominant
     if dominant:
         lines.append(f"Dominated by: {dominant}")

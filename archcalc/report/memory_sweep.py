@@ -56,7 +56,9 @@ class Sweep:
 
 
 def sweep(m, batches) -> Sweep:
-    """The totals of ``m`` (any batch: its line ``fixed + per_sample·B`` is what is read)."""
+    """The totals of ``m`` (any batch: its line ``fixed + per_sample·B`` is what is read,
+    and at batch 1 its own total where tensors that batch 1 views are copies at a larger
+    batch)."""
     if is_symbolic(m.fixed) or is_symbolic(m.per_sample):
         raise SpecError(f"{option('batch', 'START:STOP')}: the sweep needs a number for every "
                         f"free size of the spec ({option('set', 'NAME=VALUE')})")
@@ -66,6 +68,8 @@ def sweep(m, batches) -> Sweep:
     points = []
     for b in batches:
         total = fixed + per * b
+        if b == 1 and m.one_sample is not None:
+            total = int(m.one_sample)
         fits = None if cap is None else (total <= cap if exact or total > cap else None)
         points.append((b, total, fits))
     return Sweep(m, tuple(points))
