@@ -347,6 +347,8 @@ in float32 for 16-bit activations). ``batch`` may be a
             if k.of == "new":
                 per = element_bytes(k.kind, dtype_bytes)
                 storage = new(k.elements * per)
+            elif k.of == "upcast" and dtype_bytes < 4 and float_of[node.inputs[k.index]]:
+                storage = new(batch * dims.prod(shapes[node.inputs[k.index]]) * 4)
             elif k.of == "output":
                 storage = key[node.id]
             else:

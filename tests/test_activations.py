@@ -62,6 +62,32 @@ def test_other_dtypes(name, dtype, nbytes):
     _assert_exact(_analysis(NETWORKS[name]), 2, dtype, nbytes)
 
 
+RMS_NORMS = """
+    input: [5, 8]
+    layers:
+      - linear: {out: 8}
+      - rmsnorm
+      - rmsnorm: {affine: false}
+      - linear: {out: 4}
+      - rmsnorm: {shape: [5, 4], name: last}
+"""
+
+
+@pytest.mark.parametrize("dtype, nbytes", [(torch.float16, 2), (torch.bfloat16, 2),
+                                           (torch.float32, 4), (torch.float64, 8)])
+def test_rms_norm_computes_in_float32_below_32_bits(dtype, nbytes):
+    """F.rms_norm's CPU decomposition upcasts a 16-bit input (x.float()): it keeps a float32
+    copy of it, float32 rstd and a float32 x·rstd, not the input itself; at 32 bits and
+    more the input, and everything in the input's dtype."""
+    a = _analysis(RMS_NORMS)
+    got = _assert_exact(a, 2, dtype, nbytes)
+    # the last norm, by hand: 2·5·4 elements, 2 rows, each kept tensor max(4, nbytes) per
+    # element: x (a float32 copy below 32 bits, else linear_2's output, which only it
+    # keeps), rstd and x·rstd
+    width = max(4, nbytes)
+    assert got.per_layer["last"] == 2 * 5 * 4 * width + 2 * width + 2 * 5 * 4 * width
+
+
 @pytest.mark.parametrize("spec", ["specs/lenet5.yaml", "specs/alexnet-paper.yaml",
                                   "specs/resnet18.yaml"])
 def test_zoo_exact(spec):

@@ -11,8 +11,8 @@ from .backward import backward_zero
 
 from .. import dims
 from .base import Arg, Ctx, Out, register_layer
-from .saves import ACC_STATS, STATS, NotModelled, kept_copied, kept_dense, kept_input
-from .saves import kept_new, saves
+from .saves import ACC, ACC_STATS, STATS, NotModelled, kept_copied, kept_dense, kept_input
+from .saves import kept_new, kept_upcast, saves
 from .costs import affine, counts, record_params
 from .terms import note
 
@@ -249,15 +249,16 @@ def _layer_norm2d_keeps(v) -> list:
 
 
 def _rms_norm_keeps(v) -> list:
-    """On a CPU F.rms_norm is composite (torch/_decomp, rms_norm): x.pow(2) keeps x, the
-    rsqrt its result (one per row), x · rstd both (already kept), and the weight's mul
-    x · rstd (a new tensor) when there is a weight."""
+    """On a CPU F.rms_norm is composite (torch/_decomp, rms_norm), computed in float32 below
+    32 bits (x.float(): a new float32 copy of a 16-bit input, the input itself otherwise):
+    x.pow(2) keeps that x, the rsqrt its result (one per row), x · rstd both (already
+    kept), and the weight's mul x · rstd (a new tensor) when there is a weight."""
     if v.device == "cuda":
         raise NotModelled("the tensors the fused RMS norm keeps on a GPU are not modelled")
     shape = (v.x[-1],) if v.arg("shape") is None else tuple(v.arg("shape"))
     rows = v.batch * dims.prod(v.x[:len(v.x) - len(shape)])
-    out = [kept_input(), kept_new(rows)]
-    return out + [kept_new(v.elements(v.x))] if v.arg("affine", True) else out
+    out = [kept_upcast(), kept_new(rows, ACC)]
+    return out + [kept_new(v.elements(v.x), ACC)] if v.arg("affine", True) else out
 
 
 def _group_norm_keeps(v) -> list:

@@ -39,6 +39,7 @@ FLOAT, INT64, BOOL, STATS = "float", "int64", "bool", "stats"
 CONTIGUOUS, SEQ_FIRST, STRIDED = "contiguous", "seq_first", "strided"
 VIEW, VIEW_STRIDED = "view", "view_strided"  # the output is a view of input 0's storage
 ACC_STATS = "acc_stats"
+ACC = "acc"  # a tensor a composite kernel computes in float32 below 32 bits (x.float())
 # bytes per element of each kind: FLOAT and STATS (the statistics norms keep) take the
 # activation dtype's (measured on a CPU for float16, bfloat16, float32 and float64 with the
 # whole network in that dtype); int64 indices 8, bool masks 1. ACC_STATS: statistics a CUDA
@@ -52,7 +53,7 @@ FIXED_BYTES = {INT64: 8, BOOL: 1}
 def element_bytes(kind: str, dtype_bytes: int) -> int:
     """Bytes per element of a kept tensor of ``kind`` when activations take
     ``dtype_bytes``."""
-    if kind == ACC_STATS:
+    if kind in (ACC_STATS, ACC):
         return max(4, dtype_bytes)
     return FIXED_BYTES.get(kind, dtype_bytes)
 
@@ -64,7 +65,9 @@ class Kept:
     is contiguous, else a copy), "copied" (input ``index`` through ``.contiguous()``: its own
     storage when contiguous, else a copy, a slice's too), "dense" (input ``index`` as a
     kernel that takes any dense layout keeps it: its own storage unless it is a slice that is
-    not contiguous, which is copied), "output" (the layer's output) or
+    not contiguous, which is copied), "upcast" (input ``index`` through ``x.float()``: its
+    own storage at 32 bits or more, a new float32 tensor below), "output" (the layer's
+    output) or
     "new" (``elements`` of ``kind``, batch included)."""
 
     of: str
@@ -87,6 +90,10 @@ def kept_copied(index: int = 0) -> Kept:
 
 def kept_dense(index: int = 0) -> Kept:
     return Kept("dense", index)
+
+
+def kept_upcast(index: int = 0) -> Kept:
+    return Kept("upcast", index)
 
 
 def kept_output() -> Kept:
