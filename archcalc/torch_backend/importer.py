@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from ..errors import SpecError
-from .import_map import Unmapped, map_node
+from .import_map import PREVIOUS, Unmapped, map_node
+from .import_passes import annotate
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
 
@@ -105,8 +106,9 @@ def build_module(target: str, args_json: str | None):
     return model
 
 
-def trace(model, input_shape: tuple, target: str):
-    """The fx graph with shapes (``node.meta['tensor_meta']``) on a zero batch of one."""
+def trace(model, input_shape: tuple, target: str, tokens: bool = False):
+    """The fx graph with shapes (``node.meta['tensor_meta']``) on a zero batch of one
+    (``tokens``: of int64 token ids, for a model that starts with an embedding)."""
     import torch
     from torch import fx
     from torch.fx.passes.shape_prop import ShapeProp
@@ -122,7 +124,7 @@ def trace(model, input_shape: tuple, target: str):
     model.eval()
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(torch.zeros((1, *input_shape)))
+            ShapeProp(gm).propagate(example_input(input_shape, tokens))
     except BaseException as e:  # noqa: BLE001
         if isinstance(e, KeyboardInterrupt):
             raise
@@ -132,22 +134,34 @@ def trace(model, input_shape: tuple, target: str):
     return gm
 
 
+def example_input(input_shape: tuple, tokens: bool = False):
+    """Zeros of one sample's shape with a batch axis of one: floats, or int64 token ids
+    (id 0 is valid for every vocabulary)."""
+    import torch
+
+    return torch.zeros((1, *input_shape), dtype=torch.int64 if tokens else torch.float32)
+
+
 def import_torch(target: str, input_shape, args_json: str | None = None,
-                 free: tuple = ()) -> str:
+                 free: tuple = (), tokens: bool = False) -> str:
     """The spec (YAML text) of the module the target builds, on inputs of
-    ``input_shape``; ``free``: input axes (by name: C, H, W, D, L) written as free symbols."""
+    ``input_shape``; ``free``: input axes (by name: C, H, W, D, L) written as free symbols;
+    ``tokens``: the input is token ids (its one axis is L)."""
     shape = parse_input(input_shape) if isinstance(input_shape, str) else tuple(input_shape)
     model = build_module(target, args_json)
-    gm = trace(model, shape, target)
+    gm = trace(model, shape, target, tokens)
     items, output, modules = _items(gm, target, dict(model.named_modules()))
-    return _yaml(model, target, shape, free, items, output, modules)
+    return _yaml(model, target, shape, free, items, output, modules, tokens)
 
 
 def _items(gm, target, modules: dict) -> tuple:
     """(items, output): per traced call a dict of name, type, args, inputs (value names, the
     input as 'input') and owner (the module path whose forward made it); the output's name."""
+    from torch.fx import Node
+
     items, value_of, output = [], {}, None
     names: dict = {}
+    annotate(gm, modules)  # whole-graph patterns: attention, learned tensors, products
     for node in gm.graph.nodes:
         if node.op == "placeholder":
             value_of[node.name] = "input"
@@ -167,14 +181,18 @@ def _items(gm, target, modules: dict) -> tuple:
             ins = node.all_input_nodes
             value_of[node.name] = value_of.get(ins[0].name) if ins else None
             continue
-        type_, args, inputs = mapped
-        module = node.op == "call_module"
-        base = node.target if module else node.name
-        name = _unique(_NAME_OK.sub("_", str(base)), names)
+        name = None  # a chain of layers: each reads the one before (PREVIOUS)
+        for type_, args, inputs, *path in (mapped if isinstance(mapped, list) else [mapped]):
+            module = node.op == "call_module" or bool(path)  # path: named by that module
+            base = path[0] if path else node.target if module else node.name
+            ins = [name if i is PREVIOUS else value_of.get(i.name) for i in inputs]
+            args = {k: value_of.get(v.name) if isinstance(v, Node) else v  # a ref: its name
+                    for k, v in args.items()}
+            name = _unique(_NAME_OK.sub("_", str(base)), names)
+            owner = path[0] if path else str(node.target) if module else _module_path(node)
+            items.append(dict(name=name, type=type_, args=args, module=module, owner=owner,
+                              inputs=ins))
         value_of[node.name] = name
-        owner = str(node.target) if module else _module_path(node)
-        items.append(dict(name=name, type=type_, args=args, module=module, owner=owner,
-                          inputs=[value_of.get(i.name) for i in inputs]))
     return items, output, modules
 
 
@@ -197,10 +215,10 @@ def _unique(name: str, names: dict) -> str:
 _AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
-def _yaml(model, target, shape, free, items, output, modules) -> str:
+def _yaml(model, target, shape, free, items, output, modules, tokens=False) -> str:
     lines = [f"# Imported from {_comment(target)} ({type(model).__name__}) by archcalc "
              "import torch.", f"name: {_scalar(type(model).__name__)}"]
-    lines += _input_lines(shape, free)
+    lines += _input_lines(shape, free, tokens)
     runs = _blocks(items, output, modules)
     defs: dict = {}  # block body text -> block name
     body_lines, previous = [], "input"
@@ -244,11 +262,11 @@ def _yaml(model, target, shape, free, items, output, modules) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _input_lines(shape, free) -> list:
+def _input_lines(shape, free, tokens=False) -> list:
     free = [f.strip() for f in free if f.strip()]
     if not free:
         return ["input: [" + ", ".join(str(n) for n in shape) + "]"]
-    axes = ("C",) + _AXES.get(len(shape) - 1, ())
+    axes = ("L",) if tokens and len(shape) == 1 else ("C",) + _AXES.get(len(shape) - 1, ())
     symbols, written = [], []
     for axis, n in zip(axes, shape):
         if axis in free:

@@ -1,0 +1,409 @@
+"""Attention in a traced graph as archcalc's attention layers (``archcalc import torch``).
+
+``nn.MultiheadAttention`` (batch_first) is ``multiheadattention``. Hand-written
+self-attention is recognised as a whole and written as one ``attention`` layer when it is
+exactly the layer's computation: query, key and value projections (three Linears, or one
+qkv Linear split, chunked or reshaped into three), each viewed as heads and transposed to
+[.., H, T, d], then ``F.scaled_dot_product_attention`` or the explicit
+``softmax(q @ k.transpose(-2, -1) * scale) @ v`` (a causal mask by ``is_causal``, by a
+lower-triangular ``attn_mask``, or by ``masked_fill`` or an additive mask from a buffer;
+dropout of the weights), the heads merged back to [.., T, H·d] and an output Linear. Its
+arguments: heads, kv_heads (fewer key/value heads: grouped-query), head_dim, out, the bias
+flags, causal, dropout and a scale other than 1/√d. Every intermediate value must be read
+only inside the pattern. Anything else (a mask that is not causal, rotary embeddings, no
+output projection) is left to ``import_products.py``, which maps its ops one by one.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .import_map import Unmapped, _arg, _opts, _shape
+from .import_graph import CONST
+
+MATMULS = (operator.matmul, torch.matmul, torch.bmm)
+MATMUL_METHODS = ("matmul", "bmm")
+_SOFTMAX = (F.softmax, torch.softmax)
+_SCALAR_MUL = (operator.mul, torch.mul)
+_SCALAR_DIV = (operator.truediv, torch.div)
+_RESHAPES = ("view", "reshape")
+
+
+class NoMatch(Exception):
+    """The subgraph is not the attention pattern exactly (its ops are mapped one by one)."""
+
+
+def _need(condition) -> None:
+    if not condition:
+        raise NoMatch
+
+
+def annotate(traced) -> None:
+    for node in traced.nodes:
+        if node.op == "call_module" and \
+                type(traced.modules[node.target]) is nn.MultiheadAttention:
+            _multihead(traced, node)
+    for node in traced.nodes:
+        if traced.decided(node) or not traced.live(node) or \
+                not (is_sdpa(node) or is_matmul(node)):
+            continue
+        try:
+            anchor, layer, absorbed = _attention(traced, node)
+        except NoMatch:
+            continue
+        if any(traced.decided(n) for n in absorbed):
+            continue
+        for n in absorbed:
+            traced.decide(n, None)
+        traced.decide(anchor, layer)
+
+
+# ---------------------------------------------------------------- nn.MultiheadAttention
+def _multihead(traced, node) -> None:
+    m = traced.modules[node.target]
+    q, k, v = (_arg(node, i, key) for i, key in enumerate(("query", "key", "value")))
+    refused = None
+    if not m.batch_first:
+        refused = "nn.MultiheadAttention with batch_first=False (the batch axis not first)"
+    for i, key in ((4, "key_padding_mask"), (6, "attn_mask")):
+        if _arg(node, i, key) is not None:
+            refused = f"nn.MultiheadAttention with {key}"
+    if _arg(node, 8, "is_causal", False) or m.add_zero_attn:
+        refused = "nn.MultiheadAttention with is_causal or add_zero_attn"
+    if k is not v:
+        refused = "nn.MultiheadAttention with keys other than its values"
+    if refused:
+        traced.decide(node, Unmapped(refused))
+        return
+    args = dict(heads=m.num_heads, **_opts(bias=(m.in_proj_bias is not None, True),
+                                           kdim=(m.kdim, m.embed_dim),
+                                           vdim=(m.vdim, m.embed_dim),
+                                           add_bias_kv=(m.bias_k is not None, False)))
+    if k is not q:
+        args["kv"] = k  # cross-attention: the keys' layer by name
+    traced.decide(node, ("multiheadattention", args, [q]))
+    for user in node.users:  # (output, weights): the output is the layer's
+        if user.target is operator.getitem and user.args[1] == 1 and user.users:
+            traced.decide(user, Unmapped("the attention weights of nn.MultiheadAttention"))
+        elif user.target is operator.getitem:
+            traced.decide(user, None)
+
+
+# ---------------------------------------------------------------- recognising the ops
+def is_sdpa(node) -> bool:
+    return node.op == "call_function" and node.target is F.scaled_dot_product_attention
+
+
+def is_matmul(node) -> bool:
+    return (node.op == "call_function" and node.target in MATMULS) or \
+        (node.op == "call_method" and node.target in MATMUL_METHODS)
+
+
+def permutation(node):
+    """The full order of axes (batch axis included) a transpose, permute or ``.mT`` gives,
+    or None for another op."""
+    shape = _shape(node.args[0]) if node.args and hasattr(node.args[0], "op") else None
+    if shape is None:
+        return None
+    rank = len(shape)
+    order = list(range(rank))
+    if (node.op == "call_method" and node.target in ("transpose", "swapaxes", "swapdims")) or \
+            (node.op == "call_function" and node.target in (torch.transpose, torch.swapaxes)):
+        a, b = _arg(node, 1, "dim0") % rank, _arg(node, 2, "dim1") % rank
+        order[a], order[b] = order[b], order[a]
+        return tuple(order)
+    if (node.op == "call_method" and node.target == "permute") or \
+            (node.op == "call_function" and node.target is torch.permute):
+        dims = node.args[1:] if not isinstance(node.args[1], (tuple, list)) else node.args[1]
+        return tuple(d % rank for d in dims)
+    if node.op == "call_function" and node.target is getattr and node.args[1] == "mT":
+        order[-1], order[-2] = order[-2], order[-1]
+        return tuple(order)
+    return None
+
+
+def swap(rank: int, a: int, b: int) -> tuple:
+    order = list(range(rank))
+    order[a % rank], order[b % rank] = order[b % rank], order[a % rank]
+    return tuple(order)
+
+
+def scalar(node, traced):
+    """(the live operand, the factor) of a multiply or divide by a number (a constant, or
+    one computed from sizes such as ``1 / math.sqrt(k.size(-1))``), else None."""
+    if not (node.op == "call_function" and node.target in _SCALAR_MUL + _SCALAR_DIV or
+            node.op == "call_method" and node.target in ("mul", "div")):
+        return None
+    a, b = (list(node.args) + [None, None])[:2]
+    div = node.target in _SCALAR_DIV or node.target == "div"
+    pairs = [(a, b)] if div else [(a, b), (b, a)]
+    for tensor, number in pairs:
+        if hasattr(tensor, "op") and traced.live(tensor):
+            value = _number(traced, number)
+            if value is not None:
+                return tensor, (1 / value if div else value)
+    return None
+
+
+def _number(traced, v):
+    if hasattr(v, "op") and traced.kind.get(v) is None:  # a value computed from sizes
+        try:
+            v = traced.value(v)
+        except Exception:  # noqa: BLE001 - not a number archcalc can compute
+            return None
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v != 0:
+        return float(v)
+    return None
+
+
+def _softmax_last(node) -> bool:
+    rank = len(_shape(node))
+    if node.op == "call_function" and node.target in _SOFTMAX:
+        dim = _arg(node, 1, "dim")
+    elif node.op == "call_method" and node.target == "softmax":
+        dim = _arg(node, 1, "dim")
+    else:
+        return False
+    return dim is not None and dim % rank == rank - 1
+
+
+def _dropout(traced, node):
+    """The probability of a dropout (module or F.dropout), else None."""
+    if node.op == "call_module" and type(traced.modules[node.target]) is nn.Dropout:
+        return traced.modules[node.target].p
+    if node.op == "call_function" and node.target is F.dropout:
+        return _arg(node, 1, "p", 0.5) if _arg(node, 2, "training", True) else 0.0
+    return None
+
+
+def _operands(node) -> tuple:
+    return node.args[0], node.args[1]
+
+
+# ---------------------------------------------------------------- the pattern
+def _attention(traced, node) -> tuple:
+    """(the output projection, its attention layer, the nodes it replaces)."""
+    absorbed: list = []
+    q, k, v, causal, p, scale, gqa = _core(traced, node, absorbed)
+    parts = [_heads(traced, t, absorbed) for t in (q, k, v)]
+    (_, _, heads, d), (_, _, kv_heads, dk), (_, _, kv_v, dv) = parts
+    _need(d == dk == dv and kv_heads == kv_v and heads % kv_heads == 0)
+    _need(kv_heads == heads or gqa or kv_heads == 1)
+    x, flags = _projections(traced, parts, heads, kv_heads, d, absorbed)
+    out = _merge(traced, node, heads, d, absorbed)
+    o = traced.modules[out.target]
+    flags["o"] = o.bias is not None
+    inside = set(absorbed) | {out}
+    for n in absorbed:  # read only inside the pattern
+        _need(all(u in inside for u in traced.tensor_users(n)))
+    embed = _shape(x)[-1]
+    args: dict = dict(heads=heads)
+    if kv_heads != heads:
+        args["kv_heads"] = kv_heads
+    if heads * d != embed:
+        args["head_dim"] = d
+    if o.out_features != embed:
+        args["out"] = o.out_features
+    if not any(flags.values()):
+        args["bias"] = False
+    else:
+        args.update({f"{key}_bias": False for key, on in flags.items() if not on})
+    if causal:
+        args["causal"] = True
+    if scale is not None and not math.isclose(scale, 1 / math.sqrt(d), rel_tol=1e-9):
+        args["scale"] = float(scale)
+    if p:
+        args["dropout"] = float(p)
+    return out, ("attention", args, [x], _owner(traced, [*absorbed, out])), absorbed
+
+
+def _core(traced, node, absorbed) -> tuple:
+    """q, k, v, causal, dropout, scale (None: 1/√d), enable_gqa of SDPA or of the explicit
+    softmax(q·kᵀ·scale)·v ending at ``node``."""
+    absorbed.append(node)
+    if is_sdpa(node):
+        q, k, v = (_arg(node, i, key) for i, key in enumerate(("query", "key", "value")))
+        mask = _arg(node, 3, "attn_mask")
+        causal = bool(_arg(node, 5, "is_causal", False))
+        if mask is not None:
+            _need(not causal)
+            causal = _causal_mask(traced, mask, "sdpa")
+        return (q, k, v, causal, _arg(node, 4, "dropout_p", 0.0), node.kwargs.get("scale"),
+                bool(node.kwargs.get("enable_gqa", False)))
+    weights, v = _operands(node)
+    p = _dropout(traced, weights)
+    if p is not None:
+        absorbed.append(weights)
+        weights = weights.args[0]
+    _need(_softmax_last(weights))
+    absorbed.append(weights)
+    scores, scale, causal = weights.args[0], 1.0, False
+    while not is_matmul(scores):  # the scale and the mask, in either order
+        absorbed.append(scores)
+        by = scalar(scores, traced)
+        if by is not None:
+            scores, factor = by
+            scale *= factor
+        elif scores.op == "call_method" and scores.target == "masked_fill":
+            _need(not causal and _arg(scores, 2, "value") == float("-inf"))
+            causal = _causal_mask(traced, _arg(scores, 1, "mask"), "fill")
+            scores = scores.args[0]
+        elif scores.op == "call_function" and scores.target in (operator.add, torch.add):
+            a, b = _operands(scores)
+            mask, scores = (b, a) if traced.live(a) else (a, b)
+            _need(not causal)
+            causal = _causal_mask(traced, mask, "add")
+        else:
+            raise NoMatch
+    absorbed.append(scores)
+    q, kt = _operands(scores)
+    q, scale = _unscaled(traced, q, scale, absorbed)
+    order = permutation(kt)
+    _need(order == swap(len(_shape(kt)), -2, -1))
+    absorbed.append(kt)
+    k, scale = _unscaled(traced, kt.args[0], scale, absorbed)
+    return q, k, v, causal, p or 0.0, scale, False
+
+
+def _unscaled(traced, node, scale, absorbed) -> tuple:
+    while scalar(node, traced) is not None:
+        absorbed.append(node)
+        node, factor = scalar(node, traced)
+        scale *= factor
+    return node, scale
+
+
+def _causal_mask(traced, node, kind: str) -> bool:
+    """True for a constant mask that is exactly causal; NoMatch for any other mask.
+    ``kind``: fill (masked_fill: True is masked), sdpa (bool: True attends; float: added),
+    add (added to the scores: 0 attends, −inf does not)."""
+    _need(hasattr(node, "op") and traced.kind.get(node) == CONST)
+    try:
+        m = traced.value(node)
+    except Exception:  # noqa: BLE001 - a mask archcalc cannot compute is no causal mask
+        raise NoMatch from None
+    _need(isinstance(m, torch.Tensor) and m.dim() >= 2 and m.shape[-1] == m.shape[-2])
+    if m.dtype == torch.bool:
+        allowed = ~m if kind == "fill" else m
+    else:
+        _need(kind != "fill")
+        allowed = m == 0
+        _need(bool(torch.all(torch.isneginf(m[~allowed]))))
+    n = m.shape[-1]
+    _need(bool(torch.all(allowed == torch.ones(n, n, dtype=torch.bool).tril())))
+    return True
+
+
+def _heads(traced, node, absorbed) -> tuple:
+    """(the projection's output, its part 0/1/2 of a packed qkv or None, heads, head size)
+    of a tensor [.., H, T, d] made from [.., T, H·d] by a view and a transpose."""
+    shape = _shape(node)
+    rank = len(shape)
+    if node.op == "call_function" and node.target is operator.getitem and \
+            isinstance(node.args[1], int):  # qkv.reshape(B, T, 3, H, d).permute(2, 0, 3, 1, 4)
+        z, part = node.args
+        _need(rank == 4 and permutation(z) == (2, 0, 3, 1, 4))
+        y = z.args[0]
+        _need(y.op == "call_method" and y.target in _RESHAPES)
+        src = y.args[0]
+        _need(tuple(_shape(y)[:2]) == tuple(_shape(src)[:2]) and _shape(y)[2] == 3 and
+              len(_shape(src)) == 3 and _shape(src)[2] == 3 * shape[1] * shape[3])
+        absorbed += [node, z, y]
+        return src, part, shape[1], shape[3]
+    _need(permutation(node) == swap(rank, -3, -2))
+    view = node.args[0]
+    _need(view.op == "call_method" and view.target in _RESHAPES)
+    src = view.args[0]
+    heads, d = shape[-3], shape[-1]
+    _need(tuple(_shape(src)) == (*_shape(view)[:-2], heads * d))
+    absorbed += [node, view]
+    return src, None, heads, d
+
+
+def _linear(traced, node):
+    _need(node.op == "call_module" and type(traced.modules[node.target]) is nn.Linear)
+    return traced.modules[node.target]
+
+
+def _projections(traced, parts, heads, kv_heads, d, absorbed) -> tuple:
+    """(the input, bias per q, k, v) of the projections the three parts come from."""
+    (pq, iq, *_), (pk, ik, *_), (pv, iv, *_) = parts
+    sizes = [heads * d, kv_heads * d, kv_heads * d]
+    if iq is not None:  # one qkv Linear reshaped into three
+        _need(pq is pk is pv and (iq, ik, iv) == (0, 1, 2))
+        w = _linear(traced, pq)
+        absorbed.append(pq)
+        return pq.args[0], {key: w.bias is not None for key in "qkv"}
+    if pq.op == "call_function" and pq.target is operator.getitem:  # split / chunk
+        split = pq.args[0]
+        _need(pk.op == pv.op == "call_function" and pk.target is pv.target is operator.getitem
+              and pk.args[0] is split and pv.args[0] is split and
+              (pq.args[1], pk.args[1], pv.args[1]) == (0, 1, 2))
+        _need(split.op == "call_method" and split.target in ("split", "chunk") or
+              split.op == "call_function" and split.target in (torch.split, torch.chunk))
+        meta = split.meta.get("tensor_meta")
+        _need(isinstance(meta, (tuple, list)) and len(meta) == 3)
+        source = split.args[0]
+        rank = len(_shape(source))
+        dim = _arg(split, 2, "dim", 0)
+        _need(dim % rank == rank - 1 and [m.shape[-1] for m in meta] == sizes)
+        w = _linear(traced, source)
+        absorbed += [pq, pk, pv, split, source]
+        return source.args[0], {key: w.bias is not None for key in "qkv"}
+    ws = [_linear(traced, n) for n in (pq, pk, pv)]
+    x = pq.args[0]
+    _need(pk.args[0] is x and pv.args[0] is x)  # self-attention
+    _need([w.out_features for w in ws] == sizes)
+    absorbed += [pq, pk, pv]
+    return x, {key: w.bias is not None for key, w in zip("qkv", ws)}
+
+
+def _merge(traced, core, heads, d, absorbed):
+    """The output Linear after the heads are put back side by side: [.., T, H·d]."""
+    rank = len(_shape(core))
+    node = _single_user(traced, core)
+    _need(permutation(node) == swap(rank, -3, -2))
+    absorbed.append(node)
+    node = _single_user(traced, node)
+    while node.op == "call_method" and node.target == "contiguous":
+        absorbed.append(node)
+        node = _single_user(traced, node)
+    merged = (*_shape(core)[:-3], _shape(core)[-2], heads * d)
+    _need(tuple(_shape(node)) == merged and (
+        node.op == "call_method" and node.target in _RESHAPES + ("flatten",) or
+        node.op == "call_function" and node.target in (torch.reshape, torch.flatten)))
+    absorbed.append(node)
+    out = _single_user(traced, node)
+    _need(_linear(traced, out).in_features == heads * d)
+    return out
+
+
+def _single_user(traced, node):
+    users = traced.tensor_users(node)
+    _need(len(users) == 1)
+    return users[0]
+
+
+def _owner(traced, nodes) -> str:
+    """The innermost module whose forward made all the nodes (the attention's name)."""
+    paths = []
+    for n in nodes:
+        if n.op == "call_module":
+            paths.append(str(n.target).split(".")[:-1])
+        else:
+            stack = n.meta.get("nn_module_stack") or {}
+            last = list(stack.values())[-1] if stack else ""
+            paths.append((last[0] if isinstance(last, tuple) else last).split(".")
+                         if last else [])
+    common = paths[0]
+    for p in paths[1:]:
+        k = 0
+        while k < min(len(common), len(p)) and common[k] == p[k]:
+            k += 1
+        common = common[:k]
+    return ".".join(common) or "attention"

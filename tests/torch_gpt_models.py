@@ -1,0 +1,127 @@
+"""Hand-written PyTorch decoder-only transformers for the import tests.
+
+GPT laid out as nanoGPT's model.py writes it (karpathy/nanoGPT: GPT, Block,
+CausalSelfAttention, MLP; transformer.wte, wpe, drop, h, ln_f; lm_head tied to wte): token
+and position embeddings (the positions read at ``torch.arange(T)``), pre-norm blocks of
+LayerNorm, causal self-attention with one fused ``c_attn`` Linear(C, 3C) split into q, k, v
+and ``F.scaled_dot_product_attention(is_causal=True)``, LayerNorm, MLP C → 4C → C with
+GELU, a final LayerNorm and the head on every position. ``attention="explicit"`` is
+nanoGPT's other path (no flash): ``q @ k.transpose(-2, -1) * (1 / sqrt(d))``, a
+``masked_fill`` with the lower-triangular buffer ``bias`` (whole: torch.fx cannot slice a
+buffer at a traced length, so this form is for T = n_ctx), softmax, ``@ v``.
+``attention="separate"`` has q_proj, k_proj, v_proj Linears (HF LlamaAttention's layout)
+with ``kv_heads`` key/value heads (grouped-query attention, SDPA's ``enable_gqa``).
+Written independently of archcalc (nothing here imports it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, d_model, n_head, n_ctx, bias=True, attention="sdpa", kv_heads=None):
+        super().__init__()
+        self.n_head, self.d_model, self.attention = n_head, d_model, attention
+        self.kv_heads = kv_heads or n_head
+        d = d_model // n_head
+        if attention == "separate":
+            self.q_proj = nn.Linear(d_model, n_head * d, bias=bias)
+            self.k_proj = nn.Linear(d_model, self.kv_heads * d, bias=bias)
+            self.v_proj = nn.Linear(d_model, self.kv_heads * d, bias=bias)
+        else:
+            self.c_attn = nn.Linear(d_model, 3 * d_model, bias=bias)
+        self.c_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.resid_dropout = nn.Dropout(0.0)
+        if attention == "explicit":
+            self.register_buffer("bias", torch.tril(torch.ones(n_ctx, n_ctx))
+                                 .view(1, 1, n_ctx, n_ctx))
+
+    def forward(self, x):
+        B, T, C = x.size()
+        d = C // self.n_head
+        if self.attention == "separate":
+            q = self.q_proj(x).view(B, T, self.n_head, d).transpose(1, 2)
+            k = self.k_proj(x).view(B, T, self.kv_heads, d).transpose(1, 2)
+            v = self.v_proj(x).view(B, T, self.kv_heads, d).transpose(1, 2)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                               enable_gqa=self.kv_heads != self.n_head)
+        else:
+            q, k, v = self.c_attn(x).split(self.d_model, dim=2)
+            k = k.view(B, T, self.n_head, d).transpose(1, 2)
+            q = q.view(B, T, self.n_head, d).transpose(1, 2)
+            v = v.view(B, T, self.n_head, d).transpose(1, 2)
+            if self.attention == "explicit":
+                att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+                att = att.masked_fill(self.bias == 0, float("-inf"))  # T = n_ctx
+                att = F.softmax(att, dim=-1)
+                y = att @ v
+            else:
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0,
+                                                   is_causal=True)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, d_model, bias=True):
+        super().__init__()
+        self.c_fc = nn.Linear(d_model, 4 * d_model, bias=bias)
+        self.gelu = nn.GELU()
+        self.c_proj = nn.Linear(4 * d_model, d_model, bias=bias)
+        self.dropout = nn.Dropout(0.0)
+
+    def forward(self, x):
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    def __init__(self, d_model, n_head, n_ctx, bias=True, **kw):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d_model, bias=bias)
+        self.attn = CausalSelfAttention(d_model, n_head, n_ctx, bias, **kw)
+        self.ln_2 = nn.LayerNorm(d_model, bias=bias)
+        self.mlp = MLP(d_model, bias)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab=1000, n_ctx=64, n_layer=2, d_model=128, n_head=4, bias=True,
+                 **kw):
+        super().__init__()
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(vocab, d_model),
+            wpe=nn.Embedding(n_ctx, d_model),
+            drop=nn.Dropout(0.0),
+            h=nn.ModuleList([Block(d_model, n_head, n_ctx, bias, **kw)
+                             for _ in range(n_layer)]),
+            ln_f=nn.LayerNorm(d_model, bias=bias)))
+        self.lm_head = nn.Linear(d_model, vocab, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight  # tied, as nanoGPT ties them
+
+    def forward(self, idx):
+        b, t = idx.size()
+        pos = torch.arange(0, t, dtype=torch.long, device=idx.device)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        for block in self.transformer.h:
+            x = block(x)
+        return self.lm_head(self.transformer.ln_f(x))
+
+
+def measure(make_model, length: int) -> tuple:
+    """(parameters, MACs) of one forward pass on ``length`` token ids, batch 1, in eval
+    mode: parameters() (shared weights once) and FlopCounterMode's FLOPs ÷ 2."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = make_model().eval()
+    params = sum(p.numel() for p in model.parameters())
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, length, dtype=torch.long))
+    return params, counter.get_total_flops() // 2
