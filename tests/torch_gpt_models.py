@@ -9,7 +9,9 @@ GELU, a final LayerNorm and the head on every position. ``attention="explicit"``
 nanoGPT's other path (no flash): ``q @ k.transpose(-2, -1) * (1 / sqrt(d))``, a
 ``masked_fill`` with the lower-triangular buffer ``bias`` (whole: torch.fx cannot slice a
 buffer at a traced length, so this form is for T = n_ctx), softmax, ``@ v``.
-``attention="separate"`` has q_proj, k_proj, v_proj Linears (HF LlamaAttention's layout)
+``attention="window"`` is the same with a banded mask (each token sees itself and the one
+before), which is not causal; ``attention="einsum"`` chunks the qkv projection and writes
+both products with ``torch.einsum``. ``attention="separate"`` has q_proj, k_proj, v_proj Linears (HF LlamaAttention's layout)
 with ``kv_heads`` key/value heads (grouped-query attention, SDPA's ``enable_gqa``).
 Written independently of archcalc (nothing here imports it).
 """
@@ -37,9 +39,12 @@ class CausalSelfAttention(nn.Module):
             self.c_attn = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.c_proj = nn.Linear(d_model, d_model, bias=bias)
         self.resid_dropout = nn.Dropout(0.0)
-        if attention == "explicit":
+        if attention in ("explicit", "einsum"):
             self.register_buffer("bias", torch.tril(torch.ones(n_ctx, n_ctx))
                                  .view(1, 1, n_ctx, n_ctx))
+        if attention == "window":  # each token sees itself and the one before: not causal
+            band = torch.ones(n_ctx, n_ctx).tril() - torch.ones(n_ctx, n_ctx).tril(-2)
+            self.register_buffer("bias", band.view(1, 1, n_ctx, n_ctx))
 
     def forward(self, x):
         B, T, C = x.size()
@@ -50,12 +55,18 @@ class CausalSelfAttention(nn.Module):
             v = self.v_proj(x).view(B, T, self.kv_heads, d).transpose(1, 2)
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                                enable_gqa=self.kv_heads != self.n_head)
+        elif self.attention == "einsum":
+            q, k, v = self.c_attn(x).chunk(3, dim=-1)
+            q, k, v = (z.view(B, T, self.n_head, d).transpose(1, 2) for z in [q, k, v])
+            att = torch.einsum("bhid,bhjd->bhij", q, k) / math.sqrt(d)
+            att = att.masked_fill(self.bias == 0, float("-inf")).softmax(dim=-1)
+            y = torch.einsum("bhij,bhjd->bhid", att, v)
         else:
             q, k, v = self.c_attn(x).split(self.d_model, dim=2)
             k = k.view(B, T, self.n_head, d).transpose(1, 2)
             q = q.view(B, T, self.n_head, d).transpose(1, 2)
             v = v.view(B, T, self.n_head, d).transpose(1, 2)
-            if self.attention == "explicit":
+            if self.attention in ("explicit", "window"):
                 att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
                 att = att.masked_fill(self.bias == 0, float("-inf"))  # T = n_ctx
                 att = F.softmax(att, dim=-1)

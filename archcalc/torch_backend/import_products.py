@@ -13,6 +13,7 @@ counts none); ``F.scaled_dot_product_attention`` alone → ``matmul`` (q·kᵀ),
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 
@@ -52,6 +53,9 @@ def _map(traced, node):
         if order[0] != 0:
             raise Unmapped("a transpose of the batch axis")
         return "permute", dict(dims=[d - 1 for d in order[1:]]), [node.args[0]]
+    if node.op == "call_method" and node.target in ("view", "reshape") or \
+            node.op == "call_function" and node.target is torch.reshape:
+        return _reshape(node)
     if node.op == "call_method" and node.target == "softmax":
         return "softmax", dict(dim=_dim(_arg(node, 1, "dim"))), [node.args[0]]
     if node.op == "call_function" and node.target is operator.getitem:
@@ -59,6 +63,24 @@ def _map(traced, node):
     if scalar(node, traced) is not None:
         return "identity", {}, [scalar(node, traced)[0]]
     return _masking(traced, node)
+
+
+def _reshape(node):
+    """A view that merges consecutive axes → flatten; one that keeps the first axis and
+    splits or merges the rest → reshape with -1 there (the sequence's length, or a
+    channel count, may then be a free symbol); others are import_map's."""
+    x = node.args[0]
+    before, after = tuple(_shape(x)[1:]), tuple(_shape(node)[1:])
+    if _shape(x)[0] != _shape(node)[0]:
+        return _NOT_MINE  # across the batch axis: refused by import_map
+    for start in range(len(before)):
+        for end in range(start + 1, len(before)):
+            merged = before[:start] + (math.prod(before[start:end + 1]),) + before[end + 1:]
+            if merged == after:
+                return "flatten", _opts(start=(start, 0), end=(end - len(before), -1)), [x]
+    if len(before) > 1 and len(after) > 1 and before[0] == after[0]:
+        return "reshape", dict(shape=[-1, *after[1:]]), [x]
+    return _NOT_MINE
 
 
 def _folded(traced, node) -> bool:
