@@ -9,9 +9,9 @@ GELU, a final LayerNorm and the head on every position. ``attention="explicit"``
 nanoGPT's other path (no flash): ``q @ k.transpose(-2, -1) * (1 / sqrt(d))``, a
 ``masked_fill`` with the lower-triangular buffer ``bias`` (whole: torch.fx cannot slice a
 buffer at a traced length, so this form is for T = n_ctx), softmax, ``@ v``.
-``attention="window"`` is the same with a banded mask (each token sees itself and the one
-before), which is not causal; ``attention="einsum"`` chunks the qkv projection and writes
-both products with ``torch.einsum``. ``attention="separate"`` has q_proj, k_proj, v_proj Linears (HF LlamaAttention's layout)
+``attention="einsum"`` chunks the qkv projection and writes both products with
+``torch.einsum``. ``window=True`` makes the mask of either banded (each token sees itself
+and the one before): not causal. ``attention="separate"`` has q_proj, k_proj, v_proj Linears (HF LlamaAttention's layout)
 with ``kv_heads`` key/value heads (grouped-query attention, SDPA's ``enable_gqa``).
 Written independently of archcalc (nothing here imports it).
 """
@@ -26,7 +26,8 @@ from torch import nn
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, d_model, n_head, n_ctx, bias=True, attention="sdpa", kv_heads=None):
+    def __init__(self, d_model, n_head, n_ctx, bias=True, attention="sdpa", kv_heads=None,
+                 window=False):
         super().__init__()
         self.n_head, self.d_model, self.attention = n_head, d_model, attention
         self.kv_heads = kv_heads or n_head
@@ -39,12 +40,11 @@ class CausalSelfAttention(nn.Module):
             self.c_attn = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.c_proj = nn.Linear(d_model, d_model, bias=bias)
         self.resid_dropout = nn.Dropout(0.0)
+        mask = torch.ones(n_ctx, n_ctx).tril()
+        if window:  # each token sees itself and the one before: not causal
+            mask = mask - torch.ones(n_ctx, n_ctx).tril(-2)
         if attention in ("explicit", "einsum"):
-            self.register_buffer("bias", torch.tril(torch.ones(n_ctx, n_ctx))
-                                 .view(1, 1, n_ctx, n_ctx))
-        if attention == "window":  # each token sees itself and the one before: not causal
-            band = torch.ones(n_ctx, n_ctx).tril() - torch.ones(n_ctx, n_ctx).tril(-2)
-            self.register_buffer("bias", band.view(1, 1, n_ctx, n_ctx))
+            self.register_buffer("bias", mask.view(1, 1, n_ctx, n_ctx))
 
     def forward(self, x):
         B, T, C = x.size()
@@ -66,7 +66,7 @@ class CausalSelfAttention(nn.Module):
             k = k.view(B, T, self.n_head, d).transpose(1, 2)
             q = q.view(B, T, self.n_head, d).transpose(1, 2)
             v = v.view(B, T, self.n_head, d).transpose(1, 2)
-            if self.attention in ("explicit", "window"):
+            if self.attention == "explicit":
                 att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
                 att = att.masked_fill(self.bias == 0, float("-inf"))  # T = n_ctx
                 att = F.softmax(att, dim=-1)

@@ -50,7 +50,7 @@ def annotate(traced) -> None:
             _multihead(traced, node)
     for node in traced.nodes:
         if traced.decided(node) or not traced.live(node) or \
-                not (is_sdpa(node) or is_matmul(node)):
+                not (is_sdpa(node) or is_matmul(node) or _einsum(node, "ij,jd->id")):
             continue
         try:
             anchor, layer, absorbed = _attention(traced, node)
@@ -182,7 +182,32 @@ def _dropout(traced, node):
 
 
 def _operands(node) -> tuple:
+    if node.op == "call_function" and node.target is torch.einsum:
+        ops = node.args[1:]
+        return tuple(ops[0]) if len(ops) == 1 else tuple(ops)
     return node.args[0], node.args[1]
+
+
+def _einsum(node, form: str) -> bool:
+    """torch.einsum of two operands in the form ``ij,jd->id`` (A·V) or ``id,jd->ij``
+    (Q·Kᵀ) on any same leading subscripts."""
+    if node.op != "call_function" or node.target is not torch.einsum or \
+            not isinstance(node.args[0], str) or len(_operands(node)) != 2:
+        return False
+    text = node.args[0].replace(" ", "")
+    lhs, arrow, out = text.partition("->")
+    terms = lhs.split(",") + [out]
+    if not arrow or len(terms) != 3 or any(len(t) < 2 for t in terms):
+        return False
+    lead = terms[0][:-2]
+    if any(t[:-2] != lead for t in terms):
+        return False
+    (a, b), (c, d), (e, f) = (t[-2:] for t in terms)
+    if len({a, b, c, d, e, f}) != 3 or {a, b, c, d, e, f} & set(lead):
+        return False
+    if form == "ij,jd->id":  # i j, j d -> i d
+        return b == c and (e, f) == (a, d) and len({a, b, d}) == 3
+    return b == d and (e, f) == (a, c) and len({a, b, c}) == 3  # i d, j d -> i j
 
 
 # ---------------------------------------------------------------- the pattern
@@ -243,7 +268,7 @@ def _core(traced, node, absorbed) -> tuple:
     _need(_softmax_last(weights))
     absorbed.append(weights)
     scores, scale, causal = weights.args[0], 1.0, False
-    while not is_matmul(scores):  # the scale and the mask, in either order
+    while not (is_matmul(scores) or _einsum(scores, "id,jd->ij")):  # scale, mask
         absorbed.append(scores)
         by = scalar(scores, traced)
         if by is not None:
@@ -261,6 +286,11 @@ def _core(traced, node, absorbed) -> tuple:
         else:
             raise NoMatch
     absorbed.append(scores)
+    if _einsum(scores, "id,jd->ij"):  # k is not transposed
+        q, k = _operands(scores)
+        q, scale = _unscaled(traced, q, scale, absorbed)
+        k, scale = _unscaled(traced, k, scale, absorbed)
+        return q, k, v, causal, p or 0.0, scale, False
     q, kt = _operands(scores)
     q, scale = _unscaled(traced, q, scale, absorbed)
     order = permutation(kt)
@@ -302,11 +332,17 @@ def _causal_mask(traced, node, kind: str) -> bool:
 def _heads(traced, node, absorbed) -> tuple:
     """(the projection's output, its part 0/1/2 of a packed qkv or None, heads, head size)
     of a tensor [.., H, T, d] made from [.., T, H·d] by a view and a transpose."""
+    while node.op == "call_module" and type(traced.modules[node.target]) is nn.Identity:
+        absorbed.append(node)  # timm's q_norm and k_norm without qk_norm
+        node = node.args[0]
     shape = _shape(node)
     rank = len(shape)
     if node.op == "call_function" and node.target is operator.getitem and \
             isinstance(node.args[1], int):  # qkv.reshape(B, T, 3, H, d).permute(2, 0, 3, 1, 4)
         z, part = node.args
+        if _is_unbind(z):  # q, k, v = qkv.unbind(0)
+            absorbed.append(z)
+            z = z.args[0]
         _need(rank == 4 and permutation(z) == (2, 0, 3, 1, 4))
         y = z.args[0]
         _need(y.op == "call_method" and y.target in _RESHAPES)
@@ -323,6 +359,12 @@ def _heads(traced, node, absorbed) -> tuple:
     _need(tuple(_shape(src)) == (*_shape(view)[:-2], heads * d))
     absorbed += [node, view]
     return src, None, heads, d
+
+
+def _is_unbind(node) -> bool:
+    return (node.op == "call_method" and node.target == "unbind" or
+            node.op == "call_function" and node.target is torch.unbind) and \
+        _arg(node, 1, "dim", 0) == 0
 
 
 def _linear(traced, node):
