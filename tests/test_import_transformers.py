@@ -100,12 +100,47 @@ def test_grouped_query_attention_from_three_projections():
     assert got.total.macs - macs == SMALL["n_layer"] * 2 * L * L * SMALL["d_model"]
 
 
+TINY = dict(vocab=100, n_ctx=16, n_layer=2, d_model=32, n_head=4)
+# FlopCounterMode leaves out the CPU SDPA's Q·Kᵀ and A·V (see above): L·L·d each per layer
+SDPA_PRODUCTS = TINY["n_layer"] * 2 * 16 * 16 * TINY["d_model"]
+
+
+@pytest.mark.parametrize("attention,window,recognised,left_out", [
+    ("additive", False, True, 0),  # scores + a buffer of 0 and -inf
+    ("additive", True, False, 0),
+    ("sdpa_mask", False, True, SDPA_PRODUCTS),  # SDPA's attn_mask: True attends
+    ("sdpa_mask", True, False, SDPA_PRODUCTS),  # matmul, softmax, matmul
+])
+def test_masks_from_buffers(attention, window, recognised, left_out):
+    """A constant mask is causal exactly when it is lower-triangular: one attention layer
+    with causal: true; a banded one is not, and the ops are imported one by one."""
+    args = dict(TINY, attention=attention, window=window)
+    text, got = _imported("torch_gpt_models:GPT", (16,), args, tokens=True)
+    assert ("attention: {name: attn, heads: 4, causal: true}" in text) == recognised
+    assert ("- matmul: " in text) == (not recognised)
+    params, macs = gpt.measure(lambda: gpt.GPT(**args), 16)
+    assert (got.total.params, got.total.macs - left_out) == (params, macs)
+
+
+def test_llama_layout():
+    """RMSNorm, q/k/v/o without bias and 2 key/value heads of 4, a SiLU-gated MLP (mul of
+    two branches), an untied head: parameters() exactly; MACs FlopCounterMode's plus the
+    SDPA products it leaves out, 2·L²·d per layer."""
+    text, got = _imported("torch_gpt_models:Llama", (32,), tokens=True)
+    assert "    - rmsnorm: {name: input_layernorm}" in text
+    assert "    - attention: {name: self_attn, heads: 4, kv_heads: 2, bias: false, " \
+           "causal: true}" in text
+    assert "    - mul: {name: mul1, from: mlp.act_fn, with: mlp.up_proj}" in text
+    params, macs = gpt.measure(gpt.Llama, 32)
+    assert got.total.params == params
+    assert got.total.macs - macs == 2 * 2 * 32 * 32 * 128
+
+
 @pytest.mark.parametrize("attention", ["explicit", "einsum"])
 def test_attention_not_recognised_is_imported_op_by_op(attention):
     """A banded mask is not causal: the ops one by one (matmul or einsum, softmax, permute,
     reshape, identity for the scale and the mask) count what PyTorch counts, and verify."""
-    args = dict(vocab=100, n_ctx=16, n_layer=2, d_model=32, n_head=4, attention=attention,
-                window=True)
+    args = dict(TINY, attention=attention, window=True)
     text, got = _imported("torch_gpt_models:GPT", (16,), args, tokens=True)
     assert "attention:" not in text
     product = "matmul" if attention == "explicit" else "einsum"

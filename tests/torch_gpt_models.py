@@ -9,6 +9,8 @@ GELU, a final LayerNorm and the head on every position. ``attention="explicit"``
 nanoGPT's other path (no flash): ``q @ k.transpose(-2, -1) * (1 / sqrt(d))``, a
 ``masked_fill`` with the lower-triangular buffer ``bias`` (whole: torch.fx cannot slice a
 buffer at a traced length, so this form is for T = n_ctx), softmax, ``@ v``.
+``attention="additive"`` adds a buffer of 0 and -inf to the scores instead;
+``attention="sdpa_mask"`` passes SDPA the buffer as a boolean ``attn_mask``.
 ``attention="einsum"`` chunks the qkv projection and writes both products with
 ``torch.einsum``. ``window=True`` makes the mask of either banded (each token sees itself
 and the one before): not causal. ``attention="separate"`` has q_proj, k_proj, v_proj Linears (HF LlamaAttention's layout)
@@ -43,8 +45,11 @@ class CausalSelfAttention(nn.Module):
         mask = torch.ones(n_ctx, n_ctx).tril()
         if window:  # each token sees itself and the one before: not causal
             mask = mask - torch.ones(n_ctx, n_ctx).tril(-2)
-        if attention in ("explicit", "einsum"):
+        if attention in ("explicit", "einsum", "sdpa_mask"):
             self.register_buffer("bias", mask.view(1, 1, n_ctx, n_ctx))
+        if attention == "additive":  # 0 where a token may attend, -inf where not
+            self.register_buffer("bias", torch.zeros(n_ctx, n_ctx).masked_fill(mask == 0,
+                                                                              float("-inf")))
 
     def forward(self, x):
         B, T, C = x.size()
@@ -71,6 +76,11 @@ class CausalSelfAttention(nn.Module):
                 att = att.masked_fill(self.bias == 0, float("-inf"))  # T = n_ctx
                 att = F.softmax(att, dim=-1)
                 y = att @ v
+            elif self.attention == "additive":
+                att = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(d) + self.bias
+                y = torch.matmul(att.softmax(dim=-1), v)
+            elif self.attention == "sdpa_mask":  # a boolean mask: True where it attends
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=self.bias > 0)
             else:
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0,
                                                    is_causal=True)
@@ -136,3 +146,68 @@ def measure(make_model, length: int) -> tuple:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(torch.zeros(1, length, dtype=torch.long))
     return params, counter.get_total_flops() // 2
+
+
+# ----------------------------------------------------------------------------- Llama layout
+# HF transformers' LlamaModel / LlamaForCausalLM names (models/llama/modeling_llama.py):
+# embed_tokens, layers of input_layernorm (RMSNorm), self_attn (q_proj, k_proj, v_proj,
+# o_proj without bias, grouped-query heads), post_attention_layernorm, mlp (gate_proj,
+# up_proj, down_proj: down(silu(gate(x)) * up(x))), norm, an untied lm_head. Without the
+# rotary position embedding (element-wise, which the import does not recognise yet).
+class LlamaAttention(nn.Module):
+    def __init__(self, d_model, n_head, kv_heads):
+        super().__init__()
+        self.n_head, self.kv_heads, self.d = n_head, kv_heads, d_model // n_head
+        self.q_proj = nn.Linear(d_model, n_head * self.d, bias=False)
+        self.k_proj = nn.Linear(d_model, kv_heads * self.d, bias=False)
+        self.v_proj = nn.Linear(d_model, kv_heads * self.d, bias=False)
+        self.o_proj = nn.Linear(n_head * self.d, d_model, bias=False)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, -1, self.d).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, -1, self.d).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, -1, self.d).transpose(1, 2)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        return self.o_proj(y.transpose(1, 2).reshape(b, t, -1))
+
+
+class LlamaMLP(nn.Module):
+    def __init__(self, d_model, hidden):
+        super().__init__()
+        self.gate_proj = nn.Linear(d_model, hidden, bias=False)
+        self.up_proj = nn.Linear(d_model, hidden, bias=False)
+        self.down_proj = nn.Linear(hidden, d_model, bias=False)
+        self.act_fn = nn.SiLU()
+
+    def forward(self, x):
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaLayer(nn.Module):
+    def __init__(self, d_model, n_head, kv_heads, hidden):
+        super().__init__()
+        self.input_layernorm = nn.RMSNorm(d_model, eps=1e-6)
+        self.self_attn = LlamaAttention(d_model, n_head, kv_heads)
+        self.post_attention_layernorm = nn.RMSNorm(d_model, eps=1e-6)
+        self.mlp = LlamaMLP(d_model, hidden)
+
+    def forward(self, x):
+        x = x + self.self_attn(self.input_layernorm(x))
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Llama(nn.Module):
+    def __init__(self, vocab=1000, n_layer=2, d_model=128, n_head=4, kv_heads=2, hidden=344):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(vocab, d_model)
+        self.layers = nn.ModuleList([LlamaLayer(d_model, n_head, kv_heads, hidden)
+                                     for _ in range(n_layer)])
+        self.norm = nn.RMSNorm(d_model, eps=1e-6)
+        self.lm_head = nn.Linear(d_model, vocab, bias=False)
+
+    def forward(self, ids):
+        x = self.embed_tokens(ids)
+        for layer in self.layers:
+            x = layer(x)
+        return self.lm_head(self.norm(x))

@@ -26,7 +26,7 @@ _PASSING = ("expand", "expand_as", "contiguous", "to", "type_as", "clone")
 
 
 def annotate(traced) -> None:
-    weights: dict = {}  # id of a weight -> the path of the first module called with it
+    weights: dict = {}  # id of a weight -> the first module call that reads it
     for node in traced.nodes:
         if traced.decided(node):
             continue
@@ -44,13 +44,14 @@ def annotate(traced) -> None:
 
 
 def _tie(traced, node, weights: dict) -> None:
-    """A Linear whose weight an earlier module owns: ``tie`` to that module's layer."""
+    """A Linear whose weight an earlier module owns: ``tie`` to that module's layer (the
+    call's node: the importer writes the layer's name)."""
     m = traced.modules[node.target]
     w = getattr(m, "weight", None)
     if not isinstance(w, nn.Parameter):
         return
-    owner = weights.setdefault(id(w), node.target)
-    if owner == node.target or type(m) is not nn.Linear or not traced.live(node):
+    owner = weights.setdefault(id(w), node)
+    if owner.target == node.target or type(m) is not nn.Linear or not traced.live(node):
         return
     args = dict(out=m.out_features, tie=owner)
     if m.bias is None:

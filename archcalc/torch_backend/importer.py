@@ -186,12 +186,12 @@ def _items(gm, target, modules: dict) -> tuple:
             module = node.op == "call_module" or bool(path)  # path: named by that module
             base = path[0] if path else node.target if module else node.name
             ins = [name if i is PREVIOUS else value_of.get(i.name) for i in inputs]
-            args = {k: value_of.get(v.name) if isinstance(v, Node) else v  # a ref: its name
-                    for k, v in args.items()}
+            refs = [k for k, v in args.items() if isinstance(v, Node)]  # by name
+            args = {k: value_of.get(v.name) if k in refs else v for k, v in args.items()}
             name = _unique(_NAME_OK.sub("_", str(base)), names)
             owner = path[0] if path else str(node.target) if module else _module_path(node)
             items.append(dict(name=name, type=type_, args=args, module=module, owner=owner,
-                              inputs=ins))
+                              inputs=ins, refs=refs))
         value_of[node.name] = name
     return items, output, modules
 
@@ -291,7 +291,8 @@ def _layer_line(item, previous, indent, rename=None) -> str:
         fields["from"] = main
     if inputs[1:]:
         fields["with"] = inputs[1:] if len(inputs) > 2 else inputs[1]
-    fields.update(item["args"])
+    fields.update({k: rename.get(v, v) if k in item.get("refs", ()) else v
+                   for k, v in item["args"].items()})
     return f"{indent}- {item['type']}: {{" + ", ".join(
         f"{k}: {_value(v)}" for k, v in fields.items()) + "}"
 
