@@ -262,3 +262,30 @@ def test_cli_tokens(cli, tmp_path):
     # without --tokens the input is floats, which an embedding refuses: a located error
     code, _, err = cli("import", "torch", "torch_gpt_models:GPT", "--input", "64")
     assert code == 2 and "its forward on an input of shape [64] raised" in err
+
+
+TUTORIAL = ROOT / "docs" / "tutorial-import.md"
+
+
+def test_the_tutorial_gpt_is_the_import_and_its_figures_hold():
+    """docs/tutorial-import.md, Transformers: examples/import/tiny_gpt.yaml is what the
+    import writes, its counts are specs/gpt2.yaml's at that size, the figures the text
+    derives are the printed ones, and verify checks what the text says."""
+    from doc_blocks import blocks
+
+    cmd, imported = next((c, o) for c, o in blocks(TUTORIAL) if "tiny_gpt.py" in c)
+    spec = ROOT / "examples" / "import" / "tiny_gpt.yaml"
+    assert spec.read_text(encoding="utf-8") == imported
+    got = analyse(load(str(spec)))
+    want = analyse(load(str(ROOT / "specs" / "gpt2.yaml"),
+                        dict(n_layer=2, d_model=64, n_head=4, n_ctx=64, vocab=512, L=None)))
+    assert got.total.params == want.total.params == 136_960
+    assert sympy.simplify(sympy.sympify(got.total.macs) - want.total.macs) == 0
+    d = 64  # 12d² + 13d per block; 12d² per token per block, d·V for the head; 2·2·d per L²
+    assert 12 * d * d + 13 * d == 49_984 and 2 * 12 * d * d + d * 512 == 131_072
+    assert 2 * 2 * d == 256
+    text = TUTORIAL.read_text(encoding="utf-8")
+    assert "Total MACs: 131072*L + 256*L**2" in text and "49,984" in text
+    result = archcalc.verify(str(spec), rf="off")
+    assert result.ok and not result.mismatches and result.checked == 440
+    assert "All 440 checks match" in text
