@@ -136,6 +136,15 @@ def test_llama_layout():
     assert got.total.macs - macs == 2 * 2 * 32 * 32 * 128
 
 
+def test_llama_explicit_products_with_a_mask_made_in_forward():
+    """Meta's form: torch.matmul, k.transpose(2, 3), / √d, + triu(full(-inf), 1), softmax
+    in float32 cast back with type_as: one causal attention layer, FlopCounterMode's MACs."""
+    args = dict(kv_heads=4, explicit=True)
+    text, got = _imported("torch_gpt_models:Llama", (32,), args, tokens=True)
+    assert "    - attention: {name: self_attn, heads: 4, bias: false, causal: true}" in text
+    assert (got.total.params, got.total.macs) == gpt.measure(lambda: gpt.Llama(**args), 32)
+
+
 @pytest.mark.parametrize("attention", ["explicit", "einsum"])
 def test_attention_not_recognised_is_imported_op_by_op(attention):
     """A banded mask is not causal: the ops one by one (matmul or einsum, softmax, permute,

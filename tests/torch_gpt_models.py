@@ -152,12 +152,15 @@ def measure(make_model, length: int) -> tuple:
 # HF transformers' LlamaModel / LlamaForCausalLM names (models/llama/modeling_llama.py):
 # embed_tokens, layers of input_layernorm (RMSNorm), self_attn (q_proj, k_proj, v_proj,
 # o_proj without bias, grouped-query heads), post_attention_layernorm, mlp (gate_proj,
-# up_proj, down_proj: down(silu(gate(x)) * up(x))), norm, an untied lm_head. Without the
+# up_proj, down_proj: down(silu(gate(x)) * up(x))), norm, an untied lm_head; ``explicit``:
+# the products written out as Meta's llama/model.py does (a -inf mask made with torch.full
+# and triu, softmax in float32). Without the
 # rotary position embedding (element-wise, which the import does not recognise yet).
 class LlamaAttention(nn.Module):
-    def __init__(self, d_model, n_head, kv_heads):
+    def __init__(self, d_model, n_head, kv_heads, explicit=False):
         super().__init__()
         self.n_head, self.kv_heads, self.d = n_head, kv_heads, d_model // n_head
+        self.explicit = explicit
         self.q_proj = nn.Linear(d_model, n_head * self.d, bias=False)
         self.k_proj = nn.Linear(d_model, kv_heads * self.d, bias=False)
         self.v_proj = nn.Linear(d_model, kv_heads * self.d, bias=False)
@@ -168,7 +171,13 @@ class LlamaAttention(nn.Module):
         q = self.q_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         k = self.k_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, self.d).transpose(1, 2)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        if self.explicit:  # Meta's original llama/model.py: a -inf mask made in forward
+            scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(self.d)
+            mask = torch.full((t, t), float("-inf"), device=x.device).triu(1)
+            scores = F.softmax((scores + mask).float(), dim=-1).type_as(q)
+            y = torch.matmul(scores, v)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
         return self.o_proj(y.transpose(1, 2).reshape(b, t, -1))
 
 
@@ -185,10 +194,10 @@ class LlamaMLP(nn.Module):
 
 
 class LlamaLayer(nn.Module):
-    def __init__(self, d_model, n_head, kv_heads, hidden):
+    def __init__(self, d_model, n_head, kv_heads, hidden, explicit=False):
         super().__init__()
         self.input_layernorm = nn.RMSNorm(d_model, eps=1e-6)
-        self.self_attn = LlamaAttention(d_model, n_head, kv_heads)
+        self.self_attn = LlamaAttention(d_model, n_head, kv_heads, explicit)
         self.post_attention_layernorm = nn.RMSNorm(d_model, eps=1e-6)
         self.mlp = LlamaMLP(d_model, hidden)
 
@@ -198,10 +207,11 @@ class LlamaLayer(nn.Module):
 
 
 class Llama(nn.Module):
-    def __init__(self, vocab=1000, n_layer=2, d_model=128, n_head=4, kv_heads=2, hidden=344):
+    def __init__(self, vocab=1000, n_layer=2, d_model=128, n_head=4, kv_heads=2, hidden=344,
+                 explicit=False):
         super().__init__()
         self.embed_tokens = nn.Embedding(vocab, d_model)
-        self.layers = nn.ModuleList([LlamaLayer(d_model, n_head, kv_heads, hidden)
+        self.layers = nn.ModuleList([LlamaLayer(d_model, n_head, kv_heads, hidden, explicit)
                                      for _ in range(n_layer)])
         self.norm = nn.RMSNorm(d_model, eps=1e-6)
         self.lm_head = nn.Linear(d_model, vocab, bias=False)

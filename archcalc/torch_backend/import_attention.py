@@ -32,6 +32,7 @@ _SOFTMAX = (F.softmax, torch.softmax)
 _SCALAR_MUL = (operator.mul, torch.mul)
 _SCALAR_DIV = (operator.truediv, torch.div)
 _RESHAPES = ("view", "reshape")
+CASTS = ("float", "half", "bfloat16", "double", "type_as", "to")
 
 
 class NoMatch(Exception):
@@ -54,8 +55,8 @@ def annotate(traced) -> None:
             continue
         try:
             anchor, layer, absorbed = _attention(traced, node)
-        except NoMatch:
-            continue
+        except (NoMatch, TypeError, ValueError, IndexError, KeyError, AttributeError):
+            continue  # not this pattern: its ops are mapped one by one
         if any(traced.decided(n) for n in absorbed):
             continue
         for n in absorbed:
@@ -114,7 +115,10 @@ def permutation(node):
     order = list(range(rank))
     if (node.op == "call_method" and node.target in ("transpose", "swapaxes", "swapdims")) or \
             (node.op == "call_function" and node.target in (torch.transpose, torch.swapaxes)):
-        a, b = _arg(node, 1, "dim0") % rank, _arg(node, 2, "dim1") % rank
+        a, b = _arg(node, 1, "dim0"), _arg(node, 2, "dim1")
+        if not (isinstance(a, int) and isinstance(b, int)):
+            return None
+        a, b = a % rank, b % rank
         order[a], order[b] = order[b], order[a]
         return tuple(order)
     if (node.op == "call_method" and node.target == "permute") or \
@@ -162,6 +166,8 @@ def _number(traced, v):
 
 
 def _softmax_last(node) -> bool:
+    if _shape(node) is None:
+        return False
     rank = len(_shape(node))
     if node.op == "call_function" and node.target in _SOFTMAX:
         dim = _arg(node, 1, "dim")
@@ -258,16 +264,17 @@ def _core(traced, node, absorbed) -> tuple:
         if mask is not None:
             _need(not causal)
             causal = _causal_mask(traced, mask, "sdpa")
-        return (q, k, v, causal, _arg(node, 4, "dropout_p", 0.0), node.kwargs.get("scale"),
-                bool(node.kwargs.get("enable_gqa", False)))
+        return (q, k, v, causal, _arg(node, 4, "dropout_p", 0.0), _arg(node, 6, "scale"),
+                bool(_arg(node, 7, "enable_gqa", False)))
     weights, v = _operands(node)
     p = _dropout(traced, weights)
     if p is not None:
         absorbed.append(weights)
         weights = weights.args[0]
+    weights = _uncast(weights, absorbed)
     _need(_softmax_last(weights))
     absorbed.append(weights)
-    scores, scale, causal = weights.args[0], 1.0, False
+    scores, scale, causal = _uncast(weights.args[0], absorbed), 1.0, False
     while not (is_matmul(scores) or _einsum(scores, "id,jd->ij")):  # scale, mask
         absorbed.append(scores)
         by = scalar(scores, traced)
@@ -298,6 +305,14 @@ def _core(traced, node, absorbed) -> tuple:
     absorbed.append(kt)
     k, scale = _unscaled(traced, kt.args[0], scale, absorbed)
     return q, k, v, causal, p or 0.0, scale, False
+
+
+def _uncast(node, absorbed):
+    """The tensor before dtype casts (``.float()``, ``.type_as(q)``: softmax in float32)."""
+    while node.op == "call_method" and node.target in CASTS:
+        absorbed.append(node)
+        node = node.args[0]
+    return node
 
 
 def _unscaled(traced, node, scale, absorbed) -> tuple:

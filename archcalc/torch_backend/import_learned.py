@@ -39,6 +39,8 @@ def annotate(traced) -> None:
             combined = _combination(traced, node)
         except Unmapped as e:
             combined = e
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+            combined = None  # an unusual call: refused below as an op of a learned tensor
         if combined is not None:
             traced.decide(node, combined)
 

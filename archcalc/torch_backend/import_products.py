@@ -8,7 +8,8 @@ subscript dropped); ``transpose``, ``swapaxes``, ``.mT`` → ``permute``; ``.sof
 ``flatten``; a multiply or divide by a number, and a constant mask filled in or added →
 ``identity`` (element-wise: no parameters, no multiply-accumulates, as FlopCounterMode
 counts none); ``F.scaled_dot_product_attention`` alone → ``matmul`` (q·kᵀ), ``softmax``,
-``matmul`` (·v), the two products it computes.
+``matmul`` (·v), the two products it computes; a dtype cast (``.float()``,
+``.type_as(q)``) is no layer.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 
 import torch
 
-from .import_attention import is_matmul, is_sdpa, permutation, scalar, swap
+from .import_attention import CASTS, is_matmul, is_sdpa, permutation, scalar, swap
 from .import_map import PREVIOUS, Unmapped, _arg, _dim, _opts, _shape
 from .import_graph import CONST, LIVE
 
@@ -35,11 +36,15 @@ def annotate(traced) -> None:
             layer = _map(traced, node)
         except Unmapped as e:
             layer = e
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+            layer = _NOT_MINE  # an unusual call: import_map maps it or says which op it is
         if layer is not _NOT_MINE:
             traced.decide(node, layer)
 
 
 def _map(traced, node):
+    if node.op == "call_method" and node.target in CASTS:
+        return None  # a dtype cast: the same values for counting
     if is_matmul(node):
         return _matmul(traced, node)
     if is_sdpa(node):
