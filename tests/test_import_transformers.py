@@ -248,12 +248,19 @@ def test_unmappable_transformer_ops_are_located(cli, tmp_path):
         "        mask = torch.ones(4, 4, dtype=torch.bool).triu(1)\n"
         "        return self.mha(x, x, x, attn_mask=mask)[0]\n"
         "class First(nn.Module):\n"
-        "    def forward(self, x):\n        return x[0]\n",
+        "    def forward(self, x):\n        return x[0]\n"
+        "class Twice(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.pos = nn.Parameter(torch.zeros(8))\n"
+        "    def forward(self, x):\n        return (x + self.pos) + self.pos\n",
         encoding="utf-8")
     cases = [
         ("Weighted", "no archcalc layer for a product with a learned or constant tensor"),
         ("Masked", "no archcalc layer for nn.MultiheadAttention with attn_mask at mha"),
         ("First", "no archcalc layer for indexing the batch axis"),
+        # a second parameter layer of the same tensor would count it twice
+        ("Twice", "no archcalc layer for the learned tensor pos read a second time"),
     ]
     for name, fragment in cases:
         code, out, err = cli("import", "torch", f"{bad}:{name}", "--input", "4,8")

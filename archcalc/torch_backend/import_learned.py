@@ -27,6 +27,7 @@ _PASSING = ("expand", "expand_as", "contiguous", "to", "type_as", "clone")
 
 def annotate(traced) -> None:
     weights: dict = {}  # id of a weight -> the first module call that reads it
+    read: set = set()  # the learned tensors made layers so far
     for node in traced.nodes:
         if traced.decided(node):
             continue
@@ -41,6 +42,11 @@ def annotate(traced) -> None:
             combined = e
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
             combined = None  # an unusual call: refused below as an op of a learned tensor
+        if isinstance(combined, tuple):
+            source = combined[-1]
+            if source in read:  # a second parameter layer would count it again
+                combined = Unmapped(f"the learned tensor {source} read a second time")
+            read.add(source)
         if combined is not None:
             traced.decide(node, combined)
 
