@@ -138,10 +138,12 @@ def test_llama_layout():
 
 def test_llama_explicit_products_with_a_mask_made_in_forward():
     """Meta's form: torch.matmul, k.transpose(2, 3), / √d, + triu(full(-inf), 1), softmax
-    in float32 cast back with type_as: one causal attention layer, FlopCounterMode's MACs."""
-    args = dict(kv_heads=4, explicit=True)
+    in float32 cast back with type_as, k and v repeated to the query heads as HF's repeat_kv
+    does (expand, reshape): one causal attention layer, FlopCounterMode's MACs."""
+    args = dict(kv_heads=2, explicit=True)
     text, got = _imported("torch_gpt_models:Llama", (32,), args, tokens=True)
-    assert "    - attention: {name: self_attn, heads: 4, bias: false, causal: true}" in text
+    assert "    - attention: {name: self_attn, heads: 4, kv_heads: 2, bias: false, " \
+           "causal: true}" in text
     assert (got.total.params, got.total.macs) == gpt.measure(lambda: gpt.Llama(**args), 32)
 
 

@@ -154,7 +154,7 @@ def measure(make_model, length: int) -> tuple:
 # o_proj without bias, grouped-query heads), post_attention_layernorm, mlp (gate_proj,
 # up_proj, down_proj: down(silu(gate(x)) * up(x))), norm, an untied lm_head; ``explicit``:
 # the products written out as Meta's llama/model.py does (a -inf mask made with torch.full
-# and triu, softmax in float32). Without the
+# and triu, softmax in float32), the kv heads repeated as HF's repeat_kv does. Without the
 # rotary position embedding (element-wise, which the import does not recognise yet).
 class LlamaAttention(nn.Module):
     def __init__(self, d_model, n_head, kv_heads, explicit=False):
@@ -172,6 +172,11 @@ class LlamaAttention(nn.Module):
         k = self.k_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         if self.explicit:  # Meta's original llama/model.py: a -inf mask made in forward
+            n = self.n_head // self.kv_heads  # HF's repeat_kv: each kv head n times
+            k = k[:, :, None, :, :].expand(b, self.kv_heads, n, t, self.d) \
+                .reshape(b, self.n_head, t, self.d)
+            v = v[:, :, None, :, :].expand(b, self.kv_heads, n, t, self.d) \
+                .reshape(b, self.n_head, t, self.d)
             scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(self.d)
             mask = torch.full((t, t), float("-inf"), device=x.device).triu(1)
             scores = F.softmax((scores + mask).float(), dim=-1).type_as(q)

@@ -4,13 +4,15 @@
 self-attention is recognised as a whole and written as one ``attention`` layer when it is
 exactly the layer's computation: query, key and value projections (three Linears, or one
 qkv Linear split, chunked or reshaped into three), each viewed as heads and transposed to
-[.., H, T, d], then ``F.scaled_dot_product_attention`` or the explicit
-``softmax(q @ k.transpose(-2, -1) * scale) @ v`` (a causal mask by ``is_causal``, by a
-lower-triangular ``attn_mask``, or by ``masked_fill`` or an additive mask from a buffer;
-dropout of the weights), the heads merged back to [.., T, H·d] and an output Linear. Its
-arguments: heads, kv_heads (fewer key/value heads: grouped-query), head_dim, out, the bias
-flags, causal, dropout and a scale other than 1/√d. Every intermediate value must be read
-only inside the pattern. Anything else (a mask that is not causal, rotary embeddings, no
+[.., H, T, d] (keys and values perhaps repeated to the query heads by
+``repeat_interleave`` or HF's repeat_kv), then ``F.scaled_dot_product_attention`` or the
+explicit ``softmax(q @ k.transpose(-2, -1) * scale) @ v`` or its einsum (a causal mask by
+``is_causal``, by a lower-triangular ``attn_mask``, or by ``masked_fill`` or an additive
+mask computed from buffers or sizes; dtype casts around the softmax; dropout of the
+weights), the heads merged back to [.., T, H·d] and an output Linear. Its arguments:
+heads, kv_heads (fewer key/value heads: grouped-query), head_dim, out, the bias flags,
+causal, dropout and a scale other than 1/√d. Every intermediate value must be read only
+inside the pattern. Anything else (a mask that is not causal, rotary embeddings, no
 output projection) is left to ``import_products.py``, which maps its ops one by one.
 """
 
@@ -221,6 +223,8 @@ def _attention(traced, node) -> tuple:
     """(the output projection, its attention layer, the nodes it replaces)."""
     absorbed: list = []
     q, k, v, causal, p, scale, gqa = _core(traced, node, absorbed)
+    (k, repeated_k), (v, repeated_v) = _repeated(k, absorbed), _repeated(v, absorbed)
+    gqa = gqa or (repeated_k and repeated_v)
     parts = [_heads(traced, t, absorbed) for t in (q, k, v)]
     (_, _, heads, d), (_, _, kv_heads, dk), (_, _, kv_v, dv) = parts
     _need(d == dk == dv and kv_heads == kv_v and heads % kv_heads == 0)
@@ -342,6 +346,30 @@ def _causal_mask(traced, node, kind: str) -> bool:
     n = m.shape[-1]
     _need(bool(torch.all(allowed == torch.ones(n, n, dtype=torch.bool).tril())))
     return True
+
+
+def _repeated(node, absorbed) -> tuple:
+    """(the key or value heads before they are repeated to the query heads, whether they
+    were): ``repeat_interleave(n, dim=1)``, or HF's repeat_kv,
+    ``x[:, :, None].expand(B, H_kv, n, T, d).reshape(B, H_kv·n, T, d)``."""
+    if (node.op == "call_method" and node.target == "repeat_interleave" or
+            node.op == "call_function" and node.target is torch.repeat_interleave) and \
+            _arg(node, 2, "dim") == 1 and isinstance(_arg(node, 1, "repeats"), int):
+        absorbed.append(node)
+        return node.args[0], True
+    if node.op == "call_method" and node.target in _RESHAPES:
+        grown = node.args[0]
+        if grown.op == "call_method" and grown.target == "expand":
+            lifted = grown.args[0]
+            if lifted.op == "call_function" and lifted.target is operator.getitem and \
+                    lifted.args[1] in ((slice(None), slice(None), None, slice(None),
+                                        slice(None)), (slice(None), slice(None), None)):
+                before, after = _shape(lifted.args[0]), _shape(node)
+                if len(before) == len(after) == 4 and before[0] == after[0] and \
+                        before[2:] == after[2:] and after[1] % before[1] == 0:
+                    absorbed += [node, grown, lifted]
+                    return lifted.args[0], True
+    return node, False
 
 
 def _heads(traced, node, absorbed) -> tuple:
