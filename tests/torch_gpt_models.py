@@ -12,10 +12,11 @@ buffer at a traced length, so this form is for T = n_ctx), softmax, ``@ v``.
 ``attention="additive"`` adds a buffer of 0 and -inf to the scores instead;
 ``attention="sdpa_mask"`` passes SDPA the buffer as a boolean ``attn_mask``.
 ``attention="einsum"`` chunks the qkv projection and writes both products with
-``torch.einsum``. ``window=True`` makes the mask of either banded (each token sees itself
-and the one before): not causal. ``attention="separate"`` has q_proj, k_proj, v_proj Linears (HF LlamaAttention's layout)
-with ``kv_heads`` key/value heads (grouped-query attention, SDPA's ``enable_gqa``).
-Written independently of archcalc (nothing here imports it).
+``torch.einsum``. ``window=True`` makes the mask of any of these banded (each token sees
+itself and the one before): not causal. ``attention="separate"`` has q_proj, k_proj,
+v_proj Linears (HF LlamaAttention's layout) with ``kv_heads`` key/value heads
+(grouped-query attention, SDPA's ``enable_gqa``). ``Llama`` below is a Llama-style
+decoder. Written independently of archcalc (nothing here imports it).
 """
 
 from __future__ import annotations
