@@ -121,16 +121,18 @@ def test_masks_from_buffers(attention, window, recognised, left_out):
     assert (got.total.params, got.total.macs - left_out) == (params, macs)
 
 
-def test_llama_layout():
+@pytest.mark.parametrize("rotary", [False, True])
+def test_llama_layout(rotary):
     """RMSNorm, q/k/v/o without bias and 2 key/value heads of 4, a SiLU-gated MLP (mul of
-    two branches), an untied head: parameters() exactly; MACs FlopCounterMode's plus the
-    SDPA products it leaves out, 2·L²·d per layer."""
-    text, got = _imported("torch_gpt_models:Llama", (32,), tokens=True)
+    two branches), an untied head, perhaps rotary embeddings of q and k (HF's
+    apply_rotary_pos_emb: element-wise, no parameters, no MACs): parameters() exactly; MACs
+    FlopCounterMode's plus the SDPA products it leaves out, 2·L²·d per layer."""
+    text, got = _imported("torch_gpt_models:Llama", (32,), dict(rotary=rotary), tokens=True)
     assert "    - rmsnorm: {name: input_layernorm}" in text
     assert "    - attention: {name: self_attn, heads: 4, kv_heads: 2, bias: false, " \
-           "causal: true}" in text
+           f"causal: true{', rotary: true' if rotary else ''}}}" in text
     assert "    - mul: {name: mul1, from: mlp.act_fn, with: mlp.up_proj}" in text
-    params, macs = gpt.measure(gpt.Llama, 32)
+    params, macs = gpt.measure(lambda: gpt.Llama(rotary=rotary), 32)
     assert got.total.params == params
     assert got.total.macs - macs == 2 * 2 * 32 * 32 * 128
 
@@ -138,11 +140,12 @@ def test_llama_layout():
 def test_llama_explicit_products_with_a_mask_made_in_forward():
     """Meta's form: torch.matmul, k.transpose(2, 3), / √d, + triu(full(-inf), 1), softmax
     in float32 cast back with type_as, k and v repeated to the query heads as HF's repeat_kv
-    does (expand, reshape): one causal attention layer, FlopCounterMode's MACs."""
-    args = dict(kv_heads=2, explicit=True)
+    does (expand, reshape), rotary embeddings: one causal attention layer,
+    FlopCounterMode's MACs."""
+    args = dict(kv_heads=2, explicit=True, rotary=True)
     text, got = _imported("torch_gpt_models:Llama", (32,), args, tokens=True)
     assert "    - attention: {name: self_attn, heads: 4, kv_heads: 2, bias: false, " \
-           "causal: true}" in text
+           "causal: true, rotary: true}" in text
     assert (got.total.params, got.total.macs) == gpt.measure(lambda: gpt.Llama(**args), 32)
 
 

@@ -158,10 +158,12 @@ def measure(make_model, length: int) -> tuple:
 # and triu, softmax in float32), the kv heads repeated as HF's repeat_kv does. Without the
 # rotary position embedding (element-wise, which the import does not recognise yet).
 class LlamaAttention(nn.Module):
-    def __init__(self, d_model, n_head, kv_heads, explicit=False):
+    def __init__(self, d_model, n_head, kv_heads, explicit=False, rotary=False):
         super().__init__()
         self.n_head, self.kv_heads, self.d = n_head, kv_heads, d_model // n_head
-        self.explicit = explicit
+        self.explicit, self.rotary = explicit, rotary
+        inv_freq = 1.0 / (10000 ** (torch.arange(0, self.d, 2).float() / self.d))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
         self.q_proj = nn.Linear(d_model, n_head * self.d, bias=False)
         self.k_proj = nn.Linear(d_model, kv_heads * self.d, bias=False)
         self.v_proj = nn.Linear(d_model, kv_heads * self.d, bias=False)
@@ -172,6 +174,12 @@ class LlamaAttention(nn.Module):
         q = self.q_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         k = self.k_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, self.d).transpose(1, 2)
+        if self.rotary:  # HF's LlamaRotaryEmbedding and apply_rotary_pos_emb
+            freqs = torch.outer(torch.arange(t, device=x.device).float(), self.inv_freq)
+            emb = torch.cat((freqs, freqs), dim=-1)
+            cos, sin = emb.cos(), emb.sin()
+            q = q * cos + _rotate_half(q) * sin
+            k = k * cos + _rotate_half(k) * sin
         if self.explicit:  # Meta's original llama/model.py: a -inf mask made in forward
             n = self.n_head // self.kv_heads  # HF's repeat_kv: each kv head n times
             k = k[:, :, None, :, :].expand(b, self.kv_heads, n, t, self.d) \
@@ -187,6 +195,11 @@ class LlamaAttention(nn.Module):
         return self.o_proj(y.transpose(1, 2).reshape(b, t, -1))
 
 
+def _rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
 class LlamaMLP(nn.Module):
     def __init__(self, d_model, hidden):
         super().__init__()
@@ -200,10 +213,10 @@ class LlamaMLP(nn.Module):
 
 
 class LlamaLayer(nn.Module):
-    def __init__(self, d_model, n_head, kv_heads, hidden, explicit=False):
+    def __init__(self, d_model, n_head, kv_heads, hidden, explicit=False, rotary=False):
         super().__init__()
         self.input_layernorm = nn.RMSNorm(d_model, eps=1e-6)
-        self.self_attn = LlamaAttention(d_model, n_head, kv_heads, explicit)
+        self.self_attn = LlamaAttention(d_model, n_head, kv_heads, explicit, rotary)
         self.post_attention_layernorm = nn.RMSNorm(d_model, eps=1e-6)
         self.mlp = LlamaMLP(d_model, hidden)
 
@@ -214,10 +227,11 @@ class LlamaLayer(nn.Module):
 
 class Llama(nn.Module):
     def __init__(self, vocab=1000, n_layer=2, d_model=128, n_head=4, kv_heads=2, hidden=344,
-                 explicit=False):
+                 explicit=False, rotary=False):
         super().__init__()
         self.embed_tokens = nn.Embedding(vocab, d_model)
-        self.layers = nn.ModuleList([LlamaLayer(d_model, n_head, kv_heads, hidden, explicit)
+        self.layers = nn.ModuleList([LlamaLayer(d_model, n_head, kv_heads, hidden, explicit,
+                                                rotary)
                                      for _ in range(n_layer)])
         self.norm = nn.RMSNorm(d_model, eps=1e-6)
         self.lm_head = nn.Linear(d_model, vocab, bias=False)

@@ -4,16 +4,17 @@
 self-attention is recognised as a whole and written as one ``attention`` layer when it is
 exactly the layer's computation: query, key and value projections (three Linears, or one
 qkv Linear split, chunked or reshaped into three), each viewed as heads and transposed to
-[.., H, T, d] (keys and values perhaps repeated to the query heads by
-``repeat_interleave`` or HF's repeat_kv), then ``F.scaled_dot_product_attention`` or the
+[.., H, T, d] (queries and keys perhaps rotated, ``x * cos + rotate_half(x) * sin``;
+keys and values perhaps repeated to the query heads by ``repeat_interleave`` or HF's
+repeat_kv), then ``F.scaled_dot_product_attention`` or the
 explicit ``softmax(q @ k.transpose(-2, -1) * scale) @ v`` or its einsum (a causal mask by
 ``is_causal``, by a lower-triangular ``attn_mask``, or by ``masked_fill`` or an additive
 mask computed from buffers or sizes; dtype casts around the softmax; dropout of the
 weights), the heads merged back to [.., T, H·d] and an output Linear. Its arguments:
 heads, kv_heads (fewer key/value heads: grouped-query), head_dim, out, the bias flags,
-causal, dropout and a scale other than 1/√d. Every intermediate value must be read only
-inside the pattern. Anything else (a mask that is not causal, rotary embeddings, no
-output projection) is left to ``import_products.py``, which maps its ops one by one.
+causal, rotary, dropout and a scale other than 1/√d. Every intermediate value must be read
+only inside the pattern. Anything else (a mask that is not causal, no output projection)
+is left to ``import_products.py``, which maps its ops one by one.
 """
 
 from __future__ import annotations
@@ -225,6 +226,8 @@ def _attention(traced, node) -> tuple:
     q, k, v, causal, p, scale, gqa = _core(traced, node, absorbed)
     (k, repeated_k), (v, repeated_v) = _repeated(k, absorbed), _repeated(v, absorbed)
     gqa = gqa or (repeated_k and repeated_v)
+    (q, rotary), (k, rotary_k) = _rotated(traced, q, absorbed), _rotated(traced, k, absorbed)
+    _need(rotary == rotary_k)
     parts = [_heads(traced, t, absorbed) for t in (q, k, v)]
     (_, _, heads, d), (_, _, kv_heads, dk), (_, _, kv_v, dv) = parts
     _need(d == dk == dv and kv_heads == kv_v and heads % kv_heads == 0)
@@ -250,6 +253,8 @@ def _attention(traced, node) -> tuple:
         args.update({f"{key}_bias": False for key, on in flags.items() if not on})
     if causal:
         args["causal"] = True
+    if rotary:
+        args["rotary"] = True
     if scale is not None and not math.isclose(scale, 1 / math.sqrt(d), rel_tol=1e-9):
         args["scale"] = float(scale)
     if p:
@@ -346,6 +351,68 @@ def _causal_mask(traced, node, kind: str) -> bool:
     n = m.shape[-1]
     _need(bool(torch.all(allowed == torch.ones(n, n, dtype=torch.bool).tril())))
     return True
+
+
+_ADD = (operator.add, torch.add)
+_MUL = (operator.mul, torch.mul)
+_NEG = (operator.neg, torch.neg)
+
+
+def _rotated(traced, node, absorbed) -> tuple:
+    """(the heads before a rotary embedding, whether there was one): ``x * cos +
+    rotate_half(x) * sin`` with constant cos and sin, rotate_half(x) =
+    ``torch.cat((-x[..., d/2:], x[..., :d/2]), dim=-1)`` (HF's apply_rotary_pos_emb)."""
+    if not (node.op == "call_function" and node.target in _ADD and len(node.args) == 2):
+        return node, False
+    seen = [node]
+    products = []
+    for term in node.args:
+        if not (hasattr(term, "op") and term.op == "call_function" and term.target in _MUL):
+            return node, False
+        a, b = term.args
+        live, const = (a, b) if traced.live(a) else (b, a)
+        if traced.kind.get(const) != CONST or not traced.live(live):
+            return node, False
+        products.append(live)
+        seen.append(term)
+    x, turned = products if products[1].op == "call_function" and \
+        products[1].target is torch.cat else products[::-1]
+    if not (turned.op == "call_function" and turned.target is torch.cat):
+        return node, False
+    parts = list(turned.args[0])
+    dim = _arg(turned, 1, "dim", 0)
+    rank = len(_shape(x))
+    half = _shape(x)[-1] // 2
+    if len(parts) != 2 or dim % rank != rank - 1 or _shape(x)[-1] % 2:
+        return node, False
+    neg, first = parts
+    if not (neg.op == "call_function" and neg.target in _NEG or
+            neg.op == "call_method" and neg.target == "neg"):
+        return node, False
+    second = neg.args[0]
+    for part, want in ((first, slice(None, half)), (second, slice(half, None))):
+        if not (part.op == "call_function" and part.target is operator.getitem and
+                part.args[0] is x):
+            return node, False
+        index = part.args[1] if isinstance(part.args[1], tuple) else (part.args[1],)
+        last, lead = index[-1], index[:-1]
+        if not isinstance(last, slice) or last.step not in (None, 1) or \
+                not all(i is Ellipsis or i == slice(None) for i in lead):
+            return node, False
+        bounds = (_size(traced, last.start, 0), _size(traced, last.stop, _shape(x)[-1]))
+        if bounds != (want.start or 0, want.stop or _shape(x)[-1]):
+            return node, False
+    absorbed += [*seen, turned, neg, first, second]
+    return x, True
+
+
+def _size(traced, v, default):
+    """A slice bound: a number, None (the default), or one computed from sizes."""
+    if v is None:
+        return default
+    if hasattr(v, "op") and traced.kind.get(v) is None:
+        v = traced.value(v)
+    return v
 
 
 def _repeated(node, absorbed) -> tuple:
