@@ -202,8 +202,9 @@ def test_timm_layout_vit_is_the_same_spec(fused):
 
 
 def test_imported_transformers_pass_verify(tmp_path):
-    """GPT-2 with L free, and a small ViT, built by archcalc's own builders and measured in
-    PyTorch (receptive fields off: tokens have none to measure)."""
+    """GPT-2 and a Llama-style decoder (grouped-query, rotary) with L free, and a small ViT,
+    built by archcalc's own builders and measured in PyTorch (receptive fields off: tokens
+    have none to measure)."""
     text = archcalc.import_torch("torch_gpt_models:GPT", (16,), tokens=True, free=("L",),
                                  args=dict(vocab=100, n_ctx=16, n_layer=2, d_model=32,
                                            n_head=4))
@@ -215,6 +216,13 @@ def test_imported_transformers_pass_verify(tmp_path):
                                  args=dict(patch=8, layers=2, heads=2, hidden=16, mlp=32,
                                            image=32))
     spec = tmp_path / "vit.yaml"
+    spec.write_text(text, encoding="utf-8")
+    result = archcalc.verify(str(spec), rf="off")
+    assert result.ok and not result.mismatches and result.checked > 0
+    text = archcalc.import_torch("torch_gpt_models:Llama", (16,), tokens=True, free=("L",),
+                                 args=dict(vocab=50, n_layer=1, d_model=32, n_head=4,
+                                           kv_heads=2, hidden=48, rotary=True))
+    spec = tmp_path / "llama.yaml"
     spec.write_text(text, encoding="utf-8")
     result = archcalc.verify(str(spec), rf="off")
     assert result.ok and not result.mismatches and result.checked > 0
