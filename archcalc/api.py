@@ -640,11 +640,12 @@ def export_pytorch(spec, set: Mapping | None = None) -> str:
         return write(_analyse(spec, set, "pytorch")._result)
 
 
-def import_torch(target: str, input, args=None, free=()) -> str:
+def import_torch(target: str, input, args=None, free=(), tokens=False) -> str:
     """The spec (YAML text) of the nn.Module that ``target`` (``"pkg.module:callable"`` or
     ``"file.py:callable"``) returns when called with ``args`` (a dict of keywords or a list),
     traced with torch.fx on inputs of shape ``input`` (one sample, no batch axis, e.g.
-    ``(3, 224, 224)``); ``free`` names input axes to leave as symbols (``("H", "W")``).
+    ``(3, 224, 224)``); ``free`` names input axes to leave as symbols (``("H", "W")``);
+    ``tokens=True``: the input is int64 token ids (``input=(128,)``, its axis L).
     This imports and runs the target's Python code. Needs PyTorch."""
     import json
 
@@ -655,7 +656,7 @@ def import_torch(target: str, input, args=None, free=()) -> str:
 
     text = None if args is None else json.dumps(args)
     return read(target, tuple(input) if not isinstance(input, str) else input, text,
-                tuple(free))
+                tuple(free), bool(tokens))
 
 
 def import_onnx(path: str, input=None, free=(), limits: Mapping | None = None) -> str:

@@ -42,11 +42,13 @@ def unique(name: str, names: dict) -> str:
 _AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
-def write_spec(origin: str, name: str, shape, free, items, output, blocks: Blocks) -> str:
+def write_spec(origin: str, name: str, shape, free, items, output, blocks: Blocks,
+               tokens: bool = False) -> str:
     """The spec text: a comment saying where it came from (``origin``), the name, the input
-    (``free`` axes written as symbols), block definitions and the layers."""
+    (``free`` axes written as symbols; ``tokens``: a one-axis input of token ids, its axis
+    L), block definitions and the layers."""
     lines = [f"# Imported from {_comment(origin)}.", f"name: {_scalar(name)}"]
-    lines += _input_lines(shape, free)
+    lines += _input_lines(shape, free, tokens)
     runs = _blocks(items, output, blocks)
     defs: dict = {}  # block body text -> block name
     body_lines, previous = [], "input"
@@ -90,11 +92,11 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
     return "\n".join(lines) + "\n"
 
 
-def _input_lines(shape, free) -> list:
+def _input_lines(shape, free, tokens=False) -> list:
     free = [f.strip() for f in free if f.strip()]
     if not free:
         return ["input: [" + ", ".join(str(n) for n in shape) + "]"]
-    axes = ("C",) + _AXES.get(len(shape) - 1, ())
+    axes = ("L",) if tokens and len(shape) == 1 else ("C",) + _AXES.get(len(shape) - 1, ())
     symbols, written = [], []
     for axis, n in zip(axes, shape):
         if axis in free:
@@ -119,7 +121,8 @@ def _layer_line(item, previous, indent, rename=None) -> str:
         fields["from"] = main
     if inputs[1:]:
         fields["with"] = inputs[1:] if len(inputs) > 2 else inputs[1]
-    fields.update(item["args"])
+    fields.update({k: rename.get(v, v) if k in item.get("refs", ()) else v
+                   for k, v in item["args"].items()})  # refs: arguments naming layers
     return f"{indent}- {item['type']}: {{" + ", ".join(
         f"{k}: {_value(v)}" for k, v in fields.items()) + "}"
 

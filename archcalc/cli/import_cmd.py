@@ -30,13 +30,18 @@ ModelArg = Annotated[str, typer.Argument(help="An ONNX model file (.onnx).", sho
 OnnxInputOpt = Annotated[Optional[str], typer.Option(
     "--input", help="One sample's shape without the batch axis, e.g. 3,224,224 (needed when "
                     "the model's input sizes are not fixed).", show_default=False)]
+TokensOpt = Annotated[bool, typer.Option(
+    "--tokens", help="The input is token ids (int64; e.g. --input 128 for 128 tokens), for a "
+                     "model that starts with an nn.Embedding; --free L leaves their number "
+                     "free.")]
 OutOpt = Annotated[Optional[str], typer.Option(
     "--output", "-o", help="Write the spec to this file (default: standard output).")]
 
 
 @import_app.command("torch")
 def torch_(target: TargetArg, input_: InputOpt = ..., args: ArgsOpt = None,
-           free: FreeAxesOpt = None, output: OutOpt = None) -> None:
+           free: FreeAxesOpt = None, tokens: TokensOpt = False,
+           output: OutOpt = None) -> None:
     """Write a spec of a PyTorch module: import the module, call the callable, trace its
     forward with torch.fx and write each call as a layer, named by its module path.
 
@@ -49,19 +54,21 @@ def torch_(target: TargetArg, input_: InputOpt = ..., args: ArgsOpt = None,
 
         archcalc import torch mypkg.models:resnet18 --input 3,224,224 -o resnet18.yaml
 
+        archcalc import torch model.py:GPT --input 1024 --tokens -o gpt.yaml
+
     Exit codes: 0 ok, 2 bad input.
     """
-    c.guarded(_run, timed=False)(target, input_, args, free, output)
+    c.guarded(_run, timed=False)(target, input_, args, free, output, tokens)
 
 
-def _run(target, input_, args, free, output) -> None:
+def _run(target, input_, args, free, output, tokens=False) -> None:
     from ..torch_backend import check_installed
 
     check_installed()
     from ..torch_backend.importer import import_torch, parse_input
 
     shape = parse_input(input_)  # before the user's code runs
-    text = import_torch(target, shape, args, tuple(free.split(",")) if free else ())
+    text = import_torch(target, shape, args, tuple(free.split(",")) if free else (), tokens)
     c.emit_to(text, output)
 
 

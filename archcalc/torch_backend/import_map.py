@@ -15,6 +15,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+# node.meta[ANNOTATION]: what a pass over the whole graph (import_passes.py) decided for
+# the node: None (no layer), a layer (type, args, inputs[, module path naming it]), a list of
+# them (a chain; PREVIOUS as an input is the chain's layer before), or an Unmapped to raise.
+ANNOTATION = "archcalc_layer"
+PREVIOUS = "the chain's previous layer"
+
+
 class Unmapped(Exception):
     def __init__(self, op: str):
         super().__init__(f"no archcalc layer for {op}")
@@ -87,9 +94,17 @@ def _module(m, node):
                                        affine=(m.affine, True),
                                        track_running_stats=(m.track_running_stats, True)), ins
     if type(m) is nn.LayerNorm:
-        return "layernorm", _opts(shape=(list(m.normalized_shape), None),
+        last = [_shape(node.args[0])[-1]]  # archcalc's default: the last axis
+        return "layernorm", _opts(shape=(list(m.normalized_shape), last),
                                   eps=(m.eps, 1e-5), affine=(m.elementwise_affine, True),
                                   bias=(getattr(m, "bias", 1) is not None, True)), ins
+    if type(m) is nn.RMSNorm:
+        last = [_shape(node.args[0])[-1]]
+        return "rmsnorm", _opts(shape=(list(m.normalized_shape), last),
+                                affine=(m.elementwise_affine, True)), ins
+    if type(m) is nn.Embedding:  # read with the input's ids (constant ids: import_learned)
+        return "embedding", dict(vocab=m.num_embeddings, dim=m.embedding_dim,
+                                 **_opts(padding_idx=(m.padding_idx, None))), ins
     if type(m) is nn.GroupNorm:
         return "groupnorm", dict(groups=m.num_groups, **_opts(eps=(m.eps, 1e-5),
                                                               affine=(m.affine, True))), ins
@@ -290,6 +305,11 @@ def _method(node):
 
 
 def map_node(node, modules: dict):
+    if ANNOTATION in node.meta:
+        decided = node.meta[ANNOTATION]
+        if isinstance(decided, Unmapped):
+            raise decided
+        return decided
     if node.op in ("call_function", "call_method") and _shape(node) is None and \
             node.target is not operator.getitem:
         return None  # arithmetic on sizes, not on tensors

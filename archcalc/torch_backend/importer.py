@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..spec_writer import unique, write_spec
-from .import_map import Unmapped, map_node
+from .import_map import PREVIOUS, Unmapped, map_node
+from .import_passes import annotate
 
 
 def parse_input(text: str) -> tuple:
@@ -103,8 +104,9 @@ def build_module(target: str, args_json: str | None):
     return model
 
 
-def trace(model, input_shape: tuple, target: str):
-    """The fx graph with shapes (``node.meta['tensor_meta']``) on a zero batch of one."""
+def trace(model, input_shape: tuple, target: str, tokens: bool = False):
+    """The fx graph with shapes (``node.meta['tensor_meta']``) on a zero batch of one
+    (``tokens``: of int64 token ids, for a model that starts with an embedding)."""
     import torch
     from torch import fx
     from torch.fx.passes.shape_prop import ShapeProp
@@ -120,7 +122,7 @@ def trace(model, input_shape: tuple, target: str):
     model.eval()
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(torch.zeros((1, *input_shape)))
+            ShapeProp(gm).propagate(example_input(input_shape, tokens))
     except BaseException as e:  # noqa: BLE001
         if isinstance(e, KeyboardInterrupt):
             raise
@@ -130,23 +132,36 @@ def trace(model, input_shape: tuple, target: str):
     return gm
 
 
+def example_input(input_shape: tuple, tokens: bool = False):
+    """Zeros of one sample's shape with a batch axis of one: floats, or int64 token ids
+    (id 0 is valid for every vocabulary)."""
+    import torch
+
+    return torch.zeros((1, *input_shape), dtype=torch.int64 if tokens else torch.float32)
+
+
 def import_torch(target: str, input_shape, args_json: str | None = None,
-                 free: tuple = ()) -> str:
+                 free: tuple = (), tokens: bool = False) -> str:
     """The spec (YAML text) of the module the target builds, on inputs of
-    ``input_shape``; ``free``: input axes (by name: C, H, W, D, L) written as free symbols."""
+    ``input_shape``; ``free``: input axes (by name: C, H, W, D, L) written as free symbols;
+    ``tokens``: the input is token ids (its one axis is L)."""
     shape = parse_input(input_shape) if isinstance(input_shape, str) else tuple(input_shape)
     model = build_module(target, args_json)
-    gm = trace(model, shape, target)
+    gm = trace(model, shape, target, tokens)
     items, output, modules = _items(gm, target, dict(model.named_modules()))
     return write_spec(f"{target} ({type(model).__name__}) by archcalc import torch",
-                      type(model).__name__, shape, free, items, output, _Containers(modules))
+                      type(model).__name__, shape, free, items, output, _Containers(modules),
+                      tokens=tokens)
 
 
 def _items(gm, target, modules: dict) -> tuple:
     """(items, output): per traced call a dict of name, type, args, inputs (value names, the
     input as 'input') and owner (the module path whose forward made it); the output's name."""
+    from torch.fx import Node
+
     items, value_of, output = [], {}, None
     names: dict = {}
+    annotate(gm, modules)  # whole-graph patterns: attention, learned tensors, products
     for node in gm.graph.nodes:
         if node.op == "placeholder":
             value_of[node.name] = "input"
@@ -166,14 +181,18 @@ def _items(gm, target, modules: dict) -> tuple:
             ins = node.all_input_nodes
             value_of[node.name] = value_of.get(ins[0].name) if ins else None
             continue
-        type_, args, inputs = mapped
-        module = node.op == "call_module"
-        base = node.target if module else node.name
-        name = unique(base, names)
+        name = None  # a chain of layers: each reads the one before (PREVIOUS)
+        for type_, args, inputs, *path in (mapped if isinstance(mapped, list) else [mapped]):
+            module = node.op == "call_module" or bool(path)  # path: named by that module
+            base = path[0] if path else node.target if module else node.name
+            ins = [name if i is PREVIOUS else value_of.get(i.name) for i in inputs]
+            refs = [k for k, v in args.items() if isinstance(v, Node)]  # by name
+            args = {k: value_of.get(v.name) if k in refs else v for k, v in args.items()}
+            name = unique(base, names)
+            owner = path[0] if path else str(node.target) if module else _module_path(node)
+            items.append(dict(name=name, type=type_, args=args, module=module, owner=owner,
+                              inputs=ins, refs=refs))
         value_of[node.name] = name
-        owner = str(node.target) if module else _module_path(node)
-        items.append(dict(name=name, type=type_, args=args, module=module, owner=owner,
-                          inputs=[value_of.get(i.name) for i in inputs]))
     return items, output, modules
 
 
