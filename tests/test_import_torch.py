@@ -22,6 +22,7 @@ import torch_mobile_models as mobile  # noqa: E402
 import torch_reference_models as ref  # noqa: E402
 
 from archcalc.analysis import analyse  # noqa: E402
+from published import TORCHVISION  # noqa: E402
 from archcalc.spec.loader import load, load_string  # noqa: E402
 from archcalc.torch_backend.importer import import_torch  # noqa: E402
 
@@ -77,12 +78,58 @@ def test_names_and_vocabulary():
     assert "  - batchnorm2d: {name: bn1}" in text
     assert "padchannels" in text  # option A's F.pad of the channels
     assert "globalavgpool" in text  # x.mean((2, 3))
-    # 54 blocks: identical consecutive blocks one repeat, each distinct block defined once
-    assert "    - conv2d: {name: conv1, out: 16, kernel: 3, padding: 1, bias: false}" in text
-    assert "  - repeat: 18\n    layers: [optionablock]" in text
+    # 54 blocks of two bodies (identity shortcut; option A's subsampling one), each one
+    # definition with its width c as a parameter; consecutive equal calls one repeat
+    assert "  optionablock:\n    params: [c]\n" in text
+    assert "    - conv2d: {name: conv1, out: c, kernel: 3, padding: 1, bias: false}" in text
+    # option A pads (c_out − c_in)/2 channels on each side: (32 − 16)/2 = 32/4 and
+    # (64 − 32)/2 = 64/4, so the same fraction of the parameter in both instances
+    assert "    - padchannels: {name: padchannels1, before: c/4, after: c/4}" in text
+    assert "  - repeat: 18\n    layers: [optionablock: {c: 16}]" in text
     assert text.count("  - repeat: 17\n") == 2
-    assert "  - optionablock_2: {name: blocks.18}" in text
-    assert len(text.splitlines()) < 80
+    assert "  - optionablock_2: {name: blocks.18, c: 32}" in text
+    assert "  - optionablock_2: {name: blocks.36, c: 64}" in text
+    assert len(text.splitlines()) < 50
+
+
+def _resnet50_spec() -> str:
+    return (ROOT / "specs" / "resnet50.yaml").read_text(encoding="utf-8")
+
+
+def test_resnet50_imports_about_as_short_as_the_hand_written_spec():
+    """torchvision's ResNet-50 (module for module in tests/torch_reference_models.py): its 16
+    Bottlenecks differ in width, stride and the projection shortcut of each stage's first
+    one, so two definitions with parameters, and the stages' other blocks repeats."""
+    text, got = _imported("torch_reference_models:ResNet50", (3, 224, 224))
+    assert len(text.splitlines()) <= 1.5 * len(_resnet50_spec().splitlines())
+    want = analyse(load(str(ROOT / "specs" / "resnet50.yaml")))
+    assert got.total.params == want.total.params == TORCHVISION["resnet50"]["num_params"]
+    assert got.total.macs == want.total.macs
+    measured = ref.measure(ref.ResNet50, (3, 224, 224))
+    assert (got.total.params, got.total.macs) == (measured[0], measured[-1])
+    assert "  bottleneck:\n    params: [c, s]\n" in text  # with the projection shortcut
+    assert "out: 4*c" in text  # conv3 and the projection: planes · expansion 4
+    assert "  - bottleneck: {name: layer3.0, c: 256, s: 2}" in text
+    assert "  - repeat: 5\n    layers: [bottleneck_2: {c: 256}]" in text  # layer3: 6 − 1
+
+
+def test_resnet50_free_sizes_give_the_spec_closed_forms():
+    """With H, W free, the closed forms of specs/resnet50.yaml with its input made free
+    (benchmarks/generate.py free_input, as the performance tests do)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from generate import free_input
+
+    text, got = _imported("torch_reference_models:ResNet50", (3, 224, 224), free=("H", "W"))
+    want = analyse(load_string(free_input(_resnet50_spec()), "resnet50-free.yaml"))
+    assert got.total.params == want.total.params
+    assert sympy.simplify(sympy.sympify(got.total.macs) - want.total.macs) == 0
+    assert _before_pool(got) == _before_pool(want)  # layer4's [2048, h, w] in H and W
+
+
+def _before_pool(analysis) -> tuple:
+    layers = [r for r in analysis.layers if r.kind == "layer"]
+    pool = [i for i, r in enumerate(layers) if r.type == "adaptiveavgpool2d"][0]
+    return tuple(str(n) for n in layers[pool - 1].output_shape)
 
 
 def test_bad_inputs_are_located(cli, tmp_path):

@@ -187,7 +187,8 @@ def _module_path(node) -> str:
 
 class _Containers:
     """Blocks of a PyTorch module: the shallowest module on an owner's path whose parent is
-    a container (Sequential, ModuleList, ModuleDict) and which is itself no container."""
+    a container (Sequential, ModuleList, ModuleDict; the network itself may be one) and
+    which is itself no container."""
 
     def __init__(self, modules: dict):
         self.modules = modules
@@ -197,7 +198,7 @@ class _Containers:
 
         containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
         parts = owner.split(".") if owner else []
-        for i in range(1, len(parts)):
+        for i in range(len(parts)):
             parent, path = ".".join(parts[:i]), ".".join(parts[:i + 1])
             if isinstance(self.modules.get(parent), containers) and \
                     not isinstance(self.modules.get(path), containers):
