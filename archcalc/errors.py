@@ -78,7 +78,7 @@ class SpecError(Exception):
 # OPTION_MARK, the option's parameter name, VALUE_MARK and its value (optional), OPTION_MARK.
 # Reading an error's ``message`` words it as the running caller does (``words_of``).
 OPTION_MARK, VALUE_MARK = "\x1f", "\x1e"
-OPTIONS = ("limits", "samples", "ranges", "rf", "device", "set", "convention")
+OPTIONS = ("limits", "samples", "ranges", "rf", "device", "set", "convention", "allow_unknown")
 _OPTION = re.compile(f"{OPTION_MARK}({'|'.join(OPTIONS)})(?:{VALUE_MARK}([^{OPTION_MARK}]*))?"
                      f"{OPTION_MARK}")
 
@@ -120,13 +120,15 @@ def neutral_option(name: str, value: str | None) -> str:
         return neutral_limit(value)
     if name == "ranges":
         return "ranges={NAME: (LO, HI)}" if value is None else f"ranges[{value!r}]"
+    if name == "allow_unknown":
+        return "allow_unknown=True"
     if value is None:
         return f"{name}="
     return f"{name}={value}" if value.isdigit() else f"{name}={value!r}"
 
 
 OPTION_FLAGS = {"samples": "--samples", "ranges": "--range", "rf": "--rf", "device": "--device",
-                "set": "--set", "convention": "--convention"}
+                "set": "--set", "convention": "--convention", "allow_unknown": "--allow-unknown"}
 
 
 def flag_option(name: str, value: str | None) -> str:
