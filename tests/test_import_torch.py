@@ -7,10 +7,13 @@ count of the same module; with free input sizes the same closed forms.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ROOT
 
@@ -39,8 +42,8 @@ CASES = [
 ]
 
 
-def _imported(target, shape, **kw):
-    text = import_torch(target, shape, **kw)
+def _imported(target, shape, args=None, **kw):
+    text = import_torch(target, shape, None if args is None else json.dumps(args), **kw)
     return text, analyse(load_string(text, "imported.yaml"))
 
 
@@ -184,3 +187,93 @@ def test_an_imported_spec_passes_verify(tmp_path):
         ref.measure(lambda: ref.ResNetCifar(n=1), (3, 32, 32))[0]
     result = archcalc.verify(str(spec), rf="off", ranges={"H": (8, 16), "W": (8, 16)})
     assert result.ok and not result.mismatches
+
+
+# ---------------------------------------------------------------- --allow-unknown
+@settings(max_examples=6, derandomize=True, deadline=None, database=None)
+@given(kind=st.sampled_from(["GRU", "LSTM", "RNN"]), hidden=st.integers(1, 9),
+       layers=st.integers(1, 2), bidirectional=st.booleans(), height=st.integers(2, 7))
+def test_unknown_layers_state_their_module_parameters(kind, hidden, layers, bidirectional,
+                                                      height):
+    """A recurrent layer (no archcalc type) imported as unknown: the spec's params are
+    parameters() of the whole module, its output shape the traced one, and its MACs only
+    those of the layers archcalc knows (FlopCounterMode of the module without the
+    recurrent layer, which is replaced by a zero-cost stand-in of the same output)."""
+    args = dict(kind=kind, hidden=hidden, layers=layers, bidirectional=bidirectional,
+                height=height, width=5)
+    shape = (3, height, 5)
+    text, got = _imported("torch_reference_models:RecurrentHead", shape, args=args,
+                          allow_unknown=True)
+    assert text.count("  - unknown: ") == 1 and f'op: "module torch.nn.modules.rnn.{kind}"' \
+        in text
+    params, _, out, _ = ref.measure(lambda: ref.RecurrentHead(**args), shape)
+    assert (got.total.params, got.total.output_shape) == (params, out)
+    rnn = [r for r in got.layers if r.type == "unknown"][0]
+    assert rnn.output_shape == (height, hidden * (2 if bidirectional else 1))
+
+    class Stand(torch.nn.Module):  # the recurrent layer's output, no arithmetic
+        def forward(self, x):
+            return x.new_zeros(x.shape[0], height, rnn.output_shape[1]), None
+
+    def known_part():
+        model = ref.RecurrentHead(**args)
+        model.rnn = Stand()
+        return model
+
+    assert got.total.macs == ref.measure(known_part, shape)[-1]
+
+
+def test_without_allow_unknown_the_op_is_refused_and_with_it_every_report_says_so(cli,
+                                                                                 tmp_path):
+    target = "torch_reference_models:RecurrentHead"
+    code, out, err = cli("import", "torch", target, "--input", "3,6,6")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "no archcalc layer for module torch.nn.modules.rnn.GRU at rnn" in err
+    assert "--allow-unknown imports it as an unknown layer" in err
+    spec = tmp_path / "rnn.yaml"
+    code, _, err = cli("import", "torch", target, "--input", "3,6,6", "--allow-unknown",
+                       "-o", str(spec))
+    assert code == 0, err
+    line = "1 layer imported as unknown (rnn): MACs and FLOPs exclude it"
+    for verb in (["summary"], ["params"], ["flops"], ["memory"], ["compare", str(spec)]):
+        code, out, err = cli(*verb[:1], str(spec), *verb[1:])
+        assert code == 0 and line in " ".join(out.split()), (verb, out, err)
+    code, out, _ = cli("explain", str(spec), "rnn")
+    assert "its MACs are not counted" in out
+
+
+# ---------------------------------------------------------------- torch.export fallback
+EXPORTED = [
+    ("ResNet50", (3, 224, 224), "resnet50"),
+    ("ResNetCifar", (3, 32, 32), "resnet110-cifar"),
+    ("DenseNetBCCifar", (3, 32, 32), "densenet-bc-100-12-cifar"),
+    ("MobileNetV1", (3, 224, 224), "mobilenet_v1"),
+    ("mobilenet_v2", (3, 224, 224), "mobilenet_v2"),
+]
+
+
+@pytest.mark.parametrize("name,shape,spec", EXPORTED, ids=[c[0] for c in EXPORTED])
+def test_a_forward_fx_cannot_trace_is_exported(name, shape, spec):
+    """The zoo's CNNs behind a Python check of the input size (torch.fx refuses it): the
+    torch.export fallback maps their ATen calls to the same counts as the hand-written
+    spec and PyTorch's own (parameters(), FlopCounterMode)."""
+    text, got = _imported("torch_reference_models:size_checked", shape, args={"name": name})
+    assert "by archcalc import torch (torch.export)." in text.splitlines()[0]
+    want = analyse(load(str(ROOT / "specs" / f"{spec}.yaml")))
+    assert (got.total.params, got.total.macs) == (want.total.params, want.total.macs)
+    measured = ref.measure(lambda: ref.size_checked(name), shape)
+    assert (got.total.params, got.total.macs) == (measured[0], measured[-1])
+    if name == "ResNet50":  # the module paths make the same blocks as fx's trace
+        assert len(text.splitlines()) <= 1.5 * len(_resnet50_spec().splitlines())
+        assert "  - bottleneck: {name: net.layer3.0, c: 256, s: 2}" in text
+
+
+@pytest.mark.parametrize("size", [64, 224])
+def test_a_branch_on_the_size_is_taken_as_at_the_input(size):
+    """PoolsWhenLarge pools once more above a width of 100 (after its stride-2 stem: 224
+    → 112 pools, 64 → 32 does not): the spec is the network at that input."""
+    shape = (3, size, size)
+    text, got = _imported("torch_reference_models:PoolsWhenLarge", shape)
+    assert ("maxpool2d: {name: max_pool2d, kernel: 2}" in text) == (size == 224)
+    measured = ref.measure(ref.PoolsWhenLarge, shape)
+    assert (got.total.params, got.total.macs) == (measured[0], measured[-1])

@@ -533,3 +533,65 @@ class XceptionKeras(nn.Module):
         for sep in self.sep14:
             x = F.relu(sep(x))
         return self.predictions(x.mean((2, 3)))
+
+
+# ----------------------------------------------------------------------------- import's cases
+class SizeChecked(nn.Module):
+    """A network whose forward first checks its input's size in Python, as many user models
+    do: torch.fx cannot trace a comparison of a traced size (torch.export can)."""
+
+    def __init__(self, net: nn.Module, least: int = 8):
+        super().__init__()
+        self.net, self.least = net, least
+
+    def forward(self, x):
+        if x.shape[-1] < self.least:
+            raise ValueError(f"input narrower than {self.least}")
+        return self.net(x)
+
+
+def size_checked(name: str, **kwargs) -> nn.Module:
+    """``name`` (a model of this file or of torch_mobile_models) behind a size check."""
+    import torch_mobile_models
+
+    make = globals().get(name) or getattr(torch_mobile_models, name)
+    return SizeChecked(make(**kwargs))
+
+
+class PoolsWhenLarge(nn.Module):
+    """Pools once more when the map is wider than 100: a branch on a size, so the network
+    depends on the input size in a way torch.fx cannot trace."""
+
+    def __init__(self, classes: int = 10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16),
+                                  nn.ReLU())
+        self.blocks = nn.ModuleList([OptionABlock(16, 16, 1), OptionABlock(16, 32, 2)])
+        self.fc = nn.Linear(32, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        if x.shape[-1] > 100:
+            x = F.max_pool2d(x, 2)
+        for block in self.blocks:
+            x = block(x)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class RecurrentHead(nn.Module):
+    """A convolution, then a recurrent layer over the rows (archcalc has no recurrent layer
+    type: import --allow-unknown writes it as unknown), then a classifier."""
+
+    def __init__(self, kind: str = "GRU", hidden: int = 5, layers: int = 1,
+                 bidirectional: bool = False, height: int = 6, width: int = 6):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.rnn = getattr(nn, kind)(4 * width, hidden, layers, batch_first=True,
+                                     bidirectional=bidirectional)
+        self.fc = nn.Linear(height * hidden * (2 if bidirectional else 1), 2)
+
+    def forward(self, x):
+        x = self.conv(x)  # [B, 4, H, W]
+        rows = x.permute(0, 2, 1, 3).flatten(2)  # [B, H, 4·W]
+        y, _ = self.rnn(rows)  # [B, H, hidden · directions]
+        return self.fc(y.flatten(1))

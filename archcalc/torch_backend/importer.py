@@ -16,6 +16,7 @@ import importlib.util
 import io
 import json
 import logging
+import operator
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,6 +238,9 @@ def _items(traced: Traced, target, modules: dict, allow_unknown: bool) -> tuple:
         try:
             mapped = _mapped(node, traced, modules, value_of)
         except Unmapped as e:
+            if not node.users:  # read by nothing (an RNN's unused state): not in the network
+                value_of[node.name] = None
+                continue
             where = node.target if node.op == "call_module" else _module_path(node)
             if not allow_unknown:
                 raise SpecError(f"'{target}': {e} at {where or 'the network'} "
@@ -264,7 +268,18 @@ def _items(traced: Traced, target, modules: dict, allow_unknown: bool) -> tuple:
 def _mapped(node, traced: Traced, modules: dict, value_of: dict):
     if traced.exported:
         return map_aten(node, {k for k, v in value_of.items() if v})
+    if node.op == "call_function" and node.target is operator.getitem and \
+            _several_results(node.args[0]):
+        if node.args[1] == 0:
+            return None  # the first result: the value its producer's layer stands for
+        raise Unmapped(f"result {node.args[1]} of a call with several results")
     return map_node(node, modules)
+
+
+def _several_results(node) -> bool:
+    """Whether an fx node returned a tuple of tensors (an RNN's output and state)."""
+    meta = getattr(node, "meta", {}).get("tensor_meta")
+    return isinstance(meta, (tuple, list)) and not hasattr(meta, "shape")
 
 
 def _unknown(node, error, traced, modules, value_of, target, where):
@@ -293,8 +308,8 @@ def _traced_shape(node):
 
     for key in ("tensor_meta", "val"):
         meta = node.meta.get(key)
-        while isinstance(meta, (tuple, list)) and meta:
-            meta = meta[0]
+        while not hasattr(meta, "shape") and isinstance(meta, (tuple, list)) and meta:
+            meta = meta[0]  # a tuple of results: the first
         shape = getattr(meta, "shape", None)
         if shape is not None and (key == "tensor_meta" or isinstance(meta, torch.Tensor)):
             return tuple(int(d) for d in shape)
