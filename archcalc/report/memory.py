@@ -108,9 +108,10 @@ def footer(m, units: str) -> list[str]:
                      f"checkpointed group's recomputation{at} = "
                      f"{both(m.recompute_peak, order)})")
     lines.append(f"Total{per}: {both(m.total_bytes, order)}")
-    from .render import unknown_lines
+    from ..layers.opaque import note
 
-    lines += unknown_lines(m.analysis)
+    unknown = note(m.analysis.records)
+    lines += [printable(unknown)] if unknown else []
     if is_symbolic(m.batch) or m.per_sample:
         per = expr_text(m.per_sample, order)
         lines.append(f"Total in B: {expr_text(m.fixed, order)} + "
