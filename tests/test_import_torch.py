@@ -234,7 +234,7 @@ def test_without_allow_unknown_the_op_is_refused_and_with_it_every_report_says_s
     code, _, err = cli("import", "torch", target, "--input", "3,6,6", "--allow-unknown",
                        "-o", str(spec))
     assert code == 0, err
-    line = "1 layer imported as unknown (rnn): MACs and FLOPs exclude it"
+    line = "1 layer imported as unknown (rnn): MACs, FLOPs and saved activations exclude it"
     for verb in (["summary"], ["params"], ["flops"], ["memory"], ["compare", str(spec)]):
         code, out, err = cli(*verb[:1], str(spec), *verb[1:])
         assert code == 0 and line in " ".join(out.split()), (verb, out, err)

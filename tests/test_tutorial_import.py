@@ -53,7 +53,7 @@ def test_the_unknown_example_spec_is_the_import_and_its_figures_hold():
     per_direction = 4 * 32 * (64 + 32) + 2 * 4 * 32
     assert per_direction == 12544 and 2 * per_direction == 25088
     assert "rnn          unknown     [16, 64]       25,088" in params
-    assert "1 layer imported as unknown (rnn): MACs and FLOPs exclude it" in params
+    assert "1 layer imported as unknown (rnn): MACs, FLOPs and saved activations exclude it" in params
     text = TUTORIAL.read_text(encoding="utf-8")
     assert "4·32·(64 + 32) = 12,288 weights and 2·4·32 = 256 biases" in text
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..dims import resolve
 from .backward import backward_zero
 from .base import Arg, Ctx, Out, fmt_shape, register_layer
-from .saves import not_modelled
+from .saves import saves_nothing
 
 ZERO = {"macs": "{type}: an op archcalc cannot model; its MACs are not counted"}
 
@@ -37,12 +37,13 @@ def note(records) -> str | None:
         return None
     shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
     one = len(names) == 1
-    return (f"{len(names)} layer{'' if one else 's'} imported as unknown ({shown}): MACs and "
-            f"FLOPs exclude {'it' if one else 'them'}; {'its' if one else 'their'} params "
-            "are as stated")
+    return (f"{len(names)} layer{'' if one else 's'} imported as unknown ({shown}): MACs, "
+            f"FLOPs and saved activations exclude {'it' if one else 'them'}; "
+            f"{'its' if one else 'their'} params are as stated")
 
 
 # The backward pass (archcalc/layers/backward.py): not modelled, so not counted either.
 backward_zero("{type}: an op archcalc cannot model; its backward is not counted", "unknown")
-# Kept for backward: unknown.
-not_modelled("unknown")
+# Kept for backward: not modelled either, so counted as nothing (the note says so).
+saves_nothing("{type}: an op archcalc cannot model; what it keeps for backward is not "
+              "counted", "unknown")
