@@ -230,6 +230,11 @@ def test_without_allow_unknown_the_op_is_refused_and_with_it_every_report_says_s
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert "no archcalc layer for module torch.nn.modules.rnn.GRU at rnn" in err
     assert "--allow-unknown imports it as an unknown layer" in err
+    import archcalc
+
+    with pytest.raises(archcalc.SpecError) as refused:  # the API names its keyword
+        archcalc.import_torch(target, (3, 6, 6))
+    assert "allow_unknown=True imports it as an unknown layer" in str(refused.value)
     spec = tmp_path / "rnn.yaml"
     code, _, err = cli("import", "torch", target, "--input", "3,6,6", "--allow-unknown",
                        "-o", str(spec))
