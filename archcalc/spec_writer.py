@@ -4,8 +4,10 @@ An importer gives one item per layer: a dict of ``name``, ``type``, ``args`` (on
 that differ from archcalc's defaults), ``inputs`` (value names; the network input is
 ``input``), ``owner`` (the path of the module or subgraph that made it) and ``module``
 (whether the item is that module itself). ``Blocks`` says which owners are blocks; a block
-whose layers form a closed piece becomes a block definition, and consecutive identical
-calls one ``repeat``. The text is written from numbers and names only.
+whose layers form a closed piece becomes a block call, instances of one kind that differ
+only in numbers share a definition with parameters (``block_params.py``), and consecutive
+calls with equal arguments are one ``repeat``. The text is written from numbers and names
+only.
 """
 
 from __future__ import annotations

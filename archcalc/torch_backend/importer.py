@@ -2,10 +2,13 @@
 
 The module is built by calling the user's own callable (their code, run as they would run
 it), traced with ``torch.fx.symbolic_trace``, and its shapes propagated once on a zero
-input of the given size. Each traced call (a module, a function, a tensor method) becomes
-a layer in PyTorch's vocabulary with only the arguments that differ from archcalc's
-defaults (``torch_backend/import_map.py``); layers keep the module paths as names. The
-result is YAML text, written from numbers and names only.
+input of the given size; where fx cannot trace the forward, ``torch.export`` (non-strict)
+records it as ATen calls. Each traced call (a module, a function, a tensor method; an
+ATen operator) becomes a layer in PyTorch's vocabulary with only the arguments that differ
+from archcalc's defaults (``torch_backend/import_map.py``, ``import_aten.py``); layers
+keep the module paths as names. With ``allow_unknown``, a call neither maps becomes an
+``unknown`` layer (the traced shape, its module's parameters, no MACs). The result is YAML
+text, written from numbers and names only.
 """
 
 from __future__ import annotations
