@@ -640,12 +640,15 @@ def export_pytorch(spec, set: Mapping | None = None) -> str:
         return write(_analyse(spec, set, "pytorch")._result)
 
 
-def import_torch(target: str, input, args=None, free=(), tokens=False) -> str:
+def import_torch(target: str, input, args=None, free=(), tokens=False,
+                 allow_unknown=False) -> str:
     """The spec (YAML text) of the nn.Module that ``target`` (``"pkg.module:callable"`` or
     ``"file.py:callable"``) returns when called with ``args`` (a dict of keywords or a list),
-    traced with torch.fx on inputs of shape ``input`` (one sample, no batch axis, e.g.
-    ``(3, 224, 224)``); ``free`` names input axes to leave as symbols (``("H", "W")``);
-    ``tokens=True``: the input is int64 token ids (``input=(128,)``, its axis L).
+    traced with torch.fx (torch.export where fx cannot) on inputs of shape ``input`` (one
+    sample, no batch axis, e.g. ``(3, 224, 224)``); ``free`` names input axes to leave as
+    symbols (``("H", "W")``); ``tokens=True``: the input is int64 token ids
+    (``input=(128,)``, its axis L); ``allow_unknown`` imports an op archcalc cannot map as an
+    ``unknown`` layer (no MACs counted) instead of refusing it.
     This imports and runs the target's Python code. Needs PyTorch."""
     import json
 
@@ -655,8 +658,9 @@ def import_torch(target: str, input, args=None, free=(), tokens=False) -> str:
     from .torch_backend.importer import import_torch as read
 
     text = None if args is None else json.dumps(args)
-    return read(target, tuple(input) if not isinstance(input, str) else input, text,
-                tuple(free), bool(tokens))
+    with _Worded():
+        return read(target, tuple(input) if not isinstance(input, str) else input, text,
+                    tuple(free), bool(tokens), allow_unknown=bool(allow_unknown))
 
 
 def import_onnx(path: str, input=None, free=(), limits: Mapping | None = None) -> str:

@@ -79,7 +79,8 @@ class SpecError(Exception):
 # Reading an error's ``message`` words it as the running caller does (``words_of``).
 OPTION_MARK, VALUE_MARK = "\x1f", "\x1e"
 OPTIONS = ("limits", "samples", "ranges", "rf", "device", "set", "convention", "over", "what",
-           "plot", "explain", "spec_roots", "batch", "columns", "units")
+           "plot", "explain", "spec_roots", "batch", "columns", "units",
+           "allow_unknown")
 _OPTION = re.compile(f"{OPTION_MARK}({'|'.join(OPTIONS)})(?:{VALUE_MARK}([^{OPTION_MARK}]*))?"
                      f"{OPTION_MARK}")
 
@@ -134,6 +135,8 @@ def neutral_option(name: str, value: str | None) -> str:
         return neutral_limit(value)
     if name == "ranges":
         return "ranges={NAME: (LO, HI)}" if value is None else f"ranges[{value!r}]"
+    if name == "allow_unknown":
+        return "allow_unknown=True"
     if name == "explain":
         import json
 
@@ -154,7 +157,8 @@ def neutral_option(name: str, value: str | None) -> str:
 OPTION_FLAGS = {"samples": "--samples", "ranges": "--range", "rf": "--rf", "device": "--device",
                 "set": "--set", "convention": "--convention", "over": "--over",
                 "what": "--what", "plot": "--plot", "spec_roots": "--spec-root",
-                "batch": "--batch", "columns": "--columns", "units": "--units"}
+                "batch": "--batch", "columns": "--columns", "units": "--units",
+                "allow_unknown": "--allow-unknown"}
 
 
 def flag_option(name: str, value: str | None) -> str:

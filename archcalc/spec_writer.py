@@ -4,8 +4,10 @@ An importer gives one item per layer: a dict of ``name``, ``type``, ``args`` (on
 that differ from archcalc's defaults), ``inputs`` (value names; the network input is
 ``input``), ``owner`` (the path of the module or subgraph that made it) and ``module``
 (whether the item is that module itself). ``Blocks`` says which owners are blocks; a block
-whose layers form a closed piece becomes a block definition, and consecutive identical
-calls one ``repeat``. The text is written from numbers and names only.
+whose layers form a closed piece becomes a block call, instances of one kind that differ
+only in numbers share a definition with parameters (``block_params.py``), and consecutive
+calls with equal arguments are one ``repeat``. The text is written from numbers and names
+only.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import re
 from typing import Protocol
 
+from .block_params import MISSING, Expr, share
 from .errors import SpecError
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -29,11 +32,15 @@ class Blocks(Protocol):
         """The block's kind (a class name), which names its definition."""
 
 
+def valid_name(name: str) -> str:
+    """``name`` made a valid layer name (``0.conv`` is ``m0.conv``)."""
+    name = _NAME_OK.sub("_", str(name))
+    return "m" + name if name[:1].isdigit() or not name else name
+
+
 def unique(name: str, names: dict) -> str:
     """``name`` made a valid layer name and distinct from those in ``names`` (counted)."""
-    name = _NAME_OK.sub("_", str(name))
-    if name[:1].isdigit() or not name:
-        name = "m" + name
+    name = valid_name(name)
     n = names.get(name, 0)
     names[name] = n + 1
     return name if n == 0 else f"{name}_{n + 1}"
@@ -50,7 +57,12 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
     lines = [f"# Imported from {_comment(origin)}.", f"name: {_scalar(name)}"]
     lines += _input_lines(shape, free, tokens)
     runs = _blocks(items, output, blocks)
-    defs: dict = {}  # block body text -> block name
+    calls = [run for run in runs if run["path"] is not None]
+    definitions, used = share([(blocks.kind(run["path"]), _body(run)) for run in calls],
+                              _defaults)
+    names = _definition_names(definitions)
+    for run, (index, args) in zip(calls, used):
+        run["block"], run["args"] = names[index], args
     body_lines, previous = [], "input"
     k = 0
     while k < len(runs):
@@ -60,36 +72,70 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
             previous = run["items"][0]["name"]
             k += 1
             continue
-        block = _block_name(run, defs, blocks)
-        n = 1  # consecutive identical calls, each read only by the next: one repeat
+        n = 1  # consecutive calls with equal arguments, each read only by the next: a repeat
         while k + n < len(runs) and runs[k + n]["path"] is not None and \
-                _body(runs[k + n]) == _body(run) and \
+                (runs[k + n]["block"], runs[k + n]["args"]) == (run["block"], run["args"]) and \
                 all(runs[k + n]["start"] <= r <= runs[k + n]["end"]
                     for r in runs[k + n - 1]["readers"]):
             n += 1
         main = run["input"]
-        where = "" if main == previous else f", from: {main}"
+        where = {} if main == previous else {"from": main}
         if n == 1:
-            body_lines.append(f"  - {block}: {{name: {run['path']}{where}}}")
+            body_lines.append(f"  - {run['block']}: " + _mapping(
+                dict(name=valid_name(run["path"]), **where, **run["args"])))
         else:
             body_lines.append(f"  - repeat: {n}")
             if where:
                 body_lines.append(f"    from: {main}")
-            body_lines.append(f"    layers: [{block}]   # {runs[k]['path']} … "
+            call = run["block"] if not run["args"] else \
+                f"{run['block']}: " + _mapping(run["args"])
+            body_lines.append(f"    layers: [{call}]   # {runs[k]['path']} … "
                               f"{runs[k + n - 1]['path']}")
         previous = runs[k + n - 1]["last"]
         k += n
-    if defs:
+    if definitions:
         lines.append("blocks:")
-        for text, name in defs.items():
-            lines.append(f"  {name}:")
+        for definition, block in zip(definitions, names):
+            lines.append(f"  {block}:")
+            if definition.params:
+                lines.append("    params: [" + ", ".join(definition.params) + "]")
             lines.append("    layers:")
-            lines += ["    " + line for line in text.splitlines()]
+            before = "block_input"
+            for type_, fields, args in definition.body:
+                lines.append("    " + _entry_line(type_, fields, args, before, ""))
+                before = fields["name"]
     lines.append("layers:")
     lines += body_lines
     if output is not None and output != previous:
         lines.append(f"  - identity: {{name: output, from: {output}}}")
     return "\n".join(lines) + "\n"
+
+
+def _defaults(type_: str) -> dict:
+    """The type's arguments in order, each with archcalc's default (``MISSING`` for a
+    required one); none for a type archcalc does not know."""
+    from .layers import REGISTRY
+    from .layers.base import REQUIRED
+
+    rule = REGISTRY.get(type_)
+    return {} if rule is None else {
+        key: MISSING if arg.default is REQUIRED else arg.default
+        for key, arg in rule.args.items()}
+
+
+def _definition_names(definitions) -> list:
+    """One name per definition: its kind in lower case, numbered from the second one."""
+    names, seen = [], set()
+    for definition in definitions:
+        base = re.sub(r"[^a-z0-9_]", "_", definition.kind.lower()) or "block"
+        if base[0].isdigit():
+            base = "b" + base
+        name, n = base, 2
+        while name in seen:
+            name, n = f"{base}_{n}", n + 1
+        seen.add(name)
+        names.append(name)
+    return names
 
 
 def _input_lines(shape, free, tokens=False) -> list:
@@ -121,10 +167,19 @@ def _layer_line(item, previous, indent, rename=None) -> str:
         fields["from"] = main
     if inputs[1:]:
         fields["with"] = inputs[1:] if len(inputs) > 2 else inputs[1]
-    fields.update({k: rename.get(v, v) if k in item.get("refs", ()) else v
-                   for k, v in item["args"].items()})  # refs: arguments naming layers
-    return f"{indent}- {item['type']}: {{" + ", ".join(
-        f"{k}: {_value(v)}" for k, v in fields.items()) + "}"
+    args = {k: rename.get(v, v) if k in item.get("refs", ()) else v
+            for k, v in item["args"].items()}  # refs: arguments naming layers
+    return _entry_line(item["type"], fields, args, previous, indent)
+
+
+def _entry_line(type_, fields, args, previous, indent) -> str:
+    """One layer as a flow mapping; ``from`` is left out when it is the previous value."""
+    fields = {k: v for k, v in fields.items() if not (k == "from" and v == previous)}
+    return f"{indent}- {type_}: " + _mapping({**fields, **args})
+
+
+def _mapping(fields: dict) -> str:
+    return "{" + ", ".join(f"{k}: {_value(v)}" for k, v in fields.items()) + "}"
 
 
 def _blocks(items, output, blocks: Blocks) -> list:
@@ -172,9 +227,10 @@ def _closed(run, first, items, readers, output) -> bool:
     return True
 
 
-def _body(run) -> str:
-    """A block's layers with names relative to its path (instances that agree share it)."""
-    path, lines = run["path"], []
+def _body(run) -> list:
+    """A block's layers as (type, fields, args), names relative to its path and every
+    input named (instances that agree on these may share a definition)."""
+    path = run["path"]
     rename = {run["input"]: "block_input"}
     counts: dict = {}
     for item in run["items"]:
@@ -183,26 +239,20 @@ def _body(run) -> str:
         else:
             counts[item["type"]] = counts.get(item["type"], 0) + 1
             rename[item["name"]] = f"{item['type']}{counts[item['type']]}"
+    body = []
     reads_input = any("block_input" in [rename.get(v, v) for v in item["inputs"]]
                       for item in run["items"][1:])
-    previous = "block_input"
     if reads_input:
-        lines.append("- identity: {name: block_input}")
+        body.append(("identity", {"name": "block_input"}, {}))
+    previous = "block_input"
     for item in run["items"]:
-        lines.append(_layer_line(item, previous, "", rename))
-        previous = rename[item["name"]]
-    return "\n".join(lines)
-
-
-def _block_name(run, defs: dict, blocks: Blocks) -> str:
-    text = _body(run)
-    if text not in defs:
-        base = re.sub(r"[^a-z0-9_]", "_", blocks.kind(run["path"]).lower()) or "block"
-        name, n = base, 2
-        while name in defs.values():
-            name, n = f"{base}_{n}", n + 1
-        defs[text] = name
-    return defs[text]
+        inputs = [rename.get(v, v) for v in item["inputs"]]
+        fields = {"name": rename[item["name"]], "from": inputs[0] if inputs else previous}
+        if inputs[1:]:
+            fields["with"] = inputs[1:] if len(inputs) > 2 else inputs[1]
+        body.append((item["type"], fields, dict(item["args"])))
+        previous = fields["name"]
+    return body
 
 
 def _comment(text: str) -> str:
@@ -220,6 +270,8 @@ def _value(v) -> str:
         return "null"
     if isinstance(v, (int, float)):
         return repr(v)
+    if isinstance(v, Expr):
+        return str(v)  # 4*c, c/4: a plain scalar the spec reads as an expression
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_value(x) for x in v) + "]"
     text = str(v)

@@ -166,6 +166,8 @@ NETWORKS = {
           - add: {name: gated, with: stem}                # residual around the gate
           - globalmaxpool: {from: stem}
           - concat: {from: gated, with: [stem], dim: 1}   # along H
+          - unknown: {shape: [5, 7], op: "an op archcalc cannot model", params: 12,
+                      with: [stem]}                   # declared shape, stated params
     """,
     "one_d": """
         input: [3, 40]

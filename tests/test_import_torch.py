@@ -7,10 +7,13 @@ count of the same module; with free input sizes the same closed forms.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ROOT
 
@@ -22,6 +25,7 @@ import torch_mobile_models as mobile  # noqa: E402
 import torch_reference_models as ref  # noqa: E402
 
 from archcalc.analysis import analyse  # noqa: E402
+from published import TORCHVISION  # noqa: E402
 from archcalc.spec.loader import load, load_string  # noqa: E402
 from archcalc.torch_backend.importer import import_torch  # noqa: E402
 
@@ -38,8 +42,8 @@ CASES = [
 ]
 
 
-def _imported(target, shape, **kw):
-    text = import_torch(target, shape, **kw)
+def _imported(target, shape, args=None, **kw):
+    text = import_torch(target, shape, None if args is None else json.dumps(args), **kw)
     return text, analyse(load_string(text, "imported.yaml"))
 
 
@@ -77,12 +81,58 @@ def test_names_and_vocabulary():
     assert "  - batchnorm2d: {name: bn1}" in text
     assert "padchannels" in text  # option A's F.pad of the channels
     assert "globalavgpool" in text  # x.mean((2, 3))
-    # 54 blocks: identical consecutive blocks one repeat, each distinct block defined once
-    assert "    - conv2d: {name: conv1, out: 16, kernel: 3, padding: 1, bias: false}" in text
-    assert "  - repeat: 18\n    layers: [optionablock]" in text
+    # 54 blocks of two bodies (identity shortcut; option A's subsampling one), each one
+    # definition with its width c as a parameter; consecutive equal calls one repeat
+    assert "  optionablock:\n    params: [c]\n" in text
+    assert "    - conv2d: {name: conv1, out: c, kernel: 3, padding: 1, bias: false}" in text
+    # option A pads (c_out − c_in)/2 channels on each side: (32 − 16)/2 = 32/4 and
+    # (64 − 32)/2 = 64/4, so the same fraction of the parameter in both instances
+    assert "    - padchannels: {name: padchannels1, before: c/4, after: c/4}" in text
+    assert "  - repeat: 18\n    layers: [optionablock: {c: 16}]" in text
     assert text.count("  - repeat: 17\n") == 2
-    assert "  - optionablock_2: {name: blocks.18}" in text
-    assert len(text.splitlines()) < 80
+    assert "  - optionablock_2: {name: blocks.18, c: 32}" in text
+    assert "  - optionablock_2: {name: blocks.36, c: 64}" in text
+    assert len(text.splitlines()) < 50
+
+
+def _resnet50_spec() -> str:
+    return (ROOT / "specs" / "resnet50.yaml").read_text(encoding="utf-8")
+
+
+def test_resnet50_imports_about_as_short_as_the_hand_written_spec():
+    """torchvision's ResNet-50 (module for module in tests/torch_reference_models.py): its 16
+    Bottlenecks differ in width, stride and the projection shortcut of each stage's first
+    one, so two definitions with parameters, and the stages' other blocks repeats."""
+    text, got = _imported("torch_reference_models:ResNet50", (3, 224, 224))
+    assert len(text.splitlines()) <= 1.5 * len(_resnet50_spec().splitlines())
+    want = analyse(load(str(ROOT / "specs" / "resnet50.yaml")))
+    assert got.total.params == want.total.params == TORCHVISION["resnet50"]["num_params"]
+    assert got.total.macs == want.total.macs
+    measured = ref.measure(ref.ResNet50, (3, 224, 224))
+    assert (got.total.params, got.total.macs) == (measured[0], measured[-1])
+    assert "  bottleneck:\n    params: [c, s]\n" in text  # with the projection shortcut
+    assert "out: 4*c" in text  # conv3 and the projection: planes · expansion 4
+    assert "  - bottleneck: {name: layer3.0, c: 256, s: 2}" in text
+    assert "  - repeat: 5\n    layers: [bottleneck_2: {c: 256}]" in text  # layer3: 6 − 1
+
+
+def test_resnet50_free_sizes_give_the_spec_closed_forms():
+    """With H, W free, the closed forms of specs/resnet50.yaml with its input made free
+    (benchmarks/generate.py free_input, as the performance tests do)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from generate import free_input
+
+    text, got = _imported("torch_reference_models:ResNet50", (3, 224, 224), free=("H", "W"))
+    want = analyse(load_string(free_input(_resnet50_spec()), "resnet50-free.yaml"))
+    assert got.total.params == want.total.params
+    assert sympy.simplify(sympy.sympify(got.total.macs) - want.total.macs) == 0
+    assert _before_pool(got) == _before_pool(want)  # layer4's [2048, h, w] in H and W
+
+
+def _before_pool(analysis) -> tuple:
+    layers = [r for r in analysis.layers if r.kind == "layer"]
+    pool = [i for i, r in enumerate(layers) if r.type == "adaptiveavgpool2d"][0]
+    return tuple(str(n) for n in layers[pool - 1].output_shape)
 
 
 def test_bad_inputs_are_located(cli, tmp_path):
@@ -137,3 +187,98 @@ def test_an_imported_spec_passes_verify(tmp_path):
         ref.measure(lambda: ref.ResNetCifar(n=1), (3, 32, 32))[0]
     result = archcalc.verify(str(spec), rf="off", ranges={"H": (8, 16), "W": (8, 16)})
     assert result.ok and not result.mismatches
+
+
+# ---------------------------------------------------------------- --allow-unknown
+@settings(max_examples=6, derandomize=True, deadline=None, database=None)
+@given(kind=st.sampled_from(["GRU", "LSTM", "RNN"]), hidden=st.integers(1, 9),
+       layers=st.integers(1, 2), bidirectional=st.booleans(), height=st.integers(2, 7))
+def test_unknown_layers_state_their_module_parameters(kind, hidden, layers, bidirectional,
+                                                      height):
+    """A recurrent layer (no archcalc type) imported as unknown: the spec's params are
+    parameters() of the whole module, its output shape the traced one, and its MACs only
+    those of the layers archcalc knows (FlopCounterMode of the module without the
+    recurrent layer, which is replaced by a zero-cost stand-in of the same output)."""
+    args = dict(kind=kind, hidden=hidden, layers=layers, bidirectional=bidirectional,
+                height=height, width=5)
+    shape = (3, height, 5)
+    text, got = _imported("torch_reference_models:RecurrentHead", shape, args=args,
+                          allow_unknown=True)
+    assert text.count("  - unknown: ") == 1 and f'op: "module torch.nn.modules.rnn.{kind}"' \
+        in text
+    params, _, out, _ = ref.measure(lambda: ref.RecurrentHead(**args), shape)
+    assert (got.total.params, got.total.output_shape) == (params, out)
+    rnn = [r for r in got.layers if r.type == "unknown"][0]
+    assert rnn.output_shape == (height, hidden * (2 if bidirectional else 1))
+
+    class Stand(torch.nn.Module):  # the recurrent layer's output, no arithmetic
+        def forward(self, x):
+            return x.new_zeros(x.shape[0], height, rnn.output_shape[1]), None
+
+    def known_part():
+        model = ref.RecurrentHead(**args)
+        model.rnn = Stand()
+        return model
+
+    assert got.total.macs == ref.measure(known_part, shape)[-1]
+
+
+def test_without_allow_unknown_the_op_is_refused_and_with_it_every_report_says_so(cli,
+                                                                                 tmp_path):
+    target = "torch_reference_models:RecurrentHead"
+    code, out, err = cli("import", "torch", target, "--input", "3,6,6")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "no archcalc layer for module torch.nn.modules.rnn.GRU at rnn" in err
+    assert "--allow-unknown imports it as an unknown layer" in err
+    import archcalc
+
+    with pytest.raises(archcalc.SpecError) as refused:  # the API names its keyword
+        archcalc.import_torch(target, (3, 6, 6))
+    assert "allow_unknown=True imports it as an unknown layer" in str(refused.value)
+    spec = tmp_path / "rnn.yaml"
+    code, _, err = cli("import", "torch", target, "--input", "3,6,6", "--allow-unknown",
+                       "-o", str(spec))
+    assert code == 0, err
+    line = "1 layer imported as unknown (rnn): MACs, FLOPs and saved activations exclude it"
+    for verb in (["summary"], ["params"], ["flops"], ["memory"], ["compare", str(spec)]):
+        code, out, err = cli(*verb[:1], str(spec), *verb[1:])
+        assert code == 0 and line in " ".join(out.split()), (verb, out, err)
+    code, out, _ = cli("explain", str(spec), "rnn")
+    assert "its MACs are not counted" in out
+
+
+# ---------------------------------------------------------------- torch.export fallback
+EXPORTED = [
+    ("ResNet50", (3, 224, 224), "resnet50"),
+    ("ResNetCifar", (3, 32, 32), "resnet110-cifar"),
+    ("DenseNetBCCifar", (3, 32, 32), "densenet-bc-100-12-cifar"),
+    ("MobileNetV1", (3, 224, 224), "mobilenet_v1"),
+    ("mobilenet_v2", (3, 224, 224), "mobilenet_v2"),
+]
+
+
+@pytest.mark.parametrize("name,shape,spec", EXPORTED, ids=[c[0] for c in EXPORTED])
+def test_a_forward_fx_cannot_trace_is_exported(name, shape, spec):
+    """The zoo's CNNs behind a Python check of the input size (torch.fx refuses it): the
+    torch.export fallback maps their ATen calls to the same counts as the hand-written
+    spec and PyTorch's own (parameters(), FlopCounterMode)."""
+    text, got = _imported("torch_reference_models:size_checked", shape, args={"name": name})
+    assert "by archcalc import torch (torch.export)." in text.splitlines()[0]
+    want = analyse(load(str(ROOT / "specs" / f"{spec}.yaml")))
+    assert (got.total.params, got.total.macs) == (want.total.params, want.total.macs)
+    measured = ref.measure(lambda: ref.size_checked(name), shape)
+    assert (got.total.params, got.total.macs) == (measured[0], measured[-1])
+    if name == "ResNet50":  # the module paths make the same blocks as fx's trace
+        assert len(text.splitlines()) <= 1.5 * len(_resnet50_spec().splitlines())
+        assert "  - bottleneck: {name: net.layer3.0, c: 256, s: 2}" in text
+
+
+@pytest.mark.parametrize("size", [64, 224])
+def test_a_branch_on_the_size_is_taken_as_at_the_input(size):
+    """PoolsWhenLarge pools once more above a width of 100 (after its stride-2 stem: 224
+    → 112 pools, 64 → 32 does not): the spec is the network at that input."""
+    shape = (3, size, size)
+    text, got = _imported("torch_reference_models:PoolsWhenLarge", shape)
+    assert ("maxpool2d: {name: max_pool2d, kernel: 2}" in text) == (size == 224)
+    measured = ref.measure(ref.PoolsWhenLarge, shape)
+    assert (got.total.params, got.total.macs) == (measured[0], measured[-1])

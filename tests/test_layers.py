@@ -301,3 +301,12 @@ def test_add_mismatch_shows_both_shapes():
             """)
     assert "[3, 6, 6] and [3, 8, 8]" in str(e.value)
     assert str(e.value).startswith("test.yaml:5:")
+
+
+def test_unknown_is_its_declared_shape_and_stated_params_with_no_macs():
+    # what import --allow-unknown writes for an op it cannot map: the traced shape, the
+    # parameters its module owns (nn.GRU(6, 5): 3·5·(6 + 5) + 2·3·5 = 195), MACs not counted
+    r = one("unknown: {shape: [24, 5], op: GRU, params: 195}", "[4, 6, 6]")
+    assert (r.output_shape, r.params, r.macs, r.buffers) == ((24, 5), 195, 0, 0)
+    assert one("unknown: {shape: [7]}", "[3, 8, 8]").params == 0  # nothing stated
+    rejects("unknown: {shape: [4, 0]}", "[3, 8, 8]", "must be positive sizes")

@@ -41,3 +41,25 @@ def test_verify_matches_as_the_text_says():
     assert result.ok and not result.mismatches
     assert result.checked == 420
     assert "All 420 checks match" in TUTORIAL.read_text(encoding="utf-8")
+
+
+def test_the_unknown_example_spec_is_the_import_and_its_figures_hold():
+    imported = next(out for cmd, out in blocks(TUTORIAL) if "--allow-unknown" in cmd)
+    spec = ROOT / "examples" / "import" / "crnn.yaml"
+    assert spec.read_text(encoding="utf-8") == imported
+    params = next(out for cmd, out in blocks(TUTORIAL) if "params examples/import/crnn" in cmd)
+    # nn.LSTM(64, 32, bidirectional): per direction 4 gates · 32 · (64 + 32) weights and
+    # 2 · 4 · 32 biases
+    per_direction = 4 * 32 * (64 + 32) + 2 * 4 * 32
+    assert per_direction == 12544 and 2 * per_direction == 25088
+    assert "rnn          unknown     [16, 64]       25,088" in params
+    assert "1 layer imported as unknown (rnn): MACs, FLOPs and saved activations exclude it" in params
+    text = TUTORIAL.read_text(encoding="utf-8")
+    assert "4·32·(64 + 32) = 12,288 weights and 2·4·32 = 256 biases" in text
+
+
+def test_the_stages_example_shares_blocks_and_goes_through_torch_export():
+    imported = next(out for cmd, out in blocks(TUTORIAL) if "stages.py" in cmd)
+    assert "(torch.export)." in imported.splitlines()[0]
+    assert imported.count("    params: [c]\n") == 2  # plain blocks, projection blocks
+    assert "  - block_2: {name: blocks.3, c: 32}" in imported

@@ -110,6 +110,70 @@ class AlexNetPaper(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
+# ----------------------------------------------------------------------------- ResNet-50
+# torchvision.models.resnet50 rewritten module for module (torchvision/models/resnet.py:
+# Bottleneck with expansion 4 and the stride on its 3x3 convolution, "ResNet v1.5";
+# _make_layer's 1x1 projection shortcut where the stride or the width changes; layers
+# [3, 4, 6, 3]), with the same module names (conv1, layer1.0.downsample.0, fc), because
+# torchvision's wheel cannot load its C++ ops in the test environment. Its parameters are
+# torchvision's published 25,557,032 (ResNet50_Weights.IMAGENET1K_V1, tests/published.py).
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet50(nn.Module):
+    def __init__(self, layers=(3, 4, 6, 3), classes: int = 1000):
+        super().__init__()
+        self.inplanes = 64
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self._make_layer(64, layers[0])
+        self.layer2 = self._make_layer(128, layers[1], 2)
+        self.layer3 = self._make_layer(256, layers[2], 2)
+        self.layer4 = self._make_layer(512, layers[3], 2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * Bottleneck.expansion, classes)
+
+    def _make_layer(self, planes: int, blocks: int, stride: int = 1):
+        width = planes * Bottleneck.expansion
+        downsample = None
+        if stride != 1 or self.inplanes != width:
+            downsample = nn.Sequential(nn.Conv2d(self.inplanes, width, 1, stride, bias=False),
+                                       nn.BatchNorm2d(width))
+        layers = [Bottleneck(self.inplanes, planes, stride, downsample)]
+        self.inplanes = width
+        layers += [Bottleneck(width, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
 # ----------------------------------------------------------------------------- ResNet CIFAR
 class OptionABlock(nn.Module):
     """He et al. 2015 basic block; where it subsamples, the shortcut is x[:, :, ::2, ::2]
@@ -469,3 +533,65 @@ class XceptionKeras(nn.Module):
         for sep in self.sep14:
             x = F.relu(sep(x))
         return self.predictions(x.mean((2, 3)))
+
+
+# ----------------------------------------------------------------------------- import's cases
+class SizeChecked(nn.Module):
+    """A network whose forward first checks its input's size in Python, as many user models
+    do: torch.fx cannot trace a comparison of a traced size (torch.export can)."""
+
+    def __init__(self, net: nn.Module, least: int = 8):
+        super().__init__()
+        self.net, self.least = net, least
+
+    def forward(self, x):
+        if x.shape[-1] < self.least:
+            raise ValueError(f"input narrower than {self.least}")
+        return self.net(x)
+
+
+def size_checked(name: str, **kwargs) -> nn.Module:
+    """``name`` (a model of this file or of torch_mobile_models) behind a size check."""
+    import torch_mobile_models
+
+    make = globals().get(name) or getattr(torch_mobile_models, name)
+    return SizeChecked(make(**kwargs))
+
+
+class PoolsWhenLarge(nn.Module):
+    """Pools once more when the map is wider than 100: a branch on a size, so the network
+    depends on the input size in a way torch.fx cannot trace."""
+
+    def __init__(self, classes: int = 10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16),
+                                  nn.ReLU())
+        self.blocks = nn.ModuleList([OptionABlock(16, 16, 1), OptionABlock(16, 32, 2)])
+        self.fc = nn.Linear(32, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        if x.shape[-1] > 100:
+            x = F.max_pool2d(x, 2)
+        for block in self.blocks:
+            x = block(x)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class RecurrentHead(nn.Module):
+    """A convolution, then a recurrent layer over the rows (archcalc has no recurrent layer
+    type: import --allow-unknown writes it as unknown), then a classifier."""
+
+    def __init__(self, kind: str = "GRU", hidden: int = 5, layers: int = 1,
+                 bidirectional: bool = False, height: int = 6, width: int = 6):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.rnn = getattr(nn, kind)(4 * width, hidden, layers, batch_first=True,
+                                     bidirectional=bidirectional)
+        self.fc = nn.Linear(height * hidden * (2 if bidirectional else 1), 2)
+
+    def forward(self, x):
+        x = self.conv(x)  # [B, 4, H, W]
+        rows = x.permute(0, 2, 1, 3).flatten(2)  # [B, H, 4·W]
+        y, _ = self.rnn(rows)  # [B, H, hidden · directions]
+        return self.fc(y.flatten(1))

@@ -34,6 +34,11 @@ TokensOpt = Annotated[bool, typer.Option(
     "--tokens", help="The input is token ids (int64; e.g. --input 128 for 128 tokens), for a "
                      "model that starts with an nn.Embedding; --free L leaves their number "
                      "free.")]
+AllowUnknownOpt = Annotated[bool, typer.Option(
+    "--allow-unknown",
+    help="Import an op archcalc cannot map as an 'unknown' layer (its traced output shape, "
+         "the parameters its module owns, no MACs) instead of refusing it; every report of "
+         "the spec then says how many layers its counts exclude.")]
 OutOpt = Annotated[Optional[str], typer.Option(
     "--output", "-o", help="Write the spec to this file (default: standard output).")]
 
@@ -41,14 +46,18 @@ OutOpt = Annotated[Optional[str], typer.Option(
 @import_app.command("torch")
 def torch_(target: TargetArg, input_: InputOpt = ..., args: ArgsOpt = None,
            free: FreeAxesOpt = None, tokens: TokensOpt = False,
+           allow_unknown: AllowUnknownOpt = False,
            output: OutOpt = None) -> None:
     """Write a spec of a PyTorch module: import the module, call the callable, trace its
-    forward with torch.fx and write each call as a layer, named by its module path.
+    forward with torch.fx (or, where fx cannot, with torch.export) and write each call as
+    a layer, named by its module path.
 
     This runs your Python code (the import and the call), as running it yourself would;
     the spec verbs never run code. Layers keep PyTorch's vocabulary and only the arguments
-    that differ from archcalc's defaults. An op archcalc cannot express is refused with
-    the op and the module path.
+    that differ from archcalc's defaults. Instances of one module class that differ only
+    in numbers (channels, stride) share one block with parameters; consecutive equal ones
+    are one repeat. An op archcalc cannot express is refused with the op and the module
+    path, unless --allow-unknown.
 
     Example:
 
@@ -58,17 +67,18 @@ def torch_(target: TargetArg, input_: InputOpt = ..., args: ArgsOpt = None,
 
     Exit codes: 0 ok, 2 bad input.
     """
-    c.guarded(_run, timed=False)(target, input_, args, free, output, tokens)
+    c.guarded(_run, timed=False)(target, input_, args, free, output, tokens, allow_unknown)
 
 
-def _run(target, input_, args, free, output, tokens=False) -> None:
+def _run(target, input_, args, free, output, tokens=False, allow_unknown=False) -> None:
     from ..torch_backend import check_installed
 
     check_installed()
     from ..torch_backend.importer import import_torch, parse_input
 
     shape = parse_input(input_)  # before the user's code runs
-    text = import_torch(target, shape, args, tuple(free.split(",")) if free else (), tokens)
+    text = import_torch(target, shape, args, tuple(free.split(",")) if free else (), tokens,
+                        allow_unknown=allow_unknown)
     c.emit_to(text, output)
 
 

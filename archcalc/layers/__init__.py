@@ -5,6 +5,7 @@ from . import activation, conv, linear, merge, norm, pool, tensor  # noqa: F401 
 from . import partition, product  # noqa: F401  (registers)
 from . import attention  # noqa: F401  (registers; last in list-layers)
 from . import embedding  # noqa: F401  (registers)
+from . import opaque  # noqa: F401  (registers)
 
 __all__ = [
     "REGISTRY", "UNION", "Arg", "Ctx", "LayerError", "Out", "Rule", "Window", "register_layer",

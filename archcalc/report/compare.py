@@ -213,6 +213,12 @@ def note(models: list, units: str) -> str:
         from .memory import setting
 
         text += f" Memory bytes: {setting(m)}."
+    from ..layers.opaque import note as unknown_note
+
+    for model in models:
+        line = unknown_note(model.analysis.records)
+        if line:
+            text += f" {model.name}: {line}."
     return text
 
 

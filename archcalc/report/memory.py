@@ -108,6 +108,10 @@ def footer(m, units: str) -> list[str]:
                      f"checkpointed group's recomputation{at} = "
                      f"{both(m.recompute_peak, order)})")
     lines.append(f"Total{per}: {both(m.total_bytes, order)}")
+    from ..layers.opaque import note
+
+    unknown = note(m.analysis.records)
+    lines += [printable(unknown)] if unknown else []
     if is_symbolic(m.batch) or m.per_sample:
         per = expr_text(m.per_sample, order)
         at_one = "" if m.one_sample is None else \

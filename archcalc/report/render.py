@@ -78,6 +78,7 @@ def footer_lines(analysis, conv: Convention, order) -> list[str]:
         *_split_line(analysis, conv, order),
         f"Output: {shape_text(_shown(analysis, t.output_shape), order)}",
         f"Convention: {conv.title}; {conv.macs_note}; RF in input pixels.",
+        *unknown_lines(analysis),
     ]
     if conv.tool == "torchinfo":
         lines += torchinfo_memory_lines(analysis, order)
@@ -85,6 +86,14 @@ def footer_lines(analysis, conv: Convention, order) -> list[str]:
         where = message.split(":", 1)[0]
         lines.append(printable(f"Holds when {condition_text(cond, order)}  [{where}, {loc}]"))
     return lines
+
+
+def unknown_lines(analysis) -> list:
+    """The warning a spec with ``unknown`` layers (ops archcalc cannot model) carries."""
+    from ..layers.opaque import note
+
+    line = note(analysis.records)
+    return [printable(line)] if line else []
 
 
 def torchinfo_memory_lines(analysis, order) -> list:

@@ -2,22 +2,31 @@
 
 The module is built by calling the user's own callable (their code, run as they would run
 it), traced with ``torch.fx.symbolic_trace``, and its shapes propagated once on a zero
-input of the given size. Each traced call (a module, a function, a tensor method) becomes
-a layer in PyTorch's vocabulary with only the arguments that differ from archcalc's
-defaults (``torch_backend/import_map.py``); layers keep the module paths as names. The
-result is YAML text, written from numbers and names only.
+input of the given size; where fx cannot trace the forward, ``torch.export`` (non-strict)
+records it as ATen calls. Each traced call (a module, a function, a tensor method; an
+ATen operator) becomes a layer in PyTorch's vocabulary with only the arguments that differ
+from archcalc's defaults (``torch_backend/import_map.py``, ``import_aten.py``); layers
+keep the module paths as names. With ``allow_unknown``, a call neither maps becomes an
+``unknown`` layer (the traced shape, its module's parameters, no MACs). The result is YAML
+text, written from numbers and names only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import io
 import json
+import logging
+import operator
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SpecError
+from ..errors import SpecError, option
 from ..spec_writer import unique, write_spec
+from .import_aten import map_aten
 from .import_map import PREVIOUS, Unmapped, map_node
 from .import_passes import annotate
 
@@ -104,32 +113,36 @@ def build_module(target: str, args_json: str | None):
     return model
 
 
-def trace(model, input_shape: tuple, target: str, tokens: bool = False):
-    """The fx graph with shapes (``node.meta['tensor_meta']``) on a zero batch of one
-    (``tokens``: of int64 token ids, for a model that starts with an embedding)."""
+@dataclass
+class Traced:
+    """A traced forward: its graph, the names of the placeholders that are the network's
+    input, its parameters' placeholders (name → elements), and whether torch.export made it
+    (ATen calls) rather than torch.fx (modules, functions and tensor methods)."""
+
+    graph: object
+    inputs: set
+    weights: dict
+    exported: bool
+    module: object = None  # torch.fx's GraphModule (None for torch.export's graph)
+
+
+def trace(model, input_shape: tuple, target: str, tokens: bool = False) -> Traced:
+    """The forward's graph with shapes, on a zero batch of one (``tokens``: of int64 token
+    ids, for a model that starts with an embedding): torch.fx's, else (a forward fx cannot
+    trace: data-dependent control flow on sizes, unsupported Python) torch.export's."""
     import torch
     from torch import fx
-    from torch.fx.passes.shape_prop import ShapeProp
 
+    model.eval()
     try:
         gm = fx.symbolic_trace(model)
     except BaseException as e:  # noqa: BLE001
         if isinstance(e, KeyboardInterrupt):
             raise
-        raise SpecError(f"'{target}': torch.fx cannot trace it ({type(e).__name__}: "
-                        f"{_first_line(e)}); data-dependent control flow in forward is "
-                        "not traceable") from None
-    model.eval()
-    try:
-        with torch.no_grad():
-            ShapeProp(gm).propagate(example_input(input_shape, tokens))
-    except BaseException as e:  # noqa: BLE001
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        raise SpecError(f"'{target}': its forward on an input of shape "
-                        f"{list(input_shape)} raised {type(e).__name__}: "
-                        f"{_first_line(e)}") from None
-    return gm
+        return _exported(model, input_shape, target, e, tokens)
+    _propagate(gm, example_input(input_shape, tokens), input_shape, target)
+    inputs = {n.name for n in gm.graph.nodes if n.op == "placeholder"}
+    return Traced(gm.graph, inputs, {}, False, gm)
 
 
 def example_input(input_shape: tuple, tokens: bool = False):
@@ -140,31 +153,94 @@ def example_input(input_shape: tuple, tokens: bool = False):
     return torch.zeros((1, *input_shape), dtype=torch.int64 if tokens else torch.float32)
 
 
+def _propagate(gm, x, input_shape, target) -> None:
+    """Shapes on every fx node (``meta['tensor_meta']``); ShapeProp prints a traceback of
+    its own when the forward raises, which is kept from the user."""
+    import torch
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    try:
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+            ShapeProp(gm).propagate(x)
+    except BaseException as e:  # noqa: BLE001
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        cause = e.__cause__ or e
+        raise SpecError(f"'{target}': its forward on an input of shape "
+                        f"{list(input_shape)} raised {type(cause).__name__}: "
+                        f"{_first_line(cause)}") from None
+
+
+def _exported(model, input_shape, target, fx_error, tokens=False) -> Traced:
+    """torch.export's graph (non-strict: the forward runs as Python on fake tensors, so a
+    branch on a size is taken as at this input) of ATen calls."""
+    import torch
+
+    try:
+        with torch.no_grad(), _quiet():
+            program = torch.export.export(model, (example_input(input_shape, tokens),),
+                                          strict=False)
+    except BaseException as e:  # noqa: BLE001
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        raise SpecError(f"'{target}': torch.fx cannot trace it ({type(fx_error).__name__}: "
+                        f"{_first_line(fx_error)}), nor torch.export "
+                        f"({type(e).__name__}: {_first_line(e)}); data-dependent control "
+                        "flow on tensor values is not traceable") from None
+    signature = program.graph_signature
+    graph = program.graph_module.graph
+    nodes = {n.name: n for n in graph.nodes}
+    weights = {}
+    for name in signature.inputs_to_parameters:
+        val = nodes[name].meta.get("val")
+        weights[name] = int(val.numel()) if val is not None else 0
+    return Traced(graph, set(signature.user_inputs), weights, True)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """torch.export's own logging and printed graphs kept from the user (its failure is
+    reported as one line)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logging.disable(previous)
+
+
 def import_torch(target: str, input_shape, args_json: str | None = None,
-                 free: tuple = (), tokens: bool = False) -> str:
+                 free: tuple = (), tokens: bool = False, allow_unknown: bool = False) -> str:
     """The spec (YAML text) of the module the target builds, on inputs of
     ``input_shape``; ``free``: input axes (by name: C, H, W, D, L) written as free symbols;
-    ``tokens``: the input is token ids (its one axis is L)."""
+    ``tokens``: the input is token ids (its one axis is L); ``allow_unknown``: an op archcalc cannot map becomes an ``unknown`` layer (its traced
+    shape, its module's parameters, no MACs) instead of an error."""
     shape = parse_input(input_shape) if isinstance(input_shape, str) else tuple(input_shape)
     model = build_module(target, args_json)
-    gm = trace(model, shape, target, tokens)
-    items, output, modules = _items(gm, target, dict(model.named_modules()))
-    return write_spec(f"{target} ({type(model).__name__}) by archcalc import torch",
-                      type(model).__name__, shape, free, items, output, _Containers(modules),
-                      tokens=tokens)
+    traced = trace(model, shape, target, tokens)
+    modules = dict(model.named_modules())
+    items, output = _items(traced, target, modules, allow_unknown)
+    how = " (torch.export)" if traced.exported else ""
+    return write_spec(f"{target} ({type(model).__name__}) by archcalc import torch{how}",
+                      type(model).__name__, shape, free, items, output,
+                      _Containers(modules), tokens=tokens)
 
 
-def _items(gm, target, modules: dict) -> tuple:
+def _items(traced: Traced, target, modules: dict, allow_unknown: bool) -> tuple:
     """(items, output): per traced call a dict of name, type, args, inputs (value names, the
-    input as 'input') and owner (the module path whose forward made it); the output's name."""
+    input as 'input'), module (whether the call is a module's own) and owner (the module
+    path whose forward made it); the output's name."""
     from torch.fx import Node
 
     items, value_of, output = [], {}, None
     names: dict = {}
-    annotate(gm, modules)  # whole-graph patterns: attention, learned tensors, products
-    for node in gm.graph.nodes:
+    module_names: set = set()
+    if traced.module is not None:  # whole-graph patterns: attention, learned tensors, products
+        annotate(traced.module, modules)
+    for node in traced.graph.nodes:
         if node.op == "placeholder":
-            value_of[node.name] = "input"
+            value_of[node.name] = "input" if node.name in traced.inputs else None
             continue
         if node.op == "output":
             out = node.args[0]
@@ -172,33 +248,99 @@ def _items(gm, target, modules: dict) -> tuple:
                 out = out[0]  # main output first (auxiliary outputs are not followed)
             output = value_of.get(getattr(out, "name", None))
             continue
+        ins = node.all_input_nodes
+        if traced.exported and not any(value_of.get(i.name) for i in ins):
+            value_of[node.name] = None  # on weights alone (a transposed weight): no value
+            continue
         try:
-            mapped = map_node(node, modules)
+            mapped = _mapped(node, traced, modules, value_of)
         except Unmapped as e:
+            if not node.users:  # read by nothing (an RNN's unused state): not in the network
+                value_of[node.name] = None
+                continue
             where = node.target if node.op == "call_module" else _module_path(node)
-            raise SpecError(f"'{target}': {e} at {where} (fx node {node.name})") from None
+            if not allow_unknown:
+                raise SpecError(f"'{target}': {e} at {where or 'the network'} "
+                                f"({'exported' if traced.exported else 'fx'} node "
+                                f"{node.name}); {option('allow_unknown')} imports it as an "
+                                "unknown layer") from None
+            mapped = _unknown(node, e, traced, modules, value_of, target, where)
         if mapped is None:  # no layer: the value passes through (identity, size queries)
-            ins = node.all_input_nodes
             value_of[node.name] = value_of.get(ins[0].name) if ins else None
             continue
         name = None  # a chain of layers: each reads the one before (PREVIOUS)
         for type_, args, inputs, *path in (mapped if isinstance(mapped, list) else [mapped]):
-            module = node.op == "call_module" or bool(path)  # path: named by that module
-            base = path[0] if path else node.target if module else node.name
+            owner = path[0] if path else str(node.target) if node.op == "call_module" \
+                else _module_path(node)
+            module = node.op == "call_module" or bool(path) or (  # path: named by that module
+                traced.exported and owner not in module_names and owner in modules and
+                not any(True for _ in modules[owner].children()) and owner != "")
+            if module:
+                module_names.add(owner)
             ins = [name if i is PREVIOUS else value_of.get(i.name) for i in inputs]
             refs = [k for k, v in args.items() if isinstance(v, Node)]  # by name
             args = {k: value_of.get(v.name) if k in refs else v for k, v in args.items()}
-            name = unique(base, names)
-            owner = path[0] if path else str(node.target) if module else _module_path(node)
+            name = unique(owner if module else node.name, names)
             items.append(dict(name=name, type=type_, args=args, module=module, owner=owner,
                               inputs=ins, refs=refs))
         value_of[node.name] = name
-    return items, output, modules
+    return items, output
+
+
+def _mapped(node, traced: Traced, modules: dict, value_of: dict):
+    if traced.exported:
+        return map_aten(node, {k for k, v in value_of.items() if v})
+    if node.op == "call_function" and node.target is operator.getitem and \
+            getattr(node.args[0], "op", None) == "call_module" and _several_results(node.args[0]):
+        if node.args[1] == 0:
+            return None  # the first result: the value its producer's layer stands for
+        raise Unmapped(f"result {node.args[1]} of a call with several results")
+    return map_node(node, modules)
+
+
+def _several_results(node) -> bool:
+    """Whether an fx node returned a tuple of tensors (an RNN's output and state)."""
+    meta = getattr(node, "meta", {}).get("tensor_meta")
+    return isinstance(meta, (tuple, list)) and not hasattr(meta, "shape")
+
+
+def _unknown(node, error, traced, modules, value_of, target, where):
+    """An op archcalc cannot map as an ``unknown`` layer: the traced output shape (without
+    the batch axis), the op's name, and the parameters its module owns (an fx module call)
+    or that it reads (an exported call)."""
+    shape = _traced_shape(node)
+    inputs = [i for i in node.all_input_nodes if value_of.get(i.name)]
+    if shape is None or len(shape) < 2 or not inputs:
+        raise SpecError(f"'{target}': {error} at {where or 'the network'} (node {node.name}), "
+                        "and it has no tensor output with a batch axis to import it as "
+                        "unknown") from None
+    if node.op == "call_module":
+        params = sum(p.numel() for p in modules[node.target].parameters())
+    else:
+        params = sum(traced.weights.get(i.name, 0) for i in node.all_input_nodes)
+    args = dict(shape=list(shape[1:]), op=error.op)
+    if params:
+        args["params"] = int(params)
+    return "unknown", args, inputs
+
+
+def _traced_shape(node):
+    """The first tensor's shape of what the node returns (fx's tensor_meta or export's val)."""
+    import torch
+
+    for key in ("tensor_meta", "val"):
+        meta = node.meta.get(key)
+        while not hasattr(meta, "shape") and isinstance(meta, (tuple, list)) and meta:
+            meta = meta[0]  # a tuple of results: the first
+        shape = getattr(meta, "shape", None)
+        if shape is not None and (key == "tensor_meta" or isinstance(meta, torch.Tensor)):
+            return tuple(int(d) for d in shape)
+    return None
 
 
 def _module_path(node) -> str:
-    """The path of the module whose forward made the call (fx records it), else the
-    network's own forward."""
+    """The path of the module whose forward made the call (fx and export record it), else
+    the network's own forward."""
     stack = node.meta.get("nn_module_stack") or {}
     paths = [v[0] if isinstance(v, tuple) else v for v in stack.values()]
     return paths[-1] if paths and paths[-1] else ""
@@ -206,7 +348,8 @@ def _module_path(node) -> str:
 
 class _Containers:
     """Blocks of a PyTorch module: the shallowest module on an owner's path whose parent is
-    a container (Sequential, ModuleList, ModuleDict) and which is itself no container."""
+    a container (Sequential, ModuleList, ModuleDict; the network itself may be one) and
+    which is itself no container."""
 
     def __init__(self, modules: dict):
         self.modules = modules
@@ -216,7 +359,7 @@ class _Containers:
 
         containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
         parts = owner.split(".") if owner else []
-        for i in range(1, len(parts)):
+        for i in range(len(parts)):
             parent, path = ".".join(parts[:i]), ".".join(parts[:i + 1])
             if isinstance(self.modules.get(parent), containers) and \
                     not isinstance(self.modules.get(path), containers):

@@ -182,3 +182,22 @@ class IndexChannels(nn.Module):
 
     def forward(self, x):
         return torch.index_select(x, 1, self.index)
+
+
+class Unknown(nn.Module):
+    """An ``unknown`` layer as built: its declared output shape, every element the mean of
+    the main input (so that it reads all of it), and its stated number of parameters; no
+    multiply-accumulates, as archcalc counts it."""
+
+    def __init__(self, shape, params: int):
+        super().__init__()
+        self.shape = tuple(int(d) for d in shape)
+        self.weight = nn.Parameter(torch.zeros(params)) if params else None
+
+    def forward(self, *xs):
+        x = xs[0]
+        mean = x.flatten(1).mean(1)
+        return mean.view(-1, *(1,) * len(self.shape)).expand(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={list(self.shape)}"

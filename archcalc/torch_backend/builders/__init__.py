@@ -8,3 +8,4 @@ from . import activation, conv, linear, merge, norm, pool, tensor  # noqa: F401 
 from . import partition, product  # noqa: F401  (register)
 from . import attention  # noqa: F401  (register)
 from . import embedding  # noqa: F401  (register)
+from . import opaque  # noqa: F401  (register)
