@@ -166,6 +166,12 @@ NETWORKS = {
           - add: {name: gated, with: stem}                # residual around the gate
           - globalmaxpool: {from: stem}
           - concat: {from: gated, with: [stem], dim: 1}   # along H
+    """,
+    "opaque": """
+        input: [3, 16, 16]
+        layers:
+          - conv2d: {name: stem, out: 8, kernel: 3, padding: 1}
+          - globalmaxpool
           - unknown: {shape: [5, 7], op: "an op archcalc cannot model", params: 12,
                       with: [stem]}                   # declared shape, stated params
     """,

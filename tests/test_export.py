@@ -104,7 +104,9 @@ ALONE = {
 }
 
 
-@pytest.mark.parametrize("name", [*NETWORKS, *ALONE])
+# 'unknown' (an op an import could not map) has no PyTorch form: its export is refused
+# (tests/bad_specs/791-unknown-export.yaml)
+@pytest.mark.parametrize("name", [*(n for n in NETWORKS if n != "opaque"), *ALONE])
 def test_exported_layers_compute_what_the_builders_compute(name, tmp_path):
     """The small networks that together use every layer type, and single layers: the
     exported file, given the weights of verify's network (built from builders/), gives its
