@@ -110,6 +110,14 @@ def test_zoo_transformers_exact(spec):
     _assert_exact(analyse(load(str(ROOT / spec), SMALL[spec])), 2)
 
 
+@pytest.mark.parametrize("spec", sorted(SMALL))
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_zoo_transformers_exact_at_16_bits(spec, dtype):
+    """The same at 16 bits: the token ids stay int64, every layer runs in the 16-bit dtype
+    (RMS norms in float32 inside)."""
+    _assert_exact(analyse(load(str(ROOT / spec), SMALL[spec])), 2, dtype, 2)
+
+
 def test_hand_derivation():
     """conv → relu → maxpool → flatten → linear at batch 3, float32:
     conv keeps the input x: 3·1·8·8·4 = 768 B; relu keeps its output [3, 2, 6, 6]:

@@ -76,9 +76,9 @@ def _ctx(node, rule_args: dict, shapes: dict, xs: list, linear: bool, narrow: bo
 
 def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
                   count_flops: bool = True, release: bool = False,
-                  wide: dict | None = None) -> Trace:
-    """Build every node on ``x``'s device and dtype (float32 when ``x`` holds token ids),
-    running each once as it is built.
+                  wide: dict | None = None, dtype=None) -> Trace:
+    """Build every node on ``x``'s device and dtype (``dtype`` when ``x`` holds token ids,
+    float32 unless given), running each once as it is built.
 
     ``release``: keep neither modules nor outputs once no later node needs them (the
     parameter and buffer counts are kept in ``counts``), so that memory holds one layer's
@@ -90,7 +90,7 @@ def build_and_run(graph, x, *, linear: bool = False, narrow: bool = False,
     trace = Trace(net, [x])
     trace.shapes[0] = tuple(x.shape[1:])
     batch = x.shape[0]
-    dtype = x.dtype if x.is_floating_point() else torch.float32
+    dtype = x.dtype if x.is_floating_point() else dtype or torch.float32
     last_use = last_uses(graph) if release else {}
     shared = _shared(graph, REGISTRY)
     weights: dict = {}  # node id -> the weight another layer shares (kept to the end)

@@ -48,7 +48,7 @@ def measure_saved(graph, batch: int, dtype=torch.float32, seed: int = 0,
     samples in ``dtype`` (token ids for a network with embeddings). ``frozen``: node ids
     whose parameters need no gradient."""
     x = _input(graph, batch, dtype, seed, device)
-    trace = build_and_run(graph, x, count_flops=False)
+    trace = build_and_run(graph, x, count_flops=False, dtype=dtype)
     net = trace.net.train()
     state = {t.untyped_storage().data_ptr()
              for t in (*net.parameters(), *net.buffers())}
@@ -101,7 +101,7 @@ def measure_resident(graph, batch: int, dtype=torch.float32, seed: int = 0,
     from .network import last_uses
 
     x = _input(graph, batch, dtype, seed, device)
-    net = build_and_run(graph, x, count_flops=False).net.train()
+    net = build_and_run(graph, x, count_flops=False, dtype=dtype).net.train()
     for node_id in frozen:
         for p in net.nodes[str(node_id)].parameters():
             p.requires_grad_(False)
