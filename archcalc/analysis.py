@@ -278,7 +278,7 @@ def _sum_record(name, local, type_, depth, kind, members, output: Record, loc, i
     def total(attr):
         values = [getattr(r, attr) for r in members] if times is None else \
             [n * getattr(r, attr) for r, n in zip(members, times)]
-        return dims.simplify(dims.total(values))
+        return dims.simplified_sum(values)
 
     return Record(name, local, type_, depth, kind, output.output_shape, total("params"),
                   total("buffers"), total("macs"), total("activations"), output.rf, loc, id_)

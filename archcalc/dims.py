@@ -251,9 +251,19 @@ def simplify(x: Any) -> Any:
 @lru_cache(maxsize=8192)
 def _simplest_form(x: Any) -> Any:
     """The shorter of ``x`` and its expansion (cached: a network repeats its sizes)."""
+    return _shorter(x, _expanded(x))
+
+
+@lru_cache(maxsize=8192)
+def _expanded(x: Any) -> Any:
     import sympy as sp
 
-    expanded = sp.expand(x)  # factor() flips signs (-M + D*F - D); not used
+    return sp.expand(x)  # factor() flips signs (-M + D*F - D); not used
+
+
+def _shorter(x: Any, expanded: Any) -> Any:
+    import sympy as sp
+
     if expanded == x:
         return x
     ops_x, ops_e = sp.count_ops(x), sp.count_ops(expanded)
@@ -262,18 +272,23 @@ def _simplest_form(x: Any) -> Any:
     return min((x, expanded), key=lambda e: len(str(e)))
 
 
-def total(xs: list) -> Dim:
-    """The sum of sizes or counts: ints added one by one; with closed forms, one sympy sum
-    of them all (adding a term at a time re-sorts the growing sum each time: quadratic in
-    the layers of a group, seconds for DenseNet-201 with a free input)."""
+def simplified_sum(xs: list) -> Dim:
+    """``simplify`` of the sum of sizes or counts (a group's total). Ints are added one by
+    one; closed forms make one sympy sum, and its expansion is the sum of the terms'
+    expansions, each cached (adding a term at a time re-sorts the growing sum every time,
+    and expanding each group's sum anew repeats the same products: seconds for DenseNet-201
+    with a free input)."""
     if not any(type(x) is not int and is_symbolic(x) for x in xs):
         out = 0
         for x in xs:
             out = out + x
-        return out
+        return simplify(out)
     import sympy as sp
 
-    return sp.Add(*xs)
+    whole = sp.Add(*xs)
+    if not is_symbolic(whole):
+        return as_number(whole)
+    return _shorter(whole, sp.Add(*(_expanded(sp.sympify(x)) for x in xs)))
 
 
 def eq(a: Any, b: Any) -> Any:
