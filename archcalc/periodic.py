@@ -90,16 +90,25 @@ def value(e, sym, v: int) -> Fraction:
     raise Unknown(name)
 
 
-def never_negative(f) -> bool:
-    """True when ``f`` is proved ≥ 0 at every integer value of its one size: a number ≥ 0,
-    or a form that repeats (gains 0 over its period) and is ≥ 0 over one period. False
-    proves nothing."""
-    if f.is_Number:
-        return bool(f >= 0)
+def _size(f):
+    """The one symbol of ``f`` when it is a size (a positive integer), else None: the
+    proofs here range over the positive integers only."""
     symbols = f.free_symbols
     if len(symbols) != 1:
-        return False
+        return None
     (sym,) = symbols
+    return sym if sym.is_integer and sym.is_positive else None
+
+
+def never_negative(f) -> bool:
+    """True when ``f`` is proved ≥ 0 at every positive integer value of its one size: a
+    number ≥ 0, or a form that repeats (gains 0 over its period) and is ≥ 0 over one
+    period. False proves nothing."""
+    if f.is_Number:
+        return bool(f >= 0)
+    sym = _size(f)
+    if sym is None:
+        return False
     p = period(f)
     if p is None:
         return False
@@ -142,9 +151,9 @@ def decide(cond) -> bool | None:
         return None
     sign, strict = side
     f = sign * (cond.lhs - cond.rhs)
-    if len(f.free_symbols) != 1:
+    sym = _size(f)
+    if sym is None:
         return None
-    (sym,) = f.free_symbols
     p = period(f)
     if p is None:
         return None

@@ -75,6 +75,16 @@ def test_decide_is_exact_on_one_size():
             assert all(bool(cond.xreplace({H: h})) is truth for h in range(1, 601)), cond
 
 
+def test_only_sizes_are_decided():
+    """A real symbol (a width multiplier) is not a size: its values are not the integers
+    the period's points stand for, so nothing is decided about it."""
+    w = sp.Symbol("w", real=True, positive=True)
+    assert periodic.decide(sp.Ge(32 * w, 1)) is None
+    assert not periodic.never_negative(32 * w - 1)
+    assert periodic.decide(sp.Ge(32 * sp.floor(H / 32), 1)) is None  # 0 below 32
+    assert periodic.decide(sp.Ge(32 * sp.floor(H / 32) + 32, H)) is True
+
+
 def test_decide_agrees_with_brute_force_on_random_forms():
     """Random sums of floors of rational multiples of H: whatever decide proves holds (or
     fails) at every size 1 … 400, computed with Python's integer floor division."""
