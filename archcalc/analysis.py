@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import dims, expr, limits
+from . import dims, expr, limits, periodic
 from .errors import LimitReached, SpecError, TimeLimitExceeded, Unbound, progress
 from .graph import Graph
 from .layers import REGISTRY, Window
@@ -276,14 +276,9 @@ def total_record(graph: Graph, layers) -> Record:
 def _sum_record(name, local, type_, depth, kind, members, output: Record, loc, id_,
                 times=None) -> Record:
     def total(attr):
-        acc = 0
-        if times is None:
-            for r in members:
-                acc = acc + getattr(r, attr)
-        else:
-            for r, n in zip(members, times):
-                acc = acc + n * getattr(r, attr)
-        return dims.simplify(acc)
+        values = [getattr(r, attr) for r in members] if times is None else \
+            [n * getattr(r, attr) for r, n in zip(members, times)]
+        return dims.simplified_sum(values)
 
     return Record(name, local, type_, depth, kind, output.output_shape, total("params"),
                   total("buffers"), total("macs"), total("activations"), output.rf, loc, id_)
@@ -419,6 +414,17 @@ def _merge_axis(fields: list) -> AxisRF | None:
     jumps = {str(f.jump) for f in fields}
     if len(jumps) > 1:
         return None  # strides differ: no shift-invariant field
-    start = dims.dmin(*(f.start for f in fields))
-    end = dims.dmax(*(f.start + f.size - 1 for f in fields))
+    start = _bound([f.start for f in fields], dims.dmin, periodic.least)
+    end = _bound([f.start + f.size - 1 for f in fields], dims.dmax, periodic.greatest)
     return AxisRF(dims.simplify(end - start + 1), fields[0].jump, dims.simplify(start))
+
+
+def _bound(values: list, plain, proved):
+    """The least (or greatest) of the fields' starts (or ends): with free sizes, the one
+    proved to bound the others at every size (Keras 'same' padding makes starts depend on
+    each size's parity, which sympy's Min cannot order); else ``plain`` (Min or Max)."""
+    if len(values) > 1 and any(dims.is_symbolic(v) for v in values):
+        found = proved([dims.simplify(v) for v in values])
+        if found is not None:
+            return found
+    return plain(*values)

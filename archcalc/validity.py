@@ -20,8 +20,7 @@ its layer (spec/conditions.py).
 
 from __future__ import annotations
 
-from fractions import Fraction
-from math import ceil, floor
+from .periodic import Unknown, period, shift, value
 
 _LIMIT = 2**40  # past this a bound is left as written
 
@@ -88,7 +87,7 @@ def _least_value(cond):
         return None
 
     def holds(v: int) -> bool:
-        x = _value(f, sym, v)
+        x = value(f, sym, v)
         return x > 0 if strict else x >= 0
 
     try:
@@ -103,7 +102,7 @@ def _least_value(cond):
         while lo < hi:
             mid = (lo + hi) // 2
             lo, hi = (lo, mid) if holds(mid) else (mid + 1, hi)
-    except _Unknown:
+    except Unknown:
         return None
     return sym, lo
 
@@ -111,67 +110,25 @@ def _least_value(cond):
 def _implied(cond, least: dict) -> bool:
     """Whether ``cond``, a bound on one size s, holds at every s from its least value on
     (``least``; 1 without one): f = lhs − rhs built of rational multiples of s through
-    floor and ceiling gains the same amount c at every step of a period P (a multiple of
-    every denominator); with c ≥ 0, holding over one period from the least value proves it
-    for every larger value."""
+    floor and ceiling gains the same amount c at every step of a period P
+    (archcalc/periodic.py); with c ≥ 0, holding over one period from the least value
+    proves it for every larger value."""
     one = _one_size_bound(cond)
     if one is None:
         return False
     f, sym, strict = one
     try:
-        period = _period(f)
-        if period is None or _shift(f, sym, period) < 0:
+        p = period(f)
+        if p is None or shift(f, sym, p) < 0:
             return False
         start = least.get(sym, 1)
-        for v in range(start, start + period):
-            x = _value(f, sym, v)
+        for v in range(start, start + p):
+            x = value(f, sym, v)
             if not (x > 0 if strict else x >= 0):
                 return False
-    except _Unknown:
+    except Unknown:
         return False
     return True
-
-
-_MAX_PERIOD = 1 << 12
-
-
-def _period(f) -> int | None:
-    """The product of the denominators of ``f``'s rational numbers, if not too large."""
-    p = 1
-    for atom in f.atoms():
-        if atom.is_Rational:
-            p *= int(atom.q)
-            if p > _MAX_PERIOD:
-                return None
-    return p
-
-
-def _shift(e, sym, period: int) -> Fraction:
-    """e(s + period) − e(s), the same at every s; _Unknown when the structure does not show
-    it (a floor whose argument moves by a fraction, Min or Max of parts that move apart)."""
-    if e == sym:
-        return Fraction(period)
-    if e.is_Number:
-        return Fraction(0)
-    name = type(e).__name__
-    if name == "Add":
-        return sum((_shift(a, sym, period) for a in e.args), Fraction(0))
-    if name == "Mul":
-        coeff, rest = e.as_coeff_Mul()
-        if rest.is_Mul or not coeff.is_Rational:
-            raise _Unknown(name)
-        return Fraction(int(coeff.p), int(coeff.q)) * _shift(rest, sym, period)
-    if name in ("floor", "ceiling"):
-        inner = _shift(e.args[0], sym, period)
-        if inner.denominator != 1:
-            raise _Unknown(name)
-        return inner
-    if name in ("Min", "Max"):
-        shifts = {_shift(a, sym, period) for a in e.args}
-        if len(shifts) != 1:
-            raise _Unknown(name)
-        return shifts.pop()
-    raise _Unknown(name)
 
 
 def _direction(e, sym) -> int | None:
@@ -196,36 +153,3 @@ def _direction(e, sym) -> int | None:
     if name in ("floor", "ceiling"):
         return _direction(e.args[0], sym)
     return None
-
-
-class _Unknown(Exception):
-    """An expression this evaluator does not know."""
-
-
-def _value(e, sym, v: int) -> Fraction:
-    """``e`` at ``sym`` = v, in exact rational arithmetic."""
-    if e == sym:
-        return Fraction(v)
-    if e.is_Rational:
-        return Fraction(int(e.p), int(e.q))
-    name = type(e).__name__
-    args = e.args
-    if name == "Add":
-        return sum((_value(a, sym, v) for a in args), Fraction(0))
-    if name == "Mul":
-        out = Fraction(1)
-        for a in args:
-            out *= _value(a, sym, v)
-        return out
-    if name == "floor":
-        return Fraction(floor(_value(args[0], sym, v)))
-    if name == "ceiling":
-        return Fraction(ceil(_value(args[0], sym, v)))
-    if name == "Min":
-        return min(_value(a, sym, v) for a in args)
-    if name == "Max":
-        return max(_value(a, sym, v) for a in args)
-    if name == "Mod":
-        a, b = _value(args[0], sym, v), _value(args[1], sym, v)
-        return a - b * floor(a / b)
-    raise _Unknown(name)

@@ -3,8 +3,8 @@ input size.
 
 ``chain(n)`` is ``n`` layers (conv 3×3 / ReLU pairs, written as one ``repeat``);
 ``resnet(blocks)`` is a ResNet-50-style bottleneck network with ``blocks`` = identity blocks
-per stage and input ``[3, H, W]`` with ``H`` and ``W`` free; ``free_input(path)`` rewrites a
-fixed-input spec (``input: [3, 224, 224]``) to take ``[3, H, W]``.
+per stage and input ``[3, H, W]`` with ``H`` and ``W`` free; ``free_input(text)`` rewrites a
+fixed-input spec (``input: [3, 224, 224]``, any channel count) to take ``[3, H, W]``.
 """
 
 from __future__ import annotations
@@ -84,15 +84,37 @@ def resnet_layers(blocks: int) -> int:
     return 4 * (1 + blocks) * 3 + 2
 
 
-_FIXED_INPUT = re.compile(r"^input:\s*\[\s*3\s*,\s*\d+\s*,\s*\d+\s*\]", re.MULTILINE)
+_FIXED_INPUT = re.compile(r"^input:\s*\[\s*(\d+)\s*,\s*\d+\s*,\s*\d+\s*\]", re.MULTILINE)
+_FLOW_SYMBOLS = re.compile(r"^symbols:[ \t]*\{(?P<inner>[^}\n]*)\}", re.MULTILINE)
+_BLOCK_SYMBOLS = re.compile(r"^symbols:[ \t]*(#.*)?\n(?P<indent>[ \t]+)", re.MULTILINE)
 
 
 def free_input(text: str) -> str:
-    """The same spec with its ``[3, h, w]`` input replaced by ``[3, H, W]``, H and W free."""
-    new, count = _FIXED_INPUT.subn("symbols: {H: null, W: null}\ninput: [3, H, W]", text)
-    if count != 1 or re.search(r"^symbols:", text, re.MULTILINE):
-        raise ValueError("expected one 'input: [3, h, w]' line and no 'symbols:' section")
-    return new
+    """The same spec with its ``[C, h, w]`` input (C, h, w numbers) replaced by
+    ``[C, H, W]``, H and W free: added to its ``symbols`` section (a one-line flow mapping
+    or a block mapping), or to a new one above the input."""
+    found = list(_FIXED_INPUT.finditer(text))
+    if len(found) != 1:
+        raise ValueError("expected one 'input: [C, h, w]' line with numbers")
+    at = found[0]
+    new = f"{text[:at.start()]}input: [{at.group(1)}, H, W]{text[at.end():]}"
+    flow, block = _FLOW_SYMBOLS.search(new), _BLOCK_SYMBOLS.search(new)
+    if flow:
+        inner = flow.group("inner").strip()
+        if re.search(r"(^|,)\s*[HW]\s*:", inner):
+            raise ValueError("the spec already has a symbol H or W")
+        added = f"{inner}, H: null, W: null" if inner else "H: null, W: null"
+        return new[:flow.start("inner")] + added + new[flow.end("inner"):]
+    if block:
+        indent = block.group("indent")
+        body = re.match(rf"(?:{indent}\S.*\n|\s*#.*\n)*", new[block.end() - len(indent):])
+        if re.search(rf"^{indent}[HW]\s*:", body.group(0), re.MULTILINE):
+            raise ValueError("the spec already has a symbol H or W")
+        where = block.end() - len(indent)
+        return new[:where] + f"{indent}H: null\n{indent}W: null\n" + new[where:]
+    if re.search(r"^symbols:", new, re.MULTILINE):
+        raise ValueError("a 'symbols:' section neither a one-line {…} nor a block mapping")
+    return f"{new[:at.start()]}symbols: {{H: null, W: null}}\n{new[at.start():]}"
 
 
 def write(directory: Path, name: str, text: str) -> Path:

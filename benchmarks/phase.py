@@ -41,7 +41,17 @@ def analyse_job(spec: str, limits: list[str]) -> dict:
             "output": [str(d) for d in out], "widest_shape_chars": widest,
             "spatial_out": [str(d) for d in analysis.record(_last_stage(analysis)).output_shape]
             if _last_stage(analysis) else None,
-            "peak_mib": _peak_mib()}
+            "largest_form": _largest_form(analysis), "peak_mib": _peak_mib()}
+
+
+def _largest_form(analysis) -> int:
+    """The most nodes (dims.form_size) of any layer's output size, parameters, MACs or
+    receptive-field size and start."""
+    from archcalc import dims
+
+    return max((dims.form_size(v, 10**6) for r in analysis.layers
+                for v in (*r.output_shape, r.params, r.macs,
+                          *(x for ax in r.rf or () for x in (ax.size, ax.start)))), default=1)
 
 
 def _last_stage(analysis):

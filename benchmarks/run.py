@@ -5,8 +5,8 @@ on a shared machine), with the largest peak RSS.
 
     python benchmarks/run.py                 # everything (a few minutes)
     python benchmarks/run.py --quick         # fewer repeats, no 100,000-layer CLI run
-    python benchmarks/run.py --only cold     # one section: cold, scaling, symbolic, sweep,
-                                             # transformers
+    python benchmarks/run.py --only cold     # one section: cold, scaling, symbolic, zoo,
+                                             # sweep, transformers
 
 Prints Markdown tables (pasted into docs/performance.md) and writes benchmarks/results.json.
 Specs come from specs/ when present, else examples/ (VGG16 only); generated
@@ -165,6 +165,27 @@ def symbolic(repeats: int, tmp: Path) -> list[dict]:
     return rows
 
 
+def zoo(repeats: int, tmp: Path) -> list[dict]:
+    """Every spec of specs/ and examples/ with a [C, h, w] input, made free in H and W:
+    load + analyse + CSV in-process, and the whole ``summary`` and ``rf`` commands."""
+    rows = []
+    sources = sorted([*(ROOT / "specs").glob("*.yaml"), *(ROOT / "examples").glob("*.yaml")])
+    for source in sources:
+        try:
+            text = generate.free_input(source.read_text())
+        except ValueError:  # token ids, or an input already in symbols
+            continue
+        name = f"{source.parent.name}/{source.name}"
+        spec = generate.write(tmp, f"{source.parent.name}-{source.stem}_free.yaml", text)
+        row = dict(case=name, **_run_json([PY, str(HERE / "phase.py"), "analyse", str(spec)],
+                                          repeats))
+        for verb in ("summary", "rf"):
+            cli = measure([ARCHCALC, verb, str(spec)], repeats)
+            row.update({f"{verb}_wall_s": cli["wall_s"], f"{verb}_cpu_s": cli["cpu_s"]})
+        rows.append(row)
+    return rows
+
+
 def sweeps(repeats: int, tmp: Path) -> list[dict]:
     """One closed form evaluated at 10^6 input sizes."""
     rows = []
@@ -281,6 +302,16 @@ def markdown(results: dict) -> str:
                        f"{_f(r['peak_mib'], 0)} | {_f(r.get('cli_wall_s'))} | "
                        f"{_f(r.get('cli_cpu_s'))} | {r['widest_shape_chars']} | `{h}` |")
         out.append("")
+    if "zoo" in results:
+        out += ["| spec (free H, W) | nodes | analyse (s) | summary CPU (s) | summary wall (s) | "
+                "rf CPU (s) | rf wall (s) | largest form (nodes) |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in results["zoo"]:
+            out.append(f"| `{r['case']}` | {r['nodes']:,} | {_f(r['analyse_s'], 2)} | "
+                       f"{_f(r['summary_cpu_s'], 2)} | {_f(r['summary_wall_s'], 2)} | "
+                       f"{_f(r['rf_cpu_s'], 2)} | {_f(r['rf_wall_s'], 2)} | "
+                       f"{r['largest_form']} |")
+        out.append("")
     if "transformers" in results:
         out += ["| command | wall median (s) | wall min (s) | CPU median (s) | peak RSS (MiB) |",
                 "|---|---:|---:|---:|---:|"]
@@ -303,7 +334,7 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=("cold", "scaling", "symbolic", "sweep",
+    parser.add_argument("--only", choices=("cold", "scaling", "symbolic", "zoo", "sweep",
                                            "transformers"))
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--out", default=str(HERE / "results.json"))
@@ -317,6 +348,7 @@ def main() -> None:
             "cold": lambda: cold(repeats),
             "scaling": lambda: scaling(max(1, repeats // 3), args.quick, tmp_path),
             "symbolic": lambda: symbolic(max(1, repeats // 3), tmp_path),
+            "zoo": lambda: zoo(max(1, repeats // 9), tmp_path),
             "sweep": lambda: sweeps(max(1, repeats // 3), tmp_path),
             "transformers": lambda: transformers(repeats),
         }

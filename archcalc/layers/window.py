@@ -6,7 +6,7 @@ pooling size with PyTorch's ceil-mode rule, and Keras's 'same' padding for any s
 
 from __future__ import annotations
 
-from ..dims import ceildiv, dmax, floordiv, resolve
+from ..dims import ceildiv, dmax, floordiv, is_symbolic, resolve
 from .terms import ceil_div, floor_div, minimum, value
 
 
@@ -17,13 +17,42 @@ def effective_kernel(k, d):
 
 def keras_same_pads(n, k_eff, s):
     """Keras/TF 'same': out = ceil(n/s); total pad T = max((out−1)·s + k_eff − n, 0), extra
-    pixel at the end. Returns (left, right)."""
+    pixel at the end. Returns (left, right).
+
+    For a free size the pads depend only on r = s·ceil(n/s) − n, the pixels that complete
+    the last stride (0 ≤ r < s): T = max(r + k_eff − s, 0). When each side is affine in r
+    over those s values (every stride 2; stride 1 has r = 0) it is written so, exactly, as
+    ``a + b·r``: no floor of a floor, and the parity terms of a chain of strided layers
+    cancel when the fields' starts are summed (r = s·out − n, and out is the next n).
+    """
     out = ceildiv(n, s)
+    if type(k_eff) is int and type(s) is int and getattr(n, "is_integer", False) \
+            and is_symbolic(n):
+        affine = _affine_in_remainder(k_eff, s)
+        if affine is not None:
+            r = s * out - n
+            (l0, lb), (t0, tb) = affine
+            left = l0 + lb * r
+            return left, t0 + tb * r - left
     total = (out - 1) * s + k_eff - n  # ≥ k_eff − s, so the max only matters when k_eff < s
     if resolve(k_eff - s >= 0) is not True:
         total = dmax(total, 0)
     left = floordiv(total, 2)
     return left, total - left
+
+
+def _affine_in_remainder(k_eff: int, s: int):
+    """((a, b), (c, d)) with left = a + b·r and total = c + d·r for every remainder
+    r = 0 … s − 1 of Keras 'same' padding (total = max(r + k_eff − s, 0), left = total//2),
+    or None when either is not affine in r."""
+    totals = [max(r + k_eff - s, 0) for r in range(s)]
+    lines = []
+    for values in ([t // 2 for t in totals], totals):
+        step = values[1] - values[0] if s > 1 else 0
+        if any(v != values[0] + step * r for r, v in enumerate(values)):
+            return None
+        lines.append((values[0], step))
+    return tuple(lines)
 
 
 def same_out(n, s):
