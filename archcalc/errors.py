@@ -80,7 +80,7 @@ class SpecError(Exception):
 OPTION_MARK, VALUE_MARK = "\x1f", "\x1e"
 OPTIONS = ("limits", "samples", "ranges", "rf", "device", "set", "convention", "over", "what",
            "plot", "explain", "spec_roots", "batch", "columns", "units",
-           "allow_unknown")
+           "allow_unknown", "want", "for", "range")
 _OPTION = re.compile(f"{OPTION_MARK}({'|'.join(OPTIONS)})(?:{VALUE_MARK}([^{OPTION_MARK}]*))?"
                      f"{OPTION_MARK}")
 
@@ -137,6 +137,10 @@ def neutral_option(name: str, value: str | None) -> str:
         return "ranges={NAME: (LO, HI)}" if value is None else f"ranges[{value!r}]"
     if name == "allow_unknown":
         return "allow_unknown=True"
+    if name == "for":  # solve's symbols: ``for_`` (``for`` is Python's)
+        return "for_=" if value is None else f"for_={value!r}"
+    if name == "range":  # solve's ranges, one per symbol
+        return "range={...}" if value is None else f"range={{{value!r}: ...}}"
     if name == "explain":
         import json
 
@@ -158,7 +162,8 @@ OPTION_FLAGS = {"samples": "--samples", "ranges": "--range", "rf": "--rf", "devi
                 "set": "--set", "convention": "--convention", "over": "--over",
                 "what": "--what", "plot": "--plot", "spec_roots": "--spec-root",
                 "batch": "--batch", "columns": "--columns", "units": "--units",
-                "allow_unknown": "--allow-unknown"}
+                "allow_unknown": "--allow-unknown", "want": "--want", "for": "--for",
+                "range": "--range"}
 
 
 def flag_option(name: str, value: str | None) -> str:
@@ -168,6 +173,8 @@ def flag_option(name: str, value: str | None) -> str:
         return f"--limit {value}=N"
     if name == "ranges" and value is None:
         return "--range NAME=LO:HI"
+    if name == "want" and value is not None:
+        return f"--want '{value}'"
     if name == "explain":
         import json
         import shlex

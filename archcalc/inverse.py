@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from .errors import SpecError
+from .errors import SpecError, option, spoken
 
 OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 # NAME.quantity[i], or a bare quantity (the whole network); NAME may be qualified (a.b.c)
@@ -102,8 +102,9 @@ class Solution:
             lines += [f"{k} = {v}" for k, v in self.closed_form.items()]
         else:
             span = ", ".join(f"{k} in {a}..{b}" for k, (a, b) in self.ranges.items())
-            lines.append(f"range: {span}" + (" (the default range; --range sets another)"
-                                             if self.default_range else ""))
+            lines.append(f"range: {span}" + (
+                f" (the default range; {spoken(option('range'))} sets another)"
+                if self.default_range else ""))
             if not self.count:
                 lines.append("no solution in the range")
             elif self.pick == "smallest":
@@ -170,7 +171,7 @@ def _point(p: dict | None) -> str:
 def split_relation(text: str) -> tuple:
     """``"a.shape[1] >= 7"`` → (left text, operator, right text): exactly one relation."""
     if len(text) > MAX_WANT_CHARS:
-        raise SpecError(f"--want: {len(text):,} characters; the limit is {MAX_WANT_CHARS:,}")
+        raise SpecError(f"{option('want')}: {len(text):,} characters; the limit is {MAX_WANT_CHARS:,}")
     found = []
     i = 0
     while i < len(text):
@@ -182,12 +183,12 @@ def split_relation(text: str) -> tuple:
         else:
             i += 1
     if len(found) != 1:
-        raise SpecError(f"--want '{text}': expected one relation, LEFT OP RIGHT with OP one "
+        raise SpecError(f"{option('want', text)}: expected one relation, LEFT OP RIGHT with OP one "
                         f"of =, !=, <, <=, >, >= (e.g. 'conv1.shape[1] = 7')")
     at, op = found[0]
     left, right = text[:at].strip(), text[at + len(op):].strip()
     if not left or not right:
-        raise SpecError(f"--want '{text}': a side of '{op}' is empty")
+        raise SpecError(f"{option('want', text)}: a side of '{op}' is empty")
     return left, "=" if op == "==" else op, right
 
 
@@ -233,7 +234,7 @@ def parse_want(text: str, analysis, conv) -> Want:
         if m.group(2) not in QUANTITIES:
             from .errors import did_you_mean
 
-            raise SpecError(f"--want '{text}': unknown quantity '{m.group(2)}' of "
+            raise SpecError(f"{option('want', text)}: unknown quantity '{m.group(2)}' of "
                             f"'{m.group(1)}': choose from {', '.join(QUANTITIES)}"
                             f"{did_you_mean(m.group(2), list(QUANTITIES))}")
     env = dict(analysis.graph.symbols)
@@ -254,7 +255,7 @@ def parse_want(text: str, analysis, conv) -> Want:
             # a decimal written in the relation (5e6, 0.5) as the exact rational it spells
             return value.xreplace({f: sp.Rational(str(f)) for f in value.atoms(sp.Float)})
         except SpecError as e:
-            raise SpecError(f"--want '{text}': {e.message}") from None
+            raise SpecError(f"{option('want', text)}: {e.message}") from None
 
     lhs, rhs = side(left), side(right)
     rel = {"=": sp.Eq, "!=": sp.Ne, "<": sp.Lt, "<=": sp.Le, ">": sp.Gt, ">=": sp.Ge}[op]
@@ -269,13 +270,13 @@ def solve(analysis, conv, wants: Sequence[str], names: Sequence[str], ranges=(),
     graph = analysis.graph
     analysis = conv.apply(analysis)
     if not wants:
-        raise SpecError("--want: give at least one relation")
+        raise SpecError(f"{option('want')}: give at least one relation")
     for n in names:
         if n not in graph.symbols:
             from .errors import did_you_mean
 
             have = ", ".join(graph.symbols) or "none"
-            raise SpecError(f"--for {n}: the spec has no symbol '{n}'"
+            raise SpecError(f"{option('for', n)}: the spec has no symbol '{n}'"
                             f"{did_you_mean(n, list(graph.symbols))} (its symbols: {have})")
     parsed = tuple(parse_want(w, analysis, conv) for w in wants)
     derivation = []
@@ -286,8 +287,9 @@ def solve(analysis, conv, wants: Sequence[str], names: Sequence[str], ranges=(),
     others = [n for n in graph.free_symbols if n not in names]
     if others:
         if ranges:
-            raise SpecError(f"--range: {', '.join(others)} stay free, so the answer is a closed "
-                            f"form; bind them with --set or add them to --for to enumerate")
+            raise SpecError(f"{option('range')}: {', '.join(others)} stay free, so the answer is "
+                            f"a closed form; bind them with {option('set')} or add them to "
+                            f"{option('for')} to enumerate")
         return _closed_form(parsed, names, graph, spec, derivation)
     return _enumerate(analysis, parsed, names, ranges, pick, spec, derivation)
 
@@ -298,7 +300,8 @@ def _closed_form(parsed, names, graph, spec, derivation) -> Solution:
     if len(names) != 1 or len(parsed) != 1 or not isinstance(parsed[0].relation, sp.Eq):
         raise SpecError(f"free symbol(s) {', '.join(n for n in graph.free_symbols if n not in names)} "
                         "stay free: a closed form is found for one symbol from one equation "
-                        "(=); bind the others with --set or add them to --for")
+                        f"(=); bind the others with {option('set')} or add them to "
+                        f"{option('for')}")
     target = graph.symbols[names[0]]
     rel = parsed[0].relation
     try:
@@ -306,8 +309,9 @@ def _closed_form(parsed, names, graph, spec, derivation) -> Solution:
     except (NotImplementedError, ValueError, TypeError):
         roots = None
     if not roots or len(roots) != 1:
-        raise SpecError(f"--want '{parsed[0].text}': sympy finds no single closed form for "
-                        f"{names[0]}; bind the other symbols with --set or add them to --for")
+        raise SpecError(f"{option('want', parsed[0].text)}: sympy finds no single closed form "
+                        f"for {names[0]}; bind the other symbols with {option('set')} or add "
+                        f"them to {option('for')}")
     derivation.append(f"sympy.solve({rel.lhs - rel.rhs} = 0, {names[0]})")
     root = sp.factor(roots[0])
     num, den = root.as_numer_denom()
@@ -326,7 +330,8 @@ def _enumerate(analysis, parsed, names, ranges, pick, spec, derivation) -> Solut
     given = {n: r for r in ranges for n in r.names}
     for n in given:
         if n not in names:
-            raise SpecError(f"--range {n}: not a symbol of --for ({', '.join(names)})")
+            raise SpecError(f"{option('range', n)}: not a symbol of {option('for')} "
+                            f"({', '.join(names)})")
     default = [n for n in names if n not in given]
     stop = DEFAULT_STOP if len(names) == 1 else DEFAULT_STOP_GRID
     ranges = list(ranges) + [sw.Range((n,), 1, stop) for n in default]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Sequence
 
-from .errors import LimitReached, SpecError
+from .errors import LimitReached, SpecError, option, spoken
 from .steps import Bound, Probe, Span, probing
 
 # 0 < w ≤ 2: the width multipliers torchvision and EfficientNet use (0.35 … 2.0)
@@ -299,7 +299,8 @@ class RealSolution:
         lines.append("derivation:")
         lines += [f"  {d}" for d in self.derivation]
         lines.append(f"range: {_span(self.range, n)}" + (
-            " (the default range; --range sets another)" if self.default_range else ""))
+            f" (the default range; {spoken(option('range'))} sets another)"
+            if self.default_range else ""))
         if not self.intervals:
             lines.append("no solution in the range")
         elif self.pick == "smallest":
@@ -315,8 +316,8 @@ class RealSolution:
             lines.append(f"{label}: {shown}{more}")
         for b in self.boundaries:
             if b.checks:
-                lines.append(f"check at {n} = {exact(b.at)} with --set (floating point, as "
-                             "the other verbs compute):")
+                lines.append(f"check at {n} = {exact(b.at)} with {spoken(option('set'))} "
+                             "(floating point, as the other verbs compute):")
                 lines += [f"  {c}" for c in b.checks]
         lines.append(f"method: {self.method}")
         return "\n".join(lines) + "\n"
@@ -389,7 +390,7 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
     from .inverse import parse_want
 
     if not wants:
-        raise SpecError("--want: give at least one relation")
+        raise SpecError(f"{option('want')}: give at least one relation")
     rng = interval or DEFAULT_RANGE
     symbol = sp.Symbol(name, positive=True, real=True)
     parsed: dict = {}
@@ -399,9 +400,9 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
         titles.append(graph.name)
         others = [s for s in graph.free_symbols if s != name]
         if others:
-            raise SpecError(f"--for {name}: {', '.join(others)} "
+            raise SpecError(f"{option('for', name)}: {', '.join(others)} "
                             f"{'stays' if len(others) == 1 else 'stay'} free; solving over a "
-                            "real symbol needs every other symbol bound (--set)")
+                            f"real symbol needs every other symbol bound ({option('set')})")
         # Built under the probe, the graph holds plain numbers: a layer that refuses them
         # raises (the piece is not built), as it would with --set. Conditions recorded on
         # values left in the symbol (a default such as d: 2*w, "a whole number") are not
@@ -417,7 +418,7 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
             try:
                 holds = _both(holds, decide(want.relation, symbol, span))
             except SpecError as e:
-                raise SpecError(f"--want '{text}': {e.message}") from None
+                raise SpecError(f"{option('want', text)}: {e.message}") from None
         return quantities, holds
 
     pieces = walk(lambda: load({name: None}), symbol, rng, evaluate)
@@ -438,8 +439,8 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
                             method=f"exact piecewise evaluation over {len(pieces):,} "
                             f"piece{'s' if len(pieces) != 1 else ''} of {name} (breakpoints "
                             "of the step functions as rationals, the relations decided on "
-                            "each piece)" + ("; each end checked with --set" if boundaries
-                                             else ""))
+                            "each piece)" + (f"; each end checked with {spoken(option('set'))}"
+                                             if boundaries else ""))
     checked: set = set()
     for b, (_end, side) in zip(boundaries, ends):
         if b.at not in checked:  # a one-point interval's two ends are checked once

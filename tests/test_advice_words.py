@@ -179,3 +179,65 @@ def test_memory_batch_sweep_advice(cli):
     assert "set={'NAME': VALUE}" in err and "--" not in err, err
     code, _, err = cli("memory", spec, "--batch", "1:4")
     assert code == 2 and "--batch START:STOP: " in err and "(--set NAME=VALUE)" in err, err
+
+
+# A conv2d with H, W free: its output height is H - 2 (kernel 3, no padding; PyTorch's
+# out = floor((in + 2·0 - 1·(3 - 1) - 1)/1) + 1), so "c.shape[1] = 7" has the one root H = 9.
+TWO_FREE = "symbols: {H: null, W: null}\ninput: [3, H, W]\n" \
+           "layers: [conv2d: {name: c, out: 4, kernel: 3}]\n"
+
+
+@pytest.mark.parametrize("want, for_, range_, api_words, cli_words", [
+    ("c.shape[1] 7", "H", None, "want='c.shape[1] 7': expected one relation",
+     "--want 'c.shape[1] 7': expected one relation"),
+    ("c.shapes[1] = 7", "H", None, "want='c.shapes[1] = 7': unknown quantity 'shapes'",
+     "--want 'c.shapes[1] = 7': unknown quantity 'shapes'"),
+    ("c.shape[1] = 7", "H", {"H": (1, 9)},
+     "range={...}: W stay free, so the answer is a closed form; bind them with set= or "
+     "add them to for_= to enumerate",
+     "--range: W stay free, so the answer is a closed form; bind them with --set or add "
+     "them to --for to enumerate"),
+    ("c.shape[1] = 7", "H,W", {"Q": (1, 9)}, "range={'Q': ...}: not a symbol of for_= (H, W)",
+     "--range Q: not a symbol of --for (H, W)"),
+    ("c.shape[1] >= 7", "H", None,
+     "(=); bind the others with set= or add them to for_=",
+     "(=); bind the others with --set or add them to --for"),
+])
+def test_solve_advice(cli, tmp_path, want, for_, range_, api_words, cli_words):
+    spec = tmp_path / "two-free.yaml"
+    spec.write_text(TWO_FREE)
+    err = api_error(lambda: archcalc.solve(spec, want, for_.split(","), range=range_))
+    assert api_words in err and "--" not in err, err
+    args = ["solve", spec, "--want", want, "--for", for_]
+    args += [f"--range={k}={lo}:{hi}" for k, (lo, hi) in (range_ or {}).items()]
+    code, _, err = cli(*args)
+    assert code == 2 and cli_words in err, err
+
+
+def test_solve_without_a_relation():
+    spec = ROOT / "examples" / "solve" / "vgg16-free-size.yaml"
+    assert api_error(lambda: archcalc.solve(spec, [], "H")) == \
+        "want=: give at least one relation"
+
+
+REAL = "symbols: {w: {real: true, default: 1.0}, H: null}\ninput: [3, H, H]\n" \
+       "layers: [conv2d: {name: c, out: 'floor(8*w)', kernel: 1}]\n"
+
+
+def test_real_solve_advice(cli, tmp_path):
+    spec = tmp_path / "real.yaml"
+    spec.write_text(REAL)
+    tail = "H stays free; solving over a real symbol needs every other symbol bound"
+    err = api_error(lambda: archcalc.solve(spec, "c.shape[0] = 8", "w"))
+    assert err.endswith(f"for_='w': {tail} (set=)"), err
+    code, _, err = cli("solve", spec, "--want", "c.shape[0] = 8", "--for", "w")
+    assert code == 2 and err.endswith(f"--for w: {tail} (--set)\n"), err
+
+
+def test_a_solutions_text_speaks_the_callers_words(cli):
+    """The default range's note names the option that sets another."""
+    spec = ROOT / "examples" / "solve" / "vgg16-free-size.yaml"
+    text = archcalc.solve(spec, "stage5.shape[1] = 7", "H").text()
+    assert "(the default range; range={...} sets another)" in text, text
+    code, out, _ = cli("solve", spec, "--want", "stage5.shape[1] = 7", "--for", "H")
+    assert code == 0 and "(the default range; --range sets another)" in out, out
