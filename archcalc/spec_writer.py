@@ -49,6 +49,18 @@ def unique(name: str, names: dict) -> str:
 _AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
+def non_default(pairs: dict, one) -> dict:
+    """The arguments to write of ``pairs`` (key → (value, archcalc's default)): each value,
+    made one value by ``one`` (a per-axis tuple with equal entries as one number), where it
+    differs from the default."""
+    out = {}
+    for key, (value, default) in pairs.items():
+        value = one(value)
+        if value != one(default):
+            out[key] = value
+    return out
+
+
 def write_spec(origin: str, name: str, shape, free, items, output, blocks: Blocks,
                tokens: bool = False) -> str:
     """The spec text: a comment saying where it came from (``origin``), the name, the input

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from onnx import helper
 
+from ..spec_writer import non_default
+
 
 class Unmapped(Exception):
     """An op, or a use of one, that archcalc has no layer for."""
@@ -59,12 +61,7 @@ def _num(x):
 
 def _opts(**pairs) -> dict:
     """key=(value, archcalc's default): only the values that differ."""
-    out = {}
-    for key, (value, default) in pairs.items():
-        value = _one(value)
-        if value != _one(default):
-            out[key] = value
-    return out
+    return non_default(pairs, _one)
 
 
 def attr(node, name, default=None):

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..spec_writer import non_default
+
 
 # node.meta[ANNOTATION]: what a pass over the whole graph (import_passes.py) decided for
 # the node: None (no layer), a layer (type, args, inputs[, module path naming it]), a list of
@@ -38,12 +40,7 @@ def _one(v):
 
 def _opts(**pairs) -> dict:
     """key=(value, archcalc's default): only the values that differ."""
-    out = {}
-    for key, (value, default) in pairs.items():
-        value = _one(value)
-        if value != _one(default):
-            out[key] = value
-    return out
+    return non_default(pairs, _one)
 
 
 def _dim(d: int) -> int:
