@@ -262,8 +262,8 @@ class _Worded:
         if isinstance(err, Unbound):
             raise SpecError(err.worded("set="), err.loc, err.layer) from None
         err2 = restate(err)
-        if isinstance(err2, SymbolError) and err2.origin == "over":
-            raise SpecError(f"{_api_option('over', err2.symbol)}: {err2.trouble()}",
+        if isinstance(err2, SymbolError) and err2.origin in ("over", "for"):
+            raise SpecError(f"{_api_option(err2.origin, err2.symbol)}: {err2.trouble()}",
                             err2.loc, err2.layer) from None
         if isinstance(err2, SymbolError):
             raise SpecError(f"set={{{err2.symbol!r}: {err2.value!r}}}: {err2.trouble()}",
@@ -508,7 +508,7 @@ def solve(spec, want, for_, range: Mapping | None = None, pick: str = "all",
             if n in overrides:
                 raise SpecError(f"for_={n!r}: also bound by set=; give one or the other")
             overrides[n] = None
-        graph, path = _load(spec, overrides)
+        graph, path = _load(spec, overrides, {n: "for" for n in names})
         return solve_(run(graph), conv, wants, names, ranges, pick, graph.name or path or "")
 
 

@@ -241,3 +241,11 @@ def test_a_solutions_text_speaks_the_callers_words(cli):
     assert "(the default range; range={...} sets another)" in text, text
     code, out, _ = cli("solve", spec, "--want", "stage5.shape[1] = 7", "--for", "H")
     assert code == 0 and "(the default range; --range sets another)" in out, out
+
+
+def test_solve_names_an_unknown_symbol_as_for(cli):
+    spec = ROOT / "examples" / "solve" / "vgg16-free-size.yaml"
+    err = api_error(lambda: archcalc.solve(spec, "stage5.shape[1] = 7", "Q"))
+    assert "for_='Q': the spec has no symbol 'Q'" in err and "set=" not in err, err
+    code, _, err = cli("solve", spec, "--want", "stage5.shape[1] = 7", "--for", "Q")
+    assert code == 2 and "--for Q: the spec has no symbol 'Q'" in err, err
