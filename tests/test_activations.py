@@ -14,14 +14,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from archcalc.activations import saved, torchinfo_memory  # noqa: E402
 from archcalc.analysis import analyse  # noqa: E402
 from archcalc.errors import SpecError  # noqa: E402
 from archcalc.spec.loader import load, load_string  # noqa: E402
-from archcalc.torch_backend.saved import measure_saved  # noqa: E402
+from saved_checks import assert_saved_exact as _assert_exact  # noqa: E402
+from saved_checks import drawn as _valid  # noqa: E402
 from layer_networks import NETWORKS  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
@@ -32,15 +33,6 @@ def _analysis(text: str):
     return analyse(graph)
 
 
-def _assert_exact(a, batch: int, dtype=torch.float32, nbytes: int = 4):
-    graph = a.graph
-    expected = saved(a, nbytes, batch)
-    frozen = frozenset(n.id for n in graph.nodes[1:] if n.args.get("trainable") is False)
-    measured = measure_saved(graph, batch, dtype=dtype, frozen=frozen)
-    per_layer = {n.name: measured.per_node.get(n.id, 0) for n in graph.nodes[1:]}
-    assert expected.per_layer == per_layer
-    assert expected.total == measured.total
-    return expected
 
 
 MODELLED = ["norms_and_activations", "channels_and_shuffles", "embeddings", "learned_tensors",
@@ -284,16 +276,6 @@ def test_random_sequence_networks(text, batch):
     _assert_exact(_valid(text), batch)
 
 
-def _valid(text: str):
-    """The analysis of a drawn network; one whose sizes a layer refuses, or with a layer
-    whose kept tensors are not modelled (a linear on a slice that is not contiguous), is
-    not drawn."""
-    try:
-        a = analyse(load_string(text))
-        saved(a, 4, 2)
-    except SpecError:
-        assume(False)
-    return a
 
 
 # ---------------------------------------------------------------- not modelled

@@ -15,14 +15,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from archcalc.activations import saved  # noqa: E402
 from archcalc.analysis import analyse  # noqa: E402
 from archcalc.errors import SpecError  # noqa: E402
 from archcalc.spec.loader import load, load_string  # noqa: E402
-from archcalc.torch_backend.saved import measure_saved  # noqa: E402
+from saved_checks import assert_saved_exact as _assert_exact  # noqa: E402
+from saved_checks import drawn as _valid  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
 
@@ -33,15 +34,6 @@ def _analysis(text: str):
     return analyse(load_string(textwrap.dedent(text)))
 
 
-def _assert_exact(a, batch: int, dtype=torch.float32, nbytes: int = 4):
-    graph = a.graph
-    expected = saved(a, nbytes, batch)
-    frozen = frozenset(n.id for n in graph.nodes[1:] if n.args.get("trainable") is False)
-    measured = measure_saved(graph, batch, dtype=dtype, frozen=frozen)
-    assert expected.per_layer == {n.name: measured.per_node.get(n.id, 0)
-                                  for n in graph.nodes[1:]}
-    assert expected.total == measured.total
-    return expected
 
 
 SELF = """
@@ -138,15 +130,6 @@ def mha_networks(draw):
     return f"input: [{n}, 3]\nlayers:\n" + "".join(f"  - {x}\n" for x in layers)
 
 
-def _valid(text: str):
-    """A drawn network whose sizes some layer refuses, or whose kept tensors are not
-    modelled at batch 2 (a linear on a slice that is not contiguous), is not drawn."""
-    try:
-        a = analyse(load_string(text))
-        saved(a, 4, 2)
-    except SpecError:
-        assume(False)
-    return a
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

@@ -23,7 +23,8 @@ from archcalc.activations import saved  # noqa: E402
 from archcalc.analysis import analyse  # noqa: E402
 from archcalc.errors import SpecError  # noqa: E402
 from archcalc.spec.loader import load_string  # noqa: E402
-from archcalc.torch_backend.saved import measure_saved  # noqa: E402
+from saved_checks import assert_saved_exact as _assert_exact  # noqa: E402
+from saved_checks import drawn as _valid  # noqa: E402
 
 DTYPES = [(torch.float32, 4), (torch.float64, 8), (torch.bfloat16, 2), (torch.float16, 2)]
 
@@ -32,24 +33,8 @@ def _analysis(text: str):
     return analyse(load_string(textwrap.dedent(text)))
 
 
-def _assert_exact(a, batch: int, dtype=torch.float32, nbytes: int = 4):
-    expected = saved(a, nbytes, batch)
-    measured = measure_saved(a.graph, batch, dtype=dtype)
-    assert expected.per_layer == {n.name: measured.per_node.get(n.id, 0)
-                                  for n in a.graph.nodes[1:]}
-    assert expected.total == measured.total
-    return expected
 
 
-def _valid(text: str):
-    """A drawn network that some layer refuses, or whose kept tensors are not modelled
-    (a linear on einsum's permuted result), is not drawn."""
-    try:
-        a = analyse(load_string(text))
-        saved(a, 4, 2)
-    except SpecError:
-        assume(False)
-    return a
 
 
 def test_einsum_by_hand():
