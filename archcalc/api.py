@@ -320,7 +320,8 @@ def _analyse(spec, set: Mapping | None, convention: str) -> Analysis:
     return Analysis(conv.apply(run(graph)), conv, path)
 
 
-def _solve_real(text, file, root, wants, names, reals, range, pick, set, convention, limits):
+def _solve_real(text, file, root, wants, names, reals, range, pick, set, convention, limits,
+                query=None):
     """``solve`` for a real-valued symbol (``inverse_real``): ``range={"w": (0.5, 2)}``,
     both ends included, decimals or fractions read exactly."""
     from . import inverse_real as rv
@@ -343,7 +344,7 @@ def _solve_real(text, file, root, wants, names, reals, range, pick, set, convent
         def load_at(extra):
             return load_string(text, file, {**overrides, **extra}, root=root)
 
-        return rv.solve(load_at, conv, wants, names[0], interval, pick, file)
+        return rv.solve(load_at, conv, wants, names[0], interval, pick, file, query)
 
 
 def _source(spec) -> tuple:
@@ -471,45 +472,91 @@ def check(sheet, set: Mapping | None = None, spec_roots=(), analysed: dict | Non
 
 def solve(spec, want, for_, range: Mapping | None = None, pick: str = "all",
           set: Mapping | None = None, convention: str = "pytorch",
-          limits: Mapping | None = None):
+          limits: Mapping | None = None, *, batch=None, dtype: str = "fp32",
+          weights_dtype: str | None = None, grads_dtype: str | None = None,
+          master_dtype: str | None = None, activations_dtype: str | None = None,
+          mixed: bool = False, train: bool = False, optimizer: str = "adam", zero: int = 0,
+          devices=1, kernels: str = "cpu", checkpoint=()):
     """``archcalc solve``: the values of the symbols ``for_`` (a name or a list) for which
     the relations ``want`` (a string or a list: ``"output.shape[1] = 7"``, ``"rf >= 100"``,
-    ``"params <= 5000000"``) hold, exactly. ``range``: ``{"H": (200, 300)}`` (inclusive; a
-    third entry is a step), a default range when not given; ``pick``: all, smallest,
-    largest. Returns an ``inverse.Solution``: ``found``, ``method``, ``closed_form``,
+    ``"params <= 5000000"``, ``"memory <= 24GB"``) hold, exactly. ``range``: ``{"H": (200,
+    300)}`` (inclusive; a third entry is a step), a default range when not given; ``pick``:
+    all, smallest, largest. ``memory`` counts as ``memory()`` does under the keywords from
+    ``batch`` on (``batch`` a number, or a name to solve for; ``for_="B"`` solves for the
+    batch when the spec has no symbol B). Returns an ``inverse.Solution`` (a real-valued
+    symbol: an ``inverse_real.RealSolution``): ``found``, ``method``, ``closed_form``,
     ``count``, ``solutions``, ``smallest``, ``largest``, ``family``, ``derivation``,
     ``to_json()``, ``text()``."""
     from .analysis import analyse as run
     from .inverse import solve as solve_
+    from .spec.loader import declared_symbols, real_symbols
+    from .spec.yamlsafe import load_text
     from .sweeping import parse_range
 
     wants = [want] if isinstance(want, str) else list(want)
     names = [for_] if isinstance(for_, str) else list(for_)
     if pick not in ("all", "smallest", "largest"):
         raise ValueError(f"pick={pick!r}: choose all, smallest or largest")
-    from .spec.loader import real_symbols
-    from .spec.yamlsafe import load_text
-
+    options = dict(dtype=dtype, weights_dtype=weights_dtype, grads_dtype=grads_dtype,
+                   master_dtype=master_dtype, activations_dtype=activations_dtype,
+                   mixed=mixed, train=train, optimizer=optimizer, zero=zero, devices=devices,
+                   kernels=kernels, checkpoint=checkpoint)
     with _Worded(), _limited(limits):
         text, file, _path = _source(spec)
         root = load_text(text, file)
         reals = [n for n in names if n in real_symbols(root)]
+        query = _memory_query(wants, batch, options)
     if reals:
         return _solve_real(text, file, root, wants, names, reals, range, pick, set,
-                           convention, limits)
+                           convention, limits, query)
     ranges = []
     for n, bounds in (range or {}).items():
-        text = f"{n}=" + ":".join(str(v) for v in bounds)
-        ranges.append(parse_range(text, given=f"range={{{n!r}: {bounds!r}}}"))
+        text_ = f"{n}=" + ":".join(str(v) for v in bounds)
+        ranges.append(parse_range(text_, given=f"range={{{n!r}: {bounds!r}}}"))
     with _Worded(), _limited(limits):
         conv = conventions.get(convention)
         overrides = _overrides(set)
+        declared = declared_symbols(root)
         for n in names:
             if n in overrides:
                 raise SpecError(f"for_={n!r}: also bound by set=; give one or the other")
-            overrides[n] = None
+            if n in declared:  # else inverse.solve names it: the batch's, or unknown
+                overrides[n] = None
         graph, path = _load(spec, overrides, {n: "for" for n in names})
-        return solve_(run(graph), conv, wants, names, ranges, pick, graph.name or path or "")
+        return solve_(run(graph), conv, wants, names, ranges, pick, graph.name or path or "",
+                      query)
+
+
+_MEMORY_DEFAULTS = dict(batch=None, dtype="fp32", weights_dtype=None, grads_dtype=None,
+                        master_dtype=None, activations_dtype=None, mixed=False, train=False,
+                        optimizer="adam", zero=0, devices=1, kernels="cpu", checkpoint=())
+
+
+def _memory_query(wants, batch, options: dict):
+    """solve's memory keywords as a ``solve_memory.MemoryQuery``; None where no relation
+    reads memory (then a memory keyword given is an error)."""
+    from . import footprint as mem
+    from .solve_memory import MemoryQuery, uses_memory
+
+    if not uses_memory(wants):
+        for key, value in {"batch": batch, **options}.items():
+            if value != _MEMORY_DEFAULTS[key] and not (key == "checkpoint" and not value):
+                raise SpecError(f"{key}={value!r} is a memory keyword: it applies where a "
+                                "relation in want reads memory (e.g. 'memory <= 24GB')")
+        return None
+    o = dict(options)
+    prec = mem.precision(o.pop("dtype"), weights=o.pop("weights_dtype"),
+                         grads=o.pop("grads_dtype"), master=o.pop("master_dtype"),
+                         activations=o.pop("activations_dtype"), mixed=o.pop("mixed"))
+    if batch is not None:
+        mem.batch_value(batch)  # a number or a name, else the error now
+    devices = o.pop("devices")
+    mem.devices_value(devices)
+
+    def compute(analysis, batch_, devices_):
+        return mem.compute(analysis, batch=batch_, precision_=prec, devices=devices_, **o)
+
+    return MemoryQuery(compute, batch, devices)
 
 
 class Sweep:

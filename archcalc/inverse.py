@@ -1,9 +1,10 @@
 """Inverse questions: the values of chosen symbols for which stated relations hold, exactly.
 
-A question is a list of relations (``conv3.shape[1] = 7``, ``rf >= 100``, ``params <= 5e6``)
-between quantities of the network, addressed as ``archcalc check`` and ``explain`` address
-them (``report.explain.find``: a layer or block name, ``output`` or nothing for the whole
-network), and the spec's symbols. The spec is analysed once with the symbols named in
+A question is a list of relations (``conv3.shape[1] = 7``, ``rf >= 100``, ``params <= 5e6``,
+``memory <= 24GB``) between quantities of the network, addressed as ``archcalc check`` and
+``explain`` address them (``report.explain.find``: a layer or block name, ``output`` or nothing
+for the whole network), and the spec's symbols; ``memory`` is the whole network's total bytes
+with the batch a number or a symbol to solve for (``solve_memory``). The spec is analysed once with the symbols named in
 ``--for`` free; each quantity is replaced by its closed form; the spec's own validity
 conditions (a kernel no larger than its input …) join the relations.
 
@@ -31,9 +32,9 @@ from .errors import SpecError, option, spoken
 
 OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 # NAME.quantity[i], or a bare quantity (the whole network); NAME may be qualified (a.b.c)
-_QUANTITY = re.compile(r"(?<![\w.])((?:[A-Za-z_][\w-]*\.)*)(shape|rf|params|macs|flops)\b"
+_QUANTITY = re.compile(r"(?<![\w.])((?:[A-Za-z_][\w-]*\.)*)(shape|rf|params|macs|flops|memory)\b"
                        r"(?:\s*\[\s*(\d+)\s*\])?")
-QUANTITIES = ("shape", "rf", "params", "macs", "flops")
+QUANTITIES = ("shape", "rf", "params", "macs", "flops", "memory")
 _ATTRIBUTE = re.compile(r"(?<![\w.])((?:[A-Za-z_][\w-]*\.)*[A-Za-z_][\w-]*)\.([A-Za-z_]\w*)(?![\w.])")
 DEFAULT_STOP = 1024  # the default range of one symbol: 1..1024
 DEFAULT_STOP_GRID = 64  # of each of several symbols: 1..64
@@ -223,13 +224,17 @@ def quantity(analysis, conv, at: str, what: str, index: str | None):
     return values[i]
 
 
-def parse_want(text: str, analysis, conv) -> Want:
-    """One ``--want`` as a sympy relation in the spec's symbols."""
+def parse_want(text: str, analysis, conv, memory=None, symbols=None) -> Want:
+    """One ``--want`` as a sympy relation in the spec's symbols (``symbols``: those and the
+    batch's, when it is solved for); ``memory`` the closed form ``memory`` reads (None: the
+    question has none)."""
     import sympy as sp
 
     from . import expr
+    from .solve_memory import refused_at, with_bytes
 
     left, op, right = split_relation(text)
+    left, right = with_bytes(left, text), with_bytes(right, text)
     for m in _ATTRIBUTE.finditer(text):
         if m.group(2) not in QUANTITIES:
             from .errors import did_you_mean
@@ -237,7 +242,7 @@ def parse_want(text: str, analysis, conv) -> Want:
             raise SpecError(f"{option('want', text)}: unknown quantity '{m.group(2)}' of "
                             f"'{m.group(1)}': choose from {', '.join(QUANTITIES)}"
                             f"{did_you_mean(m.group(2), list(QUANTITIES))}")
-    env = dict(analysis.graph.symbols)
+    env = dict(analysis.graph.symbols if symbols is None else symbols)
     found: list = []
 
     def side(part: str):
@@ -245,7 +250,17 @@ def parse_want(text: str, analysis, conv) -> Want:
             name = f"q{len(found)}x"
             while name in env:
                 name += "x"
-            form = quantity(analysis, conv, m.group(1)[:-1], m.group(2), m.group(3))
+            at = m.group(1)[:-1]
+            if m.group(2) != "memory":
+                form = quantity(analysis, conv, at, m.group(2), m.group(3))
+            elif at:
+                raise refused_at(at)
+            elif m.group(3) is not None:
+                raise SpecError("memory is a count of bytes; it takes no [index]")
+            elif memory is None:
+                raise SpecError("memory: no memory options were given for this question")
+            else:
+                form = memory
             env[name] = form
             found.append((m.group(0), form))
             return name
@@ -264,45 +279,67 @@ def parse_want(text: str, analysis, conv) -> Want:
 
 # ------------------------------------------------------------------ solving
 def solve(analysis, conv, wants: Sequence[str], names: Sequence[str], ranges=(),
-          pick: str = "all", spec: str = "") -> Solution:
-    """Solve ``wants`` for ``names`` (free symbols of ``analysis.graph``) over ``ranges``
-    (``sweep.Range``; a default range when none is given); ``pick``: all, smallest, largest."""
-    graph = analysis.graph
+          pick: str = "all", spec: str = "", memory=None) -> Solution:
+    """Solve ``wants`` for ``names`` (free symbols of ``analysis.graph``; with ``memory`` in
+    a relation, the batch's or the device count's name too) over ``ranges`` (``sweep.Range``;
+    a default range when none is given); ``pick``: all, smallest, largest; ``memory``: a
+    ``solve_memory.MemoryQuery`` (None: inference at batch 1 in fp32)."""
+    from .solve_memory import MemoryQuery, uses_memory
+
+    raw, graph = analysis, analysis.graph
     analysis = conv.apply(analysis)
     if not wants:
         raise SpecError(f"{option('want')}: give at least one relation")
+    symbols, form, ones, derivation = dict(graph.symbols), None, None, []
+    if uses_memory(wants):
+        query = memory or MemoryQuery(_inference)
+        symbols.update(query.unknowns(names, graph.symbols))
+        form, ones, derivation = query.form(raw, names, graph.symbols)
     for n in names:
-        if n not in graph.symbols:
+        if n not in symbols:
             from .errors import did_you_mean
 
             have = ", ".join(graph.symbols) or "none"
+            batch = " (B names the batch only where a relation reads memory)" \
+                if n == "B" and form is None else ""
             raise SpecError(f"{option('for', n)}: the spec has no symbol '{n}'"
-                            f"{did_you_mean(n, list(graph.symbols))} (its symbols: {have})")
-    parsed = tuple(parse_want(w, analysis, conv) for w in wants)
-    derivation = []
+                            f"{did_you_mean(n, list(graph.symbols))} (its symbols: {have})"
+                            f"{batch}")
+    parsed = tuple(parse_want(w, analysis, conv, form, symbols) for w in wants)
     for w in parsed:
-        for written, form in w.quantities:
-            derivation.append(f"{written} = {form}")
-        derivation.append(f"want: {w.relation}")
-    others = [n for n in graph.free_symbols if n not in names]
+        for written, value in w.quantities:
+            if value is not form:
+                derivation.append(f"{written} = {value}")
+        relation = w.relation if ones is None else w.relation.func(
+            *(side.xreplace({ones: 0}) for side in w.relation.args), evaluate=False)
+        derivation.append(f"want: {relation}" + ("" if ones is None else
+                                                 " (from batch 2; batch 1 with its own memory)"))
+    free = list(graph.free_symbols) + [n for n in symbols if n not in graph.symbols]
+    others = [n for n in free if n not in names]
     if others:
         if ranges:
             raise SpecError(f"{option('range')}: {', '.join(others)} stay free, so the answer is "
                             f"a closed form; bind them with {option('set')} or add them to "
                             f"{option('for')} to enumerate")
-        return _closed_form(parsed, names, graph, spec, derivation)
-    return _enumerate(analysis, parsed, names, ranges, pick, spec, derivation)
+        return _closed_form(parsed, names, symbols, others, spec, derivation)
+    return _enumerate(analysis, parsed, names, ranges, pick, spec, derivation, symbols)
 
 
-def _closed_form(parsed, names, graph, spec, derivation) -> Solution:
+def _inference(analysis, batch, devices):
+    from . import footprint
+
+    return footprint.compute(analysis, batch=batch, devices=devices)
+
+
+def _closed_form(parsed, names, symbols, others, spec, derivation) -> Solution:
     import sympy as sp
 
     if len(names) != 1 or len(parsed) != 1 or not isinstance(parsed[0].relation, sp.Eq):
-        raise SpecError(f"free symbol(s) {', '.join(n for n in graph.free_symbols if n not in names)} "
+        raise SpecError(f"free symbol(s) {', '.join(others)} "
                         "stay free: a closed form is found for one symbol from one equation "
                         f"(=); bind the others with {option('set')} or add them to "
                         f"{option('for')}")
-    target = graph.symbols[names[0]]
+    target = symbols[names[0]]
     rel = parsed[0].relation
     try:
         roots = sp.solve(rel.lhs - rel.rhs, target, dict=False)
@@ -322,7 +359,7 @@ def _closed_form(parsed, names, graph, spec, derivation) -> Solution:
                     closed_form={names[0]: root}, derivation=derivation)
 
 
-def _enumerate(analysis, parsed, names, ranges, pick, spec, derivation) -> Solution:
+def _enumerate(analysis, parsed, names, ranges, pick, spec, derivation, symbols) -> Solution:
     import numpy as np
 
     from . import sweeping as sw
@@ -336,8 +373,8 @@ def _enumerate(analysis, parsed, names, ranges, pick, spec, derivation) -> Solut
     stop = DEFAULT_STOP if len(names) == 1 else DEFAULT_STOP_GRID
     ranges = list(ranges) + [sw.Range((n,), 1, stop) for n in default]
     inputs = sw.grid(ranges)
-    graph = analysis.graph
-    symbols = [graph.symbols[n] for n in inputs]
+    table = symbols
+    symbols = [table[n] for n in inputs]
     args = [inputs[n] for n in inputs]
     count = len(args[0])
     valid = np.ones(count, dtype=bool)
@@ -361,7 +398,8 @@ def _enumerate(analysis, parsed, names, ranges, pick, spec, derivation) -> Solut
         solution.largest = {n: int(inputs[n][ordered[-1]]) for n in key}
     if len(inputs) == 1 and len(where) > 1:
         solution.family = _period(key[0], inputs[key[0]], valid)
-        if solution.family is not None and _proved(solution.family, analysis, parsed):
+        if solution.family is not None and _proved(solution.family, analysis, parsed,
+                                                   table[key[0]]):
             solution.family["proved"] = True
             solution.method += "; every member of the family, k ≥ 0, proved a solution by " \
                 "sympy (each relation and condition with it substituted simplifies to True)"
@@ -370,13 +408,12 @@ def _enumerate(analysis, parsed, names, ranges, pick, spec, derivation) -> Solut
     return solution
 
 
-def _proved(family: dict, analysis, parsed) -> bool:
+def _proved(family: dict, analysis, parsed, target) -> bool:
     """Whether every relation and condition holds for every ``symbol = P·k + r`` (k ≥ 0 an
     integer): each simplifies to True with k a nonnegative integer symbol."""
     import sympy as sp
 
     k = sp.Symbol("k", integer=True, nonnegative=True)
-    target = analysis.graph.symbols[family["symbol"]]
     tests = [w.relation for w in parsed] + [c for c, _m, _l in analysis.conditions]
     for r in family["residues"]:
         at = {target: family["period"] * k + r}

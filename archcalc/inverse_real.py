@@ -379,11 +379,11 @@ def _span_json(span: Span) -> dict:
 
 
 def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span | None,
-          pick: str = "all", spec: str = "") -> RealSolution:
+          pick: str = "all", spec: str = "", memory=None) -> RealSolution:
     """Solve ``wants`` for the real symbol ``name`` over ``interval`` (DEFAULT_RANGE when
     None). ``load(extra)``: the spec's graph with ``extra`` symbol values added to the
     caller's (``{name: None}``: free, built under the probe; ``{name: 1.25}``: bound, the
-    numeric path)."""
+    numeric path); ``memory``: how ``memory`` is counted, as in ``inverse.solve``."""
     import sympy as sp
 
     from .analysis import analyse
@@ -407,11 +407,13 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
         # raises (the piece is not built), as it would with --set. Conditions recorded on
         # values left in the symbol (a default such as d: 2*w, "a whole number") are not
         # the numeric path's, which binds w to a float: they are not added.
-        analysis = conv.apply(analyse(graph))
+        raw = analyse(graph)
+        analysis = conv.apply(raw)
+        form = _memory(memory, wants, raw, name)
         holds = [span]
         quantities: dict = {}
         for text in wants:
-            want = parse_want(text, analysis, conv)
+            want = parse_want(text, analysis, conv, form)
             parsed.setdefault(text, want)
             for written, form in want.quantities:
                 quantities[written] = _plain(form)
@@ -444,9 +446,25 @@ def solve(load: Callable, conv, wants: Sequence[str], name: str, interval: Span 
     checked: set = set()
     for b, (_end, side) in zip(boundaries, ends):
         if b.at not in checked:  # a one-point interval's two ends are checked once
-            b.checks = _checks(load, conv, wants, name, pieces, b, side)
+            b.checks = _checks(load, conv, wants, name, pieces, b, side, memory)
             checked.add(b.at)
     return solution
+
+
+def _memory(query, wants, raw, name):
+    """The closed form ``memory`` reads in this piece (None: no relation reads it); the
+    batch a number, as every size but the real symbol's."""
+    from .inverse import _inference
+    from .solve_memory import MemoryQuery, uses_memory
+
+    if not uses_memory(wants):
+        return None
+    query = query or MemoryQuery(_inference)
+    unknown = query.unknowns([name], raw.graph.symbols)
+    if unknown:
+        raise SpecError(f"{option('for', name)}: {name} is real-valued and solved for alone: "
+                        f"the batch and the devices need numbers, not {', '.join(unknown)}")
+    return query.form(raw, [name], raw.graph.symbols)[0]
 
 
 def _derivation(name: str, rng: Span, pieces: list, steps: tuple, failures: list) -> list:
@@ -553,7 +571,7 @@ def _num(v) -> str:
     return str(v)
 
 
-def _checks(load, conv, wants, name, pieces, b: Boundary, side: int) -> list:
+def _checks(load, conv, wants, name, pieces, b: Boundary, side: int, memory=None) -> list:
     """``--set name=…`` at the end point and inside the pieces on either side: the counts
     and whether the relations hold, beside what the pieces say there."""
     at = b.at
@@ -565,7 +583,7 @@ def _checks(load, conv, wants, name, pieces, b: Boundary, side: int) -> list:
     points.append(at)
     if right is not None:
         points.append(inside(_span_right_of(right.span, at)))
-    return [_check(load, conv, wants, name, pieces, x, x == at) for x in points]
+    return [_check(load, conv, wants, name, pieces, x, x == at, memory) for x in points]
 
 
 def _span_left_of(span: Span, at: Fraction) -> Span:
@@ -576,7 +594,7 @@ def _span_right_of(span: Span, at: Fraction) -> Span:
     return Span(Bound(max(span.lo.at, at), False), span.hi)
 
 
-def _check(load, conv, wants, name, pieces, x: Fraction, is_end: bool) -> str:
+def _check(load, conv, wants, name, pieces, x: Fraction, is_end: bool, memory=None) -> str:
     from .analysis import analyse
     from .expr import constant
     from .inverse import parse_want
@@ -585,8 +603,9 @@ def _check(load, conv, wants, name, pieces, x: Fraction, is_end: bool) -> str:
     piece = _piece(pieces, x, 0)
     exact_holds = any(s.contains(x) for s in piece.holds)
     try:
-        analysis = conv.apply(analyse(load({name: constant(text)})))
-        found = [parse_want(w, analysis, conv) for w in wants]
+        raw = analyse(load({name: constant(text)}))
+        form = _memory(memory, wants, raw, name)
+        found = [parse_want(w, conv.apply(raw), conv, form) for w in wants]
     except SpecError as e:
         return f"{name}={text}: {e.message}"
     import sympy as sp

@@ -241,8 +241,9 @@ def exact_form(expr):
 
     def relation(e):
         parts = _integer_parts(e.lhs - e.rhs)
-        if parts is None:
-            return e
+        if parts is None:  # a denominator of symbols (N devices): its sign if sympy knows it
+            num, den = sp.fraction(sp.together(e.lhs - e.rhs))
+            return e.func(num, 0) if den.is_positive else e
         return e.func(parts[0], 0)  # (l - r) = p/q with q > 0: same sign as p
 
     expr = sp.sympify(expr)

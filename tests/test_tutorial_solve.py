@@ -13,7 +13,7 @@ TUTORIAL = ROOT / "docs" / "tutorial-solve.md"
 
 
 def test_every_console_example_prints_what_it_shows():
-    assert len(blocks(TUTORIAL)) == 7
+    assert len(blocks(TUTORIAL)) == 9
     assert stale(TUTORIAL) == []
 
 
@@ -26,6 +26,11 @@ def test_the_answers_in_the_text_are_the_printed_ones():
     assert "p = (k - 1)/2" in out("same-padding")
     assert "smallest: n=50" in out("conv-stack")  # 2n + 1 ≥ 100 ⇔ n ≥ 50
     assert out("vgg16").split()[1:] == [str(h) for h in range(224, 256)]
+    # 748,540,128 + 12,483,084·B ≤ 3·2³⁰ ⇔ B ≤ 198.08…; (16·10⁹ − 13,476,831,232)/598,528
+    # = 4,215.6…, with 598,528 = 2·32·4,096·2 (the KV cache) + 74,240 (the activations)
+    assert "largest: B=198" in out("alexnet-paper") and "12483084*B + 748540128" in \
+        out("alexnet-paper")
+    assert "largest: L=4215" in out("llama-7b") and "KV cache 524288*L" in out("llama-7b")
     # 572 = 16·24 + 188
     assert "family: H = 16·k + 188, k ≥ 0 (proved for every k)" in out("unet")
     assert 16 * 24 + 188 == 572

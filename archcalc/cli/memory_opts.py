@@ -151,10 +151,10 @@ def load_with_batch(spec: str, set_, free, batch):
     graph = load(spec, overrides)
     if BATCH_SYMBOL in graph.symbols:  # the spec's own B: the value is its
         return load(spec, {**overrides, BATCH_SYMBOL: value}), batch or "1"
-    return graph, _batch_text(value, batch)
+    return graph, batch_text(value, batch)
 
 
-def _batch_text(value, batch) -> str:
+def batch_text(value, batch) -> str:
     """The batch when B's ``value`` (None: ``--free B``) is the batch; ``--batch`` given too
     must say the same."""
     given = f"--free {BATCH_SYMBOL}" if value is None else f"--set {BATCH_SYMBOL}={value}"
@@ -199,7 +199,7 @@ def batch_for(graph, overrides: dict, batch):
     does not take as its own symbol B, else 1."""
     if BATCH_SYMBOL in graph.symbols or BATCH_SYMBOL not in overrides:
         return batch_of(batch or "1")
-    return batch_of(_batch_text(overrides[BATCH_SYMBOL], batch))
+    return batch_of(batch_text(overrides[BATCH_SYMBOL], batch))
 
 
 def compute(analysis, opts: Options, batch):

@@ -7,20 +7,29 @@ from typing import Annotated, List, Optional
 import typer
 
 from . import common as c
+from . import memory_opts as mo
 from .app import app
 
 WantOpt = Annotated[List[str], typer.Option(
     "--want", "-w", metavar="RELATION",
     help="A relation to hold: quantities LAYER.shape[i], output.shape[i], LAYER.rf[i], rf, "
-         "params, macs, flops, LAYER.params …, with =, !=, <, <=, >, >= (repeatable: all "
-         "hold).")]
+         "params, macs, flops, LAYER.params …, memory (the total bytes, as the memory verb "
+         "counts them; sizes may carry a unit: 24GB, 3GiB), with =, !=, <, <=, >, >= "
+         "(repeatable: all hold).")]
 ForOpt = Annotated[str, typer.Option(
-    "--for", metavar="NAME[,NAME]", help="The symbols to solve for (left free).")]
+    "--for", metavar="NAME[,NAME]",
+    help="The symbols to solve for (left free); with memory in a relation, B is the batch "
+         "(unless the spec has a symbol B), as is a name given to --batch or --devices.")]
 RangeOpt = Annotated[Optional[List[str]], typer.Option(
     "--range", "-r", metavar="NAME=START:STOP[:STEP]",
     help="The values tried for a symbol (default 1..1024 for one symbol, 1..64 each for "
          "several); for a real-valued symbol NAME=LOW:HIGH, every value between (default "
          "0 < w ≤ 2).")]
+SolveBatchOpt = Annotated[Optional[str], typer.Option(
+    "--batch", "-b", metavar="N|NAME",
+    help="The batch memory counts: a number, or a name to solve for with --for (default 1, "
+         "or B where --for names B and the spec has no symbol B; --set B=N says the same "
+         "then).")]
 FORMATS = ("table", "markdown", "csv", "json")
 
 
@@ -30,7 +39,14 @@ def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
           largest: Annotated[bool, typer.Option("--largest", help="Report the largest solution.")] = False,
           all_: Annotated[bool, typer.Option("--all", help="Report every solution (the default).")] = False,
           set_: c.SetOpt = None, fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, csv (the solutions listed) or json.")] = "table",
-          convention: c.ConventionOpt = "pytorch", limit: c.LimitOpt = None) -> None:
+          convention: c.ConventionOpt = "pytorch", limit: c.LimitOpt = None,
+          batch: SolveBatchOpt = None, dtype: mo.DtypeOpt = "fp32",
+          weights_dtype: mo.WeightsOpt = None, grads_dtype: mo.GradsOpt = None,
+          master_dtype: mo.MasterOpt = None, activations_dtype: mo.ActOpt = None,
+          mixed: mo.MixedOpt = False, train: mo.TrainOpt = False,
+          optimizer: mo.OptimizerOpt = "adam", zero: mo.ZeroOpt = 0,
+          devices: mo.DevicesOpt = "1", kernels: mo.KernelsOpt = "cpu",
+          checkpoint: mo.CheckpointOpt = None) -> None:
     """Inverse questions: for which values of symbols do the relations hold? Exact.
 
     With every free symbol in --for, each integer point of the range is tested exactly
@@ -44,6 +60,11 @@ def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
     breakpoints, and the answer is intervals of w with rational ends, checked with --set at
     each end and on either side.
 
+    memory is the network's total bytes as the memory verb counts them, under its options
+    (--batch, --dtype, --train, --optimizer, --zero …): --for B solves for the batch, e.g.
+    the largest batch that trains in 24 GB (a spec's own symbol B is its own; then name the
+    batch with --batch N and solve --for N).
+
     Examples:
 
         archcalc solve net.yaml --want "conv.shape[1] = H" --for p
@@ -54,20 +75,60 @@ def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
 
         archcalc solve mobilenet_v2.yaml --want "params < 5e6" --for w --range w=1:1.5
 
+        archcalc solve alexnet.yaml --want "memory <= 3GiB" --for B --train --largest
+
     Exit codes: 0 a solution (or closed form) found; 1 no solution in the range; 2 bad
     input (a malformed relation, an unknown layer, quantity or symbol).
     """
+    memory = (batch, dtype, weights_dtype, grads_dtype, master_dtype, activations_dtype, mixed,
+              train, optimizer, zero, devices, kernels, checkpoint)
     c.guarded(_run)(spec, want, for_, range_, smallest, largest, all_, set_, fmt, convention,
-                    limit)
+                    limit, memory)
+
+
+_MEMORY_FLAGS = (("--batch", None), ("--dtype", "fp32"), ("--weights-dtype", None),
+                 ("--grads-dtype", None), ("--master-dtype", None),
+                 ("--activations-dtype", None), ("--mixed", False), ("--train", False),
+                 ("--optimizer", "adam"), ("--zero", 0), ("--devices", "1"),
+                 ("--kernels", "cpu"), ("--checkpoint", None))
+
+
+def _memory_query(want, memory, overrides: dict, declared: set):
+    """The memory options as solve_memory.MemoryQuery, or None when no relation reads
+    memory (then a memory option given is an error). ``--set B=N`` is the batch N where the
+    spec has no symbol B, as in the memory verb (taken out of ``overrides``)."""
+    from dataclasses import replace
+
+    from ..solve_memory import MemoryQuery, uses_memory
+
+    if not uses_memory(want):
+        for (flag, default), value in zip(_MEMORY_FLAGS, memory):
+            if value != default:
+                raise c.SpecError(f"{flag} is a memory option: it applies where a --want "
+                                  "relation reads memory (e.g. --want 'memory <= 24GB')")
+        return None
+    batch, *rest = memory
+    opts = mo.checked(*rest[:10], None, rest[10], rest[11])
+    if mo.BATCH_SYMBOL in overrides and mo.BATCH_SYMBOL not in declared:
+        batch = mo.batch_text(overrides.pop(mo.BATCH_SYMBOL), batch)
+    if batch is not None:
+        mo.batch_of(batch)  # a number or a name, else an error naming --batch
+        batch = int(batch) if batch.isdigit() else batch
+
+    def compute(analysis, batch_, devices_):
+        return mo.compute(analysis, replace(opts, devices=str(devices_)),
+                          mo.batch_of(str(batch_)))
+
+    return MemoryQuery(compute, batch, opts.devices)
 
 
 def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, convention,
-         limit) -> None:
+         limit, memory) -> None:
     from .. import conventions
     from .. import inverse as sv
     from .. import sweeping as sw
     from ..analysis import analyse
-    from ..spec.loader import load_string, real_symbols
+    from ..spec.loader import declared_symbols, load_string, real_symbols
     from ..spec.yamlsafe import load_text, read_file
 
     c.apply_limits(limit)
@@ -86,22 +147,26 @@ def _run(spec, want, for_, range_, smallest, largest, all_, set_, fmt, conventio
     for name in names:
         if name in overrides:
             raise c.SpecError(f"--for {name}: also bound by --set; give one or the other")
+    declared = declared_symbols(root)
+    query = _memory_query(want, memory, overrides, declared)
     if reals:
         result = _solve_real(text, spec, root, names, reals, range_, overrides, conv, want,
-                             pick)
+                             pick, query)
         _emit(result, fmt, sv.to_markdown, result.csv)
         return
     ranges = []
     for text_ in range_ or []:
         ranges.append(sw.parse_range(text_, given=f"--range {text_}"))
     for name in names:
-        overrides[name] = None
+        if name in declared:  # else inverse.solve names it: the batch's, or unknown
+            overrides[name] = None
     graph = load_string(text, spec, overrides, root=root, origins={n: "for" for n in names})
-    result = sv.solve(analyse(graph), conv, want, names, ranges, pick, graph.name or spec)
+    result = sv.solve(analyse(graph), conv, want, names, ranges, pick, graph.name or spec,
+                      query)
     _emit(result, fmt, sv.to_markdown, lambda: sv.to_csv(result))
 
 
-def _solve_real(text, spec, root, names, reals, range_, overrides, conv, want, pick):
+def _solve_real(text, spec, root, names, reals, range_, overrides, conv, want, pick, query):
     """``--for w`` with ``w`` declared real-valued: the piecewise walk of inverse_real."""
     from .. import inverse_real as rv
     from ..spec.loader import load_string
@@ -119,7 +184,7 @@ def _solve_real(text, spec, root, names, reals, range_, overrides, conv, want, p
     def load_at(extra):
         return load_string(text, spec, {**overrides, **extra}, root=root, origins=origins)
 
-    return rv.solve(load_at, conv, want, names[0], interval, pick, spec)
+    return rv.solve(load_at, conv, want, names[0], interval, pick, spec, query)
 
 
 def _emit(result, fmt, markdown, csv) -> None:

@@ -136,6 +136,13 @@ def build(root: Y, file: str, overrides: dict | None = None,
     return _Builder(file, origins).build(root, overrides or {})
 
 
+def declared_symbols(root: Y | None) -> set:
+    """The names a spec's ``symbols`` declare, read from the tree before any graph is built
+    (``solve`` tells a batch named B from a symbol of the spec's own); the build checks them."""
+    node = root.value.get("symbols") if root is not None and root.is_map else None
+    return set(node.value) if node is not None and node.is_map else set()
+
+
 def real_symbols(root: Y | None) -> set:
     """The names a spec's ``symbols`` declare real-valued (``w: {real: true, …}``), read from
     the tree before any graph is built (``solve`` treats them apart); the build checks the
