@@ -300,8 +300,9 @@ def solve(analysis, conv, wants: Sequence[str], names: Sequence[str], ranges=(),
             from .errors import did_you_mean
 
             have = ", ".join(graph.symbols) or "none"
-            batch = " (B names the batch only where a relation reads memory)" \
-                if n == "B" and form is None else ""
+            batch = "" if n != "B" else \
+                " (B names the batch only where a relation reads memory)" if form is None \
+                else " (the batch is given as a number here)"
             raise SpecError(f"{option('for', n)}: the spec has no symbol '{n}'"
                             f"{did_you_mean(n, list(graph.symbols))} (its symbols: {have})"
                             f"{batch}")

@@ -147,3 +147,20 @@ def test_a_batch_named_as_a_spec_symbol_is_refused():
     with pytest.raises(archcalc.SpecError, match="devices N"):
         archcalc.solve(SPECS / "llama-7b.yaml", "memory <= 80GB", "N", train=True, zero=3,
                        devices="N")
+
+
+def test_largest_input_of_vgg16_training_in_8gib(tmp_path):
+    """VGG16 with its input side H free (its adaptive pool takes any H ≥ 32): the kept
+    activations are sums of floor(H/2ᵏ)² terms, evaluated exactly in integers; the largest H
+    that trains at batch 32 in 8 GiB is the memory verb's fit on either side."""
+    text = (SPECS / "vgg16.yaml").read_text().replace(
+        "input: [3, 224, 224]", "symbols: {H: null}\ninput: [3, H, H]", 1)
+    spec = tmp_path / "vgg16-free.yaml"
+    spec.write_text(text)
+    s = archcalc.solve(spec, "memory <= 8GiB", "H", pick="largest", range={"H": (32, 1024)},
+                       batch=32, train=True)
+    h = s.largest["H"]
+    assert 32 < h < 1024 and "floor(H/32)" in s.derivation[-1]
+    options = dict(batch=32, train=True)
+    assert fits(spec, 8 * 2**30, set={"H": h}, **options)
+    assert not fits(spec, 8 * 2**30, set={"H": h + 1}, **options)
