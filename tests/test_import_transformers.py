@@ -88,6 +88,22 @@ def test_gpt2_with_free_length_gives_the_spec_closed_form():
                                           Ls * d * v)) == 0
 
 
+@pytest.mark.parametrize("free", [(), ("L",)])
+def test_nanogpt_mask_buffer_cut_to_the_input_length(free):
+    """nanoGPT's attention without flash masks with ``self.bias[:, :, :T, :T]``, its n_ctx ×
+    n_ctx lower-triangular buffer cut at the traced length T: read at 32 of its 64
+    positions it is causal, one attention layer, with the spec's counts (and, with L free,
+    its closed form) and PyTorch's."""
+    args = dict(SMALL, attention="sliced")
+    text, got = _imported("torch_gpt_models:GPT", (32,), args, tokens=True, free=free)
+    assert "attention: {name: attn, heads: 4, causal: true}" in text and "matmul" not in text
+    want = _gpt2_spec(L=None if free else 32)
+    assert got.total.params == want.total.params
+    assert sympy.expand(sympy.sympify(got.total.macs) - want.total.macs) == 0
+    if not free:
+        assert (got.total.params, got.total.macs) == gpt.measure(lambda: gpt.GPT(**args), 32)
+
+
 def test_grouped_query_attention_from_three_projections():
     """q_proj, k_proj, v_proj with 2 key/value heads of 4 (SDPA's enable_gqa): kv_heads."""
     args = dict(SMALL, attention="separate", kv_heads=2)
@@ -121,11 +137,12 @@ def test_masks_from_buffers(attention, window, recognised, left_out):
     assert (got.total.params, got.total.macs - left_out) == (params, macs)
 
 
-@pytest.mark.parametrize("rotary", [False, True])
+@pytest.mark.parametrize("rotary", [False, True, "cached"])
 def test_llama_layout(rotary):
     """RMSNorm, q/k/v/o without bias and 2 key/value heads of 4, a SiLU-gated MLP (mul of
     two branches), an untied head, perhaps rotary embeddings of q and k (HF's
-    apply_rotary_pos_emb: element-wise, no parameters, no MACs): parameters() exactly; MACs
+    apply_rotary_pos_emb: element-wise, no parameters, no MACs; "cached": the cos and sin
+    tables buffers of 64 positions cut to the input's 32): parameters() exactly; MACs
     FlopCounterMode's plus the SDPA products it leaves out, 2·L²·d per layer."""
     text, got = _imported("torch_gpt_models:Llama", (32,), dict(rotary=rotary), tokens=True)
     assert "    - rmsnorm: {name: input_layernorm}" in text

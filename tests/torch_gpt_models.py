@@ -7,8 +7,9 @@ LayerNorm, causal self-attention with one fused ``c_attn`` Linear(C, 3C) split i
 and ``F.scaled_dot_product_attention(is_causal=True)``, LayerNorm, MLP C → 4C → C with
 GELU, a final LayerNorm and the head on every position. ``attention="explicit"`` is
 nanoGPT's other path (no flash): ``q @ k.transpose(-2, -1) * (1 / sqrt(d))``, a
-``masked_fill`` with the lower-triangular buffer ``bias`` (whole: torch.fx cannot slice a
-buffer at a traced length, so this form is for T = n_ctx), softmax, ``@ v``.
+``masked_fill`` with the lower-triangular buffer ``bias`` whole (for T = n_ctx), softmax,
+``@ v``; ``attention="sliced"`` is that path as nanoGPT writes it, the buffer cut to the
+input's length: ``self.bias[:, :, :T, :T]``.
 ``attention="additive"`` adds a buffer of 0 and -inf to the scores instead;
 ``attention="sdpa_mask"`` passes SDPA the buffer as a boolean ``attn_mask``.
 ``attention="einsum"`` chunks the qkv projection and writes both products with
@@ -46,7 +47,7 @@ class CausalSelfAttention(nn.Module):
         mask = torch.ones(n_ctx, n_ctx).tril()
         if window:  # each token sees itself and the one before: not causal
             mask = mask - torch.ones(n_ctx, n_ctx).tril(-2)
-        if attention in ("explicit", "einsum", "sdpa_mask"):
+        if attention in ("explicit", "einsum", "sdpa_mask", "sliced"):
             self.register_buffer("bias", mask.view(1, 1, n_ctx, n_ctx))
         if attention == "additive":  # 0 where a token may attend, -inf where not
             self.register_buffer("bias", torch.zeros(n_ctx, n_ctx).masked_fill(mask == 0,
@@ -75,6 +76,11 @@ class CausalSelfAttention(nn.Module):
             if self.attention == "explicit":
                 att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
                 att = att.masked_fill(self.bias == 0, float("-inf"))  # T = n_ctx
+                att = F.softmax(att, dim=-1)
+                y = att @ v
+            elif self.attention == "sliced":  # nanoGPT without flash: n_ctx's mask cut to T
+                att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+                att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
                 att = F.softmax(att, dim=-1)
                 y = att @ v
             elif self.attention == "additive":
@@ -164,6 +170,11 @@ class LlamaAttention(nn.Module):
         self.explicit, self.rotary = explicit, rotary
         inv_freq = 1.0 / (10000 ** (torch.arange(0, self.d, 2).float() / self.d))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
+        if rotary == "cached":  # HF's earlier LlamaRotaryEmbedding: tables of 64 positions
+            freqs = torch.outer(torch.arange(64).float(), inv_freq)
+            emb = torch.cat((freqs, freqs), dim=-1)
+            self.register_buffer("cos_cached", emb.cos(), persistent=False)
+            self.register_buffer("sin_cached", emb.sin(), persistent=False)
         self.q_proj = nn.Linear(d_model, n_head * self.d, bias=False)
         self.k_proj = nn.Linear(d_model, kv_heads * self.d, bias=False)
         self.v_proj = nn.Linear(d_model, kv_heads * self.d, bias=False)
@@ -174,10 +185,13 @@ class LlamaAttention(nn.Module):
         q = self.q_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         k = self.k_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, self.d).transpose(1, 2)
-        if self.rotary:  # HF's LlamaRotaryEmbedding and apply_rotary_pos_emb
+        if self.rotary == "cached":  # the tables cut to the input's length
+            cos, sin = self.cos_cached[:t], self.sin_cached[:t]
+        elif self.rotary:  # HF's LlamaRotaryEmbedding and apply_rotary_pos_emb
             freqs = torch.outer(torch.arange(t, device=x.device).float(), self.inv_freq)
             emb = torch.cat((freqs, freqs), dim=-1)
             cos, sin = emb.cos(), emb.sin()
+        if self.rotary:
             q = q * cos + _rotate_half(q) * sin
             k = k * cos + _rotate_half(k) * sin
         if self.explicit:  # Meta's original llama/model.py: a -inf mask made in forward

@@ -1,7 +1,7 @@
 """A user's PyTorch module as an archcalc spec (``archcalc import torch``).
 
 The module is built by calling the user's own callable (their code, run as they would run
-it), traced with ``torch.fx.symbolic_trace``, and its shapes propagated once on a zero
+it), traced with ``torch.fx`` (buffers as graph nodes), and its shapes propagated once on a zero
 input of the given size; where fx cannot trace the forward, ``torch.export`` (non-strict)
 records it as ATen calls. Each traced call (a module, a function, a tensor method; an
 ATen operator) becomes a layer in PyTorch's vocabulary with only the arguments that differ
@@ -135,7 +135,9 @@ def trace(model, input_shape: tuple, target: str, tokens: bool = False) -> Trace
 
     model.eval()
     try:
-        gm = fx.symbolic_trace(model)
+        tracer = _buffer_tracer()
+        graph = tracer.trace(model)
+        gm = fx.GraphModule(tracer.root, graph, type(model).__name__)
     except BaseException as e:  # noqa: BLE001
         if isinstance(e, KeyboardInterrupt):
             raise
@@ -143,6 +145,19 @@ def trace(model, input_shape: tuple, target: str, tokens: bool = False) -> Trace
     _propagate(gm, example_input(input_shape, tokens), input_shape, target)
     inputs = {n.name for n in gm.graph.nodes if n.op == "placeholder"}
     return Traced(gm.graph, inputs, {}, False, gm)
+
+
+def _buffer_tracer():
+    """torch.fx's tracer with buffers as graph nodes (``get_attr``), not as the tensors they
+    hold: a buffer indexed by a traced size (nanoGPT's ``self.bias[:, :, :T, :T]``, a
+    rotary table's ``cos[:T]``) then traces, a constant computed from the input's sizes
+    like any other."""
+    from torch import fx
+
+    class BufferTracer(fx.Tracer):
+        proxy_buffer_attributes = True
+
+    return BufferTracer()
 
 
 def example_input(input_shape: tuple, tokens: bool = False):
