@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from .errors import SpecError, option, spoken
+from .errors import Loc, SpecError, option, spoken
 
 OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 # NAME.quantity[i], or a bare quantity (the whole network); NAME may be qualified (a.b.c)
@@ -305,7 +305,7 @@ def solve(analysis, conv, wants: Sequence[str], names: Sequence[str], ranges=(),
                 else " (the batch is given as a number here)"
             raise SpecError(f"{option('for', n)}: the spec has no symbol '{n}'"
                             f"{did_you_mean(n, list(graph.symbols))} (its symbols: {have})"
-                            f"{batch}")
+                            f"{batch}", Loc(graph.file))
     parsed = tuple(parse_want(w, analysis, conv, form, symbols) for w in wants)
     for w in parsed:
         for written, value in w.quantities:
@@ -372,7 +372,10 @@ def _enumerate(analysis, parsed, names, ranges, pick, spec, derivation, symbols)
                             f"({', '.join(names)})")
     default = [n for n in names if n not in given]
     stop = DEFAULT_STOP if len(names) == 1 else DEFAULT_STOP_GRID
-    ranges = list(ranges) + [sw.Range((n,), 1, stop) for n in default]
+    for r in ranges:
+        r.check_start(symbols)
+    ranges = list(ranges) + [sw.Range((n,), 0 if symbols[n].is_positive is None else 1, stop)
+                             for n in default]
     inputs = sw.grid(ranges)
     table = symbols
     symbols = [table[n] for n in inputs]

@@ -11,7 +11,7 @@ that do not divide the channels …) are marked invalid rather than given number
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any, Sequence
 
@@ -35,6 +35,18 @@ class Range:
     start: int
     stop: int
     step: int = 1
+    given: str = field(default="", compare=False)  # how the caller took it, for messages
+
+    def check_start(self, symbols: dict) -> None:
+        """A range from 0 only for symbols that may be 0 (declared ``min: 0``)."""
+        if self.start > 0:
+            return
+        for n in self.names:
+            s = symbols.get(n)
+            if getattr(s, "is_Symbol", False) and not (s.is_nonnegative and
+                                                        s.is_positive is None):
+                raise SpecError(f"{self.given}: need 1 ≤ START ≤ STOP ('{n}' is a positive "
+                                f"size; a symbol declared {{min: 0}} may start at 0)")
 
     def values(self):
         import numpy as np
@@ -62,12 +74,13 @@ def parse_range(text: str, given: str | None = None) -> Range:
     step = int(m.group(4)) if m.group(4) is not None else 1
     if step < 1:
         raise SpecError(f"{given}: the step must be a positive whole number")
-    if start < 1 or stop < start:
-        raise SpecError(f"{given}: need 1 ≤ START ≤ STOP (sizes are positive)")
+    if start < 0 or stop < start:
+        raise SpecError(f"{given}: need START ≤ STOP, whole numbers from 1 (sizes are "
+                        "positive; from 0 for a symbol declared {min: 0})")
     if stop > MAX_SIZE or step > MAX_SIZE:
         raise SpecError(f"{given}: sizes and steps up to 2**62 (a sweep computes in "
                         "64-bit integers)")
-    return Range(names, start, stop, step)
+    return Range(names, start, stop, step, given)
 
 
 def check_points(ranges: Sequence[Range]) -> int:
@@ -181,6 +194,8 @@ def sweep(analysis, ranges: Sequence[Range], conv, what: Sequence[str] = ("shape
         if not getattr(value, "is_Symbol", False):
             raise SpecError(f"{option('over', name)}: '{name}' is bound to {value}; it must be free")
         symbols[name] = value
+    for r in ranges:
+        r.check_start(symbols)
     unswept = [n for n in graph.free_symbols if n not in symbols]
     if unswept:
         raise SpecError(f"free symbol(s) {', '.join(unswept)} are not swept: bind them with "

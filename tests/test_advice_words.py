@@ -167,10 +167,11 @@ def test_solve_names_its_range_as_the_caller_gave_it(cli):
     spec = ROOT / "examples" / "solve" / "vgg16-free-size.yaml"
     err = api_error(lambda: archcalc.solve(spec, "stage5.shape[1] = 7", "H",
                                            range={"H": (300, 200)}))
-    assert err == "range={'H': (300, 200)}: need 1 ≤ START ≤ STOP (sizes are positive)"
+    assert err == ("range={'H': (300, 200)}: need START ≤ STOP, whole numbers from 1 (sizes "
+                   "are positive; from 0 for a symbol declared {min: 0})")
     code, _, err = cli("solve", spec, "--want", "stage5.shape[1] = 7", "--for", "H",
                        "--range", "H=300:200")
-    assert code == 2 and "--range H=300:200: need 1 ≤ START ≤ STOP" in err, err
+    assert code == 2 and "--range H=300:200: need START ≤ STOP" in err, err
 
 
 def test_memory_batch_sweep_advice(cli):

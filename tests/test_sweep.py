@@ -54,7 +54,8 @@ def test_parse_range():
     assert len(parse_range("H=32:2048")) == 2017  # 32 … 2048 inclusive
     r = parse_range("H,W=32:64:16")
     assert r.names == ("H", "W") and r.values().tolist() == [32, 48, 64]
-    for bad in ("H", "H=1", "H=0:4", "H=5:4", "H=1:4:0", "H=a:b", "1=1:2"):
+    assert parse_range("p=0:4").start == 0  # 0 is refused later for a positive symbol
+    for bad in ("H", "H=1", "H=-1:4", "H=5:4", "H=1:4:0", "H=a:b", "1=1:2"):
         with pytest.raises(SpecError):
             parse_range(bad)
 

@@ -13,7 +13,7 @@ TUTORIAL = ROOT / "docs" / "tutorial-solve.md"
 
 
 def test_every_console_example_prints_what_it_shows():
-    assert len(blocks(TUTORIAL)) == 9
+    assert len(blocks(TUTORIAL)) == 10
     assert stale(TUTORIAL) == []
 
 

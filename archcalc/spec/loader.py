@@ -108,6 +108,8 @@ class SymbolError(SpecError):
                     f"{did_you_mean(self.symbol, self.declared)} (its symbols: {have})")
         if self.problem == "not_positive":
             return f"'{self.symbol}' is a real-valued symbol in this spec; give a positive number"
+        if self.problem == "negative":
+            return f"'{self.symbol}' is a whole number ≥ 0 in this spec (min: 0); give one"
         return f"'{self.symbol}' is a free size in this spec; give a positive whole number"
 
 
@@ -211,6 +213,7 @@ class _Builder:
         self.max_nodes = limits.current().max_nodes
         self.input_rank = 3  # the network input's axes, for hints (set once it is read)
         self.reals: set[str] = set()  # symbols declared real-valued ({real: true})
+        self.zeros: set[str] = set()  # whole-number symbols that may be 0 ({min: 0})
         self.progress = progress()  # the value or layer at hand, for a time-out's message
 
     # ----------------------------------------------------------------- top level
@@ -283,8 +286,8 @@ class _Builder:
                 loc = node.key_locs[key]
                 if not _SYMBOL.match(key) or key in expr.FUNCTIONS:
                     raise SpecError(f"'{key}' cannot be a symbol name", loc)
-                if value.is_map:  # {real: true, default: 1.0}: a real-valued symbol
-                    value = self.real_symbol(key, value)
+                if value.is_map:  # {real: true, default: 1.0} or {min: 0, default: …}
+                    value = self.symbol_mapping(key, value)
                 if key in overrides:
                     declared[key] = overrides[key]
                     if key in self.reals:
@@ -302,22 +305,48 @@ class _Builder:
                 if declared[key] is None:  # free: a positive whole number (or real)
                     import sympy as sp
 
-                    declared[key] = sp.Symbol(key, positive=True, real=True) \
-                        if key in self.reals else sp.Symbol(key, integer=True, positive=True)
+                    if key in self.reals:
+                        declared[key] = sp.Symbol(key, positive=True, real=True)
+                    elif key in self.zeros:
+                        declared[key] = sp.Symbol(key, integer=True, nonnegative=True)
+                    else:
+                        declared[key] = sp.Symbol(key, integer=True, positive=True)
         for key in overrides:
             if key not in declared:
                 raise SymbolError(key, overrides[key], "unknown", tuple(declared),
                                   Loc(self.file), self.origins.get(key, "cli"))
         return declared
 
+    def symbol_mapping(self, key: str, node: Y) -> Y:
+        """A symbol declared by a mapping: ``{real: true, default: 1.0}`` (a width
+        multiplier, real-valued) or ``{min: 0, default: …}`` (a whole number that may be 0,
+        such as a padding); its default node (absent: free) is returned."""
+        for k, kloc in node.key_locs.items():
+            if k not in ("real", "default", "min"):
+                raise SpecError(f"symbol {key}: unknown key '{k}'"
+                                f"{did_you_mean(k, ('real', 'default', 'min'))} (a symbol is "
+                                "name: default, name: {real: true, default: 1.0} or name: "
+                                "{min: 0, default: null})", kloc)
+        if "min" not in node.value:
+            return self.real_symbol(key, node)
+        low = node.value["min"]
+        if "real" in node.value:
+            raise SpecError(f"symbol {key}: 'min' is for a whole-number symbol; a real-valued "
+                            "one is positive", low.loc)
+        if isinstance(low.value, bool) or low.value not in (0, 1):
+            raise SpecError(f"symbol {key}: min is 0 (a whole number that may be 0) or 1 (the "
+                            f"default: positive), got {describe(low)}", low.loc)
+        if low.value == 0:
+            self.zeros.add(key)
+        default = node.value.get("default", Y(None, node.loc))
+        if default.is_map or default.is_seq or isinstance(default.value, bool):
+            raise SpecError(f"symbol {key}: the default must be a number or an expression, "
+                            f"got {describe(default)}", default.loc)
+        return default
+
     def real_symbol(self, key: str, node: Y) -> Y:
         """A symbol declared ``{real: true, default: 1.0}`` (a width multiplier): recorded as
         real-valued; its default node (absent: a free real symbol) is returned."""
-        for k, kloc in node.key_locs.items():
-            if k not in ("real", "default"):
-                raise SpecError(f"symbol {key}: unknown key '{k}'"
-                                f"{did_you_mean(k, ('real', 'default'))} (a symbol is "
-                                "name: default, or name: {real: true, default: 1.0})", kloc)
         real = node.value.get("real")
         if real is None or real.value is not True:
             got = f", got {describe(real)}" if real is not None else ""
@@ -357,12 +386,14 @@ class _Builder:
                 "number with round, floor, ceil, int or make_divisible)")
 
     def check_size_override(self, key: str, value: Any, declared: tuple) -> None:
-        """A free symbol stands for a size: --set may bind it to a positive whole number only."""
+        """A free symbol stands for a size: --set may bind it to a positive whole number only
+        (one declared ``min: 0`` to 0 too)."""
         if value is None:
             return
-        if dims.is_integer_valued(value) is not True or value < 1:
-            raise SymbolError(key, value, "not_a_size", declared, Loc(self.file),
-                              self.origins.get(key, "cli"))
+        low = 0 if key in self.zeros else 1
+        if dims.is_integer_valued(value) is not True or value < low:
+            raise SymbolError(key, value, "negative" if low == 0 else "not_a_size", declared,
+                              Loc(self.file), self.origins.get(key, "cli"))
 
     def input_shape(self, node: Y, env: dict) -> tuple:
         if not node.is_seq or not node.value:
