@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..spec_writer import unique, write_spec
+from .multihead import SKIP, recognise
 from .op_map import Invalid, Unmapped, map_node
 from .reader import Graph, parse_input, read_model
 
@@ -81,14 +82,19 @@ def _items(graph: Graph) -> tuple:
     """(items for the spec writer, the output's name, ONNX value -> spec name)."""
     mapped = []  # (node, layers)
     done = set()  # values already given by an earlier node's layer (a fused bias Add)
+    regions = recognise(graph)  # nn.MultiheadAttention's ops: one layer and the rest
     for node in graph.nodes:
         if not any(graph.is_act(i) for i in graph.inputs_of(node)) or \
-                node.op_type in ("Shape", "Size"):
+                node.op_type in ("Shape", "Size") or regions.get(id(node)) is SKIP:
             continue  # sizes and constants: no layer
         if node.output and all(o in done or not o for o in node.output):
             continue
         try:
-            layers = map_node(node, graph)
+            layers = regions.get(id(node))
+            if isinstance(layers, Unmapped):
+                raise layers
+            if layers is None:
+                layers = map_node(node, graph)
         except Unmapped as e:
             raise SpecError(f"node '{node.name or '(unnamed)'}' ({node.op_type}): no archcalc "
                             f"layer for {e}", graph.loc) from None
