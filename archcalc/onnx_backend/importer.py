@@ -141,7 +141,8 @@ def _items(graph: Graph) -> tuple:
                 value_of[layer.output] = name
             for out in layer.absorbs:
                 value_of[out] = name
-        if node.output and node.output[0] not in value_of:
+        if node.output and node.output[0] not in value_of and \
+                not any(layer.output for layer in layers):  # else the layers say what
             value_of[node.output[0]] = previous
     return items, value_of.get(graph.output), value_of
 
