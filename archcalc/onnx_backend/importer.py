@@ -3,7 +3,8 @@
 The file is read as data (``reader.py``: bounded, nothing run, external data never
 opened), its shapes inferred by onnx at one sample of the input size, and each node that
 computes on the network's input becomes layers in PyTorch's vocabulary
-(``op_map.py``); nodes that only compute sizes or constants are no layers. Layers are
+(``op_map.py``; nn.MultiheadAttention's region, which moves the batch axis, as one layer:
+``multihead.py``); nodes that only compute sizes or constants are no layers. Layers are
 named by the node's scope: torch.onnx's ``/layer1/layer1.0/conv1/Conv`` is
 ``layer1.0.conv1``, and the children of a container (a scope ending in a number,
 ``layer1.0``) are the blocks the spec writer turns into block definitions and repeats.
