@@ -86,8 +86,10 @@ def _items(graph: Graph) -> tuple:
     regions = recognise(graph)  # nn.MultiheadAttention's ops: one layer and the rest
     for node in graph.nodes:
         if not any(graph.is_act(i) for i in graph.inputs_of(node)) or \
-                node.op_type in ("Shape", "Size") or regions.get(id(node)) is SKIP:
+                node.op_type in ("Shape", "Size"):
             continue  # sizes and constants: no layer
+        if regions.get(id(node)) is SKIP:
+            continue  # inside an attention region: its one layer gives the region's output
         if node.output and all(o in done or not o for o in node.output):
             continue
         try:
