@@ -286,3 +286,41 @@ def vit_block() -> onnx.ModelProto:
     o = net.linear(o, E, E, "attn.out")
     x = net.op("Add", [o, embed], name="/Add")
     return net.model(net.linear(x, E, 10, "head"))
+
+
+def multihead_attention(mask=False) -> onnx.ModelProto:
+    """nn.MultiheadAttention(64, 4, batch_first=True) on 16 tokens as torch.onnx (opset 17,
+    need_weights left True) writes it: the batch put behind the tokens ([L, B, E]), the
+    in-projection MatMul by in_proj_weightᵀ [E, 3E] and the Add of in_proj_bias, q, k and
+    v split by Reshape to [L, B, 3, E], Unsqueeze, Transpose and Squeeze to [3, L, B, E]
+    and Gather, each viewed as [L, B·H, d] and transposed ([B·H, L, d]; kᵀ [B·H, d, L]), q
+    scaled by 1/√d, Q·Kᵀ, Softmax, ·V, the heads merged to [L·B, E], out_proj as Gemm,
+    viewed as [L, B, E] and the batch put first again; ``mask``: an additive mask [L, L]
+    on the scores before the softmax (``attn_mask``)."""
+    L, E, H = 16, 64, 4
+    d = E // H
+    net = Net([1, L, E], "multihead_attention")
+    x = net.op("Transpose", ["input"], perm=[1, 0, 2], name="/attn/Transpose")
+    x = net.op("MatMul", [x, net.weight("in_proj_weight.T", [E, 3 * E])], name="/attn/MatMul")
+    x = net.op("Add", [net.weight("attn.in_proj_bias", [3 * E]), x], name="/attn/Add")
+    x = net.op("Reshape", [x, net.const([L, 1, 3, E])], name="/attn/Reshape")
+    x = net.op("Unsqueeze", [x, net.const([0])], name="/attn/Unsqueeze")
+    x = net.op("Transpose", [x], perm=[3, 1, 2, 0, 4], name="/attn/Transpose_1")
+    x = net.op("Squeeze", [x, net.const([3])], name="/attn/Squeeze")
+    q, k, v = (net.op("Reshape", [net.op("Gather", [x, net.const(i)], axis=0,
+                                         name=f"/attn/Gather_{i}"), net.const([L, H, d])],
+                      name=f"/attn/Reshape_{i}") for i in range(3))
+    q = net.op("Transpose", [q], perm=[1, 0, 2], name="/attn/Transpose_q")
+    v = net.op("Transpose", [v], perm=[1, 0, 2], name="/attn/Transpose_v")
+    q = net.op("Mul", [q, net.const(float(1 / np.sqrt(d)), np.float32)], name="/attn/Mul")
+    k = net.op("Transpose", [k], perm=[1, 2, 0], name="/attn/Transpose_k")
+    a = net.op("MatMul", [q, k], name="/attn/MatMul_1")
+    if mask:
+        a = net.op("Add", [a, net.const(np.zeros((L, L)), np.float32)], name="/attn/Add_1")
+    a = net.op("Softmax", [a], axis=-1, name="/attn/Softmax")
+    o = net.op("MatMul", [a, v], name="/attn/MatMul_2")
+    o = net.op("Transpose", [o], perm=[1, 0, 2], name="/attn/Transpose_o")
+    o = net.op("Reshape", [o, net.const([L, E])], name="/attn/Reshape_o")
+    o = net.gemm(o, E, E, "attn.out_proj")
+    o = net.op("Reshape", [o, net.const([L, 1, E])], name="/attn/Reshape_out")
+    return net.model(net.op("Transpose", [o], perm=[1, 0, 2], name="/attn/Transpose_out"))

@@ -123,6 +123,31 @@ def test_attention_as_primitives(tmp_path):
     assert macs["attn.matmul"] == macs["attn.matmul_1"] == 4 * 16 * 16 * 16
 
 
+def test_multihead_attention_as_torch_onnx_writes_it(tmp_path):
+    """nn.MultiheadAttention(64, 4) on 16 tokens with the batch behind the tokens inside it
+    (tests/onnx_graphs.py): one multiheadattention layer; params 4·64² + 4·64 = 16,640
+    (in_proj [192, 64] and its bias, out_proj [64, 64] and its bias), MACs
+    4·16·64² + 2·16²·64 = 262,144 + 32,768 = 294,912 (the q, k, v and output projections,
+    Q·Kᵀ and A·V), the layer's own at [16, 64]."""
+    path = _save(G.multihead_attention(), tmp_path)
+    text, got = _imported(path)
+    assert text.endswith("layers:\n  - multiheadattention: {name: attn, heads: 4}\n"), text
+    assert (got.total.params, got.total.macs) == (16_640, 294_912)
+    want = analyse(load_string("input: [16, 64]\nlayers:\n  - multiheadattention: {heads: 4}\n",
+                               "mha.yaml"))
+    assert (want.total.params, want.total.macs) == (16_640, 294_912)
+    assert _shapes_agree(path, None, got) == 1
+
+
+def test_multihead_attention_with_a_mask_is_refused(cli, tmp_path):
+    """An additive mask on the scores is no op of the layer: the Transpose that moves the
+    batch is refused, naming the op that differs."""
+    path = _save(G.multihead_attention(mask=True), tmp_path)
+    _expect_error(cli, [path], f"{path}: node '/attn/Transpose' (Transpose): no archcalc "
+                  "layer for Transpose with perm [1, 0, 2], which moves the batch axis",
+                  "node '/attn/Add_1' (Add) is none of them")
+
+
 def test_names_and_repeats_from_scopes(tmp_path):
     """torch.onnx's scopes: /layer1/layer1.0/conv1/Conv is layer1.0.conv1; each layerN.k
     is a block, identical consecutive ones one repeat."""
@@ -637,3 +662,114 @@ def test_torch_onnx_transformer_round_trip(tmp_path):
     assert "  - repeat: 2\n    layers: [blocks]   # blocks.0 … blocks.1" in text
     assert "    - gelu: {name: mlp.1}" in text
     assert "  - parameter: {name: concat, shape: [1, 64], op: concat}" in text
+
+
+def _multihead(batch_first=True, need_weights=True, bias=True, mask=False, bias_kv=False,
+               weights_used=False):
+    """nn.MultiheadAttention(48, 3) on [B, 10, 48] (self-attention); with batch_first=False
+    the tokens put first before it and the batch first again after it, as a batch-first
+    network calls it; ``mask``: a causal attn_mask buffer, ``bias_kv``: add_bias_kv,
+    ``weights_used``: the attention weights added to the output."""
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(48, 3, bias=bias, add_bias_kv=bias_kv,
+                                              batch_first=batch_first)
+            self.register_buffer("mask", torch.triu(torch.ones(10, 10, dtype=torch.bool), 1)
+                                 if mask else None)
+
+        def forward(self, x):
+            if not batch_first:
+                x = x.transpose(0, 1)
+            y, w = self.attn(x, x, x, need_weights=need_weights or weights_used,
+                             attn_mask=self.mask)
+            if not batch_first:
+                y = y.transpose(0, 1)
+            return y + w.sum() if weights_used else y
+
+    return Net
+
+
+def _export(torch, make, shape, path, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(make().eval(), (torch.zeros(1, *shape),), path, dynamo=False,
+                          opset_version=kwargs.pop("opset", 17), **kwargs)
+    return path
+
+
+# (batch_first, need_weights, bias, opset, torch.onnx's constant folding)
+MULTIHEAD = [(True, True, True, 17, True), (True, False, True, 17, True),
+             (False, True, True, 14, True), (False, False, True, 20, False),
+             (True, True, False, 17, False)]
+
+
+@pytest.mark.parametrize("batch_first,need_weights,bias,opset,folding", MULTIHEAD)
+def test_torch_onnx_multihead_attention(batch_first, need_weights, bias, opset, folding,
+                                        tmp_path):
+    """nn.MultiheadAttention exported by torch.onnx (the batch behind the tokens in
+    [L, B·H, d] layouts; need_weights=False: scaled_dot_product_attention's decomposition
+    on [B, H, L, d], q and k each scaled by a computed √(1/√d)) imports to one
+    multiheadattention layer: PyTorch's parameters() and FlopCounterMode's MACs, and the
+    layer's own at [10, 48]."""
+    torch = pytest.importorskip("torch")
+    import torch_transformer_models as tt
+
+    make = _multihead(batch_first, need_weights, bias)
+    path = _export(torch, make, (10, 48), str(tmp_path / "mha.onnx"), opset=opset,
+                   do_constant_folding=folding)
+    text, got = _imported(path)
+    params, out, macs = tt.measure(make, (10, 48))
+    assert (got.total.params, got.total.macs, tuple(got.total.output_shape)) == \
+        (params, macs, out)
+    layer = "multiheadattention: {heads: 3" + ("}" if bias else ", bias: false}")
+    assert layer.replace("{", "{name: attn, ") in text
+    assert text.count("\n  - ") == 1, text
+    want = analyse(load_string(f"input: [10, 48]\nlayers:\n  - {layer}\n", "mha.yaml"))
+    assert (want.total.params, want.total.macs) == (params, macs)
+    assert _shapes_agree(path, None, got) == 1
+
+
+REFUSED_MULTIHEAD = [
+    ("attn-mask", dict(mask=True), "(Add) is none of them"),
+    ("add-bias-kv", dict(bias_kv=True), "(Concat) is none of them"),
+    ("weights-used", dict(weights_used=True), "(ReduceMean) is none of them"),
+]
+
+
+@pytest.mark.parametrize("kwargs,fragment", [r[1:] for r in REFUSED_MULTIHEAD],
+                         ids=[r[0] for r in REFUSED_MULTIHEAD])
+def test_torch_onnx_multihead_attention_refused(kwargs, fragment, cli, tmp_path):
+    """What the layer does not model (a mask, add_bias_kv, the attention weights read) is
+    refused at the Transpose that moves the batch, naming the op that differs."""
+    torch = pytest.importorskip("torch")
+    path = _export(torch, _multihead(**kwargs), (10, 48), str(tmp_path / "mha.onnx"))
+    _expect_error(cli, [path], f"{path}: node '/attn/Transpose' (Transpose): no archcalc "
+                  "layer for Transpose with perm [1, 0, 2], which moves the batch axis: it "
+                  "opens nn.MultiheadAttention's ops", fragment)
+
+
+def test_torch_onnx_vit_round_trip(tmp_path):
+    """tests/torch_transformer_models.py's ViT in torchvision's layout (patch convolution,
+    class token, position embedding, encoder blocks of nn.MultiheadAttention with
+    batch_first and need_weights=False, LayerNorm, GELU MLP, the class token's head) at
+    64 × 64, patches of 16, two blocks of 4 heads of 64 features: PyTorch's own count and
+    specs/vit_b_16.yaml's at these sizes; each block one repeat."""
+    torch = pytest.importorskip("torch")
+    import torch_transformer_models as tt
+
+    sizes = dict(image=64, patch=16, layers=2, heads=4, hidden=64, mlp=128)
+    make = lambda: tt.VisionTransformer(**sizes)  # noqa: E731
+    path = _export(torch, make, (3, 64, 64), str(tmp_path / "vit.onnx"))
+    text, got = _imported(path)
+    params, out, macs = tt.measure(make, (3, 64, 64))
+    assert (got.total.params, got.total.macs, tuple(got.total.output_shape)) == \
+        (params, macs, out)
+    want = analyse(load(str(ROOT / "specs" / "vit_b_16.yaml"), sizes))
+    assert (got.total.params, got.total.macs) == (want.total.params, want.total.macs)
+    assert "    - multiheadattention: {name: self_attention, heads: 4}" in text
+    assert "  - repeat: 2\n    layers: [layers]   # layers.0 … layers.1" in text
+    assert _shapes_agree(path, None, got) >= 8

@@ -3,7 +3,8 @@
 The file is read as data (``reader.py``: bounded, nothing run, external data never
 opened), its shapes inferred by onnx at one sample of the input size, and each node that
 computes on the network's input becomes layers in PyTorch's vocabulary
-(``op_map.py``); nodes that only compute sizes or constants are no layers. Layers are
+(``op_map.py``; nn.MultiheadAttention's region, which moves the batch axis, as one layer:
+``multihead.py``); nodes that only compute sizes or constants are no layers. Layers are
 named by the node's scope: torch.onnx's ``/layer1/layer1.0/conv1/Conv`` is
 ``layer1.0.conv1``, and the children of a container (a scope ending in a number,
 ``layer1.0``) are the blocks the spec writer turns into block definitions and repeats.
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..spec_writer import unique, write_spec
+from .multihead import SKIP, recognise
 from .op_map import Invalid, Unmapped, map_node
 from .reader import Graph, parse_input, read_model
 
@@ -81,14 +83,21 @@ def _items(graph: Graph) -> tuple:
     """(items for the spec writer, the output's name, ONNX value -> spec name)."""
     mapped = []  # (node, layers)
     done = set()  # values already given by an earlier node's layer (a fused bias Add)
+    regions = recognise(graph)  # nn.MultiheadAttention's ops: one layer and the rest
     for node in graph.nodes:
         if not any(graph.is_act(i) for i in graph.inputs_of(node)) or \
                 node.op_type in ("Shape", "Size"):
             continue  # sizes and constants: no layer
+        if regions.get(id(node)) is SKIP:
+            continue  # inside an attention region: its one layer gives the region's output
         if node.output and all(o in done or not o for o in node.output):
             continue
         try:
-            layers = map_node(node, graph)
+            layers = regions.get(id(node))
+            if isinstance(layers, Unmapped):
+                raise layers
+            if layers is None:
+                layers = map_node(node, graph)
         except Unmapped as e:
             raise SpecError(f"node '{node.name or '(unnamed)'}' ({node.op_type}): no archcalc "
                             f"layer for {e}", graph.loc) from None
@@ -135,7 +144,8 @@ def _items(graph: Graph) -> tuple:
                 value_of[layer.output] = name
             for out in layer.absorbs:
                 value_of[out] = name
-        if node.output and node.output[0] not in value_of:
+        if node.output and node.output[0] not in value_of and \
+                not any(layer.output for layer in layers):  # else the layers say what
             value_of[node.output[0]] = previous
     return items, value_of.get(graph.output), value_of
 

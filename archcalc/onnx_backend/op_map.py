@@ -5,7 +5,8 @@
 ``None`` for a node that is no layer (its output is its input: Identity, Cast, a fixed
 scalar scale). ``Unmapped`` names what has no archcalc layer. ONNX tensors carry the batch
 axis first; spec shapes do not, so ONNX axis a ≥ 1 is the spec's a − 1, and an op that
-mixes the batch axis with others is refused.
+mixes the batch axis with others is refused (nn.MultiheadAttention's ops, which do, are
+recognised as a whole before: ``multihead.py``).
 """
 
 from __future__ import annotations
