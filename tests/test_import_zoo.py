@@ -1,0 +1,92 @@
+"""torchvision's classic CNNs in plain PyTorch (tests/torch_zoo_models.py, written from
+torchvision's source) against the zoo specs: PyTorch's own count of each module
+(parameters(), FlopCounterMode's FLOPs ÷ 2, on the meta device) equals archcalc's analysis
+of specs/<builder>.yaml and torchvision's published num_params (tests/published.py); and
+``archcalc import torch`` of the smaller member of each family, at full size, analyses to
+the same params and MACs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import ROOT, SPECS
+
+torch = pytest.importorskip("torch")
+
+sys.path.insert(0, str(ROOT / "tests"))
+
+import torch_zoo_models as zoo  # noqa: E402
+
+from archcalc.analysis import analyse  # noqa: E402
+from archcalc.spec.loader import load, load_string  # noqa: E402
+from archcalc.torch_backend.importer import import_torch  # noqa: E402
+from published import TORCHVISION  # noqa: E402
+
+MODELS = sorted(TORCHVISION)  # each a builder in torch_zoo_models and a spec in specs/
+
+
+def _shape(name):
+    return (3, 299, 299) if name == "inception_v3" else (3, 224, 224)  # the eval crop
+
+
+def _spec(name, **set_):
+    return analyse(load(str(SPECS / f"{name}.yaml"), set_))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_pytorch_counts_the_spec_and_the_published_parameters(name):
+    params, out, macs = zoo.measure(getattr(zoo, name), _shape(name))
+    want = _spec(name)
+    assert (params, macs, out) == (want.total.params, want.total.macs, (1000,))
+    if name != "inception_v3":  # its published figure counts AuxLogits: see the next test
+        assert params == TORCHVISION[name]["num_params"], TORCHVISION[name]["source"]
+
+
+def _training_macs(make, shape) -> int:
+    """FlopCounterMode's MACs per image of a forward pass in training mode (meta device), on
+    a batch of two: training-mode BatchNorm needs more than one value per channel, and
+    AuxLogits' last map is 1x1."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model, x = make().train(), torch.empty(2, *shape)
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    flops = counter.get_total_flops()
+    assert flops % 4 == 0
+    return flops // 4
+
+
+@pytest.mark.parametrize("name", ["googlenet", "inception_v3"])
+def test_auxiliary_heads_are_the_specs_aux_branches(name):
+    """With the auxiliary classifiers built (torchvision runs them in training mode only):
+    parameters() is the spec's with --set aux=1 (for inception_v3 the published num_params,
+    which counts AuxLogits), an eval pass counts the spec's default MACs (aux=0, no head
+    run) and a training pass those with aux=1."""
+    make = lambda: getattr(zoo, name)(aux_logits=True)  # noqa: E731
+    params, _, eval_macs = zoo.measure(make, _shape(name))
+    with_aux = _spec(name, aux=1)
+    assert params == with_aux.total.params
+    assert eval_macs == _spec(name).total.macs
+    assert _training_macs(make, _shape(name)) == with_aux.total.macs
+    if name == "inception_v3":
+        assert params == TORCHVISION[name]["num_params"], TORCHVISION[name]["source"]
+
+
+# The smaller member of each family (importing traces the module at full size on a real zero
+# input). googlenet is left out: its import writes a spec whose concat names a layer inside
+# an earlier block call (see docs/tutorial-import.md, "How this is tested").
+IMPORTED = ["alexnet", "vgg11", "vgg11_bn", "resnet18", "resnext50_32x4d", "densenet121",
+            "squeezenet1_0", "squeezenet1_1", "inception_v3"]
+
+
+@pytest.mark.parametrize("name", IMPORTED)
+def test_import_counts_as_the_spec(name):
+    text = import_torch(f"torch_zoo_models:{name}", _shape(name), None)
+    got = analyse(load_string(text, f"{name}-imported.yaml"))
+    want = _spec(name)
+    assert (got.total.params, got.total.macs) == (want.total.params, want.total.macs)
+    assert got.total.output_shape == (1000,)
