@@ -19,9 +19,14 @@ from ..spec_writer import non_default
 
 # node.meta[ANNOTATION]: what a pass over the whole graph (import_passes.py) decided for
 # the node: None (no layer), a layer (type, args, inputs[, module path naming it]), a list of
-# them (a chain; PREVIOUS as an input is the chain's layer before), or an Unmapped to raise.
+# them (a chain; PREVIOUS as an input is the chain's layer before, Link(k) its k-th layer),
+# or an Unmapped to raise.
 ANNOTATION = "archcalc_layer"
 PREVIOUS = "the chain's previous layer"
+
+
+class Link(int):
+    """An input of a chain's layer: the chain's layer at this position (from 0)."""
 
 
 class Unmapped(Exception):
@@ -243,12 +248,19 @@ def _pad(node, x, pads):
 
 
 def _getitem(node, x):
-    """x[:, a:b] (a slice of one axis) → slice; other indexing is unmapped."""
+    """x[:, a:b] (a slice of one axis) → slice; x[:, [i, j, …]] → slices of its runs of
+    consecutive channels, concatenated; a centre crop to another tensor's size → crop;
+    other indexing is unmapped."""
     if _shape(node) is None:
         return None  # an element of a size tuple
     index = node.args[1]
     if not isinstance(index, tuple):
         index = (index,)
+    if len(index) == 2 and index[0] == slice(None) and isinstance(index[1], (list, tuple)):
+        return _channel_list(x, list(index[1]))
+    crop = _centre_crop(node, x, index)
+    if crop is not None:
+        return crop
     cut = [(i, s) for i, s in enumerate(index) if s != slice(None)]
     rank = len(_shape(x))
     if len(index) == rank and cut and all(i >= 2 and isinstance(s, slice) and s.start is None
@@ -264,6 +276,71 @@ def _getitem(node, x):
         i, s = cut[0]
         return "slice", dict(dim=i - 1, **_opts(start=(s.start or 0, 0), stop=(s.stop, None))), [x]
     raise Unmapped(f"indexing {index!r}")
+
+
+def _channel_list(x, picks):
+    """x[:, [i, j, …]]: one slice per run of consecutive channels (LeNet-5's C3 table:
+    [0, 4, 5] is channels 0..0 and 4..5), concatenated when there are several."""
+    c = _shape(x)[1]
+    if not picks or not all(isinstance(i, int) and not isinstance(i, bool) and -c <= i < c
+                            for i in picks):
+        raise Unmapped(f"indexing the channels with {picks!r}")
+    picks = [i % c for i in picks]
+    runs = [[picks[0], picks[0] + 1]]
+    for i in picks[1:]:
+        if i == runs[-1][1]:
+            runs[-1][1] += 1
+        else:
+            runs.append([i, i + 1])
+    cuts = [("slice", _opts(start=(a, 0), stop=(None if b == c else b, None)), [x])
+            for a, b in runs]
+    if len(cuts) == 1:
+        return cuts[0]
+    return cuts + [("concat", {}, [Link(k) for k in range(len(cuts))])]
+
+
+def _size_of(n):
+    """(tensor, axis) of a traced size ``t.shape[i]`` or ``t.size(i)``, else None."""
+    if getattr(n, "op", None) == "call_function" and n.target is operator.getitem and \
+            isinstance(n.args[1], int):
+        shape = n.args[0]
+        if getattr(shape, "op", None) == "call_function" and shape.target is getattr and \
+                shape.args[1] == "shape":
+            return shape.args[0], n.args[1]
+        if getattr(shape, "op", None) == "call_method" and shape.target == "size" and \
+                len(shape.args) == 1:
+            return shape.args[0], n.args[1]
+    if getattr(n, "op", None) == "call_method" and n.target == "size" and len(n.args) == 2:
+        return n.args[0], n.args[1]
+    return None
+
+
+def _centre_crop(node, x, index):
+    """x[:, :, (H − h)//2 : (H − h)//2 + h, …] on every spatial axis, h the sizes of one
+    other tensor: a centre crop to that tensor's size (U-Net's skips) → crop like it."""
+    rank = len(_shape(x))
+    if len(index) != rank or rank < 3 or any(s != slice(None) for s in index[:2]):
+        return None
+    like = None
+    for axis, s in enumerate(index[2:], start=2):
+        if not isinstance(s, slice) or s.step is not None:
+            return None
+        start, stop = s.start, s.stop
+        if getattr(start, "target", None) is not operator.floordiv or start.args[1] != 2:
+            return None
+        diff = start.args[0]
+        if getattr(diff, "target", None) is not operator.sub:
+            return None
+        outer, inner = (_size_of(a) for a in diff.args)
+        if getattr(stop, "target", None) is not operator.add or stop.args[0] is not start:
+            return None
+        if outer != (x, axis) or inner is None or _size_of(stop.args[1]) != inner or \
+                inner[1] != axis or (like is not None and inner[0] is not like):
+            return None
+        like = inner[0]
+    if _shape(like) is None or tuple(_shape(like)[2:]) != tuple(_shape(node)[2:]):
+        return None
+    return "crop", dict(like=like), [x]
 
 
 def _method(node):

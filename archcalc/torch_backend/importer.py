@@ -27,7 +27,7 @@ from pathlib import Path
 from ..errors import SpecError, option
 from ..spec_writer import unique, write_spec
 from .import_aten import map_aten
-from .import_map import PREVIOUS, Unmapped, map_node
+from .import_map import PREVIOUS, Link, Unmapped, map_node
 from .import_passes import annotate
 
 
@@ -283,7 +283,7 @@ def _items(traced: Traced, target, modules: dict, allow_unknown: bool) -> tuple:
         if mapped is None:  # no layer: the value passes through (identity, size queries)
             value_of[node.name] = value_of.get(ins[0].name) if ins else None
             continue
-        name = None  # a chain of layers: each reads the one before (PREVIOUS)
+        name, chain = None, []  # a chain of layers: PREVIOUS the one before, Link(k) the k-th
         for type_, args, inputs, *path in (mapped if isinstance(mapped, list) else [mapped]):
             owner = path[0] if path else str(node.target) if node.op == "call_module" \
                 else _module_path(node)
@@ -292,12 +292,14 @@ def _items(traced: Traced, target, modules: dict, allow_unknown: bool) -> tuple:
                 not any(True for _ in modules[owner].children()) and owner != "")
             if module:
                 module_names.add(owner)
-            ins = [name if i is PREVIOUS else value_of.get(i.name) for i in inputs]
+            ins = [name if i is PREVIOUS else chain[i] if isinstance(i, Link)
+                   else value_of.get(i.name) for i in inputs]
             refs = [k for k, v in args.items() if isinstance(v, Node)]  # by name
             args = {k: value_of.get(v.name) if k in refs else v for k, v in args.items()}
             name = unique(owner if module else node.name, names)
             items.append(dict(name=name, type=type_, args=args, module=module, owner=owner,
                               inputs=ins, refs=refs))
+            chain.append(name)
         value_of[node.name] = name
     return items, output
 
