@@ -136,12 +136,18 @@ def _defaults(type_: str) -> dict:
 
 
 def _definition_names(definitions) -> list:
-    """One name per definition: its kind in lower case, numbered from the second one."""
+    """One name per definition: its kind in lower case, numbered from the second one; a
+    kind that is a layer type's name (torchvision's LayerNorm2d) is written ``…_block``."""
+    from .layers import REGISTRY
+    from .spec.loader import STRUCTURE_KEYS
+
     names, seen = [], set()
     for definition in definitions:
         base = re.sub(r"[^a-z0-9_]", "_", definition.kind.lower()) or "block"
         if base[0].isdigit():
             base = "b" + base
+        if base in REGISTRY or base in STRUCTURE_KEYS:
+            base += "_block"
         name, n = base, 2
         while name in seen:
             name, n = f"{base}_{n}", n + 1
