@@ -76,11 +76,13 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
     for run, (index, args) in zip(calls, used):
         run["block"], run["args"] = names[index], args
     body_lines, previous = [], "input"
+    rename: dict = {}  # a block call's last layer → the call's (or its repeat's) name
+    taken = {item["name"] for item in items}
     k = 0
     while k < len(runs):
         run = runs[k]
         if run["path"] is None:
-            body_lines.append(_layer_line(run["items"][0], previous, "  "))
+            body_lines.append(_layer_line(run["items"][0], previous, "  ", rename))
             previous = run["items"][0]["name"]
             k += 1
             continue
@@ -90,21 +92,31 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
                 all(runs[k + n]["start"] <= r <= runs[k + n]["end"]
                     for r in runs[k + n - 1]["readers"]):
             n += 1
-        main = run["input"]
+        main = rename.get(run["input"], run["input"])
         where = {} if main == previous else {"from": main}
+        last = runs[k + n - 1]
         if n == 1:
+            name = valid_name(run["path"])
             body_lines.append(f"  - {run['block']}: " + _mapping(
-                dict(name=valid_name(run["path"]), **where, **run["args"])))
+                dict(name=name, **where, **run["args"])))
         else:
             body_lines.append(f"  - repeat: {n}")
+            name = None
+            if _read_later(items, last["end"], last["last"], output):
+                name = _repeat_name(runs[k:k + n], taken)
+                body_lines.append(f"    name: {name}")
             if where:
                 body_lines.append(f"    from: {main}")
             call = run["block"] if not run["args"] else \
                 f"{run['block']}: " + _mapping(run["args"])
             body_lines.append(f"    layers: [{call}]   # {runs[k]['path']} … "
-                              f"{runs[k + n - 1]['path']}")
-        previous = runs[k + n - 1]["last"]
+                              f"{last['path']}")
+        if name is not None:
+            taken.add(name)
+            rename[last["last"]] = name
+        previous = name or last["last"]
         k += n
+    output = rename.get(output, output)
     if definitions:
         lines.append("blocks:")
         for definition, block in zip(definitions, names):
@@ -121,6 +133,32 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
     if output is not None and output != previous:
         lines.append(f"  - identity: {{name: output, from: {output}}}")
     return "\n".join(lines) + "\n"
+
+
+def _read_later(items, end: int, name: str, output) -> bool:
+    """Whether a layer after the one that follows item ``end`` reads ``name`` (or that one
+    reads it other than as its main input), or it is the network's output: a reference by
+    name, which a repeat's output needs."""
+    if name == output and end + 1 < len(items):
+        return True
+    for i, item in enumerate(items[end + 1:], start=end + 1):
+        ins = item["inputs"][1:] if i == end + 1 else item["inputs"]
+        refs = [v for k, v in item["args"].items() if k in item.get("refs", ())]
+        if name in ins or name in refs:
+            return True
+    return False
+
+
+def _repeat_name(runs, taken: set) -> str:
+    """A repeat's name: the module path its calls share (``middle`` for middle.0 …
+    middle.7), else its first call's path with ``_repeat``; distinct from the layers'."""
+    parents = {run["path"].rpartition(".")[0] for run in runs}
+    base = valid_name(parents.pop() if len(parents) == 1 and "" not in parents
+                      else runs[0]["path"] + "_repeat")
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    return name
 
 
 def _defaults(type_: str) -> dict:
