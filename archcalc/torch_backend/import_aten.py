@@ -102,8 +102,12 @@ def map_aten(node, activations: set):
     if packet in (aten.max_pool1d, aten.max_pool2d, aten.max_pool3d,
                   aten.max_pool2d_with_indices):
         nd = len(shape_of(x)) - 2
+        padding = _arg(node, 3, "padding", 0)
+        padded = _padded_pool(x)
+        if padded is not None:
+            x, padding = padded
         t, a = _pool_layer("max", nd, _arg(node, 1, "kernel_size"),
-                           _arg(node, 2, "stride") or None, _arg(node, 3, "padding", 0),
+                           _arg(node, 2, "stride") or None, padding,
                            _arg(node, 5, "ceil_mode", False), _arg(node, 4, "dilation", 1),
                            True)
         return t, a, [x]
@@ -229,11 +233,17 @@ def _slice(node, x):
     raise Unmapped("aten.slice with a step and bounds")
 
 
+def _pad_value(node):
+    return _arg(node, 3 if _packet(node.target) is aten.pad else 2, "value", 0) or 0
+
+
 def _pad(node, x):
     pads = list(_arg(node, 1, "pad"))
-    value = _arg(node, 3 if _packet(node.target) is aten.pad else 2, "value", 0) or 0
+    value = _pad_value(node)
     mode = _arg(node, 2, "mode", "constant") if _packet(node.target) is aten.pad else "constant"
     nd = len(shape_of(x)) - 2
+    if mode == "constant" and value == float("-inf") and _padded_pool(node, check=False):
+        return None  # the max pool that reads it pads (_padded_pool)
     if mode == "constant" and value == 0:
         if len(pads) == 2 * (nd + 1) and all(p == 0 for p in pads[:2 * nd]):
             return "padchannels", _opts(before=(pads[-2], 0), after=(pads[-1], 0)), [x]
@@ -241,3 +251,48 @@ def _pad(node, x):
             pairs = [[pads[2 * i], pads[2 * i + 1]] for i in range(nd)][::-1]
             return "zeropad", dict(padding=pairs), [x]
     raise Unmapped("aten.pad of these axes")
+
+
+_MAX_POOLS = ("max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices")
+
+
+def _padded_pool(pad, check: bool = True):
+    """A −inf pad of the spatial axes read only by a max pool of its own padding 0 (Keras
+    'same' max pooling: ``F.pad(x, pads, value=-inf)`` then the pool) is that pool's
+    padding: 'same' where the pads are Keras's (the extra pixel after), a number where they
+    are equal and at most half the kernel. (the pad's input, the padding), else None."""
+    if _packet(getattr(pad, "target", None)) not in (aten.pad, aten.constant_pad_nd) or \
+            _pad_value(pad) != float("-inf") or len(pad.users) != 1:
+        return None
+    if _packet(pad.target) is aten.pad and _arg(pad, 2, "mode", "constant") != "constant":
+        return None
+    pool = next(iter(pad.users))
+    if _packet(pool.target) is None or _packet(pool.target).__name__ not in _MAX_POOLS or \
+            pool.args[0] is not pad:
+        return None
+    x, pads = pad.args[0], list(_arg(pad, 1, "pad"))
+    nd = len(shape_of(x)) - 2
+    kernel = _per_axis(_arg(pool, 1, "kernel_size"), nd)
+    stride = _per_axis(_arg(pool, 2, "stride") or kernel, nd)
+    if len(pads) != 2 * nd or _per_axis(_arg(pool, 3, "padding", 0), nd) != [0] * nd or \
+            _per_axis(_arg(pool, 4, "dilation", 1), nd) != [1] * nd or \
+            _arg(pool, 5, "ceil_mode", False):
+        return None
+    pairs = [tuple(pads[2 * i:2 * i + 2]) for i in range(nd)][::-1]  # F.pad: last axis first
+    if not check:
+        return x, None
+    from ..layers.window import keras_same_pads
+
+    sizes = shape_of(x)[2:]
+    if all(p == tuple(keras_same_pads(n, k, s)) for p, n, k, s in
+           zip(pairs, sizes, kernel, stride)):
+        return x, "same"
+    if all(a == b and a <= k // 2 for (a, b), k in zip(pairs, kernel)):
+        return x, _one([a for a, _ in pairs])
+    raise Unmapped(f"a -inf pad {pads} before a max pool (neither Keras 'same' nor one "
+                   "padding per side within half the kernel)")
+
+
+def _per_axis(v, nd: int) -> list:
+    v = list(v) if isinstance(v, (list, tuple)) else [v]
+    return v * nd if len(v) == 1 else v
