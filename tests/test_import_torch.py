@@ -39,6 +39,16 @@ CASES = [
     ("torch_reference_models:GoogLeNetPaper", (3, 224, 224), "googlenet-paper", {}),
     ("torch_reference_models:NiNImageNet", (3, 224, 224), "nin", {}),
     ("torch_mobile_models:mobilenet_v2", (3, 224, 224), "mobilenet_v2", {}),
+    *((f"torch_mobile_models:{name}", (3, 224, 224), name, {}) for name in (
+        "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v2_x1_0", "mnasnet1_0",
+        "efficientnet_b0", "regnet_y_400mf", "regnet_x_400mf",
+        "convnext_tiny")),  # LayerNorm2d: F.layer_norm on its own parameters
+    # C3's partial table: x[:, [0, 4, 5]] as slices of its runs, concatenated
+    ("torch_reference_models:LeNet5", (1, 32, 32), "lenet5", {}),
+    # skips centre-cropped by slices offset from the upsampled map's sizes: crop like it
+    ("torch_reference_models:UNet", (1, 572, 572), "unet", {}),
+    # Keras 'same' max pooling, a -inf F.pad then the pool (torch.export: fx cannot trace)
+    ("torch_reference_models:XceptionKeras", (3, 299, 299), "xception", {}),
 ]
 
 
@@ -73,6 +83,34 @@ def test_free_sizes_give_the_spec_closed_forms():
     r = [s for s in sympy.sympify(want.total.macs).free_symbols if s.name == "R"][0]
     assert sympy.simplify(macs.subs(R, r) - want.total.macs) == 0
     assert got.total.params == want.total.params
+
+
+def test_free_sizes_through_crops_and_same_pools():
+    """U-Net with H, W free: each skip cropped like the upsampled map, so the closed forms of
+    specs/unet.yaml with its input made free; Xception's -inf pads before its pools
+    (computed by the forward at 299 x 299) as 'same' padding, so the spec's counts at other
+    sizes too (its 1 x 1 stride-2 shortcut ⌊(n − 1)/2⌋ + 1 where Keras writes ⌈n/2⌉)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from generate import free_input
+
+    for target, shape, spec in [("UNet", (1, 252, 252), "unet"),  # traced at a smaller size
+                                ("XceptionKeras", (3, 299, 299), "xception")]:
+        text, got = _imported(f"torch_reference_models:{target}", shape, free=("H", "W"))
+        source = (ROOT / "specs" / f"{spec}.yaml").read_text(encoding="utf-8")
+        want = analyse(load_string(free_input(source), f"{spec}-free.yaml"))
+        assert got.total.params == want.total.params
+        macs, wanted = sympy.sympify(got.total.macs), sympy.sympify(want.total.macs)
+        if target == "UNet":
+            assert "crop: {name: getitem_6, from: down.3.3, like: up.0}" in text
+            assert sympy.simplify(macs - wanted) == 0
+            continue
+        assert "maxpool2d: {name: maxpool2d1, kernel: 3, stride: 2, padding: same}" in text
+        assert "zeropad" not in text
+        for h, w in [(71, 71), (96, 131), (150, 200)]:
+            at = {s: {"H": h, "W": w}[s.name] for s in macs.free_symbols}
+            want_at = {s: {"H": h, "W": w}[s.name] for s in wanted.free_symbols}
+            assert macs.subs(at) == wanted.subs(want_at)
+            assert macs.subs(at) == ref.measure(ref.XceptionKeras, (3, h, w))[-1]
 
 
 def test_names_and_vocabulary():
@@ -165,6 +203,49 @@ def test_bad_inputs_are_located(cli, tmp_path):
     assert code == 2 and "--input 3,x: expected positive whole numbers" in err
 
 
+def test_unmappable_variants_are_refused_with_op_and_module(cli, tmp_path):
+    """The variants the new mappings do not take: a parameter read by two functional calls
+    (counted once it would be wrong), a -inf pad that is neither Keras 'same' nor a pool's
+    own padding, a crop off the centre: a located error (exit 2) naming op and module."""
+    bad = tmp_path / "variants.py"
+    bad.write_text(
+        "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
+        "class Twice(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n        self.w = nn.Parameter(torch.ones(8))\n"
+        "    def forward(self, x):\n"
+        "        return F.layer_norm(F.layer_norm(x, (8,), self.w), (8,), self.w)\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, inner):\n        super().__init__()\n        self.inner = inner\n"
+        "    def forward(self, x):\n        return self.inner(x)\n"
+        "class OddPad(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        if x.shape[2] < 4:\n            raise ValueError('too small')\n"
+        "        return F.max_pool2d(F.pad(x, [0, 2, 0, 2], value=float('-inf')), 3, 2)\n"
+        "class OffCentre(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        y = F.max_pool2d(x, 2)\n"
+        "        return x[:, :, 1:1 + y.shape[2], 1:1 + y.shape[3]] + y\n"
+        "def twice():\n    return Net(Twice())\n"
+        "def odd_pad():\n    return Net(OddPad())\n"
+        "def off_centre():\n    return Net(OffCentre())\n", encoding="utf-8")
+    cases = [
+        ("twice", "3,8,8", "no archcalc layer for function layer_norm of the learned tensor "
+                           "inner.w, read before (its parameters would be counted twice) at "
+                           "inner"),
+        ("odd_pad", "3,8,8", "no archcalc layer for aten.pad of [0, 2, 0, 2] with -inf before "
+                             "a max pool"),
+        ("off_centre", "3,8,8", "no archcalc layer for indexing (slice(None, None, None), "
+                                "slice(None, None, None), slice(1, add, None)"),
+    ]
+    for name, shape, fragment in cases:
+        code, out, err = cli("import", "torch", f"{bad}:{name}", "--input", shape)
+        assert code == 2 and out == "" and err.count("\n") == 1, err
+        assert fragment in err and "Traceback" not in err, err
+    assert "at inner (exported node" in cli("import", "torch", f"{bad}:odd_pad",
+                                            "--input", "3,8,8")[2]
+
+
 def test_cli_writes_a_spec_that_loads(cli, tmp_path):
     out = tmp_path / "m.yaml"
     code, stdout, err = cli("import", "torch", "torch_reference_models:NiNImageNet",
@@ -187,6 +268,23 @@ def test_an_imported_spec_passes_verify(tmp_path):
         ref.measure(lambda: ref.ResNetCifar(n=1), (3, 32, 32))[0]
     result = archcalc.verify(str(spec), rf="off", ranges={"H": (8, 16), "W": (8, 16)})
     assert result.ok and not result.mismatches
+
+
+def test_imported_cnns_pass_verify(tmp_path):
+    """ConvNeXt-T (LayerNorm2d's F.layer_norm), EfficientNet-B0, LeNet-5 (C3's slices and
+    concatenations) and Xception (torch.export; 'same' max pools) imported at small inputs,
+    built by archcalc's own builders and measured in PyTorch (receptive fields off, the
+    slow part)."""
+    import archcalc
+
+    for target, shape in [("torch_mobile_models:convnext_tiny", (3, 32, 32)),
+                          ("torch_mobile_models:efficientnet_b0", (3, 32, 32)),
+                          ("torch_reference_models:LeNet5", (1, 32, 32)),
+                          ("torch_reference_models:XceptionKeras", (3, 71, 71))]:
+        spec = tmp_path / f"{target.split(':')[1]}.yaml"
+        spec.write_text(archcalc.import_torch(target, shape), encoding="utf-8")
+        result = archcalc.verify(str(spec), rf="off")
+        assert result.ok and not result.mismatches and result.checked > 0, target
 
 
 # ---------------------------------------------------------------- --allow-unknown

@@ -289,8 +289,8 @@ def _padded_pool(pad, check: bool = True):
         return x, "same"
     if all(a == b and a <= k // 2 for (a, b), k in zip(pairs, kernel)):
         return x, _one([a for a, _ in pairs])
-    raise Unmapped(f"a -inf pad {pads} before a max pool (neither Keras 'same' nor one "
-                   "padding per side within half the kernel)")
+    raise Unmapped(f"aten.pad of {pads} with -inf before a max pool (neither Keras 'same' "
+                   "nor one padding per side within half the kernel)")
 
 
 def _per_axis(v, nd: int) -> list:

@@ -38,18 +38,19 @@ def annotate(traced) -> None:
             traced.decide(node, layer)
 
 
-def _param(traced, node, counted: set):
+def _param(traced, fn, node, counted: set):
     """The parameter a weight or bias argument reads (a ``get_attr`` of an nn.Parameter);
     None for no argument; Unmapped for anything else or a parameter counted already."""
     if node is None:
         return None
     if getattr(node, "op", None) != "get_attr":
-        raise Unmapped(f"a weight computed in the forward ({getattr(node, 'name', node)})")
+        raise Unmapped(f"function {fn.__name__} of a weight computed in the forward")
     p = traced.attr(node.target)
     if not isinstance(p, nn.Parameter):
-        raise Unmapped(f"a weight that is the buffer {node.target}")
+        raise Unmapped(f"function {fn.__name__} of the buffer {node.target} as a weight")
     if id(p) in counted:
-        raise Unmapped(f"the learned tensor {node.target} read a second time")
+        raise Unmapped(f"function {fn.__name__} of the learned tensor {node.target}, read "
+                       "before (its parameters would be counted twice)")
     counted.add(id(p))
     return node
 
@@ -71,8 +72,8 @@ def _layer(traced, node, counted: set):
         return None  # no weight: import_map says which call it is
     if fn in (F.layer_norm, torch.layer_norm):
         shape = list(_arg(node, 1, "normalized_shape"))
-        w = _param(traced, _arg(node, 2, "weight"), counted)
-        b = _param(traced, _arg(node, 3, "bias"), counted)
+        w = _param(traced, fn, _arg(node, 2, "weight"), counted)
+        b = _param(traced, fn, _arg(node, 3, "bias"), counted)
         if w is None and b is not None:
             raise Unmapped("function layer_norm with a bias and no weight")
         last = [_shape(x)[-1]]
@@ -81,14 +82,14 @@ def _layer(traced, node, counted: set):
                                    bias=(b is not None or w is None, True)), [x],
                 *_owner(w, b))
     if fn is F.linear:
-        w = _param(traced, _arg(node, 1, "weight"), counted)
-        b = _param(traced, _arg(node, 2, "bias"), counted)
+        w = _param(traced, fn, _arg(node, 1, "weight"), counted)
+        b = _param(traced, fn, _arg(node, 2, "bias"), counted)
         out = tuple(traced.attr(w.target).shape)[0]
         return ("linear", dict(out=out, **_opts(bias=(b is not None, True))), [x],
                 *_owner(w, b))
     if fn in _CONVS:
-        w = _param(traced, _arg(node, 1, "weight"), counted)
-        b = _param(traced, _arg(node, 2, "bias"), counted)
+        w = _param(traced, fn, _arg(node, 1, "weight"), counted)
+        b = _param(traced, fn, _arg(node, 2, "bias"), counted)
         padding = _arg(node, 4, "padding", 0)
         wshape = tuple(traced.attr(w.target).shape)
         return (f"conv{_CONVS[fn]}d", dict(
@@ -100,8 +101,8 @@ def _layer(traced, node, counted: set):
                 [x], *_owner(w, b))
     if fn is F.batch_norm:
         running = _arg(node, 1, "running_mean")
-        w = _param(traced, _arg(node, 3, "weight"), counted)
-        b = _param(traced, _arg(node, 4, "bias"), counted)
+        w = _param(traced, fn, _arg(node, 3, "weight"), counted)
+        b = _param(traced, fn, _arg(node, 4, "bias"), counted)
         if (w is None) != (b is None):
             raise Unmapped("function batch_norm with a weight and no bias (or a bias alone)")
         nd = max(len(_shape(x)) - 2, 1)
@@ -111,8 +112,8 @@ def _layer(traced, node, counted: set):
                                          track_running_stats=(running is not None, True)),
                 [x], *_owner(w, b))
     if fn in (F.group_norm, torch.group_norm):
-        w = _param(traced, _arg(node, 2, "weight"), counted)
-        b = _param(traced, _arg(node, 3, "bias"), counted)
+        w = _param(traced, fn, _arg(node, 2, "weight"), counted)
+        b = _param(traced, fn, _arg(node, 3, "bias"), counted)
         if (w is None) != (b is None):
             raise Unmapped("function group_norm with a weight and no bias (or a bias alone)")
         return ("groupnorm", dict(groups=_arg(node, 1, "num_groups"),
