@@ -102,7 +102,7 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
         else:
             body_lines.append(f"  - repeat: {n}")
             name = None
-            if _read_later(items, last["end"], last["last"], output):
+            if _read_later(runs, k + n - 1, last["last"], output):
                 name = _repeat_name(runs[k:k + n], taken)
                 body_lines.append(f"    name: {name}")
             if where:
@@ -135,14 +135,19 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
     return "\n".join(lines) + "\n"
 
 
-def _read_later(items, end: int, name: str, output) -> bool:
-    """Whether a layer after the one that follows item ``end`` reads ``name`` (or that one
-    reads it other than as its main input), or it is the network's output: a reference by
-    name, which a repeat's output needs."""
-    if name == output and end + 1 < len(items):
+def _read_later(runs, after: int, name: str, output) -> bool:
+    """Whether a run after ``runs[after]`` reads ``name`` by name: a later one at all, the
+    next one other than as its main input (a block call reads it so), or it is the
+    network's output with layers after it. A repeat's output needs a name then."""
+    if name == output and after + 1 < len(runs):
         return True
-    for i, item in enumerate(items[end + 1:], start=end + 1):
-        ins = item["inputs"][1:] if i == end + 1 else item["inputs"]
+    for i, run in enumerate(runs[after + 1:], start=after + 1):
+        if run["path"] is not None:
+            if i > after + 1 and run["input"] == name:
+                return True
+            continue
+        item = run["items"][0]
+        ins = item["inputs"][1:] if i == after + 1 else item["inputs"]
         refs = [v for k, v in item["args"].items() if k in item.get("refs", ())]
         if name in ins or name in refs:
             return True
