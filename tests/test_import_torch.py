@@ -203,6 +203,28 @@ def test_bad_inputs_are_located(cli, tmp_path):
     assert code == 2 and "--input 3,x: expected positive whole numbers" in err
 
 
+def test_functional_calls_on_own_parameters_are_their_layers(tmp_path):
+    """F.conv2d, F.batch_norm, F.group_norm, F.layer_norm (weight, no bias) and F.linear on
+    a module's own parameters: the layers they stand for, with PyTorch's parameters() and
+    FlopCounterMode's count; the imported spec passes verify."""
+    import archcalc
+
+    shape = (3, 8, 8)  # conv 3x3/2, padding 1: 4 x 4, the layer norm's width
+    text, got = _imported("torch_reference_models:FunctionalOwn", shape)
+    for line in ["conv2d: {name: conv2d, out: 8, kernel: 3, stride: 2, padding: 1}",
+                 "batchnorm2d: {name: batch_norm, eps: 0.001}",
+                 "groupnorm: {name: group_norm, groups: 2}",
+                 "layernorm: {name: layer_norm, eps: 1e-06, bias: false}",
+                 "linear: {name: linear, out: 5}"]:
+        assert line in text, text
+    params, _, out, macs = ref.measure(ref.FunctionalOwn, shape)
+    assert (got.total.params, got.total.output_shape, got.total.macs) == (params, out, macs)
+    spec = tmp_path / "functional.yaml"
+    spec.write_text(text, encoding="utf-8")
+    result = archcalc.verify(str(spec), rf="off")
+    assert result.ok and not result.mismatches and result.checked > 0
+
+
 def test_unmappable_variants_are_refused_with_op_and_module(cli, tmp_path):
     """The variants the new mappings do not take: a parameter read by two functional calls
     (counted once it would be wrong), a -inf pad that is neither Keras 'same' nor a pool's

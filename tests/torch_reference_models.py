@@ -578,6 +578,31 @@ class PoolsWhenLarge(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class FunctionalOwn(nn.Module):
+    """Each layer the functional form on its own parameters, as a subclass of a PyTorch
+    module that calls F.* itself writes it (torch.fx traces into such a forward): a strided
+    convolution, batch, group and layer norms, a linear classifier."""
+
+    def __init__(self, cin: int = 3, c: int = 8, width: int = 4, classes: int = 5):
+        super().__init__()
+        self.conv_w = nn.Parameter(torch.randn(c, cin // 1, 3, 3))
+        self.conv_b = nn.Parameter(torch.zeros(c))
+        self.bn_w, self.bn_b = nn.Parameter(torch.ones(c)), nn.Parameter(torch.zeros(c))
+        self.register_buffer("bn_mean", torch.zeros(c))
+        self.register_buffer("bn_var", torch.ones(c))
+        self.gn_w, self.gn_b = nn.Parameter(torch.ones(c)), nn.Parameter(torch.zeros(c))
+        self.ln_w = nn.Parameter(torch.ones(width))  # over the last axis, no bias
+        self.fc_w = nn.Parameter(torch.randn(classes, c))
+        self.fc_b = nn.Parameter(torch.zeros(classes))
+
+    def forward(self, x):
+        x = F.conv2d(x, self.conv_w, self.conv_b, 2, 1)
+        x = F.batch_norm(x, self.bn_mean, self.bn_var, self.bn_w, self.bn_b, False, 0.1, 1e-3)
+        x = F.group_norm(F.relu(x), 2, self.gn_w, self.gn_b)
+        x = F.layer_norm(x, (x.shape[-1],), self.ln_w, None, 1e-6)
+        return F.linear(x.mean((2, 3)), self.fc_w, self.fc_b)
+
+
 class RecurrentHead(nn.Module):
     """A convolution, then a recurrent layer over the rows (archcalc has no recurrent layer
     type: import --allow-unknown writes it as unknown), then a classifier."""

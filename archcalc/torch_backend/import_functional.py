@@ -71,7 +71,9 @@ def _layer(traced, node, counted: set):
     if fn in (F.linear, *_CONVS) and _arg(node, 1, "weight") is None:
         return None  # no weight: import_map says which call it is
     if fn in (F.layer_norm, torch.layer_norm):
-        shape = list(_arg(node, 1, "normalized_shape"))
+        axes = _arg(node, 1, "normalized_shape")  # perhaps traced sizes (x.shape[-1],)
+        axes = len(axes) if isinstance(axes, (list, tuple)) else 1
+        shape = [int(n) for n in _shape(x)[-axes:]]
         w = _param(traced, fn, _arg(node, 2, "weight"), counted)
         b = _param(traced, fn, _arg(node, 3, "bias"), counted)
         if w is None and b is not None:
@@ -116,7 +118,10 @@ def _layer(traced, node, counted: set):
         b = _param(traced, fn, _arg(node, 3, "bias"), counted)
         if (w is None) != (b is None):
             raise Unmapped("function group_norm with a weight and no bias (or a bias alone)")
-        return ("groupnorm", dict(groups=_arg(node, 1, "num_groups"),
+        groups = _arg(node, 1, "num_groups")
+        if not isinstance(groups, int):
+            raise Unmapped("function group_norm of a number of groups computed in the forward")
+        return ("groupnorm", dict(groups=groups,
                                   **_opts(eps=(_arg(node, 4, "eps", 1e-5), 1e-5),
                                           affine=(w is not None, True))), [x], *_owner(w, b))
     return None
