@@ -77,10 +77,9 @@ def test_auxiliary_heads_are_the_specs_aux_branches(name):
 
 
 # The smaller member of each family (importing traces the module at full size on a real zero
-# input). googlenet is left out: its import writes a spec whose concat names a layer inside
-# an earlier block call (see docs/tutorial-import.md, "How this is tested").
+# input); googlenet's inception concat reads the block calls of its branches by their names.
 IMPORTED = ["alexnet", "vgg11", "vgg11_bn", "resnet18", "resnext50_32x4d", "densenet121",
-            "squeezenet1_0", "squeezenet1_1", "inception_v3"]
+            "squeezenet1_0", "squeezenet1_1", "googlenet", "inception_v3"]
 
 
 @pytest.mark.parametrize("name", IMPORTED)
