@@ -2,12 +2,16 @@
 
 Swin cuts a channels-last map [B, H, W, C] into s×s windows that it folds into the batch
 axis, a view, a permute and a view that the op map alone refuses (they move values across
-the batch axis):
+the batch axis); MaxViT cuts [B, C, H, W] into windows and into a grid, n groups on an axis
+of their own:
 
 * ``x.view(B, H/s, s, W/s, s, C).permute(0, 1, 3, 2, 4, 5).reshape(B·n, s·s, C)``, n =
-  (H/s)·(W/s) windows, is ``windowpartition {size: s}``;
-* its inverse, ``y.view(B, H/s, W/s, s, s, C).permute(0, 1, 3, 2, 4, 5).reshape(B, H, W,
-  C)``, is ``windowmerge {size: s, height: H, width: W}``;
+  (H/s)·(W/s) windows, is ``windowpartition {size: s}``; from [B, C, H, W],
+  ``x.view(B, C, H/s, s, W/s, s).permute(0, 2, 4, 3, 5, 1).reshape(B, n, s·s, C)`` is a
+  permute to channels last and the same; ``x.view(B, C, s, H/s, s, W/s).permute(0, 3, 5, 2,
+  4, 1)`` (a group's positions H/s rows apart) is ``windowpartition {size: s, grid: true}``;
+* the inverse views (the inverse permute between them) are ``windowmerge {size: s, height:
+  H, width: W}`` (and ``grid: true``), then a permute back to channels first;
 * PatchMerging's four 2×2 phases ``x[:, i::2, j::2]`` side by side on the channels,
   ``torch.cat`` of (0, 0), (1, 0), (0, 1), (1, 1), is ``pixelunshuffle {factor: 2}`` between
   two permutes (channels first and back): the same values in another channel order, which
@@ -27,7 +31,24 @@ import torch
 from .import_map import PREVIOUS, _shape
 
 _RESHAPES = ("view", "reshape")
-_SWAP = (0, 1, 3, 2, 4, 5)
+# (channels last, grid) → the permute that takes the split map to [B, H/s, W/s, s, s, C]
+_ORDERS = {(True, False): (0, 1, 3, 2, 4, 5), (True, True): (0, 2, 4, 1, 3, 5),
+           (False, False): (0, 2, 4, 3, 5, 1), (False, True): (0, 3, 5, 2, 4, 1)}
+
+
+def _split(last, grid, b, nh, nw, s, c) -> tuple:
+    """The map [B, H, W, C] (``last``) or [B, C, H, W] viewed with H = nh·s, W = nw·s split
+    into windows (a window's rows are consecutive) or a grid (its rows nh apart)."""
+    if last:
+        return (b, s, nh, s, nw, c) if grid else (b, nh, s, nw, s, c)
+    return (b, c, s, nh, s, nw) if grid else (b, c, nh, s, nw, s)
+
+
+def _inverse(order) -> tuple:
+    out = [0] * len(order)
+    for i, d in enumerate(order):
+        out[d] = i
+    return tuple(out)
 
 
 class _NoMatch(Exception):
@@ -76,35 +97,48 @@ def _only_read_by(traced, node, reader) -> None:
 
 
 def _partition(traced, node):
-    """[B, H, W, C] → [B·n, s·s, C] (the last view, ``node``): windowpartition."""
+    """The map → [B·n, s·s, C] or [B, n, s·s, C] (the last view, ``node``): windowpartition,
+    after a permute to channels last where the map is [B, C, H, W] (MaxViT)."""
     _need(_reshape(node))
     permuted = node.args[0]
-    _need(_order(permuted) == _SWAP)
-    split = permuted.args[0]
+    layouts = [k for k, order in _ORDERS.items() if _order(permuted) == order]
+    _need(layouts)
+    (last, grid), split = layouts[0], permuted.args[0]
     _need(_reshape(split))
     x = split.args[0]
-    (b, h, w, c), (b2, nh, s, nw, s2, c2) = _shape(x), _shape(split)
-    _need(b2 == b and c2 == c and s == s2 and nh * s == h and nw * s2 == w)
-    _need(tuple(_shape(node)) == (b * nh * nw, s * s, c))
+    b, nh, nw, s, s2, c = _shape(permuted)
+    _need(s == s2 and tuple(_shape(split)) == _split(last, grid, b, nh, nw, s, c))
+    _need(tuple(_shape(x)) == ((b, nh * s, nw * s, c) if last else (b, c, nh * s, nw * s)))
+    _need(tuple(_shape(node)) in ((b * nh * nw, s * s, c), (b, nh * nw, s * s, c)))
     _only_read_by(traced, split, permuted)
     _only_read_by(traced, permuted, node)
-    return ("windowpartition", dict(size=s), [x]), [split, permuted]
+    layer = ("windowpartition", dict(size=s, **({"grid": True} if grid else {})))
+    if last:
+        return (*layer, [x]), [split, permuted]
+    return [("permute", dict(dims=[1, 2, 0]), [x]), (*layer, [PREVIOUS])], [split, permuted]
 
 
 def _merge(traced, node):
-    """[B·n, s·s, C] → [B, H, W, C] (the last view, ``node``): windowmerge."""
+    """[B·n, s·s, C] or [B, n, s·s, C] → the map (the last view, ``node``): windowmerge,
+    then a permute to channels first where the map is [B, C, H, W] (MaxViT)."""
     _need(_reshape(node))
     permuted = node.args[0]
-    _need(_order(permuted) == _SWAP)
-    split = permuted.args[0]
+    layouts = [k for k, order in _ORDERS.items() if _order(permuted) == _inverse(order)]
+    _need(layouts)
+    (last, grid), split = layouts[0], permuted.args[0]
     _need(_reshape(split))
     y = split.args[0]
-    (b, nh, nw, s, s2, c), (n, t, c2) = _shape(split), _shape(y)
-    _need(s == s2 and c == c2 and t == s * s and n == b * nh * nw)
-    _need(tuple(_shape(node)) == (b, nh * s, nw * s, c))
+    b, nh, nw, s, s2, c = _shape(split)
+    _need(s == s2 and tuple(_shape(permuted)) == _split(last, grid, b, nh, nw, s, c))
+    _need(tuple(_shape(y)) in ((b * nh * nw, s * s, c), (b, nh * nw, s * s, c)))
+    h, w = nh * s, nw * s
+    _need(tuple(_shape(node)) == ((b, h, w, c) if last else (b, c, h, w)))
     _only_read_by(traced, split, permuted)
     _only_read_by(traced, permuted, node)
-    return ("windowmerge", dict(size=s, height=nh * s, width=nw * s), [y]), [split, permuted]
+    layer = ("windowmerge", dict(size=s, height=h, width=w, **({"grid": True} if grid else {})))
+    if last:
+        return (*layer, [y]), [split, permuted]
+    return [(*layer, [y]), ("permute", dict(dims=[2, 0, 1]), [PREVIOUS])], [split, permuted]
 
 
 _PHASES = ((0, 0), (1, 0), (0, 1), (1, 1))  # x[:, i::2, j::2], as torch.cat reads them
