@@ -10,9 +10,11 @@ repeat_kv), then ``F.scaled_dot_product_attention`` or the
 explicit ``softmax(q @ k.transpose(-2, -1) * scale) @ v`` or its einsum (a causal mask by
 ``is_causal``, by a lower-triangular ``attn_mask``, or by ``masked_fill`` or an additive
 mask computed from buffers or sizes; dtype casts around the softmax; dropout of the
-weights), the heads merged back to [.., T, H·d] and an output Linear. Its arguments:
-heads, kv_heads (fewer key/value heads: grouped-query), head_dim, out, the bias flags,
-causal, rotary, dropout and a scale other than 1/√d. Every intermediate value must be read
+weights; a learned relative-position bias added to the scores, one parameter [N, H] read
+at constant ids; Swin's shifted-window mask, a constant added to the scores viewed per
+window, which counts nothing), the heads merged back to [.., T, H·d] and an output
+Linear. Its arguments: heads, kv_heads (fewer key/value heads: grouped-query), head_dim,
+out, the bias flags, causal, rotary, bias_table, dropout and a scale other than 1/√d. Every intermediate value must be read
 only inside the pattern. Anything else (a mask that is not causal, no output projection)
 is left to ``import_products.py``, which maps its ops one by one.
 """
