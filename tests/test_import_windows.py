@@ -138,3 +138,33 @@ def test_windows_by_the_layout_are_mapped_and_others_refused(cli, tmp_path):
     code, out, err = cli("import", "torch", f"{bad}:Windows", "--input", "8,14,14")
     assert code == 2 and out == "" and "Traceback" not in err
     assert "no archcalc layer for tensor.reshape across the batch axis" in err, err
+
+
+def test_a_value_from_a_tensor_is_refused_when_traced_at_the_sizes(tmp_path):
+    """Tracing at the input's sizes runs the forward on zeros: a Python number taken from a
+    tensor's values (``.item()``) or a branch on a tensor would hold at zeros only, so it is
+    refused, while sizes are numbers and a roll is mapped."""
+    from archcalc.torch_backend.importer import build_module, trace_at_sizes
+
+    path = tmp_path / "scaled.py"
+    path.write_text(
+        "import torch\nfrom torch import nn\n"
+        "class Scaled(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        if x.shape[-1] > 4:\n            x = torch.roll(x, 1, 2)\n"
+        "        return x * float(x.mean().item())\n"
+        "class Branchy(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return torch.roll(x, 1, 2) if x.sum() > 0 else x\n"
+        "class Rolled(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        if x.shape[-1] > 4:\n            x = torch.roll(x, 1, 2)\n"
+        "        return x\n", encoding="utf-8")
+    for name, fragment in (("Scaled", r"a Python value from a tensor's values \(item\)"),
+                           ("Branchy", "a branch on a tensor's values")):
+        model = build_module(f"{path}:{name}", None)
+        with pytest.raises(SpecError, match=fragment):
+            trace_at_sizes(model, (3, 8, 8), name)
+    text = import_torch(f"{path}:Rolled", (3, 8, 8))
+    assert HOW in text.splitlines()[0]
+    assert _layers(text, "roll") == ["shifts: [1], dims: [1]"]

@@ -21,10 +21,15 @@ from torch import fx
 from torch.fx.node import map_aggregate
 
 _VALUE = "archcalc_value"
+# tensor methods whose Python result depends on sizes only (attributes such as .shape and
+# .dtype are read from the value directly)
+_SIZES = ("size", "dim", "ndimension", "numel", "nelement", "stride", "is_contiguous",
+          "is_floating_point", "is_complex", "get_device", "element_size")
 
 
 class FixedSizeError(Exception):
-    """The forward depends on tensor values (not sizes) where the tracer needs a Python value."""
+    """The forward needs a Python value computed from a tensor's values (a branch on a
+    tensor, ``.item()``): at a zero input it would be taken wrongly, so it is refused."""
 
 
 class _Proxy(fx.Proxy):
@@ -79,7 +84,9 @@ class _Tracer(fx.Tracer):
         proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr,
                                      proxy_factory_fn)
         if kind != "placeholder" and not _holds_tensor(value) and not _in_place(kind, target):
-            self.graph.erase_node(proxy.node)  # a size, a dtype, a flag: a Python value
+            if not (kind == "call_method" and target in _SIZES):  # .item(), .tolist()
+                raise FixedSizeError(f"a Python value from a tensor's values ({target})")
+            self.graph.erase_node(proxy.node)  # a size: a Python value
             return value
         proxy.node.meta[_VALUE] = value
         return proxy

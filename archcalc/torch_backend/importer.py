@@ -176,7 +176,8 @@ def _propagate(gm, x, input_shape, target) -> None:
 
 def trace_at_sizes(model, input_shape: tuple, target: str, tokens: bool = False) -> Traced:
     """torch.fx's graph of a forward run on a zero input of this shape as it is traced
-    (``import_fixed.py``): sizes are numbers, branches on them taken as at this input."""
+    (``import_fixed.py``): sizes are numbers, branches on them taken as at this input; a
+    SpecError where a Python value depends on a tensor's values or the forward raises."""
     import torch
 
     from .import_fixed import trace_fixed
@@ -267,15 +268,21 @@ def _mapped_graph(traced, model, shape, target, tokens, modules, allow_unknown) 
         return traced, _items(traced, target, modules, allow_unknown)
     try:
         return traced, _items(traced, target, modules, False)
-    except SpecError:
-        pass
+    except SpecError as e:
+        first = e
     try:
         fixed = trace_at_sizes(model, shape, target, tokens)
-        return fixed, _items(fixed, target, modules, False)
     except SpecError:
-        if not allow_unknown:
-            raise
-    return traced, _items(traced, target, modules, True)
+        fixed = None  # fx cannot trace it at its sizes either: export's is the answer
+    if fixed is not None:
+        try:
+            return fixed, _items(fixed, target, modules, False)
+        except SpecError:
+            if not allow_unknown:
+                raise  # named in fx's words: the op neither graph maps
+    if allow_unknown:
+        return traced, _items(traced, target, modules, True)
+    raise first
 
 
 def _items(traced: Traced, target, modules: dict, allow_unknown: bool) -> tuple:
