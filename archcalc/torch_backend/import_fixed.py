@@ -95,8 +95,9 @@ class _Tracer(fx.Tracer):
         def concrete(a):
             return a.node.meta[_VALUE] if isinstance(a, _Proxy) else a
 
-        if kind == "placeholder":
-            return self.example
+        if kind == "placeholder":  # the input first; a later argument at its default
+            first, self.example = self.example, None
+            return first if first is not None else (args[0] if args else None)
         args, kwargs = map_aggregate(args, concrete), map_aggregate(kwargs, concrete)
         with torch.no_grad(), _unpatched():  # the module's own calls, not traced ones
             if kind == "get_attr":
