@@ -67,9 +67,9 @@ def test_swin_t_imports_to_the_spec_counts(side, tmp_path):
 
 
 def test_maxvit_t_imports_to_the_spec_counts(tmp_path):
-    """MaxViT-T at 224 (the smallest input whose stage sides 56, 28, 14, 7 the 7x7
-    partitions divide): window and grid partitions, attention with a bias table and the
-    scale C^-0.5; counts as the spec and PyTorch, and verify passes."""
+    """MaxViT-T at 224, where its stage sides 56, 28, 14, 7 are whole 7x7 partitions:
+    window and grid partitions, attention with a bias table and the scale C^-0.5; counts
+    as the spec and PyTorch, and verify passes."""
     shape = (3, 224, 224)
     text = import_torch("torch_transformer_models:maxvit_t", shape)
     assert HOW in text.splitlines()[0]
