@@ -14,9 +14,10 @@ weights; a learned relative-position bias added to the scores, one parameter [N,
 at constant ids; Swin's shifted-window mask, a constant added to the scores viewed per
 window, which counts nothing), the heads merged back to [.., T, H·d] and an output
 Linear. Its arguments: heads, kv_heads (fewer key/value heads: grouped-query), head_dim,
-out, the bias flags, causal, rotary, bias_table, dropout and a scale other than 1/√d. Every intermediate value must be read
-only inside the pattern. Anything else (a mask that is not causal, no output projection)
-is left to ``import_products.py``, which maps its ops one by one.
+out, the bias flags, causal, rotary, bias_table, dropout and a scale other than 1/√d.
+Every intermediate value must be read only inside the pattern. Anything else (a mask that
+is not causal, no output projection) is left to ``import_products.py``, which maps its ops
+one by one.
 """
 
 from __future__ import annotations

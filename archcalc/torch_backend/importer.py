@@ -6,9 +6,10 @@ input of the given size; where fx cannot trace the forward, ``torch.export`` (no
 records it as ATen calls, and where those ATen calls do not map (attention over windows
 folded into the batch axis, as Swin's), torch.fx traces it again at the input's sizes
 (``import_fixed.py``: size-dependent control flow is then taken as at this input). Each
-traced call (a module, a function, a tensor method; an ATen operator) becomes a layer in PyTorch's vocabulary with only the arguments that differ
-from archcalc's defaults (``torch_backend/import_map.py``, ``import_aten.py``); layers
-keep the module paths as names. With ``allow_unknown``, a call neither maps becomes an
+traced call (a module, a function, a tensor method; an ATen operator) becomes a layer in
+PyTorch's vocabulary with only the arguments that differ from archcalc's defaults
+(``torch_backend/import_map.py``, ``import_aten.py``); layers keep the module paths as
+names. With ``allow_unknown``, a call neither maps becomes an
 ``unknown`` layer (the traced shape, its module's parameters, no MACs). The result is YAML
 text, written from numbers and names only.
 """
