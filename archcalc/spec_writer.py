@@ -43,7 +43,13 @@ def unique(name: str, names: dict) -> str:
     name = valid_name(name)
     n = names.get(name, 0)
     names[name] = n + 1
-    return name if n == 0 else f"{name}_{n + 1}"
+    if n == 0:
+        return name
+    k = n + 1
+    while f"{name}_{k}" in names:  # a name of its own already (fx's cat_2)
+        k += 1
+    names[f"{name}_{k}"] = 1  # taken: a later call for that name is told so
+    return f"{name}_{k}"
 
 
 _AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}

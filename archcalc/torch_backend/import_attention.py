@@ -10,11 +10,14 @@ repeat_kv), then ``F.scaled_dot_product_attention`` or the
 explicit ``softmax(q @ k.transpose(-2, -1) * scale) @ v`` or its einsum (a causal mask by
 ``is_causal``, by a lower-triangular ``attn_mask``, or by ``masked_fill`` or an additive
 mask computed from buffers or sizes; dtype casts around the softmax; dropout of the
-weights), the heads merged back to [.., T, H·d] and an output Linear. Its arguments:
-heads, kv_heads (fewer key/value heads: grouped-query), head_dim, out, the bias flags,
-causal, rotary, dropout and a scale other than 1/√d. Every intermediate value must be read
-only inside the pattern. Anything else (a mask that is not causal, no output projection)
-is left to ``import_products.py``, which maps its ops one by one.
+weights; a learned relative-position bias added to the scores, one parameter [N, H] read
+at constant ids; Swin's shifted-window mask, a constant added to the scores viewed per
+window, which counts nothing), the heads merged back to [.., T, H·d] and an output
+Linear. Its arguments: heads, kv_heads (fewer key/value heads: grouped-query), head_dim,
+out, the bias flags, causal, rotary, bias_table, dropout and a scale other than 1/√d.
+Every intermediate value must be read only inside the pattern. Anything else (a mask that
+is not causal, no output projection) is left to ``import_products.py``, which maps its ops
+one by one.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .import_map import Unmapped, _arg, _opts, _shape
-from .import_graph import CONST
+from .import_graph import CONST, LEARNED
 
 MATMULS = (operator.matmul, torch.matmul, torch.bmm)
 MATMUL_METHODS = ("matmul", "bmm")
@@ -223,7 +226,8 @@ def _einsum(node, form: str) -> bool:
 def _attention(traced, node) -> tuple:
     """(the output projection, its attention layer, the nodes it replaces)."""
     absorbed: list = []
-    q, k, v, causal, p, scale, gqa = _core(traced, node, absorbed)
+    table: list = []  # the relative-position bias table's [rows, heads], if one is added
+    q, k, v, causal, p, scale, gqa = _core(traced, node, absorbed, table)
     (k, repeated_k), (v, repeated_v) = _repeated(k, absorbed), _repeated(v, absorbed)
     gqa = gqa or (repeated_k and repeated_v)
     (q, rotary), (k, rotary_k) = _rotated(traced, q, absorbed), _rotated(traced, k, absorbed)
@@ -255,6 +259,9 @@ def _attention(traced, node) -> tuple:
         args["causal"] = True
     if rotary:
         args["rotary"] = True
+    if table:
+        _need(table[0][1] == heads)
+        args["bias_table"] = table[0][0]
     if scale is not None and not math.isclose(scale, 1 / math.sqrt(d), rel_tol=1e-9):
         args["scale"] = float(scale)
     if p:
@@ -262,9 +269,10 @@ def _attention(traced, node) -> tuple:
     return out, ("attention", args, [x], _owner(traced, [*absorbed, out])), absorbed
 
 
-def _core(traced, node, absorbed) -> tuple:
+def _core(traced, node, absorbed, table) -> tuple:
     """q, k, v, causal, dropout, scale (None: 1/√d), enable_gqa of SDPA or of the explicit
-    softmax(q·kᵀ·scale)·v ending at ``node``."""
+    softmax(q·kᵀ·scale + bias)·v ending at ``node`` (a relative-position bias table added to
+    the scores: its [rows, heads] appended to ``table``)."""
     absorbed.append(node)
     if is_sdpa(node):
         q, k, v = (_arg(node, i, key) for i, key in enumerate(("query", "key", "value")))
@@ -294,9 +302,18 @@ def _core(traced, node, absorbed) -> tuple:
             _need(not causal and _arg(scores, 2, "value") == float("-inf"))
             causal = _causal_mask(traced, _arg(scores, 1, "mask"), "fill")
             scores = scores.args[0]
+        elif _window_mask(traced, scores):  # Swin's shifted windows: one mask per window
+            added = scores.args[0]
+            split = next(a for a in _operands(added) if traced.live(a))
+            absorbed += [added, split]
+            scores = split.args[0]
         elif scores.op == "call_function" and scores.target in (operator.add, torch.add):
             a, b = _operands(scores)
             mask, scores = (b, a) if traced.live(a) else (a, b)
+            if traced.kind.get(mask) == LEARNED:
+                _need(not table)
+                table.append(_bias_table(traced, mask, _shape(scores)))
+                continue
             _need(not causal)
             causal = _causal_mask(traced, mask, "add")
         else:
@@ -314,6 +331,50 @@ def _core(traced, node, absorbed) -> tuple:
     absorbed.append(kt)
     k, scale = _unscaled(traced, kt.args[0], scale, absorbed)
     return q, k, v, causal, p or 0.0, scale, False
+
+
+def _bias_table(traced, bias, scores) -> tuple:
+    """(rows, heads) of a learned bias added to the scores [.., H, T, T]: read from one
+    parameter [rows, H] (by constant ids: Swin's and MaxViT's relative positions) and shaped
+    [H, T, T]; NoMatch for any other learned tensor."""
+    _need(tuple(_shape(bias)) == tuple(scores[-3:]))
+    params, seen = [], [bias]
+    while seen:
+        n = seen.pop()
+        if n.op == "get_attr" and traced.kind.get(n) == LEARNED:
+            params.append(traced.attr(n.target))
+        elif traced.kind.get(n) == LEARNED:
+            _need(n.op in ("call_function", "call_method"))  # not a module's weights
+            seen += n.all_input_nodes
+        else:
+            _need(traced.kind.get(n) in (CONST, None))
+    _need(len(params) == 1 and params[0].dim() == 2 and params[0].shape[1] == scores[-3])
+    return int(params[0].shape[0]), int(params[0].shape[1])
+
+
+def _window_mask(traced, node) -> bool:
+    """Whether ``node`` is ``(s.view(B, n, H, T, T) + mask).view(B·n, H, T, T)`` with a
+    constant mask: the scores of n windows folded into the batch axis viewed apart, a mask
+    per window added (Swin's shifted windows: it adds, it multiplies nothing) and folded
+    back."""
+    if not (node.op == "call_method" and node.target in _RESHAPES):
+        return False
+    added = node.args[0]
+    if not (added.op == "call_function" and added.target in (operator.add, torch.add)):
+        return False
+    ops = _operands(added)
+    live = [a for a in ops if hasattr(a, "op") and traced.live(a)]
+    consts = [a for a in ops if hasattr(a, "op") and traced.kind.get(a) == CONST]
+    if len(live) != 1 or len(consts) != 1:
+        return False
+    split = live[0]
+    if not (split.op == "call_method" and split.target in _RESHAPES):
+        return False
+    inner, outer = _shape(split.args[0]), _shape(split)
+    return tuple(inner) == tuple(_shape(node)) and len(outer) == len(inner) + 1 and \
+        outer[0] * outer[1] == inner[0] and tuple(outer[2:]) == tuple(inner[1:]) and \
+        outer[1] > 1 and len(traced.tensor_users(split)) == 1 and \
+        len(traced.tensor_users(added)) == 1
 
 
 def _uncast(node, absorbed):

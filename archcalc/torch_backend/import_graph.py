@@ -1,5 +1,6 @@
 """A traced graph seen whole, for the passes of ``import_passes.py``: which tensors are
-computed from the input (live), which are constants (buffers, masks, ``arange``) and which
+computed from the input (live), which are constants (buffers, masks, ``arange``, a
+``x.new_zeros(...)`` of the input's size) and which
 learned tensors (parameters read in the forward, a table read at constant ids); a
 constant's value, computed from the buffers and the input's sizes; what a pass decided for a
 node (``node.meta[ANNOTATION]``, which ``import_map.map_node`` returns).
@@ -15,6 +16,9 @@ from torch import nn
 from .import_map import ANNOTATION, Unmapped
 
 LIVE, CONST, LEARNED = "live", "constant", "learned"
+# a new tensor of the size of the one it is called on, not of its values (Swin's region map)
+_NEW = ("new_zeros", "new_ones", "new_full", "new_empty")
+_LIKE = (torch.zeros_like, torch.ones_like, torch.full_like, torch.empty_like)
 
 
 def is_tensor(node) -> bool:
@@ -43,7 +47,11 @@ class Traced:
             return LIVE
         if node.op == "get_attr":
             return LEARNED if isinstance(self.attr(node.target), nn.Parameter) else CONST
-        kinds = {self.kind.get(i) for i in node.all_input_nodes}
+        reads = node.all_input_nodes
+        if node.op == "call_method" and node.target in _NEW or \
+                node.op == "call_function" and node.target in _LIKE:
+            reads = [i for i in reads if i is not node.args[0]]  # only its size is read
+        kinds = {self.kind.get(i) for i in reads}
         if LIVE in kinds:
             return LIVE
         if LEARNED in kinds:

@@ -224,6 +224,8 @@ def _function(node):
                          _arg(node, 3, "mode", "nearest"), _arg(node, 4, "align_corners"))
     if fn is F.pad:
         return _pad(node, x, _arg(node, 1, "pad"))
+    if fn is torch.roll:
+        return _roll(x, _arg(node, 1, "shifts"), _arg(node, 2, "dims"))
     if fn is F.dropout:
         return "dropout", _opts(p=(_arg(node, 1, "p", 0.5), 0.5)), [x]
     if fn is getattr:  # x.shape, x.dtype: no layer
@@ -235,15 +237,36 @@ def _function(node):
     raise Unmapped(f"function {getattr(fn, '__module__', '')}.{getattr(fn, '__name__', fn)}")
 
 
+def _roll(x, shifts, dims):
+    """torch.roll of axes other than the batch axis → roll (Swin's shifted windows)."""
+    if dims is None or dims == ():
+        raise Unmapped("torch.roll of the flattened tensor (the batch axis with it)")
+    dims = list(dims) if isinstance(dims, (tuple, list)) else [dims]
+    shifts = list(shifts) if isinstance(shifts, (tuple, list)) else [shifts]
+    rank = len(_shape(x))
+    if any(d % rank == 0 for d in dims):
+        raise Unmapped("torch.roll of the batch axis")
+    return "roll", dict(shifts=shifts, dims=[_dim(d) for d in dims]), [x]
+
+
 def _pad(node, x, pads):
-    """F.pad of the channels only (ResNet's option-A shortcut) → padchannels."""
+    """F.pad of the channels only (ResNet's option-A shortcut) → padchannels; of the
+    spatial axes → zeropad; of H and W of a channels-last [B, H, W, C] (Swin's whole
+    windows) → zeropad between permutes; by nothing → no layer."""
     pads = list(pads)
     nd = len(_shape(x)) - 2
+    if not any(pads):
+        return None
     if len(pads) == 2 * (nd + 1) and all(p == 0 for p in pads[:2 * nd]):
         return "padchannels", _opts(before=(pads[-2], 0), after=(pads[-1], 0)), [x]
     if len(pads) == 2 * nd and nd in (1, 2, 3):
         pairs = [[pads[2 * i], pads[2 * i + 1]] for i in range(nd)][::-1]
         return "zeropad", dict(padding=pairs), [x]
+    if nd == 2 and len(pads) == 6 and pads[:2] == [0, 0]:
+        pairs = [pads[4:6], pads[2:4]]
+        return [("permute", dict(dims=[2, 0, 1]), [x]),
+                ("zeropad", dict(padding=pairs), [PREVIOUS]),
+                ("permute", dict(dims=[1, 2, 0]), [PREVIOUS])]
     raise Unmapped("F.pad of these axes")
 
 
@@ -275,6 +298,16 @@ def _getitem(node, x):
             and cut[0][0] >= 1:
         i, s = cut[0]
         return "slice", dict(dim=i - 1, **_opts(start=(s.start or 0, 0), stop=(s.stop, None))), [x]
+    if len(index) <= rank and cut and Ellipsis not in index and \
+            all(i >= 1 and isinstance(s, slice) and s.step in (None, 1) for i, s in cut):
+        # x[:, :h, :w] (Swin's cut back to the map): one slice per axis that is cut
+        sizes = _shape(x)
+        kept = [(i, s) for i, s in cut if (s.start or 0) != 0 or
+                (s.stop is not None and s.stop < sizes[i])]
+        if not kept:
+            return None  # every axis whole
+        return [("slice", dict(dim=i - 1, **_opts(start=(s.start or 0, 0), stop=(s.stop, None))),
+                 [x if k == 0 else PREVIOUS]) for k, (i, s) in enumerate(kept)]
     raise Unmapped(f"indexing {index!r}")
 
 

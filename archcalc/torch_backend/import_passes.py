@@ -8,8 +8,9 @@ sliced and added. These passes see the whole graph: they tell the values compute
 input (live) from constants (buffers, masks, ``arange``) and learned tensors (parameters
 read in the forward), and write what they decide for a node into ``node.meta[ANNOTATION]``,
 which ``import_map.map_node`` returns before mapping the node alone. The passes, in order:
-attention subgraphs (``import_attention.py``), functional calls on a module's own
-parameters (``import_functional.py``), learned tensors combined with the input
+window partitions and merges across the batch axis (``import_windows.py``), attention
+subgraphs (``import_attention.py``), functional calls on a module's own parameters
+(``import_functional.py``), learned tensors combined with the input
 (``import_learned.py``), products and the other ops of attention that was not recognised
 whole (``import_products.py``); then constants and learned tensors themselves are no layer,
 and a live op that reads one in a way no pass took is refused.
@@ -17,7 +18,8 @@ and a live op that reads one in a way no pass took is refused.
 
 from __future__ import annotations
 
-from . import import_attention, import_functional, import_learned, import_products
+from . import (import_attention, import_functional, import_learned, import_products,
+               import_windows)
 from .import_graph import CONST, LEARNED, LIVE, Traced, op_name, what
 from .import_map import Unmapped, _shape
 
@@ -25,6 +27,7 @@ from .import_map import Unmapped, _shape
 def annotate(gm, modules: dict) -> None:
     """Decide the nodes that only the whole graph explains (see the module's docstring)."""
     traced = Traced(gm, modules)
+    import_windows.annotate(traced)
     import_attention.annotate(traced)
     import_functional.annotate(traced)
     import_learned.annotate(traced)

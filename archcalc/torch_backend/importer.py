@@ -3,10 +3,13 @@
 The module is built by calling the user's own callable (their code, run as they would run
 it), traced with ``torch.fx`` (buffers as graph nodes), and its shapes propagated once on a zero
 input of the given size; where fx cannot trace the forward, ``torch.export`` (non-strict)
-records it as ATen calls. Each traced call (a module, a function, a tensor method; an
-ATen operator) becomes a layer in PyTorch's vocabulary with only the arguments that differ
-from archcalc's defaults (``torch_backend/import_map.py``, ``import_aten.py``); layers
-keep the module paths as names. With ``allow_unknown``, a call neither maps becomes an
+records it as ATen calls, and where those ATen calls do not map (attention over windows
+folded into the batch axis, as Swin's), torch.fx traces it again at the input's sizes
+(``import_fixed.py``: size-dependent control flow is then taken as at this input). Each
+traced call (a module, a function, a tensor method; an ATen operator) becomes a layer in
+PyTorch's vocabulary with only the arguments that differ from archcalc's defaults
+(``torch_backend/import_map.py``, ``import_aten.py``); layers keep the module paths as
+names. With ``allow_unknown``, a call neither maps becomes an
 ``unknown`` layer (the traced shape, its module's parameters, no MACs). The result is YAML
 text, written from numbers and names only.
 """
@@ -124,6 +127,7 @@ class Traced:
     weights: dict
     exported: bool
     module: object = None  # torch.fx's GraphModule (None for torch.export's graph)
+    fixed: bool = False  # traced by torch.fx at the input's sizes (import_fixed.py)
 
 
 def trace(model, input_shape: tuple, target: str, tokens: bool = False) -> Traced:
@@ -186,6 +190,28 @@ def _propagate(gm, x, input_shape, target) -> None:
                         f"{_first_line(cause)}") from None
 
 
+def trace_at_sizes(model, input_shape: tuple, target: str, tokens: bool = False) -> Traced:
+    """torch.fx's graph of a forward run on a zero input of this shape as it is traced
+    (``import_fixed.py``): sizes are numbers, branches on them taken as at this input; a
+    SpecError where a Python value depends on a tensor's values or the forward raises."""
+    import torch
+
+    from .import_fixed import trace_fixed
+
+    x = example_input(input_shape, tokens)
+    try:
+        with torch.no_grad(), _quiet():
+            gm = trace_fixed(model, x)
+    except BaseException as e:  # noqa: BLE001 - the user's forward may raise anything
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        raise SpecError(f"'{target}': torch.fx cannot trace it at the input's sizes "
+                        f"either ({type(e).__name__}: {_first_line(e)})") from None
+    _propagate(gm, x, input_shape, target)
+    inputs = {n.name for n in gm.graph.nodes if n.op == "placeholder"}
+    return Traced(gm.graph, inputs, {}, False, gm, fixed=True)
+
+
 def _exported(model, input_shape, target, fx_error, tokens=False) -> Traced:
     """torch.export's graph (non-strict: the forward runs as Python on fake tensors, so a
     branch on a size is taken as at this input) of ATen calls."""
@@ -235,11 +261,44 @@ def import_torch(target: str, input_shape, args_json: str | None = None,
     model = build_module(target, args_json)
     traced = trace(model, shape, target, tokens)
     modules = dict(model.named_modules())
-    items, output = _items(traced, target, modules, allow_unknown)
-    how = " (torch.export)" if traced.exported else ""
+    traced, (items, output) = _mapped_graph(traced, model, shape, target, tokens, modules,
+                                            allow_unknown)
+    if traced.fixed and any(f.strip() for f in free):
+        raise SpecError(f"--free {','.join(free)}: '{target}' was traced at the input's "
+                        "sizes (its forward branches on sizes and torch.export's ATen calls "
+                        "do not map), so its spec holds the sizes of --input "
+                        f"{','.join(map(str, shape))}; import it without --free, once per "
+                        "input size")
+    how = " (torch.export)" if traced.exported else \
+        " (torch.fx at the input's sizes)" if traced.fixed else ""
     return write_spec(f"{target} ({type(model).__name__}) by archcalc import torch{how}",
                       type(model).__name__, shape, free, items, output,
                       _Containers(modules), tokens=tokens)
+
+
+def _mapped_graph(traced, model, shape, target, tokens, modules, allow_unknown) -> tuple:
+    """(the graph, its items): fx's as traced; torch.export's where every ATen call maps,
+    else fx's at the input's sizes where every call of that maps; else torch.export's with
+    its unknown layers (``allow_unknown``) or the error of fx's at the input's sizes."""
+    if not traced.exported:
+        return traced, _items(traced, target, modules, allow_unknown)
+    try:
+        return traced, _items(traced, target, modules, False)
+    except SpecError as e:
+        first = e
+    try:
+        fixed = trace_at_sizes(model, shape, target, tokens)
+    except SpecError:
+        fixed = None  # fx cannot trace it at its sizes either: export's is the answer
+    if fixed is not None:
+        try:
+            return fixed, _items(fixed, target, modules, False)
+        except SpecError:
+            if not allow_unknown:
+                raise  # named in fx's words: the op neither graph maps
+    if allow_unknown:
+        return traced, _items(traced, target, modules, True)
+    raise first
 
 
 def _items(traced: Traced, target, modules: dict, allow_unknown: bool) -> tuple:
