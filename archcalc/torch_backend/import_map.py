@@ -223,6 +223,10 @@ def _function(node):
         return _upsample(node, _arg(node, 1, "size"), _arg(node, 2, "scale_factor"),
                          _arg(node, 3, "mode", "nearest"), _arg(node, 4, "align_corners"))
     if fn is F.pad:
+        mode, value = _arg(node, 2, "mode", "constant"), _arg(node, 3, "value", None)
+        if mode != "constant" or value not in (None, 0):  # not zeros: no zeropad
+            raise Unmapped(f"F.pad with mode {mode!r}" if mode != "constant" else
+                           f"F.pad with the value {value}")
         return _pad(node, x, _arg(node, 1, "pad"))
     if fn is torch.roll:
         return _roll(x, _arg(node, 1, "shifts"), _arg(node, 2, "dims"))
@@ -294,6 +298,8 @@ def _getitem(node, x):
         for i, s in cut:
             steps[i - 2] = s.step
         return f"maxpool{rank - 2}d", dict(kernel=1, stride=_one(steps)), [x]
+    if not all(_whole_bounds(s) for _, s in cut):  # a bound that is a traced size
+        raise Unmapped(f"indexing {index!r}")
     if len(cut) == 1 and isinstance(cut[0][1], slice) and cut[0][1].step in (None, 1) \
             and cut[0][0] >= 1:
         i, s = cut[0]
@@ -309,6 +315,14 @@ def _getitem(node, x):
         return [("slice", dict(dim=i - 1, **_opts(start=(s.start or 0, 0), stop=(s.stop, None))),
                  [x if k == 0 else PREVIOUS]) for k, (i, s) in enumerate(kept)]
     raise Unmapped(f"indexing {index!r}")
+
+
+def _whole_bounds(s) -> bool:
+    """Whether an index is a slice whose bounds are numbers (or absent), not traced sizes
+    the spec could not write."""
+    return not isinstance(s, slice) or all(
+        v is None or isinstance(v, int) and not isinstance(v, bool)
+        for v in (s.start, s.stop, s.step))
 
 
 def _channel_list(x, picks):
