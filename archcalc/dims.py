@@ -218,6 +218,35 @@ def _differs_between_points(cond: Any) -> bool:
     return False
 
 
+def probe_values(xs) -> list | None:
+    """Each of ``xs`` at ``resolve``'s probe points (every symbol a positive integer, as a
+    spec's are), the same points for all: per x a tuple of exact numbers (None where one
+    does not evaluate to a number); None when a symbol is not a positive integer. A sum of
+    these above 0 at one point is a counterexample to ``sum <= 0``: no proof of it exists."""
+    import sympy as sp
+
+    symbols = sorted(set().union(*(getattr(x, "free_symbols", ()) for x in xs)), key=str)
+    if not all(s.is_integer and s.is_positive for s in symbols):
+        return None
+    points = [{s: sp.Integer(_PROBES[(i + k) % len(_PROBES)]) for k, s in enumerate(symbols)}
+              for i in range(len(_PROBES))]
+
+    def number(v):
+        if isinstance(v, (int, Fraction)):
+            return v
+        if getattr(v, "is_Integer", False):
+            return int(v)
+        return Fraction(int(v.p), int(v.q)) if getattr(v, "is_Rational", False) else None
+
+    def at(x, point):
+        try:
+            return number(x.xreplace(point)) if hasattr(x, "xreplace") else number(x)
+        except Exception:  # noqa: BLE001 - a probe that cannot be evaluated says nothing
+            return None
+
+    return [tuple(at(x, p) for p in points) for x in xs]
+
+
 def prod(xs) -> Dim:
     """Product of sizes; 1 for an empty sequence."""
     out: Dim = 1
@@ -258,7 +287,27 @@ def _simplest_form(x: Any) -> Any:
 def _expanded(x: Any) -> Any:
     import sympy as sp
 
-    return sp.expand(x)  # factor() flips signs (-M + D*F - D); not used
+    return sp.expand(_bounds_expanded(x))  # factor() flips signs (-M + D*F - D); not used
+
+
+def _bounds_expanded(x: Any) -> Any:
+    """``x`` with each Min and Max made of its arguments' expansions, each such bound built
+    once (cached): ``sympy.expand`` rebuilds a Min or Max from its expanded arguments, and
+    building one compares its arguments pairwise (a second for a dozen sums of floor
+    products: a free-size peak), again for every total that holds the same peak."""
+    import sympy as sp
+
+    if isinstance(x, (sp.Min, sp.Max)):
+        return _bound(type(x), tuple(_expanded(a) for a in x.args))
+    if not getattr(x, "args", ()) or not x.has(sp.Min, sp.Max):
+        return x
+    return x.func(*(_bounds_expanded(a) for a in x.args))
+
+
+@lru_cache(maxsize=1024)
+def _bound(kind: Any, args: tuple) -> Any:
+    """``kind(*args)``, a Min or a Max as sympy evaluates it, built once per argument list."""
+    return kind(*args)
 
 
 def _shorter(x: Any, expanded: Any) -> Any:

@@ -357,11 +357,12 @@ def peak_outputs(analysis, act_bytes: int) -> tuple:
                 best, at = here, n
         return best, at
     frontier = [(frozenset({owner[0]}), analysis.graph.nodes[0])]  # moments that may bind
+    values = dims.probe_values(size)
     for n, live in live_sets(analysis.graph, owner):
         here = frozenset(live | {owner[n.id]})
-        if any(_no_more(here, other, size) for other, _ in frontier):
+        if any(_no_more(here, other, size, values) for other, _ in frontier):
             continue
-        frontier = [(o, m) for o, m in frontier if not _no_more(o, here, size)]
+        frontier = [(o, m) for o, m in frontier if not _no_more(o, here, size, values)]
         frontier.append((here, n))
     sums = [dims.simplify(sum(size[i] for i in o)) for o, _ in frontier]
     if len(sums) == 1:
@@ -369,18 +370,31 @@ def peak_outputs(analysis, act_bytes: int) -> tuple:
     return dims.simplify(dims.dmax(*sums)), None
 
 
-def _no_more(a: frozenset, b: frozenset, size) -> bool:
+def _no_more(a: frozenset, b: frozenset, size, values=None) -> bool:
     """Whether storages ``a`` hold no more bytes than ``b`` at every point the spec allows:
     ``a`` ⊆ ``b`` (each size is at least one element), or the difference of the sizes they
-    do not share is provably ≤ 0 for positive integer symbols."""
+    do not share is provably ≤ 0 for positive integer symbols (``values``, each size at the
+    probe points of ``dims.probe_values``: a point where it is above 0 answers no at once)."""
     if a <= b:
         return True
     diff = sum(size[i] for i in a - b) - sum(size[i] for i in b - a)
     if not dims.is_symbolic(diff):
         return diff <= 0
+    if values is not None and _more_somewhere(a - b, b - a, values):
+        return False  # a counterexample: no proof exists, none is searched for
     import sympy as sp
 
     return bool(sp.expand(-diff).is_nonnegative)
+
+
+def _more_somewhere(extra: frozenset, fewer: frozenset, values) -> bool:
+    """Whether the sizes of ``extra`` sum to more than those of ``fewer`` at one probe point
+    (``dims.probe_values`` per node id)."""
+    for k in range(len(values[0])):
+        here = [values[i][k] for i in extra] + [-values[i][k] for i in fewer]
+        if None not in here and sum(here) > 0:
+            return True
+    return False
 
 
 def saved_hook():
