@@ -185,6 +185,10 @@ class Memory:
     # the total at batch 1 where it is less than fixed + per_sample (tensors that are views at
     # batch 1 and copies at a larger one: fixed + per_sample·B holds for B ≥ 2); else None
     one_sample: Any = None
+    # the total at batch 1 whatever the batch: total_bytes at B = 1, else what this
+    # configuration holds with one sample (one_sample where it is set, else fixed +
+    # per_sample; with checkpointing, the group whose recomputation keeps most at B = 1)
+    batch_one_total: Any = None
 
     @property
     def dominant(self) -> str | None:
@@ -503,9 +507,10 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     saved_available = total1["saved"] is not None
     largest, largest_at = _largest_recompute(terms, b)
 
-    def components(batch_, kept_fixed=None, recomputed=None) -> list:
+    def components(batch_, kept_fixed=None, recomputed=None, chosen=largest_at) -> list:
         """(what, bytes) per device at this batch (``kept_fixed``, ``recomputed``: the fixed
-        bytes kept for backward and recomputed, a batch of two or more's by default)."""
+        bytes kept for backward and recomputed, a batch of two or more's by default;
+        ``chosen``: the checkpointed group counted, None for the largest of all)."""
         kept_fixed = saved_fixed if kept_fixed is None else kept_fixed
         recomputed = terms if recomputed is None else recomputed
         out = []
@@ -522,7 +527,7 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
             if saved_available and terms:
                 out.append(("recomputation of one checkpointed group",
                             dims.dmax(*(f + p * batch_ for name, f, p in recomputed
-                                        if largest_at is None or name == largest_at))))
+                                        if chosen is None or name == chosen))))
         else:
             (params, buffers), _, _ = _split_params(analysis, prec, k)
             out.append(("parameters", params))
@@ -537,6 +542,11 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     total_bytes = dims.simplify(sum(v for _, v in comps))
     one_sample = dims.simplify(sum(v for _, v in components(1, saved_fixed1, terms1))) \
         if fixed_one else None
+    if dims.resolve(dims.eq(b, 1)) is True:
+        batch_one_total = total_bytes
+    else:
+        batch_one_total = dims.simplify(sum(v for _, v in components(
+            1, saved_fixed1, terms1, _largest_recompute(terms1, 1)[1])))
     fixed = dims.simplify(sum(v for _, v in components(0)))
     per_sample = dims.simplify(sum(v for _, v in components(1)) - fixed)
     if train and not saved_available and not notes:
@@ -558,7 +568,8 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
                recompute_peak=peak, base_fixed=dims.simplify(sum(base)),
                base_per_sample=dims.simplify(sum(base1) - sum(base)),
                one_sample=None if one_sample is None or dims.resolve(
-                   dims.eq(one_sample, fixed + per_sample)) is True else one_sample)
+                   dims.eq(one_sample, fixed + per_sample)) is True else one_sample,
+               batch_one_total=batch_one_total)
     return m if device_memory is None else with_device_memory(m, device_memory)
 
 
