@@ -362,11 +362,13 @@ def peak_outputs(analysis, act_bytes: int) -> tuple:
         return best, at
     frontier = [(frozenset({owner[0]}), analysis.graph.nodes[0])]  # moments that may bind
     values = dims.probe_values(size)
+    shapes = [(r.output_shape, b or act_bytes) for r, (_, b) in zip(analysis.layers, per)]
     for n, live in live_sets(analysis.graph, owner):
         here = frozenset(live | {owner[n.id]})
-        if any(_no_more(here, other, size, values) for other, _ in frontier):
+        if any(_no_more(here, other, size, values, shapes) for other, _ in frontier):
             continue
-        frontier = [(o, m) for o, m in frontier if not _no_more(o, here, size, values)]
+        frontier = [(o, m) for o, m in frontier
+                    if not _no_more(o, here, size, values, shapes)]
         frontier.append((here, n))
     sums = [dims.simplify(sum(size[i] for i in o)) for o, _ in frontier]
     if len(sums) == 1:
@@ -374,11 +376,13 @@ def peak_outputs(analysis, act_bytes: int) -> tuple:
     return dims.simplify(dims.dmax(*sums)), None
 
 
-def _no_more(a: frozenset, b: frozenset, size, values=None) -> bool:
+def _no_more(a: frozenset, b: frozenset, size, values=None, shapes=None) -> bool:
     """Whether storages ``a`` hold no more bytes than ``b`` at every point the spec allows:
     ``a`` ⊆ ``b`` (each size is at least one element), or the difference of the sizes they
     do not share is provably ≤ 0 for positive integer symbols (``values``, each size at the
-    probe points of ``dims.probe_values``: a point where it is above 0 answers no at once)."""
+    probe points of ``dims.probe_values``: a point where it is above 0 answers no at once;
+    ``shapes``, per node its output shape and bytes per element: each storage only ``a``
+    holds no larger, axis by axis, than its own one of ``b``'s answers yes)."""
     if a <= b:
         return True
     diff = sum(size[i] for i in a - b) - sum(size[i] for i in b - a)
@@ -386,9 +390,41 @@ def _no_more(a: frozenset, b: frozenset, size, values=None) -> bool:
         return diff <= 0
     if values is not None and _more_somewhere(a - b, b - a, values):
         return False  # a counterexample: no proof exists, none is searched for
+    if shapes is not None and _each_within(a - b, b - a, shapes):
+        return True
     import sympy as sp
 
     return bool(sp.expand(-diff).is_nonnegative)
+
+
+def _each_within(extra: frozenset, fewer: frozenset, shapes) -> bool:
+    """Whether each storage of ``extra`` can be paired with its own of ``fewer`` that is
+    at least as large: no more bytes per element, the same rank, and each axis proved
+    within the other's (``dims.at_most``: 0 ≤ x ≤ y); a product of such axes is then no
+    more, and the storages of ``fewer`` left over hold at least one element each."""
+    if len(extra) > len(fewer):
+        return False
+    fits = {i: [j for j in sorted(fewer) if _within(shapes[i], shapes[j])] for i in extra}
+    partner: dict = {}  # j → the i paired with it (augmenting paths: Kuhn's matching)
+
+    def pair(i, seen) -> bool:
+        for j in fits[i]:
+            if j not in seen:
+                seen.add(j)
+                if j not in partner or pair(partner[j], seen):
+                    partner[j] = i
+                    return True
+        return False
+
+    return all(pair(i, set()) for i in sorted(extra))
+
+
+def _within(small, large) -> bool:
+    """Whether one (shape, bytes per element) is proved no larger than another, axis by
+    axis."""
+    (shape, per), (other, other_per) = small, large
+    return per <= other_per and len(shape) == len(other) and \
+        all(dims.at_most(x, y) for x, y in zip(shape, other))
 
 
 def _more_somewhere(extra: frozenset, fewer: frozenset, values) -> bool:
