@@ -388,7 +388,7 @@ class Memory:
     grads, optimizer, kv_cache, output, saved), ``total``, ``components`` ((what, bytes)
     summed into ``total_bytes``), ``fixed`` and ``per_sample`` (total_bytes = fixed +
     per_sample · B; from B = 2 where ``one_sample``, batch 1's total, is not None),
-    ``peak_outputs``, and with ``device_memory``: ``fits``,
+    ``batch_one_total`` (the total at batch 1, whatever the batch), ``peak_outputs``, and with ``device_memory``: ``fits``,
     ``largest_batch``; ``dominant``; ``to_dict()`` and ``table()`` as the CLI prints them."""
 
     def __init__(self, result):
@@ -397,7 +397,8 @@ class Memory:
         self.total = result.total
         for name in ("components", "total_bytes", "fixed", "per_sample", "peak_outputs",
                      "fits", "largest_batch", "dominant", "notes", "batch", "precision",
-                     "checkpointed", "recompute_peak", "recompute_at", "one_sample"):
+                     "checkpointed", "recompute_peak", "recompute_at", "one_sample",
+                     "batch_one_total"):
             setattr(self, name, getattr(result, name))
 
     def __getitem__(self, name: str):

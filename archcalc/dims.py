@@ -218,6 +218,88 @@ def _differs_between_points(cond: Any) -> bool:
     return False
 
 
+def probe_values(xs) -> list | None:
+    """Each of ``xs`` at ``resolve``'s probe points (every symbol a positive integer, as a
+    spec's are), the same points for all: per x a tuple of exact numbers (None where one
+    does not evaluate to a number); None when a symbol is not a positive integer. A sum of
+    these above 0 at one point is a counterexample to ``sum <= 0``: no proof of it exists."""
+    import sympy as sp
+
+    symbols = sorted(set().union(*(getattr(x, "free_symbols", ()) for x in xs)), key=str)
+    if not all(s.is_integer and s.is_positive for s in symbols):
+        return None
+    points = [{s: sp.Integer(_PROBES[(i + k) % len(_PROBES)]) for k, s in enumerate(symbols)}
+              for i in range(len(_PROBES))]
+
+    def number(v):
+        if isinstance(v, (int, Fraction)):
+            return v
+        if getattr(v, "is_Integer", False):
+            return int(v)
+        return Fraction(int(v.p), int(v.q)) if getattr(v, "is_Rational", False) else None
+
+    def at(x, point):
+        try:
+            return number(x.xreplace(point)) if hasattr(x, "xreplace") else number(x)
+        except Exception:  # noqa: BLE001 - a probe that cannot be evaluated says nothing
+            return None
+
+    return [tuple(at(x, p) for p in points) for x in xs]
+
+
+def at_most(x: Dim, y: Dim) -> bool:
+    """True when 0 ≤ x ≤ y is proved for every positive-integer value of the symbols, for
+    the sizes layers give: numbers, integer forms of degree one (H, 2·H − 3) and
+    floor(A) + m (m an integer). floor(A) + m ≤ floor(B) + n when A + m − n ≤ B (floor is
+    monotone and an integer passes through it), floor(A) + m ≤ Y when A + m ≤ Y, an integer
+    X ≤ floor(B) + n when X − n ≤ B, and 0 ≤ floor(A) + m when 0 ≤ A + m; each of these is
+    a form c0 + Σ ci·si, ≥ 0 at every si ≥ 1 when each ci ≥ 0 and c0 + Σ ci ≥ 0. A False
+    proves nothing."""
+    if not is_symbolic(x) and not is_symbolic(y):
+        return 0 <= as_number(x) <= as_number(y)
+    fx, fy = _rounded_form(x), _rounded_form(y)
+    if fx is None or fy is None:
+        return False
+    (floor_x, a, m), (floor_y, b, n) = fx, fy
+    if floor_y and not floor_x and not a.is_integer:
+        return False
+    # 0 ≤ floor(A) + m ⟸ 0 ≤ A + m; then x ≤ y by the case
+    return _grows_from_zero(a + m) and _grows_from_zero(b + n - a - m)
+
+
+def _rounded_form(x: Any):
+    """(True, A, m) for floor(A) + m with an integer m, (False, x, 0) for anything else
+    (a number included), or None for a form ``at_most`` does not read."""
+    import sympy as sp
+
+    x = _expanded(sp.sympify(x))
+    split = _split_floor(x, "floor")
+    if split is not None:
+        return (True, split[0], split[1]) if split[1].is_Integer else None
+    return None if x.has(sp.floor, sp.ceiling, sp.Min, sp.Max) else (False, x, sp.Integer(0))
+
+
+def _grows_from_zero(form: Any) -> bool:
+    """Whether ``form`` is c0 + Σ ci·si (positive-integer symbols si) with every ci ≥ 0 and
+    c0 + Σ ci ≥ 0: then it is ≥ 0 wherever each si ≥ 1."""
+    import sympy as sp
+
+    form = sp.expand(form)
+    if form.is_Number:
+        return bool(form >= 0)
+    symbols = form.free_symbols
+    if not all(s.is_integer and s.is_positive for s in symbols):
+        return False
+    poly = form.as_poly(*sorted(symbols, key=str))
+    if poly is None or poly.total_degree() > 1:
+        return False
+    coefficients = [poly.coeff_monomial(s) for s in poly.gens]
+    if not all(c.is_Rational and c >= 0 for c in coefficients):
+        return False
+    constant = poly.coeff_monomial(1)
+    return bool(constant.is_Rational and constant + sum(coefficients) >= 0)
+
+
 def prod(xs) -> Dim:
     """Product of sizes; 1 for an empty sequence."""
     out: Dim = 1
@@ -258,7 +340,27 @@ def _simplest_form(x: Any) -> Any:
 def _expanded(x: Any) -> Any:
     import sympy as sp
 
-    return sp.expand(x)  # factor() flips signs (-M + D*F - D); not used
+    return sp.expand(_bounds_expanded(x))  # factor() flips signs (-M + D*F - D); not used
+
+
+def _bounds_expanded(x: Any) -> Any:
+    """``x`` with each Min and Max made of its arguments' expansions, each such bound built
+    once (cached): ``sympy.expand`` rebuilds a Min or Max from its expanded arguments, and
+    building one compares its arguments pairwise (a second for a dozen sums of floor
+    products: a free-size peak), again for every total that holds the same peak."""
+    import sympy as sp
+
+    if isinstance(x, (sp.Min, sp.Max)):
+        return _bound(type(x), tuple(_expanded(a) for a in x.args))
+    if not getattr(x, "args", ()) or not x.has(sp.Min, sp.Max):
+        return x
+    return x.func(*(_bounds_expanded(a) for a in x.args))
+
+
+@lru_cache(maxsize=1024)
+def _bound(kind: Any, args: tuple) -> Any:
+    """``kind(*args)``, a Min or a Max as sympy evaluates it, built once per argument list."""
+    return kind(*args)
 
 
 def _shorter(x: Any, expanded: Any) -> Any:

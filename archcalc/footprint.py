@@ -185,6 +185,10 @@ class Memory:
     # the total at batch 1 where it is less than fixed + per_sample (tensors that are views at
     # batch 1 and copies at a larger one: fixed + per_sample·B holds for B ≥ 2); else None
     one_sample: Any = None
+    # the total at batch 1 whatever the batch: total_bytes at B = 1, else what this
+    # configuration holds with one sample (one_sample where it is set, else fixed +
+    # per_sample; with checkpointing, the group whose recomputation keeps most at B = 1)
+    batch_one_total: Any = None
 
     @property
     def dominant(self) -> str | None:
@@ -357,11 +361,14 @@ def peak_outputs(analysis, act_bytes: int) -> tuple:
                 best, at = here, n
         return best, at
     frontier = [(frozenset({owner[0]}), analysis.graph.nodes[0])]  # moments that may bind
+    values = dims.probe_values(size)
+    shapes = [(r.output_shape, b or act_bytes) for r, (_, b) in zip(analysis.layers, per)]
     for n, live in live_sets(analysis.graph, owner):
         here = frozenset(live | {owner[n.id]})
-        if any(_no_more(here, other, size) for other, _ in frontier):
+        if any(_no_more(here, other, size, values, shapes) for other, _ in frontier):
             continue
-        frontier = [(o, m) for o, m in frontier if not _no_more(o, here, size)]
+        frontier = [(o, m) for o, m in frontier
+                    if not _no_more(o, here, size, values, shapes)]
         frontier.append((here, n))
     sums = [dims.simplify(sum(size[i] for i in o)) for o, _ in frontier]
     if len(sums) == 1:
@@ -369,18 +376,65 @@ def peak_outputs(analysis, act_bytes: int) -> tuple:
     return dims.simplify(dims.dmax(*sums)), None
 
 
-def _no_more(a: frozenset, b: frozenset, size) -> bool:
+def _no_more(a: frozenset, b: frozenset, size, values=None, shapes=None) -> bool:
     """Whether storages ``a`` hold no more bytes than ``b`` at every point the spec allows:
     ``a`` ⊆ ``b`` (each size is at least one element), or the difference of the sizes they
-    do not share is provably ≤ 0 for positive integer symbols."""
+    do not share is provably ≤ 0 for positive integer symbols (``values``, each size at the
+    probe points of ``dims.probe_values``: a point where it is above 0 answers no at once;
+    ``shapes``, per node its output shape and bytes per element: each storage only ``a``
+    holds no larger, axis by axis, than its own one of ``b``'s answers yes)."""
     if a <= b:
         return True
     diff = sum(size[i] for i in a - b) - sum(size[i] for i in b - a)
     if not dims.is_symbolic(diff):
         return diff <= 0
+    if values is not None and _more_somewhere(a - b, b - a, values):
+        return False  # a counterexample: no proof exists, none is searched for
+    if shapes is not None and _each_within(a - b, b - a, shapes):
+        return True
     import sympy as sp
 
     return bool(sp.expand(-diff).is_nonnegative)
+
+
+def _each_within(extra: frozenset, fewer: frozenset, shapes) -> bool:
+    """Whether each storage of ``extra`` can be paired with its own of ``fewer`` that is
+    at least as large: no more bytes per element, the same rank, and each axis proved
+    within the other's (``dims.at_most``: 0 ≤ x ≤ y); a product of such axes is then no
+    more, and the storages of ``fewer`` left over hold at least one element each."""
+    if len(extra) > len(fewer):
+        return False
+    fits = {i: [j for j in sorted(fewer) if _within(shapes[i], shapes[j])] for i in extra}
+    partner: dict = {}  # j → the i paired with it (augmenting paths: Kuhn's matching)
+
+    def pair(i, seen) -> bool:
+        for j in fits[i]:
+            if j not in seen:
+                seen.add(j)
+                if j not in partner or pair(partner[j], seen):
+                    partner[j] = i
+                    return True
+        return False
+
+    return all(pair(i, set()) for i in sorted(extra))
+
+
+def _within(small, large) -> bool:
+    """Whether one (shape, bytes per element) is proved no larger than another, axis by
+    axis."""
+    (shape, per), (other, other_per) = small, large
+    return per <= other_per and len(shape) == len(other) and \
+        all(dims.at_most(x, y) for x, y in zip(shape, other))
+
+
+def _more_somewhere(extra: frozenset, fewer: frozenset, values) -> bool:
+    """Whether the sizes of ``extra`` sum to more than those of ``fewer`` at one probe point
+    (``dims.probe_values`` per node id)."""
+    for k in range(len(values[0])):
+        here = [values[i][k] for i in extra] + [-values[i][k] for i in fewer]
+        if None not in here and sum(here) > 0:
+            return True
+    return False
 
 
 def saved_hook():
@@ -489,9 +543,10 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     saved_available = total1["saved"] is not None
     largest, largest_at = _largest_recompute(terms, b)
 
-    def components(batch_, kept_fixed=None, recomputed=None) -> list:
+    def components(batch_, kept_fixed=None, recomputed=None, chosen=largest_at) -> list:
         """(what, bytes) per device at this batch (``kept_fixed``, ``recomputed``: the fixed
-        bytes kept for backward and recomputed, a batch of two or more's by default)."""
+        bytes kept for backward and recomputed, a batch of two or more's by default;
+        ``chosen``: the checkpointed group counted, None for the largest of all)."""
         kept_fixed = saved_fixed if kept_fixed is None else kept_fixed
         recomputed = terms if recomputed is None else recomputed
         out = []
@@ -508,7 +563,7 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
             if saved_available and terms:
                 out.append(("recomputation of one checkpointed group",
                             dims.dmax(*(f + p * batch_ for name, f, p in recomputed
-                                        if largest_at is None or name == largest_at))))
+                                        if chosen is None or name == chosen))))
         else:
             (params, buffers), _, _ = _split_params(analysis, prec, k)
             out.append(("parameters", params))
@@ -523,6 +578,11 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
     total_bytes = dims.simplify(sum(v for _, v in comps))
     one_sample = dims.simplify(sum(v for _, v in components(1, saved_fixed1, terms1))) \
         if fixed_one else None
+    if dims.resolve(dims.eq(b, 1)) is True:
+        batch_one_total = total_bytes
+    else:
+        batch_one_total = dims.simplify(sum(v for _, v in components(
+            1, saved_fixed1, terms1, _largest_recompute(terms1, 1)[1])))
     fixed = dims.simplify(sum(v for _, v in components(0)))
     per_sample = dims.simplify(sum(v for _, v in components(1)) - fixed)
     if train and not saved_available and not notes:
@@ -544,7 +604,8 @@ def compute(analysis, *, batch=1, precision_: Precision | None = None, train: bo
                recompute_peak=peak, base_fixed=dims.simplify(sum(base)),
                base_per_sample=dims.simplify(sum(base1) - sum(base)),
                one_sample=None if one_sample is None or dims.resolve(
-                   dims.eq(one_sample, fixed + per_sample)) is True else one_sample)
+                   dims.eq(one_sample, fixed + per_sample)) is True else one_sample,
+               batch_one_total=batch_one_total)
     return m if device_memory is None else with_device_memory(m, device_memory)
 
 

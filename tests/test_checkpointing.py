@@ -64,6 +64,7 @@ def test_small_network_memory_counts_the_recomputation_peak():
     assert m.recompute_peak == 3840 * B
     assert m.total_bytes == 2496 + 3840 * B
     assert m.checkpointed == ("block_1", "block_2")
+    assert m.batch_one_total == 2496 + 3840  # the total at B = 1, with its recomputation
     # a device of 2,496 + 3,840·10 bytes holds exactly 10 samples
     fit = fp.compute(_small(), batch=1, train=True, optimizer="sgd", checkpoint=["block"],
                      device_memory=2496 + 38400)

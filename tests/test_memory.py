@@ -487,3 +487,67 @@ def test_saved_bytes_at_batch_one_and_from_two_on():
     assert fp.with_device_memory(m, m.total_bytes).largest_batch == 1
     assert fp.with_device_memory(m, m.total_bytes - 1).largest_batch == 0
     assert fp.with_device_memory(m, m.fixed + 2 * m.per_sample).largest_batch == 2
+
+
+def _pools(pairs: int) -> str:
+    """Input [4, H, W], then ``pairs`` × (max pool 3/2 in ceil mode, conv 3/2 'same' to 4
+    channels): every output 4 channels, each spatial size at most its predecessor's."""
+    return ("symbols: {H: null, W: null}\ninput: [4, H, W]\nlayers:\n" + "".join(
+        "  - maxpool2d: {kernel: 3, stride: 2, ceil_mode: true}\n"
+        "  - conv2d: {out: 4, kernel: 3, stride: 2, padding: same}\n" for _ in range(pairs)))
+
+
+def test_symbolic_peak_drops_moments_no_larger_axis_by_axis():
+    """Eight ceil-mode pool + strided conv pairs on [4, H, W]: each moment after the first
+    pool holds two outputs, each no larger on every axis than one of the first pool's
+    moment (the input, 4·H·W, and the pool's output, 4·floor(H/2)·floor(W/2): ceil-mode
+    k = 3, s = 2 gives ceil((H − 3)/2) + 1 = floor(H/2)), so the peak is that moment's
+    16·(H·W + floor(H/2)·floor(W/2)) bytes at maxpool2d_1, not a Max of 16 sums."""
+    H, W = (sp.Symbol(s, integer=True, positive=True) for s in "HW")
+    peak, at = _peak(_pools(8))
+    assert not peak.has(sp.Max) and at.name == "maxpool2d_1"
+    assert sp.expand(peak - 16 * (H * W + sp.floor(H / 2) * sp.floor(W / 2))) == 0
+
+
+@pytest.mark.parametrize("h, w", [(45, 61), (64, 64), (99, 50)])
+def test_symbolic_peak_of_pools_equals_pytorchs_live_storages(h, w):
+    """Three pool + conv pairs: the closed form at H, W equals the most bytes of storages
+    PyTorch holds at once running the network at that size."""
+    pytest.importorskip("torch")
+    from archcalc.spec.loader import load_string
+
+    H, W = (sp.Symbol(s, integer=True, positive=True) for s in "HW")
+    peak, at = _peak(_pools(3))
+    assert not peak.has(sp.Max) and at.name == "maxpool2d_1"
+    graph = load_string(_pools(3), "<text>", {"H": h, "W": w})
+    assert peak.subs({H: h, W: w}) == _measured_peak(graph)
+
+
+def test_at_most_is_never_wrong():
+    """dims.at_most proves 0 ≤ x ≤ y for every positive H, W or answers False: wherever it
+    answers True on random floors of degree-one forms, numbers and degree-one forms, the
+    inequality holds at every H, W in 1…20 (and at a few large ones)."""
+    import random
+
+    from archcalc import dims
+
+    H, W = (sp.Symbol(s, integer=True, positive=True) for s in "HW")
+    rng = random.Random(5)
+
+    def form():
+        kind = rng.randrange(3)
+        a = rng.randint(-1, 4) * H + rng.randint(-1, 3) * W + rng.randint(-6, 6)
+        if kind == 0:
+            return sp.floor(a / rng.randint(1, 9)) + rng.randint(-2, 2)
+        return a if kind == 1 else sp.Integer(rng.randint(-1, 9))
+
+    points = [(h, w) for h in range(1, 21) for w in range(1, 21)] + [(10**6, 7), (3, 10**9)]
+    proved = 0
+    for _ in range(1000):
+        x, y = form(), form()
+        if dims.at_most(x, y):
+            proved += 1
+            for h, w in points:
+                at = {H: h, W: w}
+                assert 0 <= x.xreplace(at) <= y.xreplace(at), (x, y, h, w)
+    assert proved >= 100  # the check has cases to check

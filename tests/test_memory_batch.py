@@ -107,3 +107,36 @@ def test_devices_named_as_a_spec_symbol_with_a_value_is_refused(cli):
     code, _, err = cli("memory", "specs/llama-7b.yaml", "--train", "--zero", "3",
                        "--devices", "N")
     assert code == 2 and "the spec or the batch has a symbol N already" in err
+
+
+def test_json_total_at_batch_1_on_the_line(cli, small):
+    """Inference on the small network: the total is 448 + 1,344·b at every batch, so at batch
+    1 it is 1,792 bytes, whichever batch the command is for."""
+    for batch in ("1", "128", "B"):
+        m = _json(cli, small, "--batch", batch)
+        assert m["total_bytes_at_batch_1"] == 448 + 1344 == 1792
+        assert m["fixed_bytes"] + m["per_sample_bytes"] == 1792
+
+
+def test_json_total_at_batch_1_below_the_line(cli):
+    """examples/vit-block.yaml in training (Adam, fp32): nn.MultiheadAttention keeps views of
+    its input at batch 1 and copies from batch 2 on (tests/test_saved_attention.py checks the
+    bytes kept against PyTorch's saved-tensor hooks at batch 1 and 2), so batch 1 holds less
+    than fixed + per_sample. At batch 4 and at a free batch the object still gives batch 1's
+    exact total: parameters, gradients and optimizer states, plus what is kept for backward
+    at batch 1; the same figure the text prints after "at B = 1:" and the total at --batch 1."""
+    from archcalc.activations import saved
+    from archcalc.analysis import analyse
+    from archcalc.spec.loader import load
+
+    spec = "examples/vit-block.yaml"
+    kept_one = saved(analyse(load(spec)), 4, 1).total
+    one = _json(cli, spec, "--train", "--batch", "1")
+    state = sum(c["bytes"] for c in one["components"] if c["what"] != "saved for backward")
+    assert one["total_bytes"] == one["total_bytes_at_batch_1"] == state + kept_one
+    for batch in ("4", "B"):
+        m = _json(cli, spec, "--train", "--batch", batch)
+        assert m["total_bytes_at_batch_1"] == state + kept_one == 364_832
+        assert m["total_bytes_at_batch_1"] < m["fixed_bytes"] + m["per_sample_bytes"]
+        code, out, _ = cli("memory", spec, "--train", "--batch", batch, "--depth", "0")
+        assert code == 0 and f"at B = 1: {m['total_bytes_at_batch_1']})" in out

@@ -195,6 +195,7 @@ def to_json(m) -> dict:
         "components": [{"what": w, "bytes": jv(v)} for w, v in m.components],
         "total_bytes": jv(m.total_bytes),
         "fixed_bytes": jv(m.fixed), "per_sample_bytes": jv(m.per_sample),
+        "total_bytes_at_batch_1": jv(m.batch_one_total),
         "dominant": m.dominant,
         "device_memory": None if m.device_memory is None else {
             "bytes": m.device_memory, "fits": m.fits, "largest_batch": m.largest_batch},
