@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+from torch_zoo_models import Bottleneck, ResNet
 
 
 def measure(make_model, input_shape) -> tuple[int, int, tuple, int]:
@@ -117,61 +118,10 @@ class AlexNetPaper(nn.Module):
 # [3, 4, 6, 3]), with the same module names (conv1, layer1.0.downsample.0, fc), because
 # torchvision's wheel cannot load its C++ ops in the test environment. Its parameters are
 # torchvision's published 25,557,032 (ResNet50_Weights.IMAGENET1K_V1, tests/published.py).
-class Bottleneck(nn.Module):
-    expansion = 4
-
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-
-    def forward(self, x):
-        identity = x
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
-        return self.relu(out)
-
-
-class ResNet50(nn.Module):
+# The blocks and the builder are torch_zoo_models' (the whole ResNet family).
+class ResNet50(ResNet):
     def __init__(self, layers=(3, 4, 6, 3), classes: int = 1000):
-        super().__init__()
-        self.inplanes = 64
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(64, layers[0])
-        self.layer2 = self._make_layer(128, layers[1], 2)
-        self.layer3 = self._make_layer(256, layers[2], 2)
-        self.layer4 = self._make_layer(512, layers[3], 2)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512 * Bottleneck.expansion, classes)
-
-    def _make_layer(self, planes: int, blocks: int, stride: int = 1):
-        width = planes * Bottleneck.expansion
-        downsample = None
-        if stride != 1 or self.inplanes != width:
-            downsample = nn.Sequential(nn.Conv2d(self.inplanes, width, 1, stride, bias=False),
-                                       nn.BatchNorm2d(width))
-        layers = [Bottleneck(self.inplanes, planes, stride, downsample)]
-        self.inplanes = width
-        layers += [Bottleneck(width, planes) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        super().__init__(Bottleneck, layers, classes=classes)
 
 
 # ----------------------------------------------------------------------------- ResNet CIFAR
