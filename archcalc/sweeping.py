@@ -10,6 +10,7 @@ that do not divide the channels …) are marked invalid rather than given number
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
 from functools import reduce
@@ -305,7 +306,10 @@ def evaluate(expr, symbols: list, args: list, count: int):
     rough = np.broadcast_to(np.asarray(fn(*(a.astype(np.float64) for a in args)),
                                        dtype=np.float64), (count,))
     large = ~(np.abs(rough) < _INT64_SAFE)  # NaN and ±inf too: decided in Python below
-    values = np.broadcast_to(np.asarray(fn(*args)), (count,))
+    try:
+        values = np.broadcast_to(np.asarray(fn(*args)), (count,))
+    except OverflowError:  # a constant past int64: every point in Python integers below
+        values, large = np.zeros(count, dtype=np.int64), np.ones(count, dtype=bool)
     if values.dtype.kind == "f":  # Piecewise, or a division by a symbol: floats
         large |= ~(np.abs(values) < 2 ** 53)  # floats are exact integers only below 2^53
         values = np.rint(np.where(large, 0, values))
@@ -333,6 +337,10 @@ def _at(fn, point):
         return None
 
 
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge}
+
+
 def evaluate_condition(cond, symbols: list, args: list, count: int):
     """Boolean array: where ``cond`` holds."""
     import numpy as np
@@ -342,7 +350,13 @@ def evaluate_condition(cond, symbols: list, args: list, count: int):
         return np.ones(count, dtype=bool)
     if cond is False or cond == sp.false:
         return np.zeros(count, dtype=bool)
-    fn = _compile(exact_form(cond), symbols)
+    form = exact_form(cond)
+    compare = _COMPARE.get(getattr(form, "rel_op", None))
+    if compare is not None and form.rhs == 0 and _integer_parts(form.lhs) is not None and \
+            _integer_parts(form.lhs)[1] == 1:  # an integer against 0: evaluate's exact values
+        values, undefined = evaluate(form.lhs, symbols, args, count)  # (past int64 too)
+        return np.asarray(compare(values, 0), dtype=bool) & ~undefined
+    fn = _compile(form, symbols)
     return np.broadcast_to(np.asarray(fn(*args), dtype=bool), (count,)).copy()
 
 

@@ -164,3 +164,14 @@ def test_largest_input_of_vgg16_training_in_8gib(tmp_path):
     options = dict(batch=32, train=True)
     assert fits(spec, 8 * 2**30, set={"H": h}, **options)
     assert not fits(spec, 8 * 2**30, set={"H": h + 1}, **options)
+
+
+def test_relations_past_64_bit_integers_are_exact(spec_file):
+    """The linear layer's 20,200 + 600·B bytes to the fifth power passes 2⁶³: 20,800⁵ =
+    3.89…·10²¹ ≤ 4·10²¹ < 21,400⁵ = 4.49…·10²¹, so B = 1 alone; a bound of 10²³ GB (past
+    int64 itself) holds everywhere."""
+    path = spec_file(LINEAR)
+    s = archcalc.solve(path, "memory**5 <= 4*10**21", "B", range={"B": (1, 4)})
+    assert s.solutions == [{"B": 1}]
+    s = archcalc.solve(path, "memory <= 99999999999999999999999GB", "B", range={"B": (1, 4)})
+    assert s.count == 4
