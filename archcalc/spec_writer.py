@@ -76,11 +76,12 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
     for run, (index, args) in zip(calls, used):
         run["block"], run["args"] = names[index], args
     body_lines, previous = [], "input"
+    alias: dict = {}  # the last layer of a repeat read after it -> the repeat's name
     k = 0
     while k < len(runs):
         run = runs[k]
         if run["path"] is None:
-            body_lines.append(_layer_line(run["items"][0], previous, "  "))
+            body_lines.append(_layer_line(run["items"][0], previous, "  ", alias))
             previous = run["items"][0]["name"]
             k += 1
             continue
@@ -90,20 +91,24 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
                 all(runs[k + n]["start"] <= r <= runs[k + n]["end"]
                     for r in runs[k + n - 1]["readers"]):
             n += 1
-        main = run["input"]
+        main = alias.get(run["input"], run["input"])
         where = {} if main == previous else {"from": main}
         if n == 1:
             body_lines.append(f"  - {run['block']}: " + _mapping(
                 dict(name=valid_name(run["path"]), **where, **run["args"])))
         else:
             body_lines.append(f"  - repeat: {n}")
+            last = runs[k + n - 1]["last"]
+            if last == output and k + n < len(runs):  # names inside a repeat are not seen
+                alias[last] = valid_name(_common(runs[k]["path"], runs[k + n - 1]["path"]))
+                body_lines.append(f"    name: {alias[last]}")
             if where:
                 body_lines.append(f"    from: {main}")
             call = run["block"] if not run["args"] else \
                 f"{run['block']}: " + _mapping(run["args"])
             body_lines.append(f"    layers: [{call}]   # {runs[k]['path']} … "
                               f"{runs[k + n - 1]['path']}")
-        previous = runs[k + n - 1]["last"]
+        previous = alias.get(runs[k + n - 1]["last"], runs[k + n - 1]["last"])
         k += n
     if definitions:
         lines.append("blocks:")
@@ -118,9 +123,20 @@ def write_spec(origin: str, name: str, shape, free, items, output, blocks: Block
                 before = fields["name"]
     lines.append("layers:")
     lines += body_lines
+    output = alias.get(output, output)
     if output is not None and output != previous:
         lines.append(f"  - identity: {{name: output, from: {output}}}")
     return "\n".join(lines) + "\n"
+
+
+def _common(first: str, last: str) -> str:
+    """The module path two calls share (``encoder.layer`` of ``encoder.layer.0`` and
+    ``encoder.layer.11``), else the first's."""
+    a, b = first.split("."), last.split(".")
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return ".".join(a[:n]) or first
 
 
 def _defaults(type_: str) -> dict:
