@@ -20,9 +20,11 @@ torch = pytest.importorskip("torch")
 
 sys.path.insert(0, str(ROOT / "tests"))
 
+import torch_encoder_models as enc  # noqa: E402
 import torch_gpt_models as gpt  # noqa: E402
 import torch_transformer_models as tv  # noqa: E402
 
+import archcalc  # noqa: E402
 from archcalc.analysis import analyse  # noqa: E402
 from archcalc.spec.loader import load, load_string  # noqa: E402
 from archcalc.torch_backend.importer import import_torch  # noqa: E402
@@ -106,3 +108,101 @@ def test_torchvision_vits_import_to_the_spec_counts(name):
     assert f"  - repeat: {layers}\n    layers: [encoderblock]" in text
     assert f"  - parameter: {{name: pos_embedding, shape: [{(224 // patch) ** 2 + 1}, " \
            f"{hidden}]}}" in text
+
+
+# ------------------------------------------------------------------ BERT-base
+# tests/torch_encoder_models.py: HF BertModel's layout; specs/bert-base.yaml's symbols are
+# its keywords. The spec counts the pooler and the token-type table (its header).
+BERT_SMALL = dict(vocab=100, positions=64, types=2, layers=2, hidden=64, heads=4, ffn=128)
+
+
+def _bert_spec(**sizes):
+    return analyse(load(str(ROOT / "specs" / "bert-base.yaml"), sizes))
+
+
+def test_bert_definition_has_the_spec_parameters():
+    """At bert-base-uncased's sizes, on the meta device: parameters() is the spec's count,
+    109,482,240 (the figure its header cites)."""
+    with torch.device("meta"):
+        model = enc.BertModel()
+    params = sum(p.numel() for p in model.parameters())
+    assert params == _bert_spec().total.params == 109_482_240
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_bert_imports_to_the_spec_counts(mask):
+    """The token types (a buffer of zeros cut to the input's length) an embedding of the
+    input as the spec writes it, the positions (the buffer arange(P)[None] cut so) a
+    parameter with rows: prefix, the pooler on the first token: the spec's params and MACs
+    at L = 32 and, with L free, its closed form; parameters() and FlopCounterMode (the
+    products are torch.matmul: counted). BertModel's default mask, zeros added to the
+    scores, is a constant the attention reads: the counts are the same either way. The
+    import follows the first result, the sequence output, as BertModel returns it first."""
+    args = dict(BERT_SMALL, mask=mask)
+    text, got = _imported("torch_encoder_models:BertModel", (32,), args, tokens=True)
+    want = _bert_spec(**BERT_SMALL, L=32)
+    assert (got.total.params, got.total.macs) == (want.total.params, want.total.macs)
+    assert (got.total.params, got.total.macs) == \
+        gpt.measure(lambda: enc.BertModel(**args), 32)
+    assert "  - embedding: {name: embeddings.token_type_embeddings, from: input, vocab: 2, " \
+           "dim: 64}" in text
+    assert "  - parameter: {name: embeddings.position_embeddings, shape: [64, 64], " \
+           "rows: prefix}" in text
+    assert "  - linear: {name: pooler.dense, out: 64}\n  - tanh: " in text
+    assert "  - identity: {name: output, from: encoder.layer}" in text
+    assert got.total.output_shape == (32, 64) and want.total.output_shape == (64,)
+    if not mask:
+        assert "    - attention: {name: attention, heads: 4, dropout: 0.1}" in text
+    text, got = _imported("torch_encoder_models:BertModel", (32,), args, tokens=True,
+                          free=("L",))
+    free = _bert_spec(**BERT_SMALL, L=None)
+    assert got.total.params == free.total.params
+    assert sympy.expand(sympy.sympify(got.total.macs) - free.total.macs) == 0
+
+
+def test_bert_base_imports_at_full_size(tmp_path):
+    """bert-base-uncased's sizes at the spec's L = 128: its params and MACs; the imported
+    spec with L free passes verify at small sizes."""
+    _, got = _imported("torch_encoder_models:BertModel", (128,), dict(mask=False),
+                       tokens=True)
+    want = _bert_spec()
+    assert (got.total.params, got.total.macs) == (want.total.params, want.total.macs)
+    spec = tmp_path / "bert.yaml"
+    spec.write_text(import_torch("torch_encoder_models:BertModel", (16,),
+                                 json.dumps(BERT_SMALL), tokens=True, free=("L",)),
+                    encoding="utf-8")
+    result = archcalc.verify(str(spec), rf="off")
+    assert result.ok and not result.mismatches and result.checked > 0
+
+
+def test_constant_ids_of_another_shape_are_refused(cli, tmp_path):
+    """A table read at one constant id broadcast to every token: neither the input's
+    shape (an embedding of the input would read a row per token) nor the positions of
+    the tokens (rows: prefix would read 6 rows of the table's 2): a located error."""
+    model = tmp_path / "one_type.py"
+    model.write_text(
+        "import torch\nfrom torch import nn\n"
+        "class OneType(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.words, self.types = nn.Embedding(10, 8), nn.Embedding(2, 8)\n"
+        "    def forward(self, ids):\n"
+        "        return self.words(ids) + self.types(torch.zeros(1, 1, dtype=torch.long))\n",
+        encoding="utf-8")
+    code, out, err = cli("import", "torch", f"{model}:OneType", "--input", "6", "--tokens")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "no archcalc layer for the learned tensor types cut to 1 of its rows, broadcast to " \
+           "the input's 6" in err
+
+
+# ------------------------------------------------------------------ T5-small
+def test_t5_definition_has_the_spec_counts():
+    """tests/torch_encoder_models.py's T5 (HF T5ForConditionalGeneration's layout: the
+    relative position bias, the tied head) at t5-small's sizes on L = 512 encoder and
+    decoder tokens, on the meta device: parameters() and FlopCounterMode's MACs (the
+    attention products are torch.matmul: counted) are specs/t5-small.yaml's, 60,506,624
+    parameters (the figure its header cites)."""
+    params, _, macs = tv.measure(enc.T5ForConditionalGeneration, (512,), dtype=torch.long)
+    want = analyse(load(str(ROOT / "specs" / "t5-small.yaml")))
+    assert (params, macs) == (want.total.params, want.total.macs)
+    assert params == 60_506_624
