@@ -1,11 +1,13 @@
 """Learned tensors read in a forward, as archcalc layers (``archcalc import torch``).
 
 A parameter read directly (an fx ``get_attr``: ViT's ``class_token``, ``pos_embedding``)
-or an embedding table read at constant positions (nanoGPT's ``wpe(torch.arange(T))``),
-then combined with the input by ``+``, ``*`` or ``torch.cat``, is archcalc's
-``parameter`` layer (``op: add | mul | concat``) named by the attribute, its shape the
-tensor's without the batch axis of one it is broadcast along; a table read only at its first
-T positions (``[:T]``, ``arange(T)``) is ``rows: prefix``. A linear layer whose weight is an
+or an embedding table read at constant positions (nanoGPT's ``wpe(torch.arange(T))``, HF
+BERT's ``position_ids`` buffer cut to T), then combined with the input by ``+``, ``*`` or
+``torch.cat``, is archcalc's ``parameter`` layer (``op: add | mul | concat``) named by the
+attribute, its shape the tensor's without the batch axis of one it is broadcast along; a
+table read only at its first T positions (``[:T]``, ``arange(T)``) is ``rows: prefix``. A
+table read at other constant ids of the input's shape and added (BERT's token types, zeros)
+is an ``embedding`` of the input's ids, with the same counts. A linear layer whose weight is an
 earlier module's (nanoGPT's ``lm_head`` and ``wte``) is ``tie:`` to it, as parameters()
 counts a shared weight once.
 """
@@ -17,8 +19,8 @@ import operator
 import torch
 from torch import nn
 
-from .import_map import Unmapped, _dim, _shape
-from .import_graph import LEARNED, LIVE
+from .import_map import PREVIOUS, Unmapped, _dim, _opts, _shape
+from .import_graph import CONST, LEARNED, LIVE
 
 _COMBINE = {operator.add: "add", torch.add: "add", operator.mul: "mul", torch.mul: "mul"}
 _COMBINE_METHODS = {"add": "add", "mul": "mul"}
@@ -42,8 +44,8 @@ def annotate(traced) -> None:
             combined = e
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
             combined = None  # an unusual call: refused below as an op of a learned tensor
-        if isinstance(combined, tuple):
-            source = combined[-1]
+        if isinstance(combined, (tuple, list)):
+            source = combined[-1] if isinstance(combined, tuple) else combined[0][-1]
             if source in read:  # a second parameter layer would count it again
                 combined = Unmapped(f"the learned tensor {source} read a second time")
             read.add(source)
@@ -83,6 +85,10 @@ def _combination(traced, node):
     if sorted(map(str, kinds)) != sorted(map(str, [LIVE, LEARNED])):
         return None
     x, p = (pair[0], pair[1]) if kinds[0] == LIVE else (pair[1], pair[0])
+    if op == "add":
+        read = _input_shaped_lookup(traced, p)
+        if read is not None:
+            return read + [("add", {}, [x, PREVIOUS])]
     name, full, prefix = _source(traced, p)
     rank = len(_shape(x))  # with the batch axis
     table = list(full)
@@ -110,11 +116,36 @@ def _combination(traced, node):
     if len(prefix) > 1:
         return Unmapped(f"the learned tensor {name} cut along more than one axis")
     if prefix:
-        (axis, _), = prefix.items()
+        (axis, n), = prefix.items()
+        size = _shape(x)[1 + lead + axis]
+        if n != size:  # rows: prefix reads as many rows as the input has there
+            return Unmapped(f"the learned tensor {name} cut to {n} of its rows, broadcast "
+                            f"to the input's {size}")
         args["rows"] = "prefix"
         if lead + axis:
             args["dim"] = lead + axis
     return "parameter", args, [x], name
+
+
+def _input_shaped_lookup(traced, node):
+    """An embedding read at constant ids of the input's shape that are not positions
+    (HF BERT's ``token_type_ids``, a buffer of zeros cut to the input's length) as
+    ``embedding`` of the input's ids: the same table counted whole, as parameters() counts
+    it, the same output shape, no MACs; only the rows read differ (a model of the counts,
+    as specs/bert-base.yaml writes its token types). None for any other tensor."""
+    if node.op != "call_module" or type(traced.modules[node.target]) is not nn.Embedding:
+        return None
+    ids = node.args[0]
+    if traced.kind.get(ids) != CONST or _positions(traced, ids):
+        return None
+    network = [n for n in traced.nodes if n.op == "placeholder" and traced.live(n) and
+               _shape(n) == _shape(ids)]
+    if not network:
+        return None
+    m = traced.modules[node.target]
+    return [("embedding", dict(vocab=m.num_embeddings, dim=m.embedding_dim,
+                               **_opts(padding_idx=(m.padding_idx, None))), [network[0]],
+             str(node.target))]
 
 
 def _source(traced, node) -> tuple:
@@ -142,11 +173,28 @@ def _source(traced, node) -> tuple:
             continue
         if node.op == "call_module" and type(traced.modules[node.target]) is nn.Embedding:
             m, ids = traced.modules[node.target], node.args[0]
-            if not _is_arange(ids):
+            if not _positions(traced, ids):
                 raise Unmapped(f"the embedding {node.target} read with constant ids other "
                                "than torch.arange(n)")
-            return str(node.target), (m.num_embeddings, m.embedding_dim), {0: _shape(node)[0]}
+            return str(node.target), (m.num_embeddings, m.embedding_dim), \
+                {0: _shape(ids)[-1]}
         raise Unmapped(f"a learned tensor made by {node.op} {node.target}")
+
+
+def _positions(traced, ids) -> bool:
+    """Whether constant ids are the positions 0..n−1: torch.arange(n), or a constant of that
+    value behind axes of one (HF BERT's ``position_ids`` buffer, ``arange(P)[None]``, cut
+    to the input's length: ``[:, :T]``)."""
+    if _is_arange(ids):
+        return True
+    if traced.kind.get(ids) != CONST:
+        return False
+    value = traced.value(ids)
+    if not isinstance(value, torch.Tensor) or value.dtype not in (torch.int64, torch.int32) \
+            or value.dim() == 0 or any(n != 1 for n in value.shape[:-1]):
+        return False
+    return bool(torch.equal(value.reshape(-1), torch.arange(value.shape[-1],
+                                                            dtype=value.dtype)))
 
 
 def _is_arange(node) -> bool:
