@@ -3,7 +3,8 @@ of the tests (tests/torch_gpt_models.py: the Llama layout; tests/torch_transform
 torchvision's ViTs) imported as specs give the params and MACs of the hand-written specs
 (specs/llama-7b.yaml and specs/mistral-7b.yaml at small sizes with --set, and with L free the
 same closed form; specs/vit_b_32.yaml and specs/vit_l_16.yaml at full size) and PyTorch's own
-count of the same module (parameters(), FlopCounterMode).
+count of the same module (parameters(), FlopCounterMode); RMS norm as HF writes it out is
+one rmsnorm layer.
 """
 
 from __future__ import annotations
@@ -206,3 +207,23 @@ def test_t5_definition_has_the_spec_counts():
     want = analyse(load(str(ROOT / "specs" / "t5-small.yaml")))
     assert (params, macs) == (want.total.params, want.total.macs)
     assert params == 60_506_624
+
+
+@pytest.mark.parametrize("norm, affine", [("llama", True), ("t5", True), ("unscaled", False)])
+def test_rms_norm_written_out_is_rmsnorm(norm, affine):
+    """HF's LlamaRMSNorm and T5LayerNorm (and one without a weight) are one rmsnorm layer:
+    32 parameters with the weight, none without; the Linears' 16·32 + 32 + 32·4 + 4."""
+    text = import_torch("torch_encoder_models:NormedMLP", (8, 16), json.dumps({"norm": norm}))
+    line = next(line for line in text.splitlines() if "rmsnorm" in line)
+    assert line == "  - rmsnorm: {name: norm}" if affine else line.endswith(", affine: false}")
+    assert "pow" not in text and "rsqrt" not in text
+    got = analyse(load_string(text, "normed.yaml"))
+    model = enc.NormedMLP(norm)
+    assert got.total.params == sum(p.numel() for p in model.parameters()) == \
+        16 * 32 + 32 + 32 * 4 + 4 + (32 if affine else 0)
+
+
+def test_a_norm_that_is_not_rms_is_not_rmsnorm():
+    """x · rsqrt(mean(x³) + eps) is no RMS norm: its pow is no layer archcalc has."""
+    with pytest.raises(archcalc.SpecError, match="pow"):
+        import_torch("torch_encoder_models:NormedMLP", (8, 16), json.dumps({"norm": "cube"}))

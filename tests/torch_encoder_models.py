@@ -380,3 +380,50 @@ class T5ForConditionalGeneration(nn.Module):
         encoded = self.encoder(input_ids)
         decoded = self.decoder(input_ids, encoder_hidden_states=encoded)
         return self.lm_head(decoded * (self.model_dim ** -0.5))
+
+
+# ----------------------------------------------------------------------------- RMS norms
+# HF transformers' LlamaRMSNorm (models/llama/modeling_llama.py): the input cast to float32,
+# x * rsqrt(mean(x²) + eps), cast back, times the weight; T5LayerNorm above is the same
+# without the cast back. ``NormedMLP`` puts one between two Linears.
+class LlamaRMSNorm(nn.Module):
+    def __init__(self, d, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+        self.variance_epsilon = eps
+
+    def forward(self, hidden_states):
+        input_dtype = hidden_states.dtype
+        hidden_states = hidden_states.to(torch.float32)
+        variance = hidden_states.pow(2).mean(-1, keepdim=True)
+        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
+        return self.weight * hidden_states.to(input_dtype)
+
+
+class UnscaledRMSNorm(nn.Module):
+    """RMS norm without a weight (elementwise_affine=False)."""
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+
+
+class CubeNorm(nn.Module):
+    """Not an RMS norm (the cube's mean): its ops stay ops."""
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(3).mean(-1, keepdim=True) + 1e-6)
+
+
+NORMS = {"llama": LlamaRMSNorm, "t5": T5LayerNorm, "unscaled": lambda d: UnscaledRMSNorm(),
+         "cube": lambda d: CubeNorm()}
+
+
+class NormedMLP(nn.Module):
+    def __init__(self, norm="llama"):
+        super().__init__()
+        self.fc = nn.Linear(16, 32)
+        self.norm = NORMS[norm](32)
+        self.head = nn.Linear(32, 4)
+
+    def forward(self, x):
+        return self.head(self.norm(self.fc(x)))

@@ -10,16 +10,16 @@ read in the forward), and write what they decide for a node into ``node.meta[ANN
 which ``import_map.map_node`` returns before mapping the node alone. The passes, in order:
 window partitions and merges across the batch axis (``import_windows.py``), attention
 subgraphs (``import_attention.py``), functional calls on a module's own parameters
-(``import_functional.py``), learned tensors combined with the input
-(``import_learned.py``), products and the other ops of attention that was not recognised
-whole (``import_products.py``); then constants and learned tensors themselves are no layer,
-and a live op that reads one in a way no pass took is refused.
+(``import_functional.py``), RMS norm written out (``import_rmsnorm.py``), learned tensors
+combined with the input (``import_learned.py``), products and the other ops of attention
+that was not recognised whole (``import_products.py``); then constants and learned tensors
+themselves are no layer, and a live op that reads one in a way no pass took is refused.
 """
 
 from __future__ import annotations
 
 from . import (import_attention, import_functional, import_learned, import_products,
-               import_windows)
+               import_rmsnorm, import_windows)
 from .import_graph import CONST, LEARNED, LIVE, Traced, op_name, what
 from .import_map import Unmapped, _shape
 
@@ -30,6 +30,7 @@ def annotate(gm, modules: dict) -> None:
     import_windows.annotate(traced)
     import_attention.annotate(traced)
     import_functional.annotate(traced)
+    import_rmsnorm.annotate(traced)
     import_learned.annotate(traced)
     import_products.annotate(traced)
     for node in traced.nodes:
