@@ -4,9 +4,9 @@ A question is a list of relations (``conv3.shape[1] = 7``, ``rf >= 100``, ``para
 ``memory <= 24GB``) between quantities of the network, addressed as ``archcalc check`` and
 ``explain`` address them (``report.explain.find``: a layer or block name, ``output`` or nothing
 for the whole network), and the spec's symbols; ``memory`` is the whole network's total bytes
-with the batch a number or a symbol to solve for (``solve_memory``). The spec is analysed once with the symbols named in
-``--for`` free; each quantity is replaced by its closed form; the spec's own validity
-conditions (a kernel no larger than its input …) join the relations.
+with the batch a number or a symbol to solve for (``solve_memory``). The spec is analysed
+once with the symbols named in ``--for`` free; each quantity is replaced by its closed form;
+the spec's own validity conditions (a kernel no larger than its input …) join the relations.
 
 Two methods, and the answer says which one proved it:
 
@@ -32,8 +32,8 @@ from .errors import Loc, SpecError, option, spoken
 
 OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 # NAME.quantity[i], or a bare quantity (the whole network); NAME may be qualified (a.b.c)
-_QUANTITY = re.compile(r"(?<![\w.])((?:[A-Za-z_][\w-]*\.)*)(shape|rf|params|macs|flops|memory)\b"
-                       r"(?:\s*\[\s*(\d+)\s*\])?")
+_QUANTITY = re.compile(r"(?<![\w.])((?:[A-Za-z_][\w-]*\.)*)"
+                       r"(shape|rf|params|macs|flops|memory)\b(?:\s*\[\s*(\d+)\s*\])?")
 QUANTITIES = ("shape", "rf", "params", "macs", "flops", "memory")
 _ATTRIBUTE = re.compile(r"(?<![\w.])((?:[A-Za-z_][\w-]*\.)*[A-Za-z_][\w-]*)\.([A-Za-z_]\w*)(?![\w.])")
 DEFAULT_STOP = 1024  # the default range of one symbol: 1..1024
@@ -377,16 +377,15 @@ def _enumerate(analysis, parsed, names, ranges, pick, spec, derivation, symbols)
     ranges = list(ranges) + [sw.Range((n,), 0 if symbols[n].is_positive is None else 1, stop)
                              for n in default]
     inputs = sw.grid(ranges)
-    table = symbols
-    symbols = [table[n] for n in inputs]
+    swept = [symbols[n] for n in inputs]
     args = [inputs[n] for n in inputs]
     count = len(args[0])
     valid = np.ones(count, dtype=bool)
     with np.errstate(all="ignore"):
         for cond, _message, _loc in analysis.conditions:
-            valid &= sw.evaluate_condition(cond, symbols, args, count)
+            valid &= sw.evaluate_condition(cond, swept, args, count)
         for w in parsed:
-            valid &= _holds(w.relation, symbols, args, count)
+            valid &= _holds(w.relation, swept, args, count)
     where = np.flatnonzero(valid)
     points = [{n: int(inputs[n][i]) for n in inputs} for i in where[:SHOWN].tolist()]
     key = list(inputs)
@@ -403,7 +402,7 @@ def _enumerate(analysis, parsed, names, ranges, pick, spec, derivation, symbols)
     if len(inputs) == 1 and len(where) > 1:
         solution.family = _period(key[0], inputs[key[0]], valid)
         if solution.family is not None and _proved(solution.family, analysis, parsed,
-                                                   table[key[0]]):
+                                                   symbols[key[0]]):
             solution.family["proved"] = True
             solution.method += "; every member of the family, k ≥ 0, proved a solution by " \
                 "sympy (each relation and condition with it substituted simplifies to True)"

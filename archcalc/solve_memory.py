@@ -17,7 +17,7 @@ batch.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import SpecError, option
@@ -64,7 +64,6 @@ class MemoryQuery:
     compute: Callable
     batch: Any = None
     devices: Any = 1
-    setting: dict = field(default_factory=dict)
 
     def batch_for(self, names, symbols) -> Any:
         if self.batch is not None:
@@ -89,6 +88,8 @@ class MemoryQuery:
         derivation lines) for the raw (unconverted) ``analysis``."""
         import sympy as sp
 
+        from .dims import is_symbolic
+        from .report.memory import setting
         from .report.values import expr_text
 
         batch = self.batch_for(names, symbols)
@@ -99,9 +100,9 @@ class MemoryQuery:
         parts = " + ".join(f"{what} {expr_text(v, order)}" for what, v in m.components)
         where = "per device, " if m.zero else ""
         lines = [f"memory = {expr_text(m.total_bytes, order)} bytes ({where}{parts}; "
-                 f"{_setting(m)})"]
+                 f"{setting(m)})"]
         total = m.total_bytes
-        if m.one_sample is not None and m.batch != 1:
+        if m.one_sample is not None and is_symbolic(m.batch):  # a number: compute's own
             b = sp.sympify(m.batch)
             lines.append(f"memory at {b} = 1 = {expr_text(m.one_sample, order)} bytes "
                          f"(less than the form above at {b} = 1, which holds from {b} = 2)")
@@ -110,12 +111,6 @@ class MemoryQuery:
             ones = sp.Max(0, 2 - b)
             return total + (m.one_sample - (m.fixed + m.per_sample)) * ones, ones, lines
         return total, None, lines
-
-
-def _setting(m) -> str:
-    from .report.memory import setting
-
-    return setting(m)
 
 
 def refused_at(at: str) -> SpecError:

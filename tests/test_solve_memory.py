@@ -175,3 +175,19 @@ def test_relations_past_64_bit_integers_are_exact(spec_file):
     assert s.solutions == [{"B": 1}]
     s = archcalc.solve(path, "memory <= 99999999999999999999999GB", "B", range={"B": (1, 4)})
     assert s.count == 4
+
+
+def test_a_numeric_batch_above_one_has_no_batch_one_case(tmp_path):
+    """At --batch 4 the multi-head attention block's total is the line from B = 2 itself: no
+    batch-1 form is stated, and the longest sequence L that trains in 10⁶ bytes is the memory
+    verb's fit on either side."""
+    text = (EXAMPLES / "vit-block.yaml").read_text().replace(
+        "input: [16, 48]", "symbols: {L: null}\ninput: [L, 48]", 1)
+    spec = tmp_path / "vit-block-free.yaml"
+    spec.write_text(text)
+    s = archcalc.solve(spec, "memory <= 10**6", "L", pick="largest", range={"L": (1, 64)},
+                       batch=4, train=True)
+    assert not any("memory at" in line or "batch 1" in line for line in s.derivation)
+    longest = s.largest["L"]
+    assert fits(spec, 10**6, set={"L": longest}, batch=4, train=True)
+    assert not fits(spec, 10**6, set={"L": longest + 1}, batch=4, train=True)
