@@ -179,18 +179,30 @@ def batch_of(text: str):
         raise SpecError(f"--batch {e.message.split(' ', 1)[1]}") from None
 
 
+# each memory option's default: given otherwise, it asks for memory
+DEFAULTS = {"--batch": None, "--dtype": "fp32", "--weights-dtype": None, "--grads-dtype": None,
+            "--master-dtype": None, "--activations-dtype": None, "--mixed": False,
+            "--train": False, "--optimizer": "adam", "--zero": 0, "--devices": "1",
+            "--device-memory": None, "--kernels": "cpu", "--checkpoint": None}
+
+
+def refuse_unused(given: dict, advice: str) -> None:
+    """An error naming the first memory option of ``given`` (flag → value) that is not its
+    default, for a command that counts no memory: '--train is a memory option: ADVICE'."""
+    for flag, value in given.items():
+        if value != DEFAULTS[flag]:
+            raise SpecError(f"{flag} is a memory option: {advice}")
+
+
 def checked_if(memory: bool, batch, *options):
     """A command's memory options as given (batch first), or None without --memory; an
     option given without --memory is an error."""
     if memory:
         return (batch, *options)
-    defaults = (None, "fp32", None, None, None, None, False, False, "adam", 0, "1", None)
     flags = ("--batch", "--dtype", "--weights-dtype", "--grads-dtype", "--master-dtype",
              "--activations-dtype", "--mixed", "--train", "--optimizer", "--zero", "--devices",
              "--device-memory")
-    for flag, value, default in zip(flags, (batch, *options), defaults):
-        if value != default:
-            raise SpecError(f"{flag} is a memory option: add --memory")
+    refuse_unused(dict(zip(flags, (batch, *options))), "add --memory")
     return None
 
 

@@ -86,11 +86,9 @@ def solve(spec: c.Spec, want: WantOpt, for_: ForOpt, range_: RangeOpt = None,
                     limit, memory)
 
 
-_MEMORY_FLAGS = (("--batch", None), ("--dtype", "fp32"), ("--weights-dtype", None),
-                 ("--grads-dtype", None), ("--master-dtype", None),
-                 ("--activations-dtype", None), ("--mixed", False), ("--train", False),
-                 ("--optimizer", "adam"), ("--zero", 0), ("--devices", "1"),
-                 ("--kernels", "cpu"), ("--checkpoint", None))
+_MEMORY_FLAGS = ("--batch", "--dtype", "--weights-dtype", "--grads-dtype", "--master-dtype",
+                 "--activations-dtype", "--mixed", "--train", "--optimizer", "--zero",
+                 "--devices", "--kernels", "--checkpoint")
 
 
 def _memory_query(want, memory, overrides: dict, declared: set):
@@ -102,10 +100,8 @@ def _memory_query(want, memory, overrides: dict, declared: set):
     from ..solve_memory import MemoryQuery, uses_memory
 
     if not uses_memory(want):
-        for (flag, default), value in zip(_MEMORY_FLAGS, memory):
-            if value != default:
-                raise c.SpecError(f"{flag} is a memory option: it applies where a --want "
-                                  "relation reads memory (e.g. --want 'memory <= 24GB')")
+        mo.refuse_unused(dict(zip(_MEMORY_FLAGS, memory)), "it applies where a --want "
+                         "relation reads memory (e.g. --want 'memory <= 24GB')")
         return None
     batch, *rest = memory
     opts = mo.checked(*rest[:10], None, rest[10], rest[11])
