@@ -352,8 +352,8 @@ def evaluate_condition(cond, symbols: list, args: list, count: int):
         return np.zeros(count, dtype=bool)
     form = exact_form(cond)
     compare = _COMPARE.get(getattr(form, "rel_op", None))
-    if compare is not None and form.rhs == 0 and _integer_parts(form.lhs) is not None and \
-            _integer_parts(form.lhs)[1] == 1:  # an integer against 0: evaluate's exact values
+    parts = _integer_parts(form.lhs) if compare is not None and form.rhs == 0 else None
+    if parts is not None and parts[1] == 1:  # an integer against 0: evaluate's exact values
         values, undefined = evaluate(form.lhs, symbols, args, count)  # (past int64 too)
         return np.asarray(compare(values, 0), dtype=bool) & ~undefined
     fn = _compile(form, symbols)

@@ -138,21 +138,24 @@ def build(root: Y, file: str, overrides: dict | None = None,
     return _Builder(file, origins).build(root, overrides or {})
 
 
-def declared_symbols(root: Y | None) -> set:
-    """The names a spec's ``symbols`` declare, read from the tree before any graph is built
-    (``solve`` tells a batch named B from a symbol of the spec's own); the build checks them."""
+def _symbols_node(root: Y | None) -> dict:
+    """A spec tree's ``symbols`` mapping (name → node), read before any graph is built; the
+    build checks it. Empty where there is none or it is no mapping."""
     node = root.value.get("symbols") if root is not None and root.is_map else None
-    return set(node.value) if node is not None and node.is_map else set()
+    return node.value if node is not None and node.is_map else {}
+
+
+def declared_symbols(root: Y | None) -> set:
+    """The names a spec's ``symbols`` declare (``solve`` tells a batch named B from a
+    symbol of the spec's own)."""
+    return set(_symbols_node(root))
 
 
 def real_symbols(root: Y | None) -> set:
     """The names a spec's ``symbols`` declare real-valued (``w: {real: true, …}``), read from
     the tree before any graph is built (``solve`` treats them apart); the build checks the
     declarations."""
-    node = root.value.get("symbols") if root is not None and root.is_map else None
-    if node is None or not node.is_map:
-        return set()
-    return {key for key, value in node.value.items()
+    return {key for key, value in _symbols_node(root).items()
             if value.is_map and getattr(value.value.get("real"), "value", None) is True}
 
 
