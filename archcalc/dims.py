@@ -182,6 +182,15 @@ _DENSE_PROBES = 64  # a condition on one size is also probed at 1, 2, ..., 64
 SIMPLIFY_SIZE = 60  # sympy.simplify takes seconds on larger conditions: left undecided
 
 
+def _probe_points(symbols) -> list:
+    """The probe points: at the i-th, the k-th symbol takes the (i + k)-th probe value, so
+    that the symbols differ from one another."""
+    import sympy as sp
+
+    return [{s: sp.Integer(_PROBES[(i + k) % len(_PROBES)]) for k, s in enumerate(symbols)}
+            for i in range(len(_PROBES))]
+
+
 def _differs_between_points(cond: Any) -> bool:
     """True when ``cond`` holds at one positive-integer point and fails at another.
 
@@ -195,9 +204,7 @@ def _differs_between_points(cond: Any) -> bool:
     if not symbols:
         return False
     seen = set()
-    for i, value in enumerate(_PROBES):
-        point = {s: sp.Integer(_PROBES[(i + k) % len(_PROBES)] if k else value)
-                 for k, s in enumerate(symbols)}
+    for point in _probe_points(symbols):
         try:
             truth = cond.xreplace(point)
         except Exception:  # noqa: BLE001 - a probe that cannot be evaluated says nothing
@@ -228,8 +235,7 @@ def probe_values(xs) -> list | None:
     symbols = sorted(set().union(*(getattr(x, "free_symbols", ()) for x in xs)), key=str)
     if not all(s.is_integer and s.is_positive for s in symbols):
         return None
-    points = [{s: sp.Integer(_PROBES[(i + k) % len(_PROBES)]) for k, s in enumerate(symbols)}
-              for i in range(len(_PROBES))]
+    points = _probe_points(symbols)
 
     def number(v):
         if isinstance(v, (int, Fraction)):
