@@ -14,12 +14,10 @@ import operator
 import torch
 from torch import nn
 
-from .import_attention import CASTS, NoMatch, _need
+from .import_attention import _ADD, _MUL, CASTS, NoMatch, _need, _single_user, _uncast
 from .import_map import _opts, _shape
 
 _POW = (operator.pow, torch.pow)
-_ADD = (operator.add, torch.add)
-_MUL = (operator.mul, torch.mul)
 
 
 def annotate(traced) -> None:
@@ -42,25 +40,11 @@ def _is(node, functions, method) -> bool:
         node.op == "call_method" and node.target == method
 
 
-def _single_user(traced, node):
-    users = traced.tensor_users(node)
-    _need(len(users) == 1)
-    return users[0]
-
-
-def _cast_of(node, absorbed):
-    """The tensor before dtype casts (``.to(torch.float32)``, ``.float()``)."""
-    while node.op == "call_method" and node.target in CASTS:
-        absorbed.append(node)
-        node = node.args[0]
-    return node
-
-
 def _rms(traced, power) -> tuple:
     """(the last node, the rmsnorm layer, the nodes it absorbs) from ``x.pow(2)``."""
     absorbed: list = []
     cast = power.args[0]
-    x = _cast_of(cast, absorbed)
+    x = _uncast(cast, absorbed)
     _need(traced.live(x) and power.args[1:] == (2,) and not power.kwargs)
     mean = _single_user(traced, power)
     dims = mean.kwargs.get("dim", mean.args[1] if len(mean.args) > 1 else None)
