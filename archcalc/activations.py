@@ -325,8 +325,14 @@ in float32 for 16-bit activations). ``batch`` may be a
                 if src in unknown:
                     not_dense.add(node.id)
             out_shape = shapes[node.id]
+            # a channels-last input that is contiguous too (one channel) is read as
+            # contiguous by a layer that keeps the input's memory format (measured with
+            # saved-tensor hooks: a 1 x 1 convolution after a one-channel layernorm2d)
+            ambiguous = src in channels_last and node.type in _KEEP_CHANNELS_LAST and \
+                _is_one(shapes[src][0])
             if node.type == "layernorm2d" or (src in channels_last and len(out_shape) == 3
-                                              and _keeps_channels_last(node)):
+                                              and _keeps_channels_last(node)
+                                              and not ambiguous):
                 channels_last.add(node.id)
                 if node.type in _KEEP_CHANNELS_LAST:
                     contiguous[-1] = _channels_last_contiguous(out_shape)

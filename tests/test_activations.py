@@ -461,3 +461,15 @@ def test_a_flattened_slice_is_a_view_when_its_axes_merge(shape, axis, stop, batc
                   f"  - slice: {{dim: {axis}, stop: {stop}}}\n  - flatten\n"
                   f"  - linear: {{out: 3}}\n")
     _assert_exact(a, batch)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_one_channel_after_layernorm2d_is_contiguous_for_a_convolution(batch):
+    """A one-channel layernorm2d output is channels last and contiguous at once; the 1 x 1
+    convolution after it writes a contiguous output, so flatten is a view and the Linear
+    keeps no tensor of its own (drawn by test_random_cnns; measured with saved-tensor
+    hooks)."""
+    _assert_exact(analyse(load_string(
+        "input: [1, 8, 8]\nlayers:\n  - conv2d: {out: 1, kernel: 1}\n  - layernorm2d\n"
+        "  - relu\n  - conv2d: {out: 3, kernel: 1}\n  - relu\n  - flatten\n"
+        "  - linear: {out: 1}\n")), batch)
