@@ -28,6 +28,7 @@ from archcalc.analysis import analyse  # noqa: E402
 from published import TORCHVISION  # noqa: E402
 from archcalc.spec.loader import load, load_string  # noqa: E402
 from archcalc.torch_backend.importer import import_torch  # noqa: E402
+from roundtrip import at_size, free_round_trip, same_closed_form  # noqa: E402
 
 # (callable, input, the hand-written spec, --set for that spec)
 CASES = [
@@ -70,6 +71,23 @@ def test_import_counts_as_the_hand_written_spec(target, shape, spec, set_):
     assert got.total.macs == measured[-1]  # FlopCounterMode's count of the module, ÷ 2
 
 
+# mobilenet_v1's spec is in its resolution R, U-Net's and Xception's have tests of their own
+FREE_CASES = [c for c in CASES if c[2] not in ("mobilenet_v1", "unet", "xception")]
+
+
+@pytest.mark.parametrize("target,shape,spec,set_", FREE_CASES, ids=[c[2] for c in FREE_CASES])
+def test_free_sizes_give_the_closed_forms_of_the_spec_made_free(target, shape, spec, set_):
+    """Imported with --free H,W: the MACs in closed form of specs/<spec>.yaml with its
+    input made [C, H, W], the same parameters, and at the traced size the spec's count."""
+    _, got, want = free_round_trip(target, shape, ROOT / "specs" / f"{spec}.yaml")
+    assert got.total.params == want.total.params
+    assert same_closed_form(got.total.macs, want.total.macs)
+    assert sympy.sympify(got.total.macs).free_symbols
+    fixed = analyse(load(str(ROOT / "specs" / f"{spec}.yaml"), set_))
+    assert at_size(got.total.macs, *shape[1:]) == fixed.total.macs
+    assert got.total.output_shape == want.total.output_shape
+
+
 def test_free_sizes_give_the_spec_closed_forms():
     """MobileNet v1 with H, W free: the closed forms of specs/mobilenet_v1.yaml in R
     (its resolution) once H = W = R."""
@@ -90,27 +108,21 @@ def test_free_sizes_through_crops_and_same_pools():
     specs/unet.yaml with its input made free; Xception's -inf pads before its pools
     (computed by the forward at 299 x 299) as 'same' padding, so the spec's counts at other
     sizes too (its 1 x 1 stride-2 shortcut ⌊(n − 1)/2⌋ + 1 where Keras writes ⌈n/2⌉)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from generate import free_input
-
     for target, shape, spec in [("UNet", (1, 252, 252), "unet"),  # traced at a smaller size
                                 ("XceptionKeras", (3, 299, 299), "xception")]:
-        text, got = _imported(f"torch_reference_models:{target}", shape, free=("H", "W"))
-        source = (ROOT / "specs" / f"{spec}.yaml").read_text(encoding="utf-8")
-        want = analyse(load_string(free_input(source), f"{spec}-free.yaml"))
+        text, got, want = free_round_trip(f"torch_reference_models:{target}", shape,
+                                          ROOT / "specs" / f"{spec}.yaml")
         assert got.total.params == want.total.params
-        macs, wanted = sympy.sympify(got.total.macs), sympy.sympify(want.total.macs)
         if target == "UNet":
             assert "crop: {name: getitem_6, from: down.3.3, like: up.0}" in text
-            assert sympy.simplify(macs - wanted) == 0
+            assert same_closed_form(got.total.macs, want.total.macs)
             continue
         assert "maxpool2d: {name: maxpool2d1, kernel: 3, stride: 2, padding: same}" in text
         assert "zeropad" not in text
         for h, w in [(71, 71), (96, 131), (150, 200)]:
-            at = {s: {"H": h, "W": w}[s.name] for s in macs.free_symbols}
-            want_at = {s: {"H": h, "W": w}[s.name] for s in wanted.free_symbols}
-            assert macs.subs(at) == wanted.subs(want_at)
-            assert macs.subs(at) == ref.measure(ref.XceptionKeras, (3, h, w))[-1]
+            macs = at_size(got.total.macs, h, w)
+            assert macs == at_size(want.total.macs, h, w)
+            assert macs == ref.measure(ref.XceptionKeras, (3, h, w))[-1]
 
 
 def test_names_and_vocabulary():

@@ -1,9 +1,10 @@
 """torchvision's classic CNNs in plain PyTorch (tests/torch_zoo_models.py, written from
 torchvision's source) against the zoo specs: PyTorch's own count of each module
 (parameters(), FlopCounterMode's FLOPs ÷ 2, on the meta device) equals archcalc's analysis
-of specs/<builder>.yaml and torchvision's published num_params (tests/published.py); and
+of specs/<builder>.yaml and torchvision's published num_params (tests/published.py);
 ``archcalc import torch`` of the smaller member of each family, at full size, analyses to
-the same params and MACs.
+the same params and MACs; and the import of every one with H, W free gives the closed forms
+of its spec with the input made free.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+import sympy
 
 from conftest import ROOT, SPECS
 
@@ -24,6 +26,7 @@ from archcalc.analysis import analyse  # noqa: E402
 from archcalc.spec.loader import load, load_string  # noqa: E402
 from archcalc.torch_backend.importer import import_torch  # noqa: E402
 from published import TORCHVISION  # noqa: E402
+from roundtrip import at_size, free_round_trip, same_closed_form  # noqa: E402
 
 MODELS = sorted(TORCHVISION)  # each a builder in torch_zoo_models and a spec in specs/
 
@@ -89,3 +92,17 @@ def test_import_counts_as_the_spec(name):
     want = _spec(name)
     assert (got.total.params, got.total.macs) == (want.total.params, want.total.macs)
     assert got.total.output_shape == (1000,)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_import_with_free_sizes_gives_the_spec_closed_forms(name):
+    """Every classic CNN of the zoo, imported with --free H,W: the closed forms of its MACs
+    are those of specs/<name>.yaml with its input made [3, H, W] (and at the
+    eval crop its count); the parameters do not depend on H, W."""
+    _, got, want = free_round_trip(f"torch_zoo_models:{name}", _shape(name),
+                                SPECS / f"{name}.yaml")
+    assert got.total.params == want.total.params == _spec(name).total.params
+    assert same_closed_form(got.total.macs, want.total.macs)
+    assert sympy.sympify(got.total.macs).free_symbols  # a closed form, not a number
+    assert got.total.output_shape == want.total.output_shape == (1000,)
+    assert at_size(got.total.macs, *_shape(name)[1:]) == _spec(name).total.macs
