@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from .import_attention import permutation
-from .import_graph import CONST, LIVE
+from .import_graph import CONST
 from .import_map import Unmapped, _arg, _shape
 
 _VIEWS = ("view", "reshape")
@@ -56,11 +56,9 @@ def _selection(traced, node):
     if not isinstance(dim, int) or dim % rank != 1:
         raise Unmapped(f"torch.index_select of axis {dim} (indexchannels selects along "
                        "axis 1, the channels)")
-    kind = traced.kind.get(index)
-    if kind == LIVE:
-        raise Unmapped("torch.index_select by an index computed from the input")
-    if kind != CONST:
-        raise Unmapped("torch.index_select by an index read from a learned tensor")
+    if traced.kind.get(index) != CONST:
+        raise Unmapped("torch.index_select by an index that is no constant (a learned "
+                       "tensor, or one computed from the input)")
     count = _shape(node)[1]
     if count < 1:
         raise Unmapped("torch.index_select by an empty index (no channels selected)")
