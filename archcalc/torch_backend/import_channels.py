@@ -52,6 +52,9 @@ def _index_select(node) -> bool:
 def _selection(traced, node):
     """index_select of the channels by a constant index → indexchannels."""
     x, dim, index = node.args[0], _arg(node, 1, "dim"), _arg(node, 2, "index")
+    if not traced.live(x):
+        raise Unmapped("torch.index_select of a constant or learned tensor by an index "
+                       "computed from the input")
     rank = len(_shape(x))
     if not isinstance(dim, int) or dim % rank != 1:
         raise Unmapped(f"torch.index_select of axis {dim} (indexchannels selects along "
