@@ -9,7 +9,9 @@ table read only at its first T positions (``[:T]``, ``arange(T)``) is ``rows: pr
 table read at other constant ids of the input's shape and added (BERT's token types, zeros)
 is an ``embedding`` of the input's ids, with the same counts. A linear layer whose weight is an
 earlier module's (nanoGPT's ``lm_head`` and ``wte``) is ``tie:`` to it, as parameters()
-counts a shared weight once.
+counts a shared weight once. A module with parameters called a second time (one head
+applied to two paths, a block looped over) is refused: a second layer would count them
+again.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ _PASSING = ("expand", "expand_as", "contiguous", "to", "type_as", "clone")
 def annotate(traced) -> None:
     weights: dict = {}  # id of a weight -> the first module call that reads it
     read: set = set()  # the learned tensors made layers so far
+    called: set = set()  # the modules with parameters called so far
     for node in traced.nodes:
         if traced.decided(node):
             continue
         if node.op == "call_module":
-            _tie(traced, node, weights)
+            _once(traced, node, called)
+            if not traced.decided(node):
+                _tie(traced, node, weights)
             continue
         if not traced.live(node):
             continue
@@ -51,6 +56,19 @@ def annotate(traced) -> None:
             read.add(source)
         if combined is not None:
             traced.decide(node, combined)
+
+
+def _once(traced, node, called: set) -> None:
+    """Refuse a second call of a module that has parameters (parameters() counts them once;
+    the spec has no layer that reuses another's)."""
+    m = traced.modules[node.target]
+    if not any(True for _ in m.parameters()):
+        return
+    if node.target in called:
+        traced.decide(node, Unmapped(
+            f"a second call of the module {node.target} ({type(m).__name__}), whose "
+            "parameters a second layer would count again"))
+    called.add(node.target)
 
 
 def _tie(traced, node, weights: dict) -> None:

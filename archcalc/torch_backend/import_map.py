@@ -236,8 +236,13 @@ def _function(node):
         return None
     if fn is operator.getitem:
         return _getitem(node, x)
-    if fn in (torch.softmax, F.softmax):
-        return "softmax", dict(dim=_dim(_arg(node, 1, "dim"))), [x]
+    if fn in (torch.softmax, F.softmax, torch.log_softmax, F.log_softmax):
+        kind = "logsoftmax" if "log" in fn.__name__ else "softmax"
+        return kind, dict(dim=_dim(_arg(node, 1, "dim"))), [x]
+    if fn in (torch.mean, torch.amax):
+        return _reduction(node, x, "mean" if fn is torch.mean else "amax")
+    if fn is torch.unsqueeze:
+        return _unsqueeze(node, x)
     raise Unmapped(f"function {getattr(fn, '__module__', '')}.{getattr(fn, '__name__', fn)}")
 
 
@@ -288,6 +293,10 @@ def _getitem(node, x):
     crop = _centre_crop(node, x, index)
     if crop is not None:
         return crop
+    if None in index and all(s is None or s == slice(None) or s is Ellipsis for s in index) \
+            and (index[0] == slice(None) or index[0] is Ellipsis):
+        # x[:, :, None, None]: new axes of size one, the batch axis kept first
+        return "reshape", dict(shape=list(_shape(node)[1:])), [x]
     cut = [(i, s) for i, s in enumerate(index) if s != slice(None)]
     rank = len(_shape(x))
     if len(index) == rank and cut and all(i >= 2 and isinstance(s, slice) and s.start is None
@@ -413,16 +422,43 @@ def _method(node):
             raise Unmapped("tensor.permute of the batch axis")
         return "permute", dict(dims=[d - 1 for d in dims[1:]]), [x]
     if name in ("mean", "amax"):
-        dims = _arg(node, 1, "dim")
-        dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-        rank = len(_shape(x))
-        if sorted(d % rank for d in dims) == list(range(2, rank)) and \
-                not _arg(node, 2, "keepdim", False):
-            return ("globalavgpool" if name == "mean" else "globalmaxpool"), {}, [x]
-        raise Unmapped(f"tensor.{name} over dims {list(dims)}")
+        return _reduction(node, x, name)
+    if name in ("softmax", "log_softmax"):
+        return name.replace("_", ""), dict(dim=_dim(_arg(node, 1, "dim"))), [x]
+    if name == "unsqueeze":
+        return _unsqueeze(node, x)
     if name in ("contiguous",):
         return None
     raise Unmapped(f"tensor method .{name}")
+
+
+def _reduction(node, x, name):
+    """A mean or max over every axis after the channels → globalavgpool / globalmaxpool
+    (with keepdim: the adaptive pool to 1, which keeps the axes); over the tokens of a
+    [B, L, D] sequence → the features first, then the global pool of the tokens."""
+    dims = _arg(node, 1, "dim")
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    rank, keep = len(_shape(x)), _arg(node, 2, "keepdim", False)
+    if any(not isinstance(d, int) for d in dims):
+        raise Unmapped(f"{name} over dims {list(dims)}")
+    axes = sorted(d % rank for d in dims)
+    pool = "globalavgpool" if name == "mean" else "globalmaxpool"
+    if axes == list(range(2, rank)) and rank >= 3:
+        if keep:
+            kind = "avg" if name == "mean" else "max"
+            return f"adaptive{kind}pool{rank - 2}d", dict(out=1), [x]
+        return pool, {}, [x]
+    if axes == [1] and rank == 3 and not keep:
+        return [("permute", dict(dims=[1, 0]), [x]), (pool, {}, [PREVIOUS])]
+    raise Unmapped(f"{name} over dims {list(dims)}" + (" keeping them" if keep else ""))
+
+
+def _unsqueeze(node, x):
+    """A new axis of size one after the batch axis → reshape to the traced shape."""
+    out = _shape(node)
+    if _arg(node, 1, "dim") % len(out) == 0:
+        raise Unmapped("unsqueeze before the batch axis")
+    return "reshape", dict(shape=list(out[1:])), [x]
 
 
 def map_node(node, modules: dict):

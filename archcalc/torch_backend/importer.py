@@ -20,6 +20,7 @@ import contextlib
 import importlib
 import importlib.util
 import io
+import itertools
 import json
 import logging
 import operator
@@ -382,16 +383,18 @@ def _several_results(node) -> bool:
 
 def _unknown(node, error, traced, modules, value_of, target, where):
     """An op archcalc cannot map as an ``unknown`` layer: the traced output shape (without
-    the batch axis), the op's name, and the parameters its module owns (an fx module call)
-    or that it reads (an exported call)."""
+    the batch axis), the op's name, and the parameters its module owns (an fx module call,
+    at its first call) or that it reads (an exported call)."""
     shape = _traced_shape(node)
     inputs = [i for i in node.all_input_nodes if value_of.get(i.name)]
     if shape is None or len(shape) < 2 or not inputs:
         raise SpecError(f"'{target}': {error} at {where or 'the network'} (node {node.name}), "
                         "and it has no tensor output with a batch axis to import it as "
                         "unknown") from None
-    if node.op == "call_module":
-        params = sum(p.numel() for p in modules[node.target].parameters())
+    if node.op == "call_module":  # counted at the module's first call only
+        earlier = itertools.takewhile(lambda n: n is not node, traced.graph.nodes)
+        params = 0 if any(n.op == "call_module" and n.target == node.target for n in earlier) \
+            else sum(p.numel() for p in modules[node.target].parameters())
     else:
         params = sum(traced.weights.get(i.name, 0) for i in node.all_input_nodes)
     args = dict(shape=list(shape[1:]), op=error.op)

@@ -1,0 +1,69 @@
+"""archcalc import torch of modules written as tutorials write them
+(tests/torch_everyday_models.py): F.log_softmax, softmax and log_softmax as methods,
+torch.mean and torch.amax, means with keepdim, a mean over a sequence's tokens, unsqueeze
+and indexing with None; a module with parameters called twice is refused. Each import analyses to PyTorch's own count of the module
+(parameters(), FlopCounterMode's FLOPs ÷ 2) and output shape, and passes verify."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+torch = pytest.importorskip("torch")
+
+sys.path.insert(0, str(ROOT / "tests"))
+
+import torch_transformer_models as tv  # noqa: E402
+
+import archcalc  # noqa: E402
+from archcalc.analysis import analyse  # noqa: E402
+from archcalc.spec.loader import load_string  # noqa: E402
+from archcalc.torch_backend.importer import import_torch  # noqa: E402
+import torch_everyday_models as everyday  # noqa: E402
+
+CASES = [  # (class, one sample's input, token ids, a line the spec has)
+    ("FunctionalLeNet", (3, 32, 32), False, "  - logsoftmax: {name: log_softmax, dim: 0}"),
+    ("GatedHalves", (3, 16, 16), False, "  - reshape: {name: getitem_2, shape: [8, 1, 1]}"),
+    ("KeptMeans", (3, 16, 16), False, "  - adaptiveavgpool2d: {name: mean, out: 1}"),
+    ("TokenPooling", (12,), True, "  - permute: {name: mean, dims: [1, 0]}\n  - globalavgpool"),
+]
+
+
+@pytest.mark.parametrize("name,shape,tokens,line", CASES, ids=[c[0] for c in CASES])
+def test_import_counts_what_pytorch_counts(name, shape, tokens, line, tmp_path):
+    text = import_torch(f"torch_everyday_models:{name}", shape, None, tokens=tokens)
+    assert line in text
+    got = analyse(load_string(text, f"{name}.yaml"))
+    dtype = torch.long if tokens else torch.float32
+    params, out, macs = tv.measure(getattr(everyday, name), shape, dtype=dtype)
+    assert (got.total.params, got.total.output_shape, got.total.macs) == (params, out, macs)
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(text, encoding="utf-8")
+    result = archcalc.verify(str(spec), rf="off")
+    assert result.ok and not result.mismatches and result.checked > 0
+
+
+def test_a_mean_keeping_the_token_axis_is_refused(cli, tmp_path):
+    code, out, err = cli("import", "torch", "tests/torch_everyday_models.py:MeanKeepingTokens",
+                         "--input", "6", "--tokens")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "mean over dims [1] keeping them" in err and "MeanKeepingTokens" in err
+
+
+def test_a_module_called_twice_is_refused(cli):
+    """Its parameters once in parameters(), twice in a spec with two layers: refused, with
+    the module's path."""
+    code, out, err = cli("import", "torch", "tests/torch_everyday_models.py:SharedHead",
+                         "--input", "6", "--tokens")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "a second call of the module head (Linear)" in err
+    code, out, err = cli("import", "torch", "tests/torch_everyday_models.py:SharedHead",
+                         "--input", "6", "--tokens", "--allow-unknown")
+    assert code == 0, err
+    got = analyse(load_string(out, "shared.yaml"))
+    assert got.total.params == tv.measure(everyday.SharedHead, (6,), dtype=torch.long)[0]
+    assert "  - unknown: {name: head_2, shape: [4], op: \"a second call of the module head " \
+           "(Linear), whose parameters a second layer would count again\"}" in out

@@ -1,0 +1,84 @@
+"""Small PyTorch modules written the way course notebooks and tutorials write them: a
+functional LeNet with x.view(x.size(0), -1) and F.log_softmax, torch.chunk and torch.split,
+a squeeze-excitation gate indexed with None, means with and without keepdim, a mean over a
+sequence's tokens, a head called twice. Nothing here imports archcalc."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class FunctionalLeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(3, 8, 3), nn.Conv2d(8, 16, 3)
+        self.fc = nn.Linear(16 * 6 * 6, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = x.view(x.size(0), -1)
+        return F.log_softmax(self.fc(x), dim=1)
+
+
+class GatedHalves(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.squeeze, self.excite = nn.Linear(8, 2), nn.Linear(2, 8)
+        self.up = nn.ConvTranspose2d(8, 4, 2, stride=2)
+
+    def forward(self, x):
+        a, b = torch.chunk(self.conv(x), 2, dim=1)
+        s = F.adaptive_avg_pool2d(a, 1).flatten(1)
+        s = torch.sigmoid(self.excite(F.relu(self.squeeze(s))))
+        y = torch.cat([a * s[:, :, None, None], b], 1)
+        y, _ = torch.split(y, [8, 8], dim=1)
+        return self.up(y)
+
+
+class KeptMeans(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.gate = nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        w = torch.sigmoid(self.gate(x.mean((2, 3), keepdim=True)))
+        v = torch.mean(x, dim=(-1, -2)).unsqueeze(-1).unsqueeze(-1)
+        return (x * w * v).softmax(dim=1).log_softmax(1)
+
+
+class TokenPooling(nn.Module):
+    def __init__(self, vocab=100, dim=32, classes=4):
+        super().__init__()
+        self.embed, self.head = nn.Embedding(vocab, dim), nn.Linear(2 * dim, classes)
+
+    def forward(self, ids):
+        h = self.embed(ids)
+        return self.head(torch.cat([h.mean(dim=1), torch.amax(h, 1)], -1))
+
+
+class SharedHead(TokenPooling):
+    """One head applied to two poolings: its parameters are counted once by parameters()."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(32, 4)
+
+    def forward(self, ids):
+        h = self.embed(ids)
+        return self.head(h.mean(dim=1)) + self.head(torch.amax(h, 1))
+
+
+class MeanKeepingTokens(nn.Module):
+    """A mean over the tokens that keeps their axis: no layer archcalc has."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 8)
+
+    def forward(self, ids):
+        return self.embed(ids).mean(1, keepdim=True)
