@@ -67,3 +67,39 @@ def test_a_module_called_twice_is_refused(cli):
     assert got.total.params == tv.measure(everyday.SharedHead, (6,), dtype=torch.long)[0]
     assert "  - unknown: {name: head_2, shape: [4], op: \"a second call of the module head " \
            "(Linear), whose parameters a second layer would count again\"}" in out
+
+
+TRANSFORMERS = [  # (class, a line the spec has)
+    ("EncoderClassifier", "    - multiheadattention: {name: self_attn, heads: 4}"),
+    ("PreNormEncoder", "  - layernorm: {name: encoder.norm}"),
+    ("Seq2Seq", "    - multiheadattention: {name: multihead_attn, heads: 4, "
+                "kv: transformer.encoder.norm}"),
+]
+
+
+@pytest.mark.parametrize("name,line", TRANSFORMERS, ids=[c[0] for c in TRANSFORMERS])
+def test_torch_nn_transformer_modules_are_traced_into(name, line, tmp_path):
+    """nn.TransformerEncoder(Layer), nn.TransformerDecoder(Layer) and nn.Transformer, which
+    torch.fx keeps whole as torch.nn modules, are traced into: a block per layer, repeated;
+    PyTorch's own count; the spec passes verify. Their forward checks sizes, so the trace
+    is torch.fx's at the input's sizes."""
+    text = import_torch(f"torch_everyday_models:{name}", (12,), None, tokens=True)
+    assert "(torch.fx at the input's sizes)" in text.splitlines()[0]
+    assert line in text and "  - repeat: 2\n" in text
+    got = analyse(load_string(text, f"{name}.yaml"))
+    params, out, macs = tv.measure(getattr(everyday, name), (12,), dtype=torch.long)
+    assert (got.total.params, got.total.output_shape, got.total.macs) == (params, out, macs)
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(text, encoding="utf-8")
+    result = archcalc.verify(str(spec), rf="off")
+    assert result.ok and not result.mismatches and result.checked > 0
+
+
+def test_sequence_first_transformer_layers_are_refused(cli):
+    """batch_first=False moves the batch axis behind the tokens: no layer may, so the
+    caller's transpose is refused, located."""
+    code, out, err = cli("import", "torch",
+                         "tests/torch_everyday_models.py:SequenceFirstEncoder",
+                         "--input", "12", "--tokens")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "transpose of the batch axis" in err

@@ -82,3 +82,57 @@ class MeanKeepingTokens(nn.Module):
 
     def forward(self, ids):
         return self.embed(ids).mean(1, keepdim=True)
+
+
+class EncoderClassifier(nn.Module):
+    """nn.TransformerEncoder of two post-norm nn.TransformerEncoderLayer, mean-pooled."""
+
+    def __init__(self, vocab=100, dim=32, heads=4, ffn=64, layers=2, classes=5,
+                 batch_first=True):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        layer = nn.TransformerEncoderLayer(dim, heads, ffn, batch_first=batch_first)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, ids):
+        return self.head(self.encoder(self.embed(ids)).mean(dim=1))
+
+
+class PreNormEncoder(nn.Module):
+    """Pre-norm GELU layers with the stack's final LayerNorm."""
+
+    def __init__(self, vocab=100, dim=32, heads=4, ffn=64, layers=2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        layer = nn.TransformerEncoderLayer(dim, heads, ffn, batch_first=True, norm_first=True,
+                                           activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(dim),
+                                             enable_nested_tensor=False)
+
+    def forward(self, ids):
+        return self.encoder(self.embed(ids))
+
+
+class Seq2Seq(nn.Module):
+    """nn.Transformer: encoder and decoder stacks, the decoder's cross-attention reading the
+    encoder's output, on the same embedded ids."""
+
+    def __init__(self, vocab=100, dim=32, heads=4, ffn=64, layers=2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.transformer = nn.Transformer(dim, heads, layers, layers, ffn, batch_first=True)
+
+    def forward(self, ids):
+        x = self.embed(ids)
+        return self.transformer(x, x)
+
+
+class SequenceFirstEncoder(EncoderClassifier):
+    """batch_first=False: the layers read [L, B, E], the batch behind the tokens."""
+
+    def __init__(self):
+        super().__init__(batch_first=False)
+
+    def forward(self, ids):
+        return self.encoder(self.embed(ids).transpose(0, 1)).transpose(0, 1)

@@ -70,7 +70,22 @@ def _in_place(kind, target) -> bool:
         not target.startswith("_")
 
 
+# torch.nn's composite transformer modules, traced into rather than kept whole (fx keeps
+# every torch.nn module whole): their forward is nn.MultiheadAttention, Linears, norms and
+# adds, on its plain path (the fused fast path is never taken for traced tensors, which
+# have __torch_function__); their sublayers are then layers of their own.
+COMPOSITE = (torch.nn.Transformer, torch.nn.TransformerEncoder, torch.nn.TransformerDecoder,
+             torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
+
+
+def is_leaf(tracer, m, qualified_name) -> bool:
+    """fx's rule for a module kept whole, except torch.nn's composite transformer modules."""
+    return not isinstance(m, COMPOSITE) and fx.Tracer.is_leaf_module(tracer, m, qualified_name)
+
+
 class _Tracer(fx.Tracer):
+    is_leaf_module = is_leaf
+
     def __init__(self, root, example):
         super().__init__()
         self.root_module, self.example = root, example

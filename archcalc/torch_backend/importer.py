@@ -156,11 +156,14 @@ def _buffer_tracer():
     """torch.fx's tracer with buffers as graph nodes (``get_attr``), not as the tensors they
     hold: a buffer indexed by a traced size (nanoGPT's ``self.bias[:, :, :T, :T]``, a
     rotary table's ``cos[:T]``) then traces, a constant computed from the input's sizes
-    like any other."""
+    like any other; torch.nn's composite transformer modules are traced into."""
     from torch import fx
+
+    from .import_fixed import is_leaf
 
     class BufferTracer(fx.Tracer):
         proxy_buffer_attributes = True
+        is_leaf_module = is_leaf
 
     return BufferTracer()
 
