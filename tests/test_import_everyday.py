@@ -28,6 +28,7 @@ CASES = [  # (class, one sample's input, token ids, a line the spec has)
     ("FunctionalLeNet", (3, 32, 32), False, "  - logsoftmax: {name: log_softmax, dim: 0}"),
     ("GatedHalves", (3, 16, 16), False, "  - reshape: {name: getitem_2, shape: [8, 1, 1]}"),
     ("KeptMeans", (3, 16, 16), False, "  - adaptiveavgpool2d: {name: mean, out: 1}"),
+    ("PoolBySize", (3, 16, 16), False, "  - adaptiveavgpool2d: {name: avg_pool2d, out: 1}"),
     ("TokenPooling", (12,), True, "  - permute: {name: mean, dims: [1, 0]}\n  - globalavgpool"),
 ]
 
@@ -103,3 +104,12 @@ def test_sequence_first_transformer_layers_are_refused(cli):
                          "--input", "12", "--tokens")
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert "transpose of the batch axis" in err
+
+
+def test_a_kernel_from_the_input_sizes_is_refused(cli):
+    """A pool window of half the map, computed in the forward from its sizes: the spec
+    would need the traced sizes as numbers; refused rather than written as names."""
+    code, out, err = cli("import", "torch", "tests/torch_everyday_models.py:PoolByHalfSize",
+                         "--input", "3,16,16")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "maxpool2d with its kernel computed from the input's sizes" in err

@@ -136,3 +136,30 @@ class SequenceFirstEncoder(EncoderClassifier):
 
     def forward(self, ids):
         return self.encoder(self.embed(ids).transpose(0, 1)).transpose(0, 1)
+
+
+class PoolBySize(nn.Module):
+    """Older CIFAR code's global pool, F.avg_pool2d(x, x.size()[2:]), and nn.Unflatten."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc = nn.Linear(8, 16)
+        self.unflatten = nn.Unflatten(1, (4, 4))
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = F.avg_pool2d(x, x.size()[2:])
+        return self.unflatten(self.fc(x.view(-1, 8)))
+
+
+class PoolByHalfSize(nn.Module):
+    """A kernel computed from the input's sizes that is not the whole map."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return F.max_pool2d(y, (y.size(2) // 2, y.size(3) // 2))

@@ -125,6 +125,10 @@ def _module(m, node):
         kind = "avg" if "Avg" in type(m).__name__ else "max"
         nd = len(_shape(node.args[0])) - 2
         return f"adaptive{kind}pool{nd}d", dict(out=_one(_shape(node)[2:])), ins
+    if type(m) is nn.Unflatten:
+        if m.dim % len(_shape(node)) == 0:
+            raise Unmapped("nn.Unflatten of the batch axis")
+        return "reshape", dict(shape=list(_shape(node)[1:])), ins
     if type(m) is nn.Flatten:
         return "flatten", _opts(start=(_dim(m.start_dim), 0), end=(_dim(m.end_dim), -1)), ins
     if type(m) in (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d):
@@ -205,6 +209,9 @@ def _function(node):
         kernel = _arg(node, 1, "kernel_size")
         stride = _arg(node, 2, "stride")
         padding = _arg(node, 3, "padding", 0)
+        if _spatial_size_of(kernel, x) and stride in (None, ()) and padding == 0:
+            # F.avg_pool2d(x, x.size()[2:]): one window over the whole map
+            return f"adaptive{kind}pool{nd}d", dict(out=1), [x]
         if kind == "max":
             dilation = _arg(node, 4, "dilation", 1)
             ceil = _arg(node, 5, "ceil_mode", False)
@@ -353,6 +360,17 @@ def _channel_list(x, picks):
     if len(cuts) == 1:
         return cuts[0]
     return cuts + [("concat", {}, [Link(k) for k in range(len(cuts))])]
+
+
+def _spatial_size_of(n, x) -> bool:
+    """Whether ``n`` is ``x.size()[2:]`` or ``x.shape[2:]``: the sizes of x's spatial axes."""
+    if getattr(n, "op", None) != "call_function" or n.target is not operator.getitem or \
+            n.args[1] != slice(2, None, None):
+        return False
+    sizes = n.args[0]
+    return getattr(sizes, "op", None) == "call_method" and sizes.target == "size" and \
+        sizes.args == (x,) or getattr(sizes, "op", None) == "call_function" and \
+        sizes.target is getattr and sizes.args == (x, "shape")
 
 
 def _size_of(n):

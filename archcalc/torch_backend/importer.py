@@ -332,6 +332,7 @@ def _items(traced: Traced, target, modules: dict, allow_unknown: bool) -> tuple:
             continue
         try:
             mapped = _mapped(node, traced, modules, value_of)
+            _no_traced_sizes(mapped)
         except Unmapped as e:
             if not node.users:  # read by nothing (an RNN's unused state): not in the network
                 value_of[node.name] = None
@@ -365,6 +366,23 @@ def _items(traced: Traced, target, modules: dict, allow_unknown: bool) -> tuple:
             chain.append(name)
         value_of[node.name] = name
     return items, output
+
+
+def _no_traced_sizes(mapped) -> None:
+    """Refuse a layer argument that is a size the forward computes (``kernel_size=(h, w)``
+    with ``h = x.size(2)``): a spec holds numbers or symbols there, not values of the
+    trace. Arguments that are tensors name the layers that make them (``like``, ``kv``)."""
+    from torch.fx import Node
+
+    def sizes(v):
+        if isinstance(v, Node):
+            return _traced_shape(v) is None
+        return isinstance(v, (tuple, list)) and any(sizes(i) for i in v)
+
+    for type_, args, *_ in (mapped if isinstance(mapped, list) else [mapped] if mapped else []):
+        for key, value in args.items():
+            if sizes(value):
+                raise Unmapped(f"{type_} with its {key} computed from the input's sizes")
 
 
 def _mapped(node, traced: Traced, modules: dict, value_of: dict):
