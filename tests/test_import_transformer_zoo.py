@@ -2,14 +2,17 @@
 of the tests (tests/torch_gpt_models.py: the Llama layout; tests/torch_transformer_models.py:
 torchvision's ViTs) imported as specs give the params and MACs of the hand-written specs
 (specs/llama-7b.yaml and specs/mistral-7b.yaml at small sizes with --set, and with L free the
-same closed form; specs/vit_b_32.yaml and specs/vit_l_16.yaml at full size) and PyTorch's own
-count of the same module (parameters(), FlopCounterMode); RMS norm as HF writes it out is
-one rmsnorm layer.
+same closed form; specs/vit_b_32.yaml and specs/vit_l_16.yaml at full size; tests/
+torch_encoder_models.py: HF's BERT and T5 layouts, specs/bert-base.yaml and
+specs/t5-small.yaml at small sizes, with L free and at full size) and PyTorch's own count of
+the same module (parameters(), FlopCounterMode); RMS norm as HF writes it out is one rmsnorm
+layer.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
@@ -207,6 +210,126 @@ def test_t5_definition_has_the_spec_counts():
     want = analyse(load(str(ROOT / "specs" / "t5-small.yaml")))
     assert (params, macs) == (want.total.params, want.total.macs)
     assert params == 60_506_624
+
+
+# specs/t5-small.yaml's symbols as T5ForConditionalGeneration's keywords: V vocab, D d_model,
+# DK d_kv (H·DK ≠ D here: head_dim is written), F d_ff, N num_layers, H num_heads; B, the
+# buckets, is T5Attention's default 32. One input: the decoder reads the encoder's L ids
+# (T = L, as the spec's header says).
+T5_SMALL = dict(V=100, D=32, DK=12, F=64, N=3, H=4)
+T5_LENGTH = 16
+
+
+def _t5_args(sizes):
+    return dict(vocab=sizes["V"], d_model=sizes["D"], d_kv=sizes["DK"], d_ff=sizes["F"],
+                num_layers=sizes["N"], num_heads=sizes["H"])
+
+
+def _t5_spec(**sizes):
+    return analyse(load(str(ROOT / "specs" / "t5-small.yaml"), sizes))
+
+
+def test_t5_imports_to_the_spec_counts():
+    """The relative position bias (an nn.Embedding(32, H) read at buckets computed from the
+    sizes alone, permuted to [1, H, L, L] and added to the unscaled scores) is the first
+    block's bias_table, and every later block, which adds the same tensor, has none; the
+    decoder's (1 - mask) * min is causal: true, the cross-attention's zeros no bias, its
+    keys and values the encoder's output; the decoder's read of shared is an identity of
+    the encoder's, lm_head tied to it: the spec's params and MACs at the same sizes, and
+    parameters() and FlopCounterMode's."""
+    args = _t5_args(T5_SMALL)
+    text, got = _imported("torch_encoder_models:T5ForConditionalGeneration", (T5_LENGTH,),
+                          args, tokens=True)
+    want = _t5_spec(**T5_SMALL, L=T5_LENGTH, T=T5_LENGTH)
+    assert (got.total.params, got.total.macs) == (want.total.params, want.total.macs)
+    assert (got.total.params, got.total.macs) == \
+        gpt.measure(lambda: enc.T5ForConditionalGeneration(**args), T5_LENGTH)
+    attention = "attention: {name: layer.0.SelfAttention, heads: 4, head_dim: 12, bias: false"
+    assert f"{attention}, bias_table: bias_table, scale: 1.0, dropout: 0.1}}" in text
+    assert f"{attention}, causal: true, bias_table: bias_table, scale: 1.0, dropout: 0.1}}" \
+        in text
+    assert "attention: {name: layer.1.EncDecAttention, heads: 4, head_dim: 12, bias: false, " \
+           "kv: encoder.dropout_2, scale: 1.0, dropout: 0.1}" in text
+    for stack in ("encoder", "decoder"):
+        assert re.search(rf"  - (t5block\w*): {{name: {stack}.block.0, bias_table: 32}}\n"
+                         rf"  - repeat: 2\n    layers: \[\1: {{bias_table: 0}}\]", text)
+    assert "  - identity: {name: shared_2, from: shared}" in text
+    assert "  - linear: {name: lm_head, out: 100, tie: shared, bias: false}" in text
+
+
+def test_t5_with_free_length_gives_the_spec_closed_form(tmp_path):
+    """--free L: the spec's closed form with T = L (the bias table and the buckets hold no
+    size: nothing the trace fixed); the imported spec passes verify."""
+    args = _t5_args(T5_SMALL)
+    text, got = _imported("torch_encoder_models:T5ForConditionalGeneration", (T5_LENGTH,),
+                          args, tokens=True, free=("L",))
+    assert "symbols: {L: null}\ninput: [L]" in text
+    want = _t5_spec(**T5_SMALL, L=None, T=None)
+    macs = sympy.sympify(want.total.macs)
+    length = {s.name: s for s in macs.free_symbols}
+    assert set(length) == {"L", "T"}
+    assert got.total.params == want.total.params
+    assert sympy.expand(sympy.sympify(got.total.macs) -
+                        macs.subs(length["T"], length["L"])) == 0
+    spec = tmp_path / "t5.yaml"
+    spec.write_text(text, encoding="utf-8")
+    result = archcalc.verify(str(spec), rf="off")
+    assert result.ok and not result.mismatches and result.checked > 0
+
+
+def test_t5_small_imports_at_full_size():
+    """t5-small's sizes on L = T = 32: the spec's 60,506,624 parameters and its MACs, and
+    PyTorch's own count of the same module on the meta device."""
+    _, got = _imported("torch_encoder_models:T5ForConditionalGeneration", (32,), {},
+                       tokens=True)
+    want = _t5_spec(L=32, T=32)
+    assert (got.total.params, got.total.macs) == (want.total.params, want.total.macs)
+    assert got.total.params == 60_506_624
+    params, _, macs = tv.measure(enc.T5ForConditionalGeneration, (32,), dtype=torch.long)
+    assert (got.total.params, got.total.macs) == (params, macs)
+
+
+def test_a_bias_table_of_other_heads_is_refused(cli, tmp_path):
+    """A relative-position bias of one column broadcast to 4 heads (bias_table counts a
+    column per head) is refused at the add, with the table named; an embedding read a
+    second time at other ids (its table counted twice) is refused at that read."""
+    model = tmp_path / "biases.py"
+    model.write_text(
+        "import torch\nfrom torch import nn\n"
+        "class OneHeadBias(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.embed = nn.Embedding(10, 16)\n"
+        "        self.q, self.k, self.v, self.o = (nn.Linear(16, 16, bias=False)\n"
+        "                                          for _ in range(4))\n"
+        "        self.rel = nn.Embedding(8, 1)\n"
+        "    def forward(self, ids):\n"
+        "        x = self.embed(ids)\n"
+        "        b, t = x.size(0), x.size(1)\n"
+        "        q, k, v = (m(x).view(b, -1, 4, 4).transpose(1, 2)\n"
+        "                   for m in (self.q, self.k, self.v))\n"
+        "        pos = torch.arange(t)\n"
+        "        bucket = torch.clamp(pos[None, :] - pos[:, None], 0, 7)\n"
+        "        scores = torch.matmul(q, k.transpose(3, 2))\n"
+        "        scores = scores + self.rel(bucket).permute([2, 0, 1]).unsqueeze(0)\n"
+        "        w = torch.softmax(scores, dim=-1)\n"
+        "        return self.o(torch.matmul(w, v).transpose(1, 2).reshape(b, t, 16))\n"
+        "class TwoReads(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.embed = nn.Embedding(10, 16)\n"
+        "    def forward(self, ids):\n"
+        "        return torch.cat([self.embed(ids), self.embed(ids[:, :2])], dim=1)\n",
+        encoding="utf-8")
+    code, out, err = cli("import", "torch", f"{model}:OneHeadBias", "--input", "6", "--tokens")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "no archcalc layer for the relative-position bias table rel [8, 1] added to the " \
+           "scores of 4 heads (a bias_table holds one column per head) at the network " \
+           "(fx node add)" in err
+    code, out, err = cli("import", "torch", f"{model}:TwoReads", "--input", "6", "--tokens")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "no archcalc layer for the embedding embed read a second time, with other ids " \
+           "than its first read at embed (fx node embed_1)" in err
 
 
 @pytest.mark.parametrize("norm, affine", [("llama", True), ("t5", True), ("unscaled", False)])

@@ -1,20 +1,22 @@
 """Attention in a traced graph as archcalc's attention layers (``archcalc import torch``).
 
 ``nn.MultiheadAttention`` (batch_first) is ``multiheadattention``. Hand-written
-self-attention is recognised as a whole and written as one ``attention`` layer when it is
-exactly the layer's computation: query, key and value projections (three Linears, or one
-qkv Linear split, chunked or reshaped into three), each viewed as heads and transposed to
+attention is recognised as a whole and written as one ``attention`` layer when it is
+exactly the layer's computation: query, key and value projections (three Linears, the keys
+and values perhaps of another tensor: cross-attention, ``kv``; or one qkv Linear split,
+chunked or reshaped into three), each viewed as heads and transposed to
 [.., H, T, d] (queries and keys perhaps rotated, ``x * cos + rotate_half(x) * sin``;
 keys and values perhaps repeated to the query heads by ``repeat_interleave`` or HF's
 repeat_kv), then ``F.scaled_dot_product_attention`` or the
 explicit ``softmax(q @ k.transpose(-2, -1) * scale) @ v`` or its einsum (a causal mask by
 ``is_causal``, by a lower-triangular ``attn_mask``, or by ``masked_fill`` or an additive
-mask computed from buffers or sizes; dtype casts around the softmax; dropout of the
-weights; a learned relative-position bias added to the scores, one parameter [N, H] read
-at constant ids; Swin's shifted-window mask, a constant added to the scores viewed per
-window, which counts nothing), the heads merged back to [.., T, H·d] and an output
+mask computed from buffers or sizes, −inf or HF's ``(1 - m) * min``; zeros added; dtype
+casts around the softmax; dropout of the weights; a learned relative-position bias added
+to the scores, a table [N, H] read at constant ids, ``import_position_bias.py``; Swin's
+shifted-window mask, a constant added to the scores viewed per window, which counts
+nothing), the heads merged back to [.., T, H·d] and an output
 Linear. Its arguments: heads, kv_heads (fewer key/value heads: grouped-query), head_dim,
-out, the bias flags, causal, rotary, bias_table, dropout and a scale other than 1/√d.
+out, the bias flags, kv, causal, rotary, bias_table, dropout and a scale other than 1/√d.
 Every intermediate value must be read only inside the pattern. Anything else (a mask that
 is not causal, no output projection) is left to ``import_products.py``, which maps its ops
 one by one.
@@ -31,6 +33,7 @@ from torch import nn
 
 from .import_map import Unmapped, _arg, _opts, _shape
 from .import_graph import CONST, LEARNED
+from .import_position_bias import NotATable, bias_table, is_zero
 
 MATMULS = (operator.matmul, torch.matmul, torch.bmm)
 MATMUL_METHODS = ("matmul", "bmm")
@@ -55,12 +58,17 @@ def annotate(traced) -> None:
         if node.op == "call_module" and \
                 type(traced.modules[node.target]) is nn.MultiheadAttention:
             _multihead(traced, node)
+    tables: set = set()  # the bias tables an attention layer counts (a later reader: none)
     for node in traced.nodes:
         if traced.decided(node) or not traced.live(node) or \
                 not (is_sdpa(node) or is_matmul(node) or _einsum(node, "ij,jd->id")):
             continue
         try:
-            anchor, layer, absorbed = _attention(traced, node)
+            anchor, layer, absorbed, table = _attention(traced, node, tables)
+        except NotATable as e:
+            if e.node is not None and not traced.decided(e.node):
+                traced.decide(e.node, Unmapped(e.op))  # a bias no op maps: refused there
+            continue
         except (NoMatch, TypeError, ValueError, IndexError, KeyError, AttributeError):
             continue  # not this pattern: its ops are mapped one by one
         if any(traced.decided(n) for n in absorbed):
@@ -68,6 +76,8 @@ def annotate(traced) -> None:
         for n in absorbed:
             traced.decide(n, None)
         traced.decide(anchor, layer)
+        if table is not None:
+            tables.add(id(table))
 
 
 # ---------------------------------------------------------------- nn.MultiheadAttention
@@ -223,10 +233,12 @@ def _einsum(node, form: str) -> bool:
 
 
 # ---------------------------------------------------------------- the pattern
-def _attention(traced, node) -> tuple:
-    """(the output projection, its attention layer, the nodes it replaces)."""
+def _attention(traced, node, tables: set) -> tuple:
+    """(the output projection, its attention layer, the nodes it replaces, the bias table it
+    reads or None); ``tables``: the ids of the tables earlier attention layers count (read
+    again, as T5's later blocks read the first block's, a table is no parameter here)."""
     absorbed: list = []
-    table: list = []  # the relative-position bias table's [rows, heads], if one is added
+    table: list = []  # the relative-position bias table's (rows, heads, tensor), if one is added
     q, k, v, causal, p, scale, gqa = _core(traced, node, absorbed, table)
     (k, repeated_k), (v, repeated_v) = _repeated(k, absorbed), _repeated(v, absorbed)
     gqa = gqa or (repeated_k and repeated_v)
@@ -236,7 +248,7 @@ def _attention(traced, node) -> tuple:
     (_, _, heads, d), (_, _, kv_heads, dk), (_, _, kv_v, dv) = parts
     _need(d == dk == dv and kv_heads == kv_v and heads % kv_heads == 0)
     _need(kv_heads == heads or gqa or kv_heads == 1)
-    x, flags = _projections(traced, parts, heads, kv_heads, d, absorbed)
+    x, source, flags = _projections(traced, parts, heads, kv_heads, d, absorbed)
     out = _merge(traced, node, heads, d, absorbed)
     o = traced.modules[out.target]
     flags["o"] = o.bias is not None
@@ -255,18 +267,22 @@ def _attention(traced, node) -> tuple:
         args["bias"] = False
     else:
         args.update({f"{key}_bias": False for key, on in flags.items() if not on})
+    if source is not x:  # cross-attention: keys and values of another tensor, by name
+        args["kv"] = source
     if causal:
         args["causal"] = True
     if rotary:
         args["rotary"] = True
     if table:
         _need(table[0][1] == heads)
-        args["bias_table"] = table[0][0]
+        if id(table[0][2]) not in tables:
+            args["bias_table"] = table[0][0]
     if scale is not None and not math.isclose(scale, 1 / math.sqrt(d), rel_tol=1e-9):
         args["scale"] = float(scale)
     if p:
         args["dropout"] = float(p)
-    return out, ("attention", args, [x], _owner(traced, [*absorbed, out])), absorbed
+    return out, ("attention", args, [x], _owner(traced, [*absorbed, out])), absorbed, \
+        table[0][2] if table else None
 
 
 def _core(traced, node, absorbed, table) -> tuple:
@@ -309,10 +325,17 @@ def _core(traced, node, absorbed, table) -> tuple:
             scores = split.args[0]
         elif scores.op == "call_function" and scores.target in (operator.add, torch.add):
             a, b = _operands(scores)
+            added = scores
             mask, scores = (b, a) if traced.live(a) else (a, b)
-            if traced.kind.get(mask) == LEARNED:
+            if traced.kind.get(mask) == LEARNED:  # a relative-position bias (+ T5's mask)
                 _need(not table)
-                table.append(_bias_table(traced, mask, _shape(scores)))
+                rows, heads, tensor, mask = bias_table(traced, mask, _shape(scores), added)
+                table.append((rows, heads, tensor))
+                if mask is not None:
+                    _need(not causal)
+                    causal = _causal_mask(traced, mask, "add")
+                continue
+            if is_zero(traced, mask):  # zeros added (T5's cross-attention): nothing
                 continue
             _need(not causal)
             causal = _causal_mask(traced, mask, "add")
@@ -331,25 +354,6 @@ def _core(traced, node, absorbed, table) -> tuple:
     absorbed.append(kt)
     k, scale = _unscaled(traced, kt.args[0], scale, absorbed)
     return q, k, v, causal, p or 0.0, scale, False
-
-
-def _bias_table(traced, bias, scores) -> tuple:
-    """(rows, heads) of a learned bias added to the scores [.., H, T, T]: read from one
-    parameter [rows, H] (by constant ids: Swin's and MaxViT's relative positions) and shaped
-    [H, T, T]; NoMatch for any other learned tensor."""
-    _need(tuple(_shape(bias)) == tuple(scores[-3:]))
-    params, seen = [], [bias]
-    while seen:
-        n = seen.pop()
-        if n.op == "get_attr" and traced.kind.get(n) == LEARNED:
-            params.append(traced.attr(n.target))
-        elif traced.kind.get(n) == LEARNED:
-            _need(n.op in ("call_function", "call_method"))  # not a module's weights
-            seen += n.all_input_nodes
-        else:
-            _need(traced.kind.get(n) in (CONST, None))
-    _need(len(params) == 1 and params[0].dim() == 2 and params[0].shape[1] == scores[-3])
-    return int(params[0].shape[0]), int(params[0].shape[1])
 
 
 def _window_mask(traced, node) -> bool:
@@ -396,7 +400,8 @@ def _unscaled(traced, node, scale, absorbed) -> tuple:
 def _causal_mask(traced, node, kind: str) -> bool:
     """True for a constant mask that is exactly causal; NoMatch for any other mask.
     ``kind``: fill (masked_fill: True is masked), sdpa (bool: True attends; float: added),
-    add (added to the scores: 0 attends, −inf does not)."""
+    add (added to the scores: 0 attends, −inf or the dtype's least value, which softmax
+    makes zero as it does −inf, does not)."""
     _need(hasattr(node, "op") and traced.kind.get(node) == CONST)
     try:
         m = traced.value(node)
@@ -407,8 +412,9 @@ def _causal_mask(traced, node, kind: str) -> bool:
         allowed = ~m if kind == "fill" else m
     else:
         _need(kind != "fill")
-        allowed = m == 0
-        _need(bool(torch.all(torch.isneginf(m[~allowed]))))
+        allowed = m == 0  # the others −inf, or the dtype's least value (HF's (1 - m) * min)
+        _need(m.is_floating_point() and bool(torch.all(
+            torch.isneginf(m[~allowed]) | (m[~allowed] == torch.finfo(m.dtype).min))))
     n = m.shape[-1]
     _need(bool(torch.all(allowed == torch.ones(n, n, dtype=torch.bool).tril())))
     return True
@@ -544,14 +550,16 @@ def _linear(traced, node):
 
 
 def _projections(traced, parts, heads, kv_heads, d, absorbed) -> tuple:
-    """(the input, bias per q, k, v) of the projections the three parts come from."""
+    """(the queries' input, the keys' and values' input, bias per q, k, v) of the
+    projections the three parts come from: one input but for three Linears whose keys and
+    values read another tensor (cross-attention)."""
     (pq, iq, *_), (pk, ik, *_), (pv, iv, *_) = parts
     sizes = [heads * d, kv_heads * d, kv_heads * d]
     if iq is not None:  # one qkv Linear reshaped into three
         _need(pq is pk is pv and (iq, ik, iv) == (0, 1, 2))
         w = _linear(traced, pq)
         absorbed.append(pq)
-        return pq.args[0], {key: w.bias is not None for key in "qkv"}
+        return pq.args[0], pq.args[0], {key: w.bias is not None for key in "qkv"}
     if pq.op == "call_function" and pq.target is operator.getitem:  # split / chunk
         split = pq.args[0]
         _need(pk.op == pv.op == "call_function" and pk.target is pv.target is operator.getitem
@@ -567,13 +575,14 @@ def _projections(traced, parts, heads, kv_heads, d, absorbed) -> tuple:
         _need(dim % rank == rank - 1 and [m.shape[-1] for m in meta] == sizes)
         w = _linear(traced, source)
         absorbed += [pq, pk, pv, split, source]
-        return source.args[0], {key: w.bias is not None for key in "qkv"}
+        return source.args[0], source.args[0], {key: w.bias is not None for key in "qkv"}
     ws = [_linear(traced, n) for n in (pq, pk, pv)]
     x = pq.args[0]
-    _need(pk.args[0] is x and pv.args[0] is x)  # self-attention
+    _need(pv.args[0] is pk.args[0])  # keys and values of one tensor: x, or kv (cross)
     _need([w.out_features for w in ws] == sizes)
+    _need(traced.live(pk.args[0]))
     absorbed += [pq, pk, pv]
-    return x, {key: w.bias is not None for key, w in zip("qkv", ws)}
+    return x, pk.args[0], {key: w.bias is not None for key, w in zip("qkv", ws)}
 
 
 def _merge(traced, core, heads, d, absorbed):

@@ -9,9 +9,10 @@ table read only at its first T positions (``[:T]``, ``arange(T)``) is ``rows: pr
 table read at other constant ids of the input's shape and added (BERT's token types, zeros)
 is an ``embedding`` of the input's ids, with the same counts. A linear layer whose weight is an
 earlier module's (nanoGPT's ``lm_head`` and ``wte``) is ``tie:`` to it, as parameters()
-counts a shared weight once. A module with parameters called a second time (one head
-applied to two paths, a block looped over) is refused: a second layer would count them
-again.
+counts a shared weight once; an embedding read again at the same ids (T5's ``shared``, by
+its encoder and its decoder) is an ``identity`` of its first read, and at other ids refused.
+Any other module with parameters called a second time (one head applied to two paths, a
+block looped over) is refused: a second layer would count them again.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def annotate(traced) -> None:
         if traced.decided(node):
             continue
         if node.op == "call_module":
-            _once(traced, node, called)
+            _tie(traced, node, weights)  # a tied head, an embedding read again
             if not traced.decided(node):
-                _tie(traced, node, weights)
+                _once(traced, node, called)
             continue
         if not traced.live(node):
             continue
@@ -79,12 +80,27 @@ def _tie(traced, node, weights: dict) -> None:
     if not isinstance(w, nn.Parameter):
         return
     owner = weights.setdefault(id(w), node)
+    if owner is not node and type(m) is nn.Embedding and traced.live(node):
+        _again(traced, node, owner)
+        return
     if owner.target == node.target or type(m) is not nn.Linear or not traced.live(node):
         return
     args = dict(out=m.out_features, tie=owner)
     if m.bias is None:
         args["bias"] = False
     traced.decide(node, ("linear", args, [node.args[0]]))
+
+
+def _again(traced, node, first) -> None:
+    """An embedding read a second time (T5's decoder reads ``shared`` as its encoder does):
+    at the same ids it is the same value, an ``identity`` of the first read; at other ids
+    its table would be counted twice, which is refused."""
+    if type(traced.modules[first.target]) is nn.Embedding and \
+            first.args[0] is node.args[0] and not first.kwargs and not node.kwargs:
+        traced.decide(node, ("identity", {}, [first]))
+    else:
+        traced.decide(node, Unmapped(f"the embedding {node.target} read a second time, "
+                                     "with other ids than its first read"))
 
 
 def _combination(traced, node):
