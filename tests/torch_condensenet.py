@@ -20,26 +20,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from torch_transformer_models import measure  # noqa: F401  (the tests' count of a module)
+
 CIFAR = dict(stages=(14, 14, 14), growth=(8, 16, 32), init_stride=1, pool_size=8,
              num_classes=10)
 IMAGENET = dict(stages=(4, 6, 8, 10, 8), growth=(8, 16, 32, 64, 128), init_stride=2,
                 pool_size=7, num_classes=1000)
-
-
-def measure(make_model, input_shape) -> tuple[int, tuple, int]:
-    """(parameters, output shape without batch, MACs) of one batch-1 forward pass on the meta
-    device: no memory, no arithmetic; FlopCounterMode counts 2 FLOPs per MAC."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with torch.device("meta"):
-        model = make_model()
-        x = torch.empty(1, *input_shape)
-    params = sum(p.numel() for p in model.parameters())
-    with FlopCounterMode(display=False) as counter:
-        y = model.eval()(x)
-    flops = counter.get_total_flops()
-    assert flops % 2 == 0
-    return params, tuple(y.shape[1:]), flops // 2
 
 
 def _selection(count: int, channels: int) -> torch.Tensor:
