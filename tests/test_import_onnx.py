@@ -15,6 +15,8 @@ import sys
 import warnings
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import sympy
 
 from conftest import ROOT
@@ -665,26 +667,40 @@ def test_torch_onnx_transformer_round_trip(tmp_path):
 
 
 def _multihead(batch_first=True, need_weights=True, bias=True, mask=False, bias_kv=False,
-               weights_used=False):
-    """nn.MultiheadAttention(48, 3) on [B, 10, 48] (self-attention); with batch_first=False
-    the tokens put first before it and the batch first again after it, as a batch-first
-    network calls it; ``mask``: a causal attn_mask buffer, ``bias_kv``: add_bias_kv,
-    ``weights_used``: the attention weights added to the output."""
+               weights_used=False, keys="self", kdim=None, embed=48, heads=3, tokens=10,
+               memory=7):
+    """nn.MultiheadAttention(48, 3) on [B, 10, 48] (``embed``, ``heads``, ``tokens``); with batch_first=False the tokens put
+    first before it and the batch first again after it, as a batch-first network calls it;
+    ``mask``: a causal attn_mask buffer, ``bias_kv``: add_bias_kv, ``weights_used``: the
+    attention weights added to the output; ``keys``: "self" (x, x, x), "computed" (x, m, m
+    with m = Linear(48, kdim or 48) of the first 7 (``memory``) tokens: cross-attention),
+    "input" (queries Linear(48, 48)(x), keys and values x), "two" (x, m, m + 1: keys other
+    than values)."""
     import torch
     from torch import nn
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.attn = nn.MultiheadAttention(48, 3, bias=bias, add_bias_kv=bias_kv,
-                                              batch_first=batch_first)
-            self.register_buffer("mask", torch.triu(torch.ones(10, 10, dtype=torch.bool), 1)
+            self.attn = nn.MultiheadAttention(embed, heads, bias=bias, add_bias_kv=bias_kv,
+                                              batch_first=batch_first, kdim=kdim, vdim=kdim)
+            if keys != "self":
+                self.mem = nn.Linear(embed, kdim or embed)
+            self.register_buffer("mask", torch.triu(torch.ones(tokens, tokens,
+                                                               dtype=torch.bool), 1)
                                  if mask else None)
 
         def forward(self, x):
-            if not batch_first:
-                x = x.transpose(0, 1)
-            y, w = self.attn(x, x, x, need_weights=need_weights or weights_used,
+            q = k = v = x
+            if keys in ("computed", "two"):
+                k = v = self.mem(x[:, :memory])
+                v = k + 1 if keys == "two" else v
+            elif keys == "input":
+                q = self.mem(x)
+            if not batch_first:  # one transpose of each tensor: torch tests `key is value`
+                moved = {id(t): t.transpose(0, 1) for t in (q, k, v)}
+                q, k, v = (moved[id(t)] for t in (q, k, v))
+            y, w = self.attn(q, k, v, need_weights=need_weights or weights_used,
                              attn_mask=self.mask)
             if not batch_first:
                 y = y.transpose(0, 1)
@@ -733,23 +749,106 @@ def test_torch_onnx_multihead_attention(batch_first, need_weights, bias, opset, 
     assert _shapes_agree(path, None, got) == 1
 
 
+# (what differs from self-attention, _multihead's arguments, the layer's arguments)
+CROSS_MULTIHEAD = [
+    ("cross", dict(keys="computed"), "kv: mem"),
+    ("cross-no-weights", dict(keys="computed", need_weights=False), "kv: mem"),
+    ("cross-sequence-first", dict(keys="computed", batch_first=False), "kv: mem"),
+    ("kdim", dict(keys="computed", kdim=32), "kdim: 32, vdim: 32, kv: mem"),
+    ("kdim-no-bias", dict(keys="computed", kdim=32, bias=False, need_weights=False),
+     "bias: false, kdim: 32, vdim: 32, kv: mem"),
+    ("add-bias-kv", dict(bias_kv=True), "add_bias_kv: true"),
+    ("add-bias-kv-no-weights", dict(bias_kv=True, need_weights=False), "add_bias_kv: true"),
+    ("cross-add-bias-kv", dict(keys="computed", kdim=32, bias_kv=True),
+     "kdim: 32, vdim: 32, add_bias_kv: true, kv: mem"),
+    ("keys-are-the-input", dict(keys="input"), "kv: input"),
+]
+
+
+@pytest.mark.parametrize("kwargs,written", [r[1:] for r in CROSS_MULTIHEAD],
+                         ids=[r[0] for r in CROSS_MULTIHEAD])
+def test_torch_onnx_cross_attention_and_bias_kv(kwargs, written, tmp_path):
+    """Cross-attention whose keys are its values (the queries projected by [E, E], the keys
+    by [E, 2E], or with kdim = vdim = 32 by [32, E] twice) and add_bias_kv (bias_k and bias_v
+    tiled and concatenated to the keys and values: S + 1 keys) import to one
+    multiheadattention layer naming its keys' layer: PyTorch's parameters() and
+    FlopCounterMode's MACs, and onnx's shapes."""
+    torch = pytest.importorskip("torch")
+    import torch_transformer_models as tt
+
+    make = _multihead(**kwargs)
+    path = _export(torch, make, (10, 48), str(tmp_path / "mha.onnx"))
+    text, got = _imported(path)
+    params, out, macs = tt.measure(make, (10, 48))
+    assert (got.total.params, got.total.macs, tuple(got.total.output_shape)) == \
+        (params, macs, out)
+    bias = "" if kwargs.get("bias", True) else "bias: false, "
+    written = written.replace("bias: false, ", "")
+    assert f"multiheadattention: {{name: attn, " in text and f"heads: 3, {bias}{written}}}" \
+        in text, text
+    assert _shapes_agree(path, None, got) >= text.count("\n  - ")
+
+
+@settings(max_examples=10, deadline=None)
+@given(heads=st.integers(1, 3), head_dim=st.integers(1, 6), tokens=st.integers(1, 6),
+       memory=st.integers(1, 6), keys=st.sampled_from(["self", "computed", "input"]),
+       kdim=st.sampled_from([None, 5]), bias=st.booleans(), bias_kv=st.booleans(),
+       need_weights=st.booleans(), batch_first=st.booleans())
+def test_torch_onnx_multihead_attention_drawn(heads, head_dim, tokens, memory, keys, kdim,
+                                              bias, bias_kv, need_weights, batch_first):
+    """nn.MultiheadAttention at drawn sizes, keys and options, exported by torch.onnx,
+    imports to counts equal to PyTorch's parameters() and FlopCounterMode's MACs."""
+    torch = pytest.importorskip("torch")
+    import tempfile
+
+    import torch_transformer_models as tt
+
+    kdim = kdim if keys == "computed" else None  # kdim: keys of other features than E
+    make = _multihead(batch_first, need_weights, bias, bias_kv=bias_kv, keys=keys, kdim=kdim,
+                      embed=heads * head_dim, heads=heads, tokens=tokens, memory=memory)
+    shape = (tokens, heads * head_dim)
+    with tempfile.TemporaryDirectory() as folder:
+        path = _export(torch, make, shape, os.path.join(folder, "mha.onnx"))
+        text, got = _imported(path)
+    params, out, macs = tt.measure(make, shape)
+    assert (got.total.params, got.total.macs, tuple(got.total.output_shape)) == \
+        (params, macs, out), text
+    assert text.count("multiheadattention:") == 1, text
+
+
+def test_imported_cross_attention_passes_verify(tmp_path):
+    """Cross-attention with kdim = vdim = 32 and add_bias_kv, imported from torch.onnx's
+    file, is built by archcalc's own builders and measured in PyTorch: every shape, count
+    and FLOP figure agrees."""
+    torch = pytest.importorskip("torch")
+    import archcalc
+
+    make = _multihead(keys="computed", kdim=32, bias_kv=True)
+    path = _export(torch, make, (10, 48), str(tmp_path / "mha.onnx"))
+    spec = tmp_path / "mha.yaml"
+    spec.write_text(import_onnx(path, None, ()), encoding="utf-8")
+    result = archcalc.verify(str(spec), rf="off")
+    assert result.ok and not result.mismatches and result.checked >= 6
+
+
 REFUSED_MULTIHEAD = [
     ("attn-mask", dict(mask=True), "(Add) is none of them"),
-    ("add-bias-kv", dict(bias_kv=True), "(Concat) is none of them"),
     ("weights-used", dict(weights_used=True), "(ReduceMean) is none of them"),
+    ("keys-not-values", dict(keys="two"), "also reads"),
 ]
 
 
 @pytest.mark.parametrize("kwargs,fragment", [r[1:] for r in REFUSED_MULTIHEAD],
                          ids=[r[0] for r in REFUSED_MULTIHEAD])
 def test_torch_onnx_multihead_attention_refused(kwargs, fragment, cli, tmp_path):
-    """What the layer does not model (a mask, add_bias_kv, the attention weights read) is
-    refused at the Transpose that moves the batch, naming the op that differs."""
+    """What the layer does not model (a mask, the attention weights read, keys other than
+    the values) is refused at the Transpose that moves the batch, naming the op that
+    differs."""
     torch = pytest.importorskip("torch")
     path = _export(torch, _multihead(**kwargs), (10, 48), str(tmp_path / "mha.onnx"))
-    _expect_error(cli, [path], f"{path}: node '/attn/Transpose' (Transpose): no archcalc "
-                  "layer for Transpose with perm [1, 0, 2], which moves the batch axis: it "
-                  "opens nn.MultiheadAttention's ops", fragment)
+    _expect_error(cli, [path], "node '/attn/Transpose", "(Transpose): no archcalc layer for "
+                  "Transpose with perm [1, 0, 2], which moves the batch axis: it opens "
+                  "nn.MultiheadAttention's ops", fragment)
 
 
 def test_torch_onnx_vit_round_trip(tmp_path):

@@ -134,11 +134,13 @@ def _items(graph: Graph) -> tuple:
                 base = f"{path}.{part}" if path else (part or layer.type)
             name = unique(base or node.op_type.lower(), names)
             inputs = [previous if v is None else value_of.get(v) for v in layer.inputs]
-            if any(v is None for v in inputs):
+            args = {k: value_of.get(v) if k in layer.refs else v
+                    for k, v in layer.args.items()}  # a layer read by name
+            if any(v is None for v in inputs) or any(args[k] is None for k in layer.refs):
                 raise SpecError(f"node '{node.name}' ({node.op_type}) reads a value computed "
                                 "before the network's input is", graph.loc)
-            items.append(dict(name=name, type=layer.type, args=layer.args, inputs=inputs,
-                              owner=path, module=own and last))
+            items.append(dict(name=name, type=layer.type, args=args, inputs=inputs,
+                              owner=path, module=own and last, refs=layer.refs))
             previous = name
             if layer.output:
                 value_of[layer.output] = name

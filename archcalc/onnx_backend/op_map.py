@@ -39,6 +39,7 @@ class Layer:
     inputs: list  # ONNX value names; None: the previous layer of the same node
     output: str | None = None  # the ONNX value it gives (default: the node's first output)
     absorbs: list = field(default_factory=list)  # later nodes' outputs it also gives
+    refs: list = field(default_factory=list)  # arguments whose values are ONNX value names
 
 
 def _one(v):
