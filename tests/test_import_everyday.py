@@ -30,6 +30,16 @@ CASES = [  # (class, one sample's input, token ids, a line the spec has)
     ("KeptMeans", (3, 16, 16), False, "  - adaptiveavgpool2d: {name: mean, out: 1}"),
     ("PoolBySize", (3, 16, 16), False, "  - adaptiveavgpool2d: {name: avg_pool2d, out: 1}"),
     ("TokenPooling", (12,), True, "  - permute: {name: mean, dims: [1, 0]}\n  - globalavgpool"),
+    ("Activations", (3, 12, 12), False,
+     "  - leakyrelu: {name: leaky_relu, slope: 0.2}\n  - elu: {name: elu}\n"
+     "  - elu: {name: elu_2, alpha: 0.5}\n  - hardtanh: {name: hardtanh, min: -2.0, max: 2.0}\n"
+     "  - hardtanh: {name: hardtanh_1, min: -1.5, max: 2.5}\n  - relu6: {name: clamp}\n"
+     "  - relu: {name: clamp_1}\n  - hardtanh: {name: clip, min: -0.5, max: 0.5}\n"
+     "  - softplus: {name: softplus}\n  - prelu: {name: prelu, num: 6}\n"
+     "  - relu: {name: relu_}\n  - sigmoid: {name: sigmoid_}"),
+    ("NormsAndPads", (3, 10, 10), False,
+     "  - zeropad: {name: pad, padding: [[0, 1], [1, 2]]}"),
+    ("SqueezedMaxima", (3, 10, 10), False, "  - globalmaxpool: {name: getattr_1, from: flatten}"),
 ]
 
 
@@ -45,6 +55,39 @@ def test_import_counts_what_pytorch_counts(name, shape, tokens, line, tmp_path):
     spec.write_text(text, encoding="utf-8")
     result = archcalc.verify(str(spec), rf="off")
     assert result.ok and not result.mismatches and result.checked > 0
+
+
+def test_instance_norms_pads_and_shuffles_are_their_layers():
+    text = import_torch("torch_everyday_models:NormsAndPads", (3, 10, 10), None)
+    for line in ["  - instancenorm2d: {name: norm, affine: true}",
+                 "  - dropout2d: {name: dropout2d, p: 0.1}",
+                 "  - zeropad: {name: fill, padding: [[1, 1], [1, 1]]}",
+                 "  - pixelshuffle: {name: pixel_shuffle, factor: 2}",
+                 "  - pixelunshuffle: {name: unshuffle, factor: 2}",
+                 "  - add: {name: add, from: unshuffle, with: sigmoid}",
+                 "  - mul: {name: mul_, with: unshuffle}",
+                 "  - instancenorm1d: {name: seq}"]:
+        assert line in text, text
+
+
+UNMAPPABLE = [  # (op, what the message says)
+    ("squeeze", "squeeze without dims (at the traced batch of one it removes the batch axis"),
+    ("argmax", "the indices of max over a dim (an argmax)"),
+    ("min", "min over a dim"),
+    ("T", "the tensor attribute .T, which moves the batch axis"),
+    ("clamp_max", "clamp with only its max bound"),
+    ("squeeze_batch", "squeeze of the batch axis"),
+]
+
+
+@pytest.mark.parametrize("op,fragment", UNMAPPABLE, ids=[u[0] for u in UNMAPPABLE])
+def test_ops_without_a_layer_are_refused_by_name(op, fragment, cli, tmp_path):
+    """Each is a located error naming the op, never a silent drop (a max's values or a .T
+    passed on as the input) or a traceback."""
+    code, out, err = cli("import", "torch", "tests/torch_everyday_models.py:Unmappable",
+                         "--args", f'{{"op": "{op}"}}', "--input", "3,8,8")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert f"no archcalc layer for {fragment}" in err and "Traceback" not in err, err
 
 
 def test_a_mean_keeping_the_token_axis_is_refused(cli, tmp_path):

@@ -1,7 +1,9 @@
 """Small PyTorch modules written the way course notebooks and tutorials write them: a
 functional LeNet with x.view(x.size(0), -1) and F.log_softmax, torch.chunk and torch.split,
 a squeeze-excitation gate indexed with None, means with and without keepdim, a mean over a
-sequence's tokens, a head called twice. Nothing here imports archcalc."""
+sequence's tokens, a head called twice; activations as functions, methods, in-place
+methods and clamps, instance norms and padding modules, squeezes and maxima over a dim,
+and what of those has no layer. Nothing here imports archcalc."""
 
 from __future__ import annotations
 
@@ -163,3 +165,77 @@ class PoolByHalfSize(nn.Module):
     def forward(self, x):
         y = self.conv(x)
         return F.max_pool2d(y, (y.size(2) // 2, y.size(3) // 2))
+
+
+class Activations(nn.Module):
+    """Activations as modules, functions, methods, in-place methods and clamps."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.prelu = nn.Conv2d(3, 6, 3), nn.PReLU(6)
+        self.elu, self.hardtanh = nn.ELU(0.5), nn.Hardtanh(-2.0, 2.0)
+
+    def forward(self, x):
+        x = F.leaky_relu(self.conv(x), 0.2)
+        x = self.hardtanh(self.elu(F.elu(x)))
+        x = F.hardtanh(x, -1.5, 2.5).clamp(0, 6)
+        x = torch.clamp(x, min=0).clip(-0.5, 0.5)
+        x = self.prelu(F.softplus(x))
+        return x.relu_().sigmoid_()
+
+
+class NormsAndPads(nn.Module):
+    """Padding modules, instance norms, dropout2d, pixel (un)shuffles, x.add and x.mul_."""
+
+    def __init__(self):
+        super().__init__()
+        self.pad = nn.ZeroPad2d((1, 2, 0, 1))
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.norm = nn.InstanceNorm2d(8, affine=True)
+        self.fill = nn.ConstantPad2d(1, 0.0)
+        self.unshuffle = nn.PixelUnshuffle(2)
+        self.seq = nn.InstanceNorm1d(8)
+
+    def forward(self, x):
+        x = F.dropout2d(self.norm(self.conv(self.pad(x))), 0.1, self.training)
+        y = self.unshuffle(F.pixel_shuffle(self.fill(x), 2))
+        y = y.add(y.sigmoid()).mul_(y)
+        return self.seq(y.flatten(2))
+
+
+class SqueezedMaxima(nn.Module):
+    """squeeze(-1) and torch.squeeze(x, 2) after a pool; max over the positions by
+    x.max(dim)[0] and torch.max(x, dim).values."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 8, 3), nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.conv(x)
+        pooled = torch.squeeze(F.adaptive_avg_pool2d(x, 1).squeeze(-1), 2)
+        flat = x.flatten(2)
+        top = flat.max(dim=2)[0] + torch.max(flat, -1).values
+        return self.fc(pooled + top)
+
+
+class Unmappable(nn.Module):
+    """One op chosen by name that has no layer, for the refusal tests."""
+
+    def __init__(self, op: str):
+        super().__init__()
+        self.op, self.conv = op, nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.op == "squeeze":
+            return torch.squeeze(F.adaptive_avg_pool2d(x, 1))
+        if self.op == "argmax":
+            return x.flatten(2).max(dim=2)[1].float()
+        if self.op == "min":
+            return torch.min(x.flatten(2), dim=2).values
+        if self.op == "T":
+            return x.flatten(1).T
+        if self.op == "clamp_max":
+            return x.clamp(max=1.0)
+        return torch.squeeze(x, 0)

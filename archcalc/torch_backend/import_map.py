@@ -64,7 +64,74 @@ _ACT_FUNCS = {F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.silu: "sil
               torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", torch.tanh: "tanh",
               F.tanh: "tanh", F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid",
               F.mish: "mish", F.gelu: "gelu"}
-_ACT_METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+_ACT_METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "relu_": "relu",
+                "sigmoid_": "sigmoid", "tanh_": "tanh"}  # in place: the same values
+_DROPOUT_FUNCS = {F.dropout1d: "dropout1d", F.dropout2d: "dropout2d", F.dropout3d: "dropout3d"}
+_INSTANCE_NORMS = {nn.InstanceNorm1d: 1, nn.InstanceNorm2d: 2, nn.InstanceNorm3d: 3}
+_ZERO_PADS = (nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d, nn.ConstantPad1d, nn.ConstantPad2d,
+              nn.ConstantPad3d)
+
+
+def _gives_tensors(node) -> bool:
+    """Whether a call gives several tensors (a tuple: split's parts, max's values and
+    indices), not sizes."""
+    meta = node.meta.get("tensor_meta")
+    return isinstance(meta, (tuple, list)) and any(hasattr(m, "shape") for m in meta)
+
+
+def _max_over_dim(node) -> bool:
+    """x.max(dim) or torch.max(x, dim) (and min): the (values, indices) pair."""
+    if node.op == "call_method":
+        known = node.target in ("max", "min")
+    else:
+        known = node.op == "call_function" and node.target in (torch.max, torch.min)
+    return known and isinstance(_arg(node, 1, "dim"), int) and \
+        not isinstance(_arg(node, 1, "dim"), bool)
+
+
+def _max_part(base, part):
+    """Part 0 (values) or 1 (indices) of a max over a dim: the values are amax's."""
+    name = base.target if isinstance(base.target, str) else base.target.__name__
+    if part != 0:
+        raise Unmapped(f"the indices of {name} over a dim (an argmax)")
+    if name != "max":
+        raise Unmapped(f"{name} over a dim")
+    return _reduction(base, base.args[0], "amax")
+
+
+def _clamp(node, x):
+    """clamp(min=0) → relu, clamp(0, 6) → relu6, clamp(a, b) → hardtanh(a, b): the same
+    function; a bound that is a tensor, or one bound other than min 0, is unmapped."""
+    low, high = _arg(node, 1, "min"), _arg(node, 2, "max")
+    if not all(v is None or isinstance(v, (int, float)) and not isinstance(v, bool)
+               for v in (low, high)):
+        raise Unmapped("clamp by a tensor")
+    if high is None and low == 0:
+        return "relu", {}, [x]
+    if low is None or high is None:
+        raise Unmapped(f"clamp with only its {'max' if low is None else 'min'} bound")
+    if (low, high) == (0, 6):
+        return "relu6", {}, [x]
+    return "hardtanh", _opts(min=(float(low), -1.0), max=(float(high), 1.0)), [x]
+
+
+def _squeeze(node, x):
+    """x.squeeze(d) of axes after the batch axis → reshape to the traced shape."""
+    dims = _arg(node, 1, "dim")
+    if dims is None:
+        raise Unmapped("squeeze without dims (at the traced batch of one it removes the "
+                       "batch axis too)")
+    rank = len(_shape(x))
+    if any(d % rank == 0 for d in (dims if isinstance(dims, (tuple, list)) else [dims])):
+        raise Unmapped("squeeze of the batch axis")
+    return "reshape", dict(shape=list(_shape(node)[1:])), [x]
+
+
+def _binary(kind, node):
+    """x.add(y), x.mul_(y), … of two tensors → add / mul."""
+    if len(_tensors(node)) == 2 and len(node.args) == 2 and not node.kwargs:
+        return kind, {}, list(node.args)
+    raise Unmapped(f"tensor.{node.target} with a constant or alpha")
 
 
 def _module(m, node):
@@ -139,6 +206,22 @@ def _module(m, node):
         return "gelu", _opts(approximate=(m.approximate, "none")), ins
     if type(m) is nn.LeakyReLU:
         return "leakyrelu", _opts(slope=(m.negative_slope, 0.01)), ins
+    if type(m) is nn.ELU:
+        return "elu", _opts(alpha=(m.alpha, 1.0)), ins
+    if type(m) is nn.Hardtanh:
+        return "hardtanh", _opts(min=(m.min_val, -1.0), max=(m.max_val, 1.0)), ins
+    if type(m) is nn.PReLU:
+        return "prelu", _opts(num=(m.num_parameters, 1)), ins
+    if type(m) in _INSTANCE_NORMS:
+        return f"instancenorm{_INSTANCE_NORMS[type(m)]}d", _opts(
+            affine=(m.affine, False), track_running_stats=(m.track_running_stats, False),
+            eps=(m.eps, 1e-5)), ins
+    if type(m) in _ZERO_PADS:
+        if getattr(m, "value", 0) != 0:
+            raise Unmapped(f"{type(m).__name__} with the value {m.value}")
+        return _pad(node, node.args[0], m.padding)
+    if type(m) is nn.PixelUnshuffle:
+        return "pixelunshuffle", dict(factor=m.downscale_factor), ins
     if type(m) in (nn.Softmax, nn.LogSoftmax):
         return type(m).__name__.lower(), dict(dim=_dim(m.dim)), ins
     if type(m) is nn.Upsample:
@@ -237,10 +320,32 @@ def _function(node):
         return _pad(node, x, _arg(node, 1, "pad"))
     if fn is torch.roll:
         return _roll(x, _arg(node, 1, "shifts"), _arg(node, 2, "dims"))
-    if fn is F.dropout:
-        return "dropout", _opts(p=(_arg(node, 1, "p", 0.5), 0.5)), [x]
-    if fn is getattr:  # x.shape, x.dtype: no layer
-        return None
+    if fn is F.dropout or fn in _DROPOUT_FUNCS:
+        return _DROPOUT_FUNCS.get(fn, "dropout"), _opts(p=(_arg(node, 1, "p", 0.5), 0.5)), [x]
+    if fn is F.leaky_relu:
+        return "leakyrelu", _opts(slope=(_arg(node, 1, "negative_slope", 0.01), 0.01)), [x]
+    if fn is F.elu:
+        return "elu", _opts(alpha=(_arg(node, 1, "alpha", 1.0), 1.0)), [x]
+    if fn is F.hardtanh:
+        return "hardtanh", _opts(min=(_arg(node, 1, "min_val", -1.0), -1.0),
+                                 max=(_arg(node, 2, "max_val", 1.0), 1.0)), [x]
+    if fn is F.softplus:
+        return "softplus", {}, [x]
+    if fn in (torch.clamp, torch.clip):
+        return _clamp(node, x)
+    if fn is torch.squeeze:
+        return _squeeze(node, x)
+    if fn is torch.pixel_shuffle:
+        return "pixelshuffle", dict(factor=_arg(node, 1, "upscale_factor")), [x]
+    if fn is torch.pixel_unshuffle:
+        return "pixelunshuffle", dict(factor=_arg(node, 1, "downscale_factor")), [x]
+    if fn is getattr:  # a tensor attribute (sizes and dtypes are no tensors: no node here)
+        if _max_over_dim(x) and node.args[1] in ("values", "indices"):
+            return _max_part(x, 0 if node.args[1] == "values" else 1)
+        if node.args[1] == "data":
+            return None
+        raise Unmapped(f"the tensor attribute .{node.args[1]}" +
+                       (", which moves the batch axis" if node.args[1] in ("T", "H") else ""))
     if fn is operator.getitem:
         return _getitem(node, x)
     if fn in (torch.softmax, F.softmax, torch.log_softmax, F.log_softmax):
@@ -290,6 +395,8 @@ def _getitem(node, x):
     """x[:, a:b] (a slice of one axis) → slice; x[:, [i, j, …]] → slices of its runs of
     consecutive channels, concatenated; a centre crop to another tensor's size → crop;
     other indexing is unmapped."""
+    if _max_over_dim(x):
+        return _max_part(x, node.args[1])
     if _shape(node) is None:
         return None  # an element of a size tuple
     index = node.args[1]
@@ -420,10 +527,16 @@ def _centre_crop(node, x, index):
 def _method(node):
     name = node.target
     x = node.args[0]
-    if name in ("size", "dim") or _shape(node) is None:
+    if name in ("size", "dim"):
         return None
     if name in _ACT_METHODS:
         return _ACT_METHODS[name], {}, [x]
+    if name in ("clamp", "clip", "clamp_", "clip_"):
+        return _clamp(node, x)
+    if name == "squeeze":
+        return _squeeze(node, x)
+    if name in ("add", "add_", "mul", "mul_"):
+        return _binary(name.rstrip("_"), node)
     if name in ("view", "reshape"):
         out = _shape(node)
         if _shape(x)[0] != out[0]:
@@ -479,6 +592,11 @@ def _unsqueeze(node, x):
     return "reshape", dict(shape=list(out[1:])), [x]
 
 
+def _splits(node) -> bool:
+    """split or chunk: their parts are slices (import_products)."""
+    return node.target in ("split", "chunk", torch.split, torch.chunk)
+
+
 def map_node(node, modules: dict):
     if ANNOTATION in node.meta:
         decided = node.meta[ANNOTATION]
@@ -486,8 +604,9 @@ def map_node(node, modules: dict):
             raise decided
         return decided
     if node.op in ("call_function", "call_method") and _shape(node) is None and \
-            node.target is not operator.getitem:
-        return None  # arithmetic on sizes, not on tensors
+            node.target is not operator.getitem and \
+            (not _gives_tensors(node) or _max_over_dim(node) or _splits(node)):
+        return None  # arithmetic on sizes; or parts that getitem reads
     if node.op == "call_module":
         return _module(modules[node.target], node)
     if node.op == "call_function":
