@@ -39,6 +39,10 @@ CASES = [  # (class, one sample's input, token ids, a line the spec has)
      "  - relu: {name: relu_}\n  - sigmoid: {name: sigmoid_}"),
     ("NormsAndPads", (3, 10, 10), False,
      "  - zeropad: {name: pad, padding: [[0, 1], [1, 2]]}"),
+    ("Arithmetic", (3, 8, 8), False,
+     "  - add: {name: sub, from: conv, with: relu}\n  - sigmoid: {name: sigmoid, from: conv}\n"
+     "  - mul: {name: truediv, from: sub, with: sigmoid}\n  - identity: {name: neg}\n"
+     "  - identity: {name: add}"),
     ("SqueezedMaxima", (3, 10, 10), False, "  - globalmaxpool: {name: getattr_1, from: flatten}"),
 ]
 

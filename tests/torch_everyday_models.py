@@ -219,6 +219,21 @@ class SqueezedMaxima(nn.Module):
         return self.fc(pooled + top)
 
 
+class Arithmetic(nn.Module):
+    """Differences and quotients of two tensors, numbers added and subtracted, negation."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        x = self.conv(x)
+        y = x - F.relu(x)
+        z = -(y / torch.sigmoid(x)) + 1
+        w = 1 - z.sub(x).div(x.sigmoid())
+        return torch.sub(w, torch.div(w, x)) * 0.5
+
+
 class Unmappable(nn.Module):
     """One op chosen by name that has no layer, for the refusal tests."""
 

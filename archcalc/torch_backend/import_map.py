@@ -127,11 +127,29 @@ def _squeeze(node, x):
     return "reshape", dict(shape=list(_shape(node)[1:])), [x]
 
 
+_SUMS = (operator.add, torch.add, operator.sub, torch.sub)
+_PRODUCTS = (operator.mul, torch.mul, operator.truediv, torch.div)
+
+
 def _binary(kind, node):
-    """x.add(y), x.mul_(y), … of two tensors → add / mul."""
-    if len(_tensors(node)) == 2 and len(node.args) == 2 and not node.kwargs:
+    """x + y, x - y, x.add_(y), … of two tensors → add; x * y, x / y, x.mul(y) → mul (a
+    difference counts as a sum, a quotient as a product: element-wise, no MACs, as the
+    ONNX import counts Sub and Div); a number added or multiplied → identity."""
+    tensors = _tensors(node)
+    if len(node.args) != 2 or node.kwargs or not tensors:
+        raise Unmapped(f"{_name(node)} with alpha or rounding_mode")
+    if len(tensors) == 2:
         return kind, {}, list(node.args)
-    raise Unmapped(f"tensor.{node.target} with a constant or alpha")
+    other = next(a for a in node.args if a is not tensors[0])
+    if isinstance(other, (int, float)) and not isinstance(other, bool) or \
+            (hasattr(other, "op") and _shape(other) is None):  # a number, or a traced size
+        return "identity", {}, tensors
+    raise Unmapped(f"{_name(node)} with a constant tensor")
+
+
+def _name(node) -> str:
+    fn = node.target
+    return f"tensor.{fn}" if isinstance(fn, str) else getattr(fn, "__name__", str(fn))
 
 
 def _module(m, node):
@@ -272,12 +290,10 @@ def _function(node):
         if fn is F.gelu and node.kwargs.get("approximate", "none") != "none":
             args["approximate"] = node.kwargs["approximate"]
         return _ACT_FUNCS[fn], args, [x]
-    if fn in (operator.add, torch.add, operator.mul, torch.mul):
-        ts = _tensors(node)
-        if len(ts) == 2 and len(node.args) == 2:
-            kind = "add" if fn in (operator.add, torch.add) else "mul"
-            return kind, {}, list(node.args)
-        raise Unmapped(f"{getattr(fn, '__name__', fn)} with a constant")
+    if fn in _SUMS or fn in _PRODUCTS:
+        return _binary("add" if fn in _SUMS else "mul", node)
+    if fn is operator.neg:
+        return "identity", {}, [x]  # element-wise: no parameters, no MACs
     if fn is torch.cat:
         parts = list(node.args[0])
         dim = _arg(node, 1, "dim", 0)
@@ -535,8 +551,8 @@ def _method(node):
         return _clamp(node, x)
     if name == "squeeze":
         return _squeeze(node, x)
-    if name in ("add", "add_", "mul", "mul_"):
-        return _binary(name.rstrip("_"), node)
+    if name in ("add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_"):
+        return _binary("add" if name[:3] in ("add", "sub") else "mul", node)
     if name in ("view", "reshape"):
         out = _shape(node)
         if _shape(x)[0] != out[0]:
