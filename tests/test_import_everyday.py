@@ -39,6 +39,7 @@ CASES = [  # (class, one sample's input, token ids, a line the spec has)
      "  - relu: {name: relu_}\n  - sigmoid: {name: sigmoid_}"),
     ("NormsAndPads", (3, 10, 10), False,
      "  - zeropad: {name: pad, padding: [[0, 1], [1, 2]]}"),
+    ("TextCNN", (12,), True, "  - adaptivemaxpool1d: {name: max_pool1d, from: relu, out: 1}"),
     ("Arithmetic", (3, 8, 8), False,
      "  - add: {name: sub, from: conv, with: relu}\n  - sigmoid: {name: sigmoid, from: conv}\n"
      "  - mul: {name: truediv, from: sub, with: sigmoid}\n  - identity: {name: neg}\n"
@@ -59,6 +60,17 @@ def test_import_counts_what_pytorch_counts(name, shape, tokens, line, tmp_path):
     spec.write_text(text, encoding="utf-8")
     result = archcalc.verify(str(spec), rf="off")
     assert result.ok and not result.mismatches and result.checked > 0
+
+
+def test_a_max_over_time_holds_for_free_lengths():
+    """The text CNN's F.max_pool1d(c, c.size(2)) is the pool over the whole sequence, so with
+    --free L the counts at any L are PyTorch's at that L."""
+    text = import_torch("torch_everyday_models:TextCNN", (12,), free=("L",), tokens=True)
+    for length in (5, 9, 30):
+        got = analyse(load_string(text, "textcnn.yaml", {"L": length}))
+        params, out, macs = tv.measure(everyday.TextCNN, (length,), dtype=torch.long)
+        assert (got.total.params, got.total.output_shape, got.total.macs) == \
+            (params, out, macs), length
 
 
 def test_instance_norms_pads_and_shuffles_are_their_layers():

@@ -219,6 +219,24 @@ class SqueezedMaxima(nn.Module):
         return self.fc(pooled + top)
 
 
+class TextCNN(nn.Module):
+    """Kim's sentence classifier (arXiv:1408.5882) at a small size: embedding, one
+    convolution per window size over the tokens, each maximum over time as
+    F.max_pool1d(c, c.size(2)).squeeze(2), concatenated, dropout, a linear head."""
+
+    def __init__(self, vocab=200, dim=16, maps=8, windows=(3, 4, 5), classes=2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.convs = nn.ModuleList([nn.Conv1d(dim, maps, k) for k in windows])
+        self.fc = nn.Linear(maps * len(windows), classes)
+
+    def forward(self, ids):
+        x = self.embed(ids).permute(0, 2, 1)
+        x = [F.relu(conv(x)) for conv in self.convs]
+        x = [F.max_pool1d(c, c.size(2)).squeeze(2) for c in x]
+        return self.fc(F.dropout(torch.cat(x, 1), 0.5, self.training))
+
+
 class Arithmetic(nn.Module):
     """Differences and quotients of two tensors, numbers added and subtracted, negation."""
 

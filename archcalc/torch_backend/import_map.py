@@ -486,7 +486,14 @@ def _channel_list(x, picks):
 
 
 def _spatial_size_of(n, x) -> bool:
-    """Whether ``n`` is ``x.size()[2:]`` or ``x.shape[2:]``: the sizes of x's spatial axes."""
+    """Whether ``n`` is ``x.size()[2:]`` or ``x.shape[2:]``, or its sizes one by one
+    (``x.size(2)`` of a 1-D map: a text CNN's max over time): x's spatial axes."""
+    rank = len(_shape(x))
+    parts = list(n) if isinstance(n, (list, tuple)) else [n]
+    axes = [_size_of(p) for p in parts]
+    if len(parts) == rank - 2 and all(a is not None and a[0] is x and a[1] % rank == i + 2
+                                      for i, a in enumerate(axes)):
+        return True
     if getattr(n, "op", None) != "call_function" or n.target is not operator.getitem or \
             n.args[1] != slice(2, None, None):
         return False
