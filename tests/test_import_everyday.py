@@ -40,6 +40,10 @@ CASES = [  # (class, one sample's input, token ids, a line the spec has)
     ("NormsAndPads", (3, 10, 10), False,
      "  - zeropad: {name: pad, padding: [[0, 1], [1, 2]]}"),
     ("TextCNN", (12,), True, "  - adaptivemaxpool1d: {name: max_pool1d, from: relu, out: 1}"),
+    ("Stacked", (3, 8, 8), False,
+     "  - reshape: {name: stack, from: a, shape: [1, 4, 6, 6]}\n"
+     "  - reshape: {name: stack_2, from: b, shape: [1, 4, 6, 6]}\n"
+     "  - concat: {name: stack_3, from: stack, with: stack_2}"),
     ("Arithmetic", (3, 8, 8), False,
      "  - add: {name: sub, from: conv, with: relu}\n  - sigmoid: {name: sigmoid, from: conv}\n"
      "  - mul: {name: truediv, from: sub, with: sigmoid}\n  - identity: {name: neg}\n"

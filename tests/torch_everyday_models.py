@@ -237,6 +237,20 @@ class TextCNN(nn.Module):
         return self.fc(F.dropout(torch.cat(x, 1), 0.5, self.training))
 
 
+class Stacked(nn.Module):
+    """Two branches stacked on a new axis after the channels and on a last one, flattened."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 4, 3), nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(2 * 2 * 4 * 6 * 6, 3)
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)
+        by_branch = torch.stack([a, b], dim=1).flatten(1)
+        return self.fc(torch.cat([by_branch, torch.stack((b, a), -1).flatten(1)], 1))
+
+
 class Arithmetic(nn.Module):
     """Differences and quotients of two tensors, numbers added and subtracted, negation."""
 

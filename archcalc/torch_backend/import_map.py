@@ -298,6 +298,8 @@ def _function(node):
         parts = list(node.args[0])
         dim = _arg(node, 1, "dim", 0)
         return "concat", _opts(dim=(_dim(dim), 0)), parts
+    if fn is torch.stack:
+        return _stack(node, list(node.args[0]), _arg(node, 1, "dim", 0))
     if fn is torch.flatten:
         return "flatten", _opts(start=(_dim(_arg(node, 1, "start_dim", 0)), 0),
                                 end=(_dim(_arg(node, 2, "end_dim", -1)), -1)), [x]
@@ -372,6 +374,17 @@ def _function(node):
     if fn is torch.unsqueeze:
         return _unsqueeze(node, x)
     raise Unmapped(f"function {getattr(fn, '__module__', '')}.{getattr(fn, '__name__', fn)}")
+
+
+def _stack(node, parts, dim):
+    """torch.stack → each part given a new axis of one (reshape), concatenated on it."""
+    rank = len(_shape(node))
+    if dim % rank == 0:
+        raise Unmapped("torch.stack along the batch axis")
+    one = list(_shape(node)[1:])
+    one[dim % rank - 1] = 1
+    return [("reshape", dict(shape=one), [p]) for p in parts] + \
+        [("concat", _opts(dim=(dim % rank - 1, 0)), [Link(k) for k in range(len(parts))])]
 
 
 def _roll(x, shifts, dims):
