@@ -44,6 +44,7 @@ CASES = [  # (class, one sample's input, token ids, a line the spec has)
      "  - reshape: {name: stack, from: a, shape: [1, 4, 6, 6]}\n"
      "  - reshape: {name: stack_2, from: b, shape: [1, 4, 6, 6]}\n"
      "  - concat: {name: stack_3, from: stack, with: stack_2}"),
+    ("ExpandedGate", (3, 8, 8), False, "  - mul: {name: mul, from: conv, with: sigmoid}"),
     ("Arithmetic", (3, 8, 8), False,
      "  - add: {name: sub, from: conv, with: relu}\n  - sigmoid: {name: sigmoid, from: conv}\n"
      "  - mul: {name: truediv, from: sub, with: sigmoid}\n  - identity: {name: neg}\n"
@@ -97,6 +98,8 @@ UNMAPPABLE = [  # (op, what the message says)
     ("T", "the tensor attribute .T, which moves the batch axis"),
     ("clamp_max", "clamp with only its max bound"),
     ("squeeze_batch", "squeeze of the batch axis"),
+    ("expand", "tensor.expand read by other than an element-wise sum or product"),
+    ("mean_all", "mean over every axis (the batch axis with them)"),
 ]
 
 

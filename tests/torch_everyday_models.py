@@ -251,6 +251,20 @@ class Stacked(nn.Module):
         return self.fc(torch.cat([by_branch, torch.stack((b, a), -1).flatten(1)], 1))
 
 
+class ExpandedGate(nn.Module):
+    """A squeeze-excitation gate expanded to the map before the product (expand_as), and
+    a detached copy of the map added."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.gate = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        g = torch.sigmoid(self.gate(F.adaptive_avg_pool2d(x, 1)))
+        return x * g.expand_as(x) + x.detach()
+
+
 class Arithmetic(nn.Module):
     """Differences and quotients of two tensors, numbers added and subtracted, negation."""
 
@@ -285,4 +299,8 @@ class Unmappable(nn.Module):
             return x.flatten(1).T
         if self.op == "clamp_max":
             return x.clamp(max=1.0)
+        if self.op == "expand":
+            return torch.cat([x, F.adaptive_avg_pool2d(x, 1).expand(-1, -1, 6, 6)], 1)
+        if self.op == "mean_all":
+            return x.mean()
         return torch.squeeze(x, 0)

@@ -594,9 +594,25 @@ def _method(node):
         return name.replace("_", ""), dict(dim=_dim(_arg(node, 1, "dim"))), [x]
     if name == "unsqueeze":
         return _unsqueeze(node, x)
-    if name in ("contiguous",):
+    if name in ("contiguous", "detach"):  # the same values
+        return None
+    if name in ("expand", "expand_as"):
+        return _expand(node)
         return None
     raise Unmapped(f"tensor method .{name}")
+
+
+_BROADCASTING = (operator.add, torch.add, operator.sub, torch.sub, operator.mul, torch.mul,
+                 operator.truediv, torch.div, "add", "sub", "mul", "div")
+
+
+def _expand(node):
+    """x.expand_as(y) read only by element-wise sums and products, which broadcast the
+    same way: no layer (they read x itself); else unmapped."""
+    users = list(node.users)
+    if users and all(u.target in _BROADCASTING and len(_tensors(u)) == 2 for u in users):
+        return None
+    raise Unmapped(f"tensor.{node.target} read by other than an element-wise sum or product")
 
 
 def _reduction(node, x, name):
@@ -606,6 +622,8 @@ def _reduction(node, x, name):
     dims = _arg(node, 1, "dim")
     dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
     rank, keep = len(_shape(x)), _arg(node, 2, "keepdim", False)
+    if dims == (None,):
+        raise Unmapped(f"{name} over every axis (the batch axis with them)")
     if any(not isinstance(d, int) for d in dims):
         raise Unmapped(f"{name} over dims {list(dims)}")
     axes = sorted(d % rank for d in dims)
