@@ -851,6 +851,49 @@ def test_torch_onnx_multihead_attention_refused(kwargs, fragment, cli, tmp_path)
                   "nn.MultiheadAttention's ops", fragment)
 
 
+EVERYDAY = [("FunctionalLeNet", (3, 32, 32)), ("GatedHalves", (3, 16, 16)),
+            ("KeptMeans", (3, 16, 16)), ("PoolBySize", (3, 16, 16)),
+            ("Activations", (3, 12, 12)), ("SqueezedMaxima", (3, 10, 10)),
+            ("Stacked", (3, 8, 8)), ("ExpandedGate", (3, 8, 8)), ("Arithmetic", (3, 8, 8)),
+            ("TextCNN", (12,))]
+
+
+@pytest.mark.parametrize("name,shape", EVERYDAY, ids=[e[0] for e in EVERYDAY])
+def test_torch_onnx_everyday_models(name, shape, tmp_path):
+    """The modules written as tutorials write them (tests/torch_everyday_models.py:
+    activations as functions and clamps (Clip), maxima over a dim (ReduceMax), stacks
+    (Unsqueeze, Concat), a gate expanded before its product (Expand), differences,
+    quotients and negation (Sub, Div, Neg), a text CNN's max over time), exported by
+    torch.onnx, import to PyTorch's parameters(), FlopCounterMode's MACs and output shape."""
+    torch = pytest.importorskip("torch")
+    import torch_everyday_models as everyday
+    import torch_transformer_models as tt
+
+    make = getattr(everyday, name)
+    dtype = torch.long if name == "TextCNN" else torch.float32
+    path = str(tmp_path / f"{name}.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(make().eval(), (torch.zeros(1, *shape, dtype=dtype),), path,
+                          dynamo=False, opset_version=17)
+    _, got = _imported(path)
+    params, out, macs = tt.measure(make, shape, dtype=dtype)
+    assert (got.total.params, got.total.macs, tuple(got.total.output_shape)) == \
+        (params, macs, out)
+
+
+def test_an_expand_read_by_a_concat_is_refused(cli, tmp_path):
+    """Expand broadcasts for element-wise ops only; read by a Concat its copies are
+    values of their own, and the node is refused by name."""
+    torch = pytest.importorskip("torch")
+    import torch_everyday_models as everyday
+
+    path = _export(torch, lambda: everyday.Unmappable("expand"), (3, 8, 8),
+                   str(tmp_path / "expand.onnx"))
+    _expect_error(cli, [path], "(Expand): no archcalc layer for Expand read by other than an "
+                  "element-wise Add, Sub, Mul or Div")
+
+
 def test_torch_onnx_vit_round_trip(tmp_path):
     """tests/torch_transformer_models.py's ViT in torchvision's layout (patch convolution,
     class token, position embedding, encoder blocks of nn.MultiheadAttention with

@@ -711,6 +711,21 @@ def _passthrough(node, g):
     return None
 
 
+_BROADCASTING = ("Add", "Sub", "Mul", "Div")
+
+
+def _expand(node, g):
+    """Expand of an activation read only by element-wise Add, Sub, Mul and Div of two
+    activations, which broadcast it the same way: no layer (they read it unexpanded)."""
+    out = node.output[0]
+    readers = g.readers.get(out, [])
+    if readers and out != g.output and all(
+            r.op_type in _BROADCASTING and sum(g.is_act(i) for i in r.input) == 2
+            for r in readers):
+        return None
+    raise Unmapped("Expand read by other than an element-wise Add, Sub, Mul or Div")
+
+
 OPS = {
     "Conv": _conv, "ConvTranspose": _conv_transpose,
     "MaxPool": _pool, "AveragePool": _pool,
@@ -727,7 +742,8 @@ OPS = {
     "Reshape": _reshape, "Flatten": _flatten, "Squeeze": _squeeze, "Unsqueeze": _squeeze,
     "Transpose": _transpose, "Resize": _resize, "Upsample": _resize, "Pad": _pad,
     "Slice": _slice, "Split": _split, "Gather": _gather,
-    "Identity": _passthrough, "Cast": _passthrough,
+    "Identity": _passthrough, "Cast": _passthrough, "Expand": _expand,
+    "Neg": _passthrough,  # element-wise, as a scale by a number: no layer
 }
 
 
