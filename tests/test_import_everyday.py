@@ -45,6 +45,9 @@ CASES = [  # (class, one sample's input, token ids, a line the spec has)
      "  - reshape: {name: stack_2, from: b, shape: [1, 4, 6, 6]}\n"
      "  - concat: {name: stack_3, from: stack, with: stack_2}"),
     ("ExpandedGate", (3, 8, 8), False, "  - mul: {name: mul, from: conv, with: sigmoid}"),
+    ("InPlaceResidual", (3, 8, 8), False,
+     "  - add: {name: add_, from: conv, with: down}\n  - relu: {name: act}\n"
+     "  - relu: {name: relu_}\n  - globalavgpool: {name: mean}"),
     ("Arithmetic", (3, 8, 8), False,
      "  - add: {name: sub, from: conv, with: relu}\n  - sigmoid: {name: sigmoid, from: conv}\n"
      "  - mul: {name: truediv, from: sub, with: sigmoid}\n  - identity: {name: neg}\n"

@@ -265,6 +265,23 @@ class ExpandedGate(nn.Module):
         return x * g.expand_as(x) + x.detach()
 
 
+class InPlaceResidual(nn.Module):
+    """In-place calls made for their effect, their results not kept: out.add_(shortcut),
+    an nn.ReLU(inplace=True) and F.relu_ on the sum; later code reads `out`."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.down = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 4, 1)
+        self.act, self.fc = nn.ReLU(inplace=True), nn.Linear(4, 2)
+
+    def forward(self, x):
+        out = self.conv(x)
+        out.add_(self.down(x))
+        self.act(out)
+        F.relu_(out)
+        return self.fc(out.mean((2, 3)))
+
+
 class Arithmetic(nn.Module):
     """Differences and quotients of two tensors, numbers added and subtracted, negation."""
 

@@ -13,7 +13,7 @@ import functools
 import torch
 from torch import nn
 
-from .import_map import ANNOTATION, Unmapped
+from .import_map import ANNOTATION, Unmapped, gives_tensors
 
 LIVE, CONST, LEARNED = "live", "constant", "learned"
 # a new tensor of the size of the one it is called on, not of its values (Swin's region map)
@@ -24,9 +24,7 @@ _LIKE = (torch.zeros_like, torch.ones_like, torch.full_like, torch.empty_like)
 def is_tensor(node) -> bool:
     """Whether the node's value is a tensor or a tuple holding tensors (split's parts)."""
     meta = node.meta.get("tensor_meta")
-    if hasattr(meta, "shape"):  # TensorMetadata (itself a named tuple)
-        return True
-    return isinstance(meta, (tuple, list)) and any(hasattr(m, "shape") for m in meta)
+    return hasattr(meta, "shape") or gives_tensors(node)  # TensorMetadata: a named tuple
 
 
 class Traced:

@@ -63,7 +63,8 @@ _ACT_MODULES = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.SiLU: "silu", nn.Sigmoid:
 _ACT_FUNCS = {F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.silu: "silu",
               torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", torch.tanh: "tanh",
               F.tanh: "tanh", F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid",
-              F.mish: "mish", F.gelu: "gelu"}
+              F.mish: "mish", F.gelu: "gelu", torch.relu_: "relu", torch.sigmoid_: "sigmoid",
+              torch.tanh_: "tanh"}  # the last three in place: the same values
 _ACT_METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "relu_": "relu",
                 "sigmoid_": "sigmoid", "tanh_": "tanh"}  # in place: the same values
 _DROPOUT_FUNCS = {F.dropout1d: "dropout1d", F.dropout2d: "dropout2d", F.dropout3d: "dropout3d"}
@@ -72,7 +73,7 @@ _ZERO_PADS = (nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d, nn.ConstantPad1d, nn.Con
               nn.ConstantPad3d)
 
 
-def _gives_tensors(node) -> bool:
+def gives_tensors(node) -> bool:
     """Whether a call gives several tensors (a tuple: split's parts, max's values and
     indices), not sizes."""
     meta = node.meta.get("tensor_meta")
@@ -659,7 +660,7 @@ def map_node(node, modules: dict):
         return decided
     if node.op in ("call_function", "call_method") and _shape(node) is None and \
             node.target is not operator.getitem and \
-            (not _gives_tensors(node) or _max_over_dim(node) or _splits(node)):
+            (not gives_tensors(node) or _max_over_dim(node) or _splits(node)):
         return None  # arithmetic on sizes; or parts that getitem reads
     if node.op == "call_module":
         return _module(modules[node.target], node)

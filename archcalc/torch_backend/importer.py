@@ -176,11 +176,37 @@ def example_input(input_shape: tuple, tokens: bool = False):
     return torch.zeros((1, *input_shape), dtype=torch.int64 if tokens else torch.float32)
 
 
+def _rebind_in_place(graph) -> None:
+    """After an in-place call (``out.add_(y)``, ``x.relu_()``, ``F.relu_(x)``, a module built
+    with ``inplace=True``) whose result
+    the forward does not keep, later readers of its tensor read the call: torch.fx records
+    the call but keeps them on the tensor as it was, which would leave the call out of
+    the network's path."""
+    order = {node: i for i, node in enumerate(graph.nodes)}
+    for node in graph.nodes:
+        name = node.target if node.op == "call_method" else \
+            getattr(node.target, "__name__", "") if node.op == "call_function" else ""
+        in_place = isinstance(name, str) and name.endswith("_") and not name.startswith("_")
+        if node.op == "call_module":  # nn.ReLU(inplace=True) called for its effect
+            in_place = getattr(graph.owning_module.get_submodule(node.target), "inplace",
+                               False) is True
+        if not (in_place and node.args and hasattr(node.args[0], "users")):
+            continue
+        base = node.args[0]
+        for user in list(base.users):
+            if user is not node and order[user] > order[node]:
+                user.replace_input_with(base, node)
+
+
 def _propagate(gm, x, input_shape, target) -> None:
     """Shapes on every fx node (``meta['tensor_meta']``); ShapeProp prints a traceback of
-    its own when the forward raises, which is kept from the user."""
+    its own when the forward raises, which is kept from the user. In-place calls are
+    rebound first (``_rebind_in_place``)."""
     import torch
     from torch.fx.passes.shape_prop import ShapeProp
+
+    _rebind_in_place(gm.graph)
+    gm.recompile()
 
     try:
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
