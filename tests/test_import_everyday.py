@@ -48,6 +48,12 @@ CASES = [  # (class, one sample's input, token ids, a line the spec has)
     ("InPlaceResidual", (3, 8, 8), False,
      "  - add: {name: add_, from: conv, with: down}\n  - relu: {name: act}\n"
      "  - relu: {name: relu_}\n  - globalavgpool: {name: mean}"),
+    ("CausalSelfAttention", (12,), True,
+     "  - attention: {name: attn, heads: 4, dropout: 0.1, causal: true}"),
+    ("causal_float_mask", (12,), True,
+     "  - attention: {name: attn, heads: 4, dropout: 0.1, causal: true}"),
+    ("CausalEncoder", (12,), True,
+     "    - attention: {name: self_attn, heads: 4, causal: true, dropout: 0.1}"),
     ("Arithmetic", (3, 8, 8), False,
      "  - add: {name: sub, from: conv, with: relu}\n  - sigmoid: {name: sigmoid, from: conv}\n"
      "  - mul: {name: truediv, from: sub, with: sigmoid}\n  - identity: {name: neg}\n"
@@ -79,6 +85,26 @@ def test_a_max_over_time_holds_for_free_lengths():
         params, out, macs = tv.measure(everyday.TextCNN, (length,), dtype=torch.long)
         assert (got.total.params, got.total.output_shape, got.total.macs) == \
             (params, out, macs), length
+
+
+def test_a_causal_mask_made_from_the_length_holds_for_free_lengths():
+    """nn.Transformer.generate_square_subsequent_mask(n) of the traced length n: the layer
+    is causal attention, so with --free L the counts at any L are PyTorch's."""
+    text = import_torch("torch_everyday_models:causal_float_mask", (12,), free=("L",),
+                        tokens=True)
+    for length in (1, 7, 40):
+        got = analyse(load_string(text, "causal.yaml", {"L": length}))
+        params, out, macs = tv.measure(everyday.causal_float_mask, (length,), dtype=torch.long)
+        assert (got.total.params, got.total.output_shape, got.total.macs) == \
+            (params, out, macs), length
+
+
+def test_a_mask_that_is_not_causal_is_refused(cli):
+    code, out, err = cli("import", "torch", "tests/torch_everyday_models.py:"
+                         "CausalSelfAttention", "--args", '{"causal": false}', "--input", "12",
+                         "--tokens")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "nn.MultiheadAttention with an attn_mask other than a causal one" in err, err
 
 
 def test_instance_norms_pads_and_shuffles_are_their_layers():

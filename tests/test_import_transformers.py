@@ -280,7 +280,7 @@ def test_unmappable_transformer_ops_are_located(cli, tmp_path):
         "        super().__init__()\n"
         "        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)\n"
         "    def forward(self, x):\n"
-        "        mask = torch.ones(4, 4, dtype=torch.bool).triu(1)\n"
+        "        mask = torch.ones(4, 4, dtype=torch.bool).tril(-1)\n"  # not causal
         "        return self.mha(x, x, x, attn_mask=mask)[0]\n"
         "class First(nn.Module):\n"
         "    def forward(self, x):\n        return x[0]\n"
@@ -292,7 +292,8 @@ def test_unmappable_transformer_ops_are_located(cli, tmp_path):
         encoding="utf-8")
     cases = [
         ("Weighted", "no archcalc layer for a product with a learned or constant tensor"),
-        ("Masked", "no archcalc layer for nn.MultiheadAttention with attn_mask at mha"),
+        ("Masked", "no archcalc layer for nn.MultiheadAttention with an attn_mask other "
+                   "than a causal one of self-attention without add_bias_kv at mha"),
         ("First", "no archcalc layer for indexing the batch axis"),
         # a second parameter layer of the same tensor would count it twice
         ("Twice", "no archcalc layer for the learned tensor pos read a second time"),

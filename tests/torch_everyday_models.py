@@ -282,6 +282,50 @@ class InPlaceResidual(nn.Module):
         return self.fc(out.mean((2, 3)))
 
 
+class CausalSelfAttention(nn.Module):
+    """A next-token model on nn.MultiheadAttention with a causal attn_mask made in the
+    forward: a bool torch.triu of ones (True masks), or ``float_mask``
+    nn.Transformer.generate_square_subsequent_mask (−inf added); ``causal=False``: a mask
+    that is not causal (tril, the diagonal kept: the later tokens only)."""
+
+    def __init__(self, vocab=60, dim=32, heads=4, float_mask=False, causal=True):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=0.1, batch_first=True)
+        self.head = nn.Linear(dim, vocab)
+        self.float_mask, self.causal = float_mask, causal
+
+    def forward(self, ids):
+        x, n = self.embed(ids), ids.size(1)
+        if self.float_mask:
+            mask = nn.Transformer.generate_square_subsequent_mask(n, device=ids.device)
+        else:
+            ones = torch.ones(n, n, dtype=torch.bool, device=ids.device)
+            mask = torch.triu(ones, 1) if self.causal else torch.tril(ones)
+        y, _ = self.attn(x, x, x, attn_mask=mask, need_weights=False)
+        return self.head(y)
+
+
+def causal_float_mask():
+    return CausalSelfAttention(float_mask=True)
+
+
+class CausalEncoder(nn.Module):
+    """GPT-like: nn.TransformerEncoder under a causal mask (is_causal=True), a head."""
+
+    def __init__(self, vocab=60, dim=32, heads=4, ffn=64, layers=2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        layer = nn.TransformerEncoderLayer(dim, heads, ffn, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers)
+        self.head = nn.Linear(dim, vocab)
+
+    def forward(self, ids):
+        n = ids.size(1)
+        mask = nn.Transformer.generate_square_subsequent_mask(n, device=ids.device)
+        return self.head(self.encoder(self.embed(ids), mask=mask, is_causal=True))
+
+
 class Arithmetic(nn.Module):
     """Differences and quotients of two tensors, numbers added and subtracted, negation."""
 

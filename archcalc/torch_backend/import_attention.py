@@ -85,30 +85,53 @@ def _multihead(traced, node) -> None:
     m = traced.modules[node.target]
     q, k, v = (_arg(node, i, key) for i, key in enumerate(("query", "key", "value")))
     refused = None
+    mask = _arg(node, 6, "attn_mask")
     if not m.batch_first:
         refused = "nn.MultiheadAttention with batch_first=False (the batch axis not first)"
-    for i, key in ((4, "key_padding_mask"), (6, "attn_mask")):
-        if _arg(node, i, key) is not None:
-            refused = f"nn.MultiheadAttention with {key}"
-    if _arg(node, 8, "is_causal", False) or m.add_zero_attn:
-        refused = "nn.MultiheadAttention with is_causal or add_zero_attn"
+    if _arg(node, 4, "key_padding_mask") is not None:
+        refused = "nn.MultiheadAttention with key_padding_mask"
+    if m.add_zero_attn:
+        refused = "nn.MultiheadAttention with add_zero_attn"
     if k is not v:
         refused = "nn.MultiheadAttention with keys other than its values"
+    causal = mask is not None and not refused and _causal_self_attention(traced, m, q, k, mask)
+    if mask is not None and not causal and not refused:
+        refused = "nn.MultiheadAttention with an attn_mask other than a causal one of " \
+                  "self-attention without add_bias_kv"
     if refused:
         traced.decide(node, Unmapped(refused))
         return
-    args = dict(heads=m.num_heads, **_opts(bias=(m.in_proj_bias is not None, True),
-                                           kdim=(m.kdim, m.embed_dim),
-                                           vdim=(m.vdim, m.embed_dim),
-                                           add_bias_kv=(m.bias_k is not None, False)))
-    if k is not q:
-        args["kv"] = k  # cross-attention: the keys' layer by name
-    traced.decide(node, ("multiheadattention", args, [q]))
+    if causal:  # the same projections, products and counts as attention's, causal
+        args = dict(heads=m.num_heads, **_opts(bias=(m.in_proj_bias is not None, True),
+                                               dropout=(float(m.dropout), 0.0)))
+        traced.decide(node, ("attention", dict(args, causal=True), [q]))
+    else:
+        args = dict(heads=m.num_heads, **_opts(bias=(m.in_proj_bias is not None, True),
+                                               kdim=(m.kdim, m.embed_dim),
+                                               vdim=(m.vdim, m.embed_dim),
+                                               add_bias_kv=(m.bias_k is not None, False)))
+        if k is not q:
+            args["kv"] = k  # cross-attention: the keys' layer by name
+        traced.decide(node, ("multiheadattention", args, [q]))
     for user in node.users:  # (output, weights): the output is the layer's
         if user.target is operator.getitem and user.args[1] == 1 and user.users:
             traced.decide(user, Unmapped("the attention weights of nn.MultiheadAttention"))
         elif user.target is operator.getitem:
             traced.decide(user, None)
+
+
+def _causal_self_attention(traced, m, q, k, mask) -> bool:
+    """Whether nn.MultiheadAttention is called as causal self-attention: queries = keys,
+    no bias_k, and an attn_mask that is a constant causal mask (bool: True masks; float:
+    added, −inf masks)."""
+    if q is not k or m.bias_k is not None:
+        return False
+    meta = mask.meta.get("tensor_meta") if hasattr(mask, "meta") else None
+    kind = "fill" if getattr(meta, "dtype", None) == torch.bool else "add"
+    try:
+        return _causal_mask(traced, mask, kind)
+    except NoMatch:
+        return False
 
 
 # ---------------------------------------------------------------- recognising the ops

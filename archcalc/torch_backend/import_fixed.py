@@ -98,6 +98,9 @@ class _Tracer(fx.Tracer):
         value = self._run(kind, target, args, kwargs)
         proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr,
                                      proxy_factory_fn)
+        if value is None and kind == "call_function" and target is operator.getitem:
+            self.graph.erase_node(proxy.node)  # a part that is None: attention weights not
+            return None  # asked for (need_weights=False), a Python value
         if kind != "placeholder" and not _holds_tensor(value) and not _in_place(kind, target):
             if not (kind == "call_method" and target in _SIZES):  # .item(), .tolist()
                 raise FixedSizeError(f"a Python value from a tensor's values ({target})")
