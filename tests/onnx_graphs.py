@@ -238,6 +238,18 @@ def unet_resize() -> onnx.ModelProto:
     return net.model(net.conv(x, 16, 2, 1, "head"))
 
 
+def sub_pixel() -> onnx.ModelProto:
+    """Sub-pixel layers (ESPCN's upsampling): a conv to 16 channels, DepthToSpace by 2 in
+    PyTorch's CRD order, a conv, SpaceToDepth by 2, DepthToSpace by 2 in ONNX's default
+    DCR order: nn.PixelShuffle and nn.PixelUnshuffle's shapes and counts."""
+    net = Net([1, 3, 8, 8], "sub_pixel")
+    x = net.conv("input", 3, 16, 3, "conv1", pad=1)
+    x = net.op("DepthToSpace", [x], blocksize=2, mode="CRD", name="/shuffle/DepthToSpace")
+    x = net.conv(x, 4, 8, 3, "conv2", pad=1)
+    x = net.op("SpaceToDepth", [x], blocksize=2, name="/unshuffle/SpaceToDepth")
+    return net.model(net.op("DepthToSpace", [x], blocksize=2, name="/again/DepthToSpace"))
+
+
 def unet_skip() -> onnx.ModelProto:
     """examples/unet-skip.yaml: one U-Net level, the skip centre-cropped (a Slice of both
     spatial axes) to the transposed convolution's output and concatenated first."""

@@ -141,6 +141,29 @@ def test_multihead_attention_as_torch_onnx_writes_it(tmp_path):
     assert _shapes_agree(path, None, got) == 1
 
 
+def test_depth_to_space_and_back_are_pixel_shuffles(tmp_path):
+    """DepthToSpace (CRD, and the default DCR, whose channel order differs but not its
+    shapes or counts) and SpaceToDepth are pixelshuffle and pixelunshuffle: the counts of
+    the same network in PyTorch (nn.PixelShuffle, nn.PixelUnshuffle) and onnx's shapes."""
+    torch = pytest.importorskip("torch")
+    import torch_transformer_models as tt
+    from torch import nn
+
+    path = _save(G.sub_pixel(), tmp_path)
+    text, got = _imported(path)
+    for line in ["  - pixelshuffle: {name: shuffle, factor: 2}",
+                 "  - pixelunshuffle: {name: unshuffle, factor: 2}",
+                 "  - pixelshuffle: {name: again, factor: 2}"]:
+        assert line in text, text
+    make = lambda: nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.PixelShuffle(2),  # noqa
+                                 nn.Conv2d(4, 8, 3, padding=1), nn.PixelUnshuffle(2),
+                                 nn.PixelShuffle(2))
+    params, out, macs = tt.measure(make, (3, 8, 8))
+    assert (got.total.params, got.total.macs, tuple(got.total.output_shape)) == \
+        (params, macs, out)
+    assert _shapes_agree(path, None, got) == 5
+
+
 def test_multihead_attention_with_a_mask_is_refused(cli, tmp_path):
     """An additive mask on the scores is no op of the layer: the Transpose that moves the
     batch is refused, naming the op that differs."""

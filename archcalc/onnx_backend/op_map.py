@@ -568,6 +568,17 @@ def _transpose(node, g):
     return [Layer("permute", dict(dims=[p - 1 for p in perm[1:]]), [x])]
 
 
+def _depth_space(node, g):
+    """DepthToSpace → pixelshuffle, SpaceToDepth → pixelunshuffle (of a [N, C, H, W] map).
+    Mode CRD is PyTorch's channel order; DCR (DepthToSpace's default) and SpaceToDepth take
+    the channels in another order, which changes no shape and no count."""
+    x = _act(node, g)
+    if len(g.shape(x)) != 4:
+        raise Unmapped(f"{node.op_type} of a rank-{len(g.shape(x))} tensor")
+    kind = "pixelshuffle" if node.op_type == "DepthToSpace" else "pixelunshuffle"
+    return [Layer(kind, dict(factor=attr(node, "blocksize")), [x])]
+
+
 def _resize(node, g):
     x = _act(node, g)
     shape, out = g.shape(x), g.shape(node.output[0])
@@ -742,6 +753,7 @@ OPS = {
     "Reshape": _reshape, "Flatten": _flatten, "Squeeze": _squeeze, "Unsqueeze": _squeeze,
     "Transpose": _transpose, "Resize": _resize, "Upsample": _resize, "Pad": _pad,
     "Slice": _slice, "Split": _split, "Gather": _gather,
+    "DepthToSpace": _depth_space, "SpaceToDepth": _depth_space,
     "Identity": _passthrough, "Cast": _passthrough, "Expand": _expand,
     "Neg": _passthrough,  # element-wise, as a scale by a number: no layer
 }
