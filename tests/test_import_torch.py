@@ -88,6 +88,26 @@ def test_free_sizes_give_the_closed_forms_of_the_spec_made_free(target, shape, s
     assert got.total.output_shape == want.total.output_shape
 
 
+# the least input side each network takes with H, W free, where 64 is too small (a final
+# pool of fixed size 7, GoogLeNet's and NiN's, needs a map of 7 or more after 32x)
+LEAST_SIDE = {"googlenet-paper": 224, "nin": 224}
+
+
+@pytest.mark.parametrize("target,shape,spec,set_", FREE_CASES, ids=[c[2] for c in FREE_CASES])
+def test_imported_free_spec_passes_verify(target, shape, spec, set_, tmp_path):
+    """Imported with --free H,W, built by archcalc's own builders and measured in PyTorch
+    at drawn sizes from the least side up: every shape, parameter and FLOP figure agrees
+    (receptive fields off, the slow part)."""
+    import archcalc
+
+    path = tmp_path / f"{spec}.yaml"
+    path.write_text(import_torch(target, shape, None, free=("H", "W")), encoding="utf-8")
+    low = LEAST_SIDE.get(spec, 64)
+    result = archcalc.verify(str(path), rf="off", ranges={"H": (low, low + 3),
+                                                         "W": (low, low + 3)})
+    assert result.ok and not result.mismatches and result.checked > 0, result.notes
+
+
 def test_free_sizes_give_the_spec_closed_forms():
     """MobileNet v1 with H, W free: the closed forms of specs/mobilenet_v1.yaml in R
     (its resolution) once H = W = R."""
@@ -307,7 +327,8 @@ def test_an_imported_spec_passes_verify(tmp_path):
 
 def test_imported_cnns_pass_verify(tmp_path):
     """ConvNeXt-T (LayerNorm2d's F.layer_norm), EfficientNet-B0, LeNet-5 (C3's slices and
-    concatenations) and Xception (torch.export; 'same' max pools) imported at small inputs,
+    concatenations), Xception (torch.export; 'same' max pools), U-Net (centre crops) and
+    MobileNet v1 imported at small inputs,
     built by archcalc's own builders and measured in PyTorch (receptive fields off, the
     slow part)."""
     import archcalc
@@ -315,7 +336,9 @@ def test_imported_cnns_pass_verify(tmp_path):
     for target, shape in [("torch_mobile_models:convnext_tiny", (3, 32, 32)),
                           ("torch_mobile_models:efficientnet_b0", (3, 32, 32)),
                           ("torch_reference_models:LeNet5", (1, 32, 32)),
-                          ("torch_reference_models:XceptionKeras", (3, 71, 71))]:
+                          ("torch_reference_models:XceptionKeras", (3, 71, 71)),
+                          ("torch_reference_models:UNet", (1, 188, 188)),  # its least side
+                          ("torch_reference_models:MobileNetV1", (3, 64, 64))]:
         spec = tmp_path / f"{target.split(':')[1]}.yaml"
         spec.write_text(archcalc.import_torch(target, shape), encoding="utf-8")
         result = archcalc.verify(str(spec), rf="off")

@@ -95,6 +95,22 @@ def test_import_counts_as_the_spec(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_imported_free_spec_passes_verify(name, tmp_path):
+    """Each classic CNN imported with --free H,W is built by archcalc's own builders and
+    measured in PyTorch at drawn small sizes (64 to 67; Inception v3 75 to 78, its least):
+    every shape, parameter and FLOP figure agrees (receptive fields off, the slow part)."""
+    import archcalc
+
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(import_torch(f"torch_zoo_models:{name}", _shape(name), None,
+                                 free=("H", "W")), encoding="utf-8")
+    low = 75 if name == "inception_v3" else 64
+    result = archcalc.verify(str(spec), rf="off", ranges={"H": (low, low + 3),
+                                                         "W": (low, low + 3)})
+    assert result.ok and not result.mismatches and result.checked > 0, result.notes
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_import_with_free_sizes_gives_the_spec_closed_forms(name):
     """Every classic CNN of the zoo, imported with --free H,W: the closed forms of its MACs
     are those of specs/<name>.yaml with its input made [3, H, W] (and at the
