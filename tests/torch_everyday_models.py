@@ -327,7 +327,8 @@ class CausalEncoder(nn.Module):
 
 
 class Arithmetic(nn.Module):
-    """Differences and quotients of two tensors, numbers added and subtracted, negation."""
+    """Differences and quotients of two tensors, numbers added and subtracted, negation,
+    sums and products of a tensor with itself."""
 
     def __init__(self):
         super().__init__()
@@ -338,7 +339,7 @@ class Arithmetic(nn.Module):
         y = x - F.relu(x)
         z = -(y / torch.sigmoid(x)) + 1
         w = 1 - z.sub(x).div(x.sigmoid())
-        return torch.sub(w, torch.div(w, x)) * 0.5
+        return torch.sub(w, torch.div(w, x)) * 0.5 + (x + x) * x.mul(x)
 
 
 class Unmappable(nn.Module):

@@ -136,12 +136,12 @@ def _binary(kind, node):
     """x + y, x - y, x.add_(y), … of two tensors → add; x * y, x / y, x.mul(y) → mul (a
     difference counts as a sum, a quotient as a product: element-wise, no MACs, as the
     ONNX import counts Sub and Div); a number added or multiplied → identity."""
-    tensors = _tensors(node)
+    tensors = [a for a in node.args if hasattr(a, "op") and _shape(a) is not None]
     if len(node.args) != 2 or node.kwargs or not tensors:
         raise Unmapped(f"{_name(node)} with alpha or rounding_mode")
-    if len(tensors) == 2:
+    if len(tensors) == 2:  # x + x too: the same tensor twice
         return kind, {}, list(node.args)
-    other = next(a for a in node.args if a is not tensors[0])
+    other = node.args[1] if node.args[0] is tensors[0] else node.args[0]
     if isinstance(other, (int, float)) and not isinstance(other, bool) or \
             (hasattr(other, "op") and _shape(other) is None):  # a number, or a traced size
         return "identity", {}, tensors
