@@ -124,3 +124,34 @@ def test_drawn_networks_imported_pass_verify(drawn_plan, tmp_path_factory):
     spec.write_text(text, encoding="utf-8")
     result = archcalc.verify(str(spec), rf="off")
     assert result.ok and not result.mismatches and result.checked > 0, text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(drawn_plan=plans())
+def test_drawn_networks_exported_to_onnx_import_to_pytorchs_counts(drawn_plan):
+    """The same networks written by torch.onnx (without constant folding, which would fold
+    the batch norms into the convolutions before the file is written) and read by archcalc
+    import onnx: PyTorch's count. The head that pools by the map's size is left out:
+    torch.onnx cannot write a pool whose window is a traced size."""
+    pytest.importorskip("onnx")
+    import os
+    import tempfile
+    import warnings
+
+    from archcalc.onnx_backend.importer import import_onnx
+
+    plan, head = drawn_plan
+    assume(head != "pool_by_size")
+    shape = (3, 16, 16)
+    make = lambda: drawn.Drawn(plan, shape, head)  # noqa: E731
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "drawn.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(make().eval(), (torch.zeros(1, *shape),), path, dynamo=False,
+                              opset_version=17, do_constant_folding=False)
+        text = import_onnx(path, None, ())
+    got = analyse(load_string(text, "drawn.yaml"))
+    params, out, macs = tv.measure(make, shape)
+    assert (got.total.params, got.total.output_shape, got.total.macs) == \
+        (params, out, macs), text

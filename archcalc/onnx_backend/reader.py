@@ -18,6 +18,8 @@ from ..errors import LimitReached, Loc, SpecError
 from . import require_onnx
 
 _SHAPE_OPS = {"Shape", "Size"}  # read an activation, give sizes: not activations
+# ops that give the same values in another shape: a weight through them is still the weight
+_VIEWS = {"Unsqueeze", "Squeeze", "Reshape", "Flatten", "Cast", "Identity"}
 _SMALL = 4096  # elements of a constant kept for shape inference (sizes, scales, axes)
 _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
 
@@ -127,12 +129,18 @@ class Graph:
 
     def is_weight(self, name: str) -> bool:
         """One of the model's initializers (its parameters), directly or through Identity,
-        or through an Expand that changes nothing at batch one (a class token expanded to
-        the batch: ``cls.expand(B, -1, -1)``)."""
+        through ops that view it in another shape (Unsqueeze, Reshape, …: an exporter that
+        does not fold constants writes GroupNorm's scale so), or through an Expand that
+        changes nothing at batch one (a class token expanded to the batch:
+        ``cls.expand(B, -1, -1)``)."""
         name = self.alias.get(name, name)
         if name in self.weights:
             return True
         node = self.producer.get(name)
+        if node is not None and node.op_type in _VIEWS and node.input and \
+                all(self._fixed(i) or self.producer.get(i) is not None and not self.is_act(i)
+                    for i in node.input[1:] if i):
+            return self.is_weight(node.input[0])  # a weight viewed: GroupNorm's [C, 1, 1]
         if node is None or node.op_type != "Expand" or not self.is_weight(node.input[0]):
             return False
         try:
