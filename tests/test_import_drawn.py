@@ -5,7 +5,7 @@ stacks, scales by numbers, pads and dropouts, with a head that flattens, average
 takes a maximum or pools by the map's size. Each import analyses to PyTorch's own count of
 the same module (parameters(), FlopCounterMode's FLOPs ÷ 2, output shape); imported with H,
 W free, its closed forms at another size are PyTorch's count of the network built for that
-size."""
+size; written by torch.onnx and read by archcalc import onnx, PyTorch's count too."""
 
 from __future__ import annotations
 
