@@ -287,7 +287,9 @@ def test_unmappable_variants_are_refused_with_op_and_module(cli, tmp_path):
         ("twice", "3,8,8", "no archcalc layer for function layer_norm of the learned tensor "
                            "inner.w, read before (its parameters would be counted twice) at "
                            "inner"),
-        ("odd_pad", "3,8,8", "no archcalc layer for F.pad with the value -inf at inner"),
+        ("odd_pad", "3,8,8", "no archcalc layer for F.pad of [0, 2, 0, 2] with -inf before a "
+                             "max pool (neither Keras 'same' nor one padding per side within "
+                             "half the kernel) at inner"),
         ("off_centre", "3,8,8", "no archcalc layer for indexing (slice(None, None, None), "
                                 "slice(None, None, None), slice(1, add, None)"),
     ]

@@ -16,6 +16,7 @@ import operator
 import torch
 
 from .import_map import Unmapped, _dim, _one, _opts, _pool_layer
+from .import_same_pools import padding_of, per_axis
 
 aten = torch.ops.aten
 _FULL = 2 ** 63 - 1  # an open slice end as ATen records it
@@ -272,27 +273,14 @@ def _padded_pool(pad, check: bool = True):
         return None
     x, pads = pad.args[0], list(_arg(pad, 1, "pad"))
     nd = len(shape_of(x)) - 2
-    kernel = _per_axis(_arg(pool, 1, "kernel_size"), nd)
-    stride = _per_axis(_arg(pool, 2, "stride") or kernel, nd)
-    if len(pads) != 2 * nd or _per_axis(_arg(pool, 3, "padding", 0), nd) != [0] * nd or \
-            _per_axis(_arg(pool, 4, "dilation", 1), nd) != [1] * nd or \
+    kernel = per_axis(_arg(pool, 1, "kernel_size"), nd)
+    stride = per_axis(_arg(pool, 2, "stride") or kernel, nd)
+    if len(pads) != 2 * nd or per_axis(_arg(pool, 3, "padding", 0), nd) != [0] * nd or \
+            per_axis(_arg(pool, 4, "dilation", 1), nd) != [1] * nd or \
             _arg(pool, 5, "ceil_mode", False):
         return None
-    pairs = [tuple(pads[2 * i:2 * i + 2]) for i in range(nd)][::-1]  # F.pad: last axis first
     if not check:
         return x, None
-    from ..layers.window import keras_same_pads
-
-    sizes = shape_of(x)[2:]
-    if all(p == tuple(keras_same_pads(n, k, s)) for p, n, k, s in
-           zip(pairs, sizes, kernel, stride)):
-        return x, "same"
-    if all(a == b and a <= k // 2 for (a, b), k in zip(pairs, kernel)):
-        return x, _one([a for a, _ in pairs])
-    raise Unmapped(f"aten.pad of {pads} with -inf before a max pool (neither Keras 'same' "
-                   "nor one padding per side within half the kernel)")
+    return x, padding_of(pads, list(shape_of(x)[2:]), kernel, stride, "aten.pad")
 
 
-def _per_axis(v, nd: int) -> list:
-    v = list(v) if isinstance(v, (list, tuple)) else [v]
-    return v * nd if len(v) == 1 else v

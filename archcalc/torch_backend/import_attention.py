@@ -24,6 +24,7 @@ one by one.
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 
@@ -40,7 +41,7 @@ MATMUL_METHODS = ("matmul", "bmm")
 _SOFTMAX = (F.softmax, torch.softmax)
 _SCALAR_MUL = (operator.mul, torch.mul)
 _SCALAR_DIV = (operator.truediv, torch.div)
-_RESHAPES = ("view", "reshape")
+_RESHAPES = ("view", "reshape", "unflatten")  # unflatten(-1, (H, d)): the same view
 CASTS = ("float", "half", "bfloat16", "double", "type_as", "to")
 
 
@@ -56,7 +57,7 @@ def _need(condition) -> None:
 def annotate(traced) -> None:
     for node in traced.nodes:
         if node.op == "call_module" and \
-                type(traced.modules[node.target]) is nn.MultiheadAttention:
+                isinstance(traced.modules[node.target], nn.MultiheadAttention):
             _multihead(traced, node)
     tables: set = set()  # the bias tables an attention layer counts (a later reader: none)
     for node in traced.nodes:
@@ -81,9 +82,25 @@ def annotate(traced) -> None:
 
 
 # ---------------------------------------------------------------- nn.MultiheadAttention
+def _sequence_attention(m) -> bool:
+    """archcalc export's SequenceAttention: nn.MultiheadAttention whose forward(x, kv=None)
+    is the module on (x, kv, kv), kv x by default, giving the output alone."""
+    return type(m).__name__ == "SequenceAttention" and \
+        list(inspect.signature(type(m).forward).parameters) == ["self", "x", "kv"]
+
+
 def _multihead(traced, node) -> None:
     m = traced.modules[node.target]
-    q, k, v = (_arg(node, i, key) for i, key in enumerate(("query", "key", "value")))
+    sequence = _sequence_attention(m)
+    if type(m) is not nn.MultiheadAttention and not sequence:
+        traced.decide(node, Unmapped(f"{type(m).__name__}, a subclass of "
+                                     "nn.MultiheadAttention with a forward of its own"))
+        return
+    if sequence:
+        q = _arg(node, 0, "x")
+        k = v = _arg(node, 1, "kv") or q
+    else:
+        q, k, v = (_arg(node, i, key) for i, key in enumerate(("query", "key", "value")))
     refused = None
     mask = _arg(node, 6, "attn_mask")
     if not m.batch_first:
@@ -113,7 +130,7 @@ def _multihead(traced, node) -> None:
         if k is not q:
             args["kv"] = k  # cross-attention: the keys' layer by name
         traced.decide(node, ("multiheadattention", args, [q]))
-    for user in node.users:  # (output, weights): the output is the layer's
+    for user in [] if sequence else node.users:  # (output, weights): the output's
         if user.target is operator.getitem and user.args[1] == 1 and user.users:
             traced.decide(user, Unmapped("the attention weights of nn.MultiheadAttention"))
         elif user.target is operator.getitem:
@@ -145,8 +162,8 @@ def is_matmul(node) -> bool:
 
 
 def permutation(node):
-    """The full order of axes (batch axis included) a transpose, permute or ``.mT`` gives,
-    or None for another op."""
+    """The full order of axes (batch axis included) a transpose, permute, ``.mT`` or a
+    movedim of one axis gives, or None for another op."""
     shape = _shape(node.args[0]) if node.args and hasattr(node.args[0], "op") else None
     if shape is None:
         return None
@@ -166,6 +183,14 @@ def permutation(node):
         return tuple(d % rank for d in dims)
     if node.op == "call_function" and node.target is getattr and node.args[1] == "mT":
         order[-1], order[-2] = order[-2], order[-1]
+        return tuple(order)
+    if (node.op == "call_method" and node.target in ("movedim", "moveaxis")) or \
+            (node.op == "call_function" and node.target in (torch.movedim, torch.moveaxis)):
+        source, destination = _arg(node, 1, "source"), _arg(node, 2, "destination")
+        if not (isinstance(source, int) and isinstance(destination, int)):
+            return None  # several axes at once: not mapped
+        order.remove(source % rank)
+        order.insert(destination % rank, source % rank)
         return tuple(order)
     return None
 
@@ -511,7 +536,9 @@ def _repeated(node, absorbed) -> tuple:
     ``x[:, :, None].expand(B, H_kv, n, T, d).reshape(B, H_kv·n, T, d)``."""
     if (node.op == "call_method" and node.target == "repeat_interleave" or
             node.op == "call_function" and node.target is torch.repeat_interleave) and \
-            _arg(node, 2, "dim") == 1 and isinstance(_arg(node, 1, "repeats"), int):
+            isinstance(_arg(node, 2, "dim"), int) and \
+            _arg(node, 2, "dim") % len(_shape(node)) == 1 and \
+            isinstance(_arg(node, 1, "repeats"), int):  # dim 1 or −3 of [B, H, T, d]
         absorbed.append(node)
         return node.args[0], True
     if node.op == "call_method" and node.target in _RESHAPES:

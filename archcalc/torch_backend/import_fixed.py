@@ -79,7 +79,11 @@ COMPOSITE = (torch.nn.Transformer, torch.nn.TransformerEncoder, torch.nn.Transfo
 
 
 def is_leaf(tracer, m, qualified_name) -> bool:
-    """fx's rule for a module kept whole, except torch.nn's composite transformer modules."""
+    """fx's rule for a module kept whole, except torch.nn's composite transformer modules;
+    a subclass of nn.MultiheadAttention is kept whole too (archcalc export's
+    SequenceAttention: import_attention reads it as the module)."""
+    if isinstance(m, torch.nn.MultiheadAttention):
+        return True
     return not isinstance(m, COMPOSITE) and fx.Tracer.is_leaf_module(tracer, m, qualified_name)
 
 

@@ -574,7 +574,7 @@ def _method(node):
         return _squeeze(node, x)
     if name in ("add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_"):
         return _binary("add" if name[:3] in ("add", "sub") else "mul", node)
-    if name in ("view", "reshape"):
+    if name in ("view", "reshape", "view_as", "reshape_as", "unflatten"):
         out = _shape(node)
         if _shape(x)[0] != out[0]:
             raise Unmapped(f"tensor.{name} across the batch axis")
@@ -647,6 +647,20 @@ def _unsqueeze(node, x):
     return "reshape", dict(shape=list(out[1:])), [x]
 
 
+def _ids_in_range(node, modules):
+    """``ids % n`` read only by embeddings of n rows (archcalc export writes a token-type
+    table read at the input's ids so): no layer, the embeddings read the ids; else
+    unmapped."""
+    ids, n = node.args[0], node.args[1] if len(node.args) > 1 else None
+    meta = ids.meta.get("tensor_meta") if hasattr(ids, "meta") else None
+    users = list(node.users)
+    if meta is not None and not meta.dtype.is_floating_point and isinstance(n, int) and \
+            users and all(u.op == "call_module" and isinstance(modules[u.target], nn.Embedding)
+                          and modules[u.target].num_embeddings == n for u in users):
+        return None
+    raise Unmapped(f"function {getattr(node.target, '__name__', node.target)}")
+
+
 def _splits(node) -> bool:
     """split or chunk: their parts are slices (import_products)."""
     return node.target in ("split", "chunk", torch.split, torch.chunk)
@@ -664,6 +678,8 @@ def map_node(node, modules: dict):
         return None  # arithmetic on sizes; or parts that getitem reads
     if node.op == "call_module":
         return _module(modules[node.target], node)
+    if node.op == "call_function" and node.target in (operator.mod, torch.remainder):
+        return _ids_in_range(node, modules)
     if node.op == "call_function":
         return _function(node)
     if node.op == "call_method":

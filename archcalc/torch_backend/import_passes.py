@@ -9,7 +9,8 @@ input (live) from constants (buffers, masks, ``arange``) and learned tensors (pa
 read in the forward), and write what they decide for a node into ``node.meta[ANNOTATION]``,
 which ``import_map.map_node`` returns before mapping the node alone. The passes, in order:
 window partitions and merges across the batch axis (``import_windows.py``), channel
-selections by a constant index and channel shuffles (``import_channels.py``), attention
+selections by a constant index and channel shuffles (``import_channels.py``), −inf pads
+before max pools (``import_same_pools.py``), attention
 subgraphs (``import_attention.py``), functional calls on a module's own parameters
 (``import_functional.py``), RMS norm written out (``import_rmsnorm.py``), learned tensors
 combined with the input (``import_learned.py``), products and the other ops of attention
@@ -20,7 +21,7 @@ themselves are no layer, and a live op that reads one in a way no pass took is r
 from __future__ import annotations
 
 from . import (import_attention, import_channels, import_functional, import_learned,
-               import_products, import_rmsnorm, import_windows)
+               import_products, import_rmsnorm, import_same_pools, import_windows)
 from .import_graph import CONST, LEARNED, LIVE, Traced, op_name, what
 from .import_map import Unmapped, _shape
 
@@ -30,6 +31,7 @@ def annotate(gm, modules: dict) -> None:
     traced = Traced(gm, modules)
     import_windows.annotate(traced)
     import_channels.annotate(traced)
+    import_same_pools.annotate(traced)
     import_attention.annotate(traced)
     import_functional.annotate(traced)
     import_rmsnorm.annotate(traced)
