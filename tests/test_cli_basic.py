@@ -109,6 +109,26 @@ def test_no_arguments_still_shows_help(cli):
     assert code == 2 and "Commands" in out + err and "summary" in out + err
 
 
+def test_help_paragraphs_wrap_to_the_terminal():
+    """A command's docstring is written in lines of 90 columns; --help joins each
+    paragraph's lines so that the terminal wraps them (typer keeps a docstring's line
+    breaks after its first paragraph, which at 80 columns left a stub of a line after each
+    one), and keeps an indented example on its own lines."""
+    import os
+
+    env = dict(os.environ, COLUMNS="200", TERM="dumb", NO_COLOR="1")
+    proc = subprocess.run([sys.executable, "-m", "archcalc", "import", "torch", "--help"],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = [" ".join(line.split()) for line in proc.stdout.splitlines()]
+    assert "This runs your Python code (the import and the call), as running it yourself " \
+           "would; the spec verbs never run code. Layers keep PyTorch's vocabulary and only " \
+           "the arguments that differ from archcalc's defaults." in " ".join(lines)
+    joined = next(line for line in lines if line.startswith("This runs your Python code"))
+    assert "the spec verbs never run code" in joined  # one paragraph, one line at 200
+    assert "archcalc import torch model.py:GPT --input 1024 --tokens -o gpt.yaml" in lines
+
+
 def test_list_layers_json_is_the_registry(cli):
     from archcalc.layers import REGISTRY
     from archcalc.layers.base import REQUIRED

@@ -18,6 +18,7 @@ class OneLineErrors(TyperGroup):
              **extra):
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
+        reflow_help(self)
         try:
             code = super().main(args, prog_name or "archcalc", complete_var,
                                 standalone_mode=False, **extra)
@@ -39,6 +40,32 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code or 0)
+
+
+def reflow_help(command) -> None:
+    """Each command's help (its docstring) with the lines of a paragraph joined, so that
+    --help wraps them to the terminal's width: typer keeps a docstring's line breaks after
+    its first paragraph. Indented paragraphs (examples) keep their lines; a list keeps one
+    line per item."""
+    if command.help and not getattr(command, "_reflowed", False):
+        command.help = "\n\n".join(_joined(p) for p in command.help.split("\n\n"))
+        command._reflowed = True
+    for sub in getattr(command, "commands", {}).values():
+        reflow_help(sub)
+
+
+def _joined(paragraph: str) -> str:
+    lines = [line for line in paragraph.split("\n") if line.strip()]
+    if not lines or all(line.startswith((" ", "\t")) for line in lines) or \
+            lines[0].startswith("\b"):
+        return paragraph
+    items: list = []
+    for line in lines:
+        if line.lstrip().startswith(("- ", "* ")) or not items:
+            items.append(line.strip())
+        else:
+            items[-1] += " " + line.strip()
+    return "\n".join(items)
 
 
 def _version(value: bool) -> None:
