@@ -46,10 +46,9 @@ def reflow_help(command) -> None:
     """Each command's help (its docstring) with the lines of a paragraph joined, so that
     --help wraps them to the terminal's width: typer keeps a docstring's line breaks after
     its first paragraph. Indented paragraphs (examples) keep their lines; a list keeps one
-    line per item."""
-    if command.help and not getattr(command, "_reflowed", False):
+    line per item. Reflowing again changes nothing."""
+    if command.help:
         command.help = "\n\n".join(_joined(p) for p in command.help.split("\n\n"))
-        command._reflowed = True
     for sub in getattr(command, "commands", {}).values():
         reflow_help(sub)
 
