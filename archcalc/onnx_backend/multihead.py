@@ -134,20 +134,27 @@ def _region(start, g) -> dict:
             entries.append(other)
 
 
-def _entry_before(g, value):
-    """The Transpose that opens another sequence's projections, found by walking back from
-    ``value`` through the ops that reorder it and add a bias; None if there is none."""
-    for _ in range(16):
+def _walk_back(g, value, found, ops=None, steps: int = 32):
+    """The first node, walking back from ``value`` through nodes of one activation input
+    (of ``ops`` only, if given), for which ``found`` holds; None if there is none."""
+    for _ in range(steps):
         node = g.producer.get(value)
         if node is None:
             return None
-        if _opens(node, g):
+        if found(node):
             return node
         acts = [i for i in g.inputs_of(node) if i and g.is_act(i)]
-        if len(acts) != 1 or node.op_type not in _SHAPE | {"Add", "MatMul", "Concat", "Mul"}:
+        if len(acts) != 1 or ops is not None and node.op_type not in ops:
             return None
         value = acts[0]
     return None
+
+
+def _entry_before(g, value):
+    """The Transpose that opens another sequence's projections, found by walking back from
+    ``value`` through the ops that reorder it and add a bias; None if there is none."""
+    return _walk_back(g, value, lambda n: _opens(n, g),
+                      _SHAPE | {"Add", "MatMul", "Concat", "Mul"}, steps=16)
 
 
 class _Parts:
@@ -318,17 +325,7 @@ def _layer(entries, projections, parts, g) -> dict:
 
 def _entry_of(g, value, entries):
     """Which of the region's opening Transposes ``value`` is computed from."""
-    for _ in range(32):
-        node = g.producer.get(value)
-        if node is None:
-            return None
-        if any(node is e for e in entries):
-            return node
-        acts = [i for i in g.inputs_of(node) if i and g.is_act(i)]
-        if len(acts) != 1:
-            return None
-        value = acts[0]
-    return None
+    return _walk_back(g, value, lambda n: any(n is e for e in entries))
 
 
 def _back(g, node, shape, inside) -> str:

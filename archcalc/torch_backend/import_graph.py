@@ -100,14 +100,6 @@ class Traced:
         return out
 
 
-def op_name(node) -> str:
-    if node.op == "call_method":
-        return f"tensor.{node.target}"
-    if node.op == "call_module":
-        return f"module {node.target}"
-    return f"function {getattr(node.target, '__name__', node.target)}"
-
-
 def what(node, traced) -> str:
     """The learned tensor or constant a node reads, by the attribute it comes from."""
     seen = [node]

@@ -86,8 +86,8 @@ def _max_over_dim(node) -> bool:
         known = node.target in ("max", "min")
     else:
         known = node.op == "call_function" and node.target in (torch.max, torch.min)
-    return known and isinstance(_arg(node, 1, "dim"), int) and \
-        not isinstance(_arg(node, 1, "dim"), bool)
+    dim = _arg(node, 1, "dim")
+    return known and isinstance(dim, int) and not isinstance(dim, bool)
 
 
 def _max_part(base, part):
@@ -138,19 +138,23 @@ def _binary(kind, node):
     ONNX import counts Sub and Div); a number added or multiplied → identity."""
     tensors = [a for a in node.args if hasattr(a, "op") and _shape(a) is not None]
     if len(node.args) != 2 or node.kwargs or not tensors:
-        raise Unmapped(f"{_name(node)} with alpha or rounding_mode")
+        raise Unmapped(f"{op_name(node)} with alpha or rounding_mode")
     if len(tensors) == 2:  # x + x too: the same tensor twice
         return kind, {}, list(node.args)
     other = node.args[1] if node.args[0] is tensors[0] else node.args[0]
     if isinstance(other, (int, float)) and not isinstance(other, bool) or \
             (hasattr(other, "op") and _shape(other) is None):  # a number, or a traced size
         return "identity", {}, tensors
-    raise Unmapped(f"{_name(node)} with a constant tensor")
+    raise Unmapped(f"{op_name(node)} with a constant tensor")
 
 
-def _name(node) -> str:
-    fn = node.target
-    return f"tensor.{fn}" if isinstance(fn, str) else getattr(fn, "__name__", str(fn))
+def op_name(node) -> str:
+    """A traced call in words: ``tensor.add``, ``module conv1``, ``function add``."""
+    if node.op == "call_method":
+        return f"tensor.{node.target}"
+    if node.op == "call_module":
+        return f"module {node.target}"
+    return f"function {getattr(node.target, '__name__', node.target)}"
 
 
 def _module(m, node):
@@ -658,7 +662,7 @@ def _ids_in_range(node, modules):
             users and all(u.op == "call_module" and isinstance(modules[u.target], nn.Embedding)
                           and modules[u.target].num_embeddings == n for u in users):
         return None
-    raise Unmapped(f"function {getattr(node.target, '__name__', node.target)}")
+    raise Unmapped(op_name(node))
 
 
 def _splits(node) -> bool:

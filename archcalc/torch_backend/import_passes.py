@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from . import (import_attention, import_channels, import_functional, import_learned,
                import_products, import_rmsnorm, import_same_pools, import_windows)
-from .import_graph import CONST, LEARNED, LIVE, Traced, op_name, what
-from .import_map import Unmapped, _shape
+from .import_graph import CONST, LEARNED, LIVE, Traced, what
+from .import_map import Unmapped, _shape, op_name
 
 
 def annotate(gm, modules: dict) -> None:

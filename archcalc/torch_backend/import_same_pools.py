@@ -16,7 +16,7 @@ import math
 import torch.nn.functional as F
 from torch import nn
 
-from .import_map import Unmapped, _arg, _pool_layer, _shape
+from .import_map import Unmapped, _arg, _one, _pool_layer, _shape
 
 _POOL_FUNCS = {F.max_pool1d: 1, F.max_pool2d: 2, F.max_pool3d: 3}
 _POOL_MODULES = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3}
@@ -33,8 +33,7 @@ def padding_of(pads, sizes, kernel, stride, what: str):
            zip(pairs, sizes, kernel, stride)):
         return "same"
     if all(a == b and a <= k // 2 for (a, b), k in zip(pairs, kernel)):
-        a = [a for a, _ in pairs]
-        return a[0] if all(v == a[0] for v in a) else a
+        return _one([a for a, _ in pairs])
     raise Unmapped(f"{what} of {list(pads)} with -inf before a max pool (neither Keras "
                    "'same' nor one padding per side within half the kernel)")
 
@@ -60,14 +59,9 @@ def annotate(traced) -> None:
         except Unmapped as e:
             traced.decide(node, e)
             continue
-        kind, args = _pool_layer("max", nd, _one(kernel), _one(stride), padding, False, 1,
-                                 True)
+        kind, args = _pool_layer("max", nd, kernel, stride, padding, False, 1, True)
         traced.decide(node, None)  # the pool pads
         traced.decide(pool[0], (kind, args, [x]))
-
-
-def _one(values):
-    return values[0] if all(v == values[0] for v in values) else values
 
 
 def _inf_pad(node) -> bool:

@@ -178,10 +178,9 @@ def example_input(input_shape: tuple, tokens: bool = False):
 
 def _rebind_in_place(graph) -> None:
     """After an in-place call (``out.add_(y)``, ``x.relu_()``, ``F.relu_(x)``, a module built
-    with ``inplace=True``) whose result
-    the forward does not keep, later readers of its tensor read the call: torch.fx records
-    the call but keeps them on the tensor as it was, which would leave the call out of
-    the network's path."""
+    with ``inplace=True``) whose result the forward does not keep, later readers of its
+    tensor read the call: torch.fx records the call but keeps them on the tensor as it was,
+    which would leave the call out of the network's path."""
     order = {node: i for i, node in enumerate(graph.nodes)}
     for node in graph.nodes:
         name = node.target if node.op == "call_method" else \
